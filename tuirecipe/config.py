@@ -1,0 +1,457 @@
+"""Typed configuration read from TOML, with ``--set section.key=value`` overrides.
+
+Every section is a dataclass with defaults, so an empty file (or no file) is a valid
+config that trains the built-in demo. Loading rejects unknown keys, wrong types and
+out-of-range values with a :class:`~tuirecipe.errors.ConfigError` naming the file and the
+key. The config is data: it is parsed, never executed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuirecipe.errors import ConfigError
+
+DEMO_SOURCES = ("demo", "demo:classification", "demo:regression")
+BUILTIN_MODELS = ("bow_mlp", "fasttext", "textcnn", "gru", "transformer")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass
+class DataConfig:
+    # "demo" / "demo:regression" use the generated datasets; anything else is a file path,
+    # relative to the config file's folder.
+    path: str = "demo"
+    format: str = "auto"  # auto | csv | tsv | jsonl | parquet
+    header: str = "auto"  # auto | yes | no  (CSV/TSV only)
+    text_column: str = "text"
+    label_column: str = "label"
+    task: str = "classification"  # classification | regression
+    encoding: str = "utf-8"  # tried first; on failure a fallback is used and reported
+    dev_path: str = ""  # a separate dev file; when empty, dev_fraction of the data
+    dev_fraction: float = 0.1
+    lowercase: bool = True
+    min_freq: int = 1
+    max_vocab: int = 30000
+    max_len: int = 128
+
+    def _validate(self, check: _Checker) -> None:
+        check.choice("format", self.format, ("auto", "csv", "tsv", "jsonl", "parquet"))
+        check.choice("header", self.header, ("auto", "yes", "no"))
+        check.choice("task", self.task, ("classification", "regression"))
+        check.that("path", bool(self.path.strip()), "must not be empty")
+        check.that("text_column", bool(self.text_column), "must not be empty")
+        check.that("label_column", bool(self.label_column), "must not be empty")
+        check.that("dev_fraction", 0.0 < self.dev_fraction < 1.0 or bool(self.dev_path),
+                   f"must be between 0 and 1 (exclusive), got {self.dev_fraction}")
+        check.that("min_freq", self.min_freq >= 1, f"must be at least 1, got {self.min_freq}")
+        check.that("max_vocab", self.max_vocab >= 3, f"must be at least 3, got {self.max_vocab}")
+        check.that("max_len", self.max_len >= 1, f"must be at least 1, got {self.max_len}")
+        try:
+            "".encode(self.encoding)
+        except LookupError:
+            check.fail("encoding", f"unknown encoding '{self.encoding}'")
+
+    @property
+    def is_demo(self) -> bool:
+        return self.path in DEMO_SOURCES
+
+
+@dataclass
+class ModelConfig:
+    # A built-in name, or "package.module:build" for a user model. A user model may add its
+    # own keys to this table; they reach its build(spec) function in spec.options.
+    name: str = "textcnn"
+    embed_dim: int = 64
+    hidden_dim: int = 128
+    num_layers: int = 1
+    num_heads: int = 4
+    num_filters: int = 64
+    kernel_sizes: list[int] = field(default_factory=lambda: [3, 4, 5])
+    dropout: float = 0.1
+    # Module whose output the embedding-level checks perturb; empty = first nn.Embedding.
+    embedding_module: str = ""
+    # Extra folders put on sys.path before importing a user model (relative to the config).
+    python_path: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def _validate(self, check: _Checker) -> None:
+        is_user = ":" in self.name
+        check.that("name", is_user or self.name in BUILTIN_MODELS,
+                   f"unknown model '{self.name}'; use one of {', '.join(BUILTIN_MODELS)} "
+                   "or 'package.module:function'")
+        if is_user:
+            module, _, func = self.name.partition(":")
+            check.that("name", bool(module) and func.isidentifier(),
+                       f"'{self.name}' is not of the form 'package.module:function'")
+        for key in ("embed_dim", "hidden_dim", "num_layers", "num_heads", "num_filters"):
+            value = getattr(self, key)
+            check.that(key, value >= 1, f"must be at least 1, got {value}")
+        check.that("kernel_sizes", bool(self.kernel_sizes) and min(self.kernel_sizes) >= 1,
+                   "must be a non-empty list of positive integers")
+        check.that("dropout", 0.0 <= self.dropout < 1.0,
+                   f"must be in [0, 1), got {self.dropout}")
+        if self.name == "transformer":
+            check.that("embed_dim", self.embed_dim % self.num_heads == 0,
+                       f"must be divisible by num_heads ({self.num_heads}), got {self.embed_dim}")
+
+
+@dataclass
+class TrainConfig:
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    epochs: int = 3
+    max_steps: int = 0  # 0 = no limit beyond epochs
+    batch_size: int = 32
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    grad_clip: float = 0.0  # 0 = off; else max global grad norm
+    class_weights: bool = False  # weight the loss by inverse class frequency
+    eval_every: int = 200  # steps; 0 = only at the end of each epoch
+    log_every: int = 1  # write step metrics every N steps (every step is still recorded)
+
+    def _validate(self, check: _Checker) -> None:
+        check.that("device", self.device in ("auto", "cpu", "cuda", "mps")
+                   or re.fullmatch(r"cuda:\d+", self.device) is not None,
+                   f"must be auto, cpu, cuda or cuda:N, got '{self.device}'")
+        check.that("epochs", self.epochs >= 1, f"must be at least 1, got {self.epochs}")
+        check.that("max_steps", self.max_steps >= 0, f"must be 0 or more, got {self.max_steps}")
+        check.that("batch_size", self.batch_size >= 1,
+                   f"must be at least 1, got {self.batch_size}")
+        check.that("lr", self.lr > 0, f"must be greater than 0, got {self.lr}")
+        check.that("weight_decay", self.weight_decay >= 0,
+                   f"must be 0 or more, got {self.weight_decay}")
+        check.that("grad_clip", self.grad_clip >= 0, f"must be 0 or more, got {self.grad_clip}")
+        check.that("eval_every", self.eval_every >= 0,
+                   f"must be 0 or more, got {self.eval_every}")
+        check.that("log_every", self.log_every >= 1, f"must be at least 1, got {self.log_every}")
+
+
+@dataclass
+class ChecksConfig:
+    """Thresholds and budgets of the sanity checks (used by the checklist)."""
+
+    steps: int = 60  # training steps of the short runs some checks make
+    overfit_examples: int = 16
+    overfit_steps: int = 300
+    overfit_loss: float = 0.05
+    init_loss_tolerance: float = 0.25  # relative distance from the expected init loss
+    input_independent_margin: float = 0.05
+    lr_min: float = 1e-6
+    lr_max: float = 1.0
+    lr_steps: int = 60
+    human_baseline_examples: int = 20
+    only: list[str] = field(default_factory=list)
+
+    def _validate(self, check: _Checker) -> None:
+        for key in ("steps", "overfit_examples", "overfit_steps", "lr_steps",
+                    "human_baseline_examples"):
+            value = getattr(self, key)
+            check.that(key, value >= 1, f"must be at least 1, got {value}")
+        check.that("overfit_loss", self.overfit_loss > 0,
+                   f"must be greater than 0, got {self.overfit_loss}")
+        check.that("init_loss_tolerance", self.init_loss_tolerance > 0,
+                   f"must be greater than 0, got {self.init_loss_tolerance}")
+        check.that("lr_min", 0 < self.lr_min < self.lr_max,
+                   f"must be greater than 0 and below lr_max, got {self.lr_min}")
+
+
+@dataclass
+class Config:
+    name: str = "run"  # prefix of run ids
+    seed: int = 0
+    runs_dir: str = "runs"  # relative to the config file's folder (cwd without a file)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    checks: ChecksConfig = field(default_factory=ChecksConfig)
+    # Not part of the TOML: where the config came from, for relative paths and messages.
+    source: str = field(default="<defaults>", metadata={"internal": True})
+    base_dir: str = field(default=".", metadata={"internal": True})
+
+    def _validate(self, check: _Checker) -> None:
+        check.that("name", _NAME_RE.match(self.name) is not None,
+                   f"'{self.name}' is not a valid run name (letters, digits, '_', '-', '.'; "
+                   "no path separators; at most 64 characters)")
+        check.that("seed", self.seed >= 0, f"must be 0 or more, got {self.seed}")
+
+    # -- paths ---------------------------------------------------------------------------
+    def resolve_path(self, value: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (Path(self.base_dir) / path)
+
+    @property
+    def runs_path(self) -> Path:
+        return self.resolve_path(self.runs_dir)
+
+    # -- serialisation -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(self)
+
+    def to_toml(self) -> str:
+        return dumps_toml(self.to_dict())
+
+    def flat(self) -> dict[str, Any]:
+        """``{"train.lr": 0.0003, …}``: the form used for config diffs."""
+        return flatten(self.to_dict())
+
+
+# ---------------------------------------------------------------------------------------
+# validation
+
+
+class _Checker:
+    def __init__(self, source: str, section: str) -> None:
+        self.source = source
+        self.section = section
+
+    def key(self, key: str) -> str:
+        return f"{self.section}.{key}" if self.section else key
+
+    def fail(self, key: str, message: str) -> None:
+        raise ConfigError(message, source=self.source, key=self.key(key))
+
+    def that(self, key: str, ok: bool, message: str) -> None:
+        if not ok:
+            self.fail(key, message)
+
+    def choice(self, key: str, value: str, choices: tuple[str, ...]) -> None:
+        self.that(key, value in choices, f"must be one of {', '.join(choices)}, got '{value}'")
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        return f"a list of {_type_name(inner)}"
+    if origin is dict:
+        return "a table"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        tp, getattr(tp, "__name__", str(tp)))
+
+
+def _coerce(value: Any, tp: Any, source: str, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; ints are accepted for floats."""
+    origin = typing.get_origin(tp)
+    wrong = ConfigError(f"must be {_type_name(tp)}, got {value!r}", source=source, key=key)
+    if origin is list:
+        if not isinstance(value, list):
+            raise wrong
+        (inner,) = typing.get_args(tp)
+        return [_coerce(v, inner, source, key) for v in value]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise wrong
+        return dict(value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise wrong
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise wrong
+        return value
+    raise TypeError(f"unsupported config type {tp!r}")  # our bug, not the user's
+
+
+def _build(cls: type, table: dict[str, Any], source: str, section: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    known = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    for key, value in table.items():
+        dotted = f"{section}.{key}" if section else key
+        if key not in known:
+            extra[key] = value
+            continue
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(value, dict):
+                raise ConfigError(f"must be a table ([{dotted}])", source=source, key=dotted)
+            kwargs[key] = _build(tp, value, source, dotted)
+        else:
+            kwargs[key] = _coerce(value, tp, source, dotted)
+    if extra:
+        user_model = cls is ModelConfig and ":" in str(table.get("name", ""))
+        if user_model:
+            kwargs["options"] = {**kwargs.get("options", {}), **extra}
+        else:
+            key = sorted(extra)[0]
+            dotted = f"{section}.{key}" if section else key
+            valid = ", ".join(sorted(known))
+            raise ConfigError(f"unknown key (valid keys here: {valid})", source=source,
+                              key=dotted)
+    obj = cls(**kwargs)
+    validate = getattr(obj, "_validate", None)
+    if validate is not None:
+        validate(_Checker(source, section))
+    return obj
+
+
+# ---------------------------------------------------------------------------------------
+# overrides
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.lr=1e-3"`` → ``(["train", "lr"], 0.001)``.
+
+    The value is read as a TOML value when it parses as one (numbers, booleans, lists,
+    quoted strings); otherwise it is taken as a bare string, so ``data.path=my.csv`` works.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not all(part.isidentifier() for part in key.split(".")):
+        raise ConfigError(f"'{text}' is not of the form section.key=value", source="--set")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(table: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for text in overrides:
+        path, value = parse_override(text)
+        node = table
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"'{part}' is not a section", source="--set", key=".".join(path))
+            node = child
+        node[path[-1]] = value
+    return table
+
+
+# ---------------------------------------------------------------------------------------
+# loading
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Read ``path`` (or only defaults when None), apply overrides, validate everything."""
+    overrides = overrides or []
+    table: dict[str, Any] = {}
+    source = "<defaults>"
+    base_dir = Path.cwd()
+    if path is not None:
+        p = Path(path)
+        source = str(path)
+        if not p.exists():
+            raise ConfigError("config file not found", source=source)
+        if p.is_dir():
+            raise ConfigError("is a directory, not a config file", source=source)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError("is not a UTF-8 text file (is it a TOML config?)", source=source)
+        except OSError as exc:
+            raise ConfigError(f"cannot be read: {exc.strerror}", source=source)
+        try:
+            table = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"is not valid TOML: {exc}", source=source)
+        base_dir = p.resolve().parent
+    if overrides:
+        source = f"{source} with --set" if path is not None else "--set"
+        table = apply_overrides(table, overrides)
+    config = _build(Config, table, source, "")
+    config.source = str(path) if path is not None else "<defaults>"
+    config.base_dir = str(base_dir)
+    return config
+
+
+def config_from_dict(table: dict[str, Any], source: str = "<dict>", base_dir: str = ".") -> Config:
+    config = _build(Config, table, source, "")
+    config.source = source
+    config.base_dir = base_dir
+    return config
+
+
+def demo_config(task: str = "classification") -> Config:
+    """The config `tuirecipe` uses without a file: the built-in demo dataset."""
+    table: dict[str, Any] = {"name": "demo"}
+    if task == "regression":
+        table["name"] = "demo-regression"
+        table["data"] = {"path": "demo:regression", "task": "regression"}
+    return config_from_dict(table, source="<demo>", base_dir=str(Path.cwd()))
+
+
+# ---------------------------------------------------------------------------------------
+# plain-data helpers
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not f.metadata.get("internal")}
+    if isinstance(obj, list):
+        return [_to_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def diff_configs(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Changed keys between two config dicts: ``{"train.lr": (old, new)}``."""
+    a, b = flatten(parent), flatten(child)
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
+
+
+def dumps_toml(table: dict[str, Any]) -> str:
+    """A small TOML writer for our own config shape (scalars, lists, one level of tables)."""
+    lines: list[str] = []
+    scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in table.items() if isinstance(v, dict)}
+    for key, value in scalars.items():
+        lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for name, sub in tables.items():
+        lines.append("")
+        lines.append(f"[{_toml_key(name)}]")
+        for key, value in sub.items():
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    return "\n".join(lines).lstrip("\n") + "\n"
+
