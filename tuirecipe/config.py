@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tuirecipe.errors import ConfigError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 
 DEMO_SOURCES = ("demo", "demo:classification", "demo:regression")
 BUILTIN_MODELS = ("bow_mlp", "fasttext", "textcnn", "gru", "transformer")
@@ -229,7 +233,8 @@ def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is list:
         (inner,) = typing.get_args(tp)
-        return f"a list of {_type_name(inner)}"
+        plural = {int: "integers", float: "numbers", str: "strings"}.get(inner, "values")
+        return f"a list of {plural}"
     if origin is dict:
         return "a table"
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
@@ -244,7 +249,10 @@ def _coerce(value: Any, tp: Any, source: str, key: str) -> Any:
         if not isinstance(value, list):
             raise wrong
         (inner,) = typing.get_args(tp)
-        return [_coerce(v, inner, source, key) for v in value]
+        try:
+            return [_coerce(v, inner, source, key) for v in value]
+        except ConfigError:
+            raise wrong from None
     if origin is dict:
         if not isinstance(value, dict):
             raise wrong

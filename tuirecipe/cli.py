@@ -1,0 +1,304 @@
+"""Command line: ``tuirecipe [CONFIG]`` opens the console; subcommands run headless.
+
+Kept light on purpose: only argparse at import time, so ``--help`` is instant. Anything
+heavy (rich, textual, pandas, torch) is imported by the command that needs it. A user
+error (bad config, data, model) is printed as one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR, EXIT_STOPPED = 0, 1, 2, 130
+COMMANDS = ("tui", "train", "check", "data", "runs", "attach")
+
+
+def _add_config_args(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    parser.add_argument("config", nargs=None if required else "?", metavar="CONFIG",
+                        help="a TOML config file (default: the built-in demo)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE",
+                        help="override one config value; repeatable (e.g. --set train.lr=1e-3)")
+    parser.add_argument("--demo", choices=("classification", "regression"),
+                        default="classification",
+                        help="which built-in demo to use when no CONFIG is given")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tuirecipe",
+        description="A terminal experiment console for training neural networks the careful "
+                    "way. Without a command, opens the console (on the built-in demo when no "
+                    "CONFIG is given).",
+        epilog="commands: tui, train, check, data, runs, attach — 'tuirecipe COMMAND --help' "
+               "for each.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    tui = sub.add_parser("tui", help="open the console (the default command)",
+                         description="Open the terminal console.")
+    _add_config_args(tui)
+    tui.add_argument("--theme", help="theme name (see themes/); remembered for next time")
+
+    train = sub.add_parser("train", help="train headless, following the run in the terminal",
+                           description="Start a training run in a worker process and follow "
+                                       "it. Ctrl-C stops the run cleanly; --detach leaves it "
+                                       "running in the background.")
+    _add_config_args(train)
+    train.add_argument("--motivation", "-m", default="",
+                       help="one line on why this run (saved in meta.json)")
+    train.add_argument("--detach", action="store_true",
+                       help="start the run and return at once, printing its id")
+    train.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    check = sub.add_parser("check", help="run the sanity checks headless (exit 1 on a failure)",
+                           description="Run the automatic sanity checks in a worker process.")
+    _add_config_args(check)
+    check.add_argument("--only", nargs="+", metavar="NAME", default=[],
+                       help="run only these checks")
+    check.add_argument("--json", action="store_true", help="print results as JSON")
+
+    data = sub.add_parser("data", help="profile the dataset headless",
+                          description="Print the dataset profile (labels, lengths, "
+                                      "duplicates, conflicts, corrupted rows, clusters).")
+    _add_config_args(data)
+    data.add_argument("--json", action="store_true", help="print the profile as JSON")
+
+    runs = sub.add_parser("runs", help="list runs", description="List the runs of a runs "
+                                                                "directory, newest first.")
+    _add_config_args(runs)
+    runs.add_argument("--runs-dir", help="the runs directory (default: from the config)")
+    runs.add_argument("--json", action="store_true", help="print as JSON")
+
+    attach = sub.add_parser("attach", help="follow a run (live or finished)",
+                            description="Follow a run's progress from its run directory. "
+                                        "Ctrl-C detaches; the run goes on.")
+    attach.add_argument("run", metavar="RUN", help="run id (or a unique part of it) or path")
+    attach.add_argument("--runs-dir", default="runs", help="the runs directory (default: runs)")
+    return parser
+
+
+def _load(args: argparse.Namespace):
+    from tuirecipe.config import demo_config, load_config
+
+    if args.config is None and not args.overrides:
+        return demo_config(args.demo)
+    if args.config is None:
+        from tuirecipe.config import apply_overrides, config_from_dict
+
+        base = demo_config(args.demo).to_dict()
+        return config_from_dict(apply_overrides(base, args.overrides), source="--set",
+                                base_dir=str(Path.cwd()))
+    return load_config(args.config, args.overrides)
+
+
+def _print_error(message: str) -> None:
+    print(f"tuirecipe: error: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv = ["tui", *argv]
+    args = build_parser().parse_args(argv)
+    from tuirecipe.errors import UserError
+
+    try:
+        return COMMAND_FUNCS[args.command](args)
+    except UserError as exc:
+        _print_error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_STOPPED
+
+
+# ---------------------------------------------------------------------------------------
+# commands
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from tuirecipe.ui.app import run_app
+
+    return run_app(config, theme=args.theme)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tuirecipe.runs.launch import launch
+
+    config = _load(args)
+    run, proc = launch(config, "train", motivation=args.motivation)
+    if args.detach:
+        print(run.id)
+        return EXIT_OK
+    return follow_run(run, stop_on_interrupt=True, quiet=args.quiet, proc=proc)
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    from tuirecipe.runs.rundir import open_run_dir
+
+    run = open_run_dir(Path(args.runs_dir), args.run)
+    return follow_run(run, stop_on_interrupt=False)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from tuirecipe.runs.listing import list_runs
+
+    runs_dir = Path(args.runs_dir) if args.runs_dir else _load(args).runs_path
+    runs = list_runs(runs_dir)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in runs], indent=2, default=str))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not runs:
+        console.print(f"no runs in {runs_dir}")
+        return EXIT_OK
+    table = Table(title=f"runs in {runs_dir}")
+    for col in ("run", "job", "state", "started", "duration", "step", "best dev", "notes"):
+        table.add_column(col, no_wrap=col in ("run", "started"))
+    for r in runs:
+        table.add_row(r.id, r.job, _state_markup(r.state), _when(r.started),
+                      _duration(r.duration), str(r.last_step), _metrics_text(r.best),
+                      r.notes_first_line[:40])
+    console.print(table)
+    return EXIT_OK
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from tuirecipe.cli_report import print_profile
+
+    return print_profile(_load(args), as_json=args.json)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from tuirecipe.cli_report import run_checks_headless
+
+    return run_checks_headless(_load(args), only=args.only, as_json=args.json)
+
+
+COMMAND_FUNCS = {"tui": cmd_tui, "train": cmd_train, "check": cmd_check, "data": cmd_data,
+                 "runs": cmd_runs, "attach": cmd_attach}
+
+
+# ---------------------------------------------------------------------------------------
+# following a run in the terminal
+
+
+def _state_markup(state: str) -> str:
+    colour = {"finished": "green", "failed": "red", "stopped": "yellow", "running": "cyan",
+              "paused": "magenta"}.get(state, "white")
+    return f"[{colour}]{state}[/]"
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _metrics_text(metrics: dict[str, Any]) -> str:
+    return " ".join(f"{k} {v:.4g}" for k, v in metrics.items()
+                    if isinstance(v, (int, float)) and k != "n")
+
+
+def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, proc=None) -> int:
+    """Show a run's progress until it ends; return the exit code for its final state."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    from tuirecipe.runs.follower import Follower
+    from tuirecipe.runs.rundir import TERMINAL_STATES
+
+    console = Console(stderr=True)
+    follower = Follower(run)
+    last_eval: dict[str, Any] = {}
+    last_error: dict[str, Any] = {}
+    stop_sent = False
+    console.print(f"run [bold]{run.id}[/] in {run.path.parent}")
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        TextColumn("{task.completed}/{task.total} steps"),
+                        TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(),
+                        TimeRemainingColumn(), console=console, disable=quiet)
+    task = progress.add_task("train", total=None, metrics="")
+    with progress:
+        while True:
+            try:
+                for event in follower.poll():
+                    kind = event.kind
+                    if kind == "step":
+                        acc = f" acc {event.acc:.3f}" if event.acc is not None else ""
+                        progress.update(task, completed=event.step,
+                                        metrics=f"loss {event.loss:.4f}{acc} ep {event.epoch:.2f}")
+                    elif kind == "eval":
+                        last_eval = {"step": event.step, **event.metrics}
+                        progress.console.print(
+                            f"  eval @ step {event.step}: {_metrics_text(event.metrics)}")
+                    elif kind == "log":
+                        style = "yellow" if event.level == "warning" else "dim"
+                        progress.console.print(f"  [{style}]{event.message}[/]")
+                    elif kind == "error":
+                        last_error = {"message": event.message, "traceback": event.traceback,
+                                      "user_error": event.user_error}
+                    elif kind == "check_result":
+                        progress.console.print(f"  check {event.name}: {event.status} — "
+                                               f"{event.summary}")
+                status = run.read_status()
+                if status.get("total_steps") and progress.tasks[0].total is None:
+                    progress.update(task, total=status["total_steps"])
+                state = run.state()
+                if state in TERMINAL_STATES:
+                    for event in follower.poll():  # anything written just before the end
+                        if event.kind == "error":
+                            last_error = {"message": event.message,
+                                          "traceback": event.traceback,
+                                          "user_error": event.user_error}
+                    break
+                if proc is not None:
+                    proc.poll()  # reap a dead worker so its pid stops answering
+                time.sleep(0.1)
+            except KeyboardInterrupt:
+                if not stop_on_interrupt:
+                    console.print(f"detached; the run goes on. Re-attach: tuirecipe attach "
+                                  f"{run.id}")
+                    return EXIT_OK
+                if stop_sent:
+                    console.print("stopping… (the run stops after its current step)")
+                    continue
+                from tuirecipe.runs.launch import send_control
+
+                stop_sent = send_control(run, "stop")
+                console.print("stop requested; waiting for the run to stop after this step")
+    run.mark_dead_if_stale()
+    status = run.read_status()
+    state = status.get("state", run.state())
+    out = Console()
+    if last_eval:
+        out.print(f"final dev metrics (step {last_eval.pop('step')}): {_metrics_text(last_eval)}")
+    out.print(f"run {run.id}: {_state_markup(state)} at step {status.get('step', 0)} "
+              f"— {run.path}")
+    if state == "failed":
+        message = last_error.get("message") or status.get("message", "failed")
+        _print_error(message)
+        if last_error.get("traceback") and not last_error.get("user_error"):
+            print(last_error["traceback"], file=sys.stderr)
+        return EXIT_USER_ERROR if last_error.get("user_error") else EXIT_FAILED
+    if state == "stopped":
+        return EXIT_STOPPED
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

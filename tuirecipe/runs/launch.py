@@ -1,0 +1,133 @@
+"""Starting a job: make its run directory, then a worker process that fills it.
+
+The worker runs in a new process session (``start_new_session``), so a closed terminal's
+SIGHUP and a Ctrl-C meant for the console do not reach it. The console and the headless
+CLI talk to it with signals (SIGTERM stop, SIGUSR1 pause, SIGUSR2 resume) and learn
+everything else by following its run directory.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tuirecipe import __version__
+from tuirecipe.config import Config, diff_configs
+from tuirecipe.errors import RunError
+from tuirecipe.runs.rundir import RunDir, atomic_write_json, atomic_write_text, create_run_dir
+
+JOBS = ("train", "check")
+
+
+def resolved_config(config: Config) -> Config:
+    """A copy with every path made absolute, so the run's config.toml stands alone."""
+    out = copy.deepcopy(config)
+    if not out.data.is_demo:
+        out.data.path = str(config.resolve_path(config.data.path).resolve())
+    if out.data.dev_path:
+        out.data.dev_path = str(config.resolve_path(config.data.dev_path).resolve())
+    out.runs_dir = str(config.runs_path.resolve())
+    if ":" in out.model.name:
+        paths = [str(config.resolve_path(p).resolve()) for p in config.model.python_path]
+        base = str(Path(config.base_dir).resolve())
+        out.model.python_path = paths + ([base] if base not in paths else [])
+    return out
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                                timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout if result.returncode == 0 else None
+
+
+def code_fingerprint(folder: Path) -> tuple[dict[str, Any], str]:
+    """Git commit of the user's code around ``folder`` and its uncommitted diff."""
+    top = _git(["rev-parse", "--show-toplevel"], folder)
+    if not top:
+        return {"git": None}, ""
+    commit = (_git(["rev-parse", "HEAD"], folder) or "").strip() or None
+    diff = _git(["diff", "HEAD"], folder) or ""
+    untracked = (_git(["ls-files", "--others", "--exclude-standard"], folder) or "").split()
+    return ({"git": {"root": top.strip(), "commit": commit, "dirty": bool(diff or untracked),
+                     "untracked": untracked[:50]}}, diff)
+
+
+def prepare_run(config: Config, job: str = "train", *, motivation: str = "",
+                parent: RunDir | None = None, args: dict[str, Any] | None = None) -> RunDir:
+    """Create and fill a run directory for ``job``; the worker is not started yet."""
+    if job not in JOBS:
+        raise RunError(f"unknown job '{job}'")
+    resolved = resolved_config(config)
+    run = create_run_dir(resolved.runs_path, config.name)
+    atomic_write_text(run.config_path, resolved.to_toml())
+    code, diff = code_fingerprint(Path(config.base_dir))
+    if diff:
+        atomic_write_text(run.path / "code.diff", diff)
+    changed: dict[str, Any] = {}
+    if parent is not None:
+        from tuirecipe.config import load_config
+
+        try:
+            parent_cfg = load_config(parent.config_path).to_dict()
+            changed = {k: list(v) for k, v in diff_configs(parent_cfg, resolved.to_dict()).items()}
+        except Exception:  # a broken parent must not stop a new run
+            changed = {}
+    meta = {
+        "id": run.id, "name": config.name, "job": job, "created": time.time(),
+        "config_source": config.source, "seed": config.seed,
+        "versions": {"python": platform.python_version(), "tuirecipe": __version__},
+        "host": socket.gethostname(), "code": code, "code_diff": "code.diff" if diff else None,
+        "parent": parent.id if parent is not None else None, "changed": changed,
+        "motivation": motivation, "args": args or {},
+    }
+    atomic_write_json(run.meta_path, meta)
+    atomic_write_json(run.job_path, {"job": job, "args": args or {}})
+    run.events_path.touch()
+    run.write_status(state="created", pid=None, step=0, job=job, host=socket.gethostname())
+    return run
+
+
+def start_worker(run: RunDir) -> subprocess.Popen:
+    """Start ``python -m tuirecipe.worker RUN_DIR`` in its own session."""
+    log = open(run.log_path, "ab")
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tuirecipe.worker", str(run.path)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True, env=env, cwd=str(run.path),
+        )
+    finally:
+        log.close()
+    run.write_status(pid=proc.pid)
+    return proc
+
+
+def launch(config: Config, job: str = "train", **kwargs: Any) -> tuple[RunDir, subprocess.Popen]:
+    run = prepare_run(config, job, **kwargs)
+    return run, start_worker(run)
+
+
+def send_control(run: RunDir, command: str) -> bool:
+    """Ask a run's worker to ``stop``, ``pause`` or ``resume``. False when none is alive."""
+    sig = {"stop": signal.SIGTERM, "pause": signal.SIGUSR1, "resume": signal.SIGUSR2}[command]
+    pid = run.read_status().get("pid")
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

@@ -1,0 +1,78 @@
+"""The list of runs in a runs directory, with what a person wants to see of each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuirecipe.runs.rundir import RunDir, read_events
+
+
+@dataclass
+class RunSummary:
+    id: str
+    path: str
+    name: str
+    job: str
+    state: str
+    started: float | None
+    duration: float | None
+    last_step: int
+    best: dict[str, float] = field(default_factory=dict)  # best dev metrics
+    notes_first_line: str = ""
+    message: str = ""
+    parent: str | None = None
+    motivation: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def best_dev_metrics(run: RunDir) -> dict[str, float]:
+    """Lowest dev loss and the other metrics at that evaluation."""
+    best: dict[str, float] = {}
+    for event in read_events(run.events_path)[0]:
+        if event.kind != "eval" or getattr(event, "split", "") != "dev":
+            continue
+        metrics = getattr(event, "metrics", {})
+        if not best or metrics.get("loss", float("inf")) < best.get("loss", float("inf")):
+            best = dict(metrics)
+    return best
+
+
+def summarize(run: RunDir) -> RunSummary:
+    status = run.read_status()
+    meta = run.read_meta()
+    job = (meta.get("job") or status.get("job") or "train")
+    state = run.state()
+    started = status.get("started") or meta.get("created")
+    ended = status.get("ended") or (status.get("updated") if state not in ("running", "paused")
+                                     else None)
+    duration = None
+    if started:
+        import time
+
+        duration = (ended or time.time()) - started
+    notes = run.read_notes().strip().splitlines()
+    first = next((line.lstrip("# ").strip() for line in notes if line.strip()), "")
+    return RunSummary(
+        id=run.id, path=str(run.path), name=meta.get("name", run.id), job=job, state=state,
+        started=started, duration=duration, last_step=int(status.get("step", 0) or 0),
+        best=best_dev_metrics(run), notes_first_line=first,
+        message=status.get("message", ""), parent=meta.get("parent"),
+        motivation=meta.get("motivation", ""),
+    )
+
+
+def list_runs(runs_dir: Path) -> list[RunSummary]:
+    """Every run under ``runs_dir``, newest first. A missing folder has no runs."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    out = []
+    for path in runs_dir.iterdir():
+        if path.is_dir() and (path / "status.json").exists():
+            out.append(summarize(RunDir(path)))
+    out.sort(key=lambda s: (s.started or 0, s.id), reverse=True)
+    return out

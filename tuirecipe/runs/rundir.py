@@ -1,0 +1,279 @@
+"""One run directory: the files a job writes and everyone else reads (DESIGN.md §2).
+
+``runs/<run-id>/`` holds ``config.toml``, ``meta.json``, ``events.jsonl``, ``notes.md``,
+``status.json`` and artifacts. Writers append a line and flush it; whole-file writes
+(status, meta, notes) go to a temporary file that is fsynced and renamed over the old one,
+so a reader never sees a half-written file and a crash never truncates one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from tuirecipe.errors import RunError
+from tuirecipe.events import Event, from_dict
+
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+TERMINAL_STATES = ("finished", "failed", "stopped")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) still answers kill(0).
+    try:
+        with open(f"/proc/{int(pid)}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class EventWriter:
+    """Appends events to ``events.jsonl``, one flushed line each."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._handle = open(self.path, "a", encoding="utf-8", buffering=1 << 16)
+
+    def write(self, event: Event) -> None:
+        self._handle.write(event.to_json() + "\n")
+        self._handle.flush()
+
+    def write_many(self, events: list[Event]) -> None:
+        self._handle.write("".join(e.to_json() + "\n" for e in events))
+        self._handle.flush()
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+
+
+def read_events(path: Path, offset: int = 0) -> tuple[list[Event], int]:
+    """Events from byte ``offset`` on, and the offset to continue from.
+
+    A last line without its newline is a write in progress: it is left for the next call.
+    A corrupt complete line (a crash mid-write followed by more writes) is skipped.
+    """
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            chunk = handle.read()
+    except FileNotFoundError:
+        return [], offset
+    end = chunk.rfind(b"\n")
+    if end < 0:
+        return [], offset
+    events: list[Event] = []
+    for line in chunk[: end + 1].splitlines():
+        if not line.strip():
+            continue
+        try:
+            events.append(from_dict(json.loads(line)))
+        except (ValueError, UnicodeDecodeError):
+            continue
+    return events, offset + end + 1
+
+
+@dataclass
+class RunDir:
+    """Paths and small helpers for one run directory."""
+
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.toml"
+
+    @property
+    def meta_path(self) -> Path:
+        return self.path / "meta.json"
+
+    @property
+    def events_path(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def notes_path(self) -> Path:
+        return self.path / "notes.md"
+
+    @property
+    def status_path(self) -> Path:
+        return self.path / "status.json"
+
+    @property
+    def job_path(self) -> Path:
+        return self.path / "job.json"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "worker.log"
+
+    # -- status --------------------------------------------------------------------------
+    def read_status(self) -> dict[str, Any]:
+        return read_json(self.status_path, default={}) or {}
+
+    def write_status(self, **fields: Any) -> dict[str, Any]:
+        status = self.read_status()
+        status.update(fields)
+        status["updated"] = time.time()
+        atomic_write_json(self.status_path, status)
+        return status
+
+    def state(self) -> str:
+        """The run's state, with a dead worker seen for what it is."""
+        status = self.read_status()
+        state = status.get("state", "unknown")
+        if state in TERMINAL_STATES or state == "unknown":
+            return state
+        if status.get("host") not in (None, socket.gethostname()):
+            return state  # another machine's process: cannot tell from here
+        if status.get("pid") and not pid_alive(status.get("pid")):
+            return "failed"
+        if not status.get("pid") and time.time() - status.get("updated", 0) > 30:
+            return "failed"  # launched but never started
+        return state
+
+    def mark_dead_if_stale(self) -> bool:
+        """If the worker died without saying so, record it. Returns whether it did."""
+        status = self.read_status()
+        if status.get("state") in TERMINAL_STATES or self.state() != "failed":
+            return False
+        message = (f"worker process {status.get('pid')} is gone without finishing "
+                   "(killed, or crashed in native code)")
+        from tuirecipe.events import Error, RunStatus
+
+        writer = EventWriter(self.events_path)
+        try:
+            writer.write(Error(message=message, step=status.get("step")))
+            writer.write(RunStatus(state="failed", message=message, step=status.get("step", 0)))
+        finally:
+            writer.close()
+        self.write_status(state="failed", message=message)
+        return True
+
+    # -- meta, notes, events -------------------------------------------------------------
+    def read_meta(self) -> dict[str, Any]:
+        return read_json(self.meta_path, default={}) or {}
+
+    def update_meta(self, **fields: Any) -> dict[str, Any]:
+        meta = self.read_meta()
+        meta.update(fields)
+        atomic_write_json(self.meta_path, meta)
+        return meta
+
+    def read_notes(self) -> str:
+        try:
+            return self.notes_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ""
+
+    def write_notes(self, text: str) -> None:
+        atomic_write_text(self.notes_path, text)
+
+    def events(self) -> list[Event]:
+        return read_events(self.events_path)[0]
+
+    def iter_event_dicts(self) -> Iterator[dict[str, Any]]:
+        for event in self.events():
+            yield event.to_dict()
+
+
+def new_run_id(name: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{name}"
+
+
+def create_run_dir(runs_dir: Path, name: str) -> RunDir:
+    """Make a fresh, uniquely named run directory under ``runs_dir``."""
+    if not RUN_ID_RE.match(name) or name in (".", ".."):
+        raise RunError(f"'{name}' is not a valid run name", key="name")
+    runs_dir = Path(runs_dir)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot create the runs directory: {exc.strerror}",
+                       source=str(runs_dir), key="runs_dir")
+    if not os.access(runs_dir, os.W_OK):
+        raise RunError("the runs directory is not writable", source=str(runs_dir),
+                       key="runs_dir")
+    base = new_run_id(name)
+    for n in range(1000):
+        run_id = base if n == 0 else f"{base}-{n + 1}"
+        path = runs_dir / run_id
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise RunError(f"cannot create a run directory: {exc.strerror}",
+                           source=str(runs_dir), key="runs_dir")
+        return RunDir(path)
+    raise RunError("too many runs with the same name this second", source=str(runs_dir))
+
+
+def open_run_dir(runs_dir: Path, run_id: str) -> RunDir:
+    """The run ``run_id`` (or a path to a run directory), refusing ids that escape."""
+    candidate = Path(run_id)
+    if candidate.is_dir() and (candidate / "status.json").exists():
+        return RunDir(candidate.resolve())
+    if not RUN_ID_RE.match(run_id) or ".." in run_id:
+        raise RunError(f"'{run_id}' is not a valid run id", source=str(runs_dir))
+    path = Path(runs_dir) / run_id
+    if not path.is_dir():
+        matches = sorted(p for p in Path(runs_dir).glob(f"*{run_id}*") if p.is_dir())
+        if len(matches) == 1:
+            return RunDir(matches[0])
+        if len(matches) > 1:
+            names = ", ".join(p.name for p in matches[:5])
+            raise RunError(f"'{run_id}' matches several runs: {names}", source=str(runs_dir))
+        raise RunError(f"no run '{run_id}'", source=str(runs_dir))
+    return RunDir(path)

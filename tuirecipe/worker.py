@@ -1,0 +1,174 @@
+"""Entry point of a worker process: ``python -m tuirecipe.worker RUN_DIR``.
+
+Runs the one job described in ``RUN_DIR/job.json`` with the config in
+``RUN_DIR/config.toml`` and records everything in that directory. It never talks to a
+terminal: stdin is closed, output goes to ``worker.log``, SIGHUP is ignored, and
+SIGTERM / SIGUSR1 / SIGUSR2 ask it to stop / pause / resume between steps.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from tuirecipe.config import Config, load_config
+from tuirecipe.errors import UserError
+from tuirecipe.events import Error, Event, Log, RunStatus
+from tuirecipe.runs.rundir import EventWriter, RunDir, read_json
+
+TRACEBACK_TAIL_LINES = 25
+
+
+class JobContext:
+    """What a job gets: its config, run directory, an event sink and the control flags."""
+
+    def __init__(self, run: RunDir, config: Config, args: dict[str, Any]) -> None:
+        from tuirecipe.train.control import Control
+
+        self.run = run
+        self.config = config
+        self.args = args
+        self.writer = EventWriter(run.events_path)
+        self.control = Control(on_change=self._on_control_change)
+        self.last_step = 0
+
+    def emit(self, event: Event) -> None:
+        step = getattr(event, "step", None)
+        if isinstance(step, int):
+            self.last_step = step
+        self.writer.write(event)
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.emit(Log(message=message, level=level))
+
+    def set_state(self, state: str, message: str = "", **extra: Any) -> None:
+        self.emit(RunStatus(state=state, message=message, step=self.last_step))
+        self.run.write_status(state=state, message=message, step=self.last_step, **extra)
+
+    def _on_control_change(self, state: str) -> None:
+        self.set_state(state)
+
+
+def _install_signal_handlers(ctx: JobContext) -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: ctx.control.request_stop())
+    signal.signal(signal.SIGINT, lambda *_: ctx.control.request_stop())
+    signal.signal(signal.SIGUSR1, lambda *_: ctx.control.pause())
+    signal.signal(signal.SIGUSR2, lambda *_: ctx.control.resume())
+
+
+def _traceback_tail(exc: BaseException) -> str:
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    text = "".join(lines).rstrip().splitlines()
+    return "\n".join(text[-TRACEBACK_TAIL_LINES:])
+
+
+def _oom_message(exc: BaseException) -> str | None:
+    text = str(exc)
+    if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in text.lower():
+        return ("out of memory on the device; try a smaller train.batch_size, a smaller "
+                "data.max_len or model, or device = \"cpu\"")
+    return None
+
+
+def run_train(ctx: JobContext) -> str:
+    """The train job: data, model, trainer. Returns the final state."""
+    from tuirecipe.data.prepare import prepare_data
+    from tuirecipe.models import build_model, spec_for
+    from tuirecipe.train.device import pick_device
+    from tuirecipe.train.trainer import Trainer
+
+    config = ctx.config
+    ctx.log("loading data")
+    data = prepare_data(config)
+    for note in data.report.notes:
+        ctx.log(note, level="warning")
+    if data.report.skipped:
+        ctx.log(f"skipped {len(data.report.skipped)} unusable rows of {data.report.path} "
+                f"(first: row {data.report.skipped[0].row}: {data.report.skipped[0].reason})",
+                level="warning")
+    device = pick_device(config.train.device)
+    import torch
+
+    ctx.run.update_meta(
+        data=data.fingerprint(), device=str(device),
+        versions={**ctx.run.read_meta().get("versions", {}), "torch": torch.__version__},
+        sizes={"train": len(data.train), "dev": len(data.dev), "vocab": len(data.vocab),
+               "classes": len(data.label_names)},
+    )
+    (ctx.run.path / "vocab.json").write_text(data.vocab.to_json(), encoding="utf-8")
+    steps_per_epoch = -(-len(data.train) // config.train.batch_size)
+    total = steps_per_epoch * config.train.epochs
+    if config.train.max_steps:
+        total = min(total, config.train.max_steps)
+    ctx.run.write_status(total_steps=total)
+    spec = spec_for(config, data)
+    model = build_model(config, spec)
+    params = sum(p.numel() for p in model.parameters())
+    ctx.log(f"model {config.model.name}: {params:,} parameters on {device}; "
+            f"{len(data.train):,} train / {len(data.dev):,} dev rows")
+    trainer = Trainer(model, data, config.train, seed=config.seed, emit=ctx.emit,
+                      control=ctx.control, device=device)
+    result = trainer.run()
+    torch.save(model.state_dict(), ctx.run.path / "model.pt")
+    return result.state
+
+
+def run_check(ctx: JobContext) -> str:
+    from tuirecipe.checks.runner import run_checks_job
+
+    return run_checks_job(ctx)
+
+
+JOB_RUNNERS: dict[str, Callable[[JobContext], str]] = {"train": run_train, "check": run_check}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m tuirecipe.worker RUN_DIR", file=sys.stderr)
+        return 2
+    run = RunDir(Path(argv[0]).resolve())
+    job = read_json(run.job_path, default={}) or {}
+    try:
+        config = load_config(run.config_path)
+    except UserError as exc:
+        run.write_status(state="failed", message=str(exc))
+        EventWriter(run.events_path).write(Error(message=str(exc), user_error=True))
+        return 2
+    ctx = JobContext(run, config, job.get("args", {}))
+    _install_signal_handlers(ctx)
+    import os
+    import socket
+
+    ctx.run.write_status(pid=os.getpid(), host=socket.gethostname(), started=time.time())
+    ctx.set_state("running")
+    runner = JOB_RUNNERS.get(job.get("job", "train"))
+    code = 0
+    try:
+        if runner is None:
+            raise UserError(f"unknown job '{job.get('job')}'", source=str(run.job_path))
+        state = runner(ctx)
+        message = "stopped on request" if state == "stopped" else ""
+        ctx.set_state(state, message, ended=time.time())
+    except UserError as exc:
+        ctx.emit(Error(message=str(exc), step=ctx.last_step, user_error=True,
+                       traceback=_traceback_tail(exc) if exc.__cause__ else ""))
+        ctx.set_state("failed", str(exc), ended=time.time())
+        code = 2
+    except BaseException as exc:  # noqa: BLE001 - the run must be marked failed, whatever it was
+        message = _oom_message(exc) or f"{type(exc).__name__}: {exc}"
+        ctx.emit(Error(message=message, traceback=_traceback_tail(exc), step=ctx.last_step))
+        ctx.set_state("failed", message, ended=time.time())
+        code = 1
+    finally:
+        ctx.writer.close()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
