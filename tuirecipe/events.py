@@ -22,7 +22,7 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         body = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "t"}
-        return {"t": round(self.t, 4), "type": self.kind, **body}
+        return {"t": self.t, "type": self.kind, **body}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=True)

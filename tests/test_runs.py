@@ -1,0 +1,149 @@
+"""Run directories: atomic files, tolerant event reading, listing, ids that cannot escape."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tuirecipe.errors import RunError
+from tuirecipe.events import EvalMetrics, Log, RunStatus, StepMetrics, from_json
+from tuirecipe.runs import (
+    EventWriter,
+    Follower,
+    RunDir,
+    atomic_write_text,
+    create_run_dir,
+    list_runs,
+    open_run_dir,
+    read_events,
+)
+
+
+def test_event_json_round_trip() -> None:
+    event = StepMetrics(step=3, epoch=0.5, loss=1.25, lr=3e-4, acc=0.5, examples=96)
+    again = from_json(event.to_json())
+    assert again == event
+    data = json.loads(event.to_json())
+    assert data["type"] == "step" and data["loss"] == 1.25 and "t" in data
+
+
+def test_unknown_event_type_is_kept_not_dropped() -> None:
+    event = from_json('{"t": 1.0, "type": "from_the_future", "x": 1}')
+    assert event.kind == "unknown" and event.data["x"] == 1
+
+
+def test_reader_tolerates_a_half_written_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    writer = EventWriter(path)
+    writer.write(Log(message="one"))
+    writer.close()
+    whole = path.read_bytes()
+    partial = Log(message="two").to_json().encode()
+    path.write_bytes(whole + partial[:10])
+    events, offset = read_events(path)
+    assert [e.message for e in events] == ["one"]
+    assert offset == len(whole)
+    path.write_bytes(whole + partial + b"\n")
+    events, offset = read_events(path, offset)
+    assert [e.message for e in events] == ["two"]
+    assert offset == path.stat().st_size
+
+
+def test_a_corrupt_middle_line_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(Log(message="a").to_json() + "\n{garbage\n" + Log(message="b").to_json()
+                    + "\n")
+    assert [e.message for e in read_events(path)[0]] == ["a", "b"]
+
+
+def test_follower_sees_only_new_events(tmp_path: Path) -> None:
+    run = create_run_dir(tmp_path, "x")
+    follower = Follower(run)
+    assert follower.poll() == []
+    writer = EventWriter(run.events_path)
+    writer.write(RunStatus(state="running"))
+    assert [e.kind for e in follower.poll()] == ["status"]
+    assert follower.poll() == []
+    writer.write(StepMetrics(step=1, epoch=0.0, loss=1.0, lr=0.1))
+    writer.close()
+    assert [e.kind for e in follower.poll()] == ["step"]
+
+
+def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    path = tmp_path / "notes.md"
+    atomic_write_text(path, "first")
+    atomic_write_text(path, "second")
+    assert path.read_text() == "second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.md"]
+
+
+def test_run_ids_are_unique_and_cannot_escape(tmp_path: Path) -> None:
+    a = create_run_dir(tmp_path, "demo")
+    b = create_run_dir(tmp_path, "demo")
+    assert a.path != b.path and a.path.parent == tmp_path == b.path.parent
+    for bad in ("../x", "a/b", "..", ""):
+        with pytest.raises(RunError):
+            create_run_dir(tmp_path, bad)
+    with pytest.raises(RunError):
+        open_run_dir(tmp_path, "../etc")
+
+
+def test_open_run_by_unique_part(tmp_path: Path) -> None:
+    run = create_run_dir(tmp_path, "alpha")
+    run.write_status(state="finished")
+    assert open_run_dir(tmp_path, "alpha").path == run.path
+    with pytest.raises(RunError, match="no run"):
+        open_run_dir(tmp_path, "beta")
+
+
+def test_unwritable_runs_dir_is_a_clear_error(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        target = tmp_path / "file-not-dir"
+        target.write_text("x")
+        with pytest.raises(RunError, match="runs_dir"):
+            create_run_dir(target / "runs", "x")
+        return
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(RunError, match="not writable"):
+        create_run_dir(locked, "x")
+
+
+def test_dead_worker_is_seen_and_recorded(tmp_path: Path) -> None:
+    run = create_run_dir(tmp_path, "x")
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    run.write_status(state="running", pid=proc.pid, step=12)
+    assert run.state() == "failed"
+    assert run.mark_dead_if_stale()
+    assert run.read_status()["state"] == "failed"
+    kinds = [e.kind for e in run.events()]
+    assert kinds == ["error", "status"]
+    assert not run.mark_dead_if_stale()  # only once
+
+
+def test_list_runs_summarises_best_dev_and_notes(tmp_path: Path) -> None:
+    run = create_run_dir(tmp_path, "x")
+    run.update_meta(name="x", created=100.0)
+    writer = EventWriter(run.events_path)
+    writer.write(EvalMetrics(step=10, epoch=1.0, split="dev", metrics={"loss": 0.9, "acc": 0.6}))
+    writer.write(EvalMetrics(step=20, epoch=2.0, split="dev", metrics={"loss": 0.5, "acc": 0.8}))
+    writer.write(EvalMetrics(step=30, epoch=3.0, split="dev", metrics={"loss": 0.7, "acc": 0.7}))
+    writer.close()
+    run.write_status(state="finished", started=100.0, ended=160.0, step=30)
+    run.write_notes("# Trying a smaller lr\nmore text\n")
+    (summary,) = list_runs(tmp_path)
+    assert summary.best == {"loss": 0.5, "acc": 0.8}
+    assert summary.state == "finished" and summary.duration == pytest.approx(60.0)
+    assert summary.notes_first_line == "Trying a smaller lr"
+    assert list_runs(tmp_path / "missing") == []
+
+
+def test_rundir_paths() -> None:
+    run = RunDir(Path("/tmp/r/abc"))
+    assert run.id == "abc" and run.events_path.name == "events.jsonl"
