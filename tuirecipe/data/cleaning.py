@@ -1,0 +1,296 @@
+"""Row marks and cleaned exports of a data file (core: pandas only, no UI).
+
+A person looking through the data marks rows: ``drop`` (remove it from the cleaned copy)
+or ``label_wrong`` (keep it, but list it for review). :class:`MarkStore` keeps the marks
+in ``<runs_dir>/data_marks.json``, keyed by the data file's sha256, and writes the file
+atomically after every change, so nothing marked is only in memory.
+
+:func:`export_cleaned` writes a cleaned copy *beside* the original
+(``name.cleaned.<ext>``) and a manifest (``name.cleaned.manifest.json``) naming every
+removed row and why. The original file is never written to.
+
+Rows are identified by their source row number (the ``row`` column of a loaded table),
+which does not change when the file is loaded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["MARK_DROP", "MARK_LABEL_WRONG", "MARK_KINDS", "BULK_FLAGS", "MarkStore",
+           "ExportResult", "export_cleaned", "cleaned_paths", "basic_row_flags",
+           "sha256_of"]
+
+MARK_DROP = "drop"
+MARK_LABEL_WRONG = "label_wrong"
+MARK_KINDS = (MARK_DROP, MARK_LABEL_WRONG)
+# Flags that export_cleaned can remove in bulk.
+BULK_FLAGS = ("duplicate", "conflict")
+MARKS_FILE = "data_marks.json"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------------------------------
+# marks
+
+
+class MarkStore:
+    """The marks of one data file, persisted on every change.
+
+    The JSON file holds every data file's marks: ``{"version": 1, "files": {sha256:
+    {"path": …, "marks": {"<row>": {"mark": "drop", "t": …}}}}}``, so marks made on
+    another file (or another version of this one) are kept.
+    """
+
+    def __init__(self, runs_dir: Path, sha256: str, data_path: Path | str = "") -> None:
+        self.path = Path(runs_dir) / MARKS_FILE
+        self.sha256 = sha256
+        self.data_path = str(data_path)
+        self._marks: dict[int, str] = {}
+        document = self._read()
+        entry = document["files"].get(sha256, {})
+        for key, value in entry.get("marks", {}).items():
+            mark = value.get("mark") if isinstance(value, dict) else value
+            if mark in MARK_KINDS and str(key).lstrip("-").isdigit():
+                self._marks[int(key)] = mark
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            document = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            document = {}
+        if not isinstance(document, dict) or not isinstance(document.get("files"), dict):
+            document = {"version": 1, "files": {}}
+        return document
+
+    @property
+    def marks(self) -> dict[int, str]:
+        """Row number → mark (a copy)."""
+        return dict(self._marks)
+
+    def get(self, row: int) -> str | None:
+        return self._marks.get(int(row))
+
+    def __len__(self) -> int:
+        return len(self._marks)
+
+    def set(self, row: int, mark: str | None) -> None:
+        """Mark ``row`` (``None`` removes its mark) and save at once."""
+        self.set_many([row], mark)
+
+    def set_many(self, rows: Iterable[int], mark: str | None) -> None:
+        if mark is not None and mark not in MARK_KINDS:
+            raise ValueError(f"unknown mark {mark!r}; use one of {MARK_KINDS}")
+        for row in rows:
+            if mark is None:
+                self._marks.pop(int(row), None)
+            else:
+                self._marks[int(row)] = mark
+        self.save()
+
+    def save(self) -> None:
+        document = self._read()  # keep other files' marks written meanwhile
+        now = time.time()
+        document["files"][self.sha256] = {
+            "path": self.data_path,
+            "updated": now,
+            "marks": {str(row): {"mark": mark} for row, mark in sorted(self._marks.items())},
+        }
+        if not self._marks:
+            document["files"].pop(self.sha256, None)
+        _write_atomic(self.path, (json.dumps(document, indent=1) + "\n").encode("utf-8"))
+
+
+# ---------------------------------------------------------------------------------------
+# flags that need no profile
+
+
+def basic_row_flags(frame: pd.DataFrame, *, max_len: int | None = None,
+                    lowercase: bool = False) -> pd.DataFrame:
+    """Per-row boolean flags computable with plain pandas, aligned with ``frame``.
+
+    ``duplicate``: the same text and label as an earlier row (the first is not flagged);
+    ``conflict``: the text appears with more than one label (every such row is flagged);
+    ``long``: more whitespace-separated tokens than ``max_len``. The profile's
+    ``row_flags`` is richer (near-duplicates, corrupted rows); this is the fallback.
+    """
+    text = frame["text"].astype(str)
+    key = text.str.lower() if lowercase else text
+    labels = frame["label"].astype(str)
+    duplicate = pd.DataFrame({"k": key, "l": labels}).duplicated(keep="first").to_numpy()
+    n_labels = pd.DataFrame({"k": key, "l": labels}).groupby("k")["l"].transform("nunique")
+    conflict = (n_labels > 1).to_numpy()
+    out = pd.DataFrame({"duplicate": duplicate, "conflict": conflict}, index=frame.index)
+    if max_len is not None:
+        tokens = text.str.count(r"\S+").to_numpy()
+        out["long"] = tokens > max_len
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# export
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    manifest_path: Path
+    removed: int
+    kept: int
+    label_wrong: list[int] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
+            ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def cleaned_paths(source_path: Path, out_dir: Path | None = None) -> tuple[Path, Path, str]:
+    """``(cleaned file, manifest, format)`` for ``source_path``: ``x.csv`` → ``x.cleaned.csv``."""
+    source_path = Path(source_path)
+    suffix = source_path.suffix.lower()
+    fmt = _FORMATS.get(suffix, "csv")
+    ext = suffix if suffix in _FORMATS else ".csv"
+    folder = Path(out_dir) if out_dir is not None else source_path.parent
+    stem = source_path.stem if suffix else source_path.name
+    return (folder / f"{stem}.cleaned{ext}", folder / f"{stem}.cleaned.manifest.json", fmt)
+
+
+def _bulk_reasons(frame: pd.DataFrame, drop_flags: Iterable[str]) -> dict[int, str]:
+    """Position → reason for the rows removed by ``drop_flags``."""
+    reasons: dict[int, str] = {}
+    flags = set(drop_flags)
+    unknown = flags - set(BULK_FLAGS)
+    if unknown:
+        raise ValueError(f"cannot bulk-remove {sorted(unknown)}; use {BULK_FLAGS}")
+    text = frame["text"].astype(str).to_numpy()
+    labels = frame["label"].astype(str).to_numpy()
+    rows = frame["row"].to_numpy()
+    keyed = pd.DataFrame({"t": text, "l": labels})
+    if "conflict" in flags:
+        n_labels = keyed.groupby("t")["l"].transform("nunique").to_numpy()
+        for pos in np.flatnonzero(n_labels > 1):
+            reasons[int(pos)] = "conflict: the same text has other labels"
+    if "duplicate" in flags:
+        dup = keyed.duplicated(keep="first").to_numpy()
+        if dup.any():
+            group = keyed.groupby(["t", "l"], sort=False).ngroup().to_numpy()
+            first_pos = pd.Series(np.arange(len(frame))).groupby(group).transform("min").to_numpy()
+            for pos in np.flatnonzero(dup):
+                reasons.setdefault(int(pos), f"duplicate of row {int(rows[first_pos[pos]])}")
+    return reasons
+
+
+def _write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    """Write to a temp file in the same folder, then rename: never a half-written copy."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False)
+        elif fmt == "tsv":
+            frame.to_csv(tmp, index=False, sep="\t")
+        elif fmt == "jsonl":
+            frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def export_cleaned(source_path: Path | str, frame: pd.DataFrame, marks: Mapping[int, str], *,
+                   drop_flags: Iterable[str] = (), out_dir: Path | str | None = None,
+                   text_column: str = "text", label_column: str = "label") -> ExportResult:
+    """Write ``frame`` minus the removed rows beside ``source_path``, with a manifest.
+
+    ``frame`` is a loaded table (``text``, ``label``, ``row``); ``marks`` maps source row
+    numbers to ``"drop"`` or ``"label_wrong"``. Rows marked ``drop`` are removed; rows
+    marked ``label_wrong`` are kept and listed in the manifest for review. ``drop_flags``
+    may name ``"duplicate"`` (remove exact repeats of text and label, keeping the first)
+    and ``"conflict"`` (remove every row whose text also appears with another label).
+    The cleaned file has the columns ``text_column`` and ``label_column`` in the source's
+    format (CSV when the extension is unknown). The source file is only read.
+    """
+    source_path = Path(source_path)
+    source_sha = sha256_of(source_path) if source_path.is_file() else ""
+    out_path, manifest_path, fmt = cleaned_paths(source_path,
+                                                 Path(out_dir) if out_dir else None)
+    if out_path.resolve() == source_path.resolve():  # paranoia: never the original
+        raise ValueError(f"refusing to overwrite the original file {source_path}")
+    rows = frame["row"].to_numpy()
+    row_pos = {int(r): i for i, r in enumerate(rows)}
+    reasons: dict[int, str] = {}
+    for row, mark in marks.items():
+        pos = row_pos.get(int(row))
+        if pos is not None and mark == MARK_DROP:
+            reasons[pos] = "marked: drop"
+    for pos, reason in _bulk_reasons(frame, drop_flags).items():
+        reasons.setdefault(pos, reason)
+    keep = np.ones(len(frame), dtype=bool)
+    if reasons:
+        keep[np.fromiter(reasons.keys(), dtype=np.int64)] = False
+    cleaned = pd.DataFrame({text_column: frame["text"].to_numpy()[keep],
+                            label_column: frame["label"].to_numpy()[keep]})
+    _write_table(cleaned, out_path, fmt)
+
+    removed = [{"row": int(rows[pos]), "reason": reason}
+               for pos, reason in sorted(reasons.items(), key=lambda kv: int(rows[kv[0]]))]
+    wrong_rows = sorted(int(r) for r, m in marks.items()
+                        if m == MARK_LABEL_WRONG and int(r) in row_pos)
+    label_wrong = [{"row": r, "label": str(frame["label"].iat[row_pos[r]]),
+                    "text": str(frame["text"].iat[row_pos[r]]),
+                    "kept": bool(keep[row_pos[r]])} for r in wrong_rows]
+    counts: dict[str, int] = {}
+    for item in removed:
+        kind = item["reason"].split(" of row")[0].split(":")[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    manifest = {
+        "source": {"path": str(source_path), "sha256": source_sha, "rows": int(len(frame))},
+        "output": {"path": str(out_path), "format": fmt, "rows": int(keep.sum()),
+                   "sha256": sha256_of(out_path)},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "drop_flags": sorted(set(drop_flags)),
+        "removed_count": len(removed),
+        "removed_by_reason": counts,
+        "removed": removed,
+        "label_wrong": label_wrong,
+    }
+    _write_atomic(manifest_path,
+                  (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+    return ExportResult(out_path, manifest_path, removed=len(removed), kept=int(keep.sum()),
+                        label_wrong=wrong_rows, reasons=counts)
