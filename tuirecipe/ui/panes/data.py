@@ -1,0 +1,440 @@
+"""The Data pane: the dataset profile, a virtual row browser, marks and cleaned exports.
+
+On mount the pane loads the configured data file and profiles it in thread workers (the
+event loop never waits on pandas), with a progress bar fed by the profile's callback. The
+profile is cached by the data fingerprint under ``$TUIRECIPE_CACHE`` or
+``<runs_dir>/.cache``. Marks made in the browser are saved at once to
+``<runs_dir>/data_marks.json`` (:class:`~tuirecipe.data.cleaning.MarkStore`); ``e``
+exports a cleaned copy beside the original (:func:`~tuirecipe.data.cleaning.export_cleaned`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import (Button, Checkbox, Input, ProgressBar, Select, Static, TabbedContent,
+                             TabPane)
+from textual.worker import Worker, WorkerState
+
+from tuirecipe.config import Config
+from tuirecipe.data.cleaning import (BULK_FLAGS, MARK_DROP, MARK_LABEL_WRONG, ExportResult,
+                                     MarkStore, basic_row_flags, export_cleaned)
+from tuirecipe.errors import UserError
+from tuirecipe.ui.widgets.browser import (FLAG_NAMES, BrowserQuery, DataBrowser, RowDetail)
+from tuirecipe.ui.widgets.profile_view import ProfileView
+
+__all__ = ["DataPane", "ExportDialog", "LoadedData", "profile_cache_dir"]
+
+
+def profile_cache_dir(config: Config) -> Path:
+    """``$TUIRECIPE_CACHE/profiles`` when set, else ``<runs_dir>/.cache/profiles``."""
+    root = os.environ.get("TUIRECIPE_CACHE")
+    base = Path(root).expanduser() if root else config.runs_path / ".cache"
+    return base / "profiles"
+
+
+@dataclass
+class LoadedData:
+    path: Path
+    sha256: str
+    frame: pd.DataFrame
+    dev: pd.DataFrame | None  # None: the dev split is a fraction of ``frame``
+    notes: list[str]
+    skipped: int
+
+
+class ExportDialog(ModalScreen[tuple[str, ...] | None]):
+    """Confirm an export; optionally remove exact duplicates and conflicts in bulk."""
+
+    DEFAULT_CSS = """
+    ExportDialog {
+        align: center middle;
+    }
+    ExportDialog > Vertical {
+        width: 70;
+        max-width: 95%;
+        height: auto;
+        border: thick $primary;
+        background: $surface;
+        padding: 1 2;
+    }
+    ExportDialog #export-buttons {
+        height: auto;
+        margin-top: 1;
+    }
+    ExportDialog #export-buttons > Button {
+        margin-right: 2;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, summary: str) -> None:
+        super().__init__()
+        self.summary = summary
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.summary, id="export-summary")
+            yield Checkbox("also remove exact duplicates (keep the first)", id="export-dups")
+            yield Checkbox("also remove every row of a conflict (same text, other labels)",
+                           id="export-conflicts")
+            with Horizontal(id="export-buttons"):
+                yield Button("Export", variant="primary", id="export-confirm")
+                yield Button("Cancel", id="export-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#export-confirm", Button).focus()
+
+    @on(Button.Pressed, "#export-confirm")
+    def confirm_export(self) -> None:
+        flags = []
+        if self.query_one("#export-dups", Checkbox).value:
+            flags.append("duplicate")
+        if self.query_one("#export-conflicts", Checkbox).value:
+            flags.append("conflict")
+        self.dismiss(tuple(flags))
+
+    @on(Button.Pressed, "#export-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class DataPane(Vertical):
+    """Profile and browse the configured dataset; mark rows; export a cleaned copy."""
+
+    DEFAULT_CSS = """
+    DataPane {
+        height: 1fr;
+    }
+    DataPane > #data-source {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+    }
+    DataPane > #profile-progress-row {
+        height: 1;
+        padding: 0 1;
+    }
+    DataPane > #profile-progress-row.-done {
+        display: none;
+    }
+    DataPane #profile-progress-message {
+        width: 1fr;
+        color: $text-muted;
+        margin-left: 2;
+    }
+    DataPane #browser-bar {
+        height: 3;
+    }
+    DataPane #browser-bar > Select {
+        width: 22;
+    }
+    DataPane #browser-bar > Input {
+        width: 1fr;
+    }
+    DataPane #browser-bar > Button {
+        min-width: 10;
+    }
+    DataPane #browser-status {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        color: $text-muted;
+    }
+    DataPane TabPane {
+        padding: 0;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "show_tab('data-profile-tab')", "Profile"),
+        Binding("b", "show_tab('data-browse-tab')", "Browse"),
+        Binding("slash", "focus_search", "Search"),
+        Binding("f", "cycle_flag", "Flag filter"),
+        Binding("l", "cycle_label", "Label filter"),
+        Binding("e", "export", "Export"),
+    ]
+
+    def __init__(self, config: Config, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.config = config
+        self.data: LoadedData | None = None
+        self.marks: MarkStore | None = None
+        self.profile: dict[str, Any] | None = None
+        self.last_export: ExportResult | None = None
+        self._labels: list[str] = []
+
+    # -- layout ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static("loading data…", id="data-source")
+        with Horizontal(id="profile-progress-row"):
+            yield ProgressBar(total=1.0, show_eta=False, id="profile-progress")
+            yield Static("", id="profile-progress-message")
+        with TabbedContent(initial="data-profile-tab", id="data-tabs"):
+            with TabPane("Profile", id="data-profile-tab"):
+                yield ProfileView(id="profile-view")
+            with TabPane("Browse", id="data-browse-tab"):
+                with Horizontal(id="browser-bar"):
+                    yield Select([], prompt="any label", id="filter-label")
+                    flags = [(FLAG_NAMES[f], f) for f in FLAG_NAMES] + [("marked", "marked")]
+                    yield Select(flags, prompt="any flag", id="filter-flag")
+                    yield Input(placeholder="search text (/)", id="filter-search")
+                    yield Button("Export", id="export-button")
+                yield DataBrowser(id="browser")
+                yield Static("", id="browser-status")
+
+    def on_mount(self) -> None:
+        self.load_data()
+
+    # -- loading ---------------------------------------------------------------------------
+    def _set_progress(self, fraction: float, message: str) -> None:
+        self.query_one("#profile-progress", ProgressBar).update(progress=max(0.0, fraction))
+        self.query_one("#profile-progress-message", Static).update(message)
+
+    @work(thread=True, exclusive=True, group="data-load", exit_on_error=False)
+    def load_data(self) -> None:
+        from tuirecipe.data.loading import load_table
+        from tuirecipe.data.prepare import resolve_data_path
+
+        call = self.app.call_from_thread
+        cfg = self.config.data
+        call(self._set_progress, 0.0, "reading the data file…")
+        try:
+            path = resolve_data_path(self.config)
+            table = load_table(path, cfg)
+            dev = None
+            if cfg.dev_path:
+                dev = load_table(self.config.resolve_path(cfg.dev_path), cfg,
+                                 key="data.dev_path", require_classes=False).frame
+        except UserError as exc:
+            call(self._load_failed, str(exc))
+            return
+        sha = table.report.sha256
+        if not sha:
+            from tuirecipe.data.decoding import file_sha256
+            sha = file_sha256(path)
+        data = LoadedData(path, sha, table.frame, dev, list(table.report.notes),
+                          len(table.report.skipped))
+        flags = basic_row_flags(data.frame, max_len=cfg.max_len, lowercase=False)
+        call(self._data_loaded, data, flags)
+        self._profile(data)
+
+    def _load_failed(self, message: str) -> None:
+        self.query_one("#data-source", Static).update(Text(message, style="bold"))
+        self.query_one("#profile-progress-row").add_class("-done")
+        self.query_one(ProfileView).show_message(f"The data cannot be loaded:\n{message}")
+        self.app.notify(message, title="Data", severity="error")
+
+    def _data_loaded(self, data: LoadedData, flags: pd.DataFrame) -> None:
+        self.data = data
+        self.marks = MarkStore(self.config.runs_path, data.sha256, data.path)
+        browser = self.query_one(DataBrowser)
+        browser.set_data(data.frame, flags, self.marks.marks)
+        self._labels = sorted(data.frame["label"].astype(str).unique().tolist())[:200]
+        self.query_one("#filter-label", Select).set_options((lbl, lbl) for lbl in self._labels)
+        self._show_source()
+
+    def _show_source(self) -> None:
+        if self.data is None:
+            return
+        d = self.data
+        parts = [str(d.path), f"{len(d.frame):,} rows", f"sha256 {d.sha256[:12]}"]
+        if d.skipped:
+            parts.append(f"{d.skipped} skipped")
+        if self.marks is not None and len(self.marks):
+            parts.append(f"{len(self.marks)} marked")
+        self.query_one("#data-source", Static).update(" · ".join(parts))
+
+    def _profile(self, data: LoadedData) -> None:
+        """Runs in the load worker's thread: profile (cached), then the per-row flags."""
+        call = self.app.call_from_thread
+        cfg = self.config.data
+        try:
+            from tuirecipe.data import profile as profile_mod
+        except ImportError:
+            profile_mod = None
+        if profile_mod is None or not (hasattr(profile_mod, "profile_cached")
+                                       or hasattr(profile_mod, "profile_frame")):
+            call(self._profile_failed, "profiling is not available in this build")
+            return
+        if data.dev is not None:
+            train_df, dev_df = data.frame, data.dev
+        else:
+            from tuirecipe.data.splits import stratified_split
+            train_idx, dev_idx = stratified_split(data.frame["label"].to_numpy(),
+                                                  cfg.dev_fraction, self.config.seed, cfg.task)
+            train_df = data.frame.iloc[train_idx].reset_index(drop=True)
+            dev_df = data.frame.iloc[dev_idx].reset_index(drop=True)
+
+        def progress(fraction: float, message: str = "") -> None:
+            call(self._set_progress, float(fraction), str(message))
+
+        kwargs = dict(task=cfg.task, dev=dev_df, max_len=cfg.max_len, lowercase=cfg.lowercase,
+                      progress=progress)
+        try:
+            cached = getattr(profile_mod, "profile_cached", None)
+            if cached is not None:
+                result = cached(train_df, cache_dir=profile_cache_dir(self.config), **kwargs)
+            else:
+                result = profile_mod.profile_frame(train_df, **kwargs)
+            profile = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+        except UserError as exc:
+            call(self._profile_failed, str(exc))
+            return
+        call(self._profile_ready, profile)
+        row_flags = getattr(profile_mod, "row_flags", None)
+        if row_flags is not None:
+            try:
+                flags = row_flags(data.frame, task=cfg.task, max_len=cfg.max_len,
+                                  lowercase=cfg.lowercase)
+                flags = pd.DataFrame(flags)
+            except (TypeError, ValueError, KeyError):
+                return  # keep the basic flags
+            call(self.query_one(DataBrowser).set_flags, flags)
+
+    def _profile_failed(self, message: str) -> None:
+        self.query_one("#profile-progress-row").add_class("-done")
+        self.query_one(ProfileView).show_message(f"No profile: {message}")
+
+    async def _profile_ready(self, profile: dict[str, Any]) -> None:
+        self.profile = profile
+        self._set_progress(1.0, "profile ready")
+        self.query_one("#profile-progress-row").add_class("-done")
+        await self.query_one(ProfileView).show_profile(profile)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "data-load" and event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self._load_failed(f"data pane error: {type(error).__name__}: {error}")
+
+    # -- browser ---------------------------------------------------------------------------
+    def _query_from_controls(self) -> BrowserQuery:
+        browser = self.query_one(DataBrowser)
+        label = self.query_one("#filter-label", Select).value
+        flag = self.query_one("#filter-flag", Select).value
+        search = self.query_one("#filter-search", Input).value
+        q = browser.query_state
+        return BrowserQuery(label if isinstance(label, str) else None,
+                            flag if isinstance(flag, str) else None,
+                            search, q.sort, q.descending)
+
+    @on(Select.Changed, "#filter-label, #filter-flag")
+    @on(Input.Changed, "#filter-search")
+    def apply_filters(self) -> None:
+        self.query_one(DataBrowser).set_query(self._query_from_controls())
+
+    @on(Input.Submitted, "#filter-search")
+    def search_submitted(self) -> None:
+        self.query_one(DataBrowser).focus()
+
+    @on(DataBrowser.ViewChanged)
+    def show_view_status(self, event: DataBrowser.ViewChanged) -> None:
+        self._update_status(event.shown, event.total)
+
+    def _update_status(self, shown: int | None = None, total: int | None = None) -> None:
+        browser = self.query_one(DataBrowser)
+        shown = len(browser.positions) if shown is None else shown
+        total = len(browser.frame) if total is None else total
+        q = browser.query_state
+        marked = len(self.marks) if self.marks is not None else 0
+        self.query_one("#browser-status", Static).update(
+            f"{shown:,} of {total:,} rows · sort {q.sort}{' ▼' if q.descending else ''} · "
+            f"{marked} marked · enter open · d drop · w label wrong · u unmark · e export")
+
+    @on(DataBrowser.MarkRequested)
+    def save_mark(self, event: DataBrowser.MarkRequested) -> None:
+        if self.marks is None:
+            return
+        try:
+            self.marks.set(event.row, event.mark)
+        except OSError as exc:
+            self.app.notify(f"cannot save the mark: {exc}", title="Data", severity="error")
+            return
+        self.query_one(DataBrowser).set_mark(event.row, event.mark)
+        self._update_status()
+        self._show_source()
+
+    @on(DataBrowser.RowOpened)
+    def open_row(self, event: DataBrowser.RowOpened) -> None:
+        self.app.push_screen(RowDetail(event.browser, event.position))
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        if tab == "data-browse-tab":
+            self.query_one(DataBrowser).focus()
+
+    def action_focus_search(self) -> None:
+        self.action_show_tab("data-browse-tab")
+        self.query_one("#filter-search", Input).focus()
+
+    def _cycle(self, select_id: str, values: list[str]) -> None:
+        self.action_show_tab("data-browse-tab")
+        select = self.query_one(select_id, Select)
+        current = select.value
+        options: list[Any] = [Select.NULL, *values]
+        i = options.index(current) if current in options else 0
+        nxt = options[(i + 1) % len(options)]
+        if nxt is Select.NULL:
+            select.clear()
+        else:
+            select.value = nxt
+
+    def action_cycle_flag(self) -> None:
+        self._cycle("#filter-flag", [*FLAG_NAMES, "marked"])
+
+    def action_cycle_label(self) -> None:
+        self._cycle("#filter-label", self._labels)
+
+    @on(Button.Pressed, "#export-button")
+    def action_export(self) -> None:
+        if self.data is None or self.marks is None:
+            self.app.notify("The data is not loaded yet.", title="Export", severity="warning")
+            return
+        marks = self.marks.marks
+        drops = sum(1 for m in marks.values() if m == MARK_DROP)
+        wrong = sum(1 for m in marks.values() if m == MARK_LABEL_WRONG)
+        summary = (f"Export a cleaned copy of\n{self.data.path}\n\n"
+                   f"{drops} row(s) marked drop will be removed; {wrong} marked label-wrong "
+                   "will be kept and listed in the manifest. The original is not changed.")
+        self.app.push_screen(ExportDialog(summary), self._export_confirmed)
+
+    def _export_confirmed(self, flags: tuple[str, ...] | None) -> None:
+        if flags is None or self.data is None or self.marks is None:
+            return
+        assert set(flags) <= set(BULK_FLAGS)
+        self.run_export(flags)
+
+    @work(thread=True, exclusive=True, group="data-export", exit_on_error=False)
+    def run_export(self, flags: tuple[str, ...]) -> ExportResult:
+        assert self.data is not None and self.marks is not None
+        cfg = self.config.data
+        text_col = cfg.text_column if not cfg.text_column.isdigit() else "text"
+        label_col = cfg.label_column if not cfg.label_column.isdigit() else "label"
+        try:
+            result = export_cleaned(self.data.path, self.data.frame, self.marks.marks,
+                                    drop_flags=flags, text_column=text_col,
+                                    label_column=label_col)
+        except OSError as exc:
+            self.app.call_from_thread(self.app.notify, f"export failed: {exc}",
+                                      title="Export", severity="error")
+            raise
+        self.last_export = result
+        self.app.call_from_thread(
+            self.app.notify,
+            f"{result.kept:,} rows kept, {result.removed:,} removed → {result.path}\n"
+            f"manifest: {result.manifest_path.name}", title="Exported", timeout=10)
+        return result
+

@@ -1,0 +1,543 @@
+"""A virtual data browser: renders only the visible lines of a (possibly huge) table.
+
+:class:`DataBrowser` shows a loaded table (``text``, ``label``, ``row``) one row per line:
+mark, row number, label, flags, length and the text cut to the width. It keeps only an
+array of row positions (the current filter and sort); ``render_line`` looks up the few
+rows on screen, so drawing and paging cost the same at 100 rows and 1,000,000.
+
+Filtering (label, flag, case-insensitive substring) and sorting are vectorised on whole
+columns (:func:`select_rows`); for big tables they run in a thread worker. Marks are shown
+here but owned by the caller: the browser posts :class:`DataBrowser.MarkRequested` and
+:class:`DataBrowser.RowOpened` and the parent decides (attributes down, messages up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import ModalScreen
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Button, Static
+
+__all__ = ["FLAG_NAMES", "FLAG_LETTERS", "BrowserQuery", "DataBrowser", "RowDetail",
+           "select_rows", "THREAD_THRESHOLD"]
+
+# Flag column name → (letter shown in the flags column, readable name).
+FLAG_LETTERS = {"duplicate": "D", "conflict": "C", "near_duplicate": "N", "corrupted": "X",
+                "long": "L"}
+FLAG_NAMES = {"duplicate": "duplicate", "conflict": "conflict", "near_duplicate": "near-dup",
+              "corrupted": "corrupted", "long": "long"}
+MARK_TEXT = {"drop": "DROP", "label_wrong": "WRONG"}
+SORTS = ("row", "length", "label")
+# Above this many rows, filtering and sorting run in a thread worker.
+THREAD_THRESHOLD = 200_000
+
+
+@dataclass(frozen=True)
+class BrowserQuery:
+    label: str | None = None
+    flag: str | None = None  # a flag column name, or "marked"
+    search: str = ""
+    sort: str = "row"  # row | length | label
+    descending: bool = False
+
+
+def _text_array(frame: pd.DataFrame) -> Any:
+    """The text column as a pyarrow array when possible (fast vectorised search)."""
+    try:
+        import pyarrow as pa
+        values = frame["text"].array
+        arrow = getattr(values, "_pa_array", None)
+        if arrow is not None:
+            return arrow
+        return pa.array(frame["text"].astype(str).to_numpy(dtype=object), type=pa.large_string())
+    except Exception:  # pragma: no cover - pyarrow missing: pandas fallback
+        return None
+
+
+def select_rows(frame: pd.DataFrame, lengths: np.ndarray, flags: pd.DataFrame | None,
+                marks: dict[int, str], query: BrowserQuery) -> np.ndarray:
+    """Positions of the rows matching ``query``, in display order (vectorised)."""
+    n = len(frame)
+    keep = np.ones(n, dtype=bool)
+    if query.label is not None:
+        keep &= (frame["label"].astype(str) == query.label).to_numpy()
+    if query.flag == "marked":
+        if marks:
+            keep &= frame["row"].isin(list(marks)).to_numpy()
+        else:
+            keep[:] = False
+    elif query.flag is not None:
+        if flags is not None and query.flag in flags.columns:
+            keep &= flags[query.flag].to_numpy(dtype=bool)
+        else:
+            keep[:] = False
+    if query.search:
+        keep &= _contains(frame, query.search)
+    positions = np.flatnonzero(keep)
+    if query.sort == "length":
+        order = np.argsort(lengths[positions], kind="stable")
+    elif query.sort == "label":
+        codes = pd.Categorical(frame["label"].astype(str)).codes
+        order = np.argsort(codes[positions], kind="stable")
+    else:
+        order = None
+    if order is not None:
+        positions = positions[order]
+    if query.descending:
+        positions = positions[::-1]
+    return positions
+
+
+def _contains(frame: pd.DataFrame, needle: str) -> np.ndarray:
+    arrow = _text_array(frame)
+    if arrow is not None:
+        import pyarrow.compute as pc
+        hit = pc.match_substring(arrow, needle, ignore_case=True)
+        return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+    return frame["text"].astype(str).str.contains(needle, case=False, regex=False).to_numpy()
+
+
+def _one_line(text: str) -> str:
+    """Newlines and tabs shown as visible marks, other control characters dropped."""
+    text = text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎").replace("\t", " ")
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text):
+        text = "".join(c if not (ord(c) < 32 or 0x7F <= ord(c) < 0xA0) else "�" for c in text)
+    return text
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` cut (with …) or padded to exactly ``width`` cells."""
+    if width <= 0:
+        return ""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
+
+
+class DataBrowser(ScrollView, can_focus=True):
+    """One line per row of a loaded table; only the visible lines are ever rendered."""
+
+    DEFAULT_CSS = """
+    DataBrowser {
+        height: 1fr;
+        background: $surface;
+    }
+    DataBrowser > .data-browser--header {
+        text-style: bold;
+        background: $panel;
+        color: $text;
+    }
+    DataBrowser > .data-browser--cursor {
+        background: $primary 40%;
+    }
+    DataBrowser:focus > .data-browser--cursor {
+        background: $primary;
+        color: $text;
+    }
+    DataBrowser > .data-browser--drop {
+        color: $error;
+    }
+    DataBrowser > .data-browser--wrong {
+        color: $warning;
+    }
+    DataBrowser > .data-browser--flags {
+        color: $warning;
+    }
+    DataBrowser > .data-browser--muted {
+        color: $text-muted;
+    }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "data-browser--header", "data-browser--cursor", "data-browser--drop",
+        "data-browser--wrong", "data-browser--flags", "data-browser--muted",
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open_row", "Open row"),
+        Binding("d", "mark('drop')", "Drop"),
+        Binding("w", "mark('label_wrong')", "Label wrong"),
+        Binding("u", "mark('')", "Unmark"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First", show=False),
+        Binding("end", "jump(-1)", "Last", show=False),
+    ]
+
+    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+
+    class RowOpened(Message):
+        """Enter (or a double click) on a row."""
+
+        def __init__(self, browser: DataBrowser, position: int) -> None:
+            super().__init__()
+            self.browser = browser
+            self.position = position  # position in the frame
+
+        @property
+        def control(self) -> DataBrowser:
+            return self.browser
+
+    class MarkRequested(Message):
+        """The user asked to mark (``mark``) or unmark (``None``) a source row."""
+
+        def __init__(self, browser: DataBrowser, row: int, mark: str | None) -> None:
+            super().__init__()
+            self.browser = browser
+            self.row = row
+            self.mark = mark
+
+        @property
+        def control(self) -> DataBrowser:
+            return self.browser
+
+    class ViewChanged(Message):
+        """The filter or sort changed: ``shown`` of ``total`` rows are listed."""
+
+        def __init__(self, browser: DataBrowser, shown: int, total: int) -> None:
+            super().__init__()
+            self.browser = browser
+            self.shown = shown
+            self.total = total
+
+        @property
+        def control(self) -> DataBrowser:
+            return self.browser
+
+    def __init__(self, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.frame: pd.DataFrame = pd.DataFrame({"text": [], "label": [], "row": []})
+        self.flags: pd.DataFrame | None = None
+        self.marks: dict[int, str] = {}
+        self.query_state = BrowserQuery()
+        self.positions: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._lengths: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._flag_letters: np.ndarray | None = None
+        self._label_width = 8
+
+    # -- data in ---------------------------------------------------------------------------
+    def set_data(self, frame: pd.DataFrame, flags: pd.DataFrame | None = None,
+                 marks: dict[int, str] | None = None) -> None:
+        """Show ``frame`` (columns text, label, row); ``flags``: bool columns, same order."""
+        self.frame = frame.reset_index(drop=True)
+        self.marks = dict(marks or {})
+        self._lengths = self.frame["text"].astype(str).str.len().to_numpy(dtype=np.int64)
+        labels = self.frame["label"].astype(str)
+        longest = int(labels.str.len().max()) if len(labels) else 5
+        self._label_width = max(5, min(16, longest))
+        self.set_flags(flags)
+        self.positions = np.arange(len(self.frame), dtype=np.int64)
+        self.set_query(self.query_state)
+
+    def set_flags(self, flags: pd.DataFrame | None) -> None:
+        """Per-row boolean flags (columns named as in :data:`FLAG_LETTERS`)."""
+        if flags is not None:
+            flags = flags.reset_index(drop=True)
+            if len(flags) != len(self.frame):
+                flags = None
+        self.flags = flags
+        self._flag_letters = None
+        if flags is not None and len(flags):
+            letters = np.full(len(flags), "", dtype=object)
+            for column, letter in FLAG_LETTERS.items():
+                if column in flags.columns:
+                    hit = flags[column].to_numpy(dtype=bool)
+                    letters[hit] = letters[hit] + letter
+            self._flag_letters = letters
+        self.refresh()
+
+    def set_mark(self, row: int, mark: str | None) -> None:
+        if mark:
+            self.marks[int(row)] = mark
+        else:
+            self.marks.pop(int(row), None)
+        self.refresh()
+
+    def set_query(self, query: BrowserQuery) -> None:
+        """Filter and sort; in a thread worker when the table is big."""
+        self.query_state = query
+        if len(self.frame) > THREAD_THRESHOLD and self.is_attached:
+            self._select_in_thread(query)
+        else:
+            self._apply_positions(select_rows(self.frame, self._lengths, self.flags,
+                                              self.marks, query))
+
+    @work(thread=True, exclusive=True, group="browser-select")
+    def _select_in_thread(self, query: BrowserQuery) -> None:
+        positions = select_rows(self.frame, self._lengths, self.flags, dict(self.marks), query)
+        if query == self.query_state:
+            self.app.call_from_thread(self._apply_positions, positions)
+
+    def _apply_positions(self, positions: np.ndarray) -> None:
+        self.positions = positions
+        self.virtual_size = Size(self.size.width, len(positions) + 1)
+        self.cursor = 0
+        self.scroll_to(y=0, animate=False)
+        self.refresh()
+        self.post_message(self.ViewChanged(self, len(positions), len(self.frame)))
+
+    # -- what is under the cursor ---------------------------------------------------------
+    @property
+    def current_position(self) -> int | None:
+        """Position (in the frame) of the row under the cursor."""
+        if 0 <= self.cursor < len(self.positions):
+            return int(self.positions[self.cursor])
+        return None
+
+    @property
+    def current_row(self) -> int | None:
+        """Source row number of the row under the cursor."""
+        pos = self.current_position
+        return None if pos is None else int(self.frame["row"].iat[pos])
+
+    def flags_of(self, position: int) -> list[str]:
+        if self.flags is None:
+            return []
+        return [c for c in self.flags.columns if bool(self.flags[c].iat[position])]
+
+    # -- layout ----------------------------------------------------------------------------
+    def _columns(self, width: int) -> list[tuple[str, int]]:
+        cols = [("mark", 5), ("row", 8), ("label", self._label_width), ("flags", 5),
+                ("chars", 6)]
+        used = sum(w for _, w in cols) + len(cols)
+        return cols + [("text", max(4, width - used))]
+
+    def _header_cells(self) -> dict[str, str]:
+        arrow = "▼" if self.query_state.descending else "▲"
+        cells = {"mark": "mark", "row": "row", "label": "label", "flags": "flags",
+                 "chars": "chars", "text": "text"}
+        key = {"length": "chars", "label": "label", "row": "row"}[self.query_state.sort]
+        cells[key] = cells[key] + arrow
+        return cells
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(event.size.width, len(self.positions) + 1)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:  # the header stays put while the rows scroll
+            style = self.get_component_rich_style("data-browser--header")
+            cells = self._header_cells()
+            text = " ".join(_fit(cells[name], w) for name, w in self._columns(width))
+            return Strip([Segment(_fit(text, width), style)], width)
+        index = int(self.scroll_offset.y) + y - 1
+        base = self.rich_style
+        if index >= len(self.positions) or index < 0:
+            return Strip.blank(width, base)
+        return self._render_row(index, width, base)
+
+    def _render_row(self, index: int, width: int, base: Style) -> Strip:
+        pos = int(self.positions[index])
+        frame = self.frame
+        row = int(frame["row"].iat[pos])
+        mark = self.marks.get(row)
+        letters = "" if self._flag_letters is None else str(self._flag_letters[pos])
+        values = {
+            "mark": MARK_TEXT.get(mark, "") if mark else "",
+            "row": str(row),
+            "label": str(frame["label"].iat[pos]),
+            "flags": letters,
+            "chars": str(int(self._lengths[pos])),
+            "text": _one_line(str(frame["text"].iat[pos])),
+        }
+        muted = self.get_component_rich_style("data-browser--muted", partial=True)
+        styles = {
+            "mark": self.get_component_rich_style(
+                "data-browser--drop" if mark == "drop" else "data-browser--wrong",
+                partial=True) if mark else Style(),
+            "row": muted,
+            "flags": self.get_component_rich_style("data-browser--flags", partial=True),
+            "chars": muted,
+        }
+        if index == self.cursor:
+            base = base + self.get_component_rich_style("data-browser--cursor")
+        segments: list[Segment] = []
+        for i, (name, w) in enumerate(self._columns(width)):
+            if i:
+                segments.append(Segment(" ", base))
+            cell = _fit(values[name], w) if name != "chars" else values[name].rjust(w)[:w]
+            segments.append(Segment(cell, base + styles.get(name, Style())))
+        return Strip(segments).adjust_cell_length(width, base)
+
+    # -- cursor and scrolling --------------------------------------------------------------
+    @property
+    def _page(self) -> int:
+        return max(1, self.size.height - 2)
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        n = len(self.positions)
+        clamped = max(0, min(new, n - 1)) if n else 0
+        if clamped != new:
+            self.cursor = clamped
+            return
+        top = int(self.scroll_offset.y)
+        visible = max(1, self.size.height - 1)
+        if new < top:
+            self.scroll_to(y=new, animate=False)
+        elif new >= top + visible:
+            self.scroll_to(y=new - visible + 1, animate=False)
+        self.refresh()
+
+    def action_cursor(self, delta: int) -> None:
+        self.cursor = self.cursor + delta
+
+    def action_page(self, direction: int) -> None:
+        self.cursor = self.cursor + direction * self._page
+
+    def action_jump(self, where: int) -> None:
+        self.cursor = 0 if where == 0 else max(0, len(self.positions) - 1)
+
+    def action_open_row(self) -> None:
+        pos = self.current_position
+        if pos is not None:
+            self.post_message(self.RowOpened(self, pos))
+
+    def action_mark(self, mark: str) -> None:
+        row = self.current_row
+        if row is not None:
+            self.post_message(self.MarkRequested(self, row, mark or None))
+            self.cursor = self.cursor + 1  # move on, like a reviewer working down a list
+
+    def action_cycle_sort(self) -> None:
+        q = self.query_state
+        nxt = SORTS[(SORTS.index(q.sort) + 1) % len(SORTS)]
+        self.set_query(BrowserQuery(q.label, q.flag, q.search, nxt, False))
+
+    def sort_by(self, key: str) -> None:
+        """Sort by ``key``; asking again for the same key flips the direction."""
+        q = self.query_state
+        descending = (not q.descending) if q.sort == key else False
+        self.set_query(BrowserQuery(q.label, q.flag, q.search, key, descending))
+
+    # -- mouse -----------------------------------------------------------------------------
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            x = 0
+            for name, w in self._columns(self.size.width):
+                if x <= offset.x < x + w + 1:
+                    key = {"chars": "length", "label": "label", "row": "row"}.get(name)
+                    if key:
+                        self.sort_by(key)
+                    return
+                x += w + 1
+            return
+        index = int(self.scroll_offset.y) + offset.y - 1
+        if 0 <= index < len(self.positions):
+            self.cursor = index
+            if event.chain >= 2:
+                self.action_open_row()
+
+
+class RowDetail(ModalScreen[None]):
+    """One row, whole: text, label, flags, row number, mark and its duplicate group."""
+
+    DEFAULT_CSS = """
+    RowDetail {
+        align: center middle;
+    }
+    RowDetail > #row-detail-box {
+        width: 90%;
+        max-width: 110;
+        height: 80%;
+        border: thick $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    RowDetail #row-detail-meta {
+        color: $text-muted;
+        margin-bottom: 1;
+    }
+    RowDetail #row-detail-group {
+        color: $text-muted;
+        margin-top: 1;
+    }
+    RowDetail #row-detail-close {
+        dock: bottom;
+        width: auto;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,enter", "dismiss_detail", "Close"),
+        Binding("d", "mark('drop')", "Drop"),
+        Binding("w", "mark('label_wrong')", "Label wrong"),
+        Binding("u", "mark('')", "Unmark"),
+    ]
+
+    def __init__(self, browser: DataBrowser, position: int) -> None:
+        super().__init__()
+        self.browser = browser
+        self.position = position
+
+    def _meta(self) -> Text:
+        frame = self.browser.frame
+        row = int(frame["row"].iat[self.position])
+        flags = [FLAG_NAMES.get(f, f) for f in self.browser.flags_of(self.position)]
+        mark = self.browser.marks.get(row)
+        meta = Text()
+        meta.append(f"row {row}", "bold")
+        meta.append("   label ")
+        meta.append(str(frame["label"].iat[self.position]), "bold")
+        meta.append(f"   {int(self.browser._lengths[self.position])} chars")
+        meta.append("   flags: " + (", ".join(flags) if flags else "none"))
+        meta.append("   mark: " + (MARK_TEXT.get(mark, mark) if mark else "none"))
+        return meta
+
+    def _group(self) -> str:
+        """Rows with exactly the same text (vectorised: one comparison on the column)."""
+        frame = self.browser.frame
+        text = str(frame["text"].iat[self.position])
+        same = np.flatnonzero((frame["text"] == text).to_numpy(dtype=bool))
+        others = [int(p) for p in same if int(p) != self.position]
+        if not others:
+            return "No other row has exactly this text."
+        shown = others[:20]
+        lines = [f"Same text in {len(others)} other row(s):"]
+        lines += [f"  row {int(frame['row'].iat[p])}  label {frame['label'].iat[p]}"
+                  for p in shown]
+        if len(others) > len(shown):
+            lines.append(f"  … and {len(others) - len(shown)} more")
+        return "\n".join(lines)
+
+    def compose(self) -> ComposeResult:
+        frame = self.browser.frame
+        with VerticalScroll(id="row-detail-box"):
+            yield Static(self._meta(), id="row-detail-meta")
+            yield Static(Text(str(frame["text"].iat[self.position])), id="row-detail-text")
+            yield Static(self._group(), id="row-detail-group")
+            yield Button("Close", id="row-detail-close")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_dismiss_detail(self) -> None:
+        self.dismiss(None)
+
+    def action_mark(self, mark: str) -> None:
+        row = int(self.browser.frame["row"].iat[self.position])
+        self.browser.post_message(DataBrowser.MarkRequested(self.browser, row, mark or None))
+        self.dismiss(None)
