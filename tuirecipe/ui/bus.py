@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 STEP_TOPIC = "step"
 COMMAND_TOPIC = "command"  # payload: Command
 RUN_STARTED_TOPIC = "run_started"  # payload: RunDir of a run this console launched
+START_FAILED_TOPIC = "start_failed"  # payload: the one-line reason a start failed
 NOTICE_TOPIC = "notice"  # payload: Notice, for people (notifications)
 FOLLOW_POLL_SECONDS = 0.2
 
@@ -332,8 +333,12 @@ class WorkerClient:
         try:
             run, proc = await asyncio.to_thread(launcher, command.config, command.job,
                                                 motivation=command.motivation)
-        except UserError as exc:
-            self.bus.notify(str(exc), "error")
+        except Exception as exc:  # a user error, or ours: either way the console goes on
+            if not isinstance(exc, UserError):
+                log.exception("launching a run failed")
+            reason = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+            self.bus.notify(f"run not started: {reason}", "error")
+            self.bus.publish(START_FAILED_TOPIC, reason)
             return None
         self.started_here[run.id] = run
         self._procs[run.id] = proc

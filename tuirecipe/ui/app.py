@@ -1,0 +1,229 @@
+"""The console: five panes in tabs, a header, a footer, the bus, themes.
+
+The App wires things together and owns nothing else: panes own their behaviour, the bus
+(:mod:`tuirecipe.ui.bus`) owns runs and processes, :mod:`tuirecipe.ui.themes` owns theme
+files. ``make_app`` is the one factory the CLI and the tests share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from pathlib import Path
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Footer, Label, TabbedContent, TabPane
+
+from tuirecipe.config import Config
+from tuirecipe.ui.bus import NOTICE_TOPIC, Bus, Command, Message, RunFollower, WorkerClient
+from tuirecipe.ui.commands import ConsoleCommands
+from tuirecipe.ui.header import ConsoleHeader
+from tuirecipe.ui.modals import QuitScreen
+from tuirecipe.ui.panes import consume
+from tuirecipe.ui.panes.checks import ChecksPane
+from tuirecipe.ui.panes.notes import NotesPane
+from tuirecipe.ui.panes.runs import RunsPane
+from tuirecipe.ui.panes.train import TrainPane
+from tuirecipe.ui.settings import Settings, default_settings_dir
+from tuirecipe.ui.themes import DEFAULT_THEME, ThemeProblem, discover_themes, theme_dirs
+
+
+class DataSlot(Vertical):
+    """Holds the Data pane, mounted just after the first paint.
+
+    The pane (built separately) imports pandas, which takes a second or more; importing
+    it in a thread keeps the console's start-up fast. If the module is missing, the slot
+    says so honestly instead of pretending.
+    """
+
+    def __init__(self, config: Config, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.config = config
+
+    def compose(self) -> ComposeResult:
+        yield Label("Loading the Data pane…", id="data-loading")
+
+    async def load(self) -> None:
+        try:
+            module = await asyncio.to_thread(importlib.import_module, "tuirecipe.ui.panes.data")
+        except ModuleNotFoundError as exc:
+            if exc.name != "tuirecipe.ui.panes.data":
+                raise
+            self.query_one("#data-loading", Label).update(
+                "The Data pane is not part of this build yet; `tuirecipe data` prints the "
+                "dataset profile.")
+            return
+        except Exception as exc:  # the console goes on without it; the log has the trace
+            self.log.error(f"Data pane failed to load: {exc!r}")
+            self.query_one("#data-loading", Label).update(
+                f"The Data pane failed to load: {type(exc).__name__}: {exc}")
+            return
+        await self.query_one("#data-loading", Label).remove()
+        await self.mount(module.DataPane(self.config, id="data"))
+
+
+class TuiRecipeApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "tuirecipe"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    PANES = (("data", "Data"), ("checks", "Checks"), ("train", "Train"), ("notes", "Notes"),
+             ("runs", "Runs"))
+    BINDINGS = [
+        *(Binding(str(n), f"show_pane('{pane}')", title, show=False)
+          for n, (pane, title) in enumerate(PANES, start=1)),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, config: Config, theme: str | None = None,
+                 settings_dir: Path | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.settings_dir = Path(settings_dir) if settings_dir else default_settings_dir()
+        self.bus = Bus()
+        self.follower = RunFollower(self.bus)
+        self.workers_client = WorkerClient(self.bus, self.follower)
+        self.problems: list[ThemeProblem | str] = []
+        self._theme_chosen_here = False  # set once running: later changes are the user's
+        self.console_themes, problems = discover_themes(theme_dirs(self.settings_dir))
+        self.problems += problems
+        for console_theme in self.console_themes.values():
+            self.register_theme(console_theme)
+        self._apply_start_theme(theme)
+
+    def _apply_start_theme(self, requested: str | None) -> None:
+        settings = Settings.load(self.settings_dir)
+        if requested and requested not in self.available_themes:
+            self.problems.append(f"no theme '{requested}'; themes: "
+                                 + ", ".join(sorted(self.console_themes)))
+            requested = None
+        name = requested or settings.theme
+        if name not in self.available_themes:
+            name = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        self.theme = name
+        if requested:
+            self._remember_theme(requested)
+
+    def _remember_theme(self, name: str) -> None:
+        try:
+            Settings(theme=name).save(self.settings_dir)
+        except OSError as exc:
+            self.problems.append(f"could not save settings in {self.settings_dir}: {exc}")
+
+    def compose(self) -> ComposeResult:
+        yield ConsoleHeader(self.config.name, id="header")
+        panes = {"data": DataSlot(self.config, id="data-slot"),
+                 "checks": ChecksPane(self.config, id="checks"),
+                 "train": TrainPane(self.config, id="train"),
+                 "notes": NotesPane(self.config, id="notes"),
+                 "runs": RunsPane(self.config, id="runs")}
+        with TabbedContent(id="panes"):
+            for number, (pane, title) in enumerate(self.PANES, start=1):
+                with TabPane(f"{number} {title}", id=f"tab-{pane}"):
+                    yield panes[pane]
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.run_worker, self.query_one(DataSlot).load(),
+                                name="load data pane")
+        self.follower.start()
+        self.workers_client.start()
+        consume(self, self.bus, (NOTICE_TOPIC,), self.show_notice)
+        self._theme_chosen_here = True
+        for problem in self.problems:
+            self.notify(str(problem), title="Theme", severity="error", timeout=12)
+
+    async def on_unmount(self) -> None:
+        await self.workers_client.stop()
+        await self.follower.stop()
+
+    def show_notice(self, message: Message) -> None:
+        notice = message.payload
+        self.notify(notice.message, severity=notice.severity,
+                    timeout=10 if notice.severity == "error" else 5)
+
+    def watch_theme(self, name: str) -> None:
+        if self._theme_chosen_here:  # a choice made in the running console is remembered
+            self._remember_theme(name)
+
+    # -- actions (keys and command palette) ----------------------------------------------
+    def action_show_pane(self, pane: str) -> None:
+        self.query_one("#panes", TabbedContent).active = f"tab-{pane}"
+        target = self.query_one(f"#tab-{pane}", TabPane)
+        first = next((w for w in target.query("*") if w.focusable), None)
+        if first is not None:
+            first.focus()
+
+    def action_focus_tabs(self) -> None:
+        self.query_one("#panes", TabbedContent).query_one("ContentTabs").focus()
+
+    def action_set_theme(self, name: str) -> None:
+        self.theme = name
+
+    def action_start_run(self) -> None:
+        self.action_show_pane("train")
+        self.query_one(TrainPane).action_start_run()
+
+    def action_control_run(self, action: str) -> None:
+        train = self.query_one(TrainPane)
+        if train.run is None:
+            self.notify(f"no run to {action}", severity="warning")
+            return
+        self.bus.publish("command", Command(action, run_id=train.run.id))
+
+    def action_refresh_runs(self) -> None:
+        self.query_one(RunsPane).refresh_runs()
+
+    def action_save_notes(self) -> None:
+        if self.query_one(NotesPane).save():
+            self.notify("notes saved")
+
+    @on(TrainPane.RunChanged)
+    def show_followed_run(self, event: TrainPane.RunChanged) -> None:
+        header = self.query_one(ConsoleHeader)
+        header.run_id, header.state = event.run_id, event.state
+
+    @on(RunsPane.RunChosen)
+    def follow_chosen_run(self, event: RunsPane.RunChosen) -> None:
+        from tuirecipe.runs.rundir import RunDir
+
+        self.action_show_pane("train")
+        self.query_one(TrainPane).follow(RunDir(event.path))
+
+    async def action_quit(self) -> None:
+        self.query_one(NotesPane).save()
+        running = self.workers_client.running_here()
+        if not running:
+            self.exit(0)
+            return
+
+        def decide(choice: str | None) -> None:
+            if choice == "cancel" or choice is None:
+                return
+            if choice == "stop":
+                self._stop_then_exit(running)
+            else:
+                self.exit(0)
+
+        self.push_screen(QuitScreen([run.id for run in running]), decide)
+
+    def _stop_then_exit(self, runs: list) -> None:
+        from tuirecipe.runs.launch import send_control
+
+        for run in runs:  # signalled directly: the bus's loop ends with the app
+            if not send_control(run, "stop"):
+                self.log.warning(f"run {run.id} had no live worker to stop")
+        self.exit(0)
+
+
+def make_app(config: Config, theme: str | None = None,
+             settings_dir: Path | None = None) -> TuiRecipeApp:
+    return TuiRecipeApp(config, theme=theme, settings_dir=settings_dir)
+
+
+def run_app(config: Config, theme: str | None = None) -> int:
+    result = make_app(config, theme=theme).run()
+    return result if isinstance(result, int) else 0

@@ -1,0 +1,34 @@
+"""The console's panes (Data, Checks, Train, Notes, Runs) and what they share."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any, Callable
+
+from textual.widget import Widget
+
+from tuirecipe.ui.bus import Bus, Message, Subscription
+
+log = logging.getLogger(__name__)
+
+
+def consume(widget: Widget, bus: Bus, topics: tuple[str, ...],
+            handler: Callable[[Message], Any]) -> Subscription:
+    """Feed ``widget``'s ``handler`` from ``topics`` until the widget goes away."""
+    sub = bus.subscribe(*topics)
+
+    async def loop() -> None:
+        try:
+            async for message in sub:
+                try:
+                    result = handler(message)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:  # one bad message must not end the subscription
+                    log.exception("%s failed on %s", type(widget).__name__, message.topic)
+        finally:
+            sub.close()
+
+    widget.run_worker(loop(), group="bus", exit_on_error=False)
+    return sub
