@@ -152,8 +152,15 @@ class DataPane(Vertical):
         background: $panel;
         color: $text-muted;
     }
+    DataPane > TabbedContent {
+        height: 1fr;
+    }
+    DataPane > TabbedContent > ContentSwitcher {
+        height: 1fr;
+    }
     DataPane TabPane {
         padding: 0;
+        height: 1fr;
     }
     """
 

@@ -106,9 +106,9 @@ def render_size(data: Mapping[str, Any]) -> RenderableType:
         ("vocabulary", _num(_pick(data, "vocab_size", "vocab", "vocabulary"))),
         ("dev OOV rate", _pct(_pick(data, "dev_oov_rate", "oov_rate"))),
     ]
-    tokens = _pick(data, "tokens", "total_tokens")
-    if tokens is not None:
-        pairs.append(("tokens", _num(tokens)))
+    scale = _pick(data, "scale")
+    if scale is not None:
+        pairs.append(("scale", scale if isinstance(scale, str) else _cut(scale, 80)))
     return Group(_kv_table(pairs), *_advice(_pick(data, "advice", "model_advice")))
 
 
@@ -123,6 +123,8 @@ def _label_counts(data: Mapping[str, Any]) -> list[tuple[str, int]]:
 
 
 def render_labels(data: Mapping[str, Any], width: int = 30) -> RenderableType:
+    if _pick(data, "kind") == "regression":
+        return render_regression_labels(data, width)
     items = _label_counts(data)
     total = sum(v for _, v in items) or 1
     top = max((v for _, v in items), default=1) or 1
@@ -134,38 +136,60 @@ def render_labels(data: Mapping[str, Any], width: int = 30) -> RenderableType:
     for label, count in items[:40]:
         table.add_row(label, f"{count:,}", f"{100 * count / total:.1f}",
                       Text(bar(count / top, width), style="bold"))
-    extra = []
+    extra: list[RenderableType] = []
     if len(items) > 40:
         extra.append(Text(f"… {len(items) - 40} more classes", style="dim"))
     ratio = _pick(data, "imbalance_ratio", "imbalance")
-    tail = _pick(data, "long_tail", "is_long_tail")
     summary = Text()
     summary.append(f"imbalance ratio (largest/smallest): {_num(ratio, 1)}")
-    if tail:
-        summary.append("   long tail", style="bold")
+    if _pick(data, "long_tail", "is_long_tail"):
+        summary.append("   LONG TAIL", style="bold")
+        rule = _pick(data, "long_tail_rule")
+        if rule:
+            summary.append(f" ({rule})", style="dim")
+    missing = _pick(data, "missing")
+    if missing:
+        summary.append(f"   {_num(missing)} rows without a label")
     return Group(table, *extra, summary, *_advice(_pick(data, "advice")))
 
 
-def _histogram(hist: Any, width: int = 30) -> RenderableType | None:
+def render_regression_labels(data: Mapping[str, Any], width: int = 30) -> RenderableType:
+    pairs = [(k, _num(_pick(data, k), 3)) for k in ("count", "mean", "std", "min", "max")]
+    quantiles = _pick(data, "quantiles", default={})
+    parts: list[RenderableType] = [_kv_table(pairs)]
+    if quantiles:
+        parts.append(Text("   ".join(f"{k} {_num(v, 3)}" for k, v in quantiles.items())))
+    hist = _histogram(_pick(data, "histogram"), width, unit="value", digits=2)
+    if hist is not None:
+        parts.append(hist)
+    return Group(*parts, *_advice(_pick(data, "advice")))
+
+
+def _histogram(hist: Any, width: int = 30, unit: str = "tokens",
+               digits: int = 0) -> RenderableType | None:
     if not isinstance(hist, Mapping):
         return None
     edges = list(_pick(hist, "edges", "bins", default=[]))
     counts = list(_pick(hist, "counts", default=[]))
+    overflow = _pick(hist, "overflow", default=0) or 0
     if not counts:
         return None
-    top = max(counts) or 1
+    top = max([*counts, overflow]) or 1
     table = Table(box=None, padding=(0, 1), show_edge=False)
-    table.add_column("tokens", justify="right", no_wrap=True)
+    table.add_column(unit, justify="right", no_wrap=True)
     table.add_column("rows", justify="right")
     table.add_column("", no_wrap=True)
     for i, count in enumerate(counts):
         if len(edges) > i + 1:
-            span = f"{_num(edges[i])}–{_num(edges[i + 1])}"
+            span = f"{_num(edges[i], digits)}–{_num(edges[i + 1], digits)}"
         elif len(edges) > i:
-            span = f"{_num(edges[i])}+"
+            span = f"{_num(edges[i], digits)}+"
         else:
             span = str(i)
         table.add_row(span, f"{int(count):,}", Text(bar(count / top, width), style="bold"))
+    if overflow:
+        table.add_row(f"≥{_num(edges[-1], digits)}" if edges else "more", f"{int(overflow):,}",
+                      Text(bar(overflow / top, width), style="bold"))
     return table
 
 
@@ -174,115 +198,187 @@ def render_lengths(data: Mapping[str, Any]) -> RenderableType:
     line = Text()
     for key in ("p50", "p90", "p95", "p99", "max"):
         line.append(f"{key} ", style="bold")
-        line.append(f"{_num(_pick(pcts, key, key.lstrip('p')), 1)}   ")
+        line.append(f"{_num(_pick(pcts, key), 1)}   ")
+    unit = _pick(data, "unit")
+    if unit:
+        line.append(f"({unit})", style="dim")
     parts: list[RenderableType] = [line]
     suggested = _pick(data, "suggested_max_len", "suggested")
     configured = _pick(data, "max_len", "configured_max_len")
     trunc = _pick(data, "truncation_rate", "truncated")
-    parts.append(Text(f"suggested max_len {_num(suggested)}   "
-                      f"configured max_len {_num(configured)}: truncates {_pct(trunc)} of rows"))
+    text = Text()
+    text.append("suggested max_len ")
+    text.append(_num(suggested), style="bold")
+    at_suggested = _pick(data, "truncation_rate_at_suggested")
+    if at_suggested is not None:
+        text.append(f" (truncates {_pct(at_suggested)})")
+    text.append("   configured max_len ")
+    text.append(_num(configured), style="bold")
+    text.append(f": truncates {_pct(trunc)} of rows")
+    parts.append(text)
     hist = _histogram(_pick(data, "histogram", "hist"))
     if hist is not None:
         parts.append(hist)
     per_class = _pick(data, "per_class", "by_class")
-    if isinstance(per_class, Mapping) and per_class:
+    if isinstance(per_class, Mapping):
+        per_class = [{"label": k, **v} for k, v in per_class.items()]
+    if per_class:
         table = Table(title="per class", title_justify="left", box=None, padding=(0, 1),
                       show_edge=False)
         table.add_column("label", style="bold", max_width=24, no_wrap=True)
-        for key in ("mean", "p50", "p90", "max"):
+        for key in ("rows", "median", "p95"):
             table.add_column(key, justify="right")
-        for label, stats in list(per_class.items())[:30]:
-            table.add_row(str(label), *(_num(_pick(stats, k), 1) for k in
-                                        ("mean", "p50", "p90", "max")))
+        for item in list(per_class)[:30]:
+            table.add_row(str(_pick(item, "label")), _num(_pick(item, "count")),
+                          _num(_pick(item, "median", "p50"), 1), _num(_pick(item, "p95"), 1))
         parts.append(table)
     parts += _advice(_pick(data, "advice"))
     return Group(*parts)
 
 
+_LEVELS = {"exact": "exact", "case_space": "case + space", "loose": "loose"}
+
+
+def _levels(data: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    levels = _pick(data, "levels", default=data)
+    if not isinstance(levels, Mapping):
+        return []
+    return [(str(k), v) for k, v in levels.items() if isinstance(v, Mapping)]
+
+
+def _group_line(group: Mapping[str, Any]) -> Text:
+    rows = _pick(group, "rows", default=[])
+    count = _pick(group, "count", "size", default=len(rows))
+    labels = _pick(group, "labels", default={})
+    labels_text = (", ".join(f"{k}×{v}" for k, v in labels.items())
+                   if isinstance(labels, Mapping) else ", ".join(map(str, labels)))
+    line = Text("  ")
+    line.append(f"×{count}", style="bold")
+    line.append(f"  rows {_rows(rows, 6)}")
+    if labels_text:
+        line.append(f"  [{labels_text}]")
+    line.append(f"  “{_cut(_pick(group, 'text', default=''), 60)}”")
+    return line
+
+
 def render_duplicates(data: Mapping[str, Any]) -> RenderableType:
-    levels = _pick(data, "levels", default={})
     table = Table(box=None, padding=(0, 1), show_edge=False)
     table.add_column("level", style="bold")
-    table.add_column("extra rows", justify="right")
-    table.add_column("groups", justify="right")
-    table.add_column("rate", justify="right")
-    if isinstance(levels, Mapping):
-        for name, level in levels.items():
-            table.add_row(str(name).replace("_", " "),
-                          _num(_pick(level, "rows", "duplicates", "extra_rows", "count")),
-                          _num(_pick(level, "groups", "n_groups")),
-                          _pct(_pick(level, "rate", "fraction")))
+    table.add_column("surplus rows", justify="right")
+    table.add_column("repeated texts", justify="right")
+    table.add_column("rows in groups", justify="right")
+    levels = _levels(data)
+    for name, level in levels:
+        table.add_row(_LEVELS.get(name, name.replace("_", " ")),
+                      _num(_pick(level, "surplus_rows", "rows", "duplicates")),
+                      _num(_pick(level, "repeated_texts", "groups_count")),
+                      _num(_pick(level, "rows_in_groups")))
     parts: list[RenderableType] = [table]
-    groups = _pick(data, "groups", "examples", default=[])
-    if groups:
-        parts.append(Text("largest groups", style="bold"))
-        for group in list(groups)[:8]:
-            rows = _pick(group, "rows", default=[])
-            parts.append(Text(f"  ×{len(rows) or _pick(group, 'size', default='?')}  "
-                              f"rows {_rows(rows, 6)}  “{_cut(_pick(group, 'text', default=''), 50)}”"))
+    for name, level in levels:
+        groups = _pick(level, "groups", default=[])
+        if groups:
+            parts.append(Text(f"largest {_LEVELS.get(name, name)} groups", style="bold"))
+            parts += [_group_line(g) for g in list(groups)[:6]]
+            break  # the first level with groups (exact) is the most telling
     parts += _advice(_pick(data, "advice"))
     return Group(*parts)
 
 
-def render_near_duplicates(data: Mapping[str, Any]) -> RenderableType:
-    parts: list[RenderableType] = []
-    sampled = _pick(data, "sampled")
-    head = Text()
-    for key, title in (("train", "within train"), ("leakage", "train ↔ dev leakage"),
-                       ("train_dev", "train ↔ dev leakage")):
-        part = _pick(data, key)
-        if part is None:
-            continue
-        if isinstance(part, Mapping):
-            pairs = _pick(part, "pairs", "count", "rows")
-            rate = _pick(part, "rate", "fraction")
-            head.append(f"{title}: ", style="bold")
-            head.append(f"{_num(pairs)}" + (f" ({_pct(rate)})" if rate is not None else "")
-                        + "   ")
-            examples = _pick(part, "examples", "pairs_list", default=[])
-        else:
-            head.append(f"{title}: ", style="bold")
-            head.append(f"{_num(part)}   ")
-            examples = []
-        for ex in list(examples or [])[:5]:
-            parts.append(Text(f"  rows {_pick(ex, 'a', 'row_a', default='?')} ~ "
-                              f"{_pick(ex, 'b', 'row_b', default='?')}"
-                              f" (sim {_num(_pick(ex, 'similarity', 'sim'), 2)}): "
-                              f"“{_cut(_pick(ex, 'text', 'text_a', default=''), 50)}”"))
-    threshold = _pick(data, "threshold")
-    if threshold is not None:
-        head.append(f"threshold {threshold}   ")
-    if sampled:
-        head.append("(sampled)", style="italic")
-    return Group(head, *parts, *_advice(_pick(data, "advice")))
-
-
 def render_conflicts(data: Any) -> RenderableType:
-    items = _pick(data, "groups", "items", default=data) if isinstance(data, Mapping) else data
-    items = list(items or [])
-    if not items:
+    levels = _levels(data) if isinstance(data, Mapping) else []
+    if not levels:
         return Text("No text appears with two different labels.")
-    head = Text(f"{len(items)} text(s) with contradictory labels", style="bold")
     table = Table(box=None, padding=(0, 1), show_edge=False)
-    table.add_column("labels", no_wrap=True)
-    table.add_column("rows", no_wrap=True)
-    table.add_column("text")
-    for item in items[:30]:
-        labels = _pick(item, "labels", default={})
-        labels_text = (", ".join(f"{k}×{v}" for k, v in labels.items())
-                       if isinstance(labels, Mapping) else ", ".join(map(str, labels)))
-        table.add_row(labels_text, _rows(_pick(item, "rows", default=[]), 5),
-                      _cut(_pick(item, "text", default=""), 60))
-    more = [Text(f"… and {len(items) - 30} more", style="dim")] if len(items) > 30 else []
-    return Group(head, table, *more)
+    table.add_column("level", style="bold")
+    table.add_column("conflicting texts", justify="right")
+    table.add_column("rows", justify="right")
+    shown = False
+    parts: list[RenderableType] = [table]
+    for name, level in levels:
+        table.add_row(_LEVELS.get(name, name), _num(_pick(level, "conflicting_texts")),
+                      _num(_pick(level, "rows")))
+        groups = _pick(level, "groups", default=[])
+        if groups and not shown:
+            shown = True
+            parts.append(Text(f"contradictory labels ({_LEVELS.get(name, name)})",
+                              style="bold"))
+            parts += [_group_line(g) for g in list(groups)[:12]]
+    if not shown:
+        parts.append(Text("No text appears with two different labels."))
+    return Group(*parts)
+
+
+def _pair_line(ex: Mapping[str, Any]) -> Text:
+    a = _pick(ex, "row_a", "a", "train_row", default="?")
+    b = _pick(ex, "row_b", "b", "dev_row", default="?")
+    sim = _pick(ex, "similarity", "sim", "score")
+    line = Text(f"  rows {a} ~ {b}")
+    if sim is not None:
+        line.append(f" ({_num(sim, 2)})")
+    text = _pick(ex, "text_a", "text", default="")
+    if text:
+        line.append(f"  “{_cut(text, 50)}”")
+    other = _pick(ex, "text_b")
+    if other:
+        line.append(f" ~ “{_cut(other, 40)}”")
+    return line
+
+
+def render_near_duplicates(data: Mapping[str, Any]) -> RenderableType:
+    if _pick(data, "ran") is False:
+        reason = _pick(data, "reason", "skipped", default="not run")
+        return Text(f"Near-duplicate search not run: {reason}", style="italic")
+    head = Text()
+    head.append("within train: ", style="bold")
+    head.append(f"{_num(_pick(data, 'pairs', 'train_pairs'))} pairs   ")
+    threshold = _pick(data, "threshold")
+    method = _pick(data, "method")
+    if threshold is not None:
+        head.append(f"similarity ≥ {threshold}   ")
+    if method:
+        head.append(f"{method}   ", style="dim")
+    if _pick(data, "sampled"):
+        head.append(f"(sampled: {_num(_pick(data, 'sample_size'))} rows)", style="italic")
+    parts: list[RenderableType] = [head]
+    parts += [_pair_line(ex) for ex in list(_pick(data, "examples", default=[]) or [])[:6]]
+    leak = _pick(data, "leakage")
+    if isinstance(leak, Mapping):
+        line = Text()
+        line.append("train ↔ dev leakage: ", style="bold")
+        line.append(f"{_num(_pick(leak, 'pairs', 'rows', 'dev_rows'))}")
+        rate = _pick(leak, "rate", "fraction")
+        if rate is not None:
+            line.append(f" ({_pct(rate)} of dev)")
+        parts.append(line)
+        parts += [_pair_line(ex) for ex in list(_pick(leak, "examples", default=[]) or [])[:4]]
+    return Group(*parts, *_advice(_pick(data, "advice")))
+
+
+def render_leakage(data: Mapping[str, Any]) -> RenderableType:
+    rows = _pick(data, "rows", "count", default=0)
+    line = Text()
+    line.append("dev rows whose text (case + space) is also in train: ", style="bold")
+    line.append(_num(rows))
+    rate = _pick(data, "rate", "fraction")
+    if rate is not None:
+        line.append(f" ({_pct(rate)} of dev)")
+    parts: list[RenderableType] = [line]
+    for ex in list(_pick(data, "examples", default=[]) or [])[:6]:
+        if isinstance(ex, Mapping):
+            parts.append(Text(f"  dev row {_pick(ex, 'dev_row', 'row', default='?')} = train row "
+                              f"{_pick(ex, 'train_row', default='?')}  "
+                              f"“{_cut(_pick(ex, 'text', default=''), 60)}”"))
+        else:
+            parts.append(Text(f"  {_cut(ex, 80)}"))
+    return Group(*parts)
 
 
 def render_corrupted(data: Mapping[str, Any]) -> RenderableType:
     cats = _pick(data, "categories", "by_category", default=data)
     table = Table(box=None, padding=(0, 1), show_edge=False)
-    table.add_column("category", style="bold")
+    table.add_column("category", style="bold", no_wrap=True)
     table.add_column("rows", justify="right")
-    table.add_column("examples (row numbers)")
+    table.add_column("row numbers")
     any_rows = False
     if isinstance(cats, Mapping):
         for name, cat in cats.items():
@@ -290,18 +386,32 @@ def render_corrupted(data: Mapping[str, Any]) -> RenderableType:
                 continue
             rows = _pick(cat, "rows", default=cat if isinstance(cat, list) else [])
             count = _pick(cat, "count", "n", default=cat if isinstance(cat, int) else len(rows))
-            any_rows = any_rows or bool(count)
-            table.add_row(str(name).replace("_", " "), _num(count), _rows(rows, 8))
+            if not count:
+                continue
+            any_rows = True
+            title = str(name).replace("_", " ")
+            description = _pick(cat, "description")
+            table.add_row(title, _num(count), _rows(rows, 8))
+            if description:
+                table.add_row("", "", Text(str(description), style="dim"))
     if not any_rows:
         return Text("No corrupted rows found.")
     return table
 
 
 def render_clusters(data: Any) -> RenderableType:
-    items = _pick(data, "clusters", "items", default=data) if isinstance(data, Mapping) else data
+    if isinstance(data, Mapping) and _pick(data, "ran") is False:
+        reason = _pick(data, "reason", "skipped", default="not run")
+        return Text(f"Clustering not run: {reason}", style="italic")
+    items = _pick(data, "clusters", "items", default=[]) if isinstance(data, Mapping) else data
     items = list(items or [])
     if not items:
         return Text("No clusters.")
+    head = Text()
+    if isinstance(data, Mapping):
+        head.append(f"k = {_num(_pick(data, 'k', default=len(items)))}   ")
+        if _pick(data, "sampled"):
+            head.append(f"(sampled: {_num(_pick(data, 'sample_size'))} rows)", style="italic")
     table = Table(box=None, padding=(0, 1), show_edge=False)
     table.add_column("#", justify="right")
     table.add_column("size", justify="right")
@@ -310,18 +420,27 @@ def render_clusters(data: Any) -> RenderableType:
     table.add_column("")
     for i, item in enumerate(items[:30]):
         terms = _pick(item, "top_terms", "terms", default=[])
-        mix = _pick(item, "label_mix", "labels", default={})
+        mix = _pick(item, "labels", "label_mix", default={})
         if isinstance(mix, Mapping):
             total = sum(float(v) for v in mix.values()) or 1.0
             mix_text = ", ".join(f"{k} {100 * float(v) / total:.0f}%" for k, v in
                                  sorted(mix.items(), key=lambda kv: -float(kv[1]))[:3])
+        elif isinstance(mix, list):
+            mix_text = ", ".join(f"{_pick(m, 'label')} {_num(_pick(m, 'share', 'percent'), 1)}"
+                                 if isinstance(m, Mapping) else str(m) for m in mix[:3])
         else:
             mix_text = str(mix)
-        mixed = _pick(item, "mixed")
         table.add_row(str(_pick(item, "id", default=i)), _num(_pick(item, "size", "rows")),
                       _cut(", ".join(map(str, terms)), 40), mix_text,
-                      Text("mixed", style="bold") if mixed else "")
-    return table
+                      Text("mixed", style="bold") if _pick(item, "mixed") else "")
+    return Group(head, table)
+
+
+def render_advice(data: Any) -> RenderableType:
+    items = [data] if isinstance(data, str) else list(data or [])
+    if not items:
+        return Text("Nothing to advise.")
+    return Group(*_advice(items))
 
 
 def _render_other(data: Any) -> RenderableType:
@@ -332,15 +451,19 @@ def _render_other(data: Any) -> RenderableType:
 
 # key in the profile dict → (title, renderer)
 SECTION_TITLES: dict[str, tuple[str, Callable[[Any], RenderableType]]] = {
+    "advice": ("Advice", render_advice),
     "size": ("Size", render_size),
     "labels": ("Labels", render_labels),
     "lengths": ("Lengths", render_lengths),
     "duplicates": ("Duplicates", render_duplicates),
-    "near_duplicates": ("Near-duplicates", render_near_duplicates),
     "conflicts": ("Contradictory labels", render_conflicts),
+    "near_duplicates": ("Near-duplicates", render_near_duplicates),
+    "leakage": ("Train ↔ dev overlap", render_leakage),
     "corrupted": ("Corrupted rows", render_corrupted),
     "clusters": ("Clusters", render_clusters),
 }
+# Keys of the profile that are bookkeeping, not findings.
+_HIDDEN = {"version", "task", "options", "timings"}
 _ALIASES = {"label_distribution": "labels", "length": "lengths", "near_dups": "near_duplicates",
             "near_duplicate": "near_duplicates", "contradictions": "conflicts",
             "corruption": "corrupted"}
@@ -361,6 +484,8 @@ def _sections(profile: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
     found: dict[str, tuple[str, Any]] = {}
     other: dict[str, Any] = {}
     for key, value in profile.items():
+        if key in _HIDDEN:
+            continue
         canon = _ALIASES.get(key, key)
         if canon in SECTION_TITLES:
             found[canon] = (key, value)
@@ -376,25 +501,47 @@ def _sections(profile: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
     return out
 
 
+def _level(data: Any, name: str = "exact") -> Mapping[str, Any]:
+    level = _pick(data, name, default={})
+    return level if isinstance(level, Mapping) else {}
+
+
 def section_summary(key: str, data: Any) -> str:
     """A few words shown in a section's title, so a collapsed section still informs."""
     try:
         if key == "size":
-            return f"{_num(_pick(data, 'rows', 'n_rows'))} rows, " \
-                   f"{_num(_pick(data, 'classes', 'num_classes'))} classes"
+            return (f"{_num(_pick(data, 'rows', 'n_rows'))} rows, "
+                    f"{_num(_pick(data, 'classes', 'num_classes'))} classes")
         if key == "labels":
-            return f"imbalance {_num(_pick(data, 'imbalance_ratio'), 1)}" + \
-                   (", long tail" if _pick(data, "long_tail") else "")
+            if _pick(data, "kind") == "regression":
+                return f"mean {_num(_pick(data, 'mean'), 2)}, std {_num(_pick(data, 'std'), 2)}"
+            return (f"imbalance {_num(_pick(data, 'imbalance_ratio'), 1)}"
+                    + (", long tail" if _pick(data, "long_tail") else ""))
         if key == "lengths":
-            return f"p95 {_num(_pick(_pick(data, 'percentiles', default=data), 'p95'), 0)}, " \
-                   f"truncates {_pct(_pick(data, 'truncation_rate'))}"
+            return (f"p95 {_num(_pick(data, 'p95'), 0)}, suggested max_len "
+                    f"{_num(_pick(data, 'suggested_max_len'))}, truncates "
+                    f"{_pct(_pick(data, 'truncation_rate'))}")
+        if key == "duplicates":
+            return f"{_num(_pick(_level(data), 'surplus_rows', default=0))} exact surplus rows"
         if key == "conflicts":
-            items = _pick(data, "groups", "items", default=data) \
-                if isinstance(data, Mapping) else data
-            return f"{len(list(items or []))} texts"
+            return f"{_num(_pick(_level(data), 'conflicting_texts', default=0))} texts (exact)"
+        if key == "near_duplicates":
+            if _pick(data, "ran") is False:
+                return "not run"
+            return (f"{_num(_pick(data, 'pairs', default=0))} pairs"
+                    + (", sampled" if _pick(data, "sampled") else ""))
+        if key == "leakage":
+            return f"{_num(_pick(data, 'rows', default=0))} dev rows"
+        if key == "corrupted":
+            total = sum(int(_pick(c, "count", default=0)) for c in data.values()
+                        if isinstance(c, Mapping))
+            return f"{total:,} flagged"
         if key == "clusters":
-            items = _pick(data, "clusters", default=data) if isinstance(data, Mapping) else data
-            return f"{len(list(items or []))} clusters"
+            items = _pick(data, "clusters", default=[]) if isinstance(data, Mapping) else data
+            mixed = sum(1 for c in items or [] if _pick(c, "mixed"))
+            return f"{len(list(items or []))} clusters, {mixed} mixed"
+        if key == "advice":
+            return f"{len(data)} notes"
     except Exception:
         return ""
     return ""

@@ -1,0 +1,252 @@
+"""The Data pane end to end (Pilot): profile, browse, filter, open, mark, export."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from textual.app import App, ComposeResult
+from textual.widgets import Collapsible, Footer
+
+from tuirecipe.config import Config, config_from_dict
+from tuirecipe.data.cleaning import sha256_of
+from tuirecipe.ui.panes.data import DataPane, ExportDialog
+from tuirecipe.ui.widgets.browser import DataBrowser, RowDetail
+from tuirecipe.ui.widgets.profile_view import ProfileView, render_section
+
+SAMPLE_PROFILE: dict[str, Any] = {
+    "version": 1, "task": "classification", "options": {"max_len": 16},
+    "size": {"rows": 12, "train_rows": 10, "dev_rows": 2, "classes": 2, "vocab_size": 20,
+             "dev_oov_rate": 0.125, "scale": "tiny"},
+    "labels": {"kind": "classification", "classes": 2,
+               "counts": [{"label": "pos", "count": 9, "percent": 75.0},
+                          {"label": "neg", "count": 3, "percent": 25.0}],
+               "imbalance_ratio": 3.0, "long_tail": True, "long_tail_rule": "ratio >= 3"},
+    "lengths": {"unit": "tokens", "histogram": {"edges": [0, 4, 8], "counts": [5, 6],
+                                                 "overflow": 1},
+                "p50": 4.0, "p90": 7.0, "p95": 8.0, "p99": 9.0, "max": 20,
+                "suggested_max_len": 8, "max_len": 16, "truncation_rate": 0.0833,
+                "per_class": [{"label": "pos", "count": 9, "median": 4.0, "p95": 8.0}]},
+    "duplicates": {"exact": {"surplus_rows": 2, "repeated_texts": 1, "rows_in_groups": 3,
+                             "groups": [{"text": "great stuff", "count": 3, "rows": [2, 4, 9],
+                                         "labels": {"pos": 3}}]},
+                   "case_space": {"surplus_rows": 3, "repeated_texts": 2, "rows_in_groups": 5,
+                                  "groups": []}},
+    "conflicts": {"exact": {"conflicting_texts": 1, "rows": 2,
+                            "groups": [{"text": "meh", "count": 2, "rows": [5, 6],
+                                        "labels": {"pos": 1, "neg": 1}}]}},
+    "near_duplicates": {"ran": True, "sampled": True, "sample_size": 10, "threshold": 0.8,
+                        "pairs": 1, "examples": [{"row_a": 2, "row_b": 7, "similarity": 0.9,
+                                                  "text_a": "great stuff"}]},
+    "leakage": {"rows": 1, "examples": []},
+    "corrupted": {"mojibake": {"count": 1, "rows": [11], "description": "Ã© sequences"},
+                  "empty": {"count": 0, "rows": [], "description": "blank"}},
+    "clusters": {"ran": True, "k": 2, "clusters": [
+        {"id": 0, "size": 6, "top_terms": ["great", "stuff"], "labels": {"pos": 6},
+         "mixed": False},
+        {"id": 1, "size": 4, "top_terms": ["meh"], "labels": {"pos": 2, "neg": 2},
+         "mixed": True}]},
+    "advice": ["3x imbalance: consider class weights"],
+    "timings": {"total": 0.1},
+}
+
+
+def _rendered(renderable: Any) -> str:
+    from rich.console import Console
+    console = Console(width=120, record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_every_profile_section_renders() -> None:
+    text = {key: _rendered(render_section(key, SAMPLE_PROFILE[key]))
+            for key in ("size", "labels", "lengths", "duplicates", "conflicts",
+                        "near_duplicates", "corrupted", "clusters", "advice")}
+    assert "12.5%" in text["size"] and "10 / 2" in text["size"]
+    assert "75.0" in text["labels"] and "█" in text["labels"] and "LONG TAIL" in text["labels"]
+    assert "p95 8.0" in text["lengths"] and "8.3%" in text["lengths"]
+    assert "suggested max_len 8" in text["lengths"] and "≥8" in text["lengths"]
+    assert "2, 4, 9" in text["duplicates"] and "case + space" in text["duplicates"]
+    assert "meh" in text["conflicts"] and "neg×1" in text["conflicts"]
+    assert "sampled" in text["near_duplicates"] and "2 ~ 7" in text["near_duplicates"]
+    assert "mojibake" in text["corrupted"] and "empty" not in text["corrupted"]
+    assert "mixed" in text["clusters"] and "great, stuff" in text["clusters"]
+    # a malformed section shows a line instead of raising
+    assert "cannot show" in _rendered(render_section("labels", {"counts": [{"count": "x"}]}))
+
+
+class PaneApp(App):
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = config
+
+    def compose(self) -> ComposeResult:
+        yield DataPane(self.config, id="data")
+        yield Footer()
+
+
+ROWS = [("great stuff", "pos"), ("awful thing", "neg"), ("great stuff", "pos"),
+        ("meh", "pos"), ("meh", "neg"), ("fine enough", "pos"), ("great stuff", "pos"),
+        ("really bad", "neg"), ("lovely", "pos"), ("terrible", "neg"), ("okay", "pos"),
+        ("not good", "neg")]
+
+
+@pytest.fixture
+def data_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
+    monkeypatch.setenv("TUIRECIPE_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "reviews.csv"
+    pd.DataFrame(ROWS, columns=["text", "label"]).to_csv(path, index=False)
+    return config_from_dict({"runs_dir": str(tmp_path / "runs"),
+                             "data": {"path": str(path), "max_len": 16}},
+                            base_dir=str(tmp_path))
+
+
+@pytest.fixture
+def fake_profile(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, str]]:
+    """A stand-in profile module: records its progress calls, returns SAMPLE_PROFILE."""
+    calls: list[tuple[float, str]] = []
+    module = types.ModuleType("tuirecipe.data.profile")
+
+    class Result:
+        flags = None
+
+        def to_dict(self) -> dict[str, Any]:
+            return SAMPLE_PROFILE
+
+    def profile_cached(train_df: pd.DataFrame, **kwargs: Any) -> Result:
+        assert kwargs["dev"] is not None and len(train_df) + len(kwargs["dev"]) == len(ROWS)
+        for i in range(4):
+            kwargs["progress"](i / 4, f"step {i}")
+            calls.append((i / 4, f"step {i}"))
+        return Result()
+
+    module.profile_cached = profile_cached  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tuirecipe.data.profile", module)
+    return calls
+
+
+async def _settle(app: App, pilot: Any) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def test_profile_then_browse_mark_and_export(data_config: Config,
+                                                    fake_profile: list, tmp_path: Path) -> None:
+    source = Path(data_config.data.path)
+    before = sha256_of(source)
+    app = PaneApp(data_config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(DataPane)
+        assert len(fake_profile) == 4
+        view = app.query_one(ProfileView)
+        titles = [str(c.title) for c in view.query(Collapsible)]
+        assert any(t.startswith("Labels") for t in titles)
+        assert any(t.startswith("Near-duplicates") and "sampled" in t for t in titles)
+        assert len(titles) == 10
+        assert app.query_one("#profile-progress-row").has_class("-done")
+
+        # browse, filter to duplicates
+        await pilot.press("b")
+        browser = app.query_one(DataBrowser)
+        assert browser.has_focus and len(browser.positions) == len(ROWS)
+        await pilot.press("f")  # the first flag filter: duplicate
+        await pilot.pause()
+        assert browser.query_state.flag == "duplicate"
+        dup_rows = [int(browser.frame["row"].iat[p]) for p in browser.positions]
+        assert dup_rows == [4, 8]  # rows 4 and 8 repeat row 2 ("great stuff", pos)
+
+        # open the first one: its duplicate group is listed
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RowDetail)
+        group = str(app.screen.query_one("#row-detail-group").render())
+        assert "row 2" in group and "row 8" in group
+        await pilot.press("escape")
+        await pilot.pause()
+
+        # mark it drop: saved at once
+        await pilot.press("d")
+        await pilot.pause()
+        marks = json.loads((tmp_path / "runs" / "data_marks.json").read_text())
+        assert marks["files"][before]["marks"] == {"4": {"mark": "drop"}}
+        # label-wrong on another row, then export with bulk conflict removal
+        await pilot.press("f")  # duplicate → conflict
+        await pilot.pause()
+        assert browser.query_state.flag == "conflict"
+        await pilot.press("w")
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportDialog)
+        await pilot.click("#export-conflicts")
+        await pilot.click("#export-confirm")
+        await _settle(app, pilot)
+        result = pane.last_export
+        assert result is not None
+
+    assert sha256_of(source) == before
+    cleaned = pd.read_csv(tmp_path / "reviews.cleaned.csv")
+    assert len(cleaned) == len(ROWS) - 3 and "meh" not in set(cleaned["text"])
+    assert cleaned["text"].tolist().count("great stuff") == 2
+    manifest = json.loads((tmp_path / "reviews.cleaned.manifest.json").read_text())
+    assert manifest["source"]["sha256"] == before
+    reasons = {item["row"]: item["reason"] for item in manifest["removed"]}
+    assert reasons[4] == "marked: drop"
+    assert reasons[5].startswith("conflict") and reasons[6].startswith("conflict")
+    assert [item["row"] for item in manifest["label_wrong"]] == [5]
+
+
+async def test_marks_survive_a_restart(data_config: Config, fake_profile: list) -> None:
+    app = PaneApp(data_config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("b", "down", "d")
+        await pilot.pause()
+    app = PaneApp(data_config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        browser = app.query_one(DataBrowser)
+        assert browser.marks == {3: "drop"}
+        await pilot.press("b", "f", "f", "f", "f", "f", "f")  # … → marked
+        await pilot.pause()
+        assert browser.query_state.flag == "marked"
+        assert [int(browser.frame["row"].iat[p]) for p in browser.positions] == [3]
+
+
+async def test_bad_data_file_is_reported_not_raised(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUIRECIPE_CACHE", str(tmp_path / "cache"))
+    config = config_from_dict({"runs_dir": str(tmp_path / "runs"),
+                               "data": {"path": str(tmp_path / "missing.csv")}})
+    app = PaneApp(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        source = str(app.query_one("#data-source").render())
+        assert "missing.csv" in source and "not found" in source
+        await pilot.press("e")  # nothing loaded: a warning, no crash
+        await pilot.pause()
+        assert not isinstance(app.screen, ExportDialog)
+
+
+async def test_demo_data_profiles_with_the_real_profiler(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuirecipe.data import profile as profile_mod
+    if not hasattr(profile_mod, "profile_cached"):
+        pytest.skip("tuirecipe.data.profile.profile_cached is not there yet")
+    monkeypatch.setenv("TUIRECIPE_CACHE", str(tmp_path / "cache"))
+    config = config_from_dict({"name": "demo", "runs_dir": str(tmp_path / "runs")},
+                              base_dir=str(tmp_path))
+    app = PaneApp(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(DataPane)
+        assert pane.profile is not None and pane.profile["size"]["rows"] > 0
+        titles = [str(c.title) for c in app.query_one(ProfileView).query(Collapsible)]
+        for name in ("Size", "Labels", "Lengths", "Duplicates", "Corrupted rows"):
+            assert any(t.startswith(name) for t in titles), (name, titles)
