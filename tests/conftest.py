@@ -1,0 +1,43 @@
+"""Shared test helpers.
+
+- ``REAL_DATA``: the real datasets at ``<repo parent>/shared/data/real`` (not part of the
+  repository; a user's clone will not have it). Mark tests that read them with
+  ``@requires_real_data`` (``from conftest import REAL_DATA, requires_real_data``) or take
+  the ``real_data`` fixture, which skips when the folder is absent.
+- Every test session gets its own ``TUIRECIPE_CACHE`` (a temp folder), so the demo
+  datasets are never written to the user's ``~/.cache``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REAL_DATA = REPO_ROOT.parent / "shared" / "data" / "real"
+
+requires_real_data = pytest.mark.skipif(
+    not REAL_DATA.is_dir(), reason=f"real datasets not available at {REAL_DATA}")
+
+
+@pytest.fixture
+def real_data() -> Path:
+    """The real-datasets folder; the test is skipped when it is absent."""
+    if not REAL_DATA.is_dir():
+        pytest.skip(f"real datasets not available at {REAL_DATA}")
+    return REAL_DATA
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    cache = tmp_path_factory.mktemp("tuirecipe-cache")
+    previous = os.environ.get("TUIRECIPE_CACHE")
+    os.environ["TUIRECIPE_CACHE"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("TUIRECIPE_CACHE", None)
+    else:
+        os.environ["TUIRECIPE_CACHE"] = previous

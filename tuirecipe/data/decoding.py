@@ -1,0 +1,129 @@
+"""Turning a data file's bytes into text without ever crashing on its encoding.
+
+The configured encoding is tried first. Where it fails, only the offending lines are
+decoded with a fallback — cp1252 when the line uses its 0x80–0x9F characters (curly
+quotes, dashes), latin-1 otherwise — and each such line is reported by its number, so a
+file that is mostly UTF-8 with a few Windows lines (a "mixed" file) keeps its UTF-8 text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tuirecipe.errors import DataError
+
+_C1_BYTES = re.compile(rb"[\x80-\x9f]")
+_MAX_LISTED = 5
+
+
+@dataclass
+class Decoded:
+    """Decoded text; ``encoding`` is what was used ("utf-8", "latin-1", "utf-8+cp1252"…)."""
+
+    text: str
+    encoding: str
+    fallback: bool = False
+    notes: list[str] = field(default_factory=list)
+    fallback_rows: list[int] = field(default_factory=list)  # 1-based line numbers
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _codec_name(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        return encoding
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    try:
+        return "\n,\tab{".encode(encoding) == b"\n,\tab{"
+    except (LookupError, UnicodeError):
+        return False
+
+
+def _fallback_decode(line: bytes) -> tuple[str, str]:
+    if _C1_BYTES.search(line):
+        try:
+            return line.decode("cp1252"), "cp1252"
+        except UnicodeDecodeError:
+            pass  # bytes cp1252 leaves undefined (0x81, 0x8d, …): latin-1 maps everything
+    return line.decode("latin-1"), "latin-1"
+
+
+def decode_bytes(raw: bytes, encoding: str, source: str, key: str = "data.path") -> Decoded:
+    """Decode ``raw``; lines the configured ``encoding`` rejects use a reported fallback."""
+    wanted = _codec_name(encoding)
+    if raw.startswith(codecs.BOM_UTF8) and wanted.startswith("utf-8"):
+        raw = raw[len(codecs.BOM_UTF8):]
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and "16" not in wanted:
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return Decoded(text, "utf-16", True, [
+                f"decoded as utf-16 (the file starts with a UTF-16 byte-order mark), "
+                f"not as the configured {encoding}"])
+    try:
+        return Decoded(raw.decode(encoding), wanted)
+    except UnicodeDecodeError as exc:
+        first_error = exc.start
+    if not _ascii_compatible(encoding):
+        raise DataError(f"cannot be decoded as {encoding} (byte {first_error}); "
+                        "set data.encoding to the file's encoding", source=source,
+                        key="data.encoding")
+
+    # Everything before the failing line is fine; from there on, go line by line.
+    start = raw.rfind(b"\n", 0, first_error) + 1
+    parts = [raw[:start].decode(encoding)]
+    line_no = raw.count(b"\n", 0, start) + 1
+    used: dict[str, list[int]] = {}
+    for line in raw[start:].split(b"\n"):
+        try:
+            parts.append(line.decode(encoding))
+        except UnicodeDecodeError:
+            text, name = _fallback_decode(line)
+            parts.append(text)
+            used.setdefault(name, []).append(line_no)
+        line_no += 1
+    text = parts[0] + "\n".join(parts[1:])
+    rows = sorted(r for lines in used.values() for r in lines)
+    fallbacks = sorted(used)
+    bad = set(rows)
+    lines = text.split("\n")
+    clean_non_ascii = any(not line.isascii() for i, line in enumerate(lines, 1)
+                          if i not in bad)
+    label = "+".join(([wanted] if clean_non_ascii else []) + fallbacks)
+    listed = ", ".join(str(r) for r in rows[:_MAX_LISTED])
+    more = f" and {len(rows) - _MAX_LISTED} more" if len(rows) > _MAX_LISTED else ""
+    plural = "s" if len(rows) > 1 else ""
+    mixed = "mixed encodings: " if clean_non_ascii else ""
+    notes = [f"{mixed}{wanted} failed at byte {first_error} (row {rows[0]}); decoded "
+             f"{len(rows)} row{plural} as {'/'.join(fallbacks)}: row{plural} {listed}{more}"]
+    return Decoded(text, label, True, notes, rows)
+
+
+def check_not_binary(raw: bytes, source: str, key: str = "data.path") -> None:
+    """Refuse files that are not text (NUL bytes near the start, a Parquet magic)."""
+    head = raw[:65536]
+    if head.startswith(b"PAR1"):
+        raise DataError("is a Parquet file; name it .parquet or set data.format = 'parquet'",
+                        source=source, key="data.format")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return
+    if b"\x00" in head:
+        raise DataError("looks like a binary file (it contains NUL bytes), not CSV, TSV or "
+                        "JSONL text", source=source, key=key)
