@@ -1,0 +1,33 @@
+"""Choosing the torch device from ``train.device``."""
+
+from __future__ import annotations
+
+import torch
+
+from tuirecipe.errors import UserError
+
+
+def pick_device(name: str) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; an unavailable device is a UserError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserError(f"'{name}' was asked for but CUDA is not available on this machine "
+                            "(torch " f"{torch.__version__}); use 'auto' or 'cpu'",
+                            key="train.device")
+        device = torch.device(name)
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise UserError(f"'{name}' does not exist: this machine has {count} CUDA "
+                            f"device{'s' if count != 1 else ''}", key="train.device")
+        return device
+    if name == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise UserError("'mps' was asked for but is not available on this machine; use "
+                            "'auto' or 'cpu'", key="train.device")
+        return torch.device("mps")
+    if name == "cpu":
+        return torch.device("cpu")
+    raise UserError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N", key="train.device")

@@ -1,0 +1,375 @@
+"""The training loop: small, generic, and as fast as a bare PyTorch loop.
+
+The trainer knows nothing about the model beyond ``forward(input_ids, attention_mask)``.
+It pre-converts each split to tensors on the device once; a step slices a shuffled index
+batch, trims it to its longest row (dynamic padding), and does forward / backward /
+AdamW. Per step it adds only a batch-accuracy reduction, reading the loss, and one
+``StepMetrics`` event; on CUDA the losses are read in blocks of ``log_every`` steps so
+the GPU is not synchronised every step.
+
+Regression models predict in the targets' own units and train on plain MSE, so train
+loss, dev loss and the reported MSE/MAE share one scale (and ``init_output_bias`` can
+start the output at the target mean).
+
+Hook points (callables receiving the trainer): ``on_batch_end``, ``on_eval_end``,
+``on_epoch_end``. A hook can read ``trainer.step``, ``trainer.loss`` (a tensor: reading it
+costs a sync on CUDA), ``trainer.last_eval``, change ``trainer.optimizer``'s learning
+rate, or call ``trainer.request_stop()``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from tuirecipe.config import TrainConfig
+from tuirecipe.errors import ModelError, UserError
+from tuirecipe.events import EvalMetrics, Event, PredictionsSnapshot, RunStatus, StepMetrics
+from tuirecipe.train.control import Control
+from tuirecipe.train.metrics import mean_interval, wilson_interval
+from tuirecipe.train.seed import seed_everything
+
+HOOK_POINTS = ("on_batch_end", "on_eval_end", "on_epoch_end")
+_TEXT_CHARS = 200
+
+
+class NumericsError(UserError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    epochs: float  # fractional: steps / steps per epoch
+    final_eval: dict[str, Any]  # the last dev evaluation ({} when there was none)
+    best_eval: dict[str, Any]  # the evaluation with the lowest dev loss
+    state: str  # "finished" | "stopped"
+    elapsed: float = 0.0  # seconds, pauses excluded
+
+
+# ---------------------------------------------------------------------------------------
+# data on the device
+
+
+@dataclass
+class SplitTensors:
+    """A split converted to tensors once: ids and targets on the device."""
+
+    ids: torch.Tensor  # [N, L] int64, on the device
+    targets: torch.Tensor  # [N] int64 (classification) or float32 (regression), on the device
+    extent: torch.Tensor  # [N] int64 on the CPU: last non-pad position + 1
+    pad_id: int = 0
+
+    @classmethod
+    def from_split(cls, split: Any, task: str, device: torch.device | str = "cpu",
+                   pad_id: int = 0) -> SplitTensors:
+        ids = torch.tensor(np.asarray(split.ids), dtype=torch.int64)  # a copy: never aliases
+        if ids.ndim != 2 or ids.shape[1] == 0:
+            ids = ids.reshape(len(ids), -1)
+            if ids.shape[1] == 0:  # every row empty: keep one padding column
+                ids = torch.full((len(ids), 1), pad_id, dtype=torch.int64)
+        # Width from the ids themselves (not split.lengths): a batch is never trimmed past
+        # its last real token.
+        positions = torch.arange(1, ids.shape[1] + 1)
+        extent = ((ids != pad_id) * positions).amax(1) if len(ids) else torch.zeros(0, dtype=torch.int64)
+        dtype = torch.int64 if task == "classification" else torch.float32
+        targets = torch.tensor(np.asarray(split.targets), dtype=dtype)
+        return cls(ids.to(device), targets.to(device), extent, pad_id)
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    def batch(self, index: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        ids = self.ids[index, :width]
+        return ids, ids != self.pad_id, self.targets[index]
+
+
+def iter_batches(tensors: SplitTensors, batch_size: int, *,
+                 generator: torch.Generator | None = None,
+                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """``(input_ids, attention_mask, targets)`` batches; shuffled when given a generator.
+
+    Batch widths are computed on the CPU for the whole epoch at once, so trimming costs no
+    device synchronisation.
+    """
+    n = len(tensors)
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    pad = (-n) % batch_size
+    extents = torch.cat([tensors.extent[order], torch.zeros(pad, dtype=torch.int64)])
+    widths = extents.view(-1, batch_size).amax(1).clamp(min=1).tolist()
+    order = order.to(tensors.ids.device)
+    for i, width in enumerate(widths):
+        yield tensors.batch(order[i * batch_size:(i + 1) * batch_size], width)
+
+
+def compute_loss(output: torch.Tensor, targets: torch.Tensor, task: str,
+                 weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy on logits, or MSE on a ``[B, 1]`` / ``[B]`` regression output."""
+    if task == "classification":
+        return F.cross_entropy(output, targets, weight=weight)
+    return F.mse_loss(output.reshape(-1), targets)
+
+
+def check_output_shape(output: Any, batch: int, task: str, num_classes: int) -> None:
+    """A one-line ModelError when the model's output does not fit the task."""
+    expected = [[batch, num_classes]] if task == "classification" else [[batch, 1], [batch]]
+    shape = list(output.shape) if isinstance(output, torch.Tensor) else None
+    if shape is None:
+        raise ModelError(f"the model's forward returned {type(output).__name__}, "
+                         "not a tensor of logits")
+    if shape not in expected:
+        raise ModelError(f"the model's output has shape {shape}; expected "
+                         f"{' or '.join(str(e) for e in expected)} for {task}")
+    if not output.is_floating_point():
+        raise ModelError(f"the model's output has dtype {output.dtype}; expected floats")
+
+
+@torch.no_grad()
+def predict(model: nn.Module, tensors: SplitTensors, *, batch_size: int) -> torch.Tensor:
+    """The model's outputs for every row, in order, on the CPU (float32)."""
+    was_training = model.training
+    model.eval()
+    try:
+        outs = [model(ids, mask).float().cpu()
+                for ids, mask, _ in iter_batches(tensors, batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(outs) if outs else torch.zeros(0)
+
+
+def evaluate(model: nn.Module, split: Any, *, task: str, batch_size: int,
+             device: torch.device | str = "cpu", pad_id: int = 0) -> dict[str, Any]:
+    """Metrics on a whole split with 95 % intervals.
+
+    Classification: ``{"loss", "acc", "n", "ci": {"loss", "acc"}}`` (Wilson for accuracy;
+    the loss is unweighted cross-entropy). Regression: ``{"loss", "mse", "mae", "n",
+    "ci": {"loss", "mse", "mae"}}`` in the targets' units. ``split`` is a data split or a
+    :class:`SplitTensors`.
+    """
+    tensors = split if isinstance(split, SplitTensors) else SplitTensors.from_split(
+        split, task, device, pad_id)
+    n = len(tensors)
+    if n == 0:
+        return {"n": 0, "ci": {}}
+    out = predict(model, tensors, batch_size=batch_size)
+    targets = tensors.targets.cpu()
+    if task == "classification":
+        losses = F.cross_entropy(out, targets, reduction="none").double().numpy()
+        correct = int((out.argmax(1) == targets).sum())
+        lo, hi = wilson_interval(correct, n)
+        return {"loss": float(losses.mean()), "acc": correct / n, "n": n,
+                "ci": {"loss": list(mean_interval(losses)), "acc": [lo, hi]}}
+    err = out.reshape(-1).double().numpy() - targets.double().numpy()
+    sq, ab = err * err, np.abs(err)
+    mse_ci = list(mean_interval(sq))
+    return {"loss": float(sq.mean()), "mse": float(sq.mean()), "mae": float(ab.mean()), "n": n,
+            "ci": {"loss": mse_ci, "mse": mse_ci, "mae": list(mean_interval(ab))}}
+
+
+def class_weights(class_counts: list[int]) -> torch.Tensor:
+    """Inverse class frequency, normalised to mean 1 over the classes that occur."""
+    counts = torch.tensor([float(c) for c in class_counts])
+    present = counts > 0
+    weights = torch.where(present, 1.0 / counts.clamp(min=1.0), torch.zeros_like(counts))
+    return weights / weights[present].mean()
+
+
+# ---------------------------------------------------------------------------------------
+# the trainer
+
+
+class Trainer:
+    def __init__(self, model: nn.Module, data: Any, train_cfg: TrainConfig, *, seed: int,
+                 emit: Callable[[Event], None], control: Control | None = None,
+                 device: torch.device | None = None, predictions_sample: int = 8) -> None:
+        self.cfg = train_cfg
+        self.data = data
+        self.task = data.task
+        self.emit = emit
+        self.control = control
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.generator = seed_everything(seed)  # data order has its own generator
+        self.model = model.to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=train_cfg.lr,
+                                           weight_decay=train_cfg.weight_decay)
+        self.hooks: dict[str, list[Callable[[Trainer], None]]] = {p: [] for p in HOOK_POINTS}
+        pad_id = int(data.vocab.pad_id)
+        self.train_tensors = SplitTensors.from_split(data.train, self.task, self.device, pad_id)
+        self.dev_tensors = SplitTensors.from_split(data.dev, self.task, self.device, pad_id)
+        self.num_classes = len(data.label_names) or len(data.class_counts)
+        self.weight = None
+        if train_cfg.class_weights and self.task == "classification":
+            self.weight = class_weights(list(data.class_counts)).to(self.device)
+        rng = np.random.default_rng(seed)
+        k = min(predictions_sample, len(self.dev_tensors))
+        self.sample_index = np.sort(rng.choice(len(self.dev_tensors), size=k, replace=False))
+        if control is not None and control.on_state is None:
+            control.on_state = lambda state: emit(RunStatus(state=state, step=self.step))
+        # Reading a loss on the CPU is free; on an accelerator it waits for the device, so
+        # there the losses are read every log_every steps (each step is still emitted).
+        self.read_every_step = self.device.type == "cpu"
+        self._block = train_cfg.log_every
+        self._pending: list[tuple[int, torch.Tensor, torch.Tensor | None, int, float]] = []
+        self.steps_per_epoch = max(1, math.ceil(len(self.train_tensors) / train_cfg.batch_size))
+        self.step = 0
+        self.epoch = 0
+        self.examples = 0
+        self.loss: torch.Tensor | None = None
+        self.last_eval: dict[str, Any] = {}
+        self.best_eval: dict[str, Any] = {}
+        self._last_eval_step = -1
+        self._stop = False
+        self._t0 = 0.0
+
+    def add_hook(self, point: str, fn: Callable[[Trainer], None]) -> None:
+        if point not in self.hooks:
+            raise ValueError(f"unknown hook point '{point}'; use one of {', '.join(HOOK_POINTS)}")
+        self.hooks[point].append(fn)
+
+    def request_stop(self) -> None:
+        """Stop after the current step (for hooks); the run ends as "stopped"."""
+        self._stop = True
+
+    def elapsed(self) -> float:
+        paused = self.control.paused_seconds if self.control is not None else 0.0
+        return time.perf_counter() - self._t0 - paused
+
+    # -- the loop ----------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        cfg, model, opt = self.cfg, self.model, self.optimizer
+        params = [p for p in model.parameters() if p.requires_grad]
+        control, task, weight = self.control, self.task, self.weight
+        batch_end = self.hooks["on_batch_end"]
+        classify = task == "classification"
+        read_now = self.read_every_step
+        self._t0 = time.perf_counter()
+        state = "finished"
+        model.train()
+        for self.epoch in range(cfg.epochs):
+            for ids, mask, y in iter_batches(self.train_tensors, cfg.batch_size,
+                                             generator=self.generator):
+                if (control is not None and control.checkpoint()) or self._stop:
+                    state = "stopped"
+                    break
+                out = model(ids, mask)
+                if self.step == 0:
+                    check_output_shape(out, len(y), task, self.num_classes)
+                loss = compute_loss(out, y, task, weight)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                opt.step()
+                self.step += 1
+                self.examples += len(y)
+                self.loss = loss
+                if read_now:  # CPU: reading is free, and numpy beats torch on tiny arrays
+                    correct = (int(np.count_nonzero(out.detach().numpy().argmax(1) == y.numpy()))
+                               if classify else None)
+                    self._emit_step(self.step, loss.item(), correct, len(y), self.examples,
+                                    self.elapsed())
+                else:  # CUDA: keep the tensors, read a block at a time (one sync)
+                    correct = (out.detach().argmax(1) == y).sum() if classify else None
+                    self._pending.append((self.step, loss.detach(), correct, len(y),
+                                          self.elapsed()))
+                    if len(self._pending) >= self._block:
+                        self._flush()
+                for hook in batch_end:
+                    hook(self)
+                if cfg.eval_every and self.step % cfg.eval_every == 0:
+                    self._evaluate()
+                if cfg.max_steps and self.step >= cfg.max_steps:
+                    break
+            else:  # the epoch ran to its end
+                if self._last_eval_step != self.step:
+                    self._evaluate()
+                for hook in self.hooks["on_epoch_end"]:
+                    hook(self)
+                if self._stop:
+                    state = "stopped"
+                    break
+                continue
+            break  # stopped, or max_steps reached
+        self._flush()
+        if state == "finished" and self._last_eval_step != self.step:
+            self._evaluate()  # max_steps ended the run mid-epoch
+        return TrainResult(steps=self.step, epochs=self.step / self.steps_per_epoch,
+                           final_eval=self.last_eval, best_eval=self.best_eval, state=state,
+                           elapsed=self.elapsed())
+
+    def _flush(self) -> None:
+        """Read the pending losses (one sync), emit their StepMetrics, stop on NaN/Inf."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        losses = torch.stack([p[1] for p in pending]).tolist()
+        corrects = (torch.stack([p[2] for p in pending]).tolist()
+                    if pending[0][2] is not None else [None] * len(pending))
+        examples = self.examples - sum(p[3] for p in pending)
+        for (step, _, _, size, elapsed), loss, correct in zip(pending, losses, corrects):
+            examples += size
+            self._emit_step(step, loss, correct, size, examples, elapsed)
+
+    def _emit_step(self, step: int, loss: float, correct: int | None, size: int, examples: int,
+                   elapsed: float) -> None:
+        self.emit(StepMetrics(step=step, epoch=step / self.steps_per_epoch, loss=loss,
+                              lr=self.optimizer.param_groups[0]["lr"],
+                              acc=None if correct is None else correct / size,
+                              examples=examples, elapsed=elapsed))
+        if not math.isfinite(loss):
+            raise NumericsError(f"loss became {loss} at step {step}; try a lower learning "
+                                "rate, gradient clipping, or check the inputs")
+
+    def _evaluate(self) -> None:
+        self._flush()
+        self._last_eval_step = self.step
+        if len(self.dev_tensors) == 0:
+            return
+        result = evaluate(self.model, self.dev_tensors, task=self.task,
+                          batch_size=self.cfg.batch_size)
+        self.last_eval = {"step": self.step, **result}
+        if not self.best_eval or result["loss"] < self.best_eval["loss"]:
+            self.best_eval = self.last_eval
+        metrics = {k: v for k, v in result.items() if k not in ("ci", "n")}
+        self.emit(EvalMetrics(step=self.step, epoch=self.step / self.steps_per_epoch,
+                              split="dev", metrics=metrics, ci=result["ci"], n=result["n"]))
+        if len(self.sample_index):
+            self.emit(PredictionsSnapshot(step=self.step, rows=self._prediction_rows()))
+        for hook in self.hooks["on_eval_end"]:
+            hook(self)
+
+    def _prediction_rows(self) -> list[dict[str, Any]]:
+        dev, index = self.data.dev, self.sample_index
+        sample = SplitTensors(self.dev_tensors.ids[torch.as_tensor(index, device=self.device)],
+                              self.dev_tensors.targets[torch.as_tensor(index, device=self.device)],
+                              self.dev_tensors.extent[torch.as_tensor(index)],
+                              self.dev_tensors.pad_id)
+        out = predict(self.model, sample, batch_size=len(index))
+        targets = sample.targets.cpu().tolist()
+        rows_of = getattr(dev, "rows", None)
+        rows = []
+        for j, i in enumerate(index.tolist()):
+            text = str(dev.texts[i])
+            row: dict[str, Any] = {
+                "index": int(rows_of[i]) if rows_of is not None and len(rows_of) > i else i,
+                "text": text if len(text) <= _TEXT_CHARS else text[:_TEXT_CHARS - 1] + "…"}
+            if self.task == "classification":
+                probs = torch.softmax(out[j], 0)
+                pred = int(probs.argmax())
+                row.update(label=self._label(int(targets[j])), pred=self._label(pred),
+                           prob=round(float(probs[pred]), 4), correct=pred == int(targets[j]))
+            else:
+                row.update(label=float(targets[j]), pred=float(out[j].reshape(-1)[0]), prob=None)
+            rows.append(row)
+        return rows
+
+    def _label(self, cls: int) -> str:
+        names = self.data.label_names
+        return str(names[cls]) if 0 <= cls < len(names) else str(cls)
