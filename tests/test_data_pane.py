@@ -40,10 +40,12 @@ SAMPLE_PROFILE: dict[str, Any] = {
     "conflicts": {"exact": {"conflicting_texts": 1, "rows": 2,
                             "groups": [{"text": "meh", "count": 2, "rows": [5, 6],
                                         "labels": {"pos": 1, "neg": 1}}]}},
-    "near_duplicates": {"ran": True, "sampled": True, "sample_size": 10, "threshold": 0.8,
-                        "pairs": 1, "examples": [{"row_a": 2, "row_b": 7, "similarity": 0.9,
-                                                  "text_a": "great stuff"}]},
-    "leakage": {"rows": 1, "examples": []},
+    "near_duplicates": {"ran": True, "sampled": True, "sample_size": 10, "population": 40,
+                        "threshold": 0.8,
+                        "pairs": 1, "examples": [{"rows": [2, 7], "similarity": 0.9,
+                                                  "texts": ["great stuff", "great stuf"]}],
+                        "leakage": {"ran": True, "pairs": 3, "dev_texts_involved": 2}},
+    "leakage": {"dev_rows_in_train": 1, "dev_share": 0.5, "examples": []},
     "corrupted": {"mojibake": {"count": 1, "rows": [11], "description": "Ã© sequences"},
                   "empty": {"count": 0, "rows": [], "description": "blank"}},
     "clusters": {"ran": True, "k": 2, "clusters": [
@@ -73,7 +75,9 @@ def test_every_profile_section_renders() -> None:
     assert "suggested max_len 8" in text["lengths"] and "≥8" in text["lengths"]
     assert "2, 4, 9" in text["duplicates"] and "case + space" in text["duplicates"]
     assert "meh" in text["conflicts"] and "neg×1" in text["conflicts"]
-    assert "sampled" in text["near_duplicates"] and "2 ~ 7" in text["near_duplicates"]
+    assert "sampled: 10 of 40" in text["near_duplicates"] and "2 ~ 7" in text["near_duplicates"]
+    assert "leakage: 3 pairs, 2 dev texts" in text["near_duplicates"]
+    assert "50.0% of dev" in _rendered(render_section("leakage", SAMPLE_PROFILE["leakage"]))
     assert "mojibake" in text["corrupted"] and "empty" not in text["corrupted"]
     assert "mixed" in text["clusters"] and "great, stuff" in text["clusters"]
     # a malformed section shows a line instead of raising
@@ -118,7 +122,9 @@ def fake_profile(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, str]]:
         def to_dict(self) -> dict[str, Any]:
             return SAMPLE_PROFILE
 
-    def profile_cached(train_df: pd.DataFrame, **kwargs: Any) -> Result:
+    def profile_cached(train_df: pd.DataFrame, *, fingerprint: str, cache_dir: Path,
+                       **kwargs: Any) -> Result:
+        assert len(fingerprint) > 64 and cache_dir.name == "profiles"
         assert kwargs["dev"] is not None and len(train_df) + len(kwargs["dev"]) == len(ROWS)
         for i in range(4):
             kwargs["progress"](i / 4, f"step {i}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 from rich.text import Text
 from textual import on, work
@@ -33,7 +34,7 @@ from tuirecipe.errors import UserError
 from tuirecipe.ui.widgets.browser import (FLAG_NAMES, BrowserQuery, DataBrowser, RowDetail)
 from tuirecipe.ui.widgets.profile_view import ProfileView
 
-__all__ = ["DataPane", "ExportDialog", "LoadedData", "profile_cache_dir"]
+__all__ = ["DataPane", "ExportDialog", "LoadedData", "merge_flags", "profile_cache_dir"]
 
 
 def profile_cache_dir(config: Config) -> Path:
@@ -43,12 +44,44 @@ def profile_cache_dir(config: Config) -> Path:
     return base / "profiles"
 
 
+def merge_flags(frame: pd.DataFrame, profiled: pd.DataFrame, flags: dict[str, Any],
+                base: pd.DataFrame) -> pd.DataFrame:
+    """The profile's per-row flags (aligned with ``profiled``) laid onto ``frame``'s rows.
+
+    The profile sees the train split only; rows it did not see (dev) keep the ``base``
+    flags, matched by source row number.
+    """
+    out = base.reset_index(drop=True).copy()
+    where = pd.Index(frame["row"].to_numpy()).get_indexer(profiled["row"].to_numpy())
+    ok = where >= 0
+    for name, values in flags.items():
+        values = pd.Series(values).to_numpy(dtype=bool)
+        if len(values) != len(profiled):
+            continue
+        column = (np.array(out[name].to_numpy(dtype=bool)) if name in out
+                  else np.zeros(len(out), dtype=bool))
+        column[where[ok]] = values[ok]
+        out[name] = column
+    return out
+
+
+def _display_path(path: Path) -> str:
+    """``path`` relative to the working folder when it is under it, else ``~``-shortened."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        home = str(Path.home())
+        text = str(path)
+        return "~" + text[len(home):] if text.startswith(home + os.sep) else text
+
+
 @dataclass
 class LoadedData:
     path: Path
     sha256: str
     frame: pd.DataFrame
     dev: pd.DataFrame | None  # None: the dev split is a fraction of ``frame``
+    dev_sha256: str
     notes: list[str]
     skipped: int
 
@@ -221,10 +254,11 @@ class DataPane(Vertical):
         try:
             path = resolve_data_path(self.config)
             table = load_table(path, cfg)
-            dev = None
+            dev, dev_sha = None, ""
             if cfg.dev_path:
-                dev = load_table(self.config.resolve_path(cfg.dev_path), cfg,
-                                 key="data.dev_path", require_classes=False).frame
+                dev_table = load_table(self.config.resolve_path(cfg.dev_path), cfg,
+                                       key="data.dev_path", require_classes=False)
+                dev, dev_sha = dev_table.frame, dev_table.report.sha256
         except UserError as exc:
             call(self._load_failed, str(exc))
             return
@@ -232,7 +266,7 @@ class DataPane(Vertical):
         if not sha:
             from tuirecipe.data.decoding import file_sha256
             sha = file_sha256(path)
-        data = LoadedData(path, sha, table.frame, dev, list(table.report.notes),
+        data = LoadedData(path, sha, table.frame, dev, dev_sha, list(table.report.notes),
                           len(table.report.skipped))
         flags = basic_row_flags(data.frame, max_len=cfg.max_len, lowercase=False)
         call(self._data_loaded, data, flags)
@@ -257,7 +291,7 @@ class DataPane(Vertical):
         if self.data is None:
             return
         d = self.data
-        parts = [str(d.path), f"{len(d.frame):,} rows", f"sha256 {d.sha256[:12]}"]
+        parts = [_display_path(d.path), f"{len(d.frame):,} rows", f"sha256 {d.sha256[:12]}"]
         if d.skipped:
             parts.append(f"{d.skipped} skipped")
         if self.marks is not None and len(self.marks):
@@ -290,10 +324,16 @@ class DataPane(Vertical):
 
         kwargs = dict(task=cfg.task, dev=dev_df, max_len=cfg.max_len, lowercase=cfg.lowercase,
                       progress=progress)
+        # The cache key must name the data profiled: the file, and how dev was split off.
+        if data.dev_sha256:
+            fingerprint = f"{data.sha256}+dev:{data.dev_sha256}"
+        else:
+            fingerprint = f"{data.sha256}:dev_fraction={cfg.dev_fraction}:seed={self.config.seed}"
         try:
             cached = getattr(profile_mod, "profile_cached", None)
             if cached is not None:
-                result = cached(train_df, cache_dir=profile_cache_dir(self.config), **kwargs)
+                result = cached(train_df, fingerprint=fingerprint,
+                                cache_dir=profile_cache_dir(self.config), **kwargs)
             else:
                 result = profile_mod.profile_frame(train_df, **kwargs)
             profile = result.to_dict() if hasattr(result, "to_dict") else dict(result)
@@ -302,14 +342,11 @@ class DataPane(Vertical):
             return
         call(self._profile_ready, profile)
         row_flags = getattr(profile_mod, "row_flags", None)
-        if row_flags is not None:
-            try:
-                flags = row_flags(data.frame, task=cfg.task, max_len=cfg.max_len,
-                                  lowercase=cfg.lowercase)
-                flags = pd.DataFrame(flags)
-            except (TypeError, ValueError, KeyError):
-                return  # keep the basic flags
-            call(self.query_one(DataBrowser).set_flags, flags)
+        flags = row_flags(result, train_df) if row_flags is not None else result.flags
+        if flags:
+            merged = merge_flags(data.frame, train_df, flags,
+                                 basic_row_flags(data.frame, max_len=cfg.max_len))
+            call(self.query_one(DataBrowser).set_flags, merged)
 
     def _profile_failed(self, message: str) -> None:
         self.query_one("#profile-progress-row").add_class("-done")
@@ -382,6 +419,8 @@ class DataPane(Vertical):
         self.query_one(TabbedContent).active = tab
         if tab == "data-browse-tab":
             self.query_one(DataBrowser).focus()
+        else:
+            self.query_one(ProfileView).focus()
 
     def action_focus_search(self) -> None:
         self.action_show_tab("data-browse-tab")

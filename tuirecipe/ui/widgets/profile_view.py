@@ -257,7 +257,7 @@ def _group_line(group: Mapping[str, Any]) -> Text:
     line.append(f"  rows {_rows(rows, 6)}")
     if labels_text:
         line.append(f"  [{labels_text}]")
-    line.append(f"  “{_cut(_pick(group, 'text', default=''), 60)}”")
+    line.append(f"  “{_cut(_pick(group, 'text', default=''), 40)}”")
     return line
 
 
@@ -309,18 +309,23 @@ def render_conflicts(data: Any) -> RenderableType:
 
 
 def _pair_line(ex: Mapping[str, Any]) -> Text:
-    a = _pick(ex, "row_a", "a", "train_row", default="?")
-    b = _pick(ex, "row_b", "b", "dev_row", default="?")
+    rows = _pick(ex, "rows", default=None)
+    if isinstance(rows, list) and len(rows) >= 2:
+        a, b = rows[0], rows[1]
+    else:
+        a = _pick(ex, "row_a", "a", "train_row", default="?")
+        b = _pick(ex, "row_b", "b", "dev_row", default="?")
+    texts = _pick(ex, "texts", default=None)
+    text_a = texts[0] if isinstance(texts, list) and texts else _pick(ex, "text_a", "text")
+    text_b = texts[1] if isinstance(texts, list) and len(texts) > 1 else _pick(ex, "text_b")
     sim = _pick(ex, "similarity", "sim", "score")
     line = Text(f"  rows {a} ~ {b}")
     if sim is not None:
-        line.append(f" ({_num(sim, 2)})")
-    text = _pick(ex, "text_a", "text", default="")
-    if text:
-        line.append(f"  “{_cut(text, 50)}”")
-    other = _pick(ex, "text_b")
-    if other:
-        line.append(f" ~ “{_cut(other, 40)}”")
+        line.append(f" ({_num(float(sim), 2)})")
+    if text_a:
+        line.append(f"  “{_cut(text_a, 40)}”")
+    if text_b and text_b != text_a:
+        line.append(f" ~ “{_cut(text_b, 30)}”")
     return line
 
 
@@ -330,36 +335,43 @@ def render_near_duplicates(data: Mapping[str, Any]) -> RenderableType:
         return Text(f"Near-duplicate search not run: {reason}", style="italic")
     head = Text()
     head.append("within train: ", style="bold")
-    head.append(f"{_num(_pick(data, 'pairs', 'train_pairs'))} pairs   ")
+    head.append(f"{_num(_pick(data, 'pairs', 'train_pairs'))} pairs")
+    involved = _pick(data, "texts_involved")
+    if involved is not None:
+        head.append(f" ({_num(involved)} texts)")
     threshold = _pick(data, "threshold")
-    method = _pick(data, "method")
     if threshold is not None:
-        head.append(f"similarity ≥ {threshold}   ")
-    if method:
-        head.append(f"{method}   ", style="dim")
+        head.append(f"   similarity ≥ {threshold}")
     if _pick(data, "sampled"):
-        head.append(f"(sampled: {_num(_pick(data, 'sample_size'))} rows)", style="italic")
+        head.append(f"   sampled: {_num(_pick(data, 'sample_size'))} of "
+                    f"{_num(_pick(data, 'population'))} texts", style="bold")
     parts: list[RenderableType] = [head]
+    method = _pick(data, "method")
+    if method:
+        parts.append(Text(f"  {method}", style="dim"))
     parts += [_pair_line(ex) for ex in list(_pick(data, "examples", default=[]) or [])[:6]]
     leak = _pick(data, "leakage")
-    if isinstance(leak, Mapping):
+    if isinstance(leak, Mapping) and _pick(leak, "ran") is not False:
         line = Text()
         line.append("train ↔ dev leakage: ", style="bold")
-        line.append(f"{_num(_pick(leak, 'pairs', 'rows', 'dev_rows'))}")
-        rate = _pick(leak, "rate", "fraction")
-        if rate is not None:
-            line.append(f" ({_pct(rate)} of dev)")
+        line.append(f"{_num(_pick(leak, 'pairs', 'rows'))} pairs")
+        involved = _pick(leak, "dev_texts_involved")
+        if involved is not None:
+            line.append(f", {_num(involved)} dev texts")
+        if _pick(leak, "sampled"):
+            line.append(f"   sampled: {_num(_pick(leak, 'dev_sample_size'))} dev texts",
+                        style="bold")
         parts.append(line)
         parts += [_pair_line(ex) for ex in list(_pick(leak, "examples", default=[]) or [])[:4]]
     return Group(*parts, *_advice(_pick(data, "advice")))
 
 
 def render_leakage(data: Mapping[str, Any]) -> RenderableType:
-    rows = _pick(data, "rows", "count", default=0)
+    rows = _pick(data, "dev_rows_in_train", "rows", "count", default=0)
     line = Text()
     line.append("dev rows whose text (case + space) is also in train: ", style="bold")
     line.append(_num(rows))
-    rate = _pick(data, "rate", "fraction")
+    rate = _pick(data, "dev_share", "rate", "fraction")
     if rate is not None:
         line.append(f" ({_pct(rate)} of dev)")
     parts: list[RenderableType] = [line]
@@ -424,7 +436,8 @@ def render_clusters(data: Any) -> RenderableType:
         if isinstance(mix, Mapping):
             total = sum(float(v) for v in mix.values()) or 1.0
             mix_text = ", ".join(f"{k} {100 * float(v) / total:.0f}%" for k, v in
-                                 sorted(mix.items(), key=lambda kv: -float(kv[1]))[:3])
+                                 sorted(mix.items(), key=lambda kv: -float(kv[1]))[:3]
+                                 if float(v) / total >= 0.01)
         elif isinstance(mix, list):
             mix_text = ", ".join(f"{_pick(m, 'label')} {_num(_pick(m, 'share', 'percent'), 1)}"
                                  if isinstance(m, Mapping) else str(m) for m in mix[:3])
@@ -528,10 +541,12 @@ def section_summary(key: str, data: Any) -> str:
         if key == "near_duplicates":
             if _pick(data, "ran") is False:
                 return "not run"
-            return (f"{_num(_pick(data, 'pairs', default=0))} pairs"
+            leak = _pick(_pick(data, "leakage", default={}), "pairs")
+            return (f"{_num(_pick(data, 'pairs', default=0))} pairs in train"
+                    + (f", {_num(leak)} train↔dev" if leak is not None else "")
                     + (", sampled" if _pick(data, "sampled") else ""))
         if key == "leakage":
-            return f"{_num(_pick(data, 'rows', default=0))} dev rows"
+            return f"{_num(_pick(data, 'dev_rows_in_train', 'rows', default=0))} dev rows in train"
         if key == "corrupted":
             total = sum(int(_pick(c, "count", default=0)) for c in data.values()
                         if isinstance(c, Mapping))
