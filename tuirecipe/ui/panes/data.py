@@ -44,12 +44,16 @@ def profile_cache_dir(config: Config) -> Path:
     return base / "profiles"
 
 
+_WHOLE_FILE_FLAGS = ("duplicate", "conflict")
+
+
 def merge_flags(frame: pd.DataFrame, profiled: pd.DataFrame, flags: dict[str, Any],
                 base: pd.DataFrame) -> pd.DataFrame:
     """The profile's per-row flags (aligned with ``profiled``) laid onto ``frame``'s rows.
 
     The profile sees the train split only; rows it did not see (dev) keep the ``base``
-    flags, matched by source row number.
+    flags, matched by source row number, and ``duplicate``/``conflict`` stay set where
+    the whole-file ``base`` flags found them.
     """
     out = base.reset_index(drop=True).copy()
     where = pd.Index(frame["row"].to_numpy()).get_indexer(profiled["row"].to_numpy())
@@ -60,7 +64,12 @@ def merge_flags(frame: pd.DataFrame, profiled: pd.DataFrame, flags: dict[str, An
             continue
         column = (np.array(out[name].to_numpy(dtype=bool)) if name in out
                   else np.zeros(len(out), dtype=bool))
-        column[where[ok]] = values[ok]
+        if name in _WHOLE_FILE_FLAGS and name in out:
+            # The profile sees train only; the base flags see the whole file (a text
+            # repeated across train and dev), so keep either.
+            column[where[ok]] |= values[ok]
+        else:
+            column[where[ok]] = values[ok]
         out[name] = column
     return out
 
@@ -120,7 +129,7 @@ class ExportDialog(ModalScreen[tuple[str, ...] | None]):
         with Vertical():
             yield Static(self.summary, id="export-summary")
             yield Checkbox("also remove exact duplicates (keep the first)", id="export-dups")
-            yield Checkbox("also remove every row of a conflict (same text, other labels)",
+            yield Checkbox("also remove conflicts (same text, other labels)",
                            id="export-conflicts")
             with Horizontal(id="export-buttons"):
                 yield Button("Export", variant="primary", id="export-confirm")
@@ -395,7 +404,7 @@ class DataPane(Vertical):
         marked = len(self.marks) if self.marks is not None else 0
         self.query_one("#browser-status", Static).update(
             f"{shown:,} of {total:,} rows · sort {q.sort}{' ▼' if q.descending else ''} · "
-            f"{marked} marked · enter open · d drop · w label wrong · u unmark · e export")
+            f"{marked} marked")
 
     @on(DataBrowser.MarkRequested)
     def save_mark(self, event: DataBrowser.MarkRequested) -> None:

@@ -137,6 +137,7 @@ class DataBrowser(ScrollView, can_focus=True):
     DataBrowser {
         height: 1fr;
         background: $surface;
+        overflow-x: hidden;
     }
     DataBrowser > .data-browser--header {
         text-style: bold;
@@ -264,6 +265,8 @@ class DataBrowser(ScrollView, can_focus=True):
                     hit = flags[column].to_numpy(dtype=bool)
                     letters[hit] = letters[hit] + letter
             self._flag_letters = letters
+        if self.query_state.flag not in (None, "marked"):
+            self.set_query(self.query_state)  # the filtered rows depend on the flags
         self.refresh()
 
     def set_mark(self, row: int, mark: str | None) -> None:
