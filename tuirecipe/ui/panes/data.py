@@ -24,7 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import (Button, Checkbox, Input, ProgressBar, Select, Static, TabbedContent,
-                             TabPane)
+                             TabPane, Tabs)
 from textual.worker import Worker, WorkerState
 
 from tuirecipe.config import Config
@@ -246,6 +246,15 @@ class DataPane(Vertical):
 
     def on_mount(self) -> None:
         self.load_data()
+        self.call_after_refresh(self._focus_if_idle)
+
+    def _focus_if_idle(self) -> None:
+        """Mounted late (the console loads this pane lazily): take the keyboard if no one has."""
+        focused = self.screen.focused
+        if not self.region.area:
+            return  # another pane is on screen
+        if focused is None or (isinstance(focused, Tabs) and self not in focused.ancestors):
+            self.query_one(ProfileView).focus()
 
     # -- loading ---------------------------------------------------------------------------
     def _set_progress(self, fraction: float, message: str) -> None:
