@@ -1,0 +1,96 @@
+"""Profiles cached on disk, keyed by the data fingerprint and the profile options.
+
+A cached profile is ``<key>.json`` (``DatasetProfile.to_dict()``) plus ``<key>.flags.npz``
+(the per-row flags, bit-packed: 1,000,000 rows × 5 flags ≈ 0.6 MB). A missing, unreadable
+or stale entry is simply recomputed; the cache never raises on a bad file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tuirecipe.data.profile.frame import profile_frame
+from tuirecipe.data.profile.model import FLAG_NAMES, PROFILE_VERSION, DatasetProfile
+
+
+def cache_key(fingerprint: str, n_rows: int, options: dict[str, Any]) -> str:
+    """sha256 over the fingerprint, row count, profile version and options."""
+    payload = json.dumps({"fingerprint": fingerprint, "rows": n_rows, "version": PROFILE_VERSION,
+                          "options": options}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_profile(profile: DatasetProfile, path: Path) -> None:
+    """Write ``path`` (JSON) and, when the profile has flags, ``path`` + ``.flags.npz``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, json.dumps(profile.to_dict(), ensure_ascii=False).encode("utf-8"))
+    if profile.flags is not None:
+        n = len(next(iter(profile.flags.values())))
+        packed = {name: np.packbits(profile.flags[name]) for name in FLAG_NAMES}
+        flags_path = path.with_name(path.name + ".flags.npz")
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
+            np.savez(tmp, n=np.array([n]), **packed)
+        os.replace(tmp.name, flags_path)
+
+
+def load_profile(path: Path) -> DatasetProfile | None:
+    """The profile at ``path`` (with flags when saved), or None if absent or unreadable."""
+    try:
+        profile = DatasetProfile.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+    if profile.version != PROFILE_VERSION:
+        return None
+    flags_path = path.with_name(path.name + ".flags.npz")
+    try:
+        with np.load(flags_path) as data:
+            n = int(data["n"][0])
+            profile.flags = {name: np.unpackbits(data[name], count=n).astype(bool)
+                             for name in FLAG_NAMES}
+    except (OSError, KeyError, ValueError):
+        profile.flags = None
+    return profile
+
+
+def profile_cached(train: pd.DataFrame, *, fingerprint: str, cache_dir: Path,
+                   **kwargs: Any) -> DatasetProfile:
+    """``profile_frame(train, **kwargs)``, reusing a cached result for the same data + options.
+
+    ``fingerprint`` must identify the data profiled: the sha256 of the train file, and of
+    the dev file when ``dev`` is passed. ``progress`` is not part of the key.
+    """
+    options = {k: v for k, v in kwargs.items() if k not in ("progress", "dev")}
+    dev = kwargs.get("dev")
+    options["dev_rows"] = None if dev is None else len(dev)
+    path = Path(cache_dir) / f"profile-{cache_key(fingerprint, len(train), options)}.json"
+    cached = load_profile(path)
+    if cached is not None:
+        progress = kwargs.get("progress")
+        if progress is not None:
+            progress(1.0, "profile loaded from cache")
+        return cached
+    profile = profile_frame(train, **kwargs)
+    try:
+        save_profile(profile, path)
+    except OSError:
+        pass  # a read-only cache folder costs a recomputation next time, nothing more
+    return profile
