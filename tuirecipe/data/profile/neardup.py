@@ -16,8 +16,8 @@ import numpy as np
 NUM_PERM = 64
 BANDS = 16
 THRESHOLD = 0.5
-SAMPLE_SIZE = 50_000
-MAX_BUCKET = 20     # within one LSH bucket, each text is paired with this many neighbours
+SAMPLE_SIZE = 20_000
+MAX_BUCKET = 10     # within one LSH bucket, each text is paired with this many neighbours
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
