@@ -33,7 +33,7 @@ class JobContext:
         self.config = config
         self.args = args
         self.writer = EventWriter(run.events_path)
-        self.control = Control(on_change=self._on_control_change)
+        self.control = Control(on_state=self._on_control_change)
         self.last_step = 0
 
     def emit(self, event: Event) -> None:
@@ -80,6 +80,7 @@ def run_train(ctx: JobContext) -> str:
     from tuirecipe.data.prepare import prepare_data
     from tuirecipe.models import build_model, spec_for
     from tuirecipe.train.device import pick_device
+    from tuirecipe.train.seed import seed_everything
     from tuirecipe.train.trainer import Trainer
 
     config = ctx.config
@@ -107,6 +108,7 @@ def run_train(ctx: JobContext) -> str:
         total = min(total, config.train.max_steps)
     ctx.run.write_status(total_steps=total)
     spec = spec_for(config, data)
+    seed_everything(config.seed)  # the model's initial weights come from the seed too
     model = build_model(config, spec)
     params = sum(p.numel() for p in model.parameters())
     ctx.log(f"model {config.model.name}: {params:,} parameters on {device}; "
