@@ -142,7 +142,8 @@ class GRUClassifier(_TextModel):
         mask = attention_mask.to(torch.bool)
         x = self.embed(input_ids, mask)
         # Packing keeps the backward direction from reading the padding first. An empty row
-        # is given length 1: it reads one (zeroed) padding embedding.
+        # is given length 1: it reads one (zeroed) padding embedding. (Packing wants the
+        # lengths on the CPU: one small device-to-host copy per batch on CUDA.)
         lengths = mask.sum(1).clamp(min=1).cpu()
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True,
                                                    enforce_sorted=False)
