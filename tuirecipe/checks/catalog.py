@@ -1,0 +1,21 @@
+"""Imports every built-in check module so that each registers itself.
+
+Check modules import only ``tuirecipe.checks.base`` at module level (torch is imported
+inside ``run``), so the console can list the checklist without loading torch.
+"""
+
+from tuirecipe.checks import (  # noqa: F401
+    baseline,
+    batch_independence,
+    fixed_seed,
+    gradients,
+    human,
+    init_loss,
+    initialisation,
+    input_independent,
+    input_view,
+    loss_decreases,
+    lr_range,
+    manual,
+    overfit_batch,
+)

@@ -1,0 +1,78 @@
+"""Running checks: the ``check`` job of a worker, and in-process for tests.
+
+Each check's outcome becomes a ``CheckResult`` event in the run directory. A check that
+raises does not stop the others: a user error (bad model code) ends it as ``error`` with
+the one-line message, anything else as ``error`` with the traceback's tail.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any, Callable
+
+from tuirecipe.checks.base import Outcome, all_checks, get_check
+from tuirecipe.config import Config
+from tuirecipe.errors import UserError
+from tuirecipe.events import CheckResult, CheckStarted, Event
+
+
+def selected_checks(only: list[str] | None) -> list[type]:
+    """The automatic checks to run: ``only`` (validated names) or all of them."""
+    if only:
+        return [get_check(name) for name in only]
+    return [c for c in all_checks() if c.kind == "auto"]
+
+
+def run_one(check_cls: type, ctx: Any) -> CheckResult:
+    ctx.current_check = check_cls.name
+    started = time.perf_counter()
+    try:
+        outcome = check_cls().run(ctx)
+    except UserError as exc:
+        outcome = Outcome("error", str(exc), advice="fix the config, data or model code named")
+    except Exception as exc:  # noqa: BLE001 - one broken check must not stop the checklist
+        tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        outcome = Outcome("error", f"{type(exc).__name__}: {exc}",
+                          evidence={"traceback": tail.strip().splitlines()[-25:]})
+        if "out of memory" in str(exc).lower():
+            outcome.advice = "out of memory: try a smaller train.batch_size or data.max_len"
+    evidence = dict(outcome.evidence)
+    if outcome.advice:
+        evidence.setdefault("advice", outcome.advice)
+    return CheckResult(name=check_cls.name, status=outcome.status, summary=outcome.summary,
+                       numbers=outcome.numbers, evidence=evidence,
+                       seconds=round(time.perf_counter() - started, 3))
+
+
+def run_checks(config: Config, only: list[str] | None = None, *,
+               emit: Callable[[Event], None] | None = None,
+               should_stop: Callable[[], bool] | None = None, data: Any = None
+               ) -> list[CheckResult]:
+    """Run the selected checks in this process; every event also goes to ``emit``."""
+    from tuirecipe.checks.context import CheckContext
+
+    emit = emit or (lambda event: None)
+    checks = selected_checks(only)
+    ctx = CheckContext(config, emit=emit, should_stop=should_stop, data=data)
+    results = []
+    for check_cls in checks:
+        if ctx.cancelled():
+            break
+        emit(CheckStarted(name=check_cls.name))
+        result = run_one(check_cls, ctx)
+        emit(result)
+        results.append(result)
+    return results
+
+
+def run_checks_job(job: Any) -> str:
+    """The worker's ``check`` job; ``job.args["only"]`` may name checks."""
+    only = job.args.get("only") or job.config.checks.only or None
+    results = run_checks(job.config, only, emit=job.emit,
+                         should_stop=lambda: job.control.stop_requested)
+    failed = [r.name for r in results if r.status in ("fail", "error")]
+    job.run.write_status(checks={r.name: r.status for r in results}, failed_checks=failed)
+    if job.control.stop_requested:
+        return "stopped"
+    return "finished"
