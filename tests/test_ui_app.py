@@ -10,11 +10,22 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import TabbedContent
 
+import tuirecipe.ui.app as app_module
 from tuirecipe.config import config_from_dict
 from tuirecipe.ui.app import TuiRecipeApp, make_app
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SIZE = (120, 40)
+
+
+REAL_DATA_PANE = app_module.DATA_PANE_MODULE
+
+
+@pytest.fixture(autouse=True)
+def without_data_pane(monkeypatch):
+    """The shell's tests leave out the Data pane (its own tests cover it): its profiling
+    threads outlive each test's app and would slow the next ones down."""
+    monkeypatch.setattr(app_module, "DATA_PANE_MODULE", "tuirecipe.ui.panes._left_out")
 
 
 def make(tmp_path: Path, theme: str | None = None, **table) -> TuiRecipeApp:
@@ -36,19 +47,42 @@ async def wait_for(pilot, condition, seconds: float = 5.0) -> bool:
     return condition()
 
 
+async def show(pilot, key: str, pane: str) -> None:
+    """Press a pane key and wait until the keyboard is in that pane."""
+    app = pilot.app
+    await pilot.press(key)
+    target = app.query_one(f"#tab-{pane}")
+    assert await wait_for(pilot, lambda: app.focused is not None
+                          and target in app.focused.ancestors_with_self)
+
+
 async def test_keys_1_to_5_switch_panes(tmp_path):
     app = make(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         for key, pane in (("5", "runs"), ("3", "train"), ("2", "checks"), ("1", "data"),
                           ("4", "notes")):
             await pilot.press(key)
-            await pilot.pause()
-            assert active(app) == f"tab-{pane}"
+            assert await wait_for(pilot, lambda: active(app) == f"tab-{pane}")
         # Notes takes the keyboard; escape gives it back, then digits switch again.
         await pilot.press("escape")
         await pilot.press("5")
         await pilot.pause()
         assert active(app) == "tab-runs"
+
+
+async def test_the_data_pane_is_mounted_after_the_first_paint(tmp_path, monkeypatch):
+    monkeypatch.setattr(app_module, "DATA_PANE_MODULE", REAL_DATA_PANE)
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.query("#data-loading")  # the shell paints first
+        assert await wait_for(pilot, lambda: bool(app.query("#data-slot > #data")), 15)
+
+
+async def test_a_missing_data_pane_is_said_so(tmp_path):
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        label = app.query_one("#data-loading")
+        assert await wait_for(pilot, lambda: "not part of this build" in str(label.content))
 
 
 async def test_clicking_tabs_switches_panes(tmp_path):
@@ -140,10 +174,11 @@ async def test_notes_are_saved_to_disk_soon_after_typing(tmp_path):
     app = make(tmp_path)
     notes = tmp_path / "runs" / "notes.md"
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("4")
-        await pilot.press(*"lr 1e-3 diverges")
-        await pilot.press("enter")
+        await show(pilot, "4", "notes")
+        await pilot.press("l")
         assert not notes.exists()  # not on every key: a second after the last one
+        await pilot.press(*"r 1e-3 diverges")
+        await pilot.press("enter")
         assert await wait_for(pilot, notes.exists, seconds=3)
         assert notes.read_text() == "lr 1e-3 diverges\n"
         await pilot.press(*"more")
@@ -156,7 +191,7 @@ async def test_manual_checks_are_ticked_with_a_note_and_persisted(tmp_path):
     app = make(tmp_path)
     path = tmp_path / "runs" / "checklist.json"
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("2")
+        await show(pilot, "2", "checks")
         await pilot.press("space")  # the first item under the first stage
         await pilot.press("n")
         await pilot.pause()
@@ -176,7 +211,7 @@ async def test_runs_pane_lists_runs_of_the_runs_dir(tmp_path):
     run.write_notes("# tried textcnn\nmore")
     app = make(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("5")
+        await show(pilot, "5", "runs")
         table = app.query_one("#runs-table")
         assert await wait_for(pilot, lambda: table.row_count == 1)
         row = table.get_row_at(0)
@@ -194,7 +229,8 @@ async def test_starting_a_run_from_the_train_pane_follows_its_progress(tmp_path,
     monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))  # the worker is `python -m tuirecipe…`
     app = make(tmp_path, train={"max_steps": 20, "device": "cpu", "eval_every": 10})
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("3", "s")
+        await show(pilot, "3", "train")
+        await pilot.press("s")
         await pilot.pause()
         await pilot.press(*"smoke test", "enter")
         train = app.query_one("#train")

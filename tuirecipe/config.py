@@ -150,6 +150,11 @@ class ChecksConfig:
     lr_max: float = 1.0
     lr_steps: int = 60
     human_baseline_examples: int = 20
+    unk_rate_warn: float = 0.2  # input view: warn above this share of <unk> tokens
+    truncation_warn: float = 0.1  # input view: warn when more rows than this are cut
+    loss_decrease_min: float = 0.1  # loss must fall by this share over the short run
+    seed_cuda_tolerance: float = 1e-5  # fixed seed on CUDA: max relative loss difference
+    saliency_example: int = 0  # dev example whose per-token saliency is shown
     only: list[str] = field(default_factory=list)
 
     def _validate(self, check: _Checker) -> None:
@@ -161,6 +166,11 @@ class ChecksConfig:
                    f"must be greater than 0, got {self.overfit_loss}")
         check.that("init_loss_tolerance", self.init_loss_tolerance > 0,
                    f"must be greater than 0, got {self.init_loss_tolerance}")
+        for key in ("unk_rate_warn", "truncation_warn", "loss_decrease_min"):
+            value = getattr(self, key)
+            check.that(key, 0 <= value <= 1, f"must be between 0 and 1, got {value}")
+        check.that("saliency_example", self.saliency_example >= 0,
+                   f"must be 0 or more, got {self.saliency_example}")
         check.that("lr_min", 0 < self.lr_min < self.lr_max,
                    f"must be greater than 0 and below lr_max, got {self.lr_min}")
 

@@ -31,6 +31,9 @@ from tuirecipe.ui.settings import Settings, default_settings_dir
 from tuirecipe.ui.themes import DEFAULT_THEME, ThemeProblem, discover_themes, theme_dirs
 
 
+DATA_PANE_MODULE = "tuirecipe.ui.panes.data"  # exports DataPane(config, id=...)
+
+
 class DataSlot(Vertical):
     """Holds the Data pane, mounted just after the first paint.
 
@@ -48,9 +51,9 @@ class DataSlot(Vertical):
 
     async def load(self) -> None:
         try:
-            module = await asyncio.to_thread(importlib.import_module, "tuirecipe.ui.panes.data")
+            module = await asyncio.to_thread(importlib.import_module, DATA_PANE_MODULE)
         except ModuleNotFoundError as exc:
-            if exc.name != "tuirecipe.ui.panes.data":
+            if exc.name != DATA_PANE_MODULE:
                 raise
             self.query_one("#data-loading", Label).update(
                 "The Data pane is not part of this build yet; `tuirecipe data` prints the "
@@ -151,7 +154,17 @@ class TuiRecipeApp(App[int]):
 
     # -- actions (keys and command palette) ----------------------------------------------
     def action_show_pane(self, pane: str) -> None:
-        self.query_one("#panes", TabbedContent).active = f"tab-{pane}"
+        tabs = self.query_one("#panes", TabbedContent)
+        if tabs.active == f"tab-{pane}":
+            self._focus_pane(pane)
+        tabs.active = f"tab-{pane}"  # focus follows in pane_shown
+
+    @on(TabbedContent.TabActivated, "#panes")
+    def pane_shown(self, event: TabbedContent.TabActivated) -> None:
+        self.call_after_refresh(self._focus_pane, event.pane.id.removeprefix("tab-"))
+
+    def _focus_pane(self, pane: str) -> None:
+        """Put the keyboard in the pane just shown, so its keys work at once."""
         target = self.query_one(f"#tab-{pane}", TabPane)
         first = next((w for w in target.query("*") if w.focusable), None)
         if first is not None:

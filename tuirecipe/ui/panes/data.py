@@ -10,6 +10,7 @@ exports a cleaned copy beside the original (:func:`~tuirecipe.data.cleaning.expo
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,11 +250,17 @@ class DataPane(Vertical):
         self.call_after_refresh(self._focus_if_idle)
 
     def _focus_if_idle(self) -> None:
-        """Mounted late (the console loads this pane lazily): take the keyboard if no one has."""
+        """Mounted late (the console loads this pane lazily): take the keyboard if it sits
+        on nothing, or on the tab strip of the very tab this pane is shown in."""
         focused = self.screen.focused
-        if not self.region.area:
-            return  # another pane is on screen
-        if focused is None or (isinstance(focused, Tabs) and self not in focused.ancestors):
+        if focused is None:
+            if self.is_on_screen:
+                self.query_one(ProfileView).focus()
+            return
+        holder = next((a for a in self.ancestors if isinstance(a, TabPane)), None)
+        tabbed = next((a for a in self.ancestors if isinstance(a, TabbedContent)), None)
+        if (holder is not None and tabbed is not None and tabbed.active == holder.id
+                and isinstance(focused, Tabs) and tabbed in focused.ancestors):
             self.query_one(ProfileView).focus()
 
     # -- loading ---------------------------------------------------------------------------
@@ -321,7 +328,7 @@ class DataPane(Vertical):
         call = self.app.call_from_thread
         cfg = self.config.data
         try:
-            from tuirecipe.data import profile as profile_mod
+            profile_mod = importlib.import_module("tuirecipe.data.profile")
         except ImportError:
             profile_mod = None
         if profile_mod is None or not (hasattr(profile_mod, "profile_cached")
