@@ -119,3 +119,83 @@ def _print_profile_tables(data: Any, prof: dict[str, Any]) -> None:
         console.print(table)
     for line in prof.get("advice", []):
         console.print(f"[bold]advice:[/] {line}")
+
+
+# ---------------------------------------------------------------------------------------
+# tuirecipe check
+
+
+def run_checks_headless(config: Config, *, only: list[str], as_json: bool = False) -> int:
+    """Run the checks in a worker process; exit 1 when any fails or errors (for CI)."""
+    import time
+
+    from tuirecipe.checks.base import all_checks, get_check
+    from tuirecipe.runs.follower import Follower
+    from tuirecipe.runs.launch import launch, send_control
+    from tuirecipe.runs.rundir import TERMINAL_STATES
+
+    for name in only:
+        check = get_check(name)  # an unknown name is a user error before any work
+        if check.kind != "auto":
+            from tuirecipe.errors import UserError
+
+            raise UserError(f"check '{name}' is {check.kind}: tick it in the console")
+    titles = {c.name: c.title for c in all_checks()}
+    run, proc = launch(config, "check", args={"only": only})
+    follower = Follower(run)
+    results: list[Any] = []
+    error = ""
+    if not as_json:
+        print(f"checks run {run.id} in {run.path.parent}", file=sys.stderr)
+    try:
+        while True:
+            for event in follower.poll():
+                if event.kind == "check_started" and not as_json:
+                    print(f"  … {titles.get(event.name, event.name)}", file=sys.stderr,
+                          flush=True)
+                elif event.kind == "check_result":
+                    results.append(event)
+                    if not as_json:
+                        _print_check_line(event, titles)
+                elif event.kind == "error":
+                    error = event.message
+            if run.state() in TERMINAL_STATES:
+                for event in follower.poll():
+                    if event.kind == "check_result":
+                        results.append(event)
+                        if not as_json:
+                            _print_check_line(event, titles)
+                    elif event.kind == "error":
+                        error = event.message
+                break
+            proc.poll()
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        send_control(run, "stop")
+        proc.wait(timeout=60)
+        print("checks stopped", file=sys.stderr)
+        return 130
+    run.mark_dead_if_stale()
+    state = run.read_status().get("state")
+    if as_json:
+        print(json.dumps({"run": run.id, "state": state, "error": error,
+                          "results": [r.to_dict() for r in results]}, indent=2, default=str))
+    failed = [r for r in results if r.status in ("fail", "error")]
+    if state == "failed":
+        if not as_json:
+            print(f"tuirecipe: error: {error or run.read_status().get('message')}",
+                  file=sys.stderr)
+        return 2
+    if not as_json:
+        counts = {s: sum(r.status == s for r in results) for s in ("pass", "warn", "fail", "error")}
+        print(" · ".join(f"{n} {s}" for s, n in counts.items()) + f" — {run.path}")
+    return 1 if failed else 0
+
+
+def _print_check_line(event: Any, titles: dict[str, str]) -> None:
+    mark = {"pass": "\u2713", "warn": "!", "fail": "\u2717", "error": "E"}.get(event.status, "?")
+    print(f"{mark} {event.status:5} {titles.get(event.name, event.name):32} {event.summary}"
+          f"  ({event.seconds:.1f}s)")
+    advice = event.evidence.get("advice") if isinstance(event.evidence, dict) else None
+    if advice and event.status != "pass":
+        print(f"        → {advice}")
