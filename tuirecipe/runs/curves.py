@@ -1,0 +1,135 @@
+"""Metric histories of a run and the column-wise min/max envelope used to draw them.
+
+Drawing cost must not grow with run length (DESIGN.md §6): a plot ``columns`` cells wide
+gets at most two points per column — the minimum and maximum of the samples that fall
+in it — so spikes stay visible while a million steps draw like a thousand. No UI here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+
+from tuirecipe.events import Event
+
+
+class Series:
+    """A growable pair of float arrays (x, y) with amortised O(1) append."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._x = np.empty(capacity, dtype=np.float64)
+        self._y = np.empty(capacity, dtype=np.float64)
+        self.n = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.n == len(self._x):
+            self._x = np.resize(self._x, 2 * self.n)
+            self._y = np.resize(self._y, 2 * self.n)
+        self._x[self.n] = x
+        self._y[self.n] = y
+        self.n += 1
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self.n]
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def ema(values: np.ndarray, weight: float) -> np.ndarray:
+    """Exponential moving average with debiasing (as TensorBoard's smoothing slider)."""
+    if weight <= 0 or len(values) == 0:
+        return np.asarray(values, dtype=np.float64)
+    out = np.empty(len(values), dtype=np.float64)
+    last, norm = 0.0, 0.0
+    for i, v in enumerate(np.asarray(values, dtype=np.float64)):
+        last = weight * last + (1 - weight) * v
+        norm = weight * norm + (1 - weight)
+        out[i] = last / norm
+    return out
+
+
+def envelope(x: np.ndarray, y: np.ndarray, columns: int,
+             x_range: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``2 * columns`` points: each column's min and max, in x order.
+
+    ``x`` must be sorted. Only points inside ``x_range`` (the visible window) are used.
+    The work is a binary search plus one pass with ``np.minimum.reduceat`` over the
+    visible points, vectorised.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x_range is not None:
+        lo, hi = np.searchsorted(x, x_range[0], "left"), np.searchsorted(x, x_range[1], "right")
+        x, y = x[lo:hi], y[lo:hi]
+    n = len(x)
+    columns = max(1, int(columns))
+    if n <= 2 * columns:
+        return x, y
+    finite = np.isfinite(y)
+    if not finite.all():
+        x, y = x[finite], y[finite]
+        n = len(x)
+        if n <= 2 * columns:
+            return x, y
+    span = x[-1] - x[0] or 1.0
+    col = np.minimum(((x - x[0]) / span * columns).astype(np.int64), columns - 1)
+    starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+    ymin = np.minimum.reduceat(y, starts)
+    ymax = np.maximum.reduceat(y, starts)
+    ends = np.r_[starts[1:], n] - 1
+    # Within each column, put min and max in the order they occurred, at the column's
+    # first and last x, so the drawn line keeps its shape.
+    argmin_first = _first_index_of(y, starts, ends, ymin)
+    argmax_first = _first_index_of(y, starts, ends, ymax)
+    min_first = argmin_first <= argmax_first
+    xs = np.empty(2 * len(starts))
+    ys = np.empty(2 * len(starts))
+    xs[0::2], xs[1::2] = x[starts], x[ends]
+    ys[0::2] = np.where(min_first, ymin, ymax)
+    ys[1::2] = np.where(min_first, ymax, ymin)
+    return xs, ys
+
+
+def _first_index_of(y: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                    target: np.ndarray) -> np.ndarray:
+    hit = y == np.repeat(target, ends - starts + 1)
+    idx = np.where(hit, np.arange(len(y)), len(y))
+    return np.minimum.reduceat(idx, starts)
+
+
+@dataclass
+class RunHistory:
+    """Everything plottable in one run's events, kept as growable arrays."""
+
+    loss: Series = field(default_factory=Series)
+    acc: Series = field(default_factory=Series)
+    lr: Series = field(default_factory=Series)
+    step_time: Series = field(default_factory=Series)  # (step, elapsed seconds)
+    step_epoch: Series = field(default_factory=Series)  # (step, epoch)
+    dev: dict[str, Series] = field(default_factory=dict)  # metric -> (step, value)
+    last_step: int = 0
+
+    def add(self, events: Iterable[Event]) -> None:
+        for event in events:
+            kind = event.kind
+            if kind == "step":
+                s = event.step
+                self.loss.append(s, event.loss)
+                if event.acc is not None:
+                    self.acc.append(s, event.acc)
+                self.lr.append(s, event.lr)
+                self.step_time.append(s, event.elapsed)
+                self.step_epoch.append(s, event.epoch)
+                self.last_step = s
+            elif kind == "eval" and event.split == "dev":
+                for name, value in event.metrics.items():
+                    if isinstance(value, (int, float)):
+                        self.dev.setdefault(name, Series(64)).append(event.step, float(value))
