@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -112,27 +110,27 @@ def data_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
 
 @pytest.fixture
 def fake_profile(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, str]]:
-    """A stand-in profile module: records its progress calls, returns SAMPLE_PROFILE."""
+    """Stand in for the profiler: record its progress calls, return SAMPLE_PROFILE."""
+    import numpy as np
+
+    from tuirecipe.data import profiling
+    from tuirecipe.data.profile import FLAG_NAMES, DatasetProfile
+
     calls: list[tuple[float, str]] = []
-    module = types.ModuleType("tuirecipe.data.profile")
-
-    class Result:
-        flags = None
-
-        def to_dict(self) -> dict[str, Any]:
-            return SAMPLE_PROFILE
 
     def profile_cached(train_df: pd.DataFrame, *, fingerprint: str, cache_dir: Path,
-                       **kwargs: Any) -> Result:
+                       **kwargs: Any) -> DatasetProfile:
         assert len(fingerprint) > 64 and cache_dir.name == "profiles"
         assert kwargs["dev"] is not None and len(train_df) + len(kwargs["dev"]) == len(ROWS)
         for i in range(4):
             kwargs["progress"](i / 4, f"step {i}")
             calls.append((i / 4, f"step {i}"))
-        return Result()
+        result = DatasetProfile.from_dict(SAMPLE_PROFILE)
+        # no profile flag set: the browser shows the whole-file duplicate/conflict flags
+        result.flags = {name: np.zeros(len(train_df), dtype=bool) for name in FLAG_NAMES}
+        return result
 
-    module.profile_cached = profile_cached  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tuirecipe.data.profile", module)
+    monkeypatch.setattr(profiling, "profile_cached", profile_cached)
     return calls
 
 
@@ -242,9 +240,6 @@ async def test_bad_data_file_is_reported_not_raised(tmp_path: Path,
 
 async def test_demo_data_profiles_with_the_real_profiler(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from tuirecipe.data import profile as profile_mod
-    if not hasattr(profile_mod, "profile_cached"):
-        pytest.skip("tuirecipe.data.profile.profile_cached is not there yet")
     monkeypatch.setenv("TUIRECIPE_CACHE", str(tmp_path / "cache"))
     config = config_from_dict({"name": "demo", "runs_dir": str(tmp_path / "runs")},
                               base_dir=str(tmp_path))

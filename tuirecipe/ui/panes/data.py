@@ -10,11 +10,9 @@ exports a cleaned copy beside the original (:func:`~tuirecipe.data.cleaning.expo
 
 from __future__ import annotations
 
-import importlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -35,14 +33,10 @@ from tuirecipe.errors import UserError
 from tuirecipe.ui.widgets.browser import (FLAG_NAMES, BrowserQuery, DataBrowser, RowDetail)
 from tuirecipe.ui.widgets.profile_view import ProfileView
 
-__all__ = ["DataPane", "ExportDialog", "LoadedData", "merge_flags", "profile_cache_dir"]
+if TYPE_CHECKING:
+    from tuirecipe.data.profiling import LoadedDataset
 
-
-def profile_cache_dir(config: Config) -> Path:
-    """``$TUIRECIPE_CACHE/profiles`` when set, else ``<runs_dir>/.cache/profiles``."""
-    root = os.environ.get("TUIRECIPE_CACHE")
-    base = Path(root).expanduser() if root else config.runs_path / ".cache"
-    return base / "profiles"
+__all__ = ["DataPane", "ExportDialog", "merge_flags"]
 
 
 _WHOLE_FILE_FLAGS = ("duplicate", "conflict")
@@ -83,17 +77,6 @@ def _display_path(path: Path) -> str:
         home = str(Path.home())
         text = str(path)
         return "~" + text[len(home):] if text.startswith(home + os.sep) else text
-
-
-@dataclass
-class LoadedData:
-    path: Path
-    sha256: str
-    frame: pd.DataFrame
-    dev: pd.DataFrame | None  # None: the dev split is a fraction of ``frame``
-    dev_sha256: str
-    notes: list[str]
-    skipped: int
 
 
 class ExportDialog(ModalScreen[tuple[str, ...] | None]):
@@ -220,7 +203,7 @@ class DataPane(Vertical):
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.config = config
-        self.data: LoadedData | None = None
+        self.data: LoadedDataset | None = None
         self.marks: MarkStore | None = None
         self.profile: dict[str, Any] | None = None
         self.last_export: ExportResult | None = None
@@ -270,32 +253,35 @@ class DataPane(Vertical):
 
     @work(thread=True, exclusive=True, group="data-load", exit_on_error=False)
     def load_data(self) -> None:
-        from tuirecipe.data.loading import load_table
-        from tuirecipe.data.prepare import resolve_data_path
+        """Load, split and profile as ``tuirecipe data`` does (one shared function)."""
+        from tuirecipe.data import profiling
 
         call = self.app.call_from_thread
-        cfg = self.config.data
         call(self._set_progress, 0.0, "reading the data file…")
         try:
-            path = resolve_data_path(self.config)
-            table = load_table(path, cfg)
-            dev, dev_sha = None, ""
-            if cfg.dev_path:
-                dev_table = load_table(self.config.resolve_path(cfg.dev_path), cfg,
-                                       key="data.dev_path", require_classes=False)
-                dev, dev_sha = dev_table.frame, dev_table.report.sha256
+            data = profiling.load_dataset(self.config)
         except UserError as exc:
             call(self._load_failed, str(exc))
             return
-        sha = table.report.sha256
-        if not sha:
-            from tuirecipe.data.decoding import file_sha256
-            sha = file_sha256(path)
-        data = LoadedData(path, sha, table.frame, dev, dev_sha, list(table.report.notes),
-                          len(table.report.skipped))
-        flags = basic_row_flags(data.frame, max_len=cfg.max_len, lowercase=False)
+        cfg = self.config.data
+        flags = basic_row_flags(data.frame, max_len=cfg.max_len)
         call(self._data_loaded, data, flags)
-        self._profile(data)
+
+        def progress(fraction: float, message: str = "") -> None:
+            call(self._set_progress, float(fraction), str(message))
+
+        try:
+            result = profiling.profile_dataset(self.config, data, progress)
+        except UserError as exc:
+            call(self._profile_failed, str(exc))
+            return
+        call(self._profile_ready, result.to_dict())
+        from tuirecipe.data.profile import row_flags
+
+        profile_flags = row_flags(result, data.train)
+        if profile_flags:
+            merged = merge_flags(data.frame, data.train, profile_flags, flags)
+            call(self.query_one(DataBrowser).set_flags, merged)
 
     def _load_failed(self, message: str) -> None:
         self.query_one("#data-source", Static).update(Text(message, style="bold"))
@@ -303,7 +289,7 @@ class DataPane(Vertical):
         self.query_one(ProfileView).show_message(f"The data cannot be loaded:\n{message}")
         self.app.notify(message, title="Data", severity="error")
 
-    def _data_loaded(self, data: LoadedData, flags: pd.DataFrame) -> None:
+    def _data_loaded(self, data: LoadedDataset, flags: pd.DataFrame) -> None:
         self.data = data
         self.marks = MarkStore(self.config.runs_path, data.sha256, data.path)
         browser = self.query_one(DataBrowser)
@@ -322,56 +308,6 @@ class DataPane(Vertical):
         if self.marks is not None and len(self.marks):
             parts.append(f"{len(self.marks)} marked")
         self.query_one("#data-source", Static).update(" · ".join(parts))
-
-    def _profile(self, data: LoadedData) -> None:
-        """Runs in the load worker's thread: profile (cached), then the per-row flags."""
-        call = self.app.call_from_thread
-        cfg = self.config.data
-        try:
-            profile_mod = importlib.import_module("tuirecipe.data.profile")
-        except ImportError:
-            profile_mod = None
-        if profile_mod is None or not (hasattr(profile_mod, "profile_cached")
-                                       or hasattr(profile_mod, "profile_frame")):
-            call(self._profile_failed, "profiling is not available in this build")
-            return
-        if data.dev is not None:
-            train_df, dev_df = data.frame, data.dev
-        else:
-            from tuirecipe.data.splits import stratified_split
-            train_idx, dev_idx = stratified_split(data.frame["label"].to_numpy(),
-                                                  cfg.dev_fraction, self.config.seed, cfg.task)
-            train_df = data.frame.iloc[train_idx].reset_index(drop=True)
-            dev_df = data.frame.iloc[dev_idx].reset_index(drop=True)
-
-        def progress(fraction: float, message: str = "") -> None:
-            call(self._set_progress, float(fraction), str(message))
-
-        kwargs = dict(task=cfg.task, dev=dev_df, max_len=cfg.max_len, lowercase=cfg.lowercase,
-                      progress=progress)
-        # The cache key must name the data profiled: the file, and how dev was split off.
-        if data.dev_sha256:
-            fingerprint = f"{data.sha256}+dev:{data.dev_sha256}"
-        else:
-            fingerprint = f"{data.sha256}:dev_fraction={cfg.dev_fraction}:seed={self.config.seed}"
-        try:
-            cached = getattr(profile_mod, "profile_cached", None)
-            if cached is not None:
-                result = cached(train_df, fingerprint=fingerprint,
-                                cache_dir=profile_cache_dir(self.config), **kwargs)
-            else:
-                result = profile_mod.profile_frame(train_df, **kwargs)
-            profile = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-        except UserError as exc:
-            call(self._profile_failed, str(exc))
-            return
-        call(self._profile_ready, profile)
-        row_flags = getattr(profile_mod, "row_flags", None)
-        flags = row_flags(result, train_df) if row_flags is not None else result.flags
-        if flags:
-            merged = merge_flags(data.frame, train_df, flags,
-                                 basic_row_flags(data.frame, max_len=cfg.max_len))
-            call(self.query_one(DataBrowser).set_flags, merged)
 
     def _profile_failed(self, message: str) -> None:
         self.query_one("#profile-progress-row").add_class("-done")
