@@ -217,3 +217,33 @@ async def test_worker_client_reports_a_user_error_as_a_notice(tmp_path):
     msg = await asyncio.wait_for(notices.get(), 1)
     assert msg.payload.severity == "error" and "data.path" in msg.payload.message
     assert client.started_here == {}
+
+
+async def test_control_waits_until_the_worker_has_started(tmp_path):
+    """A signal sent while the worker is still importing would kill it, not stop it."""
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        run = _run_dir(tmp_path)
+        run.write_status(state="created", pid=proc.pid)
+        bus = Bus()
+        follower = RunFollower(bus)
+        client = WorkerClient(bus, follower)
+        follower.watch(run)
+        client.start()
+        bus.publish(COMMAND_TOPIC, Command("stop", run_id=run.id))
+        await asyncio.sleep(0.4)
+        assert proc.poll() is None  # held back while "created"
+        run.write_status(state="running")
+        for _ in range(40):
+            if proc.poll() is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert proc.returncode == -signal.SIGTERM
+        await client.stop()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()

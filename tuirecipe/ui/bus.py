@@ -270,6 +270,8 @@ class WorkerClient:
         self._procs: dict[str, Any] = {}
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.start_timeout = 120.0  # seconds a worker may take to import torch and start
 
     def start(self) -> None:
         if self._task is None:
@@ -279,6 +281,8 @@ class WorkerClient:
     async def stop(self) -> None:
         if self._sub is not None:
             self._sub.close()
+        for task in list(self._tasks):
+            task.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -294,11 +298,17 @@ class WorkerClient:
     async def _loop(self) -> None:
         assert self._sub is not None
         async for message in self._sub:
-            try:
-                await self.handle(message.payload)
-            except Exception as exc:  # report, keep serving commands
-                log.exception("command failed")
-                self.bus.notify(f"{type(exc).__name__}: {exc}", "error")
+            # Each command runs on its own: a stop waiting for a slow start blocks nothing.
+            task = asyncio.get_running_loop().create_task(self._handle_reporting(message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _handle_reporting(self, message: Message) -> None:
+        try:
+            await self.handle(message.payload)
+        except Exception as exc:  # report, keep serving commands
+            log.exception("command failed")
+            self.bus.notify(f"{type(exc).__name__}: {exc}", "error")
 
     async def handle(self, command: Command) -> RunDir | None:
         if command.action == "start":
@@ -308,12 +318,28 @@ class WorkerClient:
             if run is None:
                 self.bus.notify(f"no run to {command.action}", "warning")
                 return None
-            if not await asyncio.to_thread(_send_control, run, command.action):
+            if not await self._wait_until_started(run):
+                self.bus.notify(f"run {run.id} did not start; nothing to {command.action}",
+                                "warning")
+            elif not await asyncio.to_thread(_send_control, run, command.action):
                 self.bus.notify(f"run {run.id} has no live worker to {command.action}",
                                 "warning")
             return run
         self.bus.notify(f"unknown command '{command.action}'", "error")
         return None
+
+    async def _wait_until_started(self, run: RunDir) -> bool:
+        """Wait while the worker is still starting up (``created``).
+
+        Until the worker has installed its signal handlers, SIGUSR1/SIGTERM would kill it
+        outright instead of pausing or stopping it cleanly; it leaves ``created`` after.
+        """
+        deadline = asyncio.get_running_loop().time() + self.start_timeout
+        while run.read_status().get("state") == "created":
+            if run.state() in TERMINAL_STATES or asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.1)
+        return True
 
     def _run(self, run_id: str | None) -> RunDir | None:
         if run_id is None:

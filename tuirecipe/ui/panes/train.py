@@ -40,7 +40,7 @@ def _metric(name: str, value: float, ci: dict[str, list[float]]) -> str:
     return f"{name} {value:.4f}{interval}"
 
 
-class TrainPane(Widget):
+class TrainPane(Widget, can_focus=True):
     BINDINGS = [Binding("s", "start_run", "Start"),
                 Binding("p", "pause_or_resume", "Pause/resume"),
                 Binding("x", "stop_run", "Stop")]
@@ -205,3 +205,8 @@ class TrainPane(Widget):
         self.query_one("#train-resume", Button).disabled = self.state != "paused"
         self.query_one("#train-stop", Button).disabled = self.state not in ("running", "paused",
                                                                              "created")
+        focused = self.app.focused
+        if focused is not None and focused.disabled and self in focused.ancestors:
+            # The pressed button went disabled: keep the keyboard here so s/p/x still work.
+            enabled = [b for b in self.query(Button) if not b.disabled]
+            (enabled[0] if enabled else self).focus()
