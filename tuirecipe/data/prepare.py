@@ -91,6 +91,21 @@ def _split(frame: pd.DataFrame, targets: np.ndarray, vocab: Vocab, max_len: int)
                  unk_rate=encoded.unk_rate)
 
 
+def _empty_dev_error(frame: pd.DataFrame, task: str, path: Path) -> DataError:
+    """Why a seeded split left dev empty: too few rows, or no class with two examples."""
+    n = len(frame)
+    if task == "classification" and n >= 10 and frame["label"].nunique() == n:
+        numeric = pd.to_numeric(frame["label"], errors="coerce").notna().all()
+        hint = ("the labels look like numbers: for a numeric target set data.task = "
+                "'regression'" if numeric else "is data.label_column the right column?")
+        return DataError(f"cannot split off a dev set: all {n} labels are different, so no "
+                         f"class has two examples ({hint})", source=str(path),
+                         key="data.task" if numeric else "data.label_column")
+    return DataError(f"is too small to split off a dev set ({n} usable rows); add rows or "
+                     "give a dev file in data.dev_path", source=str(path),
+                     key="data.dev_fraction")
+
+
 def prepare_data(config: Config) -> PreparedData:
     """Load ``data.path`` (and ``data.dev_path``), split, build the vocabulary, encode."""
     cfg = config.data
@@ -108,8 +123,7 @@ def prepare_data(config: Config) -> PreparedData:
         train_idx, dev_idx = stratified_split(frame["label"].to_numpy(), cfg.dev_fraction,
                                               config.seed, cfg.task)
         if len(dev_idx) == 0:
-            raise DataError(f"is too small to split off a dev set ({len(frame)} usable rows)",
-                            source=str(path), key="data.dev_fraction")
+            raise _empty_dev_error(frame, cfg.task, path)
         train_frame = frame.iloc[train_idx].reset_index(drop=True)
         dev_frame = frame.iloc[dev_idx].reset_index(drop=True)
         dev_source = str(path)
