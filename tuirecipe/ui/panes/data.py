@@ -24,13 +24,15 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import (Button, Checkbox, Input, ProgressBar, Select, Static, TabbedContent,
                              TabPane, Tabs)
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from tuirecipe.config import Config
 from tuirecipe.data.cleaning import (BULK_FLAGS, MARK_DROP, MARK_LABEL_WRONG, ExportResult,
                                      MarkStore, basic_row_flags, export_cleaned)
 from tuirecipe.errors import UserError
-from tuirecipe.ui.widgets.browser import (FLAG_NAMES, BrowserQuery, DataBrowser, RowDetail)
+from tuirecipe.ui.widgets.browser import (FLAG_NAMES, THREAD_THRESHOLD, BrowserQuery,
+                                          DataBrowser, RowDetail)
 from tuirecipe.ui.widgets.profile_view import ProfileView
 
 if TYPE_CHECKING:
@@ -208,6 +210,7 @@ class DataPane(Vertical):
         self.profile: dict[str, Any] | None = None
         self.last_export: ExportResult | None = None
         self._labels: list[str] = []
+        self._search_timer: Timer | None = None
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -336,9 +339,19 @@ class DataPane(Vertical):
                             search, q.sort, q.descending)
 
     @on(Select.Changed, "#filter-label, #filter-flag")
-    @on(Input.Changed, "#filter-search")
     def apply_filters(self) -> None:
         self.query_one(DataBrowser).set_query(self._query_from_controls())
+
+    @on(Input.Changed, "#filter-search")
+    def search_typed(self) -> None:
+        """Search as you type; on a big table, once typing pauses (each search scans it all)."""
+        if self._search_timer is not None:
+            self._search_timer.stop()
+            self._search_timer = None
+        if len(self.query_one(DataBrowser).frame) > THREAD_THRESHOLD:
+            self._search_timer = self.set_timer(0.25, self.apply_filters)
+        else:
+            self.apply_filters()
 
     @on(Input.Submitted, "#filter-search")
     def search_submitted(self) -> None:
