@@ -236,10 +236,10 @@ async def test_starting_a_run_from_the_train_pane_follows_its_progress(tmp_path,
         await pilot.pause()
         await pilot.press(*"smoke test", "enter")
         train = app.query_one("#train")
-        assert await wait_for(pilot, lambda: train.run is not None, seconds=10)
+        assert await wait_for(pilot, lambda: train.run is not None, seconds=30)
         meta = json.loads((train.run.path / "meta.json").read_text())
         assert meta["motivation"] == "smoke test"
         bar = app.query_one("#train-progress")
-        assert await wait_for(pilot, lambda: train.state in ("finished", "failed"), 90)
+        assert await wait_for(pilot, lambda: train.state in ("finished", "failed"), 180)
         assert train.state == "finished", (train.run.path / "worker.log").read_text()[-2000:]
         assert bar.total == 20 and bar.progress == 20
