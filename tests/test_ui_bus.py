@@ -6,7 +6,6 @@ import asyncio
 import json
 from pathlib import Path
 
-import pytest
 
 from tuirecipe.events import EvalMetrics, RunStatus, StepMetrics
 from tuirecipe.runs.rundir import EventWriter, RunDir, create_run_dir
