@@ -129,7 +129,18 @@ def run_check(ctx: JobContext) -> str:
 JOB_RUNNERS: dict[str, Callable[[JobContext], str]] = {"train": run_train, "check": run_check}
 
 
+def _early_signal_handlers() -> dict[str, bool]:
+    """Catch stop/pause requests that arrive while torch is still importing (seconds)."""
+    early = {"stop": False, "pause": False}
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    for sig, key, value in ((signal.SIGTERM, "stop", True), (signal.SIGINT, "stop", True),
+                            (signal.SIGUSR1, "pause", True), (signal.SIGUSR2, "pause", False)):
+        signal.signal(sig, lambda *_, k=key, v=value: early.__setitem__(k, v))
+    return early
+
+
 def main(argv: list[str] | None = None) -> int:
+    early = _early_signal_handlers()
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         print("usage: python -m tuirecipe.worker RUN_DIR", file=sys.stderr)
@@ -144,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ctx = JobContext(run, config, job.get("args", {}))
     _install_signal_handlers(ctx)
+    if early["stop"]:
+        ctx.control.request_stop()
+    if early["pause"]:
+        ctx.control.pause()
     import os
     import socket
 

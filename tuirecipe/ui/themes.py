@@ -39,7 +39,14 @@ class ThemeProblem:
 
 
 def repo_theme_dir() -> Path:
-    return Path(tuirecipe.__file__).resolve().parent.parent / "themes"
+    """``themes/`` beside the package in a checkout (editable install), else the copy a
+    wheel install puts under ``<prefix>/share/tuirecipe/themes``."""
+    beside = Path(tuirecipe.__file__).resolve().parent.parent / "themes"
+    if beside.is_dir():
+        return beside
+    import sys
+
+    return Path(sys.prefix) / "share" / "tuirecipe" / "themes"
 
 
 def theme_dirs(settings_dir: Path) -> list[Path]:
