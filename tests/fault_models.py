@@ -38,8 +38,8 @@ class _Counting(nn.Module):
 
 class _ShapeMismatchInForward(_Counting):
     def fault(self, input_ids: torch.Tensor) -> torch.Tensor:
-        # A positional table sized for short inputs meets a long batch: the classic bug.
-        positions = torch.zeros(4, 8)
+        # A positional table off by one against the batch's length: the classic bug.
+        positions = torch.zeros(input_ids.shape[1] + 1, 8)
         return self.out(self.emb(input_ids) + positions).mean(1)
 
 
