@@ -1,0 +1,188 @@
+"""Torch helpers shared by the sanity checks (imported inside ``Check.run`` only).
+
+- :func:`zeroed_output`: a context manager that makes a module (the embedding) output zeros.
+- :func:`balanced_indices` / :func:`subset_split` / :func:`tiny_split`: small class-balanced
+  samples of a split, as split objects the trainer accepts.
+- :func:`sample_outputs` / :func:`loss_of`: a model's eval-mode outputs on a sample of the
+  training split and their loss (the loss at initialisation).
+- :func:`expected_init_losses`: the closed-form losses of a constant predictor.
+- :func:`train_steps`: the real Trainer on a given split with its own batch size and lr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import math
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from tuirecipe.train.batches import SplitTensors, compute_loss, predict
+
+INIT_SAMPLE = 1024  # examples the init-loss measurements use (the whole split when smaller)
+
+
+@contextlib.contextmanager
+def zeroed_output(module: nn.Module) -> Iterator[None]:
+    """While active, ``module``'s output (or its first element, for a tuple) is zeros."""
+
+    def hook(_module: nn.Module, _inputs: Any, output: Any) -> Any:
+        if isinstance(output, torch.Tensor):
+            return torch.zeros_like(output)
+        if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):
+            return (torch.zeros_like(output[0]), *output[1:])
+        raise TypeError(f"cannot zero an output of type {type(output).__name__}")
+
+    handle = module.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def balanced_indices(targets: Any, n: int, *, task: str, seed: int = 0) -> np.ndarray:
+    """``n`` row indices (sorted); classification takes the classes in turn (round robin)."""
+    targets = np.asarray(targets)
+    rng = np.random.default_rng(seed)
+    n = min(int(n), len(targets))
+    if task != "classification":
+        return np.sort(rng.choice(len(targets), size=n, replace=False))
+    pools = [rng.permutation(np.flatnonzero(targets == c)) for c in np.unique(targets)]
+    picked: list[int] = []
+    depth = 0
+    while len(picked) < n:
+        for pool in pools:
+            if depth < len(pool) and len(picked) < n:
+                picked.append(int(pool[depth]))
+        depth += 1
+    return np.sort(np.asarray(picked, dtype=np.int64))
+
+
+def subset_split(split: Any, index: Any) -> Any:
+    """A copy of ``split`` holding only rows ``index`` (ids, lengths, targets, texts, rows).
+
+    Other fields (``truncated``, ``unk_rate``) are kept from the whole split.
+    """
+    index = np.asarray(index, dtype=np.int64)
+    changes: dict[str, Any] = {
+        "ids": np.asarray(split.ids)[index],
+        "lengths": np.asarray(split.lengths)[index],
+        "targets": np.asarray(split.targets)[index],
+        "texts": [split.texts[i] for i in index.tolist()],
+    }
+    if getattr(split, "rows", None) is not None:
+        changes["rows"] = np.asarray(split.rows)[index]
+    if dataclasses.is_dataclass(split):
+        return dataclasses.replace(split, **changes)
+    out = copy.copy(split)
+    for key, value in changes.items():
+        setattr(out, key, value)
+    return out
+
+
+def tiny_split(data: Any, n: int, seed: int = 0) -> Any:
+    """A class-balanced sample of ``n`` training examples."""
+    return subset_split(data.train, balanced_indices(data.train.targets, n, task=data.task,
+                                                     seed=seed))
+
+
+def sample_outputs(ctx: Any, model: nn.Module, split: Any = None,
+                   max_examples: int = INIT_SAMPLE) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode outputs and targets (CPU) on ``split`` (default: a seeded training sample).
+
+    The whole split is used when it has at most ``max_examples`` rows.
+    """
+    data = ctx.data
+    if split is None:
+        split = data.train
+        if len(split.targets) > max_examples:
+            rng = np.random.default_rng(ctx.config.seed)
+            index = np.sort(rng.choice(len(split.targets), size=max_examples, replace=False))
+            split = subset_split(split, index)
+    tensors = SplitTensors.from_split(split, data.task, ctx.device, int(data.vocab.pad_id))
+    out = predict(model, tensors, batch_size=256)
+    return out, tensors.targets.cpu()
+
+
+def loss_of(out: torch.Tensor, targets: torch.Tensor, task: str) -> float:
+    """The training loss (cross-entropy or MSE) of ``out``, as a float."""
+    return float(compute_loss(out.float(), targets, task))
+
+
+def expected_init_losses(data: Any) -> dict[str, float]:
+    """Closed-form losses of constant predictors on the training split.
+
+    Classification: ``uniform`` = log C (equal logits), ``prior`` = the class prior's
+    entropy (logit bias = log prior). Regression: ``zero`` = mean(y²) (output 0),
+    ``mean`` = var(y) (output at the training mean).
+    """
+    if data.task == "classification":
+        counts = [int(c) for c in data.class_counts]
+        total = float(sum(counts))
+        prior = -sum((c / total) * math.log(c / total) for c in counts if c > 0)
+        return {"uniform": math.log(len(counts)), "prior": prior}
+    y = np.asarray(data.train.targets, dtype=np.float64)
+    return {"zero": float(np.mean(y * y)), "mean": float(np.var(y))}
+
+
+def output_scale(out: torch.Tensor, task: str) -> float:
+    """How spread the outputs are: RMS of logits about each row's mean (classification),
+    or the outputs' standard deviation (regression)."""
+    out = out.float()
+    if task == "classification":
+        centred = out - out.mean(1, keepdim=True)
+        return float(centred.pow(2).mean().sqrt())
+    return float(out.reshape(-1).std()) if out.numel() > 1 else 0.0
+
+
+def train_steps(ctx: Any, model: nn.Module, split: Any, *, steps: int, lr: float | None = None,
+                batch_size: int | None = None, stop_below: float | None = None,
+                seed: int | None = None) -> list[float]:
+    """Train ``model`` on ``split`` with the real Trainer; return the loss per step.
+
+    ``batch_size`` overrides the config's (e.g. the whole tiny split in one batch); training
+    stops early once a step's loss is below ``stop_below``. No dev evaluation is made.
+    """
+    from tuirecipe.train.trainer import Trainer
+
+    cfg = copy.deepcopy(ctx.config.train)
+    cfg.max_steps, cfg.eval_every, cfg.epochs = int(steps), 0, 1_000_000
+    cfg.log_every = 1  # read every loss at once (CUDA too): the early stop needs it
+    if lr is not None:
+        cfg.lr = float(lr)
+    if batch_size is not None:
+        cfg.batch_size = int(batch_size)
+    data = copy.copy(ctx.data)
+    data.train = split
+    data.dev = subset_split(split, [])  # empty: the trainer skips its evaluations
+    losses: list[float] = []
+
+    def collect(event: Any) -> None:
+        if event.kind == "step":
+            losses.append(float(event.loss))
+            if len(losses) % 25 == 0:
+                ctx.progress(len(losses) / steps, f"step {len(losses)}/{steps}")
+
+    def maybe_stop(trainer: Any) -> None:
+        if ctx.cancelled() or (stop_below is not None and losses and losses[-1] < stop_below):
+            trainer.request_stop()
+
+    trainer = Trainer(model, data, cfg, seed=ctx.config.seed if seed is None else seed,
+                      emit=collect, device=ctx.device, predictions_sample=0)
+    trainer.add_hook("on_batch_end", maybe_stop)
+    trainer.run()
+    return losses
+
+
+def label_name(data: Any, cls: int) -> str:
+    names = getattr(data, "label_names", None) or []
+    return str(names[cls]) if 0 <= cls < len(names) else str(cls)
+
+
+def short_text(text: str, limit: int = 80) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
