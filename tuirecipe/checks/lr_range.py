@@ -1,0 +1,174 @@
+"""Check 10, learning-rate range test: sweep the learning rate up, watch the loss.
+
+A fresh model trains with the learning rate growing exponentially from ``checks.lr_min``
+to ``checks.lr_max`` over ``checks.lr_steps`` steps (the trainer's optimizer, loss and
+batches). The loss, smoothed, falls, bottoms out and explodes; a good learning rate sits
+on the steep part of the descent, about a tenth of the rate at the minimum.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from tuirecipe.checks.base import Check, Outcome, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tuirecipe.checks.context import CheckContext
+
+EXPLODE = 4.0  # stop once the smoothed loss exceeds this multiple of the best
+SMOOTH = 0.8  # exponential moving average factor (bias-corrected)
+
+
+def lr_schedule(lr_min: float, lr_max: float, steps: int) -> list[float]:
+    if steps <= 1:
+        return [lr_min]
+    ratio = lr_max / lr_min
+    return [lr_min * ratio ** (k / (steps - 1)) for k in range(steps)]
+
+
+def smooth(values: list[float], beta: float = SMOOTH) -> list[float]:
+    """Bias-corrected exponential moving average."""
+    out, avg = [], 0.0
+    for k, v in enumerate(values, 1):
+        avg = beta * avg + (1 - beta) * v
+        out.append(avg / (1 - beta ** k))
+    return out
+
+
+def suggest(lrs: list[float], smoothed: list[float]) -> dict[str, Any]:
+    """The rate at the minimum, at the steepest descent before it, and a range."""
+    best = min(range(len(smoothed)), key=smoothed.__getitem__)
+    steepest = best
+    slope_min = 0.0
+    # Batch noise makes the curve wiggle at rates too small to matter, so the steepest
+    # descent is looked for only on the descent itself (the part of the curve between 10 %
+    # and 90 % of the way from the start to the minimum), over a window of a few steps.
+    start, low = smoothed[0], smoothed[best]
+    window = max(1, len(smoothed) // 20)
+    for k in range(1, best + 1):
+        if not low + 0.1 * (start - low) <= smoothed[k] <= start - 0.1 * (start - low):
+            continue
+        a, b = max(0, k - window), min(best, k + window)
+        if b == a:
+            continue
+        slope = (smoothed[b] - smoothed[a]) / (math.log(lrs[b]) - math.log(lrs[a]))
+        if slope < slope_min:
+            slope_min, steepest = slope, k
+    low, high = lrs[steepest], lrs[best] / 10
+    if low > high:
+        low, high = high, low
+    return {"lr_at_min": lrs[best], "lr_steepest": lrs[steepest], "suggested_low": low,
+            "suggested_high": high, "min_index": best}
+
+
+@register
+class LrRange(Check):
+    name = "lr_range"
+    title = "Learning-rate range test"
+    stage = "skeleton"
+    kind = "auto"
+    order = 100
+    description = (
+        "Trains a fresh model while raising the learning rate exponentially from "
+        "checks.lr_min to checks.lr_max, and plots the smoothed loss against it. The "
+        "useful rates are on the steep part of the descent, below the minimum; a loss that "
+        "never falls means the model cannot learn, or the range is too low.")
+
+    def run(self, ctx: CheckContext) -> Outcome:
+        import torch
+
+        from tuirecipe.train.batches import SplitTensors, compute_loss, iter_batches
+        from tuirecipe.train.seed import seed_everything
+
+        cfg, data = ctx.config, ctx.data
+        lrs = lr_schedule(cfg.checks.lr_min, cfg.checks.lr_max, int(cfg.checks.lr_steps))
+        model = ctx.fresh_model()
+        params = [p for p in model.parameters() if p.requires_grad]
+        advice_stuck = ("the loss did not fall at any rate: the model may not be able to "
+                        "learn (frozen or disconnected parameters, an output that ignores "
+                        "the input, labels that do not match the inputs), or the range is "
+                        "too low (raise checks.lr_max)")
+        if not params:
+            return Outcome("warn", "no trainable parameters: the loss cannot fall",
+                           numbers={"trainable": 0}, advice=advice_stuck)
+        opt = torch.optim.AdamW(params, lr=lrs[0], weight_decay=cfg.train.weight_decay)
+        tensors = SplitTensors.from_split(data.train, data.task, ctx.device,
+                                          int(data.vocab.pad_id))
+        generator = seed_everything(cfg.seed)
+        weight = None
+        if cfg.train.class_weights and data.task == "classification":
+            from tuirecipe.train.batches import class_weights
+
+            weight = class_weights(list(data.class_counts)).to(ctx.device)
+
+        def batches() -> Any:
+            while True:
+                yield from iter_batches(tensors, cfg.train.batch_size, generator=generator)
+
+        model.train()
+        losses: list[float] = []
+        used: list[float] = []
+        smoothed: list[float] = []
+        stop_reason = ""
+        stream = batches()
+        for k, lr in enumerate(lrs):
+            if ctx.cancelled():
+                stop_reason = "cancelled"
+                break
+            for group in opt.param_groups:
+                group["lr"] = lr
+            ids, mask, y = next(stream)
+            loss = compute_loss(model(ids, mask), y, data.task, weight)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                stop_reason = f"loss became {value} at lr {lr:.3g}"
+                break
+            if not loss.requires_grad:
+                stop_reason = "the loss does not depend on any trainable parameter"
+                losses.append(value)
+                used.append(lr)
+                break
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.train.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
+            opt.step()
+            losses.append(value)
+            used.append(lr)
+            smoothed = smooth(losses)
+            if k % 10 == 0:
+                ctx.progress(k / len(lrs), f"lr {lr:.2g}: loss {value:.3g}")
+            if k >= 3 and smoothed[-1] > EXPLODE * min(smoothed):
+                stop_reason = f"loss exploded (> {EXPLODE:g}× the best) at lr {lr:.3g}"
+                break
+        if not losses:
+            return Outcome("error", stop_reason or "no step ran",
+                           advice="lower checks.lr_min or check the model for NaN at init")
+        smoothed = smooth(losses)
+        found = suggest(used, smoothed)
+        start, low = smoothed[0], min(smoothed)
+        drop = (start - low) / abs(start) if start else 0.0
+        numbers = {**{k: v for k, v in found.items() if k != "min_index"},
+                   "steps": len(losses), "start_loss": start, "min_loss": low,
+                   "relative_drop": drop, "config_lr": cfg.train.lr,
+                   "diverged_at": used[-1] if stop_reason.startswith("loss") else None}
+        evidence = {"lr": used, "loss": losses, "smoothed": smoothed,
+                    "stopped": stop_reason or "reached lr_max",
+                    "suggested": [found["suggested_low"], found["suggested_high"]],
+                    "config_lr": cfg.train.lr}
+        if stop_reason == "the loss does not depend on any trainable parameter" or \
+                drop < cfg.checks.loss_decrease_min:
+            return Outcome("warn", f"the loss never fell by {cfg.checks.loss_decrease_min:.0%} "
+                                   f"between lr {used[0]:.2g} and {used[-1]:.2g} "
+                                   f"(best {low:.3g} from {start:.3g})",
+                           numbers=numbers, evidence=evidence, advice=advice_stuck)
+        summary = (f"suggested lr {found['suggested_low']:.2g}–{found['suggested_high']:.2g} "
+                   f"(steepest {found['lr_steepest']:.2g}, minimum at {found['lr_at_min']:.2g},"
+                   f" loss {start:.3g}→{low:.3g}); train.lr is {cfg.train.lr:.2g}")
+        diverged = numbers["diverged_at"]
+        if diverged is not None and cfg.train.lr >= diverged:
+            return Outcome("warn", summary + f", past where the loss exploded ({diverged:.2g})",
+                           numbers=numbers, evidence=evidence,
+                           advice="lower train.lr into the suggested range")
+        return Outcome("pass", summary, numbers=numbers, evidence=evidence)
