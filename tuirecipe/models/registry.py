@@ -61,13 +61,7 @@ def build_model(config: Config, spec: ModelSpec) -> nn.Module:
     """
     name = config.model.name
     if name in BUILTINS:
-        model = BUILTINS[name](spec)
-        # "Init well": small output weights give near-zero initial logits, so the loss at
-        # init is -log(1/C) (the prior's entropy once the bias is set) instead of whatever
-        # a random head on positive ReLU features happens to add.
-        with torch.no_grad():
-            model.head.weight.mul_(0.1)
-        return model
+        return BUILTINS[name](spec)
     if ":" not in name:
         raise ModelError(f"unknown model '{name}'; use one of {', '.join(BUILTINS)} or "
                          "'package.module:function'", source=config.source, key="model.name")
