@@ -115,9 +115,24 @@ def run_train(ctx: JobContext) -> str:
             f"{len(data.train):,} train / {len(data.dev):,} dev rows")
     trainer = Trainer(model, data, config.train, seed=config.seed, emit=ctx.emit,
                       control=ctx.control, device=device)
+    trainer.add_hook("on_eval_end", _dev_predictions_writer(ctx.run))
     result = trainer.run()
     torch.save(model.state_dict(), ctx.run.path / "model.pt")
     return result.state
+
+
+def _dev_predictions_writer(run: RunDir) -> Callable[[Any], None]:
+    """A hook writing ``dev_predictions.json`` (whole dev set) at each evaluation."""
+    from tuirecipe.runs.rundir import atomic_write_text
+
+    def write(trainer: Any) -> None:
+        import json
+
+        data = trainer.dev_predictions()
+        atomic_write_text(run.path / "dev_predictions.json",
+                          json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    return write
 
 
 def run_check(ctx: JobContext) -> str:
@@ -153,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         run.write_status(state="failed", message=str(exc))
         EventWriter(run.events_path).write(Error(message=str(exc), user_error=True))
         return 2
+    # Name the user's config (or "--set") in messages, not the run's resolved copy of it.
+    config.source = run.read_meta().get("config_source") or config.source
     ctx = JobContext(run, config, job.get("args", {}))
     _install_signal_handlers(ctx)
     if early["stop"]:
