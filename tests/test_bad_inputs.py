@@ -146,10 +146,10 @@ CASES: list[Case] = [
     # --- user models ---------------------------------------------------------------------
     Case("model module missing", data("good.csv", "--set", "model.name=no_such_pkg.mod:build",
                                       quick=False), 2,
-         ("key 'model.name'", "module 'no_such_pkg' not found")),
+         ("--set: key 'model.name'", "module 'no_such_pkg' not found")),
     Case("model import raises", train("--set", "data.path=good.csv", "--set",
                                       "model.name=model_import_raises:build", "--set",
-                                      "train.max_steps=2", "-q", quick=False), 2,
+                                      "train.max_steps=2", quick=False), 2,
          ("key 'model.name'", "importing 'model_import_raises' failed",
           "tuirecipe_no_such_dependency")),
     Case("model build raises", train("--set", "data.path=good.csv", *FAULTS_ON_PATH,
