@@ -250,6 +250,41 @@ class Trainer:
             rows.append(row)
         return rows
 
+    def dev_predictions(self, text_chars: int = 300) -> dict[str, Any]:
+        """Every dev example's prediction and loss at this step (for the bad-cases view).
+
+        One extra forward pass over the dev split; call it at evaluation time only.
+        ``rows``: ``{"row", "text", "gold", "pred", "prob", "loss"}`` where ``row`` is the
+        source file's row number, ``prob`` the predicted class's probability and ``loss``
+        the example's cross-entropy (squared error for regression).
+        """
+        dev = self.data.dev
+        out = predict(self.model, self.dev_tensors, batch_size=self.cfg.batch_size)
+        targets = self.dev_tensors.targets.cpu()
+        rows_of = getattr(dev, "rows", None)
+        if self.task == "classification":
+            logp = torch.log_softmax(out, 1)
+            preds = logp.argmax(1)
+            probs = logp.gather(1, preds[:, None]).exp().reshape(-1).tolist()
+            losses = (-logp.gather(1, targets[:, None])).reshape(-1).tolist()
+            golds = [self._label(int(t)) for t in targets.tolist()]
+            preds = [self._label(int(p)) for p in preds.tolist()]
+        else:
+            flat = out.reshape(-1)
+            losses = ((flat - targets.float()) ** 2).tolist()
+            golds, preds, probs = targets.tolist(), flat.tolist(), [None] * len(losses)
+        rows = []
+        for i in range(len(losses)):
+            text = str(dev.texts[i])
+            rows.append({
+                "row": int(rows_of[i]) if rows_of is not None and len(rows_of) > i else i,
+                "text": text if len(text) <= text_chars else text[:text_chars - 1] + "…",
+                "gold": golds[i], "pred": preds[i],
+                "prob": None if probs[i] is None else round(float(probs[i]), 4),
+                "loss": round(float(losses[i]), 5)})
+        return {"step": self.step, "task": self.task,
+                "labels": [str(n) for n in self.data.label_names], "rows": rows}
+
     def _label(self, cls: int) -> str:
         names = self.data.label_names
         return str(names[cls]) if 0 <= cls < len(names) else str(cls)

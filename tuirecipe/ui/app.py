@@ -206,8 +206,21 @@ class TuiRecipeApp(App[int]):
         self.action_show_pane("train")
         self.query_one(TrainPane).follow(RunDir(event.path))
 
+    @on(RunsPane.CompareChosen)
+    def compare_runs(self, event: RunsPane.CompareChosen) -> None:
+        from tuirecipe.ui.screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(event.paths))
+
+    @on(RunsPane.OverlayChosen)
+    def overlay_run(self, event: RunsPane.OverlayChosen) -> None:
+        from tuirecipe.runs.rundir import RunDir
+
+        self.query_one(TrainPane).add_overlay(RunDir(event.path))
+
     async def action_quit(self) -> None:
         self.query_one(NotesPane).save()
+        self.query_one(TrainPane).save_notes()
         running = self.workers_client.running_here()
         if not running:
             self.exit(0)

@@ -2,7 +2,10 @@
 
 The table is refreshed every few seconds and soon after any run changes state; reading
 the runs happens in a thread. Enter on a row follows that run in the Train pane
-(attaching to a finished run is the same as following a live one).
+(attaching to a finished run is the same as following a live one, so its curves, notes
+and checks show there; a run still training is followed live). Space marks runs, ``c``
+compares the marked runs (curves overlaid, config diff), ``o`` overlays the highlighted
+run's curves on the Train pane's.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ from textual.widgets import DataTable, Label
 
 from tuirecipe.config import Config
 from tuirecipe.runs.listing import RunSummary, list_runs
+from tuirecipe.runs.rundir import RunDir
 from tuirecipe.ui.bus import Message
 from tuirecipe.ui.panes import consume
 
 REFRESH_SECONDS = 5.0
 COLUMNS = (("run", "Run"), ("state", "State"), ("started", "Started"),
            ("duration", "Duration"), ("step", "Step"), ("best", "Best dev"),
-           ("notes", "Notes"))
+           ("notes", "Notes"), ("mark", "Marked"))
 
 
 def _when(ts: float | None) -> str:
@@ -46,10 +50,27 @@ def _best(metrics: dict[str, float]) -> str:
 
 
 class RunsPane(Widget):
-    BINDINGS = [Binding("r", "refresh_runs", "Refresh")]
+    BINDINGS = [Binding("r", "refresh_runs", "Refresh"),
+                Binding("space", "toggle_mark", "Mark"),
+                Binding("c", "compare", "Compare marked"),
+                Binding("o", "overlay", "Overlay in Train")]
 
     class RunChosen(TextualMessage):
         """The user picked a run to follow."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
+    class CompareChosen(TextualMessage):
+        """The user asked to compare these runs."""
+
+        def __init__(self, paths: list[Path]) -> None:
+            super().__init__()
+            self.paths = paths
+
+    class OverlayChosen(TextualMessage):
+        """The user asked to overlay this run's curves on the followed run's."""
 
         def __init__(self, path: Path) -> None:
             super().__init__()
@@ -59,6 +80,7 @@ class RunsPane(Widget):
         super().__init__(**kwargs)
         self.runs_path = config.runs_path
         self.runs: list[RunSummary] = []
+        self.marked: list[str] = []  # run ids, in the order they were marked
 
     def compose(self) -> ComposeResult:
         yield Label("", id="runs-summary")
@@ -92,11 +114,14 @@ class RunsPane(Widget):
         table.clear()
         for r in runs:
             table.add_row(r.id, r.state, _when(r.started), _duration(r.duration),
-                          str(r.last_step), _best(r.best), r.notes_first_line[:60], key=r.id)
+                          str(r.last_step), _best(r.best), r.notes_first_line[:50],
+                          "●" if r.id in self.marked else "", key=r.id)
         if keep is not None and keep in {r.id for r in runs}:
             table.move_cursor(row=table.get_row_index(keep))
+        self.marked = [m for m in self.marked if m in {r.id for r in runs}]
         summary = (f"{len(runs)} run{'s' if len(runs) != 1 else ''} in {self.runs_path}"
-                   " · enter: follow in Train · r: refresh" if runs else
+                   " · enter: open in Train · space: mark · c: compare marked · o: overlay"
+                   " · r: refresh" if runs else
                    f"No runs yet in {self.runs_path}. Start one from the Train pane (3).")
         self.query_one("#runs-summary", Label).update(summary)
 
@@ -109,3 +134,36 @@ class RunsPane(Widget):
         match = next((r for r in self.runs if r.id == run_id), None)
         if match is not None:
             self.post_message(self.RunChosen(Path(match.path)))
+
+    def highlighted_run(self) -> RunDir | None:
+        table = self.query_one("#runs-table", DataTable)
+        if not table.row_count:
+            return None
+        run_id = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        match = next((r for r in self.runs if r.id == run_id), None)
+        return RunDir(Path(match.path)) if match else None
+
+    def action_toggle_mark(self) -> None:
+        run = self.highlighted_run()
+        if run is None:
+            return
+        if run.id in self.marked:
+            self.marked.remove(run.id)
+        else:
+            self.marked.append(run.id)
+        table = self.query_one("#runs-table", DataTable)
+        table.update_cell(run.id, "mark", "●" if run.id in self.marked else "")
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_compare(self) -> None:
+        paths = [Path(r.path) for m in self.marked for r in self.runs if r.id == m]
+        if len(paths) < 2:
+            self.notify("mark two or more runs with space, then press c", severity="warning")
+            return
+        self.post_message(self.CompareChosen(paths))
+
+    def action_overlay(self) -> None:
+        run = self.highlighted_run()
+        if run is not None:
+            self.post_message(self.OverlayChosen(run.path))

@@ -1,29 +1,45 @@
-"""Train pane: start a training run of the current config and follow it.
+"""Train pane: start a training run of the current config, follow it, write its notes.
 
 Starting asks for a one-line motivation (saved in the run's meta.json), then publishes a
-``start`` command; the worker client launches the worker process. Everything shown here
-comes from the run directory through the bus: progress, loss/accuracy, the latest dev
-evaluation, state. Stop, pause and resume are signals to the worker.
+``start`` command; the worker client launches the worker process. Everything shown comes
+from the run directory: following a run first reads its history from ``events.jsonl`` (in
+a thread), then takes new events from the bus (step metrics arrive coalesced). The curves
+pull from that history on their own timer; nothing repaints per event.
+
+Left: curves (loss, accuracy or MAE, learning rate; other runs overlaid), the fixed dev
+examples over evaluations, and the bad cases. Right: the run's ``notes.md``.
 """
 
 from __future__ import annotations
 
-from textual import on
+import asyncio
+import time
+from typing import Any
+
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message as TextualMessage
 from textual.widget import Widget
-from textual.widgets import Button, Label, ProgressBar
+from textual.widgets import Button, Label, ProgressBar, TabbedContent, TabPane
 
 from tuirecipe.config import Config
+from tuirecipe.runs.curves import RunHistory
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
 from tuirecipe.ui.bus import (COMMAND_TOPIC, RUN_STARTED_TOPIC, START_FAILED_TOPIC, Command,
                               Message)
 from tuirecipe.ui.modals import TextPrompt
 from tuirecipe.ui.panes import consume
+from tuirecipe.ui.panes.notes import RunNotes
+from tuirecipe.ui.widgets.badcases import BadCasesView
+from tuirecipe.ui.widgets.curves import SMOOTHING_STEPS, X_AXES, CurvePlot, CurveSettings
+from tuirecipe.ui.widgets.predictions import PredictionsTable
 
-TOPICS = ("step", "eval", "status", "error", "log", RUN_STARTED_TOPIC, START_FAILED_TOPIC)
+TOPICS = ("step", "eval", "predictions", "status", "error", "log", "check_result",
+          RUN_STARTED_TOPIC, START_FAILED_TOPIC)
+LIVE_STATES = ("created", "running", "paused", "starting")
+RATE_WINDOW = 100  # steps over which steps/s is measured
 
 
 def _config_line(config: Config) -> str:
@@ -40,10 +56,46 @@ def _metric(name: str, value: float, ci: dict[str, list[float]]) -> str:
     return f"{name} {value:.4f}{interval}"
 
 
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class LoadedRun:
+    """What reading a run's events gives the pane: history, snapshots, last events."""
+
+    def __init__(self, run: RunDir) -> None:
+        self.history = RunHistory()
+        self.snapshots: list[Any] = []
+        self.last_step: Any = None
+        self.last_eval: Any = None
+        self.checks: dict[str, str] = {}
+        events = run.events()
+        self.history.add(events)
+        for event in events:
+            if event.kind == "predictions":
+                self.snapshots.append(event)
+            elif event.kind == "step":
+                self.last_step = event
+            elif event.kind == "eval" and event.split == "dev":
+                self.last_eval = event
+            elif event.kind == "check_result":
+                self.checks[event.name] = event.status
+
+
 class TrainPane(Widget, can_focus=True):
     BINDINGS = [Binding("s", "start_run", "Start"),
                 Binding("p", "pause_or_resume", "Pause/resume"),
-                Binding("x", "stop_run", "Stop")]
+                Binding("x", "stop_run", "Stop"),
+                Binding("left_square_bracket", "smoothing(-1)", "Smooth-"),
+                Binding("right_square_bracket", "smoothing(1)", "Smooth+"),
+                Binding("l", "toggle_log", "Log y"),
+                Binding("a", "cycle_x_axis", "X axis"),
+                Binding("g", "show_view('curves')", "Curves", show=False),
+                Binding("e", "show_view('predictions')", "Examples", show=False),
+                Binding("b", "show_view('badcases')", "Bad cases", show=False),
+                Binding("n", "edit_notes", "Notes"),
+                Binding("O", "clear_overlays", "Clear overlays", show=False)]
 
     class RunChanged(TextualMessage):
         """The followed run, or its state, changed."""
@@ -59,29 +111,57 @@ class TrainPane(Widget, can_focus=True):
         self.run: RunDir | None = None
         self.state = ""
         self.total_steps: int | None = None
+        self.history = RunHistory()
+        self.settings = CurveSettings()
+        self.overlays: dict[str, RunHistory] = {}
+        self.checks: dict[str, str] = {}
+        self.last_step: Any = None
+        self.last_eval: Any = None
+        self._loading = False
+        self._buffered: list[Message] = []
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="train-buttons"):
-            yield Button("Start run (s)", id="train-start", variant="primary")
-            yield Button("Pause (p)", id="train-pause")
-            yield Button("Resume (p)", id="train-resume")
-            yield Button("Stop (x)", id="train-stop", variant="error")
-        yield Label(_config_line(self.config), id="train-config")
+            yield Button("Start (s)", id="train-start", variant="primary", compact=True)
+            yield Button("Pause (p)", id="train-pause", compact=True)
+            yield Button("Resume (p)", id="train-resume", compact=True)
+            yield Button("Stop (x)", id="train-stop", variant="error", compact=True)
+            yield Label(_config_line(self.config), id="train-config")
         yield Label("No run followed. Press s to start a training run of this config, "
                     "or pick a run in the Runs pane (5).", id="train-run")
-        yield ProgressBar(total=None, show_eta=False, id="train-progress")
+        with Horizontal(id="train-progress-row"):
+            yield ProgressBar(total=None, show_eta=False, id="train-progress")
+            yield Label("", id="train-rate")
         yield Label("", id="train-step")
         yield Label("", id="train-eval")
         yield Label("", id="train-message")
+        with Horizontal(id="train-split"):
+            with TabbedContent(id="train-views"):
+                with TabPane("Curves (g)", id="view-curves"):
+                    yield Label(self._settings_text(), id="curve-settings")
+                    yield CurvePlot("loss", id="plot-loss")
+                    with Horizontal(id="train-small-plots"):
+                        yield CurvePlot("acc", id="plot-acc")
+                        yield CurvePlot("lr", id="plot-lr")
+                with TabPane("Examples (e)", id="view-predictions"):
+                    yield PredictionsTable(id="predictions")
+                with TabPane("Bad cases (b)", id="view-badcases"):
+                    yield BadCasesView(id="badcases")
+            yield RunNotes(stamp=self.stamp_line, id="run-notes")
 
     def on_mount(self) -> None:
         self.add_class("-idle")  # nothing followed yet: no progress bar to show
         consume(self, self.app.bus, TOPICS, self.on_bus_message)
         self._update_buttons()
+        self._update_plots()
+
+    @property
+    def plots(self) -> list[CurvePlot]:
+        return list(self.query(CurvePlot))
 
     # -- commands ------------------------------------------------------------------------
     def action_start_run(self) -> None:
-        if self.state in ("created", "running", "paused", "starting"):
+        if self.state in LIVE_STATES:
             self.notify("a run is already being trained here; stop it first",
                         severity="warning")
             return
@@ -127,20 +207,147 @@ class TrainPane(Widget, can_focus=True):
     def stop_pressed(self) -> None:
         self._control("stop")
 
+    # -- curve settings and views --------------------------------------------------------
+    def _settings_text(self) -> str:
+        s = self.settings
+        overlays = f" · overlaid: {', '.join(self.overlays)} (O: clear)" if self.overlays else ""
+        return (f"smoothing {s.smoothing:g} ([ ]) · y {'log' if s.log_y else 'linear'} (l)"
+                f" · x {s.x_axis} (a){overlays}")
+
+    def _apply_settings(self) -> None:
+        for plot in self.plots:
+            plot.set_settings(self.settings)
+        self.query_one("#curve-settings", Label).update(self._settings_text())
+
+    def action_smoothing(self, direction: int) -> None:
+        steps = list(SMOOTHING_STEPS)
+        now = min(range(len(steps)), key=lambda i: abs(steps[i] - self.settings.smoothing))
+        self.settings.smoothing = steps[max(0, min(len(steps) - 1, now + direction))]
+        self._apply_settings()
+
+    def action_toggle_log(self) -> None:
+        self.settings.log_y = not self.settings.log_y
+        self._apply_settings()
+
+    def action_cycle_x_axis(self) -> None:
+        self.settings.x_axis = X_AXES[(X_AXES.index(self.settings.x_axis) + 1) % len(X_AXES)]
+        self._apply_settings()
+
+    def action_show_view(self, view: str) -> None:
+        self.query_one("#train-views", TabbedContent).active = f"view-{view}"
+        if view == "badcases":
+            self.query_one("#badcases-table").focus()
+        elif view == "predictions":
+            self.query_one("#predictions").focus()
+
+    def action_edit_notes(self) -> None:
+        self.query_one("#run-notes-editor").focus()
+
+    @on(RunNotes.Left)
+    def notes_left(self) -> None:
+        self.focus()
+
+    def save_notes(self) -> bool:
+        return self.query_one(RunNotes).save()
+
+    def add_overlay(self, run: RunDir) -> None:
+        """Overlay (or, if already there, remove) another run's curves."""
+        if run.id in self.overlays:
+            del self.overlays[run.id]
+            self._update_plots()
+            return
+        if self.run is not None and run.id == self.run.id:
+            self.notify("that is the followed run", severity="warning")
+            return
+        self._load_overlay(run)
+
+    @work(group="overlay")
+    async def _load_overlay(self, run: RunDir) -> None:
+        loaded = await asyncio.to_thread(LoadedRun, run)
+        self.overlays[run.id] = loaded.history
+        self._update_plots()
+        self.notify(f"overlaid {run.id} on the curves")
+
+    def action_clear_overlays(self) -> None:
+        self.overlays.clear()
+        self._update_plots()
+
+    def _update_plots(self) -> None:
+        sources = [("", self.history)] + [(run_id[-12:], h) for run_id, h in self.overlays.items()]
+        regression = not len(self.history.acc) and "mae" in self.history.dev
+        for plot in self.plots:
+            if plot.id == "plot-acc":
+                plot.set_metric("mae" if regression else "acc")
+            plot.set_sources(sources)
+            plot.set_settings(self.settings)
+        self.query_one("#curve-settings", Label).update(self._settings_text())
+
+    def stamp_line(self) -> str:
+        """The line ctrl+t puts in the notes: time, step, metrics, change vs parent."""
+        from tuirecipe.runs.compare import change_summary
+
+        parts = [time.strftime("%Y-%m-%d %H:%M")]
+        if self.last_step is not None:
+            s = self.last_step
+            acc = f" acc {s.acc:.3f}" if s.acc is not None else ""
+            parts.append(f"step {s.step} (epoch {s.epoch:.2f}) train loss {s.loss:.4f}{acc}")
+        if self.last_eval is not None:
+            e = self.last_eval
+            metrics = " ".join(f"{k} {v:.4f}" for k, v in e.metrics.items()
+                               if isinstance(v, (int, float)))
+            parts.append(f"dev @ {e.step}: {metrics}")
+        if self.run is not None:
+            change = change_summary(self.run)
+            parent = self.run.read_meta().get("parent")
+            parts.append(f"vs parent {parent}: {change or 'no change'}" if parent
+                         else "no parent run")
+        return "- " + " · ".join(parts)
+
     # -- following -----------------------------------------------------------------------
     def follow(self, run: RunDir) -> None:
-        """Show ``run`` (live or finished): its history is replayed, then it is followed."""
+        """Show ``run`` (live or finished): its history is read, then it is followed."""
         self.run = run
         self.total_steps = None
+        self.history = RunHistory()
+        self.overlays.pop(run.id, None)
+        self.last_step = self.last_eval = None
+        self.checks = {}
         self.remove_class("-idle")
         self.query_one("#train-progress", ProgressBar).update(total=None, progress=0)
-        for part in ("#train-step", "#train-eval", "#train-message"):
+        for part in ("#train-step", "#train-eval", "#train-message", "#train-rate"):
             self.query_one(part, Label).update("")
         meta = run.read_meta()
         why = f" · why: {meta['motivation']}" if meta.get("motivation") else ""
         self.query_one("#train-run", Label).update(f"Run {run.id}{why}")
+        self.query_one(PredictionsTable).reset()
+        self.query_one(BadCasesView).set_run(run.path)
+        self.query_one(RunNotes).set_run(run)
+        self._update_plots()
         self._set_state(run.state())
+        self._loading = True
+        self._buffered = []
         self.app.follower.watch(run)
+        self._load_history(run)
+
+    @work(exclusive=True, group="train-history")
+    async def _load_history(self, run: RunDir) -> None:
+        loaded = await asyncio.to_thread(LoadedRun, run)
+        if self.run is None or run.id != self.run.id:
+            return
+        self.history = loaded.history
+        self.checks = loaded.checks
+        for snapshot in loaded.snapshots:
+            self.query_one(PredictionsTable).add_snapshot(snapshot.step, snapshot.rows)
+        if loaded.last_step is not None:
+            self._show_step([loaded.last_step], record=False)
+        if loaded.last_eval is not None:
+            self._show_eval(loaded.last_eval, record=False)
+        self._loading = False
+        buffered, self._buffered = self._buffered, []
+        for message in buffered:
+            self.on_bus_message(message)
+        self._update_plots()
+        self._show_checks()
 
     def on_bus_message(self, message: Message) -> None:
         if message.topic == RUN_STARTED_TOPIC:
@@ -152,12 +359,20 @@ class TrainPane(Widget, can_focus=True):
             return
         if self.run is None or message.run_id != self.run.id:
             return
+        if self._loading and message.topic in ("step", "eval", "predictions", "check_result"):
+            self._buffered.append(message)
+            return
         handler = getattr(self, f"_show_{message.topic}", None)
         if handler is not None:
             handler(message.payload)
 
-    def _show_step(self, steps: list) -> None:
-        last = steps[-1]
+    def _show_step(self, steps: list, record: bool = True) -> None:
+        if record:  # events already in the history (read from the file) are skipped
+            steps = [s for s in steps if s.step > self.history.last_step]
+            if not steps:
+                return
+            self.history.add(steps)
+        last = self.last_step = steps[-1]
         bar = self.query_one("#train-progress", ProgressBar)
         if self.total_steps is None and self.run is not None:
             total = self.run.read_status().get("total_steps")
@@ -167,24 +382,69 @@ class TrainPane(Widget, can_focus=True):
         bar.update(progress=last.step)
         total = f"/{self.total_steps}" if self.total_steps else ""
         acc = f" · acc {last.acc:.3f}" if last.acc is not None else ""
-        rate = f" · {last.step / last.elapsed:.1f} steps/s" if last.elapsed > 0 else ""
         self.query_one("#train-step", Label).update(
             f"step {last.step}{total} · epoch {last.epoch:.2f} · loss {last.loss:.4f}{acc}"
-            f" · lr {last.lr:.2g}{rate}")
+            f" · lr {last.lr:.2g}")
+        self.query_one("#train-rate", Label).update(self._rate_text(last))
 
-    def _show_eval(self, event) -> None:
+    def _rate_text(self, last: Any) -> str:
+        times = self.history.step_time
+        if len(times) < 2:
+            return ""
+        first = max(0, len(times) - RATE_WINDOW)
+        steps = times.x[-1] - times.x[first]
+        seconds = times.y[-1] - times.y[first]
+        if seconds <= 0 or steps <= 0:
+            return ""
+        rate = steps / seconds
+        text = f"{rate:.1f} steps/s · {_clock(last.elapsed)} elapsed"
+        if self.total_steps and self.state in ("running", "paused") \
+                and last.step < self.total_steps:
+            text += f" · ETA {_clock((self.total_steps - last.step) / rate)}"
+        return text
+
+    def _show_eval(self, event, record: bool = True) -> None:
+        if event.split != "dev":
+            return
+        if record:
+            dev_loss = self.history.dev.get(next(iter(event.metrics), "loss"))
+            if dev_loss is None or not len(dev_loss) or dev_loss.x[-1] < event.step:
+                self.history.add([event])
+        self.last_eval = event
         parts = [_metric(k, v, event.ci) for k, v in event.metrics.items()
                  if isinstance(v, (int, float))]
         n = f" (n={event.n})" if event.n else ""
         self.query_one("#train-eval", Label).update(
             f"{event.split} @ step {event.step}: " + " · ".join(parts) + n)
+        if record:
+            self._update_plots()  # the accuracy plot may switch to MAE
+
+    def _show_predictions(self, event) -> None:
+        self.query_one(PredictionsTable).add_snapshot(event.step, event.rows)
+
+    def _show_check_result(self, event) -> None:
+        self.checks[event.name] = event.status
+        self._show_checks()
+
+    def _show_checks(self) -> None:
+        if not self.checks:
+            return
+        counts: dict[str, int] = {}
+        for status in self.checks.values():
+            counts[status] = counts.get(status, 0) + 1
+        self.query_one("#train-message", Label).update(
+            "checks: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
 
     def _show_status(self, event) -> None:
         self._set_state(event.state)
         if event.message:
             self.query_one("#train-message", Label).update(event.message)
-        if event.state in TERMINAL_STATES and self.total_steps and event.state == "finished":
-            self.query_one("#train-progress", ProgressBar).update(progress=self.total_steps)
+        if event.state in TERMINAL_STATES:
+            if self.total_steps and event.state == "finished":
+                self.query_one("#train-progress", ProgressBar).update(progress=self.total_steps)
+            if self.last_step is not None:
+                self.query_one("#train-rate", Label).update(self._rate_text(self.last_step))
+            self.query_one(BadCasesView).reload_if_changed()
 
     def _show_error(self, event) -> None:
         self.query_one("#train-message", Label).update(f"error: {event.message}")
@@ -199,7 +459,7 @@ class TrainPane(Widget, can_focus=True):
             self.post_message(self.RunChanged(self.run.id, state))
 
     def _update_buttons(self) -> None:
-        live = self.state in ("created", "running", "paused", "starting")
+        live = self.state in LIVE_STATES
         self.query_one("#train-start", Button).disabled = live
         self.query_one("#train-pause", Button).disabled = self.state != "running"
         self.query_one("#train-resume", Button).disabled = self.state != "paused"

@@ -1,0 +1,148 @@
+"""Bad cases of a run: mispredictions by loss, confusion matrix, marks, cleaning list.
+
+Reads ``dev_predictions.json``, which the worker rewrites atomically at each evaluation::
+
+    {"step": 120, "task": "classification", "labels": ["neg", "pos"],
+     "rows": [{"row": 17, "text": "…", "gold": "pos", "pred": "neg",
+               "prob": 0.81, "loss": 1.66}, …]}
+
+``row`` is the example's row number in its source file (as the data browser shows it),
+``prob`` the probability of the predicted class, ``loss`` the example's cross-entropy.
+
+A person marks each misprediction in ``badcase_marks.json`` (written atomically)::
+
+    {"17": {"mark": "label_wrong", "gold": "pos", "pred": "neg", "step": 120}, …}
+
+where ``mark`` is ``label_wrong`` (the gold label looks wrong), ``model_weak`` (the label
+is right, the model is not) or ``skipped``.
+
+The label-wrong ones are exported as the cleaning list ``label_wrong.csv``: UTF-8, a
+header line, RFC 4180 quoting, one line per example, columns::
+
+    row,text,gold,pred
+
+``row`` is the source row number (an integer), so a data browser or a script can look the
+row up or drop it; ``text`` is truncated at 300 characters. No UI here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tuirecipe.runs.rundir import atomic_write_json, atomic_write_text, read_json
+
+PREDICTIONS_FILE = "dev_predictions.json"
+MARKS_FILE = "badcase_marks.json"
+CLEANING_FILE = "label_wrong.csv"
+MARKS = ("label_wrong", "model_weak", "skipped")
+CLEANING_COLUMNS = ("row", "text", "gold", "pred")
+
+
+@dataclass(frozen=True)
+class DevPredictions:
+    step: int
+    task: str
+    labels: list[str]
+    rows: list[dict[str, Any]]
+
+
+def load_predictions(run_path: Path) -> DevPredictions | None:
+    """The last evaluation's dev predictions, or None when the run has none yet."""
+    data = read_json(Path(run_path) / PREDICTIONS_FILE)
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+        return None
+    return DevPredictions(int(data.get("step", 0)), str(data.get("task", "classification")),
+                          [str(x) for x in data.get("labels", [])], data["rows"])
+
+
+def mispredictions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Examples predicted wrong, highest loss first (ties: lower row first)."""
+    wrong = [r for r in rows if str(r.get("pred")) != str(r.get("gold"))]
+    return sorted(wrong, key=lambda r: (-float(r.get("loss") or 0.0), r.get("row", 0)))
+
+
+def confusion_matrix(rows: list[dict[str, Any]],
+                     labels: list[str] | None = None) -> tuple[list[str], list[list[int]]]:
+    """``(labels, matrix)`` with ``matrix[gold][pred]`` counts, labels in the given order
+    (then any label only seen in the rows, sorted)."""
+    seen = {str(r.get("gold")) for r in rows} | {str(r.get("pred")) for r in rows}
+    order = list(labels or [])
+    order += sorted(seen - set(order))
+    index = {label: i for i, label in enumerate(order)}
+    matrix = [[0] * len(order) for _ in order]
+    for r in rows:
+        matrix[index[str(r.get("gold"))]][index[str(r.get("pred"))]] += 1
+    return order, matrix
+
+
+def most_confused(rows: list[dict[str, Any]], top: int = 5) -> list[tuple[str, str, int]]:
+    """``(gold, pred, count)`` of the most frequent mistakes, most first (ties by name)."""
+    counts = Counter((str(r.get("gold")), str(r.get("pred"))) for r in rows
+                     if str(r.get("pred")) != str(r.get("gold")))
+    return sorted(((g, p, n) for (g, p), n in counts.items()),
+                  key=lambda t: (-t[2], t[0], t[1]))[:top]
+
+
+class BadCaseMarks:
+    """A run's marks, by source row number; every change is written to disk at once."""
+
+    def __init__(self, run_path: Path) -> None:
+        self.run_path = Path(run_path)
+        data = read_json(self.path, default={})
+        self.marks: dict[str, dict[str, Any]] = data if isinstance(data, dict) else {}
+
+    @property
+    def path(self) -> Path:
+        return self.run_path / MARKS_FILE
+
+    def get(self, row: int) -> str | None:
+        entry = self.marks.get(str(row))
+        return entry.get("mark") if entry else None
+
+    def mark(self, case: dict[str, Any], mark: str, step: int = 0) -> None:
+        if mark not in MARKS:
+            raise ValueError(f"unknown mark '{mark}'; use one of {', '.join(MARKS)}")
+        self.marks[str(case["row"])] = {"mark": mark, "gold": case.get("gold"),
+                                        "pred": case.get("pred"), "step": step,
+                                        "text": str(case.get("text", ""))[:300]}
+        self.save()
+
+    def save(self) -> None:
+        atomic_write_json(self.path, self.marks)
+        self.export_label_wrong()
+
+    def label_wrong(self) -> list[dict[str, Any]]:
+        out = [{"row": int(row), **entry} for row, entry in self.marks.items()
+               if entry.get("mark") == "label_wrong"]
+        return sorted(out, key=lambda e: e["row"])
+
+    def export_label_wrong(self) -> Path:
+        """Write ``label_wrong.csv`` (see the module docstring); returns its path."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(CLEANING_COLUMNS)
+        for entry in self.label_wrong():
+            writer.writerow([entry["row"], entry.get("text", ""), entry.get("gold", ""),
+                             entry.get("pred", "")])
+        path = self.run_path / CLEANING_FILE
+        atomic_write_text(path, buffer.getvalue())
+        return path
+
+
+def read_cleaning_list(path: Path) -> list[dict[str, Any]]:
+    """Rows of a ``label_wrong.csv`` (``row`` as int), for a browser or a script."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        return [{**r, "row": int(r["row"])} for r in csv.DictReader(handle)]
+
+
+def dumps_predictions(step: int, task: str, labels: list[str],
+                      rows: list[dict[str, Any]]) -> str:
+    """The ``dev_predictions.json`` text (what the worker writes), for tests and tools."""
+    return json.dumps({"step": step, "task": task, "labels": labels, "rows": rows},
+                      ensure_ascii=False, separators=(",", ":")) + "\n"

@@ -1,0 +1,1 @@
+"""Full screens the console pushes over its panes (comparing runs)."""

@@ -1,0 +1,110 @@
+"""Compare runs: their curves overlaid and their configs side by side.
+
+Keys that differ between the runs are highlighted (and listed first); ``a`` shows every
+key or only the changed ones. A run that changed more than one key against its parent
+gets a warning: change one variable at a time. Escape goes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label
+
+from tuirecipe.runs.compare import KeyRow, compare_configs, parent_warning
+from tuirecipe.runs.curves import RunHistory
+from tuirecipe.runs.rundir import RunDir
+from tuirecipe.ui.widgets.curves import CurvePlot
+
+
+def _value(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+class CompareScreen(Screen[None]):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
+                Binding("a", "toggle_all", "All keys / changed"),
+                Binding("l", "toggle_log", "Log y")]
+
+    def __init__(self, paths: list[Path]) -> None:
+        super().__init__()
+        self.runs = [RunDir(Path(p)) for p in paths]
+        self.rows: list[KeyRow] = []
+        self.only_changed = True
+        self.warnings: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="compare"):
+            yield Label("Comparing " + ", ".join(r.id for r in self.runs), id="compare-title")
+            yield Vertical(id="compare-warnings")
+            with Horizontal(id="compare-body"):
+                with Vertical(id="compare-curves"):
+                    yield CurvePlot("loss", id="compare-loss")
+                    yield CurvePlot("acc", id="compare-acc")
+                yield DataTable(id="compare-diff", cursor_type="row", zebra_stripes=True)
+            yield Label("esc: back · a: all keys / changed only · l: log y", id="compare-keys")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.rows = compare_configs(self.runs)
+        self.warnings = [w for w in (parent_warning(r) for r in self.runs) if w]
+        box = self.query_one("#compare-warnings", Vertical)
+        for warning in self.warnings:
+            box.mount(Label(f"⚠ {warning}", classes="compare-warning"))
+        self._show_diff()
+        self.load_histories()
+
+    @work(group="compare-load")
+    async def load_histories(self) -> None:
+        histories = await asyncio.to_thread(_read_histories, self.runs)
+        sources = [(run.id[-12:], h) for run, h in zip(self.runs, histories)]
+        regression = all(not len(h.acc) and "mae" in h.dev for h in histories)
+        for plot in self.query(CurvePlot):
+            plot.data.label_first = True  # every run's lines carry its name
+            if plot.id == "compare-acc" and regression:
+                plot.set_metric("mae")
+            plot.set_sources(sources)
+
+    def _show_diff(self) -> None:
+        table = self.query_one("#compare-diff", DataTable)
+        table.clear(columns=True)
+        table.add_column("key", key="key")
+        for run in self.runs:
+            table.add_column(run.id[-16:], key=run.id)
+        highlight = self.app.theme_variables.get("warning", "")
+        rows = sorted(self.rows, key=lambda r: (not r.changed, r.key))
+        changed = 0
+        for row in rows:
+            if self.only_changed and not row.changed:
+                continue
+            changed += row.changed
+            style = f"bold {highlight}" if row.changed else ""
+            table.add_row(Text(row.key, style=style),
+                          *(Text(_value(v), style=style) for v in row.values), key=row.key)
+        if not table.row_count:
+            table.add_row("(the configs are identical)", *("" for _ in self.runs))
+
+    def action_toggle_all(self) -> None:
+        self.only_changed = not self.only_changed
+        self._show_diff()
+
+    def action_toggle_log(self) -> None:
+        for plot in self.query(CurvePlot):
+            plot.data.settings.log_y = not plot.data.settings.log_y
+            plot.redraw_if_changed()
+
+
+def _read_histories(runs: list[RunDir]) -> list[RunHistory]:
+    out = []
+    for run in runs:
+        history = RunHistory()
+        history.add(run.events())
+        out.append(history)
+    return out

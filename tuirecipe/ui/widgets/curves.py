@@ -1,0 +1,279 @@
+"""Live training curves: plotext plots that pull from run histories on a timer.
+
+Each :class:`CurvePlot` owns its plotext figure (``self.plt``, never plotext's global)
+and a list of sources, ``(label, RunHistory)`` — the followed run first, overlays after.
+Four times a second it checks whether anything it shows changed (new points, settings,
+size) and only then redraws: ``clear_data()``, one ``plot`` per line, ``refresh()``.
+
+Drawing cost does not grow with run length (DESIGN.md §6). Per line:
+
+1. smoothing (debiased EMA, as TensorBoard's slider) is computed incrementally: only the
+   points added since the last redraw are smoothed, in vectorised chunks;
+2. a level-of-detail cache keeps each completed block of ``LOD_BLOCK`` points as its min
+   and max (at their own x), also incrementally — a million points become a few thousand;
+3. the x axis (step, epoch or training time) is mapped on those few points;
+4. :func:`tuirecipe.runs.curves.envelope` reduces them to the plot's width (each
+   column's min and max), and plotext draws at most two points per column.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from textual_plotext import PlotextPlot
+
+from tuirecipe.runs.curves import RunHistory, Series, envelope
+
+X_AXES = ("step", "epoch", "time")
+LOD_BLOCK = 256
+REDRAW_SECONDS = 0.25
+SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
+# The followed run's lines: train cyan, dev orange. Each overlaid run gets one colour for
+# its train and dev lines (told apart by marker).
+FIRST_COLORS = ("cyan", "orange")
+SOURCE_COLORS = ("magenta", "green", "red", "blue", "yellow")
+
+
+@dataclass
+class CurveSettings:
+    smoothing: float = 0.6
+    log_y: bool = False
+    x_axis: str = "step"
+
+    def key(self) -> tuple:
+        return (self.smoothing, self.log_y, self.x_axis)
+
+
+def ema_extend(values: np.ndarray, weight: float,
+               state: tuple[float, int]) -> tuple[np.ndarray, tuple[float, int]]:
+    """Continue a debiased EMA over ``values``; ``state`` is (biased last value, count).
+
+    Same numbers as :func:`tuirecipe.runs.curves.ema` on the whole series, but chunked
+    and vectorised: within a chunk, ``s_j = w^(j+1) s_-1 + (1-w) Σ w^(j-i) v_i`` is a
+    cumulative sum of ``v_i w^-i``; chunks are short enough that ``w^-i`` stays finite.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    last, count = state
+    if weight <= 0 or len(values) == 0:
+        return values.copy(), (float(values[-1]) if len(values) else last, count + len(values))
+    out = np.empty(len(values))
+    chunk = int(max(8, min(4096, 250 / max(1e-12, -math.log10(weight)))))
+    for start in range(0, len(values), chunk):
+        v = values[start:start + chunk]
+        j = np.arange(len(v), dtype=np.float64)
+        powers = weight ** (j + 1)
+        biased = powers * last + (1 - weight) * weight ** j * np.cumsum(v * weight ** -j)
+        norm = 1 - weight ** (count + start + j + 1)
+        out[start:start + len(v)] = biased / norm
+        last = float(biased[-1])
+    return out, (last, count + len(values))
+
+
+class _Growable(Series):
+    def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        need = self.n + len(xs)
+        if need > len(self._x):
+            size = max(need, 2 * len(self._x))
+            self._x = np.resize(self._x, size)
+            self._y = np.resize(self._y, size)
+        self._x[self.n:need] = xs
+        self._y[self.n:need] = ys
+        self.n = need
+
+
+class LineCache:
+    """One line's smoothed values and level-of-detail blocks, extended as points arrive."""
+
+    def __init__(self, weight: float) -> None:
+        self.weight = weight
+        self.n = 0
+        self.state: tuple[float, int] = (0.0, 0)
+        self.smoothed = _Growable()
+        self.lod = _Growable()  # min/max of each completed block, at their x
+        self.lod_upto = 0  # points of ``smoothed`` folded into ``lod``
+
+    def update(self, series: Series, columns: int) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) to draw: the LOD blocks plus the tail not yet in a block, once blocks are
+        at most half a column wide; before that, every (smoothed) point."""
+        if len(series) < self.n:  # a different history: start over
+            self.__init__(self.weight)
+        if len(series) > self.n:
+            new_x, new_y = series.x[self.n:], series.y[self.n:]
+            smooth, self.state = ema_extend(new_y, self.weight, self.state)
+            self.smoothed.extend(new_x, smooth)
+            self.n = len(series)
+            self._fold()
+        x, y = self.smoothed.x, self.smoothed.y
+        if self.smoothed.n < 2 * LOD_BLOCK * columns:
+            return x, y
+        tail_x, tail_y = x[self.lod_upto:], y[self.lod_upto:]
+        if not len(self.lod):
+            return tail_x, tail_y
+        return np.concatenate([self.lod.x, tail_x]), np.concatenate([self.lod.y, tail_y])
+
+    def _fold(self) -> None:
+        blocks = (self.smoothed.n - self.lod_upto) // LOD_BLOCK
+        if blocks <= 0:
+            return
+        end = self.lod_upto + blocks * LOD_BLOCK
+        x = self.smoothed.x[self.lod_upto:end].reshape(blocks, LOD_BLOCK)
+        y = self.smoothed.y[self.lod_upto:end].reshape(blocks, LOD_BLOCK)
+        y = np.where(np.isfinite(y), y, np.nan)
+        with np.errstate(all="ignore"):
+            lo = np.nanargmin(np.where(np.isnan(y), np.inf, y), axis=1)
+            hi = np.nanargmax(np.where(np.isnan(y), -np.inf, y), axis=1)
+        rows = np.arange(blocks)
+        first, second = np.minimum(lo, hi), np.maximum(lo, hi)
+        # Each block becomes its min and max in the order they occurred (both real points).
+        xs = np.stack([x[rows, first], x[rows, second]], axis=1).reshape(-1)
+        ys = np.stack([y[rows, first], y[rows, second]], axis=1).reshape(-1)
+        self.lod.extend(xs, ys)
+        self.lod_upto = end
+
+
+def map_x(history: RunHistory, steps: np.ndarray, axis: str) -> np.ndarray:
+    """Steps to the chosen x axis: steps, epochs, or seconds of training."""
+    if axis == "epoch" and len(history.step_epoch):
+        return np.interp(steps, history.step_epoch.x, history.step_epoch.y)
+    if axis == "time" and len(history.step_time):
+        return np.interp(steps, history.step_time.x, history.step_time.y)
+    return steps
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """Which series of a history a plot shows: ``pick(history) -> Series | None``."""
+
+    label: str
+    pick: Callable[[RunHistory], Series | None]
+    smooth: bool = True  # dev curves (a point per evaluation) are not smoothed
+    marker: str = "braille"
+
+
+def train_series(name: str) -> Callable[[RunHistory], Series | None]:
+    return lambda h: getattr(h, name)
+
+
+def dev_series(name: str) -> Callable[[RunHistory], Series | None]:
+    return lambda h: h.dev.get(name)
+
+
+METRIC_LINES: dict[str, tuple[str, tuple[LineSpec, ...]]] = {
+    "loss": ("loss", (LineSpec("train", train_series("loss")),
+                      LineSpec("dev", dev_series("loss"), smooth=False, marker="hd"))),
+    "acc": ("accuracy", (LineSpec("train", train_series("acc")),
+                         LineSpec("dev", dev_series("acc"), smooth=False, marker="hd"))),
+    "mae": ("dev MAE", (LineSpec("dev", dev_series("mae"), smooth=False, marker="hd"),)),
+    "lr": ("learning rate", (LineSpec("lr", train_series("lr"), smooth=False),)),
+}
+
+
+class CurveData:
+    """The data path of a curve plot, without Textual: sources → lines → plotext figure."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self.sources: list[tuple[str, RunHistory]] = []
+        self.settings = CurveSettings()
+        self.label_first = False  # name the first source's lines too (when comparing)
+        self._caches: dict[tuple[int, str, float], LineCache] = {}
+
+    def signature(self, width: int, height: int) -> tuple:
+        lengths = []
+        for _, history in self.sources:
+            for spec in METRIC_LINES[self.metric][1]:
+                series = spec.pick(history)
+                lengths.append(len(series) if series is not None else 0)
+        return (tuple(id(h) for _, h in self.sources), tuple(lengths), self.settings.key(),
+                width, height, self.metric)
+
+    def lines(self, columns: int) -> list[tuple[str, np.ndarray, np.ndarray, str, str]]:
+        """(label, x, y, colour, marker) per drawn line, each at most 2 points per column."""
+        out = []
+        alive = set()
+        for n, (name, history) in enumerate(self.sources):
+            for k, spec in enumerate(METRIC_LINES[self.metric][1]):
+                series = spec.pick(history)
+                if series is None or not len(series):
+                    continue
+                color = (FIRST_COLORS[k % 2] if n == 0 and not self.label_first
+                         else SOURCE_COLORS[n % len(SOURCE_COLORS)] if n
+                         else FIRST_COLORS[0])
+                weight = self.settings.smoothing if spec.smooth else 0.0
+                key = (id(series), spec.label, weight)
+                alive.add(key)
+                cache = self._caches.get(key)
+                if cache is None:
+                    cache = self._caches[key] = LineCache(weight)
+                steps, y = cache.update(series, columns)
+                x = map_x(history, steps, self.settings.x_axis)
+                if self.settings.log_y:
+                    keep = y > 0
+                    x, y = x[keep], y[keep]
+                x, y = envelope(x, y, columns)
+                if not len(x):
+                    continue
+                label = f"{name} {spec.label}" if name and (n or self.label_first) \
+                    else spec.label
+                out.append((label, x, y, color, spec.marker))
+        for key in set(self._caches) - alive:  # settings changed, or a source went
+            del self._caches[key]
+        return out
+
+    def draw(self, plt, width: int, height: int) -> None:
+        """Rebuild ``plt``'s data for a ``width`` x ``height`` plot (not its rendering)."""
+        plt.clear_data()
+        title, _ = METRIC_LINES[self.metric]
+        if self.metric in ("loss", "acc") and self.settings.smoothing and self.sources:
+            title += f" (smoothing {self.settings.smoothing:g})"
+        plt.title(title)
+        plt.xlabel({"step": "step", "epoch": "epoch", "time": "seconds"}[self.settings.x_axis])
+        plt.yscale("log" if self.settings.log_y else "linear")
+        for label, x, y, color, marker in self.lines(max(10, width - 10)):
+            plt.plot(x.tolist(), y.tolist(), label=label, color=color, marker=marker)
+
+
+class CurvePlot(PlotextPlot):
+    """A plot of one metric (``loss``, ``acc``, ``mae``, ``lr``) of one or more runs."""
+
+    def __init__(self, metric: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.data = CurveData(metric)
+        self._drawn: tuple | None = None
+        self.redraws = 0
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_interval(REDRAW_SECONDS, self.redraw_if_changed)
+        self.redraw_if_changed()
+
+    @property
+    def metric(self) -> str:
+        return self.data.metric
+
+    def set_metric(self, metric: str) -> None:
+        self.data.metric = metric
+        self.redraw_if_changed()
+
+    def set_sources(self, sources: list[tuple[str, RunHistory]]) -> None:
+        self.data.sources = list(sources)
+        self.redraw_if_changed()
+
+    def set_settings(self, settings: CurveSettings) -> None:
+        self.data.settings = settings
+        self.redraw_if_changed()
+
+    def redraw_if_changed(self) -> None:
+        if not self.is_mounted or not self.display:
+            return
+        width, height = self.size.width, self.size.height
+        signature = self.data.signature(width, height)
+        if signature == self._drawn or width <= 0 or height <= 0:
+            return
+        self._drawn = signature
+        self.data.draw(self.plt, width, height)
+        self.redraws += 1
+        self.refresh()
