@@ -168,8 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         run.write_status(state="failed", message=str(exc))
         EventWriter(run.events_path).write(Error(message=str(exc), user_error=True))
         return 2
-    # Name the user's config (or "--set") in messages, not the run's resolved copy of it.
-    config.source = run.read_meta().get("config_source") or config.source
+    # Name the user's config (or "--set") in messages, not the run's resolved copy of it,
+    # and keep its folder as the base (so the run directory never lands on sys.path).
+    meta = run.read_meta()
+    config.source = meta.get("config_source") or config.source
+    config.base_dir = meta.get("config_dir") or config.base_dir
     ctx = JobContext(run, config, job.get("args", {}))
     _install_signal_handlers(ctx)
     if early["stop"]:

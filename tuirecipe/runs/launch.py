@@ -85,7 +85,8 @@ def prepare_run(config: Config, job: str = "train", *, motivation: str = "",
             changed = {}
     meta = {
         "id": run.id, "name": config.name, "job": job, "created": time.time(),
-        "config_source": config.source, "seed": config.seed,
+        "config_source": config.source, "config_dir": str(Path(config.base_dir).resolve()),
+        "seed": config.seed,
         "versions": {"python": platform.python_version(), "tuirecipe": __version__},
         "host": socket.gethostname(), "code": code, "code_diff": "code.diff" if diff else None,
         "parent": parent.id if parent is not None else None, "changed": changed,
