@@ -65,8 +65,10 @@ def build_model(config: Config, spec: ModelSpec) -> nn.Module:
     if ":" not in name:
         raise ModelError(f"unknown model '{name}'; use one of {', '.join(BUILTINS)} or "
                          "'package.module:function'", source=config.source, key="model.name")
-    folders = [config.resolve_path(p) for p in config.model.python_path]
-    folders.append(Path(config.base_dir))
+    folders = [config.resolve_path(p).resolve() for p in config.model.python_path]
+    base = Path(config.base_dir).resolve()
+    if base not in folders:  # a run's resolved config already lists it
+        folders.append(base)
     return load_user_model(name, spec, folders, source=config.source)
 
 
