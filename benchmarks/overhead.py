@@ -46,9 +46,11 @@ def bare_loop(config, steps: int) -> float:
 
     from tuirecipe.data.prepare import prepare_data
     from tuirecipe.models import build_model, spec_for
+    from tuirecipe.train.device import configure_threads
     from tuirecipe.train.seed import seed_everything
     from tuirecipe.train.trainer import SplitTensors, iter_batches
 
+    configure_threads(config.train.threads)  # the same thread count the worker uses
     data = prepare_data(config)
     spec = spec_for(config, data)
     seed_everything(config.seed)
@@ -113,7 +115,10 @@ def main() -> None:
                   f"(worker wall {wall:.1f} s incl. start-up)")
     best_bare, best_worker = max(bare), max(worker)
     ratio = best_worker / best_bare
-    print(f"\nmachine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
+    import os
+
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
+          f"{torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}, model {args.model}, batch 32, {args.steps} steps")
     print(f"bare PyTorch loop : {best_bare:8.1f} steps/s (best of {args.rounds})")
     print(f"tuirecipe worker  : {best_worker:8.1f} steps/s (best of {args.rounds})")

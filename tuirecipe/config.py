@@ -118,6 +118,7 @@ class TrainConfig:
     class_weights: bool = False  # weight the loss by inverse class frequency
     eval_every: int = 200  # steps; 0 = only at the end of each epoch
     log_every: int = 1  # write step metrics every N steps (every step is still recorded)
+    threads: int = 0  # torch CPU threads in the worker; 0 = all cores but one
 
     def _validate(self, check: _Checker) -> None:
         check.that("device", self.device in ("auto", "cpu", "cuda", "mps")
@@ -134,6 +135,7 @@ class TrainConfig:
         check.that("eval_every", self.eval_every >= 0,
                    f"must be 0 or more, got {self.eval_every}")
         check.that("log_every", self.log_every >= 1, f"must be at least 1, got {self.log_every}")
+        check.that("threads", self.threads >= 0, f"must be 0 (auto) or more, got {self.threads}")
 
 
 @dataclass

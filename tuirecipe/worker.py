@@ -189,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if runner is None:
             raise UserError(f"unknown job '{job.get('job')}'", source=str(run.job_path))
+        from tuirecipe.train.device import configure_threads
+
+        configure_threads(config.train.threads)
         state = runner(ctx)
         message = "stopped on request" if state == "stopped" else ""
         ctx.set_state(state, message, ended=time.time())

@@ -31,3 +31,18 @@ def pick_device(name: str) -> torch.device:
     if name == "cpu":
         return torch.device("cpu")
     raise UserError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N", key="train.device")
+
+
+def configure_threads(threads: int) -> int:
+    """Set torch's CPU thread count: ``threads``, or with 0 all cores but one.
+
+    A worker shares the machine with the console (and maybe other workers); leaving a
+    core free keeps the console's event loop responsive, and on a small machine torch's
+    threads spin-waiting against another busy process cost more than they bring.
+    """
+    import os
+
+    if threads <= 0:
+        threads = max(1, (os.cpu_count() or 1) - 1)
+    torch.set_num_threads(threads)
+    return threads
