@@ -225,6 +225,7 @@ def test_bad_input_gets_a_clear_answer(case: Case, outcomes: dict[str, Outcome])
         assert case.note in out.stderr + out.stdout, detail
     else:
         assert len(errors) == 1, detail
+        assert "/runs/" not in errors[0], "names the run's copy, not the user's file"
         for word in case.words:
             assert word in errors[0], f"{word!r} not in {errors[0]!r}"
     for run in out.runs:  # every run directory made ends in a terminal state
