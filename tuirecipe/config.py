@@ -118,6 +118,14 @@ class TrainConfig:
     class_weights: bool = False  # weight the loss by inverse class frequency
     eval_every: int = 200  # steps; 0 = only at the end of each epoch
     log_every: int = 1  # write step metrics every N steps (every step is still recorded)
+    # Regularisation and long-tail knobs (issue 7).
+    early_stopping_patience: int = 0  # evals without a lower dev loss before stopping; 0 = off
+    loss: str = "cross_entropy"  # cross_entropy | focal (classification only)
+    focal_gamma: float = 2.0  # focal loss: 0 is plain cross-entropy
+    adversarial: str = "none"  # none | fgm | pgd: perturb the embedding output
+    adv_epsilon: float = 1.0  # L2 radius of the perturbation, per example
+    adv_alpha: float = 0.3  # PGD step size
+    adv_steps: int = 3  # PGD steps
     threads: int = 0  # torch CPU threads in the worker; 0 = all cores but one
 
     def _validate(self, check: _Checker) -> None:
@@ -135,7 +143,40 @@ class TrainConfig:
         check.that("eval_every", self.eval_every >= 0,
                    f"must be 0 or more, got {self.eval_every}")
         check.that("log_every", self.log_every >= 1, f"must be at least 1, got {self.log_every}")
+        check.that("early_stopping_patience", self.early_stopping_patience >= 0,
+                   f"must be 0 (off) or more, got {self.early_stopping_patience}")
+        check.choice("loss", self.loss, ("cross_entropy", "focal"))
+        check.that("focal_gamma", self.focal_gamma >= 0,
+                   f"must be 0 or more, got {self.focal_gamma}")
+        check.choice("adversarial", self.adversarial, ("none", "fgm", "pgd"))
+        check.that("adv_epsilon", self.adv_epsilon > 0,
+                   f"must be greater than 0, got {self.adv_epsilon}")
+        check.that("adv_alpha", self.adv_alpha > 0,
+                   f"must be greater than 0, got {self.adv_alpha}")
+        check.that("adv_steps", self.adv_steps >= 1, f"must be at least 1, got {self.adv_steps}")
         check.that("threads", self.threads >= 0, f"must be 0 (auto) or more, got {self.threads}")
+
+
+@dataclass
+class AugmentConfig:
+    """Token-level augmentation of the training split, made when the data is prepared.
+
+    Each training example gets ``copies`` augmented copies (labels unchanged), seeded by
+    the run seed; dev is never augmented.
+    """
+
+    enabled: bool = False
+    copies: int = 1  # augmented copies per training example
+    p_delete: float = 0.1  # per token: drop it
+    p_swap: float = 0.1  # per token: swap it with its right neighbour
+    p_insert: float = 0.0  # per token: insert a random in-vocabulary token after it
+    p_replace: float = 0.0  # per token: replace it with a random in-vocabulary token
+
+    def _validate(self, check: _Checker) -> None:
+        check.that("copies", self.copies >= 1, f"must be at least 1, got {self.copies}")
+        for key in ("p_delete", "p_swap", "p_insert", "p_replace"):
+            value = getattr(self, key)
+            check.that(key, 0.0 <= value <= 1.0, f"must be between 0 and 1, got {value}")
 
 
 @dataclass
@@ -185,6 +226,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     checks: ChecksConfig = field(default_factory=ChecksConfig)
     # Not part of the TOML: where the config came from, for relative paths and messages.
     source: str = field(default="<defaults>", metadata={"internal": True})

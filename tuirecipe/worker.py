@@ -114,7 +114,8 @@ def run_train(ctx: JobContext) -> str:
     ctx.log(f"model {config.model.name}: {params:,} parameters on {device}; "
             f"{len(data.train):,} train / {len(data.dev):,} dev rows")
     trainer = Trainer(model, data, config.train, seed=config.seed, emit=ctx.emit,
-                      control=ctx.control, device=device)
+                      control=ctx.control, device=device,
+                      embedding_module=config.model.embedding_module)
     trainer.add_hook("on_eval_end", _dev_predictions_writer(ctx.run))
     result = trainer.run()
     torch.save(model.state_dict(), ctx.run.path / "model.pt")

@@ -14,7 +14,10 @@ start the output at the target mean).
 Hook points (callables receiving the trainer): ``on_batch_end``, ``on_eval_end``,
 ``on_epoch_end``. A hook can read ``trainer.step``, ``trainer.loss`` (a tensor: reading it
 costs a sync on CUDA), ``trainer.last_eval``, change ``trainer.optimizer``'s learning
-rate, or call ``trainer.request_stop()``.
+rate, or call ``trainer.request_stop()`` (ends "stopped") or ``trainer.stop_early(reason)``
+(ends "finished"; used by ``train.early_stopping_patience``). The objective comes from
+``train.loss`` (:mod:`tuirecipe.train.losses`); ``train.adversarial`` adds an FGM/PGD loss
+on the embedding output (:mod:`tuirecipe.train.adversarial`).
 """
 
 from __future__ import annotations
@@ -30,17 +33,17 @@ from torch import nn
 
 from tuirecipe.config import TrainConfig
 from tuirecipe.errors import UserError
-from tuirecipe.events import EvalMetrics, Event, PredictionsSnapshot, RunStatus, StepMetrics
+from tuirecipe.events import EvalMetrics, Event, Log, PredictionsSnapshot, RunStatus, StepMetrics
 from tuirecipe.train.batches import (
     SplitTensors,
     check_output_shape,
     class_weights,
-    compute_loss,
     evaluate,
     iter_batches,
     predict,
 )
 from tuirecipe.train.control import Control
+from tuirecipe.train.losses import make_loss_fn
 from tuirecipe.train.seed import seed_everything
 
 HOOK_POINTS = ("on_batch_end", "on_eval_end", "on_epoch_end")
@@ -68,7 +71,8 @@ class TrainResult:
 class Trainer:
     def __init__(self, model: nn.Module, data: Any, train_cfg: TrainConfig, *, seed: int,
                  emit: Callable[[Event], None], control: Control | None = None,
-                 device: torch.device | None = None, predictions_sample: int = 8) -> None:
+                 device: torch.device | None = None, predictions_sample: int = 8,
+                 embedding_module: str = "") -> None:
         self.cfg = train_cfg
         self.data = data
         self.task = data.task
@@ -87,6 +91,17 @@ class Trainer:
         self.weight = None
         if train_cfg.class_weights and self.task == "classification":
             self.weight = class_weights(list(data.class_counts)).to(self.device)
+        # train.loss, train.adversarial and train.early_stopping_patience (issue 7).
+        self.loss_fn = make_loss_fn(train_cfg, self.task, self.weight)
+        self.adversary = None
+        if train_cfg.adversarial != "none":
+            from tuirecipe.train.adversarial import EmbeddingAdversary
+
+            self.adversary = EmbeddingAdversary(
+                self.model, self.loss_fn, method=train_cfg.adversarial,
+                epsilon=train_cfg.adv_epsilon, alpha=train_cfg.adv_alpha,
+                steps=train_cfg.adv_steps, embedding_module=embedding_module)
+        self.early_stop_reason = ""
         rng = np.random.default_rng(seed)
         k = min(predictions_sample, len(self.dev_tensors))
         self.sample_index = np.sort(rng.choice(len(self.dev_tensors), size=k, replace=False))
@@ -107,6 +122,10 @@ class Trainer:
         self._last_eval_step = -1
         self._stop = False
         self._t0 = 0.0
+        if train_cfg.early_stopping_patience > 0:
+            from tuirecipe.train.early_stopping import EarlyStopping
+
+            self.add_hook("on_eval_end", EarlyStopping(train_cfg.early_stopping_patience))
 
     def add_hook(self, point: str, fn: Callable[[Trainer], None]) -> None:
         if point not in self.hooks:
@@ -117,6 +136,12 @@ class Trainer:
         """Stop after the current step (for hooks); the run ends as "stopped"."""
         self._stop = True
 
+    def stop_early(self, reason: str) -> None:
+        """Stop after the current step and end as "finished" (early stopping)."""
+        self.early_stop_reason = reason
+        self._stop = True
+        self.emit(Log(message=reason))
+
     def elapsed(self) -> float:
         paused = self.control.paused_seconds if self.control is not None else 0.0
         return time.perf_counter() - self._t0 - paused
@@ -125,7 +150,7 @@ class Trainer:
     def run(self) -> TrainResult:
         cfg, model, opt = self.cfg, self.model, self.optimizer
         params = [p for p in model.parameters() if p.requires_grad]
-        control, task, weight = self.control, self.task, self.weight
+        control, task, loss_fn, adversary = self.control, self.task, self.loss_fn, self.adversary
         batch_end = self.hooks["on_batch_end"]
         classify = task == "classification"
         read_now = self.read_every_step
@@ -136,14 +161,17 @@ class Trainer:
             for ids, mask, y in iter_batches(self.train_tensors, cfg.batch_size,
                                              generator=self.generator):
                 if (control is not None and control.checkpoint()) or self._stop:
-                    state = "stopped"
+                    state = "finished" if self.early_stop_reason else "stopped"
                     break
                 out = model(ids, mask)
                 if self.step == 0:
                     check_output_shape(out, len(y), task, self.num_classes)
-                loss = compute_loss(out, y, task, weight)
+                loss = loss_fn(out, y)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                if adversary is not None:  # clean + adversarial; the clean loss is reported
+                    (loss + adversary.loss(ids, mask, y, loss)).backward()
+                else:
+                    loss.backward()
                 if cfg.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 opt.step()
@@ -173,7 +201,7 @@ class Trainer:
                 for hook in self.hooks["on_epoch_end"]:
                     hook(self)
                 if self._stop:
-                    state = "stopped"
+                    state = "finished" if self.early_stop_reason else "stopped"
                     break
                 continue
             break  # stopped, or max_steps reached

@@ -1,0 +1,42 @@
+"""Training objectives: cross-entropy, focal loss, and the pick from ``train.loss``.
+
+Focal loss (Lin et al., 2017) scales each example's cross-entropy by ``(1 - p_t)^gamma``,
+so confidently right examples count less and the long tail of hard (often rare-class)
+examples counts more. With ``gamma = 0`` it is cross-entropy exactly; class weights
+(``train.class_weights``) multiply in the same way as in ``F.cross_entropy`` — the
+weighted mean divides by the summed weights of the batch's targets.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch.nn import functional as F
+
+from tuirecipe.config import TrainConfig
+from tuirecipe.train.batches import compute_loss
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
+               weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean focal loss of ``logits [B, C]`` against class ids ``targets [B]``."""
+    logp = F.log_softmax(logits, dim=1)
+    logp_t = logp.gather(1, targets[:, None]).squeeze(1)
+    # (1 - p_t)^gamma with gamma = 0 must be exactly 1 (0^0 included), so skip it there.
+    modulation = (1.0 - logp_t.exp()).clamp(min=0.0) ** gamma if gamma > 0 else 1.0
+    losses = -modulation * logp_t
+    if weight is None:
+        return losses.mean()
+    w = weight[targets]
+    return (w * losses).sum() / w.sum()
+
+
+def make_loss_fn(cfg: TrainConfig, task: str, weight: torch.Tensor | None = None) -> LossFn:
+    """``loss(output, targets)`` for ``train.loss``; regression always uses MSE."""
+    if task == "classification" and cfg.loss == "focal":
+        gamma = cfg.focal_gamma
+        return lambda out, y: focal_loss(out, y, gamma, weight)
+    return lambda out, y: compute_loss(out, y, task, weight)
