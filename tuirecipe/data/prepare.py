@@ -106,8 +106,14 @@ def _empty_dev_error(frame: pd.DataFrame, task: str, path: Path) -> DataError:
                      key="data.dev_fraction")
 
 
-def prepare_data(config: Config) -> PreparedData:
-    """Load ``data.path`` (and ``data.dev_path``), split, build the vocabulary, encode."""
+def prepare_data(config: Config, *, augment: bool = True) -> PreparedData:
+    """Load ``data.path`` (and ``data.dev_path``), split, build the vocabulary, encode.
+
+    With ``[augment] enabled`` (and ``augment`` true), the training split gets its
+    augmented copies after the vocabulary is built from the original texts, so the
+    augmentation never adds words to the vocabulary. Cross-validation passes
+    ``augment=False`` and augments each fold's training part itself.
+    """
     cfg = config.data
     path = resolve_data_path(config)
     loaded = load_table(path, cfg)
@@ -150,9 +156,14 @@ def prepare_data(config: Config) -> PreparedData:
         mean = float(train_y.mean())
         std = float(train_y.std()) or 1.0  # a constant target still standardises safely
 
+    train = _split(train_frame, train_y, vocab, cfg.max_len)
+    if augment and config.augment.enabled:
+        from tuirecipe.data.augment import augment_split
+
+        train = augment_split(train, vocab, config.augment, config.seed, cfg.max_len)
     return PreparedData(
         task=cfg.task,
-        train=_split(train_frame, train_y, vocab, cfg.max_len),
+        train=train,
         dev=_split(dev_frame, dev_y, vocab, cfg.max_len),
         vocab=vocab, label_names=label_names, report=loaded.report, dev_report=dev_report,
         target_mean=mean, target_std=std, class_counts=counts, max_len=cfg.max_len)
