@@ -21,6 +21,11 @@ class UserError(Exception):
         self.row = row
         super().__init__(self.one_line())
 
+    def __str__(self) -> str:
+        # Built on demand, so a caller that learns the file later (e.g. the worker knows
+        # the user's config file) can set ``source`` and the message follows.
+        return self.one_line()
+
     def one_line(self) -> str:
         where = []
         if self.source:

@@ -85,12 +85,14 @@ def check_output_shape(output: Any, batch: int, task: str, num_classes: int) -> 
     shape = list(output.shape) if isinstance(output, torch.Tensor) else None
     if shape is None:
         raise ModelError(f"the model's forward returned {type(output).__name__}, "
-                         "not a tensor of logits")
+                         "not a tensor of logits", key="model.name")
     if shape not in expected:
         raise ModelError(f"the model's output has shape {shape}; expected "
-                         f"{' or '.join(str(e) for e in expected)} for {task}")
+                         f"{' or '.join(str(e) for e in expected)} for {task}",
+                         key="model.name")
     if not output.is_floating_point():
-        raise ModelError(f"the model's output has dtype {output.dtype}; expected floats")
+        raise ModelError(f"the model's output has dtype {output.dtype}; expected floats",
+                         key="model.name")
 
 
 @torch.no_grad()
