@@ -1,141 +1,468 @@
-"""Checks pane: the recipe's manual checks, ticked with a note, kept in checklist.json.
+"""Checks pane: the recipe's sanity checks, grouped by stage, run in worker processes.
 
-The automatic sanity checks (initial loss, overfitting one batch, …) run headless with
-``tuirecipe check`` for now; this pane says so rather than pretending to run them. What
-the user ticks is written at once to ``<runs_dir>/checklist.json`` under ``"manual"``,
-keeping any other keys another writer put there.
+Each check shows its status at a glance (✓ pass, ! warn, ✗ fail, E error, a spinner and
+percentage while it runs, · not run), its one-line summary and how long it took. ``r`` or
+Enter runs the highlighted check and ``a`` runs every automatic one, each as a ``check``
+job in its own worker (``launch(config, "check", args={"only": [...]})``) whose run
+directory the :class:`~tuirecipe.ui.bus.RunFollower` tails; ``x`` stops it. The side panel
+(or ``d``, a full screen) shows the highlighted check's details.
+
+Manual checks (and the input view) are ticked with a note (space, ``n``); the human
+baseline (``h``) is a screen of its own. Ticks and the human baseline live in
+``checklist.json`` (:class:`~tuirecipe.checks.store.ChecklistStore`); results are the
+newest ``check_result`` of each check over the ``check`` runs (``latest_results``), so the
+checklist survives restarts. No torch here: the check classes are listed from the
+registry, which imports none.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from pathlib import Path
+import asyncio
 from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Label, OptionList
+from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 
+from tuirecipe.checks.base import STAGES, Check, all_checks
+from tuirecipe.checks.store import ChecklistStore, latest_results
 from tuirecipe.config import Config
-from tuirecipe.runs.rundir import atomic_write_json
+from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
+from tuirecipe.ui.bus import Command, Message
+from tuirecipe.ui.panes import consume
+from tuirecipe.ui.widgets.check_detail import (
+    STATUS_GLYPHS, CheckDetail, CheckView, escape, human_summary)
 
-# (stage, [(id, what the person checked)]) — the recipe's stages, in order.
-MANUAL_CHECKS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    ("1 · Become one with the data", (
-        ("looked_through_data", "Looked through a few hundred examples, by label"),
-        ("understood_labels", "Understood the labels: what each means, how they are spread"),
-        ("noticed_noise", "Looked for duplicates, label noise and corrupted rows"),
-    )),
-    ("2 · End-to-end skeleton, dumb baselines", (
-        ("human_baseline", "Labelled some dev examples myself (a human baseline)"),
-        ("saw_model_input", "Decoded a batch just before the model: the input is right"),
-        ("watched_predictions", "Watched predictions on fixed dev examples during training"),
-    )),
-    ("3 · Overfit", (
-        ("started_simple", "Started from a simple model before a bigger one"),
-    )),
-    ("4 · Regularize", (
-        ("more_data_first", "Tried getting more (or cleaner) data before regularizers"),
-    )),
-    ("5 · Tune", (
-        ("random_search", "Searched learning rate and size on a log scale, noted in the log"),
-    )),
-)
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+TICKABLE_AUTO = ("input_view",)  # automatic checks a person also confirms by looking
+NARROW_WIDTH = 100  # below this the side panel hides; `d` shows details full screen
+TOPICS = ("check_started", "check_progress", "check_result", "status", "error")
 
 
-def _prompt(text: str, entry: dict[str, Any]) -> str:
-    tick = "[x]" if entry.get("done") else "[ ]"
-    note = f"\n      [i]{entry['note']}[/i]" if entry.get("note") else ""
-    return f"{tick} {text}{note}"
+def _launch_checks(config: Config, names: list[str]) -> tuple[RunDir, Any]:
+    from tuirecipe.runs.launch import launch
+
+    return launch(config, "check", args={"only": names})
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
+
+
+class CheckDetailScreen(ModalScreen[None]):
+    """The detail view full screen (narrow terminals, or a closer look)."""
+
+    BINDINGS = [Binding("escape,d,q", "close", "Close")]
+
+    def __init__(self, view: CheckView) -> None:
+        super().__init__(id="check-detail-screen")
+        self.view = view
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="check-detail-box"):
+            yield CheckDetail(self.view, id="check-detail-full")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(CheckDetail).focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
 
 
 class ChecksPane(Widget):
-    BINDINGS = [Binding("space", "toggle", "Tick"), Binding("n", "edit_note", "Note")]
+    """The checklist: automatic checks run in workers, manual ones ticked, human baseline."""
 
-    def __init__(self, config: Config, **kwargs) -> None:
+    BINDINGS = [
+        Binding("r", "run_selected", "Run"),
+        Binding("a", "run_all", "Run all"),
+        Binding("x", "stop", "Stop"),
+        Binding("space", "toggle_tick", "Tick"),
+        Binding("n", "edit_note", "Note"),
+        Binding("h", "human_baseline", "Human baseline"),
+        Binding("d", "show_detail", "Details"),
+    ]
+
+    def __init__(self, config: Config, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.path: Path = config.runs_path / "checklist.json"
-        self.data = self._load()
-        self.texts = {cid: text for _, items in MANUAL_CHECKS for cid, text in items}
+        self.config = config
+        self.store = ChecklistStore(config.runs_path)
+        self.checks: dict[str, type[Check]] = {c.name: c for c in all_checks()}
+        self.results: dict[str, dict[str, Any]] = {}
+        self.live: dict[str, dict[str, Any]] = {}  # name -> {"state", "fraction", "run_id"}
+        self.runs: dict[str, tuple[RunDir, Any, list[str]]] = {}  # run id -> run, proc, names
+        self.ticks: dict[str, dict[str, Any]] = {}
+        self.human: dict[str, Any] | None = None
+        self.loaded = False
+        self._frame = 0
+        self._line_width = 60
 
-    def _load(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {"manual": {}}
-        if not isinstance(data, dict) or not isinstance(data.get("manual"), dict):
-            return {**(data if isinstance(data, dict) else {}), "manual": {}}
-        return data
-
-    @property
-    def manual(self) -> dict[str, dict[str, Any]]:
-        return self.data["manual"]
-
+    # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Label("", id="checks-summary")
-        options: list[Option | None] = []
-        for stage, items in MANUAL_CHECKS:
-            options.append(Option(f"[b]{stage}[/b]", id=f"stage:{stage}", disabled=True))
-            options += [Option(_prompt(text, self.manual.get(cid, {})), id=cid)
-                        for cid, text in items]
-        yield OptionList(*options, id="checks-list")
-        yield Label("Automatic checks (initial loss, overfit one batch, input independence, "
-                    "…) run headless with `tuirecipe check`; they join this list with "
-                    "issue 4.", id="checks-automatic")
+        with Horizontal(id="checks-body"):
+            options: list[Option] = []
+            for stage, title in STAGES.items():
+                members = [c for c in self.checks.values() if c.stage == stage]
+                if not members:
+                    continue
+                options.append(Option(f"[b $primary]{escape(title)}[/]", id=f"stage:{stage}",
+                                      disabled=True))
+                options += [Option(self._prompt(c), id=c.name) for c in members]
+            yield OptionList(*options, id="checks-list")
+            yield CheckDetail(id="check-detail")
 
     def on_mount(self) -> None:
+        self._read_store()
+        self.load_saved()
+        consume(self, self.app.bus, TOPICS, self.on_bus_message)
+        self.set_interval(0.2, self._spin)
+        options = self.query_one("#checks-list", OptionList)
+        first = next((i for i in range(options.option_count)
+                      if not options.get_option_at_index(i).disabled), None)
+        options.highlighted = first
         self._update_summary()
 
-    def _update_summary(self) -> None:
-        done = sum(1 for cid in self.texts if self.manual.get(cid, {}).get("done"))
-        self.query_one("#checks-summary", Label).update(
-            f"Manual checks: {done}/{len(self.texts)} ticked · space: tick · n: note · "
-            f"saved in {self.path}")
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
+        self.call_after_refresh(self._fit_lines)
 
-    def _current(self) -> str | None:
+    def _fit_lines(self) -> None:
+        """Summaries are clipped to one line of the list (the details have them whole)."""
+        width = self.query_one("#checks-list", OptionList).scrollable_content_region.width
+        if width > 10 and width != self._line_width:
+            self._line_width = width
+            for name in self.checks:
+                self._refresh_check(name)
+
+    @work(exclusive=True, group="checks-load")
+    async def load_saved(self) -> None:
+        """The newest recorded result of every check (reading events is done off-loop)."""
+        saved = await asyncio.to_thread(latest_results, self.config.runs_path)
+        for name, result in saved.items():
+            current = self.results.get(name)
+            if current is None or current.get("time", 0) < result.get("time", 0):
+                self.results[name] = result
+        self.loaded = True
+        self._refresh_all()
+
+    def _read_store(self) -> None:
+        try:
+            self.ticks = self.store.ticks()
+            self.human = self.store.human_baseline()
+        except OSError as exc:
+            self.notify(f"checklist not readable: {exc}", severity="error")
+
+    # -- drawing -------------------------------------------------------------------------
+    def _glyph(self, check: type[Check]) -> str:
+        live = self.live.get(check.name)
+        if live is not None:
+            if live["state"] == "queued":
+                return "[$text-muted]  …  [/]"
+            fraction = live.get("fraction")
+            spin = SPINNER[self._frame % len(SPINNER)]
+            done = f"{fraction:>4.0%}" if fraction is not None else "    "
+            return f"[$accent b]{spin}{done}[/]"
+        if check.kind == "manual":
+            return "[$success b]  ☑  [/]" if check.name in self.ticks else "[$text-muted]  ☐  [/]"
+        if check.kind == "interactive":
+            return "[$success b]  ✓  [/]" if self.human else "[$text-muted]  ·  [/]"
+        result = self.results.get(check.name)
+        if result is None:
+            return "[$text-muted]  ·  [/]"
+        glyph, colour = STATUS_GLYPHS.get(result.get("status", ""), ("?", "$text-muted"))
+        return f"[{colour} b]  {glyph}  [/]"
+
+    def _summary_line(self, check: type[Check]) -> str:
+        live = self.live.get(check.name)
+        if live is not None:
+            if live["state"] == "queued":
+                return "queued"
+            return live.get("message") or "running…"
+        if check.kind == "manual":
+            tick = self.ticks.get(check.name)
+            if tick is not None:
+                return tick.get("note") or "ticked"
+            return "space: tick when done · n: note"
+        if check.kind == "interactive":
+            if self.human:
+                return human_summary(self.human)
+            return f"h: label {self.config.checks.human_baseline_examples} dev examples yourself"
+        result = self.results.get(check.name)
+        if result is None:
+            return "not run · r: run"
+        return result.get("summary", "")
+
+    def _prompt(self, check: type[Check]) -> str:
+        result = self.results.get(check.name)
+        extra = ""
+        if result is not None and check.kind == "auto" and check.name not in self.live:
+            extra = f"  [$text-muted]{result.get('seconds', 0):.1f}s[/]"
+        if check.kind == "auto" and check.name in self.ticks:
+            extra += "  [$success]☑ looked[/]"
+        summary = _clip(self._summary_line(check), self._line_width - 6)
+        return (f"{self._glyph(check)} [b]{escape(check.title)}[/b]{extra}\n"
+                f"      [$text-muted]{escape(summary)}[/]")
+
+    def _refresh_check(self, name: str) -> None:
+        check = self.checks.get(name)
+        if check is None:
+            return
+        self.query_one("#checks-list", OptionList).replace_option_prompt(name,
+                                                                        self._prompt(check))
+        if self.highlighted_name() == name:
+            self._show_detail(name)
+
+    def _refresh_all(self) -> None:
+        for name in self.checks:
+            self._refresh_check(name)
+        self._update_summary()
+        name = self.highlighted_name()
+        if name is not None:
+            self._show_detail(name)
+
+    def _spin(self) -> None:
+        running = [n for n, live in self.live.items() if live["state"] == "running"]
+        if not running:
+            return
+        self._frame += 1
+        for name in running:
+            self.query_one("#checks-list", OptionList).replace_option_prompt(
+                name, self._prompt(self.checks[name]))
+
+    def _update_summary(self) -> None:
+        autos = [c for c in self.checks.values() if c.kind == "auto"]
+        counts: dict[str, int] = {}
+        for check in autos:
+            status = self.results.get(check.name, {}).get("status")
+            if status:
+                counts[status] = counts.get(status, 0) + 1
+        manual = [c for c in self.checks.values() if c.kind == "manual"]
+        parts = [f"{len(autos)} automatic: " + (" ".join(
+            f"[{STATUS_GLYPHS[s][1]}]{counts[s]} {STATUS_GLYPHS[s][0]}[/]"
+            for s in STATUS_GLYPHS if counts.get(s)) or "none run")]
+        not_run = len(autos) - sum(counts.values())
+        if counts and not_run:
+            parts[-1] += f" {not_run} ·"
+        parts.append(f"manual {sum(c.name in self.ticks for c in manual)}/{len(manual)} ticked")
+        if self.runs:
+            parts.append(f"[$accent]running {', '.join(self.runs)}[/]  x: stop")
+        elif not self.loaded:
+            parts.append("reading results…")
+        self.query_one("#checks-summary", Label).update(" · ".join(parts))
+
+    # -- the highlighted check and its details -------------------------------------------
+    def highlighted_name(self) -> str | None:
         option = self.query_one("#checks-list", OptionList).highlighted_option
-        return option.id if option is not None and option.id in self.texts else None
+        if option is None or option.id is None or option.id not in self.checks:
+            return None
+        return option.id
+
+    def view_of(self, name: str) -> CheckView:
+        check = self.checks[name]
+        hint = ""
+        if check.kind == "auto":
+            hint = "r or enter runs it, a runs them all"
+        elif check.kind == "manual":
+            hint = "space ticks it, n adds a note"
+        elif check.kind == "interactive":
+            hint = "h opens the labelling screen"
+        return CheckView(name=name, title=check.title, stage=STAGES[check.stage],
+                         kind=check.kind, description=check.description,
+                         result=self.results.get(name) if check.kind == "auto" else None,
+                         live=dict(self.live[name]) if name in self.live else None,
+                         tick=self.ticks.get(name),
+                         human=self.human if check.kind == "interactive" else None,
+                         hint=hint)
+
+    def _show_detail(self, name: str) -> None:
+        self.query_one("#check-detail", CheckDetail).show(self.view_of(name))
+
+    @on(OptionList.OptionHighlighted, "#checks-list")
+    def highlight_changed(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id in self.checks:
+            self._show_detail(event.option.id)
 
     @on(OptionList.OptionSelected, "#checks-list")
-    def toggle_selected(self, event: OptionList.OptionSelected) -> None:
+    def run_or_open_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter: run an automatic check, tick a manual one, open the human baseline."""
         event.stop()
-        if event.option.id in self.texts:
-            self.set_check(event.option.id, done=not self.manual.get(event.option.id, {})
-                           .get("done", False))
+        check = self.checks.get(event.option.id or "")
+        if check is None:
+            return
+        if check.kind == "auto":
+            self.run_checks([check.name])
+        elif check.kind == "manual":
+            self.action_toggle_tick()
+        else:
+            self.action_human_baseline()
 
-    def action_toggle(self) -> None:
-        cid = self._current()
-        if cid is not None:
-            self.set_check(cid, done=not self.manual.get(cid, {}).get("done", False))
+    def action_show_detail(self) -> None:
+        name = self.highlighted_name()
+        if name is not None:
+            self.app.push_screen(CheckDetailScreen(self.view_of(name)))
+
+    # -- running checks ------------------------------------------------------------------
+    def action_run_selected(self) -> None:
+        name = self.highlighted_name()
+        if name is None:
+            return
+        if self.checks[name].kind != "auto":
+            self.notify(f"'{self.checks[name].title}' is done by you, not run: "
+                        + ("press h" if self.checks[name].kind == "interactive"
+                           else "space ticks it"), severity="warning")
+            return
+        self.run_checks([name])
+
+    def action_run_all(self) -> None:
+        self.run_checks([c.name for c in self.checks.values() if c.kind == "auto"])
+
+    def run_checks(self, names: list[str]) -> None:
+        """Start a worker for the checks in ``names`` not already queued or running."""
+        busy = [n for n in names if n in self.live]
+        names = [n for n in names if n not in self.live]
+        if not names:
+            self.notify("already running: " + ", ".join(busy), severity="warning")
+            return
+        for name in names:
+            self.live[name] = {"state": "queued", "fraction": None, "run_id": None}
+            self._refresh_check(name)
+        self._start(names)
+
+    @work(group="checks-start")
+    async def _start(self, names: list[str]) -> None:
+        try:
+            run, proc = await asyncio.to_thread(_launch_checks, self.config, names)
+        except Exception as exc:  # a user error or ours: say so, keep the console
+            for name in names:
+                self.live.pop(name, None)
+                self._refresh_check(name)
+            self.notify(f"checks not started: {exc}", severity="error", timeout=10)
+            return
+        self.runs[run.id] = (run, proc, names)
+        for name in names:
+            if name in self.live:
+                self.live[name]["run_id"] = run.id
+        # The worker client knows it (quit asks about it, stop finds it); the Train pane
+        # follows only what is announced on run_started, so it is not announced.
+        self.app.workers_client.started_here[run.id] = run
+        self.app.follower.watch(run)
+        self._update_summary()
+
+    def action_stop(self) -> None:
+        if not self.runs:
+            self.notify("no checks running", severity="warning")
+            return
+        name = self.highlighted_name()
+        run_id = (self.live.get(name or "", {}).get("run_id") or next(reversed(self.runs)))
+        self.app.bus.publish("command", Command("stop", run_id=run_id))
+        self.notify(f"stopping checks run {run_id}")
+
+    def on_bus_message(self, message: Message) -> None:
+        if message.run_id not in self.runs:
+            return
+        event = message.payload
+        if message.topic == "check_started":
+            self.live[event.name] = {"state": "running", "fraction": None,
+                                     "run_id": message.run_id, "message": ""}
+            self._refresh_check(event.name)
+        elif message.topic == "check_progress":
+            live = self.live.get(event.name)
+            if live is not None:
+                live.update(state="running", fraction=event.fraction, message=event.message)
+                self._refresh_check(event.name)
+        elif message.topic == "check_result":
+            body = event.to_dict()
+            body.pop("type", None)
+            body["time"] = float(body.pop("t", 0.0) or 0.0)
+            body["run_id"] = message.run_id
+            self.results[event.name] = body
+            self.live.pop(event.name, None)
+            self._refresh_check(event.name)
+            self._update_summary()
+        elif message.topic == "error":
+            self.notify(f"checks run {message.run_id}: {event.message}", severity="error",
+                        timeout=12)
+        elif message.topic == "status" and event.state in TERMINAL_STATES:
+            self._run_ended(message.run_id, event.state, event.message)
+
+    def _run_ended(self, run_id: str, state: str, message: str) -> None:
+        run, proc, names = self.runs.pop(run_id)
+        if proc is not None:
+            proc.poll()  # reap the worker
+        left = [n for n in names if self.live.get(n, {}).get("run_id") == run_id]
+        for name in left:
+            self.live.pop(name, None)
+            self._refresh_check(name)
+        self._update_summary()
+        if state == "stopped":
+            self.notify(f"checks run {run_id} stopped" +
+                        (f"; {len(left)} not run" if left else ""), severity="warning")
+        elif state == "failed" and not left:
+            self.notify(f"checks run {run_id} failed: {message}", severity="error")
+        elif state == "failed":
+            self.notify(f"checks run {run_id} failed: {message or 'see its log'}",
+                        severity="error", timeout=12)
+
+    # -- ticks, notes, the human baseline ------------------------------------------------
+    def _tickable(self, name: str | None) -> bool:
+        if name is None:
+            return False
+        return self.checks[name].kind == "manual" or name in TICKABLE_AUTO
+
+    def action_toggle_tick(self) -> None:
+        name = self.highlighted_name()
+        if not self._tickable(name):
+            if name is not None:
+                self.notify("only manual checks and the input view are ticked by hand",
+                            severity="warning")
+            return
+        try:
+            if name in self.ticks:
+                self.store.untick(name)
+            else:
+                self.store.tick(name, "")
+        except OSError as exc:
+            self.notify(f"checklist not saved: {exc}", severity="error")
+        self._read_store()
+        self._refresh_check(name)
+        self._update_summary()
 
     def action_edit_note(self) -> None:
         from tuirecipe.ui.modals import TextPrompt
 
-        cid = self._current()
-        if cid is None:
+        name = self.highlighted_name()
+        if not self._tickable(name):
             return
-        self.app.push_screen(
-            TextPrompt(self.texts[cid], placeholder="what you saw, in one line",
-                       value=self.manual.get(cid, {}).get("note", "")),
-            lambda note: None if note is None else self.set_check(cid, note=note))
 
-    def set_check(self, cid: str, *, done: bool | None = None, note: str | None = None) -> None:
-        entry = dict(self.manual.get(cid, {}))
-        if done is not None:
-            entry["done"] = done
-        if note is not None:
-            entry["note"] = note
-        entry["updated"] = time.time()
-        self.manual[cid] = entry
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(self.path, self.data)
-        except OSError as exc:
-            self.notify(f"checklist not saved: {exc}", severity="error")
-        self.query_one("#checks-list", OptionList).replace_option_prompt(
-            cid, _prompt(self.texts[cid], entry))
-        self._update_summary()
+        def save(note: str | None) -> None:
+            if note is None:
+                return
+            try:
+                self.store.tick(name, note)  # a note ticks it: you looked
+            except OSError as exc:
+                self.notify(f"checklist not saved: {exc}", severity="error")
+            self._read_store()
+            self._refresh_check(name)
+            self._update_summary()
+
+        self.app.push_screen(
+            TextPrompt(self.checks[name].title, placeholder="what you saw, in one line",
+                       value=self.ticks.get(name, {}).get("note", ""),
+                       explain="Saving a note ticks the check."), save)
+
+    def action_human_baseline(self) -> None:
+        from tuirecipe.ui.screens.human_baseline import HumanBaselineScreen
+
+        def done(result: dict[str, Any] | None) -> None:
+            self._read_store()
+            self._refresh_check("human_baseline")
+            self._update_summary()
+
+        self.app.push_screen(HumanBaselineScreen(self.config), done)
