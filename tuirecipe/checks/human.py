@@ -13,20 +13,7 @@ import random
 from typing import Any, Mapping, Sequence
 
 from tuirecipe.checks.base import Check, register
-
-Z95 = 1.959963984540054
-
-
-def _wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    # Same formula as tuirecipe.train.metrics.wilson_interval, which imports numpy; the
-    # console may not want to load it just for this.
-    if n <= 0:
-        return (0.0, 1.0)
-    p = successes / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+from tuirecipe.stats import wilson_interval as _wilson
 
 
 def _as_list(values: Any) -> list[Any]:

@@ -7,18 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-Z95 = 1.959963984540054  # two-sided 95 % normal quantile
-
-
-def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (sane at 0 %, 100 % and small n)."""
-    if n <= 0:
-        return (0.0, 1.0)
-    p = successes / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+from tuirecipe.stats import Z95, wilson_interval  # noqa: F401 - re-exported
 
 
 def mean_interval(values: np.ndarray, z: float = Z95) -> tuple[float, float]:
