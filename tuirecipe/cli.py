@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR, EXIT_STOPPED = 0, 1, 2, 130
-COMMANDS = ("tui", "train", "check", "data", "runs", "attach")
+COMMANDS = ("tui", "train", "check", "data", "runs", "attach", "sweep", "search", "seeds", "cv",
+            "augment-preview")
 
 
 def _add_config_args(parser: argparse.ArgumentParser, required: bool = False) -> None:
@@ -35,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A terminal experiment console for training neural networks the careful "
                     "way. Without a command, opens the console (on the built-in demo when no "
                     "CONFIG is given).",
-        epilog="commands: tui, train, check, data, runs, attach — 'tuirecipe COMMAND --help' "
-               "for each.")
+        epilog="commands: tui, train, check, data, runs, attach, sweep, search, seeds, cv, "
+               "augment-preview — 'tuirecipe COMMAND --help' for each.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     tui = sub.add_parser("tui", help="open the console (the default command)",
@@ -79,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
                                         "Ctrl-C detaches; the run goes on.")
     attach.add_argument("run", metavar="RUN", help="run id (or a unique part of it) or path")
     attach.add_argument("--runs-dir", default="runs", help="the runs directory (default: runs)")
+
+    from tuirecipe.cli_tune import add_subparsers as add_tune_subparsers
+
+    add_tune_subparsers(sub, _add_config_args)
     return parser
 
 
@@ -108,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     from tuirecipe.errors import UserError
 
     try:
+        if args.command not in COMMAND_FUNCS:
+            from tuirecipe.cli_tune import COMMAND_FUNCS as TUNE_FUNCS
+
+            return TUNE_FUNCS[args.command](args)
         return COMMAND_FUNCS[args.command](args)
     except UserError as exc:
         _print_error(str(exc))

@@ -142,7 +142,14 @@ def run_check(ctx: JobContext) -> str:
     return run_checks_job(ctx)
 
 
-JOB_RUNNERS: dict[str, Callable[[JobContext], str]] = {"train": run_train, "check": run_check}
+def run_cv_fold(ctx: JobContext) -> str:
+    from tuirecipe.tune.cv import run_fold_job
+
+    return run_fold_job(ctx)
+
+
+JOB_RUNNERS: dict[str, Callable[[JobContext], str]] = {"train": run_train, "check": run_check,
+                                                       "cv_fold": run_cv_fold}
 
 
 def _early_signal_handlers() -> dict[str, bool]:

@@ -24,7 +24,9 @@ from tuirecipe.config import Config, diff_configs
 from tuirecipe.errors import RunError
 from tuirecipe.runs.rundir import RunDir, atomic_write_json, atomic_write_text, create_run_dir
 
-JOBS = ("train", "check")
+# sweep / search / seeds / cv are parent records of tuning runs (no worker of their own);
+# cv_fold trains one fold of a cross-validation.
+JOBS = ("train", "check", "sweep", "search", "seeds", "cv", "cv_fold")
 
 
 def resolved_config(config: Config) -> Config:
@@ -99,10 +101,14 @@ def prepare_run(config: Config, job: str = "train", *, motivation: str = "",
     return run
 
 
-def start_worker(run: RunDir) -> subprocess.Popen:
-    """Start ``python -m tuirecipe.worker RUN_DIR`` in its own session."""
+def start_worker(run: RunDir, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``python -m tuirecipe.worker RUN_DIR`` in its own session.
+
+    ``env`` adds variables to the worker's environment (the pool sets
+    ``CUDA_VISIBLE_DEVICES`` there to give each worker its own GPU).
+    """
     log = open(run.log_path, "ab")
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     env.setdefault("PYTHONUNBUFFERED", "1")
     try:
         proc = subprocess.Popen(

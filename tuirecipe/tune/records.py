@@ -1,0 +1,49 @@
+"""Run records shared by the tuning commands: parent runs and per-trial results."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tuirecipe.config import Config
+from tuirecipe.runs.listing import best_dev_metrics
+from tuirecipe.runs.rundir import RunDir, atomic_write_text
+
+
+def make_parent_run(config: Config, job: str, args: dict[str, Any],
+                    motivation: str = "") -> RunDir:
+    """A run directory for the parent config of a sweep/search/seeds/cv.
+
+    It holds the resolved parent config (the reference each child's ``changed`` keys are
+    computed against) and, at the end, the summary; no worker runs in it.
+    """
+    from tuirecipe.runs.launch import prepare_run
+
+    run = prepare_run(config, job, motivation=motivation, args=args)
+    run.write_status(state="running", started=time.time(), pid=None)
+    return run
+
+
+def finish_parent_run(run: RunDir, summary: dict[str, Any], state: str = "finished") -> None:
+    atomic_write_text(run.path / "summary.json",
+                      json.dumps(summary, indent=2, default=str) + "\n")
+    run.write_status(state=state, ended=time.time())
+
+
+def trial_result(run: RunDir) -> dict[str, Any]:
+    """``{"run", "state", "steps", "best": {loss, acc…}}`` of a finished child run."""
+    run.mark_dead_if_stale()
+    status = run.read_status()
+    return {"run": run.id, "state": run.state(), "steps": int(status.get("step", 0) or 0),
+            "best": best_dev_metrics(run), "message": status.get("message", "")}
+
+
+def pool_config(config: Config, parallel: int) -> Config:
+    """The parent config with ``train.threads`` set for ``parallel`` workers (if auto)."""
+    from tuirecipe.tune.pool import threads_per_worker
+    from tuirecipe.tune.space import with_values
+
+    if parallel > 1 and hasattr(config.train, "threads") and config.train.threads == 0:
+        return with_values(config, {"train.threads": threads_per_worker(parallel)})
+    return config

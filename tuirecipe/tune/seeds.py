@@ -1,0 +1,78 @@
+"""The same config over k seeds: how much of a difference is noise.
+
+The seed drives the weights' initialisation, the batch order and (without
+``data.dev_path``) the train/dev split, so the spread covers all three.
+
+:func:`differs_beyond_noise` is Welch's t-test (unequal variances) at ``alpha = 0.05``;
+with three seeds a side it only flags large, consistent differences — which is the point:
+a difference it does not flag is not worth a conclusion.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tuirecipe.config import Config
+from tuirecipe.runs.launch import prepare_run
+from tuirecipe.tune.pool import make_pool
+from tuirecipe.tune.records import finish_parent_run, make_parent_run, pool_config, trial_result
+from tuirecipe.tune.space import with_values
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof = 1; 0 for a single value)."""
+    a = np.asarray(values, dtype=float)
+    if len(a) == 0:
+        return math.nan, math.nan
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
+
+def welch_t_test(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value of Welch's t-test; 1.0 when it cannot be computed."""
+    from scipy import stats
+
+    if len(a) < 2 or len(b) < 2:
+        return 1.0
+    if np.std(a) == 0 and np.std(b) == 0:
+        return 1.0 if np.mean(a) == np.mean(b) else 0.0
+    p = stats.ttest_ind(a, b, equal_var=False).pvalue
+    return float(p) if math.isfinite(p) else 1.0
+
+
+def differs_beyond_noise(a_values: Sequence[float], b_values: Sequence[float],
+                         alpha: float = 0.05) -> bool:
+    """True when Welch's t-test rejects "same mean" at ``alpha`` (two-sided)."""
+    return welch_t_test(a_values, b_values) < alpha
+
+
+def metric_of(best: dict[str, Any], task: str) -> tuple[str, float]:
+    """The dev metric reported for a run: accuracy, or MSE for regression."""
+    key = "acc" if task == "classification" else "mse"
+    return key, float(best.get(key, math.nan))
+
+
+def run_seeds(config: Config, k: int, *, parallel: int | None = None, first_seed: int | None = None,
+              motivation: str = "") -> dict[str, Any]:
+    """Train ``config`` with seeds ``first_seed … first_seed + k - 1``; mean ± std."""
+    pool = make_pool(parallel, config.train.device)
+    config = pool_config(config, pool.parallel)
+    start = config.seed if first_seed is None else first_seed
+    seeds = list(range(start, start + k))
+    parent = make_parent_run(config, "seeds", {"k": k, "seeds": seeds}, motivation)
+    runs = [prepare_run(with_values(config, {"seed": s}), "train", parent=parent,
+                        motivation=motivation or f"seed {s}") for s in seeds]
+    pool.run(runs)
+    results = [{"seed": s, **trial_result(r)} for s, r in zip(seeds, runs)]
+    name, _ = metric_of({}, config.data.task)
+    values = [metric_of(r["best"], config.data.task)[1] for r in results]
+    losses = [float(r["best"].get("loss", math.nan)) for r in results]
+    mean, std = mean_std(values)
+    loss_mean, loss_std = mean_std(losses)
+    summary = {"parent": parent.id, "metric": name, "values": values, "mean": mean, "std": std,
+               "loss_mean": loss_mean, "loss_std": loss_std, "results": results}
+    finish_parent_run(parent, summary)
+    return summary
