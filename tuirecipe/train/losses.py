@@ -22,16 +22,15 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
                weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean focal loss of ``logits [B, C]`` against class ids ``targets [B]``."""
+    """Mean focal loss of ``logits [B, C]`` against class ids ``targets [B]``.
+
+    Computed as ``nll_loss`` of modulated log-probabilities, so with ``gamma = 0`` it is
+    the very same computation as ``F.cross_entropy`` (bit for bit, weights included).
+    """
     logp = F.log_softmax(logits, dim=1)
-    logp_t = logp.gather(1, targets[:, None]).squeeze(1)
-    # (1 - p_t)^gamma with gamma = 0 must be exactly 1 (0^0 included), so skip it there.
-    modulation = (1.0 - logp_t.exp()).clamp(min=0.0) ** gamma if gamma > 0 else 1.0
-    losses = -modulation * logp_t
-    if weight is None:
-        return losses.mean()
-    w = weight[targets]
-    return (w * losses).sum() / w.sum()
+    if gamma > 0:  # (1 - p)^0 must be exactly 1 (0^0 included): skip it at gamma 0
+        logp = (1.0 - logp.exp()).clamp(min=0.0) ** gamma * logp
+    return F.nll_loss(logp, targets, weight=weight)
 
 
 def make_loss_fn(cfg: TrainConfig, task: str, weight: torch.Tensor | None = None) -> LossFn:
