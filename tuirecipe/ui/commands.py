@@ -34,6 +34,7 @@ class ConsoleCommands(Provider):
             ("Save notes", "write the project log now (Notes pane: ctrl+s)",
              app.action_save_notes),
         ]
+        out += _check_commands(app)
         for name in sorted(app.console_themes):
             out.append((f"Theme: {name}", "switch theme (remembered)",
                         partial(app.action_set_theme, name)))
@@ -49,3 +50,27 @@ class ConsoleCommands(Provider):
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, matcher.highlight(title), callback, text=title, help=help_text)
+
+
+def _check_commands(app: TuiRecipeApp) -> list[tuple[str, str, Callable[[], object]]]:
+    """"Run all checks" and one "Run check: <title>" per automatic check (Checks pane)."""
+    from tuirecipe.checks.base import all_checks
+
+    def run(names: list[str] | None) -> None:
+        from tuirecipe.ui.panes.checks import ChecksPane
+
+        app.action_show_pane("checks")
+        pane = app.query_one(ChecksPane)
+        if names is None:
+            pane.action_run_all()
+        else:
+            pane.run_checks(names)
+
+    out: list[tuple[str, str, Callable[[], object]]] = [
+        ("Run all checks", "every automatic sanity check, in a worker (Checks pane: a)",
+         partial(run, None))]
+    for check in all_checks():
+        if check.kind == "auto":
+            out.append((f"Run check: {check.title}", f"{check.name} (Checks pane: r)",
+                        partial(run, [check.name])))
+    return out

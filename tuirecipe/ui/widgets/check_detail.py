@@ -268,6 +268,12 @@ class EvidencePlot(PlotextPlot):
     def on_mount(self) -> None:
         plt, block = self.plt, self.block
         x = block.extra.get("x")
+        log_x = bool(block.extra.get("log_x")) and x is not None
+        if log_x:
+            # Log axis drawn by hand: plotext's own log scale re-logs on every redraw.
+            x = [math.log10(v) for v in x]
+            decades = range(math.floor(min(x)), math.ceil(max(x)) + 1)
+            plt.xticks(list(decades), [f"1e{d}" for d in decades])
         for name, values in block.data:
             xs = x if x is not None else list(range(1, len(values) + 1))
             finite = [(a, b) for a, b in zip(xs, values) if math.isfinite(b)]
@@ -275,10 +281,14 @@ class EvidencePlot(PlotextPlot):
                 plt.plot([a for a, _ in finite], [b for _, b in finite],
                          label=name.rsplit(".", 1)[-1] if len(block.data) > 1 else None,
                          marker="braille")
-        if block.extra.get("log_x"):
-            plt.xscale("log")
+        values = sorted(v for _, ys in block.data for v in ys if math.isfinite(v))
+        if len(values) >= 10:
+            # A blow-up at the end (lr range test) would flatten the rest: clip it.
+            p90 = values[int(0.9 * (len(values) - 1))]
+            if values[-1] - values[0] > 3 * (p90 - values[0]) > 0:
+                plt.ylim(values[0], values[0] + 1.5 * (p90 - values[0]))
         plt.title(block.title)
-        plt.xlabel(block.extra.get("x_name", "step"))
+        plt.xlabel(block.extra.get("x_name", "step") + (" (log)" if log_x else ""))
 
 
 # -- the widget -------------------------------------------------------------------------
