@@ -85,7 +85,7 @@ class ChecksPane(Widget):
         Binding("x", "stop", "Stop"),
         Binding("space", "toggle_tick", "Tick"),
         Binding("n", "edit_note", "Note"),
-        Binding("h", "human_baseline", "Human baseline"),
+        Binding("h", "human_baseline", "Human"),
         Binding("d", "show_detail", "Details"),
     ]
 
@@ -130,12 +130,14 @@ class ChecksPane(Widget):
         self._update_summary()
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
-        self.call_after_refresh(self._fit_lines)
+        narrow = self.size.width < NARROW_WIDTH
+        self.set_class(narrow, "-narrow")
+        # The list has the whole width when narrow, half of it beside the details.
+        self._fit_lines(self.size.width if narrow else self.size.width // 2)
 
-    def _fit_lines(self) -> None:
+    def _fit_lines(self, width: int) -> None:
         """Summaries are clipped to one line of the list (the details have them whole)."""
-        width = self.query_one("#checks-list", OptionList).scrollable_content_region.width
+        width -= 3  # the list's scrollbar and the highlight's margin
         if width > 10 and width != self._line_width:
             self._line_width = width
             for name in self.checks:
@@ -249,7 +251,7 @@ class ChecksPane(Widget):
             for s in STATUS_GLYPHS if counts.get(s)) or "none run")]
         not_run = len(autos) - sum(counts.values())
         if counts and not_run:
-            parts[-1] += f" {not_run} ·"
+            parts[-1] += f" {not_run} not run"
         parts.append(f"manual {sum(c.name in self.ticks for c in manual)}/{len(manual)} ticked")
         if self.runs:
             parts.append(f"[$accent]running {', '.join(self.runs)}[/]  x: stop")

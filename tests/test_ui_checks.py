@@ -1,0 +1,250 @@
+"""The Checks pane with Pilot: run checks in workers, details, ticks, human baseline.
+
+The worker tests start real ``check`` workers on the demo data with small budgets
+(``checks.steps`` 15 …); they are marked slow and allow minutes on a loaded machine.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import OptionList
+
+import tuirecipe.ui.app as app_module
+from tuirecipe.checks.base import all_checks
+from tuirecipe.config import config_from_dict
+from tuirecipe.ui.app import TuiRecipeApp, make_app
+from tuirecipe.ui.widgets.check_detail import (
+    CheckDetail, decoded_rows_markup, evidence_blocks, format_value)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SIZE = (120, 40)
+AUTO = [c.name for c in all_checks() if c.kind == "auto"]
+FAST = {"steps": 15, "overfit_steps": 40, "lr_steps": 15, "human_baseline_examples": 5}
+
+
+@pytest.fixture(autouse=True)
+def without_data_pane(monkeypatch):
+    """The Data pane's profiling threads would slow these tests down (its own tests
+    cover it)."""
+    monkeypatch.setattr(app_module, "DATA_PANE_MODULE", "tuirecipe.ui.panes._left_out")
+
+
+@pytest.fixture
+def worker_env(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))  # the worker is `python -m tuirecipe…`
+
+
+def make(tmp_path: Path, checks: dict | None = None, **table) -> TuiRecipeApp:
+    config = config_from_dict({"name": "demo", "runs_dir": str(tmp_path / "runs"),
+                               "train": {"device": "cpu"}, "checks": {**FAST, **(checks or {})},
+                               **table}, base_dir=str(tmp_path))
+    return make_app(config, settings_dir=tmp_path / "settings")
+
+
+async def wait_for(pilot, condition, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await pilot.pause(0.1)
+    return condition()
+
+
+async def open_checks(pilot):
+    app = pilot.app
+    await pilot.press("2")
+    pane = app.query_one("#checks")
+    assert await wait_for(pilot, lambda: app.focused is not None
+                          and pane in app.focused.ancestors_with_self)
+    assert await wait_for(pilot, lambda: pane.loaded)
+    return pane
+
+
+def highlight(pane, name: str) -> None:
+    options = pane.query_one("#checks-list", OptionList)
+    options.highlighted = options.get_option_index(name)
+
+
+def detail_text(pane) -> str:
+    detail = pane.query_one("#check-detail", CheckDetail)
+    return "\n".join(str(w.render()) for w in detail.query("Static, Label"))
+
+
+# -- evidence rendering (no app) -----------------------------------------------------------
+def test_evidence_blocks_plot_float_series_and_tabulate_the_rest():
+    blocks = evidence_blocks({
+        "lr": [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1], "loss": [2.3, 2.2, 2.0, 1.5, 1.2, 9.5],
+        "suggested": [0.001, 0.01], "batch_rows": [5, 3, 9, 1, 2, 8, 7],
+        "layers": [{"layer": "fc", "std": 0.1}], "matrix": [[1.0, 0.0], [0.0, 1.0]],
+        "advice": "not shown here", "traceback": ["line 1", "ValueError: boom"]})
+    kinds = {b.kind: b for b in blocks}
+    assert set(kinds) == {"kv", "series", "table", "matrix", "traceback"}
+    series = kinds["series"]
+    assert [name for name, _ in series.data] == ["loss"]  # plotted against lr, on a log axis
+    assert series.extra["x_name"] == "lr" and series.extra["log_x"]
+    assert dict(kinds["kv"].data)["batch_rows"].startswith("[5, 3, 9")  # ints: not a curve
+    assert "advice" not in dict(kinds["kv"].data)
+    assert kinds["traceback"].data[-1] == "ValueError: boom"
+
+
+def test_decoded_rows_mark_padding_unk_and_truncation():
+    from textual.content import Content
+
+    markup = decoded_rows_markup([{"view": "a <unk> [b] ✂[3 cut] ·×4", "label_name": "x[1]",
+                                   "length": 3, "full_length": 6, "truncated": True,
+                                   "unk": 1, "row": 7, "text": "A ? [b]"}])
+    content = Content.from_markup(markup)
+    assert "a <unk> [b] ✂[3 cut] ·×4" in content.plain
+    assert "label x[1]" in content.plain and "truncated" in content.plain
+    assert format_value(0.000123) == "0.000123" and format_value(12345) == "12,345"
+
+
+# -- the pane --------------------------------------------------------------------------------
+async def test_the_checklist_is_grouped_by_stage_with_every_check(tmp_path):
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_checks(pilot)
+        options = pane.query_one("#checks-list", OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert ids[0] == "stage:data"
+        assert [i for i in ids if not i.startswith("stage:")] == [c.name for c in all_checks()]
+        assert "none run" in str(pane.query_one("#checks-summary").render())
+
+
+async def test_manual_tick_with_note_and_results_survive_a_restart(tmp_path):
+    from test_snapshots_checks import write_check_run
+
+    write_check_run(tmp_path / "runs")
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_checks(pilot)
+        assert pane.results["overfit_batch"]["status"] == "fail"
+        highlight(pane, "understood_labels")
+        await pilot.press("space")
+        assert "understood_labels" in pane.ticks
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press(*"7 classes, returns vs billing blur", "enter")
+        assert await wait_for(pilot, lambda: pane.ticks.get("understood_labels", {})
+                              .get("note") == "7 classes, returns vs billing blur")
+        highlight(pane, "init_loss")  # an automatic check: not ticked by hand
+        await pilot.press("space")
+        assert "init_loss" not in pane.ticks
+    stored = json.loads((tmp_path / "runs" / "checklist.json").read_text())
+    assert stored["ticks"]["understood_labels"]["note"] == "7 classes, returns vs billing blur"
+
+    again = make(tmp_path)
+    async with again.run_test(size=SIZE) as pilot:
+        pane = await open_checks(pilot)
+        assert pane.results["overfit_batch"]["status"] == "fail"
+        assert pane.ticks["understood_labels"]["note"].startswith("7 classes")
+        prompt = str(pane.query_one("#checks-list", OptionList)
+                     .get_option("understood_labels").prompt)
+        assert "☑" in prompt and "returns vs billing" in prompt
+        highlight(pane, "overfit_batch")
+        await pilot.pause()
+        assert await wait_for(pilot, lambda: "What to look at" in detail_text(pane))
+
+
+async def test_human_baseline_keys_answer_skip_go_back_and_save(tmp_path):
+    from tuirecipe.checks.human import sample_for_human
+    from tuirecipe.data.profiling import load_dataset
+
+    app = make(tmp_path)
+    config = app.config
+    data = load_dataset(config)
+    sample = sample_for_human(data.dev["text"], data.dev["label"], n=5, seed=config.seed)
+    classes = sorted({str(v) for v in data.frame["label"]})
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_checks(pilot)
+        await pilot.press("h")
+        screen = app.screen
+        assert screen.id == "human-baseline"
+        assert await wait_for(pilot, lambda: screen.loaded, 60)
+        assert screen.keys["1"] == classes[0] and "1 " in str(
+            screen.query_one("#human-keys").render())
+        assert sample[0][1] in str(screen.query_one("#human-example").render())
+        gold = [str(data.dev["label"].iloc[i]) for i, _ in sample]
+        key_of = {c: k for k, c in screen.keys.items()}
+        await pilot.press("2", "backspace")  # a wrong guess taken back
+        assert screen.answers == []
+        await pilot.press(key_of[gold[0]], key_of[gold[1]], "s")
+        wrong = next(c for c in classes if c != gold[3])
+        await pilot.press(key_of[wrong], key_of[gold[4]])
+        assert await wait_for(pilot, lambda: screen.result is not None)
+        assert "75%" in str(screen.query_one("#human-progress").render())
+        await pilot.press("escape")
+        assert await wait_for(pilot, lambda: pane.human is not None)
+        assert "75%" in str(pane.query_one("#checks-list", OptionList)
+                            .get_option("human_baseline").prompt)
+    saved = json.loads((tmp_path / "runs" / "checklist.json").read_text())["human_baseline"]
+    assert saved["n"] == 4 and saved["correct"] == 3 and saved["skipped"] == 1
+    assert saved["mistakes"] == [{"index": sample[3][0], "answer": wrong, "gold": gold[3],
+                                  "text": saved["mistakes"][0]["text"]}]
+    assert saved["ci"][0] < 0.75 < saved["ci"][1]
+
+
+@pytest.mark.slow
+async def test_run_all_checks_from_the_pane_and_find_them_after_a_restart(tmp_path, worker_env):
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_checks(pilot)
+        await pilot.press("a")
+        assert await wait_for(pilot, lambda: bool(pane.runs), 60)
+        run_dir = next(iter(pane.runs.values()))[0]
+        assert set(pane.live) == set(AUTO)  # all queued or running
+        assert await wait_for(pilot, lambda: any(v["state"] == "running"
+                                                 for v in pane.live.values()), 120)
+        assert await wait_for(pilot, lambda: not pane.runs, 400), pane.live
+        assert not pane.live
+        assert set(pane.results) >= set(AUTO)
+        assert all(r["run_id"] == run_dir.id for r in pane.results.values())
+        summary = str(pane.query_one("#checks-summary").render())
+        assert f"{len(AUTO)} automatic" in summary and "none run" not in summary
+    assert run_dir.read_status()["state"] == "finished"
+    recorded = [json.loads(line)["name"] for line in run_dir.events_path.read_text().splitlines()
+                if '"check_result"' in line]
+    assert sorted(recorded) == sorted(AUTO)
+
+    again = make(tmp_path)
+    async with again.run_test(size=SIZE) as pilot:
+        pane = await open_checks(pilot)
+        assert set(pane.results) >= set(AUTO)
+
+
+@pytest.mark.slow
+async def test_run_one_failing_check_shows_why_and_what_to_look_at(tmp_path, worker_env):
+    app = make(tmp_path, checks={"overfit_steps": 1})
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_checks(pilot)
+        highlight(pane, "overfit_batch")
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: "overfit_batch" in pane.live)
+        assert await wait_for(pilot, lambda: "overfit_batch" in pane.results
+                              and not pane.runs, 300)
+        result = pane.results["overfit_batch"]
+        assert result["status"] == "fail"
+        assert set(pane.results) == {"overfit_batch"}  # only the one asked for ran
+        text = detail_text(pane)
+        assert "What to look at" in text and "memorise" in text
+        assert "✗" in str(pane.query_one("#checks-list", OptionList)
+                          .get_option("overfit_batch").prompt)
+
+
+@pytest.mark.slow
+async def test_a_running_check_is_stopped_with_x(tmp_path, worker_env):
+    app = make(tmp_path, checks={"steps": 400})  # fixed_seed first: long enough to stop
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_checks(pilot)
+        await pilot.press("a")
+        assert await wait_for(pilot, lambda: any(v["state"] == "running"
+                                                 for v in pane.live.values()), 180)
+        run_dir = next(iter(pane.runs.values()))[0]
+        await pilot.press("x")
+        assert await wait_for(pilot, lambda: not pane.runs, 120)
+        assert not pane.live  # what had not run is back to its previous state
+    assert run_dir.read_status()["state"] == "stopped"
