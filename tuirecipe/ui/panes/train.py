@@ -20,6 +20,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.message import Message as TextualMessage
 from textual.widget import Widget
 from textual.widgets import Button, Label, ProgressBar, TabbedContent, TabPane
@@ -126,7 +127,7 @@ class TrainPane(Widget, can_focus=True):
             yield Button("Pause (p)", id="train-pause", compact=True)
             yield Button("Resume (p)", id="train-resume", compact=True)
             yield Button("Stop (x)", id="train-stop", variant="error", compact=True)
-            yield Label(_config_line(self.config), id="train-config")
+        yield Label(_config_line(self.config), id="train-config")
         yield Label("No run followed. Press s to start a training run of this config, "
                     "or pick a run in the Runs pane (5).", id="train-run")
         with Horizontal(id="train-progress-row"):
@@ -141,8 +142,8 @@ class TrainPane(Widget, can_focus=True):
                     yield Label(self._settings_text(), id="curve-settings")
                     yield CurvePlot("loss", id="plot-loss")
                     with Horizontal(id="train-small-plots"):
-                        yield CurvePlot("acc", id="plot-acc")
-                        yield CurvePlot("lr", id="plot-lr")
+                        yield CurvePlot("acc", interval=0.5, id="plot-acc")
+                        yield CurvePlot("lr", interval=1.0, id="plot-lr")
                 with TabPane("Examples (e)", id="view-predictions"):
                     yield PredictionsTable(id="predictions")
                 with TabPane("Bad cases (b)", id="view-badcases"):
@@ -151,9 +152,21 @@ class TrainPane(Widget, can_focus=True):
 
     def on_mount(self) -> None:
         self.add_class("-idle")  # nothing followed yet: no progress bar to show
+        for part in ("#train-step", "#train-eval", "#train-message"):
+            self.query_one(part, Label).display = False
         consume(self, self.app.bus, TOPICS, self.on_bus_message)
         self._update_buttons()
         self._update_plots()
+
+    def on_resize(self) -> None:
+        # Short terminals: the loss curve only, so it stays readable.
+        self.set_class(self.size.height < 30, "-short")
+
+    def _line(self, part: str, text: str) -> None:
+        """Update a one-line label; an empty one takes no room."""
+        label = self.query_one(part, Label)
+        label.update(text)
+        label.display = bool(text)
 
     @property
     def plots(self) -> list[CurvePlot]:
@@ -315,7 +328,7 @@ class TrainPane(Widget, can_focus=True):
         self.remove_class("-idle")
         self.query_one("#train-progress", ProgressBar).update(total=None, progress=0)
         for part in ("#train-step", "#train-eval", "#train-message", "#train-rate"):
-            self.query_one(part, Label).update("")
+            self._line(part, "")
         meta = run.read_meta()
         why = f" · why: {meta['motivation']}" if meta.get("motivation") else ""
         self.query_one("#train-run", Label).update(f"Run {run.id}{why}")
@@ -355,7 +368,7 @@ class TrainPane(Widget, can_focus=True):
             return
         if message.topic == START_FAILED_TOPIC:
             self._set_state("failed to start")
-            self.query_one("#train-message", Label).update(f"not started: {message.payload}")
+            self._line("#train-message", f"not started: {message.payload}")
             return
         if self.run is None or message.run_id != self.run.id:
             return
@@ -364,7 +377,11 @@ class TrainPane(Widget, can_focus=True):
             return
         handler = getattr(self, f"_show_{message.topic}", None)
         if handler is not None:
-            handler(message.payload)
+            try:
+                handler(message.payload)
+            except NoMatches:  # the console is closing: its widgets are going
+                if self.is_mounted and self.children:
+                    raise
 
     def _show_step(self, steps: list, record: bool = True) -> None:
         if record:  # events already in the history (read from the file) are skipped
@@ -382,10 +399,10 @@ class TrainPane(Widget, can_focus=True):
         bar.update(progress=last.step)
         total = f"/{self.total_steps}" if self.total_steps else ""
         acc = f" · acc {last.acc:.3f}" if last.acc is not None else ""
-        self.query_one("#train-step", Label).update(
+        self._line("#train-step", 
             f"step {last.step}{total} · epoch {last.epoch:.2f} · loss {last.loss:.4f}{acc}"
             f" · lr {last.lr:.2g}")
-        self.query_one("#train-rate", Label).update(self._rate_text(last))
+        self._line("#train-rate", self._rate_text(last))
 
     def _rate_text(self, last: Any) -> str:
         times = self.history.step_time
@@ -414,7 +431,7 @@ class TrainPane(Widget, can_focus=True):
         parts = [_metric(k, v, event.ci) for k, v in event.metrics.items()
                  if isinstance(v, (int, float))]
         n = f" (n={event.n})" if event.n else ""
-        self.query_one("#train-eval", Label).update(
+        self._line("#train-eval", 
             f"{event.split} @ step {event.step}: " + " · ".join(parts) + n)
         if record:
             self._update_plots()  # the accuracy plot may switch to MAE
@@ -432,25 +449,25 @@ class TrainPane(Widget, can_focus=True):
         counts: dict[str, int] = {}
         for status in self.checks.values():
             counts[status] = counts.get(status, 0) + 1
-        self.query_one("#train-message", Label).update(
+        self._line("#train-message", 
             "checks: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
 
     def _show_status(self, event) -> None:
         self._set_state(event.state)
         if event.message:
-            self.query_one("#train-message", Label).update(event.message)
+            self._line("#train-message", event.message)
         if event.state in TERMINAL_STATES:
             if self.total_steps and event.state == "finished":
                 self.query_one("#train-progress", ProgressBar).update(progress=self.total_steps)
             if self.last_step is not None:
-                self.query_one("#train-rate", Label).update(self._rate_text(self.last_step))
+                self._line("#train-rate", self._rate_text(self.last_step))
             self.query_one(BadCasesView).reload_if_changed()
 
     def _show_error(self, event) -> None:
-        self.query_one("#train-message", Label).update(f"error: {event.message}")
+        self._line("#train-message", f"error: {event.message}")
 
     def _show_log(self, event) -> None:
-        self.query_one("#train-message", Label).update(event.message)
+        self._line("#train-message", event.message)
 
     def _set_state(self, state: str) -> None:
         self.state = state

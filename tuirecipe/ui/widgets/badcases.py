@@ -13,7 +13,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -28,35 +27,34 @@ from tuirecipe.runs.badcases import (PREDICTIONS_FILE, BadCaseMarks, DevPredicti
 
 POLL_SECONDS = 2.0
 MAX_CASES = 500  # shown; the file may hold more
-MAX_MATRIX_LABELS = 8
+MAX_MATRIX_LABELS = 6  # what fits the 34-column side panel
 MARK_NAMES = {"label_wrong": "label wrong", "model_weak": "model weak", "skipped": "skipped"}
 
 
 def confusion_renderable(labels: list[str], matrix: list[list[int]],
-                         pairs: list[tuple[str, str, int]], highlight: str) -> Table:
+                         pairs: list[tuple[str, str, int]], highlight: str) -> Text:
     """The matrix (gold rows, predicted columns) and the most-confused pairs under it."""
-    table = Table(title="confusion (gold ↓ · pred →)", box=None, padding=(0, 1),
-                  title_justify="left", show_edge=False)
     totals = [sum(row) for row in matrix]
-    keep = sorted(range(len(labels)), key=lambda i: -totals[i])[:MAX_MATRIX_LABELS]
-    keep.sort()
-    table.add_column("")
-    for j in keep:
-        table.add_column(labels[j][:6], justify="right")
+    keep = sorted(sorted(range(len(labels)), key=lambda i: -totals[i])[:MAX_MATRIX_LABELS])
+    cw = 6 if len(keep) <= 4 else 4  # cell width
+    out = Text()
+    out.append("confusion (gold ↓ · pred →)\n", style="italic")
+    out.append(" " * 9 + "".join(f"{labels[j][:cw - 1]:>{cw}}" for j in keep) + "\n",
+               style="bold")
     for i in keep:
-        cells = [Text(str(matrix[i][j]), style="bold" if i == j else
-                      (highlight if matrix[i][j] else "")) for j in keep]
-        table.add_row(labels[i][:10], *cells)
+        out.append(f"{labels[i][:8]:<9}")
+        for j in keep:
+            style = "bold" if i == j else (highlight if matrix[i][j] else "")
+            out.append(f"{matrix[i][j]:>{cw}}", style=style)
+        out.append("\n")
     if len(labels) > len(keep):
-        table.caption = f"{len(keep)} of {len(labels)} labels (most frequent)"
-    grid = Table.grid()
-    grid.add_row(table)
-    grid.add_row(Text("most confused (gold → pred):", style="bold"))
-    for gold, pred, count in pairs or []:
-        grid.add_row(f"  {gold} → {pred}: {count}")
+        out.append(f"{len(keep)} of {len(labels)} labels (most frequent)\n", style="dim")
+    out.append("\nmost confused (gold → pred):\n", style="bold")
+    for gold, pred, count in pairs:
+        out.append(f"  {gold} → {pred}: {count}\n")
     if not pairs:
-        grid.add_row("  none")
-    return grid
+        out.append("  none\n")
+    return out
 
 
 class BadCasesView(Widget):

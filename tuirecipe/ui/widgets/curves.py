@@ -239,15 +239,16 @@ class CurveData:
 class CurvePlot(PlotextPlot):
     """A plot of one metric (``loss``, ``acc``, ``mae``, ``lr``) of one or more runs."""
 
-    def __init__(self, metric: str, **kwargs) -> None:
+    def __init__(self, metric: str, interval: float = REDRAW_SECONDS, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.interval = interval
         self.data = CurveData(metric)
         self._drawn: tuple | None = None
         self.redraws = 0
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.set_interval(REDRAW_SECONDS, self.redraw_if_changed)
+        self.set_interval(self.interval, self.redraw_if_changed)
         self.redraw_if_changed()
 
     @property

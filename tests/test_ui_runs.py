@@ -1,0 +1,132 @@
+"""Runs pane with Pilot: open a run, mark and compare runs, overlay one on the curves; the
+Notes pane's switch to the followed run's notes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from recorded_run import write_recorded_run
+
+import tuirecipe.ui.app as app_module
+from tuirecipe.config import config_from_dict
+from tuirecipe.ui.app import TuiRecipeApp, make_app
+
+SIZE = (120, 40)
+PARENT, CHILD = "20231114-221320-demo", "20231114-231320-demo"
+
+
+@pytest.fixture(autouse=True)
+def without_data_pane(monkeypatch):
+    monkeypatch.setattr(app_module, "DATA_PANE_MODULE", "tuirecipe.ui.panes._left_out")
+
+
+@pytest.fixture
+def two_runs(tmp_path):
+    runs = tmp_path / "runs"
+    parent = write_recorded_run(runs, PARENT, lr=0.001)
+    child = write_recorded_run(runs, CHILD, lr=0.003, steps=150, parent=PARENT,
+                               changed={"train.lr": [0.001, 0.003],
+                                        "train.max_steps": [200, 150]},
+                               notes="# higher lr\n")
+    # Started an hour later: newest first in the list.
+    status = child.read_status()
+    child.write_status(started=status["started"] + 3600, ended=status["ended"] + 3600)
+    return parent, child
+
+
+def make(tmp_path: Path) -> TuiRecipeApp:
+    config = config_from_dict({"name": "demo", "runs_dir": str(tmp_path / "runs")},
+                              base_dir=str(tmp_path))
+    return make_app(config, theme="dark", settings_dir=tmp_path / "settings")
+
+
+async def wait_for(pilot, condition, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await pilot.pause(0.05)
+    return condition()
+
+
+async def runs_table(pilot, app):
+    await pilot.press("5")
+    table = app.query_one("#runs-table")
+    assert await wait_for(pilot, lambda: table.row_count == 2)
+    assert await wait_for(pilot, lambda: app.focused is table)
+    return table
+
+
+async def test_compare_two_runs_shows_the_config_diff_and_the_warning(tmp_path, two_runs):
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await runs_table(pilot, app)
+        await pilot.press("space", "space")  # marks both (the cursor moves down)
+        assert app.query_one("#runs").marked == [CHILD, PARENT]
+        assert table.get_row_at(0)[-1] == "●"
+        await pilot.press("c")
+        from tuirecipe.ui.screens.compare import CompareScreen
+
+        assert await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        diff = app.screen.query_one("#compare-diff")
+        assert await wait_for(pilot, lambda: diff.row_count > 0)
+        keys = [str(diff.get_row_at(i)[0]) for i in range(diff.row_count)]
+        assert keys == ["train.lr", "train.max_steps"]  # only the changed keys
+        assert [str(c) for c in diff.get_row_at(0)[1:]] == ["0.003", "0.001"]
+        warnings = [str(w.content) for w in app.screen.query(".compare-warning")]
+        assert len(warnings) == 1 and CHILD in warnings[0] and "one variable" in warnings[0]
+        plot = app.screen.query_one("#compare-loss")
+        assert await wait_for(pilot, lambda: len(plot.data.sources) == 2)
+        labels = [line[0] for line in plot.data.lines(80)]
+        assert any(CHILD[-12:] in label for label in labels)
+        assert any(PARENT[-12:] in label for label in labels)
+        await pilot.press("a")  # every key
+        assert await wait_for(pilot, lambda: diff.row_count > 2)
+        await pilot.press("escape")
+        assert await wait_for(pilot, lambda: not isinstance(app.screen, CompareScreen))
+
+
+async def test_compare_needs_two_marked_runs(tmp_path, two_runs):
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await runs_table(pilot, app)
+        await pilot.press("space", "c")
+        await pilot.pause()
+        assert any("mark two" in n.message for n in app._notifications)
+
+
+async def test_enter_opens_a_run_and_o_overlays_another(tmp_path, two_runs):
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await runs_table(pilot, app)
+        await pilot.press("enter")  # the child: its curves, notes, in the Train pane
+        train = app.query_one("#train")
+        assert await wait_for(pilot, lambda: train.run is not None and train.run.id == CHILD)
+        assert await wait_for(pilot, lambda: len(train.history.loss) == 150)
+        assert app.query_one("#run-notes-editor").text == "# higher lr\n"
+        await pilot.press("5")
+        assert await wait_for(pilot, lambda: app.focused is table)
+        await pilot.press("down", "o")
+        assert await wait_for(pilot, lambda: PARENT in train.overlays)
+        assert len(train.overlays[PARENT].loss) == 200
+        sources = app.query_one("#plot-loss").data.sources
+        assert [len(h.loss) for _, h in sources] == [150, 200]
+
+
+async def test_notes_pane_switches_to_the_followed_runs_notes(tmp_path, two_runs):
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await runs_table(pilot, app)
+        await pilot.press("enter")
+        train = app.query_one("#train")
+        assert await wait_for(pilot, lambda: train.run is not None)
+        await pilot.press("4")
+        await pilot.pause()
+        await pilot.press("ctrl+o")
+        view = app.query_one("#notes-run")
+        assert await wait_for(pilot, lambda: view.display and view.text == "# higher lr\n")
+        assert view.read_only
+        await pilot.press("ctrl+o")  # back to the project log
+        assert await wait_for(pilot, lambda: app.query_one("#notes-editor").display)
