@@ -66,7 +66,7 @@ class CheckDetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="check-detail-box"):
-            yield CheckDetail(self.view, id="check-detail-full")
+            yield CheckDetail(self.view, focusable=True, id="check-detail-full")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -324,13 +324,17 @@ def human_summary(human: dict[str, Any]) -> str:
 
 
 class CheckDetail(VerticalScroll):
-    """Shows one :class:`CheckView`; ``show`` replaces it (the view recomposes)."""
+    """Shows one :class:`CheckView`; ``show`` replaces it (the view recomposes).
 
-    can_focus = True
+    Not focusable beside a list (``focusable=False``): a focusable sibling in a tab pane
+    takes the focus back when the pane is hidden, which re-activates the tab.
+    """
 
-    def __init__(self, view: CheckView | None = None, **kwargs: Any) -> None:
+    def __init__(self, view: CheckView | None = None, *, focusable: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.view = view
+        self.can_focus = focusable
 
     def show(self, view: CheckView | None) -> None:
         if view == self.view:
