@@ -174,13 +174,19 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not runs:
         console.print(f"no runs in {runs_dir}")
         return EXIT_OK
-    table = Table(title=f"runs in {runs_dir}")
-    for col in ("run", "job", "state", "started", "duration", "step", "best dev", "notes"):
-        table.add_column(col, no_wrap=col in ("run", "started"))
+    table = Table(title=f"runs in {runs_dir}", box=None, pad_edge=False)
+    table.add_column("run", no_wrap=True)
+    table.add_column("job", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("started", no_wrap=True)
+    table.add_column("time", no_wrap=True, justify="right")
+    table.add_column("step", no_wrap=True, justify="right")
+    table.add_column("best dev", no_wrap=True)
+    table.add_column("notes", overflow="ellipsis", no_wrap=True, max_width=40)
     for r in runs:
         table.add_row(r.id, r.job, _state_markup(r.state), _when(r.started),
-                      _duration(r.duration), str(r.last_step), _metrics_text(r.best),
-                      r.notes_first_line[:40])
+                      _duration(r.duration), str(r.last_step), _metrics_text(r.best, 3),
+                      r.notes_first_line or r.motivation)
     console.print(table)
     return EXIT_OK
 
@@ -212,18 +218,20 @@ def _state_markup(state: str) -> str:
 
 
 def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+    return time.strftime("%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
 
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     seconds = int(seconds)
+    if seconds < 3600:
+        return f"{seconds // 60}:{seconds % 60:02d}"
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def _metrics_text(metrics: dict[str, Any]) -> str:
-    return " ".join(f"{k} {v:.4g}" for k, v in metrics.items()
+def _metrics_text(metrics: dict[str, Any], digits: int = 4) -> str:
+    return " ".join(f"{k} {v:.{digits}g}" for k, v in metrics.items()
                     if isinstance(v, (int, float)) and k != "n")
 
 
