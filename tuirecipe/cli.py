@@ -175,17 +175,20 @@ def cmd_runs(args: argparse.Namespace) -> int:
         console.print(f"no runs in {runs_dir}")
         return EXIT_OK
     table = Table(title=f"runs in {runs_dir}", box=None, pad_edge=False)
-    table.add_column("run", no_wrap=True)
-    table.add_column("job", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    table.add_column("started", no_wrap=True)
+    show_job = any(r.job != "train" for r in runs)
+    table.add_column("run", no_wrap=True, min_width=20)
+    if show_job:
+        table.add_column("job", no_wrap=True)
+    table.add_column("state", no_wrap=True, min_width=8)
+    table.add_column("started", no_wrap=True, min_width=11)
     table.add_column("time", no_wrap=True, justify="right")
     table.add_column("step", no_wrap=True, justify="right")
     table.add_column("best dev", no_wrap=True)
     table.add_column("notes", overflow="ellipsis", no_wrap=True, max_width=40)
     for r in runs:
-        table.add_row(r.id, r.job, _state_markup(r.state), _when(r.started),
-                      _duration(r.duration), str(r.last_step), _metrics_text(r.best, 3),
+        cells = [r.id] + ([r.job] if show_job else [])
+        table.add_row(*cells, _state_markup(r.state), _when(r.started), _duration(r.duration),
+                      str(r.last_step), _metrics_text(r.best, 3),
                       r.notes_first_line or r.motivation)
     console.print(table)
     return EXIT_OK
