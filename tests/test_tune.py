@@ -30,6 +30,12 @@ def tuirecipe(*args: str, cwd: Path, timeout: float = 240) -> subprocess.Complet
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.parametrize("command", ["sweep", "search", "seeds", "cv", "augment-preview"])
+def test_help_on_tuning_commands(command: str, tmp_path: Path) -> None:
+    result = tuirecipe(command, "--help", cwd=tmp_path, timeout=30)
+    assert result.returncode == 0 and "usage: tuirecipe" in result.stdout
+
+
 # -- search space -------------------------------------------------------------------------
 
 def test_samples_lie_in_the_space_and_are_reproducible() -> None:

@@ -181,9 +181,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         table.add_column("job", no_wrap=True)
     table.add_column("state", no_wrap=True, min_width=8)
     table.add_column("started", no_wrap=True, min_width=11)
-    table.add_column("time", no_wrap=True, justify="right")
-    table.add_column("step", no_wrap=True, justify="right")
-    table.add_column("best dev", no_wrap=True)
+    table.add_column("time", no_wrap=True, justify="right", min_width=5)
+    table.add_column("step", no_wrap=True, justify="right", min_width=4)
+    table.add_column("best dev", no_wrap=True, min_width=20)
     table.add_column("notes", overflow="ellipsis", no_wrap=True, max_width=40)
     for r in runs:
         cells = [r.id] + ([r.job] if show_job else [])

@@ -26,7 +26,8 @@ from tuirecipe.config import Config
 from tuirecipe.runs.launch import prepare_run
 from tuirecipe.runs.rundir import RunDir, atomic_write_text
 from tuirecipe.tune.pool import make_pool
-from tuirecipe.tune.records import finish_parent_run, make_parent_run, pool_config, trial_result
+from tuirecipe.tune.records import (finish_parent_run, make_parent_run, parent_guard,
+                                     pool_config, trial_result)
 from tuirecipe.tune.seeds import mean_std
 
 HELDOUT_FILE = "heldout_outputs.npy"
@@ -141,7 +142,8 @@ def run_cv(config: Config, k: int, *, parallel: int | None = None,
     parent = make_parent_run(config, "cv", {"k": k}, motivation)
     runs = [prepare_run(config, "cv_fold", parent=parent, args={"fold": i, "k": k},
                         motivation=motivation or f"cv fold {i + 1}/{k}") for i in range(k)]
-    pool.run(runs)
+    with parent_guard(parent):
+        pool.run(runs)
     summary = summarize_folds(runs, config.data.task)
     summary["parent"] = parent.id
     failed = [f["run"] for f in summary["folds"] if f["state"] != "finished"]

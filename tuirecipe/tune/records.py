@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from tuirecipe.config import Config
@@ -47,3 +49,15 @@ def pool_config(config: Config, parallel: int) -> Config:
     if parallel > 1 and hasattr(config.train, "threads") and config.train.threads == 0:
         return with_values(config, {"train.threads": threads_per_worker(parallel)})
     return config
+
+
+@contextmanager
+def parent_guard(run: RunDir) -> Iterator[None]:
+    """Mark the parent run stopped (Ctrl-C) or failed if its children's loop ends early."""
+    try:
+        yield
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        finish_parent_run(run, {"error": f"{type(exc).__name__}: {exc}"},
+                          state="stopped" if interrupted else "failed")
+        raise

@@ -21,7 +21,8 @@ from tuirecipe.config import Config
 from tuirecipe.runs.launch import prepare_run, send_control
 from tuirecipe.runs.rundir import RunDir, read_events
 from tuirecipe.tune.pool import make_pool
-from tuirecipe.tune.records import finish_parent_run, make_parent_run, pool_config, trial_result
+from tuirecipe.tune.records import (finish_parent_run, make_parent_run, parent_guard,
+                                     pool_config, trial_result)
 from tuirecipe.tune.space import Space, with_values
 
 
@@ -111,9 +112,10 @@ def run_search(config: Config, space: Space, *, trials: int, seed: int | None = 
         return start
 
     pruner = _Pruner(min_completed) if prune else None
-    pool.run([starter(v, c) for v, c in zip(samples, configs)],
-             on_tick=pruner.tick if pruner else None,
-             on_done=pruner.done if pruner else None, budget_s=budget_s)
+    with parent_guard(parent):
+        pool.run([starter(v, c) for v, c in zip(samples, configs)],
+                 on_tick=pruner.tick if pruner else None,
+                 on_done=pruner.done if pruner else None, budget_s=budget_s)
     results = []
     for values, run in runs:
         r = {"values": values, **trial_result(run)}

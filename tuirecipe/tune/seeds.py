@@ -19,7 +19,8 @@ import numpy as np
 from tuirecipe.config import Config
 from tuirecipe.runs.launch import prepare_run
 from tuirecipe.tune.pool import make_pool
-from tuirecipe.tune.records import finish_parent_run, make_parent_run, pool_config, trial_result
+from tuirecipe.tune.records import (finish_parent_run, make_parent_run, parent_guard,
+                                     pool_config, trial_result)
 from tuirecipe.tune.space import with_values
 
 
@@ -65,7 +66,8 @@ def run_seeds(config: Config, k: int, *, parallel: int | None = None, first_seed
     parent = make_parent_run(config, "seeds", {"k": k, "seeds": seeds}, motivation)
     runs = [prepare_run(with_values(config, {"seed": s}), "train", parent=parent,
                         motivation=motivation or f"seed {s}") for s in seeds]
-    pool.run(runs)
+    with parent_guard(parent):
+        pool.run(runs)
     results = [{"seed": s, **trial_result(r)} for s, r in zip(seeds, runs)]
     name, _ = metric_of({}, config.data.task)
     values = [metric_of(r["best"], config.data.task)[1] for r in results]

@@ -13,7 +13,8 @@ from tuirecipe.config import Config, parse_override
 from tuirecipe.errors import ConfigError
 from tuirecipe.runs.launch import prepare_run
 from tuirecipe.tune.pool import make_pool
-from tuirecipe.tune.records import finish_parent_run, make_parent_run, pool_config, trial_result
+from tuirecipe.tune.records import (finish_parent_run, make_parent_run, parent_guard,
+                                     pool_config, trial_result)
 from tuirecipe.tune.space import with_values
 
 
@@ -38,7 +39,8 @@ def run_sweep(config: Config, key: str, values: list[Any], *, parallel: int | No
     runs = [prepare_run(child, "train", parent=parent,
                         motivation=motivation or f"sweep {key} = {v!r}")
             for child, v in zip(children, values)]
-    pool.run(runs)
+    with parent_guard(parent):
+        pool.run(runs)
     results = [{"value": v, **trial_result(r)} for v, r in zip(values, runs)]
     summary = {"parent": parent.id, "key": key, "results": results}
     finish_parent_run(parent, summary)
