@@ -166,12 +166,12 @@ def test_sweep_makes_one_child_per_value_differing_only_in_that_key(tmp_path: Pa
 
 
 def test_cv_runs_folds_and_the_ensemble(tmp_path: Path) -> None:
-    result = tuirecipe("cv", *FAST, "--set", "train.max_steps=15", "-k", "2", "--parallel", "2",
+    result = tuirecipe("cv", *FAST, "--set", "train.max_steps=6", "-k", "2", "--parallel", "2",
                        "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert len(summary["folds"]) == 2 and summary["members"] == 2
-    assert all(f["state"] == "finished" and f["steps"] == 15 for f in summary["folds"])
+    assert all(f["state"] == "finished" and f["steps"] == 6 for f in summary["folds"])
     runs = {r.id: r for r in list_runs(tmp_path / "runs")}
     fold_runs = [RunDir(Path(r.path)) for r in runs.values() if r.job == "cv_fold"]
     assert len(fold_runs) == 2
