@@ -203,8 +203,8 @@ async def test_manual_checks_are_ticked_with_a_note_and_persisted(tmp_path):
         await pilot.press("enter")
         await pilot.pause()
     data = json.loads(path.read_text())
-    entry = data["manual"]["looked_through_data"]
-    assert entry["done"] is True and entry["note"] == "read 300 rows"
+    entry = data["ticks"]["looked_at_data"]
+    assert entry["note"] == "read 300 rows"
 
 
 async def test_runs_pane_lists_runs_of_the_runs_dir(tmp_path):
