@@ -117,9 +117,37 @@ def run_train(ctx: JobContext) -> str:
                       control=ctx.control, device=device,
                       embedding_module=config.model.embedding_module)
     trainer.add_hook("on_eval_end", _dev_predictions_writer(ctx.run))
-    result = trainer.run()
+    try:
+        result = trainer.run()
+    except Exception as exc:
+        raise _as_user_model_error(exc, config) or exc
+
     torch.save(model.state_dict(), ctx.run.path / "model.pt")
     return result.state
+
+
+def _as_user_model_error(exc: BaseException, config: Config) -> UserError | None:
+    """A one-line ModelError when the failure happened inside the user's model code.
+
+    The traceback stays attached (``__cause__``), so the run's detail shows its tail.
+    """
+    if isinstance(exc, UserError) or ":" not in config.model.name or _oom_message(exc):
+        return None
+    package = str(Path(__file__).resolve().parent)
+    user_frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                   if not f.filename.startswith(package) and "site-packages" not in f.filename
+                   and not f.filename.startswith("<")]
+    if not user_frames:
+        return None
+    where = user_frames[-1]
+    first = (str(exc).strip().splitlines() or [""])[0]
+    from tuirecipe.errors import ModelError
+
+    error = ModelError(f"model '{config.model.name}' raised {type(exc).__name__}: {first} "
+                       f"(at {where.filename}:{where.lineno})", source=config.source,
+                       key="model.name")
+    error.__cause__ = exc
+    return error
 
 
 def _dev_predictions_writer(run: RunDir) -> Callable[[Any], None]:
@@ -204,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         message = "stopped on request" if state == "stopped" else ""
         ctx.set_state(state, message, ended=time.time())
     except UserError as exc:
+        if exc.source is None and exc.key:  # e.g. train.device: name the user's config
+            exc.source = config.source
         ctx.emit(Error(message=str(exc), step=ctx.last_step, user_error=True,
                        traceback=_traceback_tail(exc) if exc.__cause__ else ""))
         ctx.set_state("failed", str(exc), ended=time.time())
