@@ -1,12 +1,15 @@
 """Notes: the project log (Notes pane) and one run's ``notes.md`` (beside its curves).
 
 The Notes pane edits ``<runs_dir>/notes.md``, written atomically about a second after the
-last keystroke, on ctrl+s, and when the console exits; it is created on the first save.
+last keystroke (and, while typing goes on without a pause, at most
+``MAX_UNSAVED_SECONDS`` after the first unsaved one), on ctrl+s, and when the console
+exits; it is created on the first save.
 ctrl+o switches it to a read-only view of the followed run's notes (edited in the Train
 pane, so one file never has two editors).
 
 :class:`RunNotes` is the Train pane's editor of the followed run's ``notes.md``: saved
-atomically within ``RUN_SAVE_DELAY_SECONDS`` of the last keystroke, when another run is
+atomically within ``RUN_SAVE_DELAY_SECONDS`` of the last keystroke (and at most
+``MAX_UNSAVED_SECONDS`` after the first unsaved one), when another run is
 followed, and on exit. ctrl+t inserts a line with the current step, metrics and the
 run's config change against its parent.
 """
@@ -30,6 +33,17 @@ from tuirecipe.runs.rundir import RunDir, atomic_write_text
 
 SAVE_DELAY_SECONDS = 1.0
 RUN_SAVE_DELAY_SECONDS = 1.5
+# Typing without a pause still saves: no change stays unsaved longer than this (a killed
+# console loses at most the last MAX_UNSAVED_SECONDS of typing).
+MAX_UNSAVED_SECONDS = 1.8
+
+
+def _save_delay(delay: float, dirty_since: float | None) -> float:
+    """Seconds until the next save: ``delay`` after this key, but never later than
+    ``MAX_UNSAVED_SECONDS`` after the first unsaved change."""
+    if dirty_since is None:
+        return delay
+    return max(0.0, min(delay, dirty_since + MAX_UNSAVED_SECONDS - time.monotonic()))
 
 
 class NotesPane(Widget):
@@ -48,6 +62,7 @@ class NotesPane(Widget):
             self._saved = ""
             self._load_error = f"could not read {self.path}: {exc}"
         self._timer: Timer | None = None
+        self._dirty_since: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Label(self._status_text(), id="notes-status")
@@ -112,8 +127,11 @@ class NotesPane(Widget):
         if self._timer is not None:
             self._timer.stop()
         if self.dirty:
+            if self._dirty_since is None:
+                self._dirty_since = time.monotonic()
             self.query_one("#notes-status", Label).update(self._status_text("unsaved"))
-            self._timer = self.set_timer(SAVE_DELAY_SECONDS, self.save)
+            self._timer = self.set_timer(_save_delay(SAVE_DELAY_SECONDS, self._dirty_since),
+                                         self.save)
 
     def save(self) -> bool:
         """Write the notes if they changed; report a failure instead of losing the text."""
@@ -127,6 +145,7 @@ class NotesPane(Widget):
             self.notify(f"notes not saved: {exc}", severity="error")
             return False
         self._saved = text
+        self._dirty_since = None
         self.query_one("#notes-status", Label).update(
             self._status_text(f"saved {time.strftime('%H:%M:%S')}"))
         return True
@@ -155,6 +174,7 @@ class RunNotes(Widget):
         self.stamp = stamp  # the line ctrl+t inserts
         self._saved = ""
         self._timer: Timer | None = None
+        self._dirty_since: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("Run notes · no run followed", id="run-notes-status")
@@ -173,6 +193,7 @@ class RunNotes(Widget):
         """Edit ``run``'s notes (saving the previous run's first)."""
         self.save()
         self.run = run
+        self._dirty_since = None
         self._saved = run.read_notes() if run is not None else ""
         self.editor.load_text(self._saved)
         self.editor.read_only = run is None
@@ -188,8 +209,11 @@ class RunNotes(Widget):
         if self._timer is not None:
             self._timer.stop()
         if self.dirty:
+            if self._dirty_since is None:
+                self._dirty_since = time.monotonic()
             self._status("unsaved")
-            self._timer = self.set_timer(RUN_SAVE_DELAY_SECONDS, self.save)
+            self._timer = self.set_timer(
+                _save_delay(RUN_SAVE_DELAY_SECONDS, self._dirty_since), self.save)
 
     def save(self) -> bool:
         if not self.is_mounted or not self.dirty or self.run is None:
@@ -201,6 +225,7 @@ class RunNotes(Widget):
             self.notify(f"run notes not saved: {exc}", severity="error")
             return False
         self._saved = text
+        self._dirty_since = None
         self._status(f"saved {time.strftime('%H:%M:%S')}")
         return True
 
