@@ -8,12 +8,16 @@ pull from that history on their own timer; nothing repaints per event.
 
 Left: curves (loss, accuracy or MAE, learning rate; other runs overlaid), the fixed dev
 examples over evaluations, and the bad cases. Right: the run's ``notes.md``.
+
+A console started while runs train (its terminal was closed, or it was killed: workers
+live in their own sessions) follows the newest live run at once and names the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 from textual import on, work
@@ -41,6 +45,24 @@ TOPICS = ("step", "eval", "predictions", "status", "error", "log", "check_result
           RUN_STARTED_TOPIC, START_FAILED_TOPIC)
 LIVE_STATES = ("created", "running", "paused", "starting")
 RATE_WINDOW = 100  # steps over which steps/s is measured
+ATTACH_STATES = ("created", "running", "paused")  # runs a new console re-attaches to
+
+
+def live_runs(runs_path: Path) -> list[RunDir]:
+    """Runs under ``runs_path`` whose worker is alive (a dead one counts as failed),
+    newest first: what a console started again re-attaches to (issue 6, point 1)."""
+    try:
+        paths = [p for p in Path(runs_path).iterdir() if (p / "status.json").is_file()]
+    except OSError:
+        return []
+    found = []
+    for path in paths:
+        run = RunDir(path)
+        if run.state() in ATTACH_STATES:
+            status = run.read_status()
+            started = status.get("started") or run.read_meta().get("created") or 0
+            found.append((float(started), run.id, run))
+    return [run for *_, run in sorted(found, key=lambda f: f[:2], reverse=True)]
 
 
 def _config_line(config: Config) -> str:
@@ -157,6 +179,21 @@ class TrainPane(Widget, can_focus=True):
         consume(self, self.app.bus, TOPICS, self.on_bus_message)
         self._update_buttons()
         self._update_plots()
+        self._attach_live_runs()
+
+    @work(group="train-attach")
+    async def _attach_live_runs(self) -> None:
+        """Started again while runs train (closed terminal, killed console): follow the
+        newest, and say which others are live."""
+        runs = await asyncio.to_thread(live_runs, self.config.runs_path)
+        if not runs or self.run is not None or self.state == "starting":
+            return
+        self.follow(runs[0])
+        others = runs[1:]
+        note = (f"; also live: {', '.join(r.id for r in others)} (Runs pane, 5)"
+                if others else "")
+        self.notify(f"re-attached to run {runs[0].id} ({runs[0].state()}){note}",
+                    timeout=10 if others else 5)
 
     def on_resize(self) -> None:
         # Short terminals: the loss curve only, so it stays readable.
