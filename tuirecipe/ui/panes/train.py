@@ -211,8 +211,8 @@ class TrainPane(Widget, can_focus=True):
 
     # -- commands ------------------------------------------------------------------------
     def action_start_run(self) -> None:
-        if self.state in LIVE_STATES:
-            self.notify("a run is already being trained here; stop it first",
+        if self.state == "starting":
+            self.notify("a run is starting; wait for it before starting another",
                         severity="warning")
             return
         self.app.push_screen(
@@ -223,6 +223,9 @@ class TrainPane(Widget, can_focus=True):
     def _start_with_motivation(self, motivation: str | None) -> None:
         if motivation is None:
             return
+        if self.run is not None and self.state in LIVE_STATES:
+            # Two at once: the followed run goes on training; the Runs pane lists both.
+            self.notify(f"run {self.run.id} goes on training; it is in the Runs pane (5)")
         self._set_state("starting")
         self.app.bus.publish(COMMAND_TOPIC, Command("start", config=self.config,
                                                     motivation=motivation))
@@ -404,7 +407,9 @@ class TrainPane(Widget, can_focus=True):
             self.follow(message.payload)
             return
         if message.topic == START_FAILED_TOPIC:
-            self._set_state("failed to start")
+            live = self.run.state() if self.run is not None else ""
+            # A second run that failed to start leaves the followed one as it was.
+            self._set_state(live if live in LIVE_STATES else "failed to start")
             self._line("#train-message", f"not started: {message.payload}")
             return
         if self.run is None or message.run_id != self.run.id:
@@ -513,8 +518,7 @@ class TrainPane(Widget, can_focus=True):
             self.post_message(self.RunChanged(self.run.id, state))
 
     def _update_buttons(self) -> None:
-        live = self.state in LIVE_STATES
-        self.query_one("#train-start", Button).disabled = live
+        self.query_one("#train-start", Button).disabled = self.state == "starting"
         self.query_one("#train-pause", Button).disabled = self.state != "running"
         self.query_one("#train-resume", Button).disabled = self.state != "paused"
         self.query_one("#train-stop", Button).disabled = self.state not in ("running", "paused",
