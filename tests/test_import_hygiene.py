@@ -1,16 +1,16 @@
 """Layering proofs (DESIGN.md §4): the core imports no UI library, the UI imports no torch.
 
-Each module is imported in a fresh interpreter, so one test's imports cannot hide
-another's. Modules are enumerated at test time, so new ones are covered automatically.
+Each side's modules are imported one by one in a fresh interpreter, and the first module
+to load a forbidden package is named. Modules are enumerated at test time, so new ones are
+covered automatically.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tuirecipe"
 NOT_CORE = {"cli", "cli_report", "__main__"}
@@ -39,14 +39,28 @@ def ui_modules() -> list[str]:
     return _modules(PACKAGE / "ui")
 
 
-def _loaded_after_import(module: str, watched: tuple[str, ...]) -> list[str]:
-    code = ("import importlib, sys\n"
-            f"importlib.import_module({module!r})\n"
-            f"print(','.join(m for m in {watched!r} if m in sys.modules))\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=PACKAGE.parent, timeout=120)
-    assert result.returncode == 0, f"importing {module} failed:\n{result.stderr[-2000:]}"
-    return [m for m in result.stdout.strip().split(",") if m]
+_SCAN = """
+import importlib, json, sys
+watched, modules = sys.argv[1].split(","), sys.argv[2].split(",")
+culprits = {}
+for name in modules:
+    before = {m for m in watched if m in sys.modules}
+    importlib.import_module(name)
+    new = [m for m in watched if m in sys.modules and m not in before]
+    if new:
+        culprits[name] = new
+print(json.dumps(culprits))
+"""
+
+
+def _culprits(modules: list[str], watched: tuple[str, ...]) -> dict[str, list[str]]:
+    """Import ``modules`` one after another in one fresh interpreter; name each module that
+    brought in a watched package. None of the watched packages is loaded by anything but
+    these imports, so the first module to load one is the one that imports it."""
+    result = subprocess.run([sys.executable, "-c", _SCAN, ",".join(watched), ",".join(modules)],
+                            capture_output=True, text=True, cwd=PACKAGE.parent, timeout=300)
+    assert result.returncode == 0, f"an import failed:\n{result.stderr[-3000:]}"
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_the_module_lists_are_not_empty():
@@ -54,11 +68,15 @@ def test_the_module_lists_are_not_empty():
     assert "tuirecipe.ui.app" in ui_modules()
 
 
-@pytest.mark.parametrize("module", core_modules())
-def test_core_module_imports_no_ui_library(module):
-    assert _loaded_after_import(module, ("textual", "rich")) == []
+def test_core_modules_import_no_ui_library():
+    assert _culprits(core_modules(), ("textual", "rich")) == {}
 
 
-@pytest.mark.parametrize("module", ui_modules())
-def test_ui_module_imports_no_torch(module):
-    assert _loaded_after_import(module, ("torch",)) == []
+def test_ui_modules_import_no_torch():
+    assert _culprits(ui_modules(), ("torch",)) == {}
+
+
+def test_the_scan_names_a_culprit():
+    # A scan that could not fail would prove nothing: the CLI imports rich when it prints.
+    assert _culprits(["tuirecipe.config", "rich.console"], ("rich",)) == {
+        "rich.console": ["rich"]}
