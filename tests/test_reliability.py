@@ -7,7 +7,8 @@
    seen: the run is marked failed with the cause, its record intact, the console working.
 4. Notes typed before a SIGKILL of the console are on disk (run notes and project log);
    the atomic writer leaves the old file and no temporary behind when it fails mid-write.
-6. Two runs training at once from one console; two consoles following the same run.
+6. Two runs training at once from one console; two consoles following the same run;
+   quitting asks about the run still training (cancel, then stop and quit).
 
 The console runs under a pseudo-terminal (:mod:`pty_console`) where a real terminal's
 behaviour matters; elsewhere Pilot drives it. Runs use a small user model that sleeps a
@@ -366,14 +367,26 @@ async def test_two_runs_at_once_from_one_console_and_two_consoles_on_one_run(tmp
             mine, theirs = len(train.history.loss), len(other_train.history.loss)
             assert await wait_for(other, lambda: len(train.history.loss) > mine + 5
                                   and len(other_train.history.loss) > theirs + 5, 60)
-            # The second console follows the first run and stops it; the first stops its own.
+            # The second console follows the first run and stops it.
             other_train.follow(first)
             assert await wait_for(other, lambda: other_train.state == "running", 15)
             other_train.action_stop_run()
             assert await wait_for(other, lambda: other_train.state == "stopped", 60)
+        # Quitting asks about the run still training here (the first has stopped).
+        from tuirecipe.ui.modals import QuitScreen
+
         await pilot.press("3")
-        train.action_stop_run()
-        assert await wait_for(pilot, lambda: train.state == "stopped", 60)
-        for run in (first, second):
+        await pilot.press("q")
+        assert await wait_for(pilot, lambda: isinstance(first_app.screen, QuitScreen), 10)
+        assert first_app.screen.run_ids == [second.id]
+        await pilot.press("escape")  # cancel: the console stays
+        assert await wait_for(pilot, lambda: not isinstance(first_app.screen, QuitScreen), 10)
+        await pilot.press("q")
+        assert await wait_for(pilot, lambda: isinstance(first_app.screen, QuitScreen), 10)
+        await pilot.press("s")  # stop and quit
+        await pilot.pause(0.5)
+    assert first_app.return_code == 0
+    wait_until(lambda: second.read_status().get("state") == "stopped", 60, "the stop")
+    for run in (first, second):
             recorded = steps(run)
             assert run.state() == "stopped" and recorded == list(range(1, len(recorded) + 1))
