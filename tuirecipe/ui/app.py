@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
+import signal
 from pathlib import Path
 
 from textual import on
@@ -85,6 +87,7 @@ class TuiRecipeApp(App[int]):
                  settings_dir: Path | None = None) -> None:
         super().__init__()
         self.config = config
+        self.save_on_hangup = False  # run_app: the real terminal's SIGHUP saves the notes
         self.settings_dir = Path(settings_dir) if settings_dir else default_settings_dir()
         self.bus = Bus()
         self.follower = RunFollower(self.bus)
@@ -130,6 +133,8 @@ class TuiRecipeApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.save_on_hangup:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hung_up)
         self.call_after_refresh(self.run_worker, self.query_one(DataSlot).load(),
                                 name="load data pane")
         self.follower.start()
@@ -138,6 +143,21 @@ class TuiRecipeApp(App[int]):
         self._theme_chosen_here = True
         for problem in self.problems:
             self.notify(str(problem), title="Theme", severity="error", timeout=12)
+
+    def _hung_up(self) -> None:
+        """The terminal closed: save the notes, then go as SIGHUP would have made us.
+
+        Workers live in their own sessions and go on training; a console started again
+        re-attaches. Nothing is drawn any more (the terminal is gone), so no clean exit.
+        """
+        for save in (lambda: self.query_one(NotesPane).save(),
+                     lambda: self.query_one(TrainPane).save_notes()):
+            try:
+                save()
+            except Exception:  # save what can be saved; the exit must happen
+                pass
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGHUP)
 
     async def on_unmount(self) -> None:
         await self.workers_client.stop()
@@ -251,5 +271,7 @@ def make_app(config: Config, theme: str | None = None,
 
 
 def run_app(config: Config, theme: str | None = None) -> int:
-    result = make_app(config, theme=theme).run()
+    app = make_app(config, theme=theme)
+    app.save_on_hangup = True
+    result = app.run()
     return result if isinstance(result, int) else 0
