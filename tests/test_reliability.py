@@ -192,8 +192,13 @@ async def test_a_closed_terminal_leaves_the_run_training_and_a_new_console_reatt
     with PtyConsole(*cli_overrides(folder), cwd=folder) as console:
         run = start_run_in_pty(console, folder, "hangup test")
         worker = run.read_status()["pid"]
+        console.send("n")
+        time.sleep(1.0)
+        console.type("typed just before the terminal closed")
+        time.sleep(0.3)  # the keys are read; the 1.5 s save delay has not passed
         console.hangup()  # the terminal window closes
         assert console.wait(30) is not None, "the console outlived its terminal"
+    assert run.read_notes() == "typed just before the terminal closed"  # saved on SIGHUP
     seen = len(steps(run))
     wait_until(lambda: len(steps(run)) > seen + 10, 60, "steps after the hangup")
     assert run.state() == "running" and run.read_status()["pid"] == worker
