@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from rich.text import Text
+from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 from tuirecipe.runs.curves import RunHistory, Series, envelope
@@ -243,7 +245,9 @@ class CurvePlot(PlotextPlot):
         super().__init__(**kwargs)
         self.interval = interval
         self.data = CurveData(metric)
-        self._drawn: tuple | None = None
+        self._drawn: tuple | None = None  # signature of what is shown
+        self._building = False
+        self._strips: list[Strip] = []
         self.redraws = 0
 
     def on_mount(self) -> None:
@@ -268,13 +272,50 @@ class CurvePlot(PlotextPlot):
         self.redraw_if_changed()
 
     def redraw_if_changed(self) -> None:
-        if not self.is_mounted or not self.display:
-            return
+        if not self.is_mounted or not self.display or self._building:
+            return  # a build in flight calls back here when it is done
         width, height = self.size.width, self.size.height
         signature = self.data.signature(width, height)
         if signature == self._drawn or width <= 0 or height <= 0:
             return
-        self._drawn = signature
+        # Lines and their envelopes are cheap numpy work: done here, where the history
+        # grows. plotext's build (25-50 ms for one plot on a small CPU) and the ANSI parse
+        # run in a thread, so the event loop is never held for a whole plot.
         self.data.draw(self.plt, width, height)
+        self._building = True
+        theme = self._get_plotext_theme_name(self.app.theme)
+        self.run_worker(lambda: self._build(signature, width, height, theme), thread=True,
+                        group="curve-build", exit_on_error=False)
+
+    def _build(self, signature: tuple, width: int, height: int, theme: str) -> None:
+        try:
+            plt = self.plt
+            plt.plotsize(width, height)
+            plt._set_size(width, height)  # as PlotextPlot.render does; see its comment
+            plt.theme(theme)
+            text = Text.from_ansi(plt.build())
+            # Cut into lines here too: turning a plot's thousands of coloured cells into
+            # segments is the other half of the cost, and the compositor then only copies.
+            console = self.app.console
+            options = console.options.update(width=width, height=height)
+            lines = console.render_lines(text, options, pad=True)
+            strips = [Strip(line, width) for line in lines[:height]]
+        except Exception:  # noqa: BLE001 - a plot that cannot draw must not take the pane
+            strips = []
+        try:
+            self.app.call_from_thread(self._show, signature, strips)
+        except RuntimeError:  # the app closed while this was building
+            pass
+
+    def _show(self, signature: tuple, strips: list[Strip]) -> None:
+        self._building = False
+        self._strips = strips
+        self._drawn = signature
         self.redraws += 1
         self.refresh()
+        self.redraw_if_changed()
+
+    def render_line(self, y: int) -> Strip:
+        if 0 <= y < len(self._strips):
+            return self._strips[y].crop_extend(0, self.size.width, None)
+        return Strip.blank(self.size.width)
