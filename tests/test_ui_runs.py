@@ -130,3 +130,52 @@ async def test_notes_pane_switches_to_the_followed_runs_notes(tmp_path, two_runs
         assert view.read_only
         await pilot.press("ctrl+o")  # back to the project log
         assert await wait_for(pilot, lambda: app.query_one("#notes-editor").display)
+
+
+@pytest.mark.slow
+async def test_a_sweep_started_from_the_console_makes_one_child_per_value(tmp_path):
+    import json
+
+    config = config_from_dict({"name": "demo", "runs_dir": str(tmp_path / "runs"),
+                               "model": {"name": "fasttext"},
+                               "train": {"max_steps": 8, "eval_every": 0}},
+                              base_dir=str(tmp_path))
+    app = make_app(config, theme="dark", settings_dir=tmp_path / "settings")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await pilot.pause()
+        await pilot.press("w")
+        await pilot.pause()
+        await pilot.press(*"train.lr=0.001,0.003", "enter")
+        runs = tmp_path / "runs"
+
+        def children() -> list[dict]:
+            metas = [json.loads(p.read_text()) for p in runs.glob("*/meta.json")]
+            return [m for m in metas if m.get("parent")]
+
+        def all_finished() -> bool:
+            kids = children()
+            return len(kids) == 2 and all(
+                json.loads((runs / m["id"] / "status.json").read_text()).get("state")
+                == "finished" for m in kids)
+
+        assert await wait_for(pilot, all_finished, 240), (runs / ".sweeps").glob("*.log")
+        kids = children()
+        assert sorted(list(m["changed"]) for m in kids) == [["train.lr"], ["train.lr"]]
+        assert sorted(m["changed"]["train.lr"][1] for m in kids) == [0.001, 0.003]
+        await pilot.press("r")
+        table = app.query_one("#runs-table")
+        assert await wait_for(pilot, lambda: table.row_count == 3, 10)  # parent + 2 children
+
+
+async def test_a_malformed_sweep_is_refused_with_a_message(tmp_path):
+    app = make(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await pilot.pause()
+        await pilot.press("w")
+        await pilot.pause()
+        await pilot.press(*"train.lrr=1,2", "enter")
+        await pilot.pause(0.3)
+        assert not (tmp_path / "runs" / ".sweeps").exists()
+        assert any("train.lrr" in str(n.message) for n in app._notifications)

@@ -24,7 +24,7 @@ from tuirecipe.config import Config
 from tuirecipe.ui.bus import NOTICE_TOPIC, Bus, Command, Message, RunFollower, WorkerClient
 from tuirecipe.ui.commands import ConsoleCommands
 from tuirecipe.ui.header import ConsoleHeader
-from tuirecipe.ui.modals import QuitScreen
+from tuirecipe.ui.modals import QuitScreen, TextPrompt
 from tuirecipe.ui.panes import consume
 from tuirecipe.ui.panes.checks import ChecksPane
 from tuirecipe.ui.panes.notes import NotesPane
@@ -211,6 +211,29 @@ class TuiRecipeApp(App[int]):
             self.notify(f"no run to {action}", severity="warning")
             return
         self.bus.publish("command", Command(action, run_id=train.run.id))
+
+    def action_sweep(self) -> None:
+        """Ask for ``section.key=v1,v2,…`` and start one child run per value."""
+        from tuirecipe.errors import UserError
+        from tuirecipe.ui.sweep import start_sweep
+
+        def started(answer: str | None) -> None:
+            if not answer:
+                return
+            try:
+                key, values, log = start_sweep(self.config, answer)
+            except UserError as exc:
+                self.notify(str(exc), title="Sweep", severity="error")
+                return
+            self.notify(f"{len(values)} runs of {key} = {', '.join(map(str, values))} "
+                        f"starting; they appear in Runs (5): mark them with space, c to "
+                        f"compare", title="Sweep")
+            self.set_timer(3.0, self.action_refresh_runs)
+
+        self.push_screen(TextPrompt(
+            "Sweep one config key", placeholder="train.lr=1e-4,3e-4,1e-3",
+            explain="One child run per value, each changing only that key against this "
+                    "config (change one thing at a time)."), started)
 
     def action_refresh_runs(self) -> None:
         self.query_one(RunsPane).refresh_runs()

@@ -29,6 +29,8 @@ class ConsoleCommands(Provider):
              partial(app.action_control_run, "pause")),
             ("Resume run", "resume the followed run (Train pane: p)",
              partial(app.action_control_run, "resume")),
+            ("Sweep one config key…", "one child run per value, e.g. train.lr=1e-4,3e-4,1e-3 "
+             "(Runs pane: w)", app.action_sweep),
             ("Refresh runs", "re-read the runs directory (Runs pane: r)",
              app.action_refresh_runs),
             ("Save notes", "write the project log now (Notes pane: ctrl+s)",

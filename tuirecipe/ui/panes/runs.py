@@ -53,7 +53,8 @@ class RunsPane(Widget):
     BINDINGS = [Binding("r", "refresh_runs", "Refresh"),
                 Binding("space", "toggle_mark", "Mark"),
                 Binding("c", "compare", "Compare marked"),
-                Binding("o", "overlay", "Overlay in Train")]
+                Binding("o", "overlay", "Overlay in Train"),
+                Binding("w", "app.sweep", "Sweep a key")]
 
     class RunChosen(TextualMessage):
         """The user picked a run to follow."""
