@@ -52,9 +52,9 @@ def _best(metrics: dict[str, float]) -> str:
 class RunsPane(Widget):
     BINDINGS = [Binding("r", "refresh_runs", "Refresh"),
                 Binding("space", "toggle_mark", "Mark"),
-                Binding("c", "compare", "Compare marked"),
-                Binding("o", "overlay", "Overlay in Train"),
-                Binding("w", "app.sweep", "Sweep a key")]
+                Binding("c", "compare", "Compare"),
+                Binding("o", "overlay", "Overlay"),
+                Binding("w", "app.sweep", "Sweep")]
 
     class RunChosen(TextualMessage):
         """The user picked a run to follow."""
