@@ -41,3 +41,16 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("TUIRECIPE_CACHE", None)
     else:
         os.environ["TUIRECIPE_CACHE"] = previous
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny in-process models: a second intra-op thread only adds contention (on a 2-core
+    box several times slower when other processes are busy). Use with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -36,12 +36,7 @@ from tiny_data import make_data  # noqa: E402
 SIX = [FixedSeed, InitLoss, Initialisation, InputIndependent, OverfitBatch, InputView]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_ctx(data=None, model: str = "fasttext", *, train=None, checks=None, data_cfg=None,

@@ -34,12 +34,7 @@ from tiny_data import Data, Split, Vocab, make_data  # noqa: E402
 from conftest import REAL_DATA, requires_real_data  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_config(model: str = "fasttext", **sections: dict) -> object:

@@ -33,14 +33,7 @@ sys.path.insert(0, str(USER_MODELS))
 from tiny_data import make_data  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # These models are tiny: a second intra-op thread only adds contention (on the 2-core
-    # box, several times slower when other processes are busy).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_model(data, name: str = "fasttext", seed: int = 0, **model: object):
