@@ -146,7 +146,7 @@ async def test_a_sweep_started_from_the_console_makes_one_child_per_value(tmp_pa
         await pilot.pause()
         await pilot.press("w")
         await pilot.pause()
-        await pilot.press(*"train.lr=0.001,0.003", "enter")
+        await pilot.press(*"train.lr=0.001,0.003 -j 2", "enter")
         runs = tmp_path / "runs"
 
         def children() -> list[dict]:
@@ -163,6 +163,11 @@ async def test_a_sweep_started_from_the_console_makes_one_child_per_value(tmp_pa
         kids = children()
         assert sorted(list(m["changed"]) for m in kids) == [["train.lr"], ["train.lr"]]
         assert sorted(m["changed"]["train.lr"][1] for m in kids) == [0.001, 0.003]
+        # -j 2: both children trained at the same time
+        spans = [(json.loads((runs / m["id"] / "status.json").read_text())["started"],
+                  json.loads((runs / m["id"] / "status.json").read_text())["ended"])
+                 for m in kids]
+        assert max(s for s, _ in spans) < min(e for _, e in spans)
         await pilot.press("r")
         table = app.query_one("#runs-table")
         assert await wait_for(pilot, lambda: table.row_count == 3, 10)  # parent + 2 children

@@ -231,9 +231,10 @@ class TuiRecipeApp(App[int]):
             self.set_timer(3.0, self.action_refresh_runs)
 
         self.push_screen(TextPrompt(
-            "Sweep one config key", placeholder="train.lr=1e-4,3e-4,1e-3",
+            "Sweep one config key", placeholder="train.lr=1e-4,3e-4,1e-3   [-j 2]",
             explain="One child run per value, each changing only that key against this "
-                    "config (change one thing at a time)."), started)
+                    "config (change one thing at a time). -j N: N children train at once."),
+            started)
 
     def action_refresh_runs(self) -> None:
         self.query_one(RunsPane).refresh_runs()

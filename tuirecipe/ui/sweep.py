@@ -13,12 +13,26 @@ import time
 from pathlib import Path
 
 from tuirecipe.config import Config
+from tuirecipe.errors import ConfigError
 from tuirecipe.runs.launch import resolved_config
 from tuirecipe.tune.sweep import parse_vary
 
 
-def start_sweep(config: Config, vary: str) -> tuple[str, list, Path]:
-    """Validate ``vary`` (``"train.lr=1e-4,3e-4"``), start the sweep; returns its log."""
+def parse_answer(answer: str) -> tuple[str, int | None]:
+    """``"train.lr=1e-4,3e-4 -j 2"`` → ``("train.lr=1e-4,3e-4", 2)``: the key and values,
+    and how many children train at once (None: the pool's default for this machine)."""
+    words = answer.split()
+    if len(words) >= 2 and words[-2] in ("-j", "--parallel"):
+        if not words[-1].isdigit() or int(words[-1]) < 1:
+            raise ConfigError(f"'{words[-1]}' is not a number of parallel runs", source="-j")
+        return " ".join(words[:-2]), int(words[-1])
+    return answer.strip(), None
+
+
+def start_sweep(config: Config, answer: str) -> tuple[str, list, Path]:
+    """Validate ``answer`` (``"train.lr=1e-4,3e-4 [-j N]"``), start the sweep; returns
+    the key, its values and the sweep's log."""
+    vary, parallel = parse_answer(answer)
     key, values = parse_vary(vary)  # a ConfigError here names the problem
     from tuirecipe.tune.space import with_values
 
@@ -32,7 +46,8 @@ def start_sweep(config: Config, vary: str) -> tuple[str, list, Path]:
     log_path = folder / f"sweep-{stamp}.log"
     with open(log_path, "ab") as log:
         subprocess.Popen([sys.executable, "-m", "tuirecipe", "sweep", str(config_path),
-                          "--vary", vary, "--motivation", f"sweep {key} from the console"],
+                          "--vary", vary, "--motivation", f"sweep {key} from the console",
+                          *(["--parallel", str(parallel)] if parallel else [])],
                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                          start_new_session=True, close_fds=True)
     return key, values, log_path
