@@ -78,3 +78,51 @@ def run_seeds(config: Config, k: int, *, parallel: int | None = None, first_seed
                "loss_mean": loss_mean, "loss_std": loss_std, "results": results}
     finish_parent_run(parent, summary)
     return summary
+
+
+def _config_without_seed(run: Any) -> dict[str, Any]:
+    from tuirecipe.config import flatten
+    from tuirecipe.runs.compare import IGNORED_KEYS, read_config_table
+
+    table = flatten(read_config_table(run))
+    return {k: v for k, v in table.items() if k not in IGNORED_KEYS and k != "seed"}
+
+
+def seed_noise_verdict(a: Any, b: Any) -> str:
+    """For two runs (RunDir): does their dev metric differ by more than seed noise?
+
+    Each run's seed replicas are the finished train runs in the same runs directory whose
+    config equals its own but for ``seed`` (``tuirecipe seeds`` makes them). With at least
+    two a side, Welch's t-test decides; otherwise the verdict says how to get them.
+    """
+    from tuirecipe.runs.listing import best_dev_metrics
+    from tuirecipe.runs.rundir import RunDir
+
+    key_a, key_b = _config_without_seed(a), _config_without_seed(b)
+    if key_a == key_b:
+        return ("the two runs differ only in their seed: their gap is seed noise itself")
+    task = key_a.get("data.task", "classification")
+    groups: list[list[float]] = [[], []]
+    for path in sorted(a.path.parent.iterdir()):
+        if not (path / "config.toml").is_file():
+            continue
+        run = RunDir(path)
+        if run.read_status().get("state") != "finished" or run.read_meta().get("job") != "train":
+            continue
+        config = _config_without_seed(run)
+        for i, wanted in enumerate((key_a, key_b)):
+            if config == wanted:
+                value = metric_of(best_dev_metrics(run), task)[1]
+                if math.isfinite(value):
+                    groups[i].append(value)
+    name = "acc" if task == "classification" else "mse"
+    if min(len(g) for g in groups) < 2:
+        return (f"seed noise unknown: {len(groups[0])} and {len(groups[1])} finished seed "
+                "replicas; repeat each config over seeds (tuirecipe seeds CONFIG -k 3) to "
+                "tell a real difference from noise")
+    (ma, sa), (mb, sb) = mean_std(groups[0]), mean_std(groups[1])
+    p = welch_t_test(groups[0], groups[1])
+    verdict = ("differs by more than seed noise" if p < 0.05
+               else "within seed noise: not a conclusion")
+    return (f"dev {name} {ma:.4f} ± {sa:.4f} ({len(groups[0])} seeds) vs {mb:.4f} ± {sb:.4f} "
+            f"({len(groups[1])} seeds): {verdict} (Welch p = {p:.3g})")

@@ -39,6 +39,7 @@ class CompareScreen(Screen[None]):
         self.rows: list[KeyRow] = []
         self.only_changed = True
         self.warnings: list[str] = []
+        self.seed_noise = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="compare"):
@@ -58,6 +59,11 @@ class CompareScreen(Screen[None]):
         box = self.query_one("#compare-warnings", Vertical)
         for warning in self.warnings:
             box.mount(Label(f"⚠ {warning}", classes="compare-warning"))
+        if len(self.runs) >= 2:
+            from tuirecipe.tune.seeds import seed_noise_verdict
+
+            self.seed_noise = seed_noise_verdict(self.runs[0], self.runs[1])
+            box.mount(Label(f"Seed noise: {self.seed_noise}", id="compare-seed-noise"))
         self._show_diff()
         self.load_histories()
 
