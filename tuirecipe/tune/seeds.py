@@ -100,7 +100,7 @@ def seed_noise_verdict(a: Any, b: Any) -> str:
 
     key_a, key_b = _config_without_seed(a), _config_without_seed(b)
     if key_a == key_b:
-        return ("the two runs differ only in their seed: their gap is seed noise itself")
+        return "the two runs differ only in their seed: their gap is seed noise itself"
     task = key_a.get("data.task", "classification")
     groups: list[list[float]] = [[], []]
     for path in sorted(a.path.parent.iterdir()):
@@ -117,9 +117,8 @@ def seed_noise_verdict(a: Any, b: Any) -> str:
                     groups[i].append(value)
     name = "acc" if task == "classification" else "mse"
     if min(len(g) for g in groups) < 2:
-        return (f"seed noise unknown: {len(groups[0])} and {len(groups[1])} finished seed "
-                "replicas; repeat each config over seeds (tuirecipe seeds CONFIG -k 3) to "
-                "tell a real difference from noise")
+        return (f"unknown: {len(groups[0])} and {len(groups[1])} finished seed replicas; "
+                "run `tuirecipe seeds CONFIG -k 3` for each config")
     (ma, sa), (mb, sb) = mean_std(groups[0]), mean_std(groups[1])
     p = welch_t_test(groups[0], groups[1])
     verdict = ("differs by more than seed noise" if p < 0.05
