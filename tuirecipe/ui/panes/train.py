@@ -106,6 +106,10 @@ class LoadedRun:
                 self.checks[event.name] = event.status
 
 
+# Labels sized one line by the stylesheet: updating them never changes the layout.
+ONE_LINE_LABELS = frozenset({"#train-step", "#train-rate", "#train-eval"})
+
+
 class TrainPane(Widget, can_focus=True):
     BINDINGS = [Binding("s", "start_run", "Start"),
                 Binding("p", "pause_or_resume", "Pause/resume"),
@@ -200,10 +204,18 @@ class TrainPane(Widget, can_focus=True):
         self.set_class(self.size.height < 30, "-short")
 
     def _line(self, part: str, text: str) -> None:
-        """Update a one-line label; an empty one takes no room."""
+        """Update a one-line label; an empty one takes no room.
+
+        The step and rate lines change ten times a second: while a label stays shown its
+        size is fixed (one line, full width), so no layout pass of the whole screen.
+        """
         label = self.query_one(part, Label)
-        label.update(text)
-        label.display = bool(text)
+        shown = bool(text)
+        if label.display == shown and part in ONE_LINE_LABELS:
+            label.update(text, layout=False)
+        else:
+            label.update(text)
+            label.display = shown
 
     @property
     def plots(self) -> list[CurvePlot]:
