@@ -77,6 +77,8 @@ class RunsPane(Widget):
             super().__init__()
             self.path = path
 
+    _stale = False
+
     def __init__(self, config: Config, **kwargs) -> None:
         super().__init__(**kwargs)
         self.runs_path = config.runs_path
@@ -91,12 +93,25 @@ class RunsPane(Widget):
         yield table
 
     def on_mount(self) -> None:
-        self.set_interval(REFRESH_SECONDS, self.refresh_runs)
+        self.set_interval(REFRESH_SECONDS, self._refresh_if_shown)
         consume(self, self.app.bus, ("status",), self._on_status)
         self.refresh_runs()
 
+    def _refresh_if_shown(self) -> None:
+        # Refilling the table re-lays the whole screen (~50 ms on a small CPU): while the
+        # pane is hidden behind another tab, it waits until it is shown again.
+        if self.is_on_screen:
+            self.refresh_runs()
+        else:
+            self._stale = True
+
+    def on_show(self) -> None:
+        if self._stale:
+            self._stale = False
+            self.refresh_runs()
+
     def _on_status(self, message: Message) -> None:
-        self.refresh_runs()
+        self._refresh_if_shown()
 
     def action_refresh_runs(self) -> None:
         self.refresh_runs()
