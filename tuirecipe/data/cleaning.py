@@ -15,7 +15,6 @@ which does not change when the file is loaded again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -28,6 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tuirecipe.data.decoding import file_sha256 as sha256_of
+from tuirecipe.fileio import atomic_write_bytes
+
 __all__ = ["MARK_DROP", "MARK_LABEL_WRONG", "MARK_KINDS", "BULK_FLAGS", "MarkStore",
            "ExportResult", "export_cleaned", "cleaned_paths", "basic_row_flags",
            "sha256_of"]
@@ -38,28 +40,6 @@ MARK_KINDS = (MARK_DROP, MARK_LABEL_WRONG)
 # Flags that export_cleaned can remove in bulk.
 BULK_FLAGS = ("duplicate", "conflict")
 MARKS_FILE = "data_marks.json"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------------------------
@@ -130,7 +110,8 @@ class MarkStore:
         }
         if not self._marks:
             document["files"].pop(self.sha256, None)
-        _write_atomic(self.path, (json.dumps(document, indent=1) + "\n").encode("utf-8"))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.path, (json.dumps(document, indent=1) + "\n").encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -308,7 +289,7 @@ def export_cleaned(source_path: Path | str, frame: pd.DataFrame, marks: Mapping[
         "removed": removed,
         "label_wrong": label_wrong,
     }
-    _write_atomic(manifest_path,
+    atomic_write_bytes(manifest_path,
                   (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
     return ExportResult(out_path, manifest_path, removed=len(removed), kept=int(keep.sum()),
                         label_wrong=wrong_rows, reasons=counts)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from tuirecipe.fileio import atomic_write_bytes
+
 TASKS = ("classification", "regression")
 
 _CLASS_SIZES = {"billing": 2000, "shipping": 1400, "technical": 1000, "account": 700,
@@ -180,14 +182,7 @@ def _write_if_changed(path: Path, data: bytes) -> None:
     if path.is_file() and path.read_bytes() == data:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
 
 
 def ensure_demo_file(task: str, directory: Path | None = None) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tuirecipe.fileio import atomic_write_bytes
 from tuirecipe.data.profile.frame import profile_frame
 from tuirecipe.data.profile.model import FLAG_NAMES, PROFILE_VERSION, DatasetProfile
 
@@ -28,21 +29,10 @@ def cache_key(fingerprint: str, n_rows: int, options: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_profile(profile: DatasetProfile, path: Path) -> None:
     """Write ``path`` (JSON) and, when the profile has flags, ``path`` + ``.flags.npz``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, json.dumps(profile.to_dict(), ensure_ascii=False).encode("utf-8"))
+    atomic_write_bytes(path, json.dumps(profile.to_dict(), ensure_ascii=False).encode("utf-8"))
     if profile.flags is not None:
         n = len(next(iter(profile.flags.values())))
         packed = {name: np.packbits(profile.flags[name]) for name in FLAG_NAMES}
