@@ -224,15 +224,26 @@ async def test_a_killed_console_leaves_the_run_training_and_keeps_the_notes_type
         assert console.wait_output("Project log", 30, since=mark)
         time.sleep(0.5)
         typed = "no pause while typing this long line of the log"
-        gap = 0.1
-        console.type(typed, gap=gap)
+        # A key at a time, each drawn by the console before the next is sent 0.1 s later:
+        # so on a busy machine the keys are not read in one late burst, and when each key
+        # was read is known (the moment its echo appeared).
+        read_at = []
+        for i, char in enumerate(typed):
+            before = console.mark()
+            console.type(char, gap=0)
+            assert console.wait_output(typed[:i + 1][-20:], 30, since=before), typed[:i + 1]
+            read_at.append(time.monotonic())
+            time.sleep(0.1)
+        killed_at = time.monotonic()
         console.kill()  # SIGKILL: no chance to save anything more
         assert console.wait(30) is not None
     assert run.read_notes() == "lr looks high"
     log = (folder / "runs" / "notes.md").read_text()
     assert typed.startswith(log), log
-    lost_seconds = (len(typed) - len(log)) * gap
-    assert log and lost_seconds <= 2.5, f"{len(typed) - len(log)} characters lost: {log!r}"
+    # Every key read more than 2.5 s before the kill is on disk (the promise is 1.8 s).
+    must_keep = sum(1 for t in read_at if killed_at - t > 2.5)
+    assert len(log) >= must_keep, (f"{len(typed) - len(log)} characters lost, "
+                                   f"{len(typed) - must_keep} allowed: {log!r}")
     assert not [p for p in (folder / "runs").rglob("*.tmp")]  # no half-written leftovers
     seen = len(steps(run))
     wait_until(lambda: len(steps(run)) > seen + 10, 60, "steps after the kill")

@@ -191,6 +191,28 @@ async def test_notes_are_saved_to_disk_soon_after_typing(tmp_path):
     assert notes.read_text() == "lr 1e-3 diverges\nmore"
 
 
+async def test_a_key_after_the_longest_wait_saves_at_once(tmp_path, monkeypatch):
+    """The console was busy past the save deadline and a key arrives: saved then and
+    there. (It was once left to a zero-delay Textual timer, which never fires when it
+    starts late: typing on in a busy console then saved nothing at all.)"""
+    import tuirecipe.ui.panes.notes as notes_module
+
+    app = make(tmp_path)
+    notes = tmp_path / "runs" / "notes.md"
+    clock = [1000.0]
+    monkeypatch.setattr(notes_module.SaveSchedule, "clock", staticmethod(lambda: clock[0]))
+    async with app.run_test(size=SIZE) as pilot:
+        await show(pilot, "4", "notes")
+        await pilot.press(*"busy")
+        assert not notes.exists()
+        clock[0] += notes_module.MAX_UNSAVED_SECONDS  # the deadline, not yet saved
+        await pilot.press("!")
+        assert notes.read_text() == "busy!"  # no pause, no timer: already on disk
+        await pilot.press(*"more")
+        assert notes.read_text() == "busy!"  # a new unsaved stretch starts
+        await pilot.press("ctrl+q")
+
+
 async def test_manual_checks_are_ticked_with_a_note_and_persisted(tmp_path):
     app = make(tmp_path)
     path = tmp_path / "runs" / "checklist.json"

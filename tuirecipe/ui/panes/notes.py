@@ -36,14 +36,44 @@ RUN_SAVE_DELAY_SECONDS = 1.5
 # Typing without a pause still saves: no change stays unsaved longer than this (a killed
 # console loses at most the last MAX_UNSAVED_SECONDS of typing).
 MAX_UNSAVED_SECONDS = 1.8
+# Shorter waits are not left to a timer: a Textual timer whose delay is 0 divides by it
+# when it starts late and never fires, so an overdue save is done at once instead.
+MIN_TIMER_SECONDS = 0.01
 
 
-def _save_delay(delay: float, dirty_since: float | None) -> float:
-    """Seconds until the next save: ``delay`` after this key, but never later than
-    ``MAX_UNSAVED_SECONDS`` after the first unsaved change."""
-    if dirty_since is None:
-        return delay
-    return max(0.0, min(delay, dirty_since + MAX_UNSAVED_SECONDS - time.monotonic()))
+class SaveSchedule:
+    """When an editor's text is written: ``delay`` after the last change, and never later
+    than ``MAX_UNSAVED_SECONDS`` after the first unsaved one (typing without a pause).
+
+    The owner calls :meth:`changed` on every change and :meth:`saved` after writing."""
+
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+
+    def __init__(self, owner: Widget, delay: float, save: Callable[[], object]) -> None:
+        self.owner = owner
+        self.delay = delay
+        self.save = save
+        self.dirty_since: float | None = None
+        self._timer: Timer | None = None
+
+    def changed(self) -> None:
+        self.cancel()
+        now = self.clock()
+        if self.dirty_since is None:
+            self.dirty_since = now
+        due = min(self.delay, self.dirty_since + MAX_UNSAVED_SECONDS - now)
+        if due < MIN_TIMER_SECONDS:  # overdue (the console was busy): now
+            self.save()
+        else:
+            self._timer = self.owner.set_timer(due, self.save)
+
+    def saved(self) -> None:
+        self.dirty_since = None
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
 
 
 class NotesPane(Widget):
@@ -61,8 +91,7 @@ class NotesPane(Widget):
         except (OSError, UnicodeDecodeError) as exc:
             self._saved = ""
             self._load_error = f"could not read {self.path}: {exc}"
-        self._timer: Timer | None = None
-        self._dirty_since: float | None = None
+        self._schedule = SaveSchedule(self, SAVE_DELAY_SECONDS, self.save)
 
     def compose(self) -> ComposeResult:
         yield Label(self._status_text(), id="notes-status")
@@ -124,14 +153,11 @@ class NotesPane(Widget):
 
     @on(TextArea.Changed, "#notes-editor")
     def schedule_save(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
         if self.dirty:
-            if self._dirty_since is None:
-                self._dirty_since = time.monotonic()
             self.query_one("#notes-status", Label).update(self._status_text("unsaved"))
-            self._timer = self.set_timer(_save_delay(SAVE_DELAY_SECONDS, self._dirty_since),
-                                         self.save)
+            self._schedule.changed()
+        else:
+            self._schedule.cancel()
 
     def save(self) -> bool:
         """Write the notes if they changed; report a failure instead of losing the text."""
@@ -145,7 +171,7 @@ class NotesPane(Widget):
             self.notify(f"notes not saved: {exc}", severity="error")
             return False
         self._saved = text
-        self._dirty_since = None
+        self._schedule.saved()
         self.query_one("#notes-status", Label).update(
             self._status_text(f"saved {time.strftime('%H:%M:%S')}"))
         return True
@@ -157,8 +183,7 @@ class NotesPane(Widget):
         self.app.action_focus_tabs()
 
     def on_unmount(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
+        self._schedule.cancel()
 
 
 class RunNotes(Widget):
@@ -173,8 +198,7 @@ class RunNotes(Widget):
         self.run: RunDir | None = None
         self.stamp = stamp  # the line ctrl+t inserts
         self._saved = ""
-        self._timer: Timer | None = None
-        self._dirty_since: float | None = None
+        self._schedule = SaveSchedule(self, RUN_SAVE_DELAY_SECONDS, self.save)
 
     def compose(self) -> ComposeResult:
         yield Label("Run notes · no run followed", id="run-notes-status")
@@ -193,7 +217,7 @@ class RunNotes(Widget):
         """Edit ``run``'s notes (saving the previous run's first)."""
         self.save()
         self.run = run
-        self._dirty_since = None
+        self._schedule.saved()
         self._saved = run.read_notes() if run is not None else ""
         self.editor.load_text(self._saved)
         self.editor.read_only = run is None
@@ -206,14 +230,11 @@ class RunNotes(Widget):
 
     @on(TextArea.Changed, "#run-notes-editor")
     def schedule_save(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
         if self.dirty:
-            if self._dirty_since is None:
-                self._dirty_since = time.monotonic()
             self._status("unsaved")
-            self._timer = self.set_timer(
-                _save_delay(RUN_SAVE_DELAY_SECONDS, self._dirty_since), self.save)
+            self._schedule.changed()
+        else:
+            self._schedule.cancel()
 
     def save(self) -> bool:
         if not self.is_mounted or not self.dirty or self.run is None:
@@ -225,7 +246,7 @@ class RunNotes(Widget):
             self.notify(f"run notes not saved: {exc}", severity="error")
             return False
         self._saved = text
-        self._dirty_since = None
+        self._schedule.saved()
         self._status(f"saved {time.strftime('%H:%M:%S')}")
         return True
 
@@ -252,6 +273,5 @@ class RunNotes(Widget):
         """The user left the notes editor (escape)."""
 
     def on_unmount(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
+        self._schedule.cancel()
 
