@@ -91,8 +91,13 @@ class BadCasesView(Widget):
         self._show()
         self.reload_if_changed()
 
+    def on_show(self) -> None:
+        self.reload_if_changed()
+
     def reload_if_changed(self) -> None:
-        if self.run_path is None:
+        # Refilling the table holds the event loop for tens of ms: while the view is
+        # hidden behind another tab, the file waits until it is shown.
+        if self.run_path is None or not self.is_on_screen:
             return
         try:
             mtime = (self.run_path / PREDICTIONS_FILE).stat().st_mtime

@@ -2,8 +2,9 @@
 
 Each :class:`CurvePlot` owns its plotext figure (``self.plt``, never plotext's global)
 and a list of sources, ``(label, RunHistory)`` — the followed run first, overlays after.
-Four times a second it checks whether anything it shows changed (new points, settings,
-size) and only then redraws: ``clear_data()``, one ``plot`` per line, ``refresh()``.
+On a timer (its own, or its owner's: see ``interval=None``) it checks whether anything it
+shows changed (new points, settings, size) and only then redraws: ``clear_data()``, one
+``plot`` per line, a build in a thread, ``refresh()``.
 
 Drawing cost does not grow with run length (DESIGN.md §6). Per line:
 
@@ -241,41 +242,79 @@ class CurveData:
 class CurvePlot(PlotextPlot):
     """A plot of one metric (``loss``, ``acc``, ``mae``, ``lr``) of one or more runs."""
 
-    def __init__(self, metric: str, interval: float = REDRAW_SECONDS, **kwargs) -> None:
+    def __init__(self, metric: str, interval: float | None = REDRAW_SECONDS,
+                 **kwargs) -> None:
+        """``interval``: seconds between checks for new points. ``None``: the owner calls
+        :meth:`tick` instead, and a plot rebuilt because points arrived is shown at the next
+        tick, so every plot of a pane (and its other live lines) repaints in one screen
+        update instead of one each. Changes a person asked for show as soon as built."""
         super().__init__(**kwargs)
         self.interval = interval
         self.data = CurveData(metric)
         self._drawn: tuple | None = None  # signature of what is shown
         self._building = False
+        self._urgent = False  # the build in flight (or next) follows a person's change
+        self._ready: tuple[tuple, list[Strip]] | None = None  # built, shown at next tick
         self._strips: list[Strip] = []
         self.redraws = 0
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.set_interval(self.interval, self.redraw_if_changed)
+        if self.interval is not None:
+            self.set_interval(self.interval, self.redraw_if_changed)
+        self._urgent = True
         self.redraw_if_changed()
+
+    def on_resize(self) -> None:
+        self._urgent = True
 
     @property
     def metric(self) -> str:
         return self.data.metric
 
     def set_metric(self, metric: str) -> None:
-        self.data.metric = metric
-        self.redraw_if_changed()
+        if metric != self.data.metric:
+            self.data.metric = metric
+            self._urgent = True
+            self.redraw_if_changed()
 
     def set_sources(self, sources: list[tuple[str, RunHistory]]) -> None:
-        self.data.sources = list(sources)
-        self.redraw_if_changed()
+        if [(label, id(h)) for label, h in sources] != \
+                [(label, id(h)) for label, h in self.data.sources]:
+            self.data.sources = list(sources)
+            self._urgent = True
+            self.redraw_if_changed()
 
     def set_settings(self, settings: CurveSettings) -> None:
         self.data.settings = settings
+        self._urgent = True
+        self.redraw_if_changed()
+
+    def tick(self, redraw: bool = True) -> bool:
+        """The owner's timer: show a finished build, then (if ``redraw``) start the next
+        one when anything changed. True when a build was put on screen."""
+        shown = self._ready is not None
+        if self._ready is not None:
+            signature, strips = self._ready
+            self._ready = None
+            self._present(signature, strips)
+        if redraw:
+            self.redraw_if_changed()
+        return shown
+
+    def on_show(self) -> None:
+        self._urgent = True  # back from behind another tab: catch up at once
         self.redraw_if_changed()
 
     def redraw_if_changed(self) -> None:
         if not self.is_mounted or not self.display or self._building:
             return  # a build in flight calls back here when it is done
+        if self.interval is None and not self._urgent and not self.is_on_screen:
+            return  # behind another tab: on_show catches up
         width, height = self.size.width, self.size.height
         signature = self.data.signature(width, height)
+        if self._ready is not None and self._ready[0] == signature:
+            return  # built already, waiting for the next tick
         if signature == self._drawn or width <= 0 or height <= 0:
             return
         # Lines and their envelopes are cheap numpy work: done here, where the history
@@ -283,11 +322,13 @@ class CurvePlot(PlotextPlot):
         # run in a thread, so the event loop is never held for a whole plot.
         self.data.draw(self.plt, width, height)
         self._building = True
+        urgent, self._urgent = self._urgent, False
         theme = self._get_plotext_theme_name(self.app.theme)
-        self.run_worker(lambda: self._build(signature, width, height, theme), thread=True,
-                        group="curve-build", exit_on_error=False)
+        self.run_worker(lambda: self._build(signature, width, height, theme, urgent),
+                        thread=True, group="curve-build", exit_on_error=False)
 
-    def _build(self, signature: tuple, width: int, height: int, theme: str) -> None:
+    def _build(self, signature: tuple, width: int, height: int, theme: str,
+               urgent: bool = True) -> None:
         try:
             plt = self.plt
             plt.plotsize(width, height)
@@ -299,21 +340,27 @@ class CurvePlot(PlotextPlot):
             console = self.app.console
             options = console.options.update(width=width, height=height)
             lines = console.render_lines(text, options, pad=True)
-            strips = [Strip(line, width) for line in lines[:height]]
+            strips = [Strip(line, width).simplify() for line in lines[:height]]
         except Exception:  # noqa: BLE001 - a plot that cannot draw must not take the pane
             strips = []
         try:
-            self.app.call_from_thread(self._show, signature, strips)
+            self.app.call_from_thread(self._show, signature, strips, urgent)
         except RuntimeError:  # the app closed while this was building
             pass
 
-    def _show(self, signature: tuple, strips: list[Strip]) -> None:
+    def _show(self, signature: tuple, strips: list[Strip], urgent: bool = True) -> None:
         self._building = False
+        if self.interval is None and not urgent and not self._urgent:
+            self._ready = (signature, strips)  # the owner's next tick shows it
+            return
+        self._present(signature, strips)
+        self.redraw_if_changed()
+
+    def _present(self, signature: tuple, strips: list[Strip]) -> None:
         self._strips = strips
         self._drawn = signature
         self.redraws += 1
         self.refresh()
-        self.redraw_if_changed()
 
     def render_line(self, y: int) -> Strip:
         if 0 <= y < len(self._strips):
