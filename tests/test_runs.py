@@ -147,3 +147,16 @@ def test_list_runs_summarises_best_dev_and_notes(tmp_path: Path) -> None:
 def test_rundir_paths() -> None:
     run = RunDir(Path("/tmp/r/abc"))
     assert run.id == "abc" and run.events_path.name == "events.jsonl"
+
+
+def test_a_dead_workers_end_is_named_when_known():
+    from tuirecipe.runs.rundir import how_a_worker_ended
+
+    assert how_a_worker_ended(-9) == ("ended by SIGKILL: killed: by a person, or by the "
+                                      "kernel when memory ran out")
+    assert how_a_worker_ended(-11) == "ended by SIGSEGV: crashed in native code"
+    assert how_a_worker_ended(-6) == "ended by SIGABRT: aborted in native code"
+    assert how_a_worker_ended(-10) == "ended by SIGUSR1"
+    assert how_a_worker_ended(3) == "exit status 3"
+    assert how_a_worker_ended(None) == "killed, or crashed in native code"  # not our child
+

@@ -101,6 +101,26 @@ def prepare_run(config: Config, job: str = "train", *, motivation: str = "",
     return run
 
 
+# Workers this process started, by run directory: only a parent learns how its child
+# ended (the signal that killed it), so a run marked dead from here can name it.
+_STARTED_HERE: dict[Path, subprocess.Popen] = {}
+
+
+def worker_exit_status(run: RunDir, wait: float = 2.0) -> int | None:
+    """How ``run``'s worker ended when this process started it (the exit code, or minus
+    the signal's number); None when unknown, or still running after ``wait`` seconds.
+
+    Called once the worker is seen dead. It waits rather than polls: ``Popen.poll``
+    answers None while another thread (the console's reaper) is inside ``waitpid``."""
+    proc = _STARTED_HERE.get(Path(run.path))
+    if proc is None:
+        return None
+    try:
+        return proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def start_worker(run: RunDir, env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start ``python -m tuirecipe.worker RUN_DIR`` in its own session.
 
@@ -119,6 +139,7 @@ def start_worker(run: RunDir, env: dict[str, str] | None = None) -> subprocess.P
     finally:
         log.close()
     run.write_status(pid=proc.pid)
+    _STARTED_HERE[Path(run.path)] = proc
     return proc
 
 

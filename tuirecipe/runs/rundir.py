@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import time
 from dataclasses import dataclass
@@ -56,6 +57,34 @@ def pid_alive(pid: int | None) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+# What the signals that end a worker from outside Python usually mean.
+_SIGNAL_CAUSES = {
+    "SIGKILL": "killed: by a person, or by the kernel when memory ran out",
+    "SIGSEGV": "crashed in native code",
+    "SIGBUS": "crashed in native code",
+    "SIGILL": "crashed in native code",
+    "SIGFPE": "crashed in native code",
+    "SIGABRT": "aborted in native code",
+    "SIGTERM": "terminated from outside tuirecipe",
+}
+
+
+def how_a_worker_ended(exit_status: int | None) -> str:
+    """Words for a worker's end: the signal and its usual cause when the status is known
+    (``Popen.returncode``: minus the signal's number), a guess when it is not (the worker
+    was started by another process)."""
+    if exit_status is None:
+        return "killed, or crashed in native code"
+    if exit_status >= 0:
+        return f"exit status {exit_status}"
+    try:
+        name = signal.Signals(-exit_status).name
+    except ValueError:
+        return f"ended by signal {-exit_status}"
+    cause = _SIGNAL_CAUSES.get(name)
+    return f"ended by {name}" + (f": {cause}" if cause else "")
 
 
 class EventWriter:
@@ -174,8 +203,10 @@ class RunDir:
         status = self.read_status()
         if status.get("state") in TERMINAL_STATES or self.state() != "failed":
             return False
+        from tuirecipe.runs.launch import worker_exit_status
+
         message = (f"worker process {status.get('pid')} is gone without finishing "
-                   "(killed, or crashed in native code)")
+                   f"({how_a_worker_ended(worker_exit_status(self))})")
         from tuirecipe.events import Error, RunStatus
 
         writer = EventWriter(self.events_path)

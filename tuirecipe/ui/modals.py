@@ -53,7 +53,8 @@ class QuitScreen(ModalScreen[str]):
         with Vertical(classes="dialog"):
             yield Label("Quit tuirecipe?", classes="dialog-title")
             yield Label(f"Still training: {runs}. A run left running goes on in the "
-                        "background; re-attach with `tuirecipe attach RUN`.",
+                        "background: starting tuirecipe here again follows it, and "
+                        "`tuirecipe attach RUN` follows it from a shell.",
                         classes="dialog-explain")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Stop and quit (s)", id="quit-stop", variant="error")
