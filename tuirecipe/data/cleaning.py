@@ -4,6 +4,9 @@ A person looking through the data marks rows: ``drop`` (remove it from the clean
 or ``label_wrong`` (keep it, but list it for review). :class:`MarkStore` keeps the marks
 in ``<runs_dir>/data_marks.json``, keyed by the data file's sha256, and writes the file
 atomically after every change, so nothing marked is only in memory.
+:meth:`MarkStore.import_marks` takes marks flagged elsewhere (a run's bad cases) without
+overriding the person's own, and remembers which ``(source, row)`` pairs it has taken, so
+a row the person unmarks is not marked again by the same source.
 
 :func:`export_cleaned` writes a cleaned copy *beside* the original
 (``name.cleaned.<ext>``) and a manifest (``name.cleaned.manifest.json``) naming every
@@ -19,7 +22,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,7 @@ from tuirecipe.data.decoding import file_sha256 as sha256_of
 from tuirecipe.fileio import atomic_write_bytes
 
 __all__ = ["MARK_DROP", "MARK_LABEL_WRONG", "MARK_KINDS", "BULK_FLAGS", "MarkStore",
-           "ExportResult", "export_cleaned", "cleaned_paths", "basic_row_flags",
+           "MarkImport", "ExportResult", "export_cleaned", "cleaned_paths", "basic_row_flags",
            "sha256_of"]
 
 MARK_DROP = "drop"
@@ -46,12 +49,32 @@ MARKS_FILE = "data_marks.json"
 # marks
 
 
+@dataclass
+class MarkImport:
+    """What :meth:`MarkStore.import_marks` did with the rows it was given for the first
+    time (rows whose every source was taken before are left out)."""
+
+    marked: list[int] = field(default_factory=list)  # newly marked
+    already_marked: list[int] = field(default_factory=list)  # the person's mark kept
+    not_found: list[int] = field(default_factory=list)  # not in the loaded table
+    by_source: dict[str, int] = field(default_factory=dict)  # source → its new rows
+
+    @property
+    def new_rows(self) -> int:
+        return len(self.marked) + len(self.already_marked) + len(self.not_found)
+
+
+def _is_int(text: object) -> bool:
+    return str(text).lstrip("-").isdigit()
+
+
 class MarkStore:
     """The marks of one data file, persisted on every change.
 
     The JSON file holds every data file's marks: ``{"version": 1, "files": {sha256:
-    {"path": …, "marks": {"<row>": {"mark": "drop", "t": …}}}}}``, so marks made on
-    another file (or another version of this one) are kept.
+    {"path": …, "marks": {"<row>": {"mark": "drop"}}, "imported": {source: [row, …]}}}}``,
+    so marks made on another file (or another version of this one) are kept.
+    ``imported`` records the rows :meth:`import_marks` took from each source (a run id).
     """
 
     def __init__(self, runs_dir: Path, sha256: str, data_path: Path | str = "") -> None:
@@ -59,12 +82,21 @@ class MarkStore:
         self.sha256 = sha256
         self.data_path = str(data_path)
         self._marks: dict[int, str] = {}
+        self._imported: dict[str, set[int]] = {}
         document = self._read()
         entry = document["files"].get(sha256, {})
-        for key, value in entry.get("marks", {}).items():
+        if not isinstance(entry, dict):
+            entry = {}
+        marks = entry.get("marks", {})
+        for key, value in (marks.items() if isinstance(marks, dict) else ()):
             mark = value.get("mark") if isinstance(value, dict) else value
-            if mark in MARK_KINDS and str(key).lstrip("-").isdigit():
+            if mark in MARK_KINDS and _is_int(key):
                 self._marks[int(key)] = mark
+        imported = entry.get("imported", {})
+        for source, rows in (imported.items() if isinstance(imported, dict) else ()):
+            if isinstance(rows, list):
+                self._imported[str(source)] = {int(r) for r in rows
+                                               if not isinstance(r, bool) and _is_int(r)}
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -100,6 +132,49 @@ class MarkStore:
                 self._marks[int(row)] = mark
         self.save()
 
+    @property
+    def imported(self) -> dict[str, set[int]]:
+        """Source → the rows :meth:`import_marks` has taken from it (a copy)."""
+        return {source: set(rows) for source, rows in self._imported.items()}
+
+    def import_marks(self, flagged: Mapping[int, Iterable[str]], mark: str = MARK_LABEL_WRONG,
+                     *, known_rows: Collection[int] | None = None) -> MarkImport:
+        """Mark rows flagged by other sources (``row → source ids``), then save once.
+
+        Only ``(source, row)`` pairs not taken before count: a row the person unmarked
+        after an import stays unmarked until a *new* source flags it. A row the person
+        has already marked keeps its mark; a row not in ``known_rows`` (when given) is
+        only counted. Every new pair is recorded either way.
+        """
+        if mark not in MARK_KINDS:
+            raise ValueError(f"unknown mark {mark!r}; use one of {MARK_KINDS}")
+        result = MarkImport()
+        marks_before = dict(self._marks)
+        imported_before = {source: set(rows) for source, rows in self._imported.items()}
+        for row, sources in sorted(flagged.items()):
+            row = int(row)
+            new = sorted({str(s) for s in sources} - {s for s, rows in self._imported.items()
+                                                      if row in rows})
+            if not new:
+                continue
+            for source in new:
+                self._imported.setdefault(source, set()).add(row)
+                result.by_source[source] = result.by_source.get(source, 0) + 1
+            if known_rows is not None and row not in known_rows:
+                result.not_found.append(row)
+            elif row in self._marks:
+                result.already_marked.append(row)
+            else:
+                self._marks[row] = mark
+                result.marked.append(row)
+        if result.by_source:
+            try:
+                self.save()
+            except OSError:  # nothing imported that is not on disk
+                self._marks, self._imported = marks_before, imported_before
+                raise
+        return result
+
     def save(self) -> None:
         document = self._read()  # keep other files' marks written meanwhile
         now = time.time()
@@ -108,7 +183,10 @@ class MarkStore:
             "updated": now,
             "marks": {str(row): {"mark": mark} for row, mark in sorted(self._marks.items())},
         }
-        if not self._marks:
+        if self._imported:
+            document["files"][self.sha256]["imported"] = {
+                source: sorted(rows) for source, rows in sorted(self._imported.items())}
+        if not self._marks and not self._imported:
             document["files"].pop(self.sha256, None)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.path, (json.dumps(document, indent=1) + "\n").encode("utf-8"))

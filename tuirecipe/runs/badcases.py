@@ -22,7 +22,10 @@ header line, RFC 4180 quoting, one line per example, columns::
     row,text,gold,pred
 
 ``row`` is the source row number (an integer), so a data browser or a script can look the
-row up or drop it; ``text`` is truncated at 300 characters. No UI here.
+row up or drop it; ``text`` is truncated at 300 characters.
+
+:func:`label_wrong_rows` gathers those lists across the runs of a runs directory for one
+data file (matched by sha256), for the data browser to import as marks. No UI here.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import csv
 import io
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +142,87 @@ def read_cleaning_list(path: Path) -> list[dict[str, Any]]:
     """Rows of a ``label_wrong.csv`` (``row`` as int), for a browser or a script."""
     with open(path, encoding="utf-8", newline="") as handle:
         return [{**r, "row": int(r["row"])} for r in csv.DictReader(handle)]
+
+
+@dataclass
+class LabelWrongRows:
+    """The rows the runs' cleaning lists flag as label-wrong, for one data file."""
+
+    rows: dict[int, list[str]] = field(default_factory=dict)  # row → run ids, sorted
+    runs: dict[str, int] = field(default_factory=dict)  # run id → rows its list names
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (run id, why)
+
+
+def _listed_rows(path: Path) -> list[int]:
+    """The ``row`` column of a cleaning list; ``ValueError`` saying what is wrong."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None or "row" not in reader.fieldnames:
+                raise ValueError(f"no 'row' column (header: {reader.fieldnames or 'none'})")
+            rows = []
+            for record in reader:
+                value = (record.get("row") or "").strip()
+                try:
+                    rows.append(int(value))
+                except ValueError:
+                    raise ValueError(f"line {reader.line_num}: row {value!r} is not a "
+                                     "row number") from None
+            return rows
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise ValueError(f"not a readable CSV: {exc}") from None
+
+
+def _rows_file_sha256(meta: Any) -> str:
+    """sha256 of the file a run's dev rows are numbered in: the dev file when the run had
+    one (``data.dev_sha256``), else the data file it split dev from (``data.sha256``)."""
+    data = meta.get("data") if isinstance(meta, dict) else None
+    if not isinstance(data, dict):
+        return ""
+    return str(data.get("dev_sha256") or data.get("sha256") or "")
+
+
+def label_wrong_rows(runs_dir: Path, data_sha256: str) -> LabelWrongRows:
+    """Rows flagged label-wrong by every run of ``runs_dir`` on the file ``data_sha256``.
+
+    A run counts when its ``meta.json`` says its dev rows are numbers in that file (see
+    :func:`_rows_file_sha256`) and it has a ``label_wrong.csv``; runs on other data are
+    ignored. A list that cannot be read or parsed is skipped whole, with the reason in
+    ``skipped``, so one bad file never hides the others nor raises.
+    """
+    out = LabelWrongRows()
+    runs_dir = Path(runs_dir)
+    if not data_sha256 or not runs_dir.is_dir():
+        return out
+    flagged: dict[int, set[str]] = {}
+    try:
+        run_paths = sorted(runs_dir.iterdir())
+    except OSError:  # unreadable runs folder: as if it had no runs
+        return out
+    for run_path in run_paths:
+        listing = run_path / CLEANING_FILE
+        try:
+            if not listing.is_file():
+                continue
+        except OSError:  # e.g. a run folder without read permission
+            continue
+        if _rows_file_sha256(read_json(run_path / "meta.json")) != data_sha256:
+            continue
+        try:
+            rows = _listed_rows(listing)
+        except OSError as exc:
+            out.skipped.append((run_path.name, f"{CLEANING_FILE}: {exc.strerror or exc}"))
+            continue
+        except ValueError as exc:
+            out.skipped.append((run_path.name, f"{CLEANING_FILE}: {exc}"))
+            continue
+        out.runs[run_path.name] = len(set(rows))
+        for row in rows:
+            flagged.setdefault(row, set()).add(run_path.name)
+    out.rows = {row: sorted(ids) for row, ids in sorted(flagged.items())}
+    return out
 
 
 def dumps_predictions(step: int, task: str, labels: list[str],

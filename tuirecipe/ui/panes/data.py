@@ -6,6 +6,9 @@ profile is cached by the data fingerprint under ``$TUIRECIPE_CACHE`` or
 ``<runs_dir>/.cache``. Marks made in the browser are saved at once to
 ``<runs_dir>/data_marks.json`` (:class:`~tuirecipe.data.cleaning.MarkStore`); ``e``
 exports a cleaned copy beside the original (:func:`~tuirecipe.data.cleaning.export_cleaned`).
+Rows that runs on the same file listed as label-wrong in their bad cases
+(``label_wrong.csv``) are imported as ``label_wrong`` marks once per run and row, never
+over a mark the person set.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from textual.worker import Worker, WorkerState
 
 from tuirecipe.config import Config
 from tuirecipe.data.cleaning import (BULK_FLAGS, MARK_DROP, MARK_LABEL_WRONG, ExportResult,
-                                     MarkStore, basic_row_flags, export_cleaned)
+                                     MarkImport, MarkStore, basic_row_flags, export_cleaned)
 from tuirecipe.errors import UserError
+from tuirecipe.runs.badcases import CLEANING_FILE, LabelWrongRows, label_wrong_rows
 from tuirecipe.ui.widgets.browser import (FLAG_NAMES, THREAD_THRESHOLD, BrowserQuery,
                                           DataBrowser, RowDetail)
 from tuirecipe.ui.widgets.profile_view import ProfileView
@@ -38,7 +42,7 @@ from tuirecipe.ui.widgets.profile_view import ProfileView
 if TYPE_CHECKING:
     from tuirecipe.data.profiling import LoadedDataset
 
-__all__ = ["DataPane", "ExportDialog", "merge_flags"]
+__all__ = ["DataPane", "ExportDialog", "merge_flags", "describe_bad_case_import"]
 
 
 _WHOLE_FILE_FLAGS = ("duplicate", "conflict")
@@ -69,6 +73,29 @@ def merge_flags(frame: pd.DataFrame, profiled: pd.DataFrame, flags: dict[str, An
             column[where[ok]] = values[ok]
         out[name] = column
     return out
+
+
+def describe_bad_case_import(result: MarkImport, found: LabelWrongRows,
+                             most_runs: int = 5) -> str:
+    """One notification's words for rows imported from runs' bad cases ("" when none)."""
+    lines = []
+    if result.new_rows:
+        runs = sorted(result.by_source.items(), key=lambda kv: (-kv[1], kv[0]))
+        named = ", ".join(f"{run} ({n})" for run, n in runs[:most_runs])
+        if len(runs) > most_runs:
+            named += f" and {len(runs) - most_runs} more"
+        plural = "s" if len(runs) != 1 else ""
+        lines.append(f"{result.new_rows} row(s) from the bad cases of {len(runs)} run{plural}: "
+                     f"{named}.")
+        parts = [f"{len(result.marked)} marked label-wrong"]
+        if result.already_marked:
+            parts.append(f"{len(result.already_marked)} already marked, your mark kept")
+        if result.not_found:
+            parts.append(f"{len(result.not_found)} not found in this table")
+        lines.append("; ".join(parts) + ".")
+    for run, why in found.skipped:
+        lines.append(f"skipped {run}: {why}")
+    return "\n".join(lines)
 
 
 def _display_path(path: Path) -> str:
@@ -268,7 +295,8 @@ class DataPane(Vertical):
             return
         cfg = self.config.data
         flags = basic_row_flags(data.frame, max_len=cfg.max_len)
-        call(self._data_loaded, data, flags)
+        bad_cases, present = self._find_bad_cases(data)
+        call(self._data_loaded, data, flags, bad_cases, present)
 
         def progress(fraction: float, message: str = "") -> None:
             call(self._set_progress, float(fraction), str(message))
@@ -292,14 +320,62 @@ class DataPane(Vertical):
         self.query_one(ProfileView).show_message(f"The data cannot be loaded:\n{message}")
         self.app.notify(message, title="Data", severity="error")
 
-    def _data_loaded(self, data: LoadedDataset, flags: pd.DataFrame) -> None:
+    def _data_loaded(self, data: LoadedDataset, flags: pd.DataFrame,
+                     bad_cases: LabelWrongRows, present: set[int]) -> None:
+        """``bad_cases``: the runs' label-wrong rows for this file; ``present``: those
+        of its rows that are in ``data.frame``."""
         self.data = data
         self.marks = MarkStore(self.config.runs_path, data.sha256, data.path)
+        self._import_bad_cases(bad_cases, present)
         browser = self.query_one(DataBrowser)
         browser.set_data(data.frame, flags, self.marks.marks)
         self._labels = sorted(data.frame["label"].astype(str).unique().tolist())[:200]
         self.query_one("#filter-label", Select).set_options((lbl, lbl) for lbl in self._labels)
         self._show_source()
+
+    def _find_bad_cases(self, data: LoadedDataset) -> tuple[LabelWrongRows, set[int]]:
+        """The runs' label-wrong rows for this file, and those that are in its table."""
+        bad_cases = label_wrong_rows(self.config.runs_path, data.sha256)
+        listed = np.fromiter(bad_cases.rows, dtype=np.int64, count=len(bad_cases.rows))
+        present = listed[np.isin(listed, data.frame["row"].to_numpy())]
+        return bad_cases, {int(r) for r in present}
+
+    def on_show(self) -> None:
+        # Back from the Train pane, where bad cases may just have been marked.
+        if self.data is not None and self.marks is not None:
+            self._rescan_bad_cases(self.data)
+
+    @work(thread=True, exclusive=True, group="data-bad-cases", exit_on_error=False)
+    def _rescan_bad_cases(self, data: LoadedDataset) -> None:
+        bad_cases, present = self._find_bad_cases(data)
+        if bad_cases.rows:
+            bad_cases.skipped.clear()  # unreadable lists were named when the data loaded
+            self.app.call_from_thread(self._import_bad_cases, bad_cases, present, data)
+
+    def _import_bad_cases(self, bad_cases: LabelWrongRows, present: set[int],
+                          data: LoadedDataset | None = None) -> None:
+        """Mark the rows runs listed as label-wrong; say so once when any are new.
+        ``data``: the table the rows were looked up in (a rescan): the browser is told."""
+        if self.marks is None or (data is not None and data is not self.data):
+            return  # another file was loaded meanwhile
+        result = MarkImport()
+        if bad_cases.rows:
+            try:
+                result = self.marks.import_marks(bad_cases.rows, MARK_LABEL_WRONG,
+                                                 known_rows=present)
+            except OSError as exc:
+                self.app.notify(f"cannot save the marks from the runs' {CLEANING_FILE}: {exc}",
+                                title="Data", severity="error", markup=False)
+                return
+        if data is not None:
+            browser = self.query_one(DataBrowser)
+            for row in result.marked:
+                browser.set_mark(row, MARK_LABEL_WRONG)
+        message = describe_bad_case_import(result, bad_cases)
+        if message:
+            self.app.notify(message, title="Label-wrong rows from bad cases",
+                            severity="warning" if bad_cases.skipped else "information",
+                            timeout=12, markup=False)
 
     def _show_source(self) -> None:
         if self.data is None:
