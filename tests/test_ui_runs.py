@@ -115,6 +115,47 @@ async def test_enter_opens_a_run_and_o_overlays_another(tmp_path, two_runs):
         assert [len(h.loss) for _, h in sources] == [150, 200]
 
 
+async def test_an_overlaid_run_that_is_still_training_grows_on_the_curves(tmp_path, two_runs):
+    import os
+
+    from tuirecipe.events import EvalMetrics, StepMetrics
+    from tuirecipe.runs.rundir import EventWriter
+
+    parent, _ = two_runs
+    parent.write_status(state="running", pid=os.getpid(), ended=None)  # a live worker
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        train = app.query_one("#train")
+        table = await runs_table(pilot, app)
+        await pilot.press("enter")  # the child, finished, is followed
+        assert await wait_for(pilot, lambda: train.run is not None and train.run.id == CHILD)
+        assert await wait_for(pilot, lambda: len(train.history.loss) == 150)
+        await pilot.press("5")
+        assert await wait_for(pilot, lambda: app.focused is table)
+        await pilot.press("down", "o")  # overlay the parent, still training
+        assert await wait_for(pilot, lambda: PARENT in train.overlays)
+        assert len(train.overlays[PARENT].loss) == 200
+        writer = EventWriter(parent.events_path)
+        for step in range(201, 221):
+            writer.write(StepMetrics(step=step, epoch=step / 50, loss=0.5, lr=0.001, acc=0.8,
+                                     elapsed=step * 0.05))
+        writer.write(EvalMetrics(step=220, epoch=4.4, split="dev",
+                                 metrics={"loss": 0.4, "acc": 0.85}, n=100))
+        writer.close()
+        overlay = train.overlays[PARENT]
+        assert await wait_for(pilot, lambda: len(overlay.loss) == 220
+                              and overlay.dev["loss"].x[-1] == 220, 10)
+        assert len(train.history.loss) == 150  # the followed run is untouched
+        await pilot.press("3")
+        plot = app.query_one("#plot-loss")
+        assert await wait_for(pilot, lambda: plot._drawn is not None
+                              and plot._drawn == plot.data.signature(plot.size.width,
+                                                                      plot.size.height), 10)
+        assert [len(h.loss) for _, h in plot.data.sources] == [150, 220]
+        await pilot.pause(0.5)
+        assert len(overlay.loss) == 220  # nothing read twice
+
+
 async def test_notes_pane_switches_to_the_followed_runs_notes(tmp_path, two_runs):
     app = make(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

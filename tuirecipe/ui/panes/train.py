@@ -151,6 +151,8 @@ class TrainPane(Widget, can_focus=True):
         self.history = RunHistory()
         self.settings = CurveSettings()
         self.overlays: dict[str, RunHistory] = {}
+        # Live overlays being read: their bus events wait here until the history is in.
+        self._overlay_pending: dict[str, list[Message]] = {}
         self.checks: dict[str, str] = {}
         self.last_step: Any = None
         self.last_eval: Any = None
@@ -366,10 +368,34 @@ class TrainPane(Widget, can_focus=True):
 
     @work(group="overlay")
     async def _load_overlay(self, run: RunDir) -> None:
-        loaded = await asyncio.to_thread(LoadedRun, run)
+        live = run.state() in LIVE_STATES
+        if live:  # watched before the file is read, so no step falls between the two
+            self._overlay_pending[run.id] = []
+            self.app.follower.watch(run, from_start=False)
+        try:
+            loaded = await asyncio.to_thread(LoadedRun, run)
+        finally:
+            pending = self._overlay_pending.pop(run.id, [])
         self.overlays[run.id] = loaded.history
+        for message in pending:
+            self._add_to_overlay(message)
         self._update_plots()
-        self.notify(f"overlaid {run.id} on the curves")
+        self.notify(f"overlaid {run.id} on the curves" + (" (live)" if live else ""))
+
+    def _add_to_overlay(self, message: Message) -> None:
+        """A live overlaid run's new step or evaluation (one already read is skipped)."""
+        history = self.overlays.get(message.run_id or "")
+        if history is None:
+            return
+        if message.topic == "step":
+            steps = [s for s in message.payload if s.step > history.last_step]
+            if steps:
+                history.add(steps)
+        elif message.topic == "eval" and message.payload.split == "dev":
+            event = message.payload
+            first = history.dev.get(next(iter(event.metrics), "loss"))
+            if first is None or not len(first) or first.x[-1] < event.step:
+                history.add([event])
 
     def action_clear_overlays(self) -> None:
         self.overlays.clear()
@@ -465,6 +491,10 @@ class TrainPane(Widget, can_focus=True):
             self._line("#train-message", f"not started: {message.payload}")
             return
         if self.run is None or message.run_id != self.run.id:
+            if message.run_id in self._overlay_pending:
+                self._overlay_pending[message.run_id].append(message)
+            elif message.run_id in self.overlays:
+                self._add_to_overlay(message)  # plots pick it up at their next turn
             return
         if self._loading and message.topic in ("step", "eval", "predictions", "check_result"):
             self._buffered.append(message)
