@@ -6,12 +6,15 @@
   the ``real_data`` fixture, which skips when the folder is absent.
 - Every test session gets its own ``TUIRECIPE_CACHE`` (a temp folder), so the demo
   datasets are never written to the user's ``~/.cache``.
+- Console tests: ``wait_for(pilot, condition)`` (``from conftest import wait_for``), and
+  the ``without_data_pane`` fixture (``pytestmark = pytest.mark.usefixtures(...)``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,26 @@ def real_data() -> Path:
     if not REAL_DATA.is_dir():
         pytest.skip(f"real datasets not available at {REAL_DATA}")
     return REAL_DATA
+
+
+async def wait_for(pilot, condition: Callable[[], object], seconds: float = 5.0,
+                   interval: float = 0.05) -> bool:
+    """Let a running console work until ``condition()`` holds or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await pilot.pause(interval)
+    return bool(condition())
+
+
+@pytest.fixture
+def without_data_pane(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console without its Data pane (whose own tests cover it): its profiling threads
+    outlive each test's app and would slow the next ones down."""
+    import tuirecipe.ui.app as app_module
+
+    monkeypatch.setattr(app_module, "DATA_PANE_MODULE", "tuirecipe.ui.panes._left_out")
 
 
 @pytest.fixture(autouse=True, scope="session")

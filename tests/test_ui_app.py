@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 from textual.command import CommandPalette
 from textual.widgets import TabbedContent
 
@@ -15,17 +16,11 @@ from tuirecipe.config import config_from_dict
 from tuirecipe.ui.app import TuiRecipeApp, make_app
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("without_data_pane")
 SIZE = (120, 40)
 
 
 REAL_DATA_PANE = app_module.DATA_PANE_MODULE
-
-
-@pytest.fixture(autouse=True)
-def without_data_pane(monkeypatch):
-    """The shell's tests leave out the Data pane (its own tests cover it): its profiling
-    threads outlive each test's app and would slow the next ones down."""
-    monkeypatch.setattr(app_module, "DATA_PANE_MODULE", "tuirecipe.ui.panes._left_out")
 
 
 def make(tmp_path: Path, theme: str | None = None, **table) -> TuiRecipeApp:
@@ -36,15 +31,6 @@ def make(tmp_path: Path, theme: str | None = None, **table) -> TuiRecipeApp:
 
 def active(app: TuiRecipeApp) -> str:
     return app.query_one("#panes", TabbedContent).active
-
-
-async def wait_for(pilot, condition, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await pilot.pause(0.05)
-    return condition()
 
 
 async def show(pilot, key: str, pane: str) -> None:

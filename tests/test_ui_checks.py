@@ -7,13 +7,12 @@ The worker tests start real ``check`` workers on the demo data with small budget
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for as _wait_for
 from textual.widgets import OptionList
 
-import tuirecipe.ui.app as app_module
 from tuirecipe.checks.base import all_checks
 from tuirecipe.config import config_from_dict
 from tuirecipe.ui.app import TuiRecipeApp, make_app
@@ -21,16 +20,10 @@ from tuirecipe.ui.widgets.check_detail import (
     CheckDetail, decoded_rows_markup, evidence_blocks, format_value)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("without_data_pane")
 SIZE = (120, 40)
 AUTO = [c.name for c in all_checks() if c.kind == "auto"]
 FAST = {"steps": 15, "overfit_steps": 40, "lr_steps": 15, "human_baseline_examples": 5}
-
-
-@pytest.fixture(autouse=True)
-def without_data_pane(monkeypatch):
-    """The Data pane's profiling threads would slow these tests down (its own tests
-    cover it)."""
-    monkeypatch.setattr(app_module, "DATA_PANE_MODULE", "tuirecipe.ui.panes._left_out")
 
 
 @pytest.fixture
@@ -46,12 +39,7 @@ def make(tmp_path: Path, checks: dict | None = None, **table) -> TuiRecipeApp:
 
 
 async def wait_for(pilot, condition, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await pilot.pause(0.1)
-    return condition()
+    return await _wait_for(pilot, condition, seconds, interval=0.1)
 
 
 async def open_checks(pilot):

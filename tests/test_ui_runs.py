@@ -3,23 +3,18 @@ Notes pane's switch to the followed run's notes."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 from recorded_run import write_recorded_run
 
-import tuirecipe.ui.app as app_module
 from tuirecipe.config import config_from_dict
 from tuirecipe.ui.app import TuiRecipeApp, make_app
 
+pytestmark = pytest.mark.usefixtures("without_data_pane")
 SIZE = (120, 40)
 PARENT, CHILD = "20231114-221320-demo", "20231114-231320-demo"
-
-
-@pytest.fixture(autouse=True)
-def without_data_pane(monkeypatch):
-    monkeypatch.setattr(app_module, "DATA_PANE_MODULE", "tuirecipe.ui.panes._left_out")
 
 
 @pytest.fixture
@@ -40,15 +35,6 @@ def make(tmp_path: Path) -> TuiRecipeApp:
     config = config_from_dict({"name": "demo", "runs_dir": str(tmp_path / "runs")},
                               base_dir=str(tmp_path))
     return make_app(config, theme="dark", settings_dir=tmp_path / "settings")
-
-
-async def wait_for(pilot, condition, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await pilot.pause(0.05)
-    return condition()
 
 
 async def runs_table(pilot, app):
@@ -200,7 +186,8 @@ async def test_a_sweep_started_from_the_console_makes_one_child_per_value(tmp_pa
                 json.loads((runs / m["id"] / "status.json").read_text()).get("state")
                 == "finished" for m in kids)
 
-        assert await wait_for(pilot, all_finished, 240), (runs / ".sweeps").glob("*.log")
+        assert await wait_for(pilot, all_finished, 240), [
+            p.read_text()[-1500:] for p in (runs / ".sweeps").glob("*.log")]
         kids = children()
         assert sorted(list(m["changed"]) for m in kids) == [["train.lr"], ["train.lr"]]
         assert sorted(m["changed"]["train.lr"][1] for m in kids) == [0.001, 0.003]
