@@ -4,39 +4,25 @@ curve keys, predictions and bad cases of a recorded run."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 from recorded_run import write_recorded_run
 
-import tuirecipe.ui.app as app_module
 from tuirecipe.config import config_from_dict
 from tuirecipe.runs.rundir import RunDir
 from tuirecipe.ui.app import TuiRecipeApp, make_app
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("without_data_pane")
 SIZE = (120, 40)
-
-
-@pytest.fixture(autouse=True)
-def without_data_pane(monkeypatch):
-    monkeypatch.setattr(app_module, "DATA_PANE_MODULE", "tuirecipe.ui.panes._left_out")
 
 
 def make(tmp_path: Path, **table) -> TuiRecipeApp:
     config = config_from_dict({"name": "demo", "runs_dir": str(tmp_path / "runs"), **table},
                               base_dir=str(tmp_path))
     return make_app(config, theme="dark", settings_dir=tmp_path / "settings")
-
-
-async def wait_for(pilot, condition, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await pilot.pause(0.05)
-    return condition()
 
 
 async def follow_recorded(pilot, app, run: RunDir):
@@ -137,6 +123,22 @@ async def test_curve_keys_change_smoothing_scale_and_axis(tmp_path):
         await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket",
                           "left_square_bracket")
         assert train.settings.smoothing == 0.0
+
+
+async def test_a_finished_runs_plots_are_redrawn_in_a_new_theme(tmp_path):
+    """The plots keep their built strips; a theme change must rebuild them even when no
+    data changes (a finished run)."""
+    run = write_recorded_run(tmp_path / "runs")
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await follow_recorded(pilot, app, run)
+        plot = app.query_one("#plot-loss")
+        signature = lambda: plot.data.signature(plot.size.width, plot.size.height)  # noqa: E731
+        assert await wait_for(pilot, lambda: plot._drawn == signature(), 10)
+        before = plot.redraws
+        app.theme = "light"
+        assert await wait_for(pilot, lambda: plot.redraws > before, 10)
+        assert plot._built_theme == plot._get_plotext_theme_name("light")
 
 
 async def test_predictions_over_evaluations_and_a_bad_case_mark(tmp_path):

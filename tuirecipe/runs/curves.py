@@ -116,6 +116,17 @@ class RunHistory:
     step_epoch: Series = field(default_factory=Series)  # (step, epoch)
     dev: dict[str, Series] = field(default_factory=dict)  # metric -> (step, value)
     last_step: int = 0
+    last_eval_step: int = -1  # of the last dev evaluation (one at step 0 counts)
+
+    def add_new(self, events: Iterable[Event]) -> list[Event]:
+        """Add the steps and dev evaluations that come after the last ones recorded, and
+        return them: a run read from its file and then followed on the bus sees some
+        events twice."""
+        new = [e for e in events
+               if (e.kind == "step" and e.step > self.last_step)
+               or (e.kind == "eval" and e.split == "dev" and e.step > self.last_eval_step)]
+        self.add(new)
+        return new
 
     def add(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -133,3 +144,4 @@ class RunHistory:
                 for name, value in event.metrics.items():
                     if isinstance(value, (int, float)):
                         self.dev.setdefault(name, Series(64)).append(event.step, float(value))
+                self.last_eval_step = event.step

@@ -116,9 +116,11 @@ def worker_exit_status(run: RunDir, wait: float = 2.0) -> int | None:
     if proc is None:
         return None
     try:
-        return proc.wait(timeout=wait)
+        status = proc.wait(timeout=wait)
     except subprocess.TimeoutExpired:
         return None
+    _STARTED_HERE.pop(Path(run.path), None)
+    return status
 
 
 def start_worker(run: RunDir, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -139,6 +141,8 @@ def start_worker(run: RunDir, env: dict[str, str] | None = None) -> subprocess.P
     finally:
         log.close()
     run.write_status(pid=proc.pid)
+    for path, ended in [(p, w) for p, w in _STARTED_HERE.items() if w.returncode is not None]:
+        del _STARTED_HERE[path]  # reaped by their owner: how they ended is known there
     _STARTED_HERE[Path(run.path)] = proc
     return proc
 

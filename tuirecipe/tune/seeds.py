@@ -115,13 +115,13 @@ def seed_noise_verdict(a: Any, b: Any) -> str:
                 value = metric_of(best_dev_metrics(run), task)[1]
                 if math.isfinite(value):
                     groups[i].append(value)
-    name = "acc" if task == "classification" else "mse"
+    name, _ = metric_of({}, task)
     if min(len(g) for g in groups) < 2:
         return (f"unknown: {len(groups[0])} and {len(groups[1])} finished seed replicas; "
                 "run `tuirecipe seeds CONFIG -k 3` for each config")
     (ma, sa), (mb, sb) = mean_std(groups[0]), mean_std(groups[1])
     p = welch_t_test(groups[0], groups[1])
-    verdict = ("differs by more than seed noise" if p < 0.05
+    verdict = ("differs by more than seed noise" if differs_beyond_noise(*groups)
                else "within seed noise: not a conclusion")
     return (f"dev {name} {ma:.4f} ± {sa:.4f} ({len(groups[0])} seeds) vs {mb:.4f} ± {sb:.4f} "
             f"({len(groups[1])} seeds): {verdict} (Welch p = {p:.3g})")

@@ -155,12 +155,7 @@ class TuiRecipeApp(App[int]):
         Workers live in their own sessions and go on training; a console started again
         re-attaches. Nothing is drawn any more (the terminal is gone), so no clean exit.
         """
-        for save in (lambda: self.query_one(NotesPane).save(),
-                     lambda: self.query_one(TrainPane).save_notes()):
-            try:
-                save()
-            except Exception:  # save what can be saved; the exit must happen
-                pass
+        self._save_all_notes(come_what_may=True)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGHUP)
 
@@ -267,9 +262,19 @@ class TuiRecipeApp(App[int]):
 
         self.query_one(TrainPane).add_overlay(RunDir(event.path))
 
+    def _save_all_notes(self, come_what_may: bool = False) -> None:
+        """The project log and the followed run's notes. ``come_what_may``: an error in
+        one does not stop the other or escape (the console is going, come what may)."""
+        for save in (lambda: self.query_one(NotesPane).save(),
+                     lambda: self.query_one(TrainPane).save_notes()):
+            try:
+                save()
+            except Exception:
+                if not come_what_may:
+                    raise
+
     async def action_quit(self) -> None:
-        self.query_one(NotesPane).save()
-        self.query_one(TrainPane).save_notes()
+        self._save_all_notes()
         running = self.workers_client.running_here()
         if not running:
             self.exit(0)

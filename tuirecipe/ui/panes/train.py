@@ -4,10 +4,8 @@ Starting asks for a one-line motivation (saved in the run's meta.json), then pub
 ``start`` command; the worker client launches the worker process. Everything shown comes
 from the run directory: following a run first reads its history from ``events.jsonl`` (in
 a thread), then takes new events from the bus (step metrics arrive coalesced). Nothing
-repaints per event: events go into the history, and twice a second one timer shows the
-latest step, evaluation and finished plot builds together, in one screen update (each
-update repaints most of the screen, so their number is what keeps the console responsive
-while a run trains flat out).
+repaints per event: events go into the history, and a timer shows them in turns (see
+DISPLAY_SLOTS), each turn a small screen update of its own.
 
 Left: curves (loss, accuracy or MAE, learning rate; other runs overlaid), the fixed dev
 examples over evaluations, and the bad cases. Right: the run's ``notes.md``.
@@ -212,7 +210,7 @@ class TrainPane(Widget, can_focus=True):
         if isinstance(slot, tuple):
             slot = slot[cycle % len(slot)]
         plot = self.query_one(f"#{slot}", CurvePlot)
-        if plot.tick(redraw=False):
+        if plot.tick():
             # The next build starts once this update is on screen: a build thread running
             # beside the compositor halves its speed (they share the GIL).
             self.call_after_refresh(plot.redraw_if_changed)
@@ -385,17 +383,8 @@ class TrainPane(Widget, can_focus=True):
     def _add_to_overlay(self, message: Message) -> None:
         """A live overlaid run's new step or evaluation (one already read is skipped)."""
         history = self.overlays.get(message.run_id or "")
-        if history is None:
-            return
-        if message.topic == "step":
-            steps = [s for s in message.payload if s.step > history.last_step]
-            if steps:
-                history.add(steps)
-        elif message.topic == "eval" and message.payload.split == "dev":
-            event = message.payload
-            first = history.dev.get(next(iter(event.metrics), "loss"))
-            if first is None or not len(first) or first.x[-1] < event.step:
-                history.add([event])
+        if history is not None and message.topic in ("step", "eval"):
+            history.add_new(message.payload if message.topic == "step" else [message.payload])
 
     def action_clear_overlays(self) -> None:
         self.overlays.clear()
@@ -409,9 +398,9 @@ class TrainPane(Widget, can_focus=True):
                 plot.set_metric("mae" if regression else "acc")
             plot.set_sources(sources)
             plot.set_settings(self.settings)
-        label = self.query_one("#curve-settings", Label)
-        if str(label.content) != self._settings_text():
-            label.update(self._settings_text())
+        label, text = self.query_one("#curve-settings", Label), self._settings_text()
+        if str(label.content) != text:
+            label.update(text)
 
     def stamp_line(self) -> str:
         """The line ctrl+t puts in the notes: time, step, metrics, change vs parent."""
@@ -509,10 +498,9 @@ class TrainPane(Widget, can_focus=True):
 
     def _show_step(self, steps: list, record: bool = True) -> None:
         if record:  # events already in the history (read from the file) are skipped
-            steps = [s for s in steps if s.step > self.history.last_step]
+            steps = self.history.add_new(steps)
             if not steps:
                 return
-            self.history.add(steps)
         self.last_step = steps[-1]
         self._step_shown = False
         if not record:
@@ -554,9 +542,7 @@ class TrainPane(Widget, can_focus=True):
         if event.split != "dev":
             return
         if record:
-            dev_loss = self.history.dev.get(next(iter(event.metrics), "loss"))
-            if dev_loss is None or not len(dev_loss) or dev_loss.x[-1] < event.step:
-                self.history.add([event])
+            self.history.add_new([event])
         self.last_eval = event
         self._eval_shown = False
         if not record:

@@ -60,12 +60,19 @@ class CompareScreen(Screen[None]):
         for warning in self.warnings:
             box.mount(Label(f"⚠ {warning}", classes="compare-warning"))
         if len(self.runs) >= 2:
-            from tuirecipe.tune.seeds import seed_noise_verdict
-
-            self.seed_noise = seed_noise_verdict(self.runs[0], self.runs[1])
-            box.mount(Label(f"Seed noise: {self.seed_noise}", id="compare-seed-noise"))
+            box.mount(Label("Seed noise: reading the seed replicas…", id="compare-seed-noise"))
+            self.load_seed_noise()
         self._show_diff()
         self.load_histories()
+
+    @work(group="compare-seed-noise")
+    async def load_seed_noise(self) -> None:
+        """Reads every run of the runs directory (and imports scipy): in a thread."""
+        from tuirecipe.tune.seeds import seed_noise_verdict
+
+        self.seed_noise = await asyncio.to_thread(seed_noise_verdict, self.runs[0],
+                                                  self.runs[1])
+        self.query_one("#compare-seed-noise", Label).update(f"Seed noise: {self.seed_noise}")
 
     @work(group="compare-load")
     async def load_histories(self) -> None:

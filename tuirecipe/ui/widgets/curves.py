@@ -252,6 +252,7 @@ class CurvePlot(PlotextPlot):
         self.interval = interval
         self.data = CurveData(metric)
         self._drawn: tuple | None = None  # signature of what is shown
+        self._built_theme = ""  # plotext theme of the last build
         self._building = False
         self._urgent = False  # the build in flight (or next) follows a person's change
         self._ready: tuple[tuple, list[Strip]] | None = None  # built, shown at next tick
@@ -290,17 +291,15 @@ class CurvePlot(PlotextPlot):
         self._urgent = True
         self.redraw_if_changed()
 
-    def tick(self, redraw: bool = True) -> bool:
-        """The owner's timer: show a finished build, then (if ``redraw``) start the next
-        one when anything changed. True when a build was put on screen."""
-        shown = self._ready is not None
-        if self._ready is not None:
-            signature, strips = self._ready
-            self._ready = None
-            self._present(signature, strips)
-        if redraw:
-            self.redraw_if_changed()
-        return shown
+    def tick(self) -> bool:
+        """The owner's turn: put a finished build on screen; True when there was one. (The
+        owner starts the next build with :meth:`redraw_if_changed`.)"""
+        if self._ready is None:
+            return False
+        signature, strips = self._ready
+        self._ready = None
+        self._present(signature, strips)
+        return True
 
     def on_show(self) -> None:
         self._urgent = True  # back from behind another tab: catch up at once
@@ -313,9 +312,11 @@ class CurvePlot(PlotextPlot):
             return  # behind another tab: on_show catches up
         width, height = self.size.width, self.size.height
         signature = self.data.signature(width, height)
+        theme = self._get_plotext_theme_name(self.app.theme)  # the strips carry its colours
         if self._ready is not None and self._ready[0] == signature:
             return  # built already, waiting for the next tick
-        if signature == self._drawn or width <= 0 or height <= 0:
+        if (signature == self._drawn and theme == self._built_theme) or width <= 0 \
+                or height <= 0:
             return
         # Lines and their envelopes are cheap numpy work: done here, where the history
         # grows. plotext's build (25-50 ms for one plot on a small CPU) and the ANSI parse
@@ -323,12 +324,12 @@ class CurvePlot(PlotextPlot):
         self.data.draw(self.plt, width, height)
         self._building = True
         urgent, self._urgent = self._urgent, False
-        theme = self._get_plotext_theme_name(self.app.theme)
+        self._built_theme = theme
         self.run_worker(lambda: self._build(signature, width, height, theme, urgent),
                         thread=True, group="curve-build", exit_on_error=False)
 
     def _build(self, signature: tuple, width: int, height: int, theme: str,
-               urgent: bool = True) -> None:
+               urgent: bool) -> None:
         try:
             plt = self.plt
             plt.plotsize(width, height)
@@ -348,7 +349,7 @@ class CurvePlot(PlotextPlot):
         except RuntimeError:  # the app closed while this was building
             pass
 
-    def _show(self, signature: tuple, strips: list[Strip], urgent: bool = True) -> None:
+    def _show(self, signature: tuple, strips: list[Strip], urgent: bool) -> None:
         self._building = False
         if self.interval is None and not urgent and not self._urgent:
             self._ready = (signature, strips)  # the owner's next tick shows it
