@@ -217,6 +217,8 @@ async def test_run_one_failing_check_shows_why_and_what_to_look_at(tmp_path, wor
         result = pane.results["overfit_batch"]
         assert result["status"] == "fail"
         assert set(pane.results) == {"overfit_batch"}  # only the one asked for ran
+        # The detail recomposes on the next idle pass; a loaded machine may not be there yet.
+        await wait_for(pilot, lambda: "What to look at" in detail_text(pane), 10)
         text = detail_text(pane)
         assert "What to look at" in text and "memorise" in text
         assert "✗" in str(pane.query_one("#checks-list", OptionList)
