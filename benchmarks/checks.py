@@ -38,21 +38,28 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         config = config_from_dict({"name": "bench-checks", "runs_dir": str(Path(tmp) / "runs")})
-        train_cfg = config_from_dict({"name": "bench-train", "runs_dir": str(Path(tmp) / "runs"),
-                                      "train": {"max_steps": config.checks.steps,
-                                                "eval_every": 0}})
+        train_cfg = config_from_dict(
+            {
+                "name": "bench-train",
+                "runs_dir": str(Path(tmp) / "runs"),
+                "train": {"max_steps": config.checks.steps, "eval_every": 0},
+            }
+        )
         train_s, _ = timed_job(train_cfg, "train")
         total_s, run = timed_job(config, "check")
         results = [e for e in run.events() if e.kind == "check_result"]
         state = run.read_status().get("state")
-    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; demo data, "
-          f"model {config.model.name}, checks.steps {config.checks.steps}")
+    print(
+        f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; demo data, "
+        f"model {config.model.name}, checks.steps {config.checks.steps}"
+    )
     for r in results:
         print(f"  {r.status:5} {r.seconds:6.1f} s  {r.name}")
-    print(f"one training run of {config.checks.steps} steps (start-up included): "
-          f"{train_s:6.1f} s")
-    print(f"all {len(results)} automatic checks (start-up included):     {total_s:6.1f} s "
-          f"= {total_s / train_s:.1f}× one short run; job {state}")
+    print(f"one training run of {config.checks.steps} steps (start-up included): {train_s:6.1f} s")
+    print(
+        f"all {len(results)} automatic checks (start-up included):     {total_s:6.1f} s "
+        f"= {total_s / train_s:.1f}× one short run; job {state}"
+    )
     met = total_s <= TARGET_S and state == "finished"
     print(f"target <= {TARGET_S:.0f} s: {'met' if met else 'NOT met'}")
     return 0 if met else 1

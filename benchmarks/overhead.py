@@ -32,11 +32,15 @@ WARMUP = 20  # steps excluded from timing on both sides (allocator, first-call c
 def make_config(model: str, steps: int, runs_dir: str):
     from tuirecipe.config import config_from_dict
 
-    return config_from_dict({
-        "name": "bench", "seed": 0, "runs_dir": runs_dir,
-        "model": {"name": model},
-        "train": {"epochs": 1000, "max_steps": steps, "eval_every": 0, "batch_size": 32},
-    })
+    return config_from_dict(
+        {
+            "name": "bench",
+            "seed": 0,
+            "runs_dir": runs_dir,
+            "model": {"name": model},
+            "train": {"epochs": 1000, "max_steps": steps, "eval_every": 0, "batch_size": 32},
+        }
+    )
 
 
 def bare_loop(config, steps: int) -> float:
@@ -56,14 +60,16 @@ def bare_loop(config, steps: int) -> float:
     seed_everything(config.seed)
     model = build_model(config, spec)
     generator = seed_everything(config.seed)
-    tensors = SplitTensors.from_split(data.train, data.task, torch.device("cpu"),
-                                      int(data.vocab.pad_id))
+    tensors = SplitTensors.from_split(
+        data.train, data.task, torch.device("cpu"), int(data.vocab.pad_id)
+    )
     batches = []
     while len(batches) < steps:
         batches.extend(iter_batches(tensors, config.train.batch_size, generator=generator))
     batches = batches[:steps]
-    opt = torch.optim.AdamW(model.parameters(), lr=config.train.lr,
-                            weight_decay=config.train.weight_decay)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
+    )
     model.train()
     start = 0.0
     for i, (ids, mask, y) in enumerate(batches):
@@ -111,19 +117,25 @@ def main() -> None:
             rate, wall = worker_run(config, args.steps)
             worker.append(rate)
             walls.append(wall)
-            print(f"round {r + 1}: bare {bare[-1]:.1f} steps/s, worker {rate:.1f} steps/s "
-                  f"(worker wall {wall:.1f} s incl. start-up)")
+            print(
+                f"round {r + 1}: bare {bare[-1]:.1f} steps/s, worker {rate:.1f} steps/s "
+                f"(worker wall {wall:.1f} s incl. start-up)"
+            )
     best_bare, best_worker = max(bare), max(worker)
     ratio = best_worker / best_bare
     import os
 
-    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
-          f"{torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, model {args.model}, batch 32, {args.steps} steps")
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
+        f"{torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}, model {args.model}, batch 32, {args.steps} steps"
+    )
     print(f"bare PyTorch loop : {best_bare:8.1f} steps/s (best of {args.rounds})")
     print(f"tuirecipe worker  : {best_worker:8.1f} steps/s (best of {args.rounds})")
-    print(f"ratio worker/bare : {ratio:8.3f}   target >= 0.98: "
-          f"{'met' if ratio >= 0.98 else 'NOT met'}")
+    print(
+        f"ratio worker/bare : {ratio:8.3f}   target >= 0.98: "
+        f"{'met' if ratio >= 0.98 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -50,13 +50,16 @@ def base_rows() -> tuple[pd.DataFrame, str]:
         return pd.concat(frames, ignore_index=True), f"real rows from {REAL}"
     try:
         from tuirecipe.data.demo import demo_frame
+
         df = demo_frame("classification")
         return df[df["text"].notna() & df["label"].notna()].reset_index(drop=True), "demo rows"
     except ImportError:
         rng = random.Random(0)
         words = [f"w{i}" for i in range(5000)]
         texts = [" ".join(rng.choices(words, k=rng.randint(3, 40))) for _ in range(20000)]
-        return pd.DataFrame({"text": texts, "label": [str(len(t) % 5) for t in texts]}), "synthetic rows"
+        return pd.DataFrame(
+            {"text": texts, "label": [str(len(t) % 5) for t in texts]}
+        ), "synthetic rows"
 
 
 def perturbed(base: pd.DataFrame, n: int, seed: int, unique: bool) -> pd.DataFrame:
@@ -93,8 +96,13 @@ def perturbed(base: pd.DataFrame, n: int, seed: int, unique: bool) -> pd.DataFra
             label = rng.choice(label_pool)
         out_t.append(text)
         out_l.append(label)
-    return pd.DataFrame({"text": pd.array(out_t, dtype="str"), "label": pd.array(out_l, dtype="str"),
-                         "row": np.arange(1, n + 1)})
+    return pd.DataFrame(
+        {
+            "text": pd.array(out_t, dtype="str"),
+            "label": pd.array(out_l, dtype="str"),
+            "row": np.arange(1, n + 1),
+        }
+    )
 
 
 def pandas_baseline(df: pd.DataFrame) -> dict[str, float]:
@@ -108,9 +116,14 @@ def pandas_baseline(df: pd.DataFrame) -> dict[str, float]:
     exact_conflicts = int((kept.groupby("text")["label"].nunique() > 1).sum())
     space_surplus = int(kept["norm"].duplicated().sum())
     space_conflicts = int((kept.groupby("norm")["label"].nunique() > 1).sum())
-    return {"seconds": time.perf_counter() - t0, "exact_surplus": exact_surplus,
-            "exact_conflicts": exact_conflicts, "space_surplus": space_surplus,
-            "space_conflicts": space_conflicts, "p95": float(lengths.quantile(0.95))}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "exact_surplus": exact_surplus,
+        "exact_conflicts": exact_conflicts,
+        "space_surplus": space_surplus,
+        "space_conflicts": space_conflicts,
+        "p95": float(lengths.quantile(0.95)),
+    }
 
 
 def main() -> int:
@@ -125,14 +138,18 @@ def main() -> int:
     base, origin = base_rows()
     t0 = time.perf_counter()
     df = perturbed(base, args.rows, args.seed, args.unique)
-    print(f"dataset: {len(df):,} rows from {len(base):,} {origin} "
-          f"(built in {time.perf_counter() - t0:.1f} s; {df['text'].nunique():,} distinct texts)")
+    print(
+        f"dataset: {len(df):,} rows from {len(base):,} {origin} "
+        f"(built in {time.perf_counter() - t0:.1f} s; {df['text'].nunique():,} distinct texts)"
+    )
 
     baseline = None
     if not args.skip_baseline:
         baseline = pandas_baseline(df)
-        print(f"pandas baseline (normalise, duplicates, conflicts, lengths): "
-              f"{baseline['seconds']:.2f} s")
+        print(
+            f"pandas baseline (normalise, duplicates, conflicts, lengths): "
+            f"{baseline['seconds']:.2f} s"
+        )
 
     t0 = time.perf_counter()
     profile = profile_frame(df)
@@ -140,18 +157,25 @@ def main() -> int:
     print(f"full profile: {seconds:.2f} s")
     print("  stages: " + ", ".join(f"{k} {v:.2f}" for k, v in profile.timings.items()))
     dup, conf = profile.duplicates, profile.conflicts
-    print("  duplicates (surplus rows): " + ", ".join(
-        f"{level} {dup[level]['surplus_rows']:,}" for level in dup)
-        + "; conflicting texts: " + ", ".join(f"{lv} {conf[lv]['conflicting_texts']:,}" for lv in conf))
+    print(
+        "  duplicates (surplus rows): "
+        + ", ".join(f"{level} {dup[level]['surplus_rows']:,}" for level in dup)
+        + "; conflicting texts: "
+        + ", ".join(f"{lv} {conf[lv]['conflicting_texts']:,}" for lv in conf)
+    )
     nd, cl = profile.near_duplicates, profile.clusters
-    print(f"  near-duplicates: {nd['pairs']:,} pairs in a sample of {nd['sample_size']:,} "
-          f"(sampled={nd['sampled']}); clusters: k={cl.get('k')} on {cl.get('sample_size'):,} "
-          f"rows (sampled={cl.get('sampled')}); vocab {profile.size['vocab_size']:,}")
+    print(
+        f"  near-duplicates: {nd['pairs']:,} pairs in a sample of {nd['sample_size']:,} "
+        f"(sampled={nd['sampled']}); clusters: k={cl.get('k')} on {cl.get('sample_size'):,} "
+        f"rows (sampled={cl.get('sampled')}); vocab {profile.size['vocab_size']:,}"
+    )
     if baseline is not None:
-        same = (baseline["exact_surplus"] == dup["exact"]["surplus_rows"]
-                and baseline["space_surplus"] == dup["case_space"]["surplus_rows"]
-                and baseline["exact_conflicts"] == conf["exact"]["conflicting_texts"]
-                and baseline["space_conflicts"] == conf["case_space"]["conflicting_texts"])
+        same = (
+            baseline["exact_surplus"] == dup["exact"]["surplus_rows"]
+            and baseline["space_surplus"] == dup["case_space"]["surplus_rows"]
+            and baseline["exact_conflicts"] == conf["exact"]["conflicting_texts"]
+            and baseline["space_conflicts"] == conf["case_space"]["conflicting_texts"]
+        )
         print(f"  agrees with the baseline on duplicates and conflicts: {same}")
         print(f"ratio: baseline / profile = {baseline['seconds'] / seconds:.1f}x")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")

@@ -43,8 +43,9 @@ def _load_overhead():
 
 
 # -- (a) -----------------------------------------------------------------------------------
-def redraw_times(points: int, width: int = 100, height: int = 14,
-                 repeats: int = 40) -> tuple[float, float]:
+def redraw_times(
+    points: int, width: int = 100, height: int = 14, repeats: int = 40
+) -> tuple[float, float]:
     """(first draw, median steady redraw) in ms for a loss curve of ``points`` steps."""
     from textual_plotext.plot import Plot
 
@@ -112,8 +113,7 @@ async def _console_session(config, idle_seconds: float, train_timeout: float) ->
             await asyncio.sleep(0.05)
         stamps.clear()
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        while train.state not in ("finished", "failed", "stopped") \
-                and time.monotonic() < deadline:
+        while train.state not in ("finished", "failed", "stopped") and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         out["ui_cpu"] = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
         out["training"] = _lags(stamps, interval)
@@ -126,8 +126,10 @@ async def _console_session(config, idle_seconds: float, train_timeout: float) ->
 def _worker_rate(run, steps: int, warmup: int) -> float:
     times = [e.t for e in run.events() if e.kind == "step"]
     if len(times) != steps:
-        sys.exit(f"worker recorded {len(times)} steps, expected {steps}: "
-                 f"{run.read_status().get('message')}")
+        sys.exit(
+            f"worker recorded {len(times)} steps, expected {steps}: "
+            f"{run.read_status().get('message')}"
+        )
     return (steps - warmup) / (times[-1] - times[warmup - 1])
 
 
@@ -136,23 +138,29 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--model", default="textcnn")
     parser.add_argument("--idle", type=float, default=6.0, help="seconds of idle timing")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="bare loop / console session pairs, alternated")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="bare loop / console session pairs, alternated"
+    )
     args = parser.parse_args()
     os.environ.setdefault("PYTHONPATH", str(HERE.parent))
     load = os.getloadavg()
-    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
-          f"on {os.cpu_count()} CPUs\n")
+    print(
+        f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs\n"
+    )
 
     print("(a) curve redraw (envelope + plotext build, 100x14 plot)")
     small_first, small = redraw_times(1_000)
     big_first, big = redraw_times(1_000_000)
     print(f"    1,000 points     : {small:7.2f} ms per redraw (first draw {small_first:.1f} ms)")
-    print(f"    1,000,000 points : {big:7.2f} ms per redraw (first draw {big_first:.1f} ms,"
-          " building the caches once)")
+    print(
+        f"    1,000,000 points : {big:7.2f} ms per redraw (first draw {big_first:.1f} ms,"
+        " building the caches once)"
+    )
     ratio_a = big / small
-    print(f"    ratio            : {ratio_a:7.2f}   target <= 1.5: "
-          f"{'met' if ratio_a <= 1.5 else 'NOT met'}\n")
+    print(
+        f"    ratio            : {ratio_a:7.2f}   target <= 1.5: "
+        f"{'met' if ratio_a <= 1.5 else 'NOT met'}\n"
+    )
 
     overhead = _load_overhead()
     bare, attached, idle_lags, busy_lags = [], [], [], []
@@ -164,37 +172,55 @@ def main() -> None:
             attached.append(_worker_rate(session["run"], args.steps, overhead.WARMUP))
             idle_lags.append(session["idle"])
             busy_lags.append(session["training"])
-            print(f"round {r + 1}: bare {bare[-1]:.1f} steps/s, console-attached worker "
-                  f"{attached[-1]:.1f} steps/s; lag p99 idle "
-                  f"{np.percentile(session['idle'], 99):.2f} ms, training "
-                  f"{np.percentile(session['training'], 99):.2f} ms; "
-                  f"UI CPU {100 * session['ui_cpu']:.0f} % of a core, "
-                  f"{session['redraws']} loss-plot redraws for {session['plotted']} steps")
+            print(
+                f"round {r + 1}: bare {bare[-1]:.1f} steps/s, console-attached worker "
+                f"{attached[-1]:.1f} steps/s; lag p99 idle "
+                f"{np.percentile(session['idle'], 99):.2f} ms, training "
+                f"{np.percentile(session['training'], 99):.2f} ms; "
+                f"UI CPU {100 * session['ui_cpu']:.0f} % of a core, "
+                f"{session['redraws']} loss-plot redraws for {session['plotted']} steps"
+            )
     print()
 
     idle, busy = np.concatenate(idle_lags), np.concatenate(busy_lags)
     p99_idle, p99_busy = np.percentile(idle, 99), np.percentile(busy, 99)
-    print("(b) UI timer lag, 20 ms set_interval in the console (run_test, 120x40, Train pane),"
-          f" all {args.rounds} rounds")
-    print(f"    idle             : p50 {np.percentile(idle, 50):6.2f} ms  p99 {p99_idle:6.2f} ms"
-          f"  max {idle.max():6.2f} ms  ({len(idle)} ticks)")
-    print(f"    training+plotting: p50 {np.percentile(busy, 50):6.2f} ms  p99 {p99_busy:6.2f} ms"
-          f"  max {busy.max():6.2f} ms  ({len(busy)} ticks)")
-    print(f"    p99 difference   : {p99_busy - p99_idle:6.2f} ms   target within 5 ms: "
-          f"{'met' if p99_busy - p99_idle <= 5 else 'NOT met'}\n")
+    print(
+        "(b) UI timer lag, 20 ms set_interval in the console (run_test, 120x40, Train pane),"
+        f" all {args.rounds} rounds"
+    )
+    print(
+        f"    idle             : p50 {np.percentile(idle, 50):6.2f} ms  p99 {p99_idle:6.2f} ms"
+        f"  max {idle.max():6.2f} ms  ({len(idle)} ticks)"
+    )
+    print(
+        f"    training+plotting: p50 {np.percentile(busy, 50):6.2f} ms  p99 {p99_busy:6.2f} ms"
+        f"  max {busy.max():6.2f} ms  ({len(busy)} ticks)"
+    )
+    print(
+        f"    p99 difference   : {p99_busy - p99_idle:6.2f} ms   target within 5 ms: "
+        f"{'met' if p99_busy - p99_idle <= 5 else 'NOT met'}\n"
+    )
 
     import torch
 
     best_bare, best_attached = max(bare), max(attached)
     ratio_c = best_attached / best_bare
-    print(f"(c) throughput, model {args.model}, batch 32, {args.steps} steps, "
-          f"{torch.get_num_threads()} torch threads, best of {args.rounds} rounds each")
-    print(f"    bare PyTorch loop         : {best_bare:8.1f} steps/s "
-          f"({', '.join(f'{b:.1f}' for b in bare)})")
-    print(f"    worker, console attached  : {best_attached:8.1f} steps/s "
-          f"({', '.join(f'{a:.1f}' for a in attached)})")
-    print(f"    ratio                     : {ratio_c:8.3f}   target >= 0.98: "
-          f"{'met' if ratio_c >= 0.98 else 'NOT met'}")
+    print(
+        f"(c) throughput, model {args.model}, batch 32, {args.steps} steps, "
+        f"{torch.get_num_threads()} torch threads, best of {args.rounds} rounds each"
+    )
+    print(
+        f"    bare PyTorch loop         : {best_bare:8.1f} steps/s "
+        f"({', '.join(f'{b:.1f}' for b in bare)})"
+    )
+    print(
+        f"    worker, console attached  : {best_attached:8.1f} steps/s "
+        f"({', '.join(f'{a:.1f}' for a in attached)})"
+    )
+    print(
+        f"    ratio                     : {ratio_c:8.3f}   target >= 0.98: "
+        f"{'met' if ratio_c >= 0.98 else 'NOT met'}"
+    )
     load = os.getloadavg()
     print(f"\nload average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 

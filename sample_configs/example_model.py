@@ -18,5 +18,6 @@ class MeanPoolMLP(nn.Module):
 
 
 def build(spec):
-    return MeanPoolMLP(spec.vocab_size, spec.pad_id, spec.num_outputs,
-                       int(spec.options.get("hidden", 64)))
+    return MeanPoolMLP(
+        spec.vocab_size, spec.pad_id, spec.num_outputs, int(spec.options.get("hidden", 64))
+    )

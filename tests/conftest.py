@@ -23,7 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO_ROOT.parent / "shared" / "data" / "real"
 
 requires_real_data = pytest.mark.skipif(
-    not REAL_DATA.is_dir(), reason=f"real datasets not available at {REAL_DATA}")
+    not REAL_DATA.is_dir(), reason=f"real datasets not available at {REAL_DATA}"
+)
 
 
 @pytest.fixture
@@ -34,8 +35,9 @@ def real_data() -> Path:
     return REAL_DATA
 
 
-async def wait_for(pilot, condition: Callable[[], object], seconds: float = 5.0,
-                   interval: float = 0.05) -> bool:
+async def wait_for(
+    pilot, condition: Callable[[], object], seconds: float = 5.0, interval: float = 0.05
+) -> bool:
     """Let a running console work until ``condition()`` holds or ``seconds`` pass."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

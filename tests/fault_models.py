@@ -52,7 +52,8 @@ class _OomInForward(_Counting):
     def fault(self, input_ids: torch.Tensor) -> torch.Tensor:
         raise torch.OutOfMemoryError(
             "CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 79.15 GiB total "
-            "capacity; 70.02 GiB already allocated)")
+            "capacity; 70.02 GiB already allocated)"
+        )
 
 
 class _WrongShape(_Counting):

@@ -22,23 +22,47 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-KEYS = {"enter": "\r", "escape": "\x1b", "tab": "\t", "ctrl+q": "\x11", "ctrl+s": "\x13",
-        "backspace": "\x7f"}
+KEYS = {
+    "enter": "\r",
+    "escape": "\x1b",
+    "tab": "\t",
+    "ctrl+q": "\x11",
+    "ctrl+s": "\x13",
+    "backspace": "\x7f",
+}
 
 
 class PtyConsole:
-    def __init__(self, *args: str, cwd: Path, columns: int = 120, lines: int = 40,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        cwd: Path,
+        columns: int = 120,
+        lines: int = 40,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
-        full_env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns),
-                    "LINES": str(lines), "PYTHONPATH": str(REPO_ROOT), **(env or {})}
+        full_env = {
+            **os.environ,
+            "TERM": "xterm-256color",
+            "COLUMNS": str(columns),
+            "LINES": str(lines),
+            "PYTHONPATH": str(REPO_ROOT),
+            **(env or {}),
+        }
         full_env.pop("TEXTUAL", None)  # no devtools
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tuirecipe", *args], cwd=cwd, env=full_env,
-                stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-                close_fds=True)
+                [sys.executable, "-m", "tuirecipe", *args],
+                cwd=cwd,
+                env=full_env,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                start_new_session=True,
+                close_fds=True,
+            )
         finally:
             os.close(slave)
         self.output = bytearray()

@@ -29,16 +29,18 @@ SHA = "a" * 64
 OTHER_SHA = "b" * 64
 
 
-def _run(runs: Path, name: str, data: dict[str, Any] | None,
-         wrong_rows: list[int] = ()) -> RunDir:
+def _run(runs: Path, name: str, data: dict[str, Any] | None, wrong_rows: list[int] = ()) -> RunDir:
     """A run on ``data`` (its meta ``data`` table) whose person marked ``wrong_rows``
     label-wrong in the Train pane's bad cases (which writes ``label_wrong.csv``)."""
     run = create_run_dir(runs, name)
     run.update_meta(**({"data": data} if data is not None else {}))
     marks = BadCaseMarks(run.path)
     for row in wrong_rows:
-        marks.mark({"row": row, "text": f"text {row}", "gold": "pos", "pred": "neg"},
-                   "label_wrong", step=10)
+        marks.mark(
+            {"row": row, "text": f"text {row}", "gold": "pos", "pred": "neg"},
+            "label_wrong",
+            step=10,
+        )
     return run
 
 
@@ -51,8 +53,7 @@ def test_only_runs_on_the_same_file_count(tmp_path: Path) -> None:
     b = _run(runs, "b", {"path": "d.csv", "sha256": SHA}, [5, 9])
     other = _run(runs, "other-data", {"path": "e.csv", "sha256": OTHER_SHA}, [4])
     # dev came from a separate file: its rows are numbered in that file, not in SHA's
-    dev = _run(runs, "own-dev", {"path": "d.csv", "sha256": SHA, "dev_sha256": OTHER_SHA},
-               [6])
+    dev = _run(runs, "own-dev", {"path": "d.csv", "sha256": SHA, "dev_sha256": OTHER_SHA}, [6])
     _run(runs, "no-meta-data", None, [7])
     _run(runs, "no-list", {"path": "d.csv", "sha256": SHA})
 
@@ -99,8 +100,7 @@ def test_no_runs_no_rows(tmp_path: Path) -> None:
 def test_import_keeps_the_persons_marks_and_remembers_what_it_took(tmp_path: Path) -> None:
     store = MarkStore(tmp_path, SHA, "d.csv")
     store.set(5, MARK_DROP)
-    result = store.import_marks({3: ["run-a"], 5: ["run-a"], 99: ["run-b"]},
-                                known_rows={3, 5, 7})
+    result = store.import_marks({3: ["run-a"], 5: ["run-a"], 99: ["run-b"]}, known_rows={3, 5, 7})
     assert result.marked == [3] and result.already_marked == [5] and result.not_found == [99]
     assert result.by_source == {"run-a": 2, "run-b": 1} and result.new_rows == 3
     assert store.marks == {3: MARK_LABEL_WRONG, 5: MARK_DROP}
@@ -108,8 +108,7 @@ def test_import_keeps_the_persons_marks_and_remembers_what_it_took(tmp_path: Pat
     store.set(3, None)  # the person disagrees
     again = MarkStore(tmp_path, SHA)
     assert again.imported == {"run-a": {3, 5}, "run-b": {99}}
-    repeat = again.import_marks({3: ["run-a"], 5: ["run-a"], 99: ["run-b"]},
-                                known_rows={3, 5, 7})
+    repeat = again.import_marks({3: ["run-a"], 5: ["run-a"], 99: ["run-b"]}, known_rows={3, 5, 7})
     assert repeat.new_rows == 0 and repeat.by_source == {}
     assert again.marks == {5: MARK_DROP}
     # a new run flagging the same row is new evidence: marked again
@@ -129,8 +128,16 @@ def test_import_record_survives_when_every_mark_is_removed(tmp_path: Path) -> No
 
 # -- Pilot: the Data pane --------------------------------------------------------------------
 
-ROWS = [("great stuff", "pos"), ("awful thing", "neg"), ("meh", "pos"), ("fine", "pos"),
-        ("really bad", "neg"), ("lovely", "pos"), ("terrible", "neg"), ("okay", "pos")]
+ROWS = [
+    ("great stuff", "pos"),
+    ("awful thing", "neg"),
+    ("meh", "pos"),
+    ("fine", "pos"),
+    ("really bad", "neg"),
+    ("lovely", "pos"),
+    ("terrible", "neg"),
+    ("okay", "pos"),
+]
 # source row numbers 2..9 (row 1 is the header)
 
 
@@ -158,9 +165,10 @@ def data_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
     monkeypatch.setattr(profiling, "profile_dataset", no_profile)
     path = tmp_path / "reviews.csv"
     pd.DataFrame(ROWS, columns=["text", "label"]).to_csv(path, index=False)
-    return config_from_dict({"runs_dir": str(tmp_path / "runs"),
-                             "data": {"path": str(path), "max_len": 16}},
-                            base_dir=str(tmp_path))
+    return config_from_dict(
+        {"runs_dir": str(tmp_path / "runs"), "data": {"path": str(path), "max_len": 16}},
+        base_dir=str(tmp_path),
+    )
 
 
 async def _loaded(app: PaneApp, pilot: Any) -> DataBrowser:
@@ -174,8 +182,7 @@ def _bad_case_notes(app: PaneApp) -> list[str]:
     return [message for title, message in app.notes if "bad cases" in title.lower()]
 
 
-async def test_data_pane_imports_runs_label_wrong_rows(data_config: Config,
-                                                        tmp_path: Path) -> None:
+async def test_data_pane_imports_runs_label_wrong_rows(data_config: Config, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     sha = sha256_of(Path(data_config.data.path))
     first = _run(runs, "first", {"path": data_config.data.path, "sha256": sha}, [3, 5, 50])
@@ -214,15 +221,20 @@ async def test_data_pane_imports_runs_label_wrong_rows(data_config: Config,
     third_app = PaneApp(data_config)
     async with third_app.run_test(size=(120, 30)) as pilot:
         browser = await _loaded(third_app, pilot)
-        assert browser.marks == {3: MARK_LABEL_WRONG, 5: MARK_DROP, 7: MARK_LABEL_WRONG,
-                                 9: MARK_LABEL_WRONG}
+        assert browser.marks == {
+            3: MARK_LABEL_WRONG,
+            5: MARK_DROP,
+            7: MARK_LABEL_WRONG,
+            9: MARK_LABEL_WRONG,
+        }
         notes = _bad_case_notes(third_app)
         assert len(notes) == 1 and f"{third.id} (2)" in notes[0]
         assert first.id not in notes[0]
 
 
-async def test_data_pane_reports_a_bad_list_without_failing(data_config: Config,
-                                                             tmp_path: Path) -> None:
+async def test_data_pane_reports_a_bad_list_without_failing(
+    data_config: Config, tmp_path: Path
+) -> None:
     runs = tmp_path / "runs"
     sha = sha256_of(Path(data_config.data.path))
     broken = _run(runs, "broken", {"sha256": sha})
@@ -237,7 +249,8 @@ async def test_data_pane_reports_a_bad_list_without_failing(data_config: Config,
 
 
 async def test_bad_cases_marked_while_the_console_runs_show_when_the_pane_is_shown_again(
-        data_config: Config, tmp_path: Path) -> None:
+    data_config: Config, tmp_path: Path
+) -> None:
     runs = tmp_path / "runs"
     sha = sha256_of(Path(data_config.data.path))
     app = PaneApp(data_config)

@@ -8,9 +8,16 @@ import json
 
 import pytest
 
-from tuirecipe.runs.badcases import (CLEANING_COLUMNS, BadCaseMarks, confusion_matrix,
-                                     dumps_predictions, load_predictions, mispredictions,
-                                     most_confused, read_cleaning_list)
+from tuirecipe.runs.badcases import (
+    CLEANING_COLUMNS,
+    BadCaseMarks,
+    confusion_matrix,
+    dumps_predictions,
+    load_predictions,
+    mispredictions,
+    most_confused,
+    read_cleaning_list,
+)
 
 # gold → pred, worked out by hand:
 #          pred: cat dog bird
@@ -24,8 +31,14 @@ ROWS = [
     {"row": 4, "text": "d", "gold": "dog", "pred": "cat", "prob": 0.6, "loss": 0.9},
     {"row": 5, "text": "e", "gold": "dog", "pred": "cat", "prob": 0.9, "loss": 2.3},
     {"row": 6, "text": "f", "gold": "dog", "pred": "dog", "prob": 0.6, "loss": 0.5},
-    {"row": 7, "text": 'g, "quoted"\nline', "gold": "bird", "pred": "dog", "prob": 0.5,
-     "loss": 0.9},
+    {
+        "row": 7,
+        "text": 'g, "quoted"\nline',
+        "gold": "bird",
+        "pred": "dog",
+        "prob": 0.5,
+        "loss": 0.9,
+    },
     {"row": 8, "text": "h", "gold": "bird", "pred": "bird", "prob": 0.9, "loss": 0.1},
 ]
 
@@ -53,7 +66,8 @@ def test_mispredictions_sorted_by_loss_then_row():
 
 def test_marks_round_trip_and_export(tmp_path):
     (tmp_path / "dev_predictions.json").write_text(
-        dumps_predictions(40, "classification", ["cat", "dog", "bird"], ROWS))
+        dumps_predictions(40, "classification", ["cat", "dog", "bird"], ROWS)
+    )
     predictions = load_predictions(tmp_path)
     assert predictions.step == 40 and predictions.rows == ROWS
     cases = mispredictions(predictions.rows)
@@ -96,8 +110,9 @@ def test_compare_configs_and_the_one_change_warning(tmp_path):
     from tuirecipe.runs.compare import compare_configs, parent_warning
 
     a = write_recorded_run(tmp_path, "run-a", lr=0.001)
-    b = write_recorded_run(tmp_path, "run-b", lr=0.003, parent="run-a",
-                           changed={"train.lr": [0.001, 0.003]})
+    b = write_recorded_run(
+        tmp_path, "run-b", lr=0.003, parent="run-a", changed={"train.lr": [0.001, 0.003]}
+    )
     c = write_recorded_run(tmp_path, "run-c", lr=0.003, steps=100, parent="run-a")
     rows = {r.key: r for r in compare_configs([a, b, c])}
     assert rows["train.lr"].changed and rows["train.lr"].values == [0.001, 0.003, 0.003]

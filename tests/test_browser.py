@@ -15,8 +15,13 @@ from tuirecipe.ui.widgets.browser import BrowserQuery, DataBrowser, RowDetail, s
 def _frame(n: int) -> pd.DataFrame:
     words = np.array(["alpha", "beta", "gamma", "delta", "Needle"])
     text = pd.Series(words[np.arange(n) % 5]) + " " + pd.Series(np.arange(n)).astype(str)
-    return pd.DataFrame({"text": text, "label": np.where(np.arange(n) % 3 == 0, "a", "b"),
-                         "row": np.arange(n, dtype=np.int64) + 2})
+    return pd.DataFrame(
+        {
+            "text": text,
+            "label": np.where(np.arange(n) % 3 == 0, "a", "b"),
+            "row": np.arange(n, dtype=np.int64) + 2,
+        }
+    )
 
 
 class BrowserApp(App):
@@ -48,14 +53,21 @@ def test_select_rows_filters_and_sorts() -> None:
     lengths = frame["text"].str.len().to_numpy()
     flags = pd.DataFrame({"duplicate": np.arange(20) % 4 == 0})
     q = BrowserQuery(search="needle")
-    assert frame["text"].iloc[select_rows(frame, lengths, flags, {}, q)].str.startswith(
-        "Needle").all()
+    assert (
+        frame["text"].iloc[select_rows(frame, lengths, flags, {}, q)].str.startswith("Needle").all()
+    )
     assert len(select_rows(frame, lengths, flags, {}, q)) == 4
-    assert select_rows(frame, lengths, flags, {}, BrowserQuery(flag="duplicate")).tolist() == \
-        [0, 4, 8, 12, 16]
+    assert select_rows(frame, lengths, flags, {}, BrowserQuery(flag="duplicate")).tolist() == [
+        0,
+        4,
+        8,
+        12,
+        16,
+    ]
     assert select_rows(frame, lengths, None, {}, BrowserQuery(flag="duplicate")).tolist() == []
-    assert select_rows(frame, lengths, flags, {5: "drop"}, BrowserQuery(flag="marked")).tolist() \
-        == [3]
+    assert select_rows(
+        frame, lengths, flags, {5: "drop"}, BrowserQuery(flag="marked")
+    ).tolist() == [3]
     by_label = select_rows(frame, lengths, flags, {}, BrowserQuery(label="a"))
     assert set(frame["label"].iloc[by_label]) == {"a"}
     by_len = select_rows(frame, lengths, flags, {}, BrowserQuery(sort="length", descending=True))
@@ -138,8 +150,13 @@ async def test_keys_mark_open_and_sort_by_header_click() -> None:
 
 
 async def test_row_detail_shows_whole_text_and_group() -> None:
-    frame = pd.DataFrame({"text": ["same words " * 30, "other", "same words " * 30],
-                          "label": ["x", "y", "z"], "row": [2, 3, 4]})
+    frame = pd.DataFrame(
+        {
+            "text": ["same words " * 30, "other", "same words " * 30],
+            "label": ["x", "y", "z"],
+            "row": [2, 3, 4],
+        }
+    )
     app = BrowserApp(frame)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()

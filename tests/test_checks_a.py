@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import REAL_DATA, requires_real_data
+
 from tuirecipe.checks.context import CheckContext
 from tuirecipe.checks.fixed_seed import FixedSeed
 from tuirecipe.checks.init_loss import InitLoss
@@ -39,12 +39,21 @@ SIX = [FixedSeed, InitLoss, Initialisation, InputIndependent, OverfitBatch, Inpu
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def make_ctx(data=None, model: str = "fasttext", *, train=None, checks=None, data_cfg=None,
-             **model_opts) -> CheckContext:
-    table = {"model": {"name": model, "embed_dim": 16, "hidden_dim": 16, "num_filters": 8,
-                       "dropout": 0.0, **model_opts},
-             "train": {"lr": 1e-2, "batch_size": 16, "device": "cpu", **(train or {})},
-             "checks": {"steps": 30, **(checks or {})}}
+def make_ctx(
+    data=None, model: str = "fasttext", *, train=None, checks=None, data_cfg=None, **model_opts
+) -> CheckContext:
+    table = {
+        "model": {
+            "name": model,
+            "embed_dim": 16,
+            "hidden_dim": 16,
+            "num_filters": 8,
+            "dropout": 0.0,
+            **model_opts,
+        },
+        "train": {"lr": 1e-2, "batch_size": 16, "device": "cpu", **(train or {})},
+        "checks": {"steps": 30, **(checks or {})},
+    }
     if data_cfg:
         table["data"] = data_cfg
     config = config_from_dict(table, source="test.toml", base_dir=str(TESTS))
@@ -71,11 +80,13 @@ def tiny():
 
 # -- a sound model passes all six -------------------------------------------------------
 
+
 def test_sound_model_passes_every_check(tiny) -> None:
     ctx = make_ctx(tiny)
     results = {cls.name: run_one(cls, ctx) for cls in SIX}
-    assert {n: r.status for n, r in results.items()} == {cls.name: "pass" for cls in SIX}, \
-        {n: r.summary for n, r in results.items()}
+    assert {n: r.status for n, r in results.items()} == {cls.name: "pass" for cls in SIX}, {
+        n: r.summary for n, r in results.items()
+    }
     seed = results["fixed_seed"].evidence
     assert seed["losses_seed"] == seed["losses_same_seed_again"]
     assert seed["first_differing_step"] is None
@@ -85,11 +96,11 @@ def test_sound_model_passes_every_check(tiny) -> None:
     assert "look at it" in results["input_view"].summary
     assert results["input_independent"].numbers["gain"] >= 0.05
     for result in results.values():  # what the run directory stores: plain JSON values
-        assert json.loads(result.to_json())["evidence"] == json.loads(json.dumps(
-            result.evidence))
+        assert json.loads(result.to_json())["evidence"] == json.loads(json.dumps(result.evidence))
 
 
 # -- fixed seed ---------------------------------------------------------------------------
+
 
 def test_fixed_seed_fails_on_unseeded_randomness(tiny) -> None:
     result = run_one(FixedSeed, make_ctx(tiny, "failing_models:build_unseeded_noise"))
@@ -100,6 +111,7 @@ def test_fixed_seed_fails_on_unseeded_randomness(tiny) -> None:
 
 
 # -- init loss: closed forms ---------------------------------------------------------------
+
 
 def test_init_loss_is_log_c_for_exactly_zero_outputs(tiny) -> None:
     result = run_one(InitLoss, make_ctx(tiny, "failing_models:build_zero_output"))
@@ -172,12 +184,14 @@ def test_init_loss_fails_on_huge_regression_outputs() -> None:
 
 # -- initialisation -----------------------------------------------------------------------
 
+
 def test_initialisation_reports_bias_gain_and_layer_scales(tiny) -> None:
     result = run_one(Initialisation, make_ctx(tiny, "failing_models:build_zero_output"))
     assert result.status == "pass", result.summary
     assert result.numbers["init_loss"] == pytest.approx(math.log(3), rel=1e-6)
-    assert result.numbers["init_loss_with_bias"] == pytest.approx(prior_entropy(
-        tiny.class_counts), rel=1e-5)
+    assert result.numbers["init_loss_with_bias"] == pytest.approx(
+        prior_entropy(tiny.class_counts), rel=1e-5
+    )
     assert "set the bias" in result.summary
     layers = {row["layer"]: row for row in result.evidence["layers"]}
     assert layers["embedding.weight"]["embedding"] and not layers["embedding.weight"]["far_off"]
@@ -205,6 +219,7 @@ def test_initialisation_warns_on_a_layer_far_from_lecun_and_glorot(tiny) -> None
 
 # -- input-independent baseline -------------------------------------------------------------
 
+
 def test_input_independent_fails_on_a_model_that_ignores_its_input(tiny) -> None:
     result = run_one(InputIndependent, make_ctx(tiny, "failing_models:build_input_ignoring"))
     assert result.status == "fail", result.summary
@@ -224,9 +239,12 @@ def test_zeroed_output_hook_zeroes_and_is_removed() -> None:
 
 # -- overfit one batch ------------------------------------------------------------------------
 
+
 def test_overfit_batch_fails_without_capacity(tiny) -> None:
-    result = run_one(OverfitBatch, make_ctx(tiny, "failing_models:build_input_ignoring",
-                                            checks={"overfit_steps": 100}))
+    result = run_one(
+        OverfitBatch,
+        make_ctx(tiny, "failing_models:build_input_ignoring", checks={"overfit_steps": 100}),
+    )
     assert result.status == "fail", result.summary
     assert result.numbers["steps"] == 100
     # a class-balanced sample: a constant predictor cannot get below log(3)
@@ -235,8 +253,9 @@ def test_overfit_batch_fails_without_capacity(tiny) -> None:
 
 
 def test_overfit_batch_fails_with_a_tiny_learning_rate(tiny) -> None:
-    result = run_one(OverfitBatch, make_ctx(tiny, train={"lr": 1e-7},
-                                            checks={"overfit_steps": 100}))
+    result = run_one(
+        OverfitBatch, make_ctx(tiny, train={"lr": 1e-7}, checks={"overfit_steps": 100})
+    )
     assert result.status == "fail", result.summary
     assert result.numbers["lr"] == 1e-7
     assert result.numbers["final_loss"] > 0.5
@@ -253,6 +272,7 @@ def test_balanced_sample() -> None:
 
 # -- input view -------------------------------------------------------------------------------
 
+
 def test_input_view_decodes_the_trainers_first_batch(tiny) -> None:
     from tuirecipe.train.batches import SplitTensors, iter_batches
     from tuirecipe.train.seed import seed_everything
@@ -268,7 +288,7 @@ def test_input_view_decodes_the_trainers_first_batch(tiny) -> None:
         assert row["label"] == int(y[r])
         assert row["label_name"] == f"class{int(y[r])}"
         real = [int(i) for i in ids[r] if int(i) != 0]
-        assert row["tokens"][:len(real)] == [f"w{i}" for i in real]
+        assert row["tokens"][: len(real)] == [f"w{i}" for i in real]
         assert row["mask"] == "1" * len(real) + "0" * (ids.shape[1] - len(real))
 
 
@@ -297,19 +317,28 @@ def test_input_view_warns_on_a_high_unk_rate() -> None:
 
 # -- real datasets, built-in TextCNN ----------------------------------------------------------
 
+
 @requires_real_data
 @pytest.mark.parametrize("name", ["sms_spam", "trec"])
 def test_all_six_pass_on_real_data_with_textcnn(name: str) -> None:
     path = REAL_DATA / name / f"{name}.csv"
     if not path.is_file():
         pytest.skip(f"{path} not available")
-    config = config_from_dict({"data": {"path": str(path)}, "model": {"name": "textcnn"},
-                               "train": {"device": "cpu"}, "checks": {"steps": 40}},
-                              source="test.toml", base_dir=str(TESTS))
+    config = config_from_dict(
+        {
+            "data": {"path": str(path)},
+            "model": {"name": "textcnn"},
+            "train": {"device": "cpu"},
+            "checks": {"steps": 40},
+        },
+        source="test.toml",
+        base_dir=str(TESTS),
+    )
     ctx = CheckContext(config)
     results = {cls.name: run_one(cls, ctx) for cls in SIX}
-    assert {n: r.status for n, r in results.items()} == {cls.name: "pass" for cls in SIX}, \
-        {n: r.summary for n, r in results.items()}
+    assert {n: r.status for n, r in results.items()} == {cls.name: "pass" for cls in SIX}, {
+        n: r.summary for n, r in results.items()
+    }
     init = results["init_loss"]
     counts = ctx.data.class_counts
     assert init.numbers["expected_uniform"] == pytest.approx(math.log(len(counts)))
@@ -321,11 +350,21 @@ def test_all_six_pass_on_real_data_with_textcnn(name: str) -> None:
 def test_check_modules_do_not_import_torch_at_module_level() -> None:
     import subprocess
 
-    modules = ["fixed_seed", "init_loss", "initialisation", "input_independent",
-               "overfit_batch", "input_view"]
-    code = ("import sys\n" + "".join(f"import tuirecipe.checks.{m}\n" for m in modules)
-            + "print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=TESTS.parent, timeout=120)
+    modules = [
+        "fixed_seed",
+        "init_loss",
+        "initialisation",
+        "input_independent",
+        "overfit_batch",
+        "input_view",
+    ]
+    code = (
+        "import sys\n"
+        + "".join(f"import tuirecipe.checks.{m}\n" for m in modules)
+        + "print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=TESTS.parent, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -29,30 +29,33 @@ from tuirecipe.train.metrics import wilson_interval
 
 USER_MODELS = Path(__file__).parent / "user_models"
 sys.path.insert(0, str(USER_MODELS))
-from tiny_data import Data, Split, Vocab, make_data  # noqa: E402
-
 from conftest import REAL_DATA, requires_real_data  # noqa: E402
-
+from tiny_data import Data, Split, Vocab, make_data  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_config(model: str = "fasttext", **sections: dict) -> object:
-    table = {"model": {"name": model, "embed_dim": 16, "hidden_dim": 16, "num_filters": 8},
-             "train": {"lr": 1e-2, "batch_size": 16},
-             "checks": {"steps": 40, "lr_steps": 40}}
+    table = {
+        "model": {"name": model, "embed_dim": 16, "hidden_dim": 16, "num_filters": 8},
+        "train": {"lr": 1e-2, "batch_size": 16},
+        "checks": {"steps": 40, "lr_steps": 40},
+    }
     for key, value in sections.items():
         table[key] = {**table.get(key, {}), **value}
     return config_from_dict(table, source="test.toml", base_dir=str(USER_MODELS))
 
 
 def context(data=None, model_factory=None, **sections) -> CheckContext:
-    ctx = CheckContext(make_config(**sections), data=data or make_data(seed=1),
-                       device=torch.device("cpu"))
+    ctx = CheckContext(
+        make_config(**sections), data=data or make_data(seed=1), device=torch.device("cpu")
+    )
     if model_factory is not None:
+
         def fresh_model(seed=None):
             torch.manual_seed(0 if seed is None else seed)
             return model_factory(ctx.data)
+
         ctx.fresh_model = fresh_model
     return ctx
 
@@ -205,8 +208,7 @@ def test_saliency_is_gradient_times_input_for_the_predicted_class():
     got = [t["saliency"] for t in result.evidence["tokens"]]
     assert len(got) == length
     assert np.allclose(got, expected.numpy(), rtol=1e-4, atol=1e-7)
-    assert [t["token"] for t in result.evidence["tokens"]] == [
-        f"w{int(i)}" for i in ids]
+    assert [t["token"] for t in result.evidence["tokens"]] == [f"w{int(i)}" for i in ids]
     assert result.evidence["predicted"] == f"class{pred}"
 
 
@@ -231,8 +233,7 @@ def keyword_data(n_train: int = 200, n_dev: int = 100, seed: int = 0) -> Data:
             words.insert(int(rng.integers(0, 7)), "good" if y == 1 else "bad")
             texts.append(" ".join(words))
         ids = np.ones((n, 7), dtype=np.int64)
-        return Split(ids, np.full(n, 7), targets.astype(np.int64), texts,
-                     np.arange(row0, row0 + n))
+        return Split(ids, np.full(n, 7), targets.astype(np.int64), texts, np.arange(row0, row0 + n))
 
     train, dev = split(n_train, 0), split(n_dev, n_train)
     counts = np.bincount(train.targets, minlength=2).tolist()
@@ -248,7 +249,8 @@ def test_simple_baseline_finds_a_keyword_label():
     majority_class = int(np.argmax(np.bincount(data.train.targets)))
     assert majority > 0
     assert result.numbers["majority_acc"] == pytest.approx(
-        float((data.dev.targets == majority_class).mean()))
+        float((data.dev.targets == majority_class).mean())
+    )
     lo, hi = result.numbers["ci"]
     assert (lo, hi) == pytest.approx(wilson_interval(100, 100))
     assert hi == 1.0 and 0.95 < lo < 0.97
@@ -270,8 +272,7 @@ def test_simple_baseline_regression_ridge_beats_the_mean():
     data = make_data("regression", n_train=400, n_dev=200, seed=2)
     result = run_one(SimpleBaseline, context(data=data))
     assert result.status == "pass", result.summary
-    mean_mae = float(np.abs(data.dev.targets - data.train.targets.astype(np.float64).mean())
-                     .mean())
+    mean_mae = float(np.abs(data.dev.targets - data.train.targets.astype(np.float64).mean()).mean())
     assert result.numbers["mean_mae"] == pytest.approx(mean_mae)
     assert result.numbers["baseline_mae"] < 0.8 * mean_mae
     lo, hi = result.numbers["ci"]
@@ -377,13 +378,18 @@ def test_score_human_against_gold_with_skips():
 
 
 def test_checks_are_registered_with_their_stages_and_kinds():
-    expected = {"batch_independence": ("skeleton", "auto"),
-                "gradient_flow": ("skeleton", "auto"), "saliency": ("skeleton", "auto"),
-                "simple_baseline": ("skeleton", "auto"), "lr_range": ("skeleton", "auto"),
-                "loss_decreases": ("skeleton", "auto"),
-                "human_baseline": ("skeleton", "interactive"),
-                "looked_at_data": ("data", "manual"), "understood_labels": ("data", "manual"),
-                "read_mispredictions": ("overfit", "manual")}
+    expected = {
+        "batch_independence": ("skeleton", "auto"),
+        "gradient_flow": ("skeleton", "auto"),
+        "saliency": ("skeleton", "auto"),
+        "simple_baseline": ("skeleton", "auto"),
+        "lr_range": ("skeleton", "auto"),
+        "loss_decreases": ("skeleton", "auto"),
+        "human_baseline": ("skeleton", "interactive"),
+        "looked_at_data": ("data", "manual"),
+        "understood_labels": ("data", "manual"),
+        "read_mispredictions": ("overfit", "manual"),
+    }
     for name, (stage, kind) in expected.items():
         cls = get_check(name)
         assert (cls.stage, cls.kind) == (stage, kind)
@@ -391,21 +397,35 @@ def test_checks_are_registered_with_their_stages_and_kinds():
 
 
 def test_check_modules_import_without_torch():
-    modules = ["batch_independence", "gradients", "baseline", "lr_range", "loss_decreases",
-               "human", "manual", "store"]
-    code = ("import sys\n"
-            + "".join(f"import tuirecipe.checks.{m}\n" for m in modules)
-            + "print([m for m in ('torch', 'numpy', 'sklearn') if m in sys.modules])\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[1], timeout=60)
+    modules = [
+        "batch_independence",
+        "gradients",
+        "baseline",
+        "lr_range",
+        "loss_decreases",
+        "human",
+        "manual",
+        "store",
+    ]
+    code = (
+        "import sys\n"
+        + "".join(f"import tuirecipe.checks.{m}\n" for m in modules)
+        + "print([m for m in ('torch', 'numpy', 'sklearn') if m in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
 
 # -- real datasets -------------------------------------------------------------------------
 
-REAL_CHECKS = [BatchIndependence, GradientFlow, Saliency, SimpleBaseline, LrRange,
-               LossDecreases]
+REAL_CHECKS = [BatchIndependence, GradientFlow, Saliency, SimpleBaseline, LrRange, LossDecreases]
 
 
 @requires_real_data
@@ -415,10 +435,16 @@ def test_checks_pass_on_real_data_with_textcnn(name):
     if not path.exists():
         pytest.skip(f"{path} is absent")
     config = config_from_dict(
-        {"name": name, "data": {"path": str(path), "max_len": 64},
-         "model": {"name": "textcnn", "embed_dim": 32, "num_filters": 32},
-         "train": {"lr": 1e-3, "batch_size": 32}, "checks": {"steps": 40, "lr_steps": 40}},
-        source="test.toml", base_dir=str(path.parent))
+        {
+            "name": name,
+            "data": {"path": str(path), "max_len": 64},
+            "model": {"name": "textcnn", "embed_dim": 32, "num_filters": 32},
+            "train": {"lr": 1e-3, "batch_size": 32},
+            "checks": {"steps": 40, "lr_steps": 40},
+        },
+        source="test.toml",
+        base_dir=str(path.parent),
+    )
     ctx = CheckContext(config, device=torch.device("cpu"))
     results = {cls.name: run_one(cls, ctx) for cls in REAL_CHECKS}
     for result in results.values():

@@ -81,8 +81,11 @@ def _run(runs_dir, name, job, started, results):
     writer = EventWriter(run.events_path)
     try:
         for check, status, t in results:
-            writer.write(CheckResult(name=check, status=status, summary=f"{check} {status}",
-                                     numbers={"x": 1}, t=t))
+            writer.write(
+                CheckResult(
+                    name=check, status=status, summary=f"{check} {status}", numbers={"x": 1}, t=t
+                )
+            )
         writer.write(StepMetrics(step=1, epoch=0.1, loss=1.0, lr=0.1, t=started))
     finally:
         writer.close()
@@ -90,8 +93,9 @@ def _run(runs_dir, name, job, started, results):
 
 
 def test_latest_results_takes_the_newest_result_of_each_check(tmp_path):
-    old = _run(tmp_path, "a", "check", 100.0, [("init_loss", "fail", 101.0),
-                                               ("lr_range", "pass", 102.0)])
+    old = _run(
+        tmp_path, "a", "check", 100.0, [("init_loss", "fail", 101.0), ("lr_range", "pass", 102.0)]
+    )
     new = _run(tmp_path, "b", "check", 200.0, [("init_loss", "pass", 201.0)])
     # a training run's results never count, however new
     _run(tmp_path, "c", "train", 300.0, [("init_loss", "error", 301.0)])

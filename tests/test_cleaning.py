@@ -8,16 +8,25 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tuirecipe.data.cleaning import (MARK_DROP, MARK_LABEL_WRONG, MarkStore, basic_row_flags,
-                                     cleaned_paths, export_cleaned, sha256_of)
+from tuirecipe.data.cleaning import (
+    MARK_DROP,
+    MARK_LABEL_WRONG,
+    MarkStore,
+    basic_row_flags,
+    cleaned_paths,
+    export_cleaned,
+    sha256_of,
+)
 
 
 def _frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "text": ["good film", "bad film", "good film", "odd one", "odd one", "fine"],
-        "label": ["pos", "neg", "pos", "pos", "neg", "pos"],
-        "row": [2, 3, 4, 5, 6, 7],
-    })
+    return pd.DataFrame(
+        {
+            "text": ["good film", "bad film", "good film", "odd one", "odd one", "fine"],
+            "label": ["pos", "neg", "pos", "pos", "neg", "pos"],
+            "row": [2, 3, 4, 5, 6, 7],
+        }
+    )
 
 
 def _source(tmp_path: Path) -> Path:
@@ -85,8 +94,14 @@ def test_export_keeps_format_and_out_dir(tmp_path: Path) -> None:
     source = tmp_path / "d.jsonl"
     _frame()[["text", "label"]].to_json(source, orient="records", lines=True)
     before = sha256_of(source)
-    result = export_cleaned(source, _frame(), {2: MARK_DROP}, out_dir=tmp_path / "out",
-                            text_column="sentence", label_column="y")
+    result = export_cleaned(
+        source,
+        _frame(),
+        {2: MARK_DROP},
+        out_dir=tmp_path / "out",
+        text_column="sentence",
+        label_column="y",
+    )
     assert sha256_of(source) == before
     back = pd.read_json(result.path, lines=True)
     assert list(back.columns) == ["sentence", "y"] and len(back) == 5

@@ -19,8 +19,14 @@ FAST = ["--set", "model.name=fasttext", "--set", "train.lr=0.003", "--set", "tra
 
 
 def tuirecipe(*args: str, cwd: Path, timeout: float = 180, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tuirecipe", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "tuirecipe", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 def only_run(cwd: Path) -> RunDir:
@@ -49,8 +55,17 @@ def test_help_on_every_command(command: str, tmp_path: Path) -> None:
 
 
 def test_training_the_demo_lowers_dev_loss_and_records_the_run(tmp_path: Path) -> None:
-    result = tuirecipe("train", *FAST, "--set", "train.epochs=2", "--set", "train.eval_every=40",
-                       "-m", "first look", cwd=tmp_path)
+    result = tuirecipe(
+        "train",
+        *FAST,
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "train.eval_every=40",
+        "-m",
+        "first look",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     run = only_run(tmp_path)
     evals = [e.metrics["loss"] for e in run.events() if e.kind == "eval"]
@@ -74,8 +89,9 @@ def test_same_seed_same_losses_other_seed_different(tmp_path: Path) -> None:
     for i, seed in enumerate((3, 3, 4)):
         cwd = tmp_path / str(i)
         cwd.mkdir()
-        result = tuirecipe("train", *FAST, "--set", "train.max_steps=25", "--set",
-                           f"seed={seed}", "-q", cwd=cwd)
+        result = tuirecipe(
+            "train", *FAST, "--set", "train.max_steps=25", "--set", f"seed={seed}", "-q", cwd=cwd
+        )
         assert result.returncode == 0, result.stderr
         losses.append(step_losses(only_run(cwd)))
     assert len(losses[0]) == 25
@@ -84,29 +100,59 @@ def test_same_seed_same_losses_other_seed_different(tmp_path: Path) -> None:
 
 
 def test_sigkill_of_the_cli_leaves_the_worker_training_to_the_end(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "tuirecipe", "train", *FAST,
-                             "--set", "train.max_steps=300", "--set", "train.batch_size=32",
-                             "--set", "model.name=textcnn", "-q"],
-                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: (tmp_path / "runs").is_dir() and list_runs(tmp_path / "runs")
-             and len(step_losses(only_run(tmp_path))) >= 5)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tuirecipe",
+            "train",
+            *FAST,
+            "--set",
+            "train.max_steps=300",
+            "--set",
+            "train.batch_size=32",
+            "--set",
+            "model.name=textcnn",
+            "-q",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(
+        lambda: (
+            (tmp_path / "runs").is_dir()
+            and list_runs(tmp_path / "runs")
+            and len(step_losses(only_run(tmp_path))) >= 5
+        )
+    )
     run = only_run(tmp_path)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     assert len(step_losses(run)) < 300, "the run ended before the CLI was killed"
-    wait_for(lambda: run.read_status().get("state") in ("finished", "failed", "stopped"),
-             timeout=240)
+    wait_for(
+        lambda: run.read_status().get("state") in ("finished", "failed", "stopped"), timeout=240
+    )
     assert run.read_status()["state"] == "finished"
     steps = [e.step for e in run.events() if e.kind == "step"]
     assert steps == list(range(1, 301))
 
 
 def test_ctrl_c_stops_the_run_cleanly(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "tuirecipe", "train", *FAST,
-                             "--set", "train.epochs=50", "-q"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: (tmp_path / "runs").is_dir() and list_runs(tmp_path / "runs")
-             and len(step_losses(only_run(tmp_path))) >= 3)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tuirecipe", "train", *FAST, "--set", "train.epochs=50", "-q"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(
+        lambda: (
+            (tmp_path / "runs").is_dir()
+            and list_runs(tmp_path / "runs")
+            and len(step_losses(only_run(tmp_path))) >= 3
+        )
+    )
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -116,8 +162,9 @@ def test_ctrl_c_stops_the_run_cleanly(tmp_path: Path) -> None:
 
 
 def test_attach_follows_a_finished_run(tmp_path: Path) -> None:
-    assert tuirecipe("train", *FAST, "--set", "train.max_steps=10", "-q",
-                     cwd=tmp_path).returncode == 0
+    assert (
+        tuirecipe("train", *FAST, "--set", "train.max_steps=10", "-q", cwd=tmp_path).returncode == 0
+    )
     run = only_run(tmp_path)
     result = tuirecipe("attach", run.id[-10:], cwd=tmp_path, timeout=60)
     assert result.returncode == 0 and "finished" in result.stdout
@@ -125,8 +172,15 @@ def test_attach_follows_a_finished_run(tmp_path: Path) -> None:
 
 def test_bad_data_fails_the_run_with_one_line_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "d.csv").write_text("text,label\nhello,a\n", encoding="utf-8")
-    result = tuirecipe("train", "--set", "data.path=d.csv", "--set", "data.label_column=y",
-                       cwd=tmp_path, timeout=60)
+    result = tuirecipe(
+        "train",
+        "--set",
+        "data.path=d.csv",
+        "--set",
+        "data.label_column=y",
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("tuirecipe: error")]
@@ -138,8 +192,9 @@ def test_bad_data_fails_the_run_with_one_line_and_exit_2(tmp_path: Path) -> None
 def test_pause_and_resume_by_signal(tmp_path: Path) -> None:
     from tuirecipe.runs.launch import send_control
 
-    run_id = tuirecipe("train", *FAST, "--set", "train.epochs=50", "--detach",
-                       cwd=tmp_path, timeout=30).stdout.strip()
+    run_id = tuirecipe(
+        "train", *FAST, "--set", "train.epochs=50", "--detach", cwd=tmp_path, timeout=30
+    ).stdout.strip()
     run = RunDir(tmp_path / "runs" / run_id)
     wait_for(lambda: len(step_losses(run)) >= 3)
     assert send_control(run, "pause")
@@ -152,5 +207,10 @@ def test_pause_and_resume_by_signal(tmp_path: Path) -> None:
     assert send_control(run, "stop")
     wait_for(lambda: run.read_status().get("state") == "stopped", timeout=60)
     pid = run.read_status()["pid"]
-    wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
-             open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] == "Z", timeout=30)
+    wait_for(
+        lambda: (
+            not os.path.exists(f"/proc/{pid}")
+            or open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] == "Z"
+        ),
+        timeout=30,
+    )

@@ -45,25 +45,27 @@ def test_int_is_accepted_for_a_float(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "[train]\nlr = 1\n")).train.lr == 1.0
 
 
-@pytest.mark.parametrize("text, key, words", [
-    ("[train]\nlrr = 0.1\n", "train.lrr", "unknown key"),
-    ("colour = 'red'\n", "colour", "unknown key"),
-    ("[train]\nlr = 'fast'\n", "train.lr", "must be a number"),
-    ("[train]\nbatch_size = 3.5\n", "train.batch_size", "must be an integer"),
-    ("[train]\nepochs = true\n", "train.epochs", "must be an integer"),
-    ("[train]\nlr = 0\n", "train.lr", "greater than 0"),
-    ("[train]\nlr = -0.1\n", "train.lr", "greater than 0"),
-    ("[train]\nbatch_size = 0\n", "train.batch_size", "at least 1"),
-    ("[data]\nmax_len = 0\n", "data.max_len", "at least 1"),
-    ("[data]\ntask = 'ranking'\n", "data.task", "must be one of"),
-    ("[model]\nname = 'resnet'\n", "model.name", "unknown model"),
-    ("[model]\nkernel_sizes = [3, 'x']\n", "model.kernel_sizes", "must be a list of integers"),
-    ("train = 3\n", "train", "must be a table"),
-    ("name = '../../x'\n", "name", "not a valid run name"),
-    ("[data]\ndev_fraction = 1.5\n", "data.dev_fraction", "between 0 and 1"),
-])
-def test_each_mistake_names_file_and_key(tmp_path: Path, text: str, key: str,
-                                         words: str) -> None:
+@pytest.mark.parametrize(
+    "text, key, words",
+    [
+        ("[train]\nlrr = 0.1\n", "train.lrr", "unknown key"),
+        ("colour = 'red'\n", "colour", "unknown key"),
+        ("[train]\nlr = 'fast'\n", "train.lr", "must be a number"),
+        ("[train]\nbatch_size = 3.5\n", "train.batch_size", "must be an integer"),
+        ("[train]\nepochs = true\n", "train.epochs", "must be an integer"),
+        ("[train]\nlr = 0\n", "train.lr", "greater than 0"),
+        ("[train]\nlr = -0.1\n", "train.lr", "greater than 0"),
+        ("[train]\nbatch_size = 0\n", "train.batch_size", "at least 1"),
+        ("[data]\nmax_len = 0\n", "data.max_len", "at least 1"),
+        ("[data]\ntask = 'ranking'\n", "data.task", "must be one of"),
+        ("[model]\nname = 'resnet'\n", "model.name", "unknown model"),
+        ("[model]\nkernel_sizes = [3, 'x']\n", "model.kernel_sizes", "must be a list of integers"),
+        ("train = 3\n", "train", "must be a table"),
+        ("name = '../../x'\n", "name", "not a valid run name"),
+        ("[data]\ndev_fraction = 1.5\n", "data.dev_fraction", "between 0 and 1"),
+    ],
+)
+def test_each_mistake_names_file_and_key(tmp_path: Path, text: str, key: str, words: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_config(path)
@@ -131,17 +133,23 @@ def test_diff_configs_lists_changed_keys() -> None:
 
 
 # search_space.toml is a search space (tests/test_tune.py loads it), not a config.
-@pytest.mark.parametrize("sample", sorted(p for p in (REPO / "sample_configs").glob("*.toml")
-                                          if p.name != "search_space.toml"),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "sample",
+    sorted(p for p in (REPO / "sample_configs").glob("*.toml") if p.name != "search_space.toml"),
+    ids=lambda p: p.name,
+)
 def test_sample_configs_load(sample: Path) -> None:
     load_config(sample)
 
 
 def test_cli_reports_config_error_in_one_line_with_exit_2(tmp_path: Path) -> None:
     path = write(tmp_path, "[train]\nbatch_size = 0\n")
-    result = subprocess.run([sys.executable, "-m", "tuirecipe", "train", str(path)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "tuirecipe", "train", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

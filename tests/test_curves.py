@@ -26,7 +26,7 @@ def test_envelope_keeps_min_and_max_of_each_column() -> None:
     col = np.minimum((x / x[-1] * 100).astype(int), 99)
     for c in (0, 37, 99):
         seg = y[col == c]
-        got = ys[2 * c: 2 * c + 2]
+        got = ys[2 * c : 2 * c + 2]
         assert sorted(got) == sorted([seg.min(), seg.max()])
 
 
@@ -52,8 +52,12 @@ def test_series_grows() -> None:
 
 def test_history_from_events() -> None:
     h = RunHistory()
-    h.add([StepMetrics(step=1, epoch=0.1, loss=2.0, lr=0.1, acc=0.5),
-           StepMetrics(step=2, epoch=0.2, loss=1.0, lr=0.1, acc=None),
-           EvalMetrics(step=2, epoch=0.2, split="dev", metrics={"loss": 1.5, "acc": 0.6})])
+    h.add(
+        [
+            StepMetrics(step=1, epoch=0.1, loss=2.0, lr=0.1, acc=0.5),
+            StepMetrics(step=2, epoch=0.2, loss=1.0, lr=0.1, acc=None),
+            EvalMetrics(step=2, epoch=0.2, split="dev", metrics={"loss": 1.5, "acc": 0.6}),
+        ]
+    )
     assert list(h.loss.y) == [2.0, 1.0] and len(h.acc) == 1
     assert list(h.dev["acc"].y) == [0.6] and h.last_step == 2

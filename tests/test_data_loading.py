@@ -12,8 +12,14 @@ import pandas as pd
 import pytest
 
 from tuirecipe.config import config_from_dict
-from tuirecipe.data import (file_sha256, load_table, prepare_data, read_columns,
-                            stratified_kfold, stratified_split)
+from tuirecipe.data import (
+    file_sha256,
+    load_table,
+    prepare_data,
+    read_columns,
+    stratified_kfold,
+    stratified_split,
+)
 from tuirecipe.errors import DataError
 
 
@@ -37,6 +43,7 @@ def error_of(path: Path, **data) -> DataError:
 
 
 # -- files that cannot be used --------------------------------------------------------------
+
 
 def test_missing_file_names_path_and_key(tmp_path):
     err = error_of(tmp_path / "nope.csv")
@@ -95,24 +102,33 @@ def test_no_usable_rows_reports_first_reason(tmp_path):
 
 # -- rows that are skipped, with their row numbers --------------------------------------------
 
+
 def test_bad_rows_are_skipped_with_file_row_numbers(tmp_path):
-    path = write(tmp_path, "d.csv",
-                 "text,label\n"       # row 1
-                 "good one,a\n"       # row 2
-                 ",b\n"               # row 3: empty text
-                 "no label,\n"        # row 4: missing label
-                 "nan label,NaN\n"    # row 5: missing label
-                 "\n"                 # row 6: blank line
-                 "too,many,fields\n"  # row 7: parser error
-                 "   ,a\n"            # row 8: whitespace text
-                 "fine,b\n")          # row 9
+    path = write(
+        tmp_path,
+        "d.csv",
+        "text,label\n"  # row 1
+        "good one,a\n"  # row 2
+        ",b\n"  # row 3: empty text
+        "no label,\n"  # row 4: missing label
+        "nan label,NaN\n"  # row 5: missing label
+        "\n"  # row 6: blank line
+        "too,many,fields\n"  # row 7: parser error
+        "   ,a\n"  # row 8: whitespace text
+        "fine,b\n",
+    )  # row 9
     loaded = load_table(path, data_cfg())
     report = loaded.report
     assert loaded.frame["row"].tolist() == [2, 9]
     assert loaded.frame["text"].tolist() == ["good one", "fine"]
     assert [(s.row, s.reason.split(" ")[0]) for s in report.skipped] == [
-        (3, "empty"), (4, "missing"), (5, "missing"), (6, "blank"), (7, "expected"),
-        (8, "empty")]
+        (3, "empty"),
+        (4, "missing"),
+        (5, "missing"),
+        (6, "blank"),
+        (7, "expected"),
+        (8, "empty"),
+    ]
     assert report.rows_read == 8 and report.rows_used == 2
     assert report.sha256 == file_sha256(path)
     assert list(loaded.frame.columns) == ["text", "label", "row"]
@@ -130,10 +146,13 @@ def test_regression_skips_non_numeric_labels(tmp_path):
     assert loaded.frame["label"].tolist() == [1.5, -2.0]
     assert loaded.frame["label"].dtype == np.float64
     assert [(s.row, s.reason) for s in loaded.report.skipped] == [
-        (3, "label 'abc' is not a number"), (4, "label 'inf' is not a number")]
+        (3, "label 'abc' is not a number"),
+        (4, "label 'inf' is not a number"),
+    ]
 
 
 # -- formats and headers -------------------------------------------------------------------
+
 
 def test_tsv_keeps_quote_characters(tmp_path):
     path = write(tmp_path, "q.tsv", 'say "hi\t1\nand bye" now\t0\n"quoted"\t1\n')
@@ -149,8 +168,7 @@ def test_header_auto_detection_and_positional_columns(tmp_path):
     frame = load_table(no_header, data_cfg(text_column="1", label_column="0")).frame
     assert frame["label"].tolist() == ["spam", "ham"] and frame["row"].tolist() == [1, 2]
     # Without a header the default names mean column 0 (text) and column 1 (label).
-    frame = load_table(write(tmp_path, "d.tsv", "buy now\tspam\nhello\tham\n"),
-                       data_cfg()).frame
+    frame = load_table(write(tmp_path, "d.tsv", "buy now\tspam\nhello\tham\n"), data_cfg()).frame
     assert frame["label"].tolist() == ["spam", "ham"]
 
 
@@ -161,14 +179,22 @@ def test_unrecognised_header_gets_a_hint(tmp_path):
 
 
 def test_jsonl_with_bad_lines(tmp_path):
-    lines = [json.dumps({"text": "a", "label": 1}), "{broken", "",
-             json.dumps({"text": "b", "label": 0}), json.dumps([1, 2]),
-             json.dumps({"text": "c", "label": None})]
+    lines = [
+        json.dumps({"text": "a", "label": 1}),
+        "{broken",
+        "",
+        json.dumps({"text": "b", "label": 0}),
+        json.dumps([1, 2]),
+        json.dumps({"text": "c", "label": None}),
+    ]
     loaded = load_table(write(tmp_path, "d.jsonl", "\n".join(lines) + "\n"), data_cfg())
     assert loaded.frame["label"].tolist() == ["1", "0"]
     assert loaded.frame["row"].tolist() == [1, 4]
     assert [(s.row, s.reason[:9]) for s in loaded.report.skipped] == [
-        (2, "not valid"), (5, "not a JSO"), (6, "missing l")]
+        (2, "not valid"),
+        (5, "not a JSO"),
+        (6, "missing l"),
+    ]
 
 
 def test_json_array_and_parquet(tmp_path):
@@ -176,18 +202,25 @@ def test_json_array_and_parquet(tmp_path):
     path = write(tmp_path, "d.json", json.dumps(records))
     assert load_table(path, data_cfg()).frame["label"].tolist() == ["1", "2"]
     pd.DataFrame({"body": ["a", "b", None], "y": [0.5, 1.5, 2.0]}).to_parquet(
-        tmp_path / "d.parquet")
-    loaded = load_table(tmp_path / "d.parquet",
-                        data_cfg(text_column="body", label_column="y", task="regression"))
+        tmp_path / "d.parquet"
+    )
+    loaded = load_table(
+        tmp_path / "d.parquet", data_cfg(text_column="body", label_column="y", task="regression")
+    )
     assert loaded.frame["label"].tolist() == [0.5, 1.5]
     assert loaded.report.format == "parquet" and loaded.report.skipped[0].row == 3
 
 
 # -- encodings -------------------------------------------------------------------------------
 
+
 def test_mixed_encodings_fall_back_per_row(tmp_path):
-    raw = ("text,label\ncafé ok,a\n".encode("utf-8") + "it\u2019s cp1252,b\n".encode("cp1252")
-           + "naïve,a\n".encode("latin-1") + "fine,b\n".encode("utf-8"))
+    raw = (
+        "text,label\ncafé ok,a\n".encode()
+        + "it\u2019s cp1252,b\n".encode("cp1252")
+        + "naïve,a\n".encode("latin-1")
+        + b"fine,b\n"
+    )
     loaded = load_table(write(tmp_path, "m.csv", raw), data_cfg())
     report = loaded.report
     assert loaded.frame["text"].tolist() == ["café ok", "it\u2019s cp1252", "naïve", "fine"]
@@ -205,6 +238,7 @@ def test_whole_file_in_latin1_and_utf8_bom(tmp_path):
 
 
 # -- splits ------------------------------------------------------------------------------------
+
 
 def test_stratified_split_keeps_class_shares_and_is_deterministic():
     labels = np.array(["a"] * 80 + ["b"] * 18 + ["c"] * 2 + ["solo"])
@@ -237,6 +271,7 @@ def test_kfold_covers_every_row_once():
 
 # -- prepare_data -------------------------------------------------------------------------------
 
+
 def _config(tmp_path: Path, **data) -> object:
     return config_from_dict({"seed": 7, "data": data}, base_dir=str(tmp_path))
 
@@ -267,8 +302,9 @@ def test_prepare_data_dev_labels_absent_from_train(tmp_path):
 def test_prepare_data_with_dev_file_regression(tmp_path):
     write(tmp_path, "train.csv", "text,label\na b,1\nb c,2\nc d,3\n")
     write(tmp_path, "dev.csv", "text,label\na z,2\n")
-    prepared = prepare_data(_config(tmp_path, path="train.csv", dev_path="dev.csv",
-                                    task="regression"))
+    prepared = prepare_data(
+        _config(tmp_path, path="train.csv", dev_path="dev.csv", task="regression")
+    )
     assert prepared.target_mean == pytest.approx(2.0)
     assert prepared.dev.targets.dtype == np.float32 and prepared.label_names == []
     assert prepared.fingerprint()["dev_path"].endswith("dev.csv")
@@ -288,8 +324,15 @@ def test_read_columns_exposes_every_column(tmp_path):
 
 
 def test_data_package_imports_no_torch_textual_rich_or_sklearn():
-    code = ("import sys, tuirecipe.data; "
-            "print([m for m in ('torch', 'textual', 'rich', 'sklearn') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[1])
+    code = (
+        "import sys, tuirecipe.data; "
+        "print([m for m in ('torch', 'textual', 'rich', 'sklearn') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert out.stdout.strip() == "[]"

@@ -18,39 +18,95 @@ from tuirecipe.ui.widgets.browser import DataBrowser, RowDetail
 from tuirecipe.ui.widgets.profile_view import ProfileView, render_section
 
 SAMPLE_PROFILE: dict[str, Any] = {
-    "version": 1, "task": "classification", "options": {"max_len": 16},
-    "size": {"rows": 12, "train_rows": 10, "dev_rows": 2, "classes": 2, "vocab_size": 20,
-             "dev_oov_rate": 0.125, "scale": "tiny"},
-    "labels": {"kind": "classification", "classes": 2,
-               "counts": [{"label": "pos", "count": 9, "percent": 75.0},
-                          {"label": "neg", "count": 3, "percent": 25.0}],
-               "imbalance_ratio": 3.0, "long_tail": True, "long_tail_rule": "ratio >= 3"},
-    "lengths": {"unit": "tokens", "histogram": {"edges": [0, 4, 8], "counts": [5, 6],
-                                                 "overflow": 1},
-                "p50": 4.0, "p90": 7.0, "p95": 8.0, "p99": 9.0, "max": 20,
-                "suggested_max_len": 8, "max_len": 16, "truncation_rate": 0.0833,
-                "per_class": [{"label": "pos", "count": 9, "median": 4.0, "p95": 8.0}]},
-    "duplicates": {"exact": {"surplus_rows": 2, "repeated_texts": 1, "rows_in_groups": 3,
-                             "groups": [{"text": "great stuff", "count": 3, "rows": [2, 4, 9],
-                                         "labels": {"pos": 3}}]},
-                   "case_space": {"surplus_rows": 3, "repeated_texts": 2, "rows_in_groups": 5,
-                                  "groups": []}},
-    "conflicts": {"exact": {"conflicting_texts": 1, "rows": 2,
-                            "groups": [{"text": "meh", "count": 2, "rows": [5, 6],
-                                        "labels": {"pos": 1, "neg": 1}}]}},
-    "near_duplicates": {"ran": True, "sampled": True, "sample_size": 10, "population": 40,
-                        "threshold": 0.8,
-                        "pairs": 1, "examples": [{"rows": [2, 7], "similarity": 0.9,
-                                                  "texts": ["great stuff", "great stuf"]}],
-                        "leakage": {"ran": True, "pairs": 3, "dev_texts_involved": 2}},
+    "version": 1,
+    "task": "classification",
+    "options": {"max_len": 16},
+    "size": {
+        "rows": 12,
+        "train_rows": 10,
+        "dev_rows": 2,
+        "classes": 2,
+        "vocab_size": 20,
+        "dev_oov_rate": 0.125,
+        "scale": "tiny",
+    },
+    "labels": {
+        "kind": "classification",
+        "classes": 2,
+        "counts": [
+            {"label": "pos", "count": 9, "percent": 75.0},
+            {"label": "neg", "count": 3, "percent": 25.0},
+        ],
+        "imbalance_ratio": 3.0,
+        "long_tail": True,
+        "long_tail_rule": "ratio >= 3",
+    },
+    "lengths": {
+        "unit": "tokens",
+        "histogram": {"edges": [0, 4, 8], "counts": [5, 6], "overflow": 1},
+        "p50": 4.0,
+        "p90": 7.0,
+        "p95": 8.0,
+        "p99": 9.0,
+        "max": 20,
+        "suggested_max_len": 8,
+        "max_len": 16,
+        "truncation_rate": 0.0833,
+        "per_class": [{"label": "pos", "count": 9, "median": 4.0, "p95": 8.0}],
+    },
+    "duplicates": {
+        "exact": {
+            "surplus_rows": 2,
+            "repeated_texts": 1,
+            "rows_in_groups": 3,
+            "groups": [
+                {"text": "great stuff", "count": 3, "rows": [2, 4, 9], "labels": {"pos": 3}}
+            ],
+        },
+        "case_space": {"surplus_rows": 3, "repeated_texts": 2, "rows_in_groups": 5, "groups": []},
+    },
+    "conflicts": {
+        "exact": {
+            "conflicting_texts": 1,
+            "rows": 2,
+            "groups": [{"text": "meh", "count": 2, "rows": [5, 6], "labels": {"pos": 1, "neg": 1}}],
+        }
+    },
+    "near_duplicates": {
+        "ran": True,
+        "sampled": True,
+        "sample_size": 10,
+        "population": 40,
+        "threshold": 0.8,
+        "pairs": 1,
+        "examples": [{"rows": [2, 7], "similarity": 0.9, "texts": ["great stuff", "great stuf"]}],
+        "leakage": {"ran": True, "pairs": 3, "dev_texts_involved": 2},
+    },
     "leakage": {"dev_rows_in_train": 1, "dev_share": 0.5, "examples": []},
-    "corrupted": {"mojibake": {"count": 1, "rows": [11], "description": "Ã© sequences"},
-                  "empty": {"count": 0, "rows": [], "description": "blank"}},
-    "clusters": {"ran": True, "k": 2, "clusters": [
-        {"id": 0, "size": 6, "top_terms": ["great", "stuff"], "labels": {"pos": 6},
-         "mixed": False},
-        {"id": 1, "size": 4, "top_terms": ["meh"], "labels": {"pos": 2, "neg": 2},
-         "mixed": True}]},
+    "corrupted": {
+        "mojibake": {"count": 1, "rows": [11], "description": "Ã© sequences"},
+        "empty": {"count": 0, "rows": [], "description": "blank"},
+    },
+    "clusters": {
+        "ran": True,
+        "k": 2,
+        "clusters": [
+            {
+                "id": 0,
+                "size": 6,
+                "top_terms": ["great", "stuff"],
+                "labels": {"pos": 6},
+                "mixed": False,
+            },
+            {
+                "id": 1,
+                "size": 4,
+                "top_terms": ["meh"],
+                "labels": {"pos": 2, "neg": 2},
+                "mixed": True,
+            },
+        ],
+    },
     "advice": ["3x imbalance: consider class weights"],
     "timings": {"total": 0.1},
 }
@@ -58,15 +114,27 @@ SAMPLE_PROFILE: dict[str, Any] = {
 
 def _rendered(renderable: Any) -> str:
     from rich.console import Console
+
     console = Console(width=120, record=True, color_system=None)
     console.print(renderable)
     return console.export_text()
 
 
 def test_every_profile_section_renders() -> None:
-    text = {key: _rendered(render_section(key, SAMPLE_PROFILE[key]))
-            for key in ("size", "labels", "lengths", "duplicates", "conflicts",
-                        "near_duplicates", "corrupted", "clusters", "advice")}
+    text = {
+        key: _rendered(render_section(key, SAMPLE_PROFILE[key]))
+        for key in (
+            "size",
+            "labels",
+            "lengths",
+            "duplicates",
+            "conflicts",
+            "near_duplicates",
+            "corrupted",
+            "clusters",
+            "advice",
+        )
+    }
     assert "12.5%" in text["size"] and "10 / 2" in text["size"]
     assert "75.0" in text["labels"] and "█" in text["labels"] and "LONG TAIL" in text["labels"]
     assert "p95 8.0" in text["lengths"] and "8.3%" in text["lengths"]
@@ -92,10 +160,20 @@ class PaneApp(App):
         yield Footer()
 
 
-ROWS = [("great stuff", "pos"), ("awful thing", "neg"), ("great stuff", "pos"),
-        ("meh", "pos"), ("meh", "neg"), ("fine enough", "pos"), ("great stuff", "pos"),
-        ("really bad", "neg"), ("lovely", "pos"), ("terrible", "neg"), ("okay", "pos"),
-        ("not good", "neg")]
+ROWS = [
+    ("great stuff", "pos"),
+    ("awful thing", "neg"),
+    ("great stuff", "pos"),
+    ("meh", "pos"),
+    ("meh", "neg"),
+    ("fine enough", "pos"),
+    ("great stuff", "pos"),
+    ("really bad", "neg"),
+    ("lovely", "pos"),
+    ("terrible", "neg"),
+    ("okay", "pos"),
+    ("not good", "neg"),
+]
 
 
 @pytest.fixture
@@ -103,9 +181,10 @@ def data_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
     monkeypatch.setenv("TUIRECIPE_CACHE", str(tmp_path / "cache"))
     path = tmp_path / "reviews.csv"
     pd.DataFrame(ROWS, columns=["text", "label"]).to_csv(path, index=False)
-    return config_from_dict({"runs_dir": str(tmp_path / "runs"),
-                             "data": {"path": str(path), "max_len": 16}},
-                            base_dir=str(tmp_path))
+    return config_from_dict(
+        {"runs_dir": str(tmp_path / "runs"), "data": {"path": str(path), "max_len": 16}},
+        base_dir=str(tmp_path),
+    )
 
 
 @pytest.fixture
@@ -118,8 +197,9 @@ def fake_profile(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, str]]:
 
     calls: list[tuple[float, str]] = []
 
-    def profile_cached(train_df: pd.DataFrame, *, fingerprint: str, cache_dir: Path,
-                       **kwargs: Any) -> DatasetProfile:
+    def profile_cached(
+        train_df: pd.DataFrame, *, fingerprint: str, cache_dir: Path, **kwargs: Any
+    ) -> DatasetProfile:
         assert len(fingerprint) > 64 and cache_dir.name == "profiles"
         assert kwargs["dev"] is not None and len(train_df) + len(kwargs["dev"]) == len(ROWS)
         for i in range(4):
@@ -140,8 +220,9 @@ async def _settle(app: App, pilot: Any) -> None:
     await pilot.pause()
 
 
-async def test_profile_then_browse_mark_and_export(data_config: Config,
-                                                    fake_profile: list, tmp_path: Path) -> None:
+async def test_profile_then_browse_mark_and_export(
+    data_config: Config, fake_profile: list, tmp_path: Path
+) -> None:
     source = Path(data_config.data.path)
     before = sha256_of(source)
     app = PaneApp(data_config)
@@ -223,11 +304,13 @@ async def test_marks_survive_a_restart(data_config: Config, fake_profile: list) 
         assert [int(browser.frame["row"].iat[p]) for p in browser.positions] == [3]
 
 
-async def test_bad_data_file_is_reported_not_raised(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_bad_data_file_is_reported_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TUIRECIPE_CACHE", str(tmp_path / "cache"))
-    config = config_from_dict({"runs_dir": str(tmp_path / "runs"),
-                               "data": {"path": str(tmp_path / "missing.csv")}})
+    config = config_from_dict(
+        {"runs_dir": str(tmp_path / "runs"), "data": {"path": str(tmp_path / "missing.csv")}}
+    )
     app = PaneApp(config)
     async with app.run_test(size=(120, 40)) as pilot:
         await _settle(app, pilot)
@@ -238,11 +321,13 @@ async def test_bad_data_file_is_reported_not_raised(tmp_path: Path,
         assert not isinstance(app.screen, ExportDialog)
 
 
-async def test_demo_data_profiles_with_the_real_profiler(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_demo_data_profiles_with_the_real_profiler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TUIRECIPE_CACHE", str(tmp_path / "cache"))
-    config = config_from_dict({"name": "demo", "runs_dir": str(tmp_path / "runs")},
-                              base_dir=str(tmp_path))
+    config = config_from_dict(
+        {"name": "demo", "runs_dir": str(tmp_path / "runs")}, base_dir=str(tmp_path)
+    )
     app = PaneApp(config)
     async with app.run_test(size=(120, 40)) as pilot:
         await _settle(app, pilot)
@@ -255,13 +340,24 @@ async def test_demo_data_profiles_with_the_real_profiler(tmp_path: Path,
 
 def test_merge_flags_keeps_whole_file_duplicates() -> None:
     from tuirecipe.ui.panes.data import merge_flags
-    frame = pd.DataFrame({"text": ["a", "b", "a", "c"], "label": ["x", "y", "z", "x"],
-                          "row": [2, 3, 4, 5]})
+
+    frame = pd.DataFrame(
+        {"text": ["a", "b", "a", "c"], "label": ["x", "y", "z", "x"], "row": [2, 3, 4, 5]}
+    )
     train = frame.iloc[[0, 1, 3]].reset_index(drop=True)  # row 4 went to dev
-    base = pd.DataFrame({"duplicate": [False] * 4, "conflict": [True, False, True, False],
-                         "long": [True, True, True, True]})
-    profile_flags = {"conflict": [False, False, False], "long": [False, True, False],
-                     "corrupted": [False, False, True], "near_duplicate": [1, 0]}
+    base = pd.DataFrame(
+        {
+            "duplicate": [False] * 4,
+            "conflict": [True, False, True, False],
+            "long": [True, True, True, True],
+        }
+    )
+    profile_flags = {
+        "conflict": [False, False, False],
+        "long": [False, True, False],
+        "corrupted": [False, False, True],
+        "near_duplicate": [1, 0],
+    }
     merged = merge_flags(frame, train, profile_flags, base)
     assert merged["conflict"].tolist() == [True, False, True, False]  # across train/dev
     assert merged["long"].tolist() == [False, True, True, False]  # profile wins on train

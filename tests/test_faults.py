@@ -28,15 +28,31 @@ from tuirecipe.runs import RunDir, list_runs
 TESTS = Path(__file__).resolve().parent
 FAIL_STEP = 4
 # good.csv has 40 rows: batch 8 → 5 steps an epoch, so step FAIL_STEP comes before any eval.
-BASE = ["--set", "data.path=good.csv", "--set", f'model.python_path=["{TESTS}"]',
-        "--set", "train.batch_size=8", "--set", "train.epochs=4", "--set",
-        f"model.fail_step={FAIL_STEP}", "-q"]
+BASE = [
+    "--set",
+    "data.path=good.csv",
+    "--set",
+    f'model.python_path=["{TESTS}"]',
+    "--set",
+    "train.batch_size=8",
+    "--set",
+    "train.epochs=4",
+    "--set",
+    f"model.fail_step={FAIL_STEP}",
+    "-q",
+]
 
 
 def tuirecipe(*args: str, cwd: Path, timeout: float = 150) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(TESTS.parent), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "tuirecipe", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "tuirecipe", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def workspace(root: Path, name: str) -> Path:
@@ -69,18 +85,42 @@ class Fault:
 
 
 FAULTS = [
-    Fault("build raises", "fault_models:build_raises", 2,
-          "build_raises(spec) raised RuntimeError", True, 0),
+    Fault(
+        "build raises",
+        "fault_models:build_raises",
+        2,
+        "build_raises(spec) raised RuntimeError",
+        True,
+        0,
+    ),
     # An exception inside the user's own model code is the user's to fix: one line naming
     # the model, the exception and its file:line; the traceback tail stays in the record.
-    Fault("forward raises at step N", "fault_models:forward_raises", 2,
-          "raised RuntimeError: The size of tensor a", True, FAIL_STEP - 1,
-          traceback_words="fault_models.py"),
-    Fault("NaN at step N", "fault_models:nan_at_step", 2,
-          f"loss became nan at step {FAIL_STEP}", True, FAIL_STEP),
-    Fault("CUDA OOM in forward", "fault_models:oom_at_step", 1,
-          "out of memory on the device; try a smaller train.batch_size", False, FAIL_STEP - 1,
-          traceback_words="OutOfMemoryError: CUDA out of memory. Tried to allocate"),
+    Fault(
+        "forward raises at step N",
+        "fault_models:forward_raises",
+        2,
+        "raised RuntimeError: The size of tensor a",
+        True,
+        FAIL_STEP - 1,
+        traceback_words="fault_models.py",
+    ),
+    Fault(
+        "NaN at step N",
+        "fault_models:nan_at_step",
+        2,
+        f"loss became nan at step {FAIL_STEP}",
+        True,
+        FAIL_STEP,
+    ),
+    Fault(
+        "CUDA OOM in forward",
+        "fault_models:oom_at_step",
+        1,
+        "out of memory on the device; try a smaller train.batch_size",
+        False,
+        FAIL_STEP - 1,
+        traceback_words="OutOfMemoryError: CUDA out of memory. Tried to allocate",
+    ),
 ]
 
 
@@ -129,15 +169,27 @@ def test_a_fault_fails_the_run_cleanly(fault: Fault, outcomes: dict[str, tuple])
     assert steps == list(range(1, fault.steps_before + 1))
     assert status["step"] == fault.steps_before
     if fault.name.startswith("NaN"):
-        assert [e["loss"] for e in events if e["type"] == "step"][-1] != \
-            [e["loss"] for e in events if e["type"] == "step"][-1]  # NaN ≠ NaN: recorded as is
+        assert [e["loss"] for e in events if e["type"] == "step"][-1] != [
+            e["loss"] for e in events if e["type"] == "step"
+        ][-1]  # NaN ≠ NaN: recorded as is
 
 
 def test_sigkill_of_the_worker_marks_the_run_failed(tmp_path: Path) -> None:
     folder = workspace(tmp_path, "killed")
-    result = tuirecipe("train", "--set", "data.path=good.csv", "--set", "model.name=fasttext",
-                       "--set", "train.epochs=100000", "--set", "train.batch_size=8",
-                       "--detach", cwd=folder, timeout=60)
+    result = tuirecipe(
+        "train",
+        "--set",
+        "data.path=good.csv",
+        "--set",
+        "model.name=fasttext",
+        "--set",
+        "train.epochs=100000",
+        "--set",
+        "train.batch_size=8",
+        "--detach",
+        cwd=folder,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     run = RunDir(folder / "runs" / result.stdout.strip())
 
@@ -152,8 +204,10 @@ def test_sigkill_of_the_worker_marks_the_run_failed(tmp_path: Path) -> None:
     pid = run.read_status()["pid"]
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
-    while os.path.exists(f"/proc/{pid}") and \
-            open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+    while (
+        os.path.exists(f"/proc/{pid}")
+        and open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.05)
 

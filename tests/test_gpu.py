@@ -6,8 +6,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
 
 
 def test_auto_picks_cuda() -> None:
@@ -23,14 +25,19 @@ def test_training_on_cuda_records_every_step_and_lowers_loss(tmp_path) -> None:
     from tuirecipe.models import build_model, spec_for
     from tuirecipe.train.trainer import Trainer
 
-    config = config_from_dict({"runs_dir": str(tmp_path), "model": {"name": "textcnn"},
-                               "train": {"max_steps": 120, "eval_every": 60, "lr": 1e-3,
-                                         "log_every": 10}})
+    config = config_from_dict(
+        {
+            "runs_dir": str(tmp_path),
+            "model": {"name": "textcnn"},
+            "train": {"max_steps": 120, "eval_every": 60, "lr": 1e-3, "log_every": 10},
+        }
+    )
     data = prepare_data(config)
     model = build_model(config, spec_for(config, data))
     events = []
-    Trainer(model, data, config.train, seed=0, emit=events.append,
-            device=torch.device("cuda")).run()
+    Trainer(
+        model, data, config.train, seed=0, emit=events.append, device=torch.device("cuda")
+    ).run()
     steps = [e.step for e in events if e.kind == "step"]
     assert steps == list(range(1, 121))
     evals = [e.metrics["loss"] for e in events if e.kind == "eval"]

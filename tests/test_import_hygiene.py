@@ -57,8 +57,13 @@ def _culprits(modules: list[str], watched: tuple[str, ...]) -> dict[str, list[st
     """Import ``modules`` one after another in one fresh interpreter; name each module that
     brought in a watched package. None of the watched packages is loaded by anything but
     these imports, so the first module to load one is the one that imports it."""
-    result = subprocess.run([sys.executable, "-c", _SCAN, ",".join(watched), ",".join(modules)],
-                            capture_output=True, text=True, cwd=PACKAGE.parent, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", _SCAN, ",".join(watched), ",".join(modules)],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        timeout=300,
+    )
     assert result.returncode == 0, f"an import failed:\n{result.stderr[-3000:]}"
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -78,5 +83,4 @@ def test_ui_modules_import_no_torch():
 
 def test_the_scan_names_a_culprit():
     # A scan that could not fail would prove nothing: the CLI imports rich when it prints.
-    assert _culprits(["tuirecipe.config", "rich.console"], ("rich",)) == {
-        "rich.console": ["rich"]}
+    assert _culprits(["tuirecipe.config", "rich.console"], ("rich",)) == {"rich.console": ["rich"]}

@@ -74,7 +74,7 @@ def test_evaluate_regression_in_target_units() -> None:
     model = Constant([5.0])
     result = evaluate(model, data.dev, task="regression", batch_size=16, device="cpu")
     err = data.dev.targets.astype(np.float64) - 5.0
-    assert result["mse"] == pytest.approx(float((err ** 2).mean()), rel=1e-6)
+    assert result["mse"] == pytest.approx(float((err**2).mean()), rel=1e-6)
     assert result["mae"] == pytest.approx(float(np.abs(err).mean()), rel=1e-6)
     assert result["loss"] == result["mse"]
     assert set(result["ci"]) == {"loss", "mse", "mae"}

@@ -27,30 +27,44 @@ USER_MODELS = Path(__file__).parent / "user_models"
 sys.path.insert(0, str(USER_MODELS))
 from tiny_data import make_data  # noqa: E402
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-SMALL = {"embed_dim": 16, "hidden_dim": 24, "num_filters": 8, "num_heads": 2,
-         "kernel_sizes": [3, 4, 5], "dropout": 0.1}
+SMALL = {
+    "embed_dim": 16,
+    "hidden_dim": 24,
+    "num_filters": 8,
+    "num_heads": 2,
+    "kernel_sizes": [3, 4, 5],
+    "dropout": 0.1,
+}
 
 
 def small_config(name: str, **model: object):
-    return config_from_dict({"model": {"name": name, **SMALL, **model}},
-                            source="test.toml", base_dir=str(USER_MODELS))
+    return config_from_dict(
+        {"model": {"name": name, **SMALL, **model}}, source="test.toml", base_dir=str(USER_MODELS)
+    )
 
 
 def spec(task: str = "classification", num_outputs: int = 3, **options: object) -> ModelSpec:
-    return ModelSpec(vocab_size=60, pad_id=0, num_outputs=num_outputs, max_len=10, task=task,
-                     options={**SMALL, **options})
+    return ModelSpec(
+        vocab_size=60,
+        pad_id=0,
+        num_outputs=num_outputs,
+        max_len=10,
+        task=task,
+        options={**SMALL, **options},
+    )
 
 
 def tiny_batch() -> tuple[torch.Tensor, torch.Tensor]:
-    ids = torch.tensor([
-        [5, 6, 7, 8, 9, 10],  # full row
-        [4, 3, 0, 0, 0, 0],  # shorter than every kernel
-        [0, 0, 0, 0, 0, 0],  # all padding (length 0)
-        [11, 0, 0, 0, 0, 0],  # a single token
-    ])
+    ids = torch.tensor(
+        [
+            [5, 6, 7, 8, 9, 10],  # full row
+            [4, 3, 0, 0, 0, 0],  # shorter than every kernel
+            [0, 0, 0, 0, 0, 0],  # all padding (length 0)
+            [11, 0, 0, 0, 0, 0],  # a single token
+        ]
+    )
     return ids, ids != 0
 
 
@@ -81,7 +95,7 @@ def test_builtin_rows_ignore_padding_and_batch_mates(name: str) -> None:
         together = model(ids, mask)
         for r in range(len(ids)):
             width = max(int(mask[r].sum()), 1)
-            alone = model(ids[r:r + 1, :width], mask[r:r + 1, :width])
+            alone = model(ids[r : r + 1, :width], mask[r : r + 1, :width])
             torch.testing.assert_close(alone[0], together[r], atol=1e-5, rtol=1e-5)
 
 
@@ -130,24 +144,35 @@ def test_user_model_found_through_python_path(tmp_path: Path) -> None:
     package = tmp_path / "models_dir" / "tr_pathpkg"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text(
-        "import torch\ndef make(spec):\n    return torch.nn.Linear(2, spec.num_outputs)\n")
-    config = config_from_dict({"model": {"name": "tr_pathpkg:make", "python_path": ["models_dir"]}},
-                              source="cfg.toml", base_dir=str(tmp_path))
+        "import torch\ndef make(spec):\n    return torch.nn.Linear(2, spec.num_outputs)\n"
+    )
+    config = config_from_dict(
+        {"model": {"name": "tr_pathpkg:make", "python_path": ["models_dir"]}},
+        source="cfg.toml",
+        base_dir=str(tmp_path),
+    )
     model = build_model(config, spec_for(config, make_data()))
     assert isinstance(model, nn.Linear)
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("tr_no_such_package.model:build", "module 'tr_no_such_package' not found"),
-    ("tr_good_model.nope:build", "module 'tr_good_model.nope' not found"),
-    ("tr_import_fails.model:build",
-     "importing 'tr_import_fails.model' failed: ModuleNotFoundError: No module named "
-     "'tuirecipe_test_package_that_does_not_exist' (at model.py:3)"),
-    ("tr_good_model.model:missing", "module 'tr_good_model.model' has no attribute 'missing'"),
-    ("tr_build_raises.model:build",
-     "build(spec) raised ValueError: hidden size must be even (at model.py:5)"),
-    ("tr_wrong_type.model:build", "build(spec) returned dict, not a torch.nn.Module"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("tr_no_such_package.model:build", "module 'tr_no_such_package' not found"),
+        ("tr_good_model.nope:build", "module 'tr_good_model.nope' not found"),
+        (
+            "tr_import_fails.model:build",
+            "importing 'tr_import_fails.model' failed: ModuleNotFoundError: No module named "
+            "'tuirecipe_test_package_that_does_not_exist' (at model.py:3)",
+        ),
+        ("tr_good_model.model:missing", "module 'tr_good_model.model' has no attribute 'missing'"),
+        (
+            "tr_build_raises.model:build",
+            "build(spec) raised ValueError: hidden size must be even (at model.py:5)",
+        ),
+        ("tr_wrong_type.model:build", "build(spec) returned dict, not a torch.nn.Module"),
+    ],
+)
 def test_user_model_mistakes_are_one_line_model_errors(name: str, expected: str) -> None:
     config = small_config(name)
     with pytest.raises(ModelError) as info:

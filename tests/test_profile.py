@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 
 from tuirecipe.data.profile import (
-    FLAG_NAMES, DatasetProfile, profile_cached, profile_frame, row_flags, select_rows)
+    FLAG_NAMES,
+    DatasetProfile,
+    profile_cached,
+    profile_frame,
+    row_flags,
+    select_rows,
+)
 from tuirecipe.data.profile.lengths import nice_ceiling
 
 CLEAN = "the battery lasts all day and the screen is bright"
@@ -30,13 +36,27 @@ def _filler(n: int, start: int = 0) -> list[str]:
 
 
 def test_duplicate_levels_and_conflicts() -> None:
-    texts = ["Good phone", "good  phone ", "Good phone", "GOOD PHONE!", "bad phone",
-             "Bad phone", "bad phone", "unique one"]
+    texts = [
+        "Good phone",
+        "good  phone ",
+        "Good phone",
+        "GOOD PHONE!",
+        "bad phone",
+        "Bad phone",
+        "bad phone",
+        "unique one",
+    ]
     labels = ["pos", "pos", "pos", "pos", "neg", "pos", "neg", "neg"]
-    p = profile_frame(frame(texts, labels, rows=[10, 11, 12, 13, 14, 15, 16, 17]),
-                      near_duplicates=False, clusters=False)
+    p = profile_frame(
+        frame(texts, labels, rows=[10, 11, 12, 13, 14, 15, 16, 17]),
+        near_duplicates=False,
+        clusters=False,
+    )
     # exact: "Good phone" x2, "bad phone" x2 -> 2 surplus rows in 2 texts
-    assert (p.duplicates["exact"]["surplus_rows"], p.duplicates["exact"]["repeated_texts"]) == (2, 2)
+    assert (p.duplicates["exact"]["surplus_rows"], p.duplicates["exact"]["repeated_texts"]) == (
+        2,
+        2,
+    )
     # case_space: good phone x3, bad phone x3 -> 4 surplus; loose adds GOOD PHONE! -> 5
     assert p.duplicates["case_space"]["surplus_rows"] == 4
     assert p.duplicates["loose"]["surplus_rows"] == 5
@@ -53,13 +73,47 @@ def test_duplicate_levels_and_conflicts() -> None:
 
 
 def test_corrupted_categories_found_and_clean_text_not_flagged() -> None:
-    texts = [CLEAN, None, "   ", "caf\u00c3\u00a9 au lait", "it\u00e2\u20ac\u2122s fine",
-             "lost \ufffd byte", "bell\x07 ring", "c1 \x96 dash", "fish &amp; chips",
-             "&lt;#&gt; placeholder", "price #36;10 million", "...!!!", "ok text", CLEAN,
-             "São Paulo & Rio", "tabs\tand\nnewlines are fine", "#1 hit single"]
-    labels = ["a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", None, "zzz", "a", "a", "a"]
-    p = profile_frame(frame(texts, labels), label_set=["a", "b"], near_duplicates=False,
-                      clusters=False)
+    texts = [
+        CLEAN,
+        None,
+        "   ",
+        "caf\u00c3\u00a9 au lait",
+        "it\u00e2\u20ac\u2122s fine",
+        "lost \ufffd byte",
+        "bell\x07 ring",
+        "c1 \x96 dash",
+        "fish &amp; chips",
+        "&lt;#&gt; placeholder",
+        "price #36;10 million",
+        "...!!!",
+        "ok text",
+        CLEAN,
+        "São Paulo & Rio",
+        "tabs\tand\nnewlines are fine",
+        "#1 hit single",
+    ]
+    labels = [
+        "a",
+        "a",
+        "a",
+        "a",
+        "a",
+        "a",
+        "a",
+        "a",
+        "a",
+        "a",
+        "a",
+        "a",
+        None,
+        "zzz",
+        "a",
+        "a",
+        "a",
+    ]
+    p = profile_frame(
+        frame(texts, labels), label_set=["a", "b"], near_duplicates=False, clusters=False
+    )
     rows_of = {name: entry["rows"] for name, entry in p.corrupted.items()}
     assert rows_of["missing_text"] == [2, 3]
     assert rows_of["missing_label"] == [13]
@@ -89,15 +143,17 @@ def test_labels_imbalance_and_long_tail() -> None:
     assert p.labels["imbalance_ratio"] == pytest.approx(100.0)
     assert p.labels["long_tail"] is True
     assert any("class weights" in line for line in p.advice)
-    balanced = profile_frame(frame(_filler(600), ["a", "b"] * 300), near_duplicates=False,
-                             clusters=False)
+    balanced = profile_frame(
+        frame(_filler(600), ["a", "b"] * 300), near_duplicates=False, clusters=False
+    )
     assert balanced.labels["long_tail"] is False
 
 
 def test_regression_target_statistics() -> None:
     values = [str(v) for v in np.linspace(1, 5, 400)] + ["n/a", None]
-    p = profile_frame(frame(_filler(402), values), task="regression", near_duplicates=False,
-                      clusters=False)
+    p = profile_frame(
+        frame(_filler(402), values), task="regression", near_duplicates=False, clusters=False
+    )
     assert p.labels["kind"] == "regression"
     assert p.labels["mean"] == pytest.approx(3.0)
     assert p.labels["quantiles"]["q50"] == pytest.approx(3.0)
@@ -129,14 +185,17 @@ def test_vocabulary_matches_the_tokenizer() -> None:
     assert p.size["vocab_size"] == len(expected)
     lengths = [len(tokenize(t, True)) for t in texts]
     assert p.lengths["max"] == max(lengths)
-    cased = profile_frame(frame(texts, ["a"] * 4), lowercase=False, near_duplicates=False,
-                          clusters=False)
+    cased = profile_frame(
+        frame(texts, ["a"] * 4), lowercase=False, near_duplicates=False, clusters=False
+    )
     assert cased.size["vocab_size"] == len({tok for t in texts for tok in tokenize(t, False)})
 
 
 def test_near_duplicates_found_and_unrelated_texts_not_paired() -> None:
-    base = ("the quick brown fox jumps over the lazy dog while the farmer watches from "
-            "the porch and drinks his morning coffee slowly")
+    base = (
+        "the quick brown fox jumps over the lazy dog while the farmer watches from "
+        "the porch and drinks his morning coffee slowly"
+    )
     texts = _filler(300) + [base, base.replace("slowly", "quickly"), "Breaking: " + base]
     p = profile_frame(frame(texts, ["a"] * 303), clusters=False)
     near = p.near_duplicates
@@ -148,8 +207,11 @@ def test_near_duplicates_found_and_unrelated_texts_not_paired() -> None:
 
 def test_dev_leakage_and_oov() -> None:
     train = frame(_filler(200), ["a", "b"] * 100)
-    dev = frame([_filler(1, 5)[0].upper(), "completely novel words here", _filler(1, 7)[0]],
-                ["a", "b", "a"], rows=[1, 2, 3])
+    dev = frame(
+        [_filler(1, 5)[0].upper(), "completely novel words here", _filler(1, 7)[0]],
+        ["a", "b", "a"],
+        rows=[1, 2, 3],
+    )
     p = profile_frame(train, dev=dev, clusters=False)
     assert p.size["dev_rows"] == 3 and p.size["rows"] == 203
     assert p.leakage["dev_rows_in_train"] == 2
@@ -162,8 +224,10 @@ def test_dev_leakage_and_oov() -> None:
 
 def test_clusters_separate_topics_and_flag_mixed() -> None:
     rng = np.random.default_rng(0)
-    topics = {"sport": "goal match team coach league score season player".split(),
-              "money": "bank market stock price profit shares investor trade".split()}
+    topics = {
+        "sport": "goal match team coach league score season player".split(),
+        "money": "bank market stock price profit shares investor trade".split(),
+    }
     texts, labels = [], []
     for i in range(400):
         topic = "sport" if i % 2 else "money"
@@ -187,8 +251,14 @@ def test_progress_and_timings() -> None:
     p = profile_frame(frame(_filler(100), ["a"] * 100), progress=lambda f, m: seen.append((f, m)))
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(seen) >= 6
-    assert {"normalise", "duplicates", "near_duplicates (helper thread)",
-            "clusters (helper thread)", "main_thread", "wall"} <= set(p.timings)
+    assert {
+        "normalise",
+        "duplicates",
+        "near_duplicates (helper thread)",
+        "clusters (helper thread)",
+        "main_thread",
+        "wall",
+    } <= set(p.timings)
 
 
 def test_json_round_trip() -> None:
@@ -209,8 +279,13 @@ def test_cache_reuses_profile_and_flags(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr(cache, "profile_frame", boom)
     messages = []
-    second = profile_cached(df, fingerprint="sha-1", cache_dir=tmp_path, clusters=False,
-                            progress=lambda f, m: messages.append(m))
+    second = profile_cached(
+        df,
+        fingerprint="sha-1",
+        cache_dir=tmp_path,
+        clusters=False,
+        progress=lambda f, m: messages.append(m),
+    )
     assert second.to_dict() == first.to_dict() and messages == ["profile loaded from cache"]
     for name in FLAG_NAMES:
         assert np.array_equal(second.flags[name], first.flags[name])
@@ -247,8 +322,10 @@ def test_empty_frame_does_not_crash() -> None:
 
 
 def test_profile_imports_no_torch_textual_or_rich() -> None:
-    code = ("import sys, tuirecipe.data.profile as p, pandas as pd\n"
-            "p.profile_frame(pd.DataFrame({'text': ['a b'] * 60, 'label': ['x'] * 60}))\n"
-            "bad = [m for m in ('torch', 'textual', 'rich') if m in sys.modules]\n"
-            "assert not bad, bad\n")
+    code = (
+        "import sys, tuirecipe.data.profile as p, pandas as pd\n"
+        "p.profile_frame(pd.DataFrame({'text': ['a b'] * 60, 'label': ['x'] * 60}))\n"
+        "bad = [m for m in ('torch', 'textual', 'rich') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

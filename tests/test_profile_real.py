@@ -7,10 +7,11 @@ tuirecipe), never copied here. Skipped when ../shared/data/real is absent.
 from __future__ import annotations
 
 import re
+
 import pandas as pd
 import pytest
-
 from conftest import REAL_DATA as REAL
+
 from tuirecipe.data.profile import profile_frame
 
 NAMES = ["sms_spam", "trec", "sentiment_sentences", "sst2_dev", "ag_news_test"]
@@ -28,8 +29,11 @@ def _source_numbers(name: str) -> dict:
 
     counts_line = re.search(r"^- label counts: (.*)$", text, re.M).group(1)
     label_counts = {k: int(v) for k, v in re.findall(r"`([^`]+)`=(\d+)", counts_line)}
-    lengths = re.search(r"length in whitespace tokens: min ([\d.]+), median ([\d.]+), "
-                        r"p95 ([\d.]+), max ([\d.]+)", text)
+    lengths = re.search(
+        r"length in whitespace tokens: min ([\d.]+), median ([\d.]+), "
+        r"p95 ([\d.]+), max ([\d.]+)",
+        text,
+    )
     return {
         "rows": number(r"^- rows: ([\d,]+)$"),
         "label_counts": label_counts,
@@ -37,9 +41,12 @@ def _source_numbers(name: str) -> dict:
         "exact_repeated": number(r"exact duplicate texts: .*? in ([\d,]+) distinct repeated"),
         "exact_conflicts": number(r"texts appearing with more than one label: ([\d,]+)"),
         "space_surplus": number(r"after lowercasing \+ whitespace collapsing: ([\d,]+) surplus"),
-        "space_conflicts": number(r"after lowercasing \+ whitespace collapsing: .*?, ([\d,]+) "
-                                  r"conflicting texts"),
-        "ws_median": float(lengths.group(2)), "ws_p95": float(lengths.group(3)),
+        "space_conflicts": number(
+            r"after lowercasing \+ whitespace collapsing: .*?, ([\d,]+) "
+            r"conflicting texts"
+        ),
+        "ws_median": float(lengths.group(2)),
+        "ws_p95": float(lengths.group(3)),
         "ws_max": int(float(lengths.group(4))),
     }
 
@@ -85,12 +92,16 @@ def test_largest_duplicate_group_rows_hold_that_text(real) -> None:
         return
     frame = pd.read_csv(REAL / name / f"{name}.csv", keep_default_na=False, dtype=str)
     top = groups[0]
-    assert {frame["text"].iloc[r - 1] for r in top["rows"]} == {frame["text"].iloc[top["rows"][0] - 1]}
+    assert {frame["text"].iloc[r - 1] for r in top["rows"]} == {
+        frame["text"].iloc[top["rows"][0] - 1]
+    }
     assert top["count"] == frame["text"].value_counts().iloc[0]
 
 
 def test_near_duplicates_in_ag_news_titles() -> None:
-    frame = pd.read_csv(REAL / "ag_news_test" / "ag_news_test.csv", keep_default_na=False, dtype=str)
+    frame = pd.read_csv(
+        REAL / "ag_news_test" / "ag_news_test.csv", keep_default_na=False, dtype=str
+    )
     near = profile_frame(frame[["text", "label"]], clusters=False).near_duplicates
     assert near["ran"] and not near["sampled"]
     assert near["pairs"] >= 5

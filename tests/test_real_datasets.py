@@ -12,8 +12,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from conftest import REAL_DATA, requires_real_data
+
 from tuirecipe.config import config_from_dict
 from tuirecipe.data import load_table, read_columns
 from tuirecipe.errors import DataError
@@ -53,8 +53,9 @@ def test_normalized_csv_matches_source_md(name):
 
 def test_sms_spam_raw_tsv_label_first():
     rows, counts = source_stats("sms_spam")
-    raw = load_table(REAL_DATA / "sms_spam" / "SMSSpamCollection",
-                     data_cfg(text_column="1", label_column="0"))
+    raw = load_table(
+        REAL_DATA / "sms_spam" / "SMSSpamCollection", data_cfg(text_column="1", label_column="0")
+    )
     assert raw.report.format == "tsv" and raw.report.rows_used == rows
     assert label_counts(raw.frame) == counts
     assert raw.frame["row"].tolist() == list(range(1, rows + 1))  # no header: line numbers
@@ -66,8 +67,11 @@ def test_sms_spam_raw_tsv_label_first():
 def test_sentiment_raw_files_keep_every_line(source):
     # yelp's copy has a `sentence<TAB>score` header (detected by name); the others none.
     path = REAL_DATA / "sentiment_sentences" / f"{source}_labelled.txt"
-    columns = ({"text_column": "sentence", "label_column": "score"} if source == "yelp"
-               else {"text_column": "0", "label_column": "1"})
+    columns = (
+        {"text_column": "sentence", "label_column": "score"}
+        if source == "yelp"
+        else {"text_column": "0", "label_column": "1"}
+    )
     raw = load_table(path, data_cfg(**columns))
     assert raw.report.rows_used == 1000 and raw.report.skipped == []
     assert label_counts(raw.frame) == {"0": 500, "1": 500}  # SOURCE.md: 500 per source/label
@@ -88,8 +92,9 @@ def test_sst2_raw_tsv_with_header():
 def test_ag_news_raw_csv_without_header():
     rows, counts = source_stats("ag_news_test")
     names = (REAL_DATA / "ag_news_test" / "classes.txt").read_text().split()
-    raw = load_table(REAL_DATA / "ag_news_test" / "test.csv",
-                     data_cfg(text_column="2", label_column="0"))
+    raw = load_table(
+        REAL_DATA / "ag_news_test" / "test.csv", data_cfg(text_column="2", label_column="0")
+    )
     assert raw.report.rows_used == rows
     assert {names[int(k) - 1]: n for k, n in label_counts(raw.frame).items()} == counts
 

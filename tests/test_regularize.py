@@ -19,8 +19,8 @@ from tuirecipe.errors import ConfigError
 from tuirecipe.train.adversarial import EmbeddingAdversary, per_example_norm
 from tuirecipe.train.losses import focal_loss
 
-
 # -- focal loss ---------------------------------------------------------------------------
+
 
 def test_focal_loss_with_gamma_zero_is_cross_entropy() -> None:
     g = torch.Generator().manual_seed(0)
@@ -28,22 +28,24 @@ def test_focal_loss_with_gamma_zero_is_cross_entropy() -> None:
     y = torch.randint(0, 5, (64,), generator=g)
     assert torch.equal(focal_loss(logits, y, gamma=0.0), F.cross_entropy(logits, y))
     w = torch.tensor([0.5, 1.0, 2.0, 0.1, 3.0])
-    assert torch.equal(focal_loss(logits, y, gamma=0.0, weight=w),
-                       F.cross_entropy(logits, y, weight=w))
+    assert torch.equal(
+        focal_loss(logits, y, gamma=0.0, weight=w), F.cross_entropy(logits, y, weight=w)
+    )
 
 
 def test_focal_loss_down_weights_easy_examples() -> None:
     logits = torch.tensor([[6.0, 0.0], [0.2, 0.0]])  # an easy and a hard example
     y = torch.tensor([0, 0])
     ce = F.cross_entropy(logits, y, reduction="none")
-    fl = torch.stack([focal_loss(logits[i:i + 1], y[i:i + 1], gamma=2.0) for i in range(2)])
+    fl = torch.stack([focal_loss(logits[i : i + 1], y[i : i + 1], gamma=2.0) for i in range(2)])
     assert (fl < ce).all()
     assert fl[0] / ce[0] < 0.01 < fl[1] / ce[1]  # the easy one nearly vanishes
     p = torch.softmax(logits[1], 0)[0]
-    torch.testing.assert_close(fl[1], -(1 - p) ** 2 * torch.log(p))
+    torch.testing.assert_close(fl[1], -((1 - p) ** 2) * torch.log(p))
 
 
 # -- adversarial --------------------------------------------------------------------------
+
 
 class TinyModel(nn.Module):
     def __init__(self) -> None:
@@ -67,8 +69,7 @@ def test_adversary_perturbs_only_the_embedding_output_within_epsilon(method: str
     torch.manual_seed(0)
     model = TinyModel()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    adv = EmbeddingAdversary(model, F.cross_entropy, method=method, epsilon=0.5, alpha=0.2,
-                             steps=4)
+    adv = EmbeddingAdversary(model, F.cross_entropy, method=method, epsilon=0.5, alpha=0.2, steps=4)
     ids, mask, y = _batch()
     seen: list[torch.Tensor] = []
     model.out.register_forward_pre_hook(lambda m, inp: seen.append(inp[0].detach().clone()))
@@ -114,6 +115,7 @@ def test_fgm_direction_is_the_normalised_gradient() -> None:
 
 # -- trainer integration ------------------------------------------------------------------
 
+
 def _train(overrides: list[str]):
     from tuirecipe.data.prepare import prepare_data
     from tuirecipe.models import build_model, spec_for
@@ -129,8 +131,14 @@ def _train(overrides: list[str]):
 
 def test_early_stopping_ends_finished_when_dev_loss_stops_improving() -> None:
     # A huge learning rate makes the dev loss bounce: patience 1 stops within a few evals.
-    trainer, result, events = _train(["train.lr=1.0", "train.eval_every=3",
-                                      "train.max_steps=300", "train.early_stopping_patience=1"])
+    trainer, result, events = _train(
+        [
+            "train.lr=1.0",
+            "train.eval_every=3",
+            "train.max_steps=300",
+            "train.early_stopping_patience=1",
+        ]
+    )
     assert result.state == "finished" and result.steps < 300
     evals = [e.metrics["loss"] for e in events if e.kind == "eval"]
     assert evals[-1] >= min(evals[:-1])  # it stopped on a non-improving eval
@@ -138,8 +146,9 @@ def test_early_stopping_ends_finished_when_dev_loss_stops_improving() -> None:
 
 
 def test_adversarial_and_focal_training_runs() -> None:
-    _, result, events = _train(["train.max_steps=6", "train.adversarial=pgd",
-                                "train.adv_steps=2", "train.loss=focal"])
+    _, result, events = _train(
+        ["train.max_steps=6", "train.adversarial=pgd", "train.adv_steps=2", "train.loss=focal"]
+    )
     assert result.state == "finished" and result.steps == 6
     losses = [e.loss for e in events if e.kind == "step"]
     assert all(np.isfinite(losses))
@@ -148,14 +157,23 @@ def test_adversarial_and_focal_training_runs() -> None:
 def test_new_keys_are_validated_and_recorded() -> None:
     cfg = load_config(None, ["train.loss=focal", "augment.enabled=true", "augment.copies=2"])
     text = cfg.to_toml()
-    for line in ('loss = "focal"', "focal_gamma = 2.0", "early_stopping_patience = 0",
-                 'adversarial = "none"', "[augment]", "copies = 2", "p_delete = 0.1"):
+    for line in (
+        'loss = "focal"',
+        "focal_gamma = 2.0",
+        "early_stopping_patience = 0",
+        'adversarial = "none"',
+        "[augment]",
+        "copies = 2",
+        "p_delete = 0.1",
+    ):
         assert line in text
-    for bad, key in (("train.loss=hinge", "train.loss"), ("train.adversarial=fgsm",
-                                                          "train.adversarial"),
-                     ("augment.p_swap=1.5", "augment.p_swap"),
-                     ("train.adv_epsilon=0", "train.adv_epsilon"),
-                     ("train.early_stopping_patience=-1", "train.early_stopping_patience")):
+    for bad, key in (
+        ("train.loss=hinge", "train.loss"),
+        ("train.adversarial=fgsm", "train.adversarial"),
+        ("augment.p_swap=1.5", "augment.p_swap"),
+        ("train.adv_epsilon=0", "train.adv_epsilon"),
+        ("train.early_stopping_patience=-1", "train.early_stopping_patience"),
+    ):
         with pytest.raises(ConfigError) as info:
             load_config(None, [bad])
         assert key in str(info.value)
@@ -173,12 +191,10 @@ def test_augment_tokens_each_edit() -> None:
     assert 50 < len(deleted) < 150 and set(deleted) <= set(toks)
     swapped = augment_tokens(toks, rng, AugmentConfig(p_delete=0, p_swap=0.3), VOCAB)
     assert sorted(swapped) == sorted(toks) and swapped != toks
-    inserted = augment_tokens(toks, rng, AugmentConfig(p_delete=0, p_swap=0, p_insert=0.3),
-                              VOCAB)
+    inserted = augment_tokens(toks, rng, AugmentConfig(p_delete=0, p_swap=0, p_insert=0.3), VOCAB)
     assert [t for t in inserted if t.startswith("w")] == toks
     assert 30 < len(inserted) - len(toks) < 90 and set(inserted) - set(toks) <= set(VOCAB)
-    replaced = augment_tokens(toks, rng, AugmentConfig(p_delete=0, p_swap=0, p_replace=0.3),
-                              VOCAB)
+    replaced = augment_tokens(toks, rng, AugmentConfig(p_delete=0, p_swap=0, p_replace=0.3), VOCAB)
     assert len(replaced) == len(toks) and set(replaced) - set(toks) <= set(VOCAB)
     assert augment_tokens(["only"], rng, AugmentConfig(p_delete=1.0), VOCAB) == ["only"]
 
@@ -200,20 +216,35 @@ def test_augmented_training_split_keeps_labels_and_dev() -> None:
     assert len(aug.train) == 3 * n
     assert np.array_equal(aug.train.targets, np.tile(plain.train.targets, 3))
     assert np.array_equal(aug.train.rows, np.tile(plain.train.rows, 3))
-    assert aug.train.texts[:n] == plain.train.texts and aug.train.texts[n:2 * n] != \
-        plain.train.texts
+    assert (
+        aug.train.texts[:n] == plain.train.texts and aug.train.texts[n : 2 * n] != plain.train.texts
+    )
     assert aug.dev.texts == plain.dev.texts and aug.vocab.itos == plain.vocab.itos
     assert aug.train.ids.shape[0] == 3 * n
-    again = augment_split(plain.train, plain.vocab, AugmentConfig(enabled=True, copies=2), 0,
-                          plain.max_len)
+    again = augment_split(
+        plain.train, plain.vocab, AugmentConfig(enabled=True, copies=2), 0, plain.max_len
+    )
     assert again.texts == aug.train.texts
 
 
 def test_preview_and_cli(tmp_path: Path) -> None:
     pairs = preview(["a b c d e f", "g h i j k l", "m n o"], n=2, seed=1)
     assert len(pairs) == 2 and pairs[0][0] == "a b c d e f"
-    out = subprocess.run([sys.executable, "-m", "tuirecipe", "augment-preview", "-n", "3",
-                          "--set", "augment.p_insert=0.2"], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tuirecipe",
+            "augment-preview",
+            "-n",
+            "3",
+            "--set",
+            "augment.p_insert=0.2",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("original") == 3 and out.stdout.count("augmented") == 3

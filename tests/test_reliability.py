@@ -87,8 +87,12 @@ def workspace(tmp_path: Path) -> Path:
 
 
 def model_table(folder: Path, **options) -> dict:
-    return {"name": "reliability_models:slow", "python_path": [str(folder)],
-            "sleep": STEP_SLEEP, **options}
+    return {
+        "name": "reliability_models:slow",
+        "python_path": [str(folder)],
+        "sleep": STEP_SLEEP,
+        **options,
+    }
 
 
 def train_table(max_steps: int = MAX_STEPS) -> dict:
@@ -99,16 +103,27 @@ def cli_overrides(folder: Path, max_steps: int = MAX_STEPS) -> list[str]:
     args = []
     for section, table in (("model", model_table(folder)), ("train", train_table(max_steps))):
         for key, value in table.items():
-            text = (f'["{value[0]}"]' if isinstance(value, list)
-                    else f'"{value}"' if isinstance(value, str) else str(value))
+            text = (
+                f'["{value[0]}"]'
+                if isinstance(value, list)
+                else f'"{value}"'
+                if isinstance(value, str)
+                else str(value)
+            )
             args += ["--set", f"{section}.{key}={text}"]
     return args
 
 
 def make(folder: Path, **model_options) -> TuiRecipeApp:
-    config = config_from_dict({"name": "demo", "runs_dir": str(folder / "runs"),
-                               "model": model_table(folder, **model_options),
-                               "train": train_table()}, base_dir=str(folder))
+    config = config_from_dict(
+        {
+            "name": "demo",
+            "runs_dir": str(folder / "runs"),
+            "model": model_table(folder, **model_options),
+            "train": train_table(),
+        },
+        base_dir=str(folder),
+    )
     return make_app(config, theme="dark", settings_dir=folder / "settings")
 
 
@@ -153,15 +168,21 @@ def start_run_in_pty(console: PtyConsole, folder: Path, motivation: str) -> RunD
     console.send("enter")
     wait_until(lambda: len(runs_in(folder)) == 1, 60, "the run directory")
     (run,) = runs_in(folder)
-    wait_until(lambda: len(steps(run)) >= 10, 120,
-               f"steps; worker.log: {run.log_path.read_text()[-1500:] if run.log_path.exists() else ''}")
+    wait_until(
+        lambda: len(steps(run)) >= 10,
+        120,
+        f"steps; worker.log: {run.log_path.read_text()[-1500:] if run.log_path.exists() else ''}",
+    )
     assert run.read_meta()["motivation"] == motivation
     return run
 
 
 def finishes_with_every_step(run: RunDir, timeout: float = 120.0) -> None:
-    wait_until(lambda: run.read_status().get("state") in ("finished", "failed", "stopped"),
-               timeout, "the run to end")
+    wait_until(
+        lambda: run.read_status().get("state") in ("finished", "failed", "stopped"),
+        timeout,
+        "the run to end",
+    )
     assert run.state() == "finished", run.read_status()
     assert steps(run) == list(range(1, MAX_STEPS + 1))
 
@@ -176,8 +197,9 @@ async def reattaches(folder: Path, run: RunDir) -> None:
         assert train.run.id == run.id
         assert train.state == "running"
         header = app.query_one("#header")
-        assert await wait_for(pilot, lambda: (header.run_id, header.state) ==
-                              (run.id, "running"), 10), (header.run_id, header.state)
+        assert await wait_for(
+            pilot, lambda: (header.run_id, header.state) == (run.id, "running"), 10
+        ), (header.run_id, header.state)
         assert await wait_for(pilot, lambda: len(train.history.loss) > 0, 30)
         seen = len(train.history.loss)
         assert await wait_for(pilot, lambda: len(train.history.loss) > seen + 5, 30)
@@ -186,8 +208,7 @@ async def reattaches(folder: Path, run: RunDir) -> None:
 
 # -- 1. detach and re-attach ---------------------------------------------------------------
 @pytest.mark.slow
-async def test_a_closed_terminal_leaves_the_run_training_and_a_new_console_reattaches(
-        tmp_path):
+async def test_a_closed_terminal_leaves_the_run_training_and_a_new_console_reattaches(tmp_path):
     folder = workspace(tmp_path)
     with PtyConsole(*cli_overrides(folder), cwd=folder) as console:
         run = start_run_in_pty(console, folder, "hangup test")
@@ -231,7 +252,7 @@ async def test_a_killed_console_leaves_the_run_training_and_keeps_the_notes_type
         for i, char in enumerate(typed):
             before = console.mark()
             console.type(char, gap=0)
-            assert console.wait_output(typed[:i + 1][-20:], 30, since=before), typed[:i + 1]
+            assert console.wait_output(typed[: i + 1][-20:], 30, since=before), typed[: i + 1]
             read_at.append(time.monotonic())
             time.sleep(0.1)
         killed_at = time.monotonic()
@@ -242,17 +263,23 @@ async def test_a_killed_console_leaves_the_run_training_and_keeps_the_notes_type
     assert typed.startswith(log), log
     # Every key read more than 2.5 s before the kill is on disk (the promise is 1.8 s).
     must_keep = sum(1 for t in read_at if killed_at - t > 2.5)
-    assert len(log) >= must_keep, (f"{len(typed) - len(log)} characters lost, "
-                                   f"{len(typed) - must_keep} allowed: {log!r}")
+    assert len(log) >= must_keep, (
+        f"{len(typed) - len(log)} characters lost, {len(typed) - must_keep} allowed: {log!r}"
+    )
     assert not [p for p in (folder / "runs").rglob("*.tmp")]  # no half-written leftovers
     seen = len(steps(run))
     wait_until(lambda: len(steps(run)) > seen + 10, 60, "steps after the kill")
     assert run.state() == "running"
     await reattaches(folder, run)
     # The headless way back in: `tuirecipe attach` follows it to the end.
-    attached = subprocess.run([sys.executable, "-m", "tuirecipe", "attach", run.id],
-                              cwd=folder, capture_output=True, text=True, timeout=150,
-                              env={**os.environ, "COLUMNS": "200"})
+    attached = subprocess.run(
+        [sys.executable, "-m", "tuirecipe", "attach", run.id],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert attached.returncode == 0, attached.stderr
     assert "finished" in attached.stdout
     finishes_with_every_step(run)
@@ -277,13 +304,17 @@ async def test_a_dead_worker_is_marked_failed_and_the_console_goes_on(tmp_path, 
         if fault == "sigkill":
             assert await wait_for(pilot, lambda: len(steps(run)) >= fail_step - 1, 90)
             os.kill(run.read_status()["pid"], signal.SIGKILL)
-        assert await wait_for(pilot, lambda: train.state == "failed", 120), \
-            (train.state, run.log_path.read_text()[-1500:])
+        assert await wait_for(pilot, lambda: train.state == "failed", 120), (
+            train.state,
+            run.log_path.read_text()[-1500:],
+        )
         message = str(app.query_one("#train-message").content)
         # This console started the worker, so it knows the signal that ended it.
-        expected = {"abort": "ended by SIGABRT: aborted in native code",
-                    "null": "ended by SIGSEGV: crashed in native code",
-                    "sigkill": "ended by SIGKILL: killed"}[fault]
+        expected = {
+            "abort": "ended by SIGABRT: aborted in native code",
+            "null": "ended by SIGSEGV: crashed in native code",
+            "sigkill": "ended by SIGKILL: killed",
+        }[fault]
         assert "gone without finishing" in message and expected in message, message
         assert await wait_for(pilot, lambda: app.query_one("#header").state == "failed", 10)
         status = run.read_status()
@@ -302,7 +333,8 @@ async def test_a_dead_worker_is_marked_failed_and_the_console_goes_on(tmp_path, 
 
 # -- 4. notes never half-written ----------------------------------------------------------
 def test_a_write_failing_before_the_rename_leaves_the_old_file_and_no_temporary(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     notes = tmp_path / "notes.md"
     atomic_write_text(notes, "old text\n")
 
@@ -363,8 +395,7 @@ async def test_two_runs_at_once_from_one_console_and_two_consoles_on_one_run(tmp
         await pilot.press("s")  # a second run while the first trains
         await pilot.pause()
         await pilot.press(*"two", "enter")
-        assert await wait_for(pilot, lambda: train.run is not None and train.run.id != first.id,
-                              60)
+        assert await wait_for(pilot, lambda: train.run is not None and train.run.id != first.id, 60)
         second = train.run
         assert await wait_for(pilot, lambda: train.state == "running", 120)
         assert first.state() == "running"
@@ -373,8 +404,14 @@ async def test_two_runs_at_once_from_one_console_and_two_consoles_on_one_run(tmp
         await pilot.press("5")
         runs = first_app.query_one("#runs")
         runs.refresh_runs()
-        assert await wait_for(pilot, lambda: {(r.id, r.state) for r in runs.runs} ==
-                              {(first.id, "running"), (second.id, "running")}, 15)
+        assert await wait_for(
+            pilot,
+            lambda: (
+                {(r.id, r.state) for r in runs.runs}
+                == {(first.id, "running"), (second.id, "running")}
+            ),
+            15,
+        )
 
         # A second console in the same loop: it re-attaches to the newest live run and
         # names the other; both consoles show the same run's progress.
@@ -385,8 +422,14 @@ async def test_two_runs_at_once_from_one_console_and_two_consoles_on_one_run(tmp
             notes = " ".join(str(n.message) for n in second_app._notifications)
             assert first.id in notes
             mine, theirs = len(train.history.loss), len(other_train.history.loss)
-            assert await wait_for(other, lambda: len(train.history.loss) > mine + 5
-                                  and len(other_train.history.loss) > theirs + 5, 60)
+            assert await wait_for(
+                other,
+                lambda: (
+                    len(train.history.loss) > mine + 5
+                    and len(other_train.history.loss) > theirs + 5
+                ),
+                60,
+            )
             # The second console follows the first run and stops it.
             other_train.follow(first)
             assert await wait_for(other, lambda: other_train.state == "running", 15)
@@ -408,5 +451,5 @@ async def test_two_runs_at_once_from_one_console_and_two_consoles_on_one_run(tmp
     assert first_app.return_code == 0
     wait_until(lambda: second.read_status().get("state") == "stopped", 60, "the stop")
     for run in (first, second):
-            recorded = steps(run)
-            assert run.state() == "stopped" and recorded == list(range(1, len(recorded) + 1))
+        recorded = steps(run)
+        assert run.state() == "stopped" and recorded == list(range(1, len(recorded) + 1))

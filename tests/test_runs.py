@@ -56,8 +56,7 @@ def test_reader_tolerates_a_half_written_last_line(tmp_path: Path) -> None:
 
 def test_a_corrupt_middle_line_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
-    path.write_text(Log(message="a").to_json() + "\n{garbage\n" + Log(message="b").to_json()
-                    + "\n")
+    path.write_text(Log(message="a").to_json() + "\n{garbage\n" + Log(message="b").to_json() + "\n")
     assert [e.message for e in read_events(path)[0]] == ["a", "b"]
 
 
@@ -152,11 +151,11 @@ def test_rundir_paths() -> None:
 def test_a_dead_workers_end_is_named_when_known():
     from tuirecipe.runs.rundir import how_a_worker_ended
 
-    assert how_a_worker_ended(-9) == ("ended by SIGKILL: killed: by a person, or by the "
-                                      "kernel when memory ran out")
+    assert how_a_worker_ended(-9) == (
+        "ended by SIGKILL: killed: by a person, or by the kernel when memory ran out"
+    )
     assert how_a_worker_ended(-11) == "ended by SIGSEGV: crashed in native code"
     assert how_a_worker_ended(-6) == "ended by SIGABRT: aborted in native code"
     assert how_a_worker_ended(-10) == "ended by SIGUSR1"
     assert how_a_worker_ended(3) == "exit status 3"
     assert how_a_worker_ended(None) == "killed, or crashed in native code"  # not our child
-

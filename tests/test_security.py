@@ -29,8 +29,14 @@ PAYLOAD = "__import__('os').system('touch PWNED')"
 
 def tuirecipe(*args: str, cwd: Path, timeout: float = 150) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "tuirecipe", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "tuirecipe", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def with_good_data(folder: Path) -> Path:
@@ -89,7 +95,7 @@ def inet_sockets_of(pid: int) -> list[str]:
             except OSError:
                 continue
             if target.startswith("socket:["):
-                inode = target[len("socket:["):-1]
+                inode = target[len("socket:[") : -1]
                 if inode in tables:
                     held.append(f"{tables[inode]} inode {inode} (pid {p})")
     return held
@@ -100,8 +106,9 @@ def test_the_socket_probe_sees_a_listener() -> None:
         server.bind(("127.0.0.1", 0))
         server.listen()
         assert any(s.startswith("tcp ") for s in inet_sockets_of(os.getpid()))
-    with socket.socket(socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET,
-                       socket.SOCK_DGRAM) as udp:
+    with socket.socket(
+        socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET, socket.SOCK_DGRAM
+    ) as udp:
         udp.bind(("::1" if socket.has_ipv6 else "127.0.0.1", 0))
         assert any(s.startswith("udp") for s in inet_sockets_of(os.getpid()))
 
@@ -109,11 +116,28 @@ def test_the_socket_probe_sees_a_listener() -> None:
 def test_a_training_run_opens_no_network_socket(tmp_path: Path) -> None:
     folder = with_good_data(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cli = subprocess.Popen([sys.executable, "-m", "tuirecipe", "train", "--set",
-                            "data.path=good.csv", "--set", "model.name=fasttext", "--set",
-                            "train.epochs=100000", "--set", "train.batch_size=8", "-q"],
-                           cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True)
+    cli = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tuirecipe",
+            "train",
+            "--set",
+            "data.path=good.csv",
+            "--set",
+            "model.name=fasttext",
+            "--set",
+            "train.epochs=100000",
+            "--set",
+            "train.batch_size=8",
+            "-q",
+        ],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:  # wait until the worker is training: everything it loads is loaded
@@ -137,8 +161,9 @@ def test_a_training_run_opens_no_network_socket(tmp_path: Path) -> None:
 # run names and ids stay inside the runs directory
 
 
-@pytest.mark.parametrize("name", ["../../x", "..", "a/b", "/etc/x", ".hidden", "x" * 200,
-                                  "a\\..\\b", "run\nname"])
+@pytest.mark.parametrize(
+    "name", ["../../x", "..", "a/b", "/etc/x", ".hidden", "x" * 200, "a\\..\\b", "run\nname"]
+)
 def test_run_names_cannot_escape_the_runs_directory(name: str, tmp_path: Path) -> None:
     runs = tmp_path / "sandbox" / "runs"
     with pytest.raises(RunError):
@@ -148,8 +173,9 @@ def test_run_names_cannot_escape_the_runs_directory(name: str, tmp_path: Path) -
 
 def test_cli_refuses_an_escaping_run_name(tmp_path: Path) -> None:
     folder = with_good_data(tmp_path / "work")
-    result = tuirecipe("train", "--set", "data.path=good.csv", "--set", "name=../../x",
-                       cwd=folder, timeout=60)
+    result = tuirecipe(
+        "train", "--set", "data.path=good.csv", "--set", "name=../../x", cwd=folder, timeout=60
+    )
     assert result.returncode == 2
     assert "'../../x' is not a valid run name" in no_traceback_one_error(result)
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["good.csv", "work"]
@@ -176,16 +202,30 @@ def test_code_in_a_config_is_never_run(tmp_path: Path) -> None:
     shutil.copy(TESTS / "bad_inputs" / "config_injection.toml", folder)
     shutil.copy(TESTS / "bad_inputs" / "config_injection_strings.toml", folder)
     refused = tuirecipe("train", "config_injection.toml", cwd=folder, timeout=60)
-    assert refused.returncode == 2 and "is not a valid run name" in \
-        no_traceback_one_error(refused)
+    assert refused.returncode == 2 and "is not a valid run name" in no_traceback_one_error(refused)
     for key in ("train.lr", "seed", "data.max_len"):
-        result = tuirecipe("train", "--set", "data.path=good.csv", "--set", f"{key}={PAYLOAD}",
-                           cwd=folder, timeout=60)
+        result = tuirecipe(
+            "train",
+            "--set",
+            "data.path=good.csv",
+            "--set",
+            f"{key}={PAYLOAD}",
+            cwd=folder,
+            timeout=60,
+        )
         assert result.returncode == 2 and "must be" in no_traceback_one_error(result)
     missing = tuirecipe("data", "--set", f"data.path={PAYLOAD}", cwd=folder, timeout=60)
     assert missing.returncode == 2 and "file not found" in no_traceback_one_error(missing)
-    ran = tuirecipe("train", "config_injection_strings.toml", "--set", "train.max_steps=2",
-                    "-m", PAYLOAD, "-q", cwd=folder)
+    ran = tuirecipe(
+        "train",
+        "config_injection_strings.toml",
+        "--set",
+        "train.max_steps=2",
+        "-m",
+        PAYLOAD,
+        "-q",
+        cwd=folder,
+    )
     assert ran.returncode == 0, ran.stderr
     (run,) = list_runs(folder / "runs")
     assert PAYLOAD in (Path(run.path) / "config.toml").read_text()  # kept as a string
@@ -219,7 +259,8 @@ def _user_folder(folder: Path) -> Path:
         "        self.emb = nn.Embedding(spec.vocab_size, 8)\n"
         "        self.out = nn.Linear(8, spec.num_outputs)\n\n"
         "    def forward(self, ids, mask):\n        return self.out(self.emb(ids).mean(1))\n\n\n"
-        "def build(spec):\n    return M(spec)\n")
+        "def build(spec):\n    return M(spec)\n"
+    )
     return code
 
 
@@ -233,8 +274,10 @@ def test_user_code_is_imported_only_from_the_named_module(tmp_path: Path) -> Non
     # the config sits in the user-code folder too (its folder goes on sys.path)
     (folder / "usercode" / "good.csv").write_text((folder / "good.csv").read_text())
     config = folder / "usercode" / "run.toml"
-    config.write_text('[data]\npath = "good.csv"\n\n[model]\nname = "mymodel:build"\n'
-                      'python_path = ["."]\n\n[train]\nmax_steps = 2\n')
+    config.write_text(
+        '[data]\npath = "good.csv"\n\n[model]\nname = "mymodel:build"\n'
+        'python_path = ["."]\n\n[train]\nmax_steps = 2\n'
+    )
     result = tuirecipe("train", str(config), "-q", cwd=folder)
     assert result.returncode == 0, result.stderr
     assert ran(folder) == ["RAN-mymodel"]
@@ -243,8 +286,18 @@ def test_user_code_is_imported_only_from_the_named_module(tmp_path: Path) -> Non
 def test_a_builtin_model_imports_nothing_from_python_path(tmp_path: Path) -> None:
     folder = with_good_data(tmp_path)
     code = _user_folder(folder)
-    result = tuirecipe("train", "--set", "data.path=good.csv", "--set", "model.name=fasttext",
-                       "--set", f'model.python_path=["{code}"]', "--set", "train.max_steps=2",
-                       "-q", cwd=folder)
+    result = tuirecipe(
+        "train",
+        "--set",
+        "data.path=good.csv",
+        "--set",
+        "model.name=fasttext",
+        "--set",
+        f'model.python_path=["{code}"]',
+        "--set",
+        "train.max_steps=2",
+        "-q",
+        cwd=folder,
+    )
     assert result.returncode == 0, result.stderr
     assert ran(folder) == []

@@ -17,7 +17,9 @@ def finished_run(runs: Path, run_id: str, *, lr: float, seed: int, acc: float) -
     atomic_write_text(run.config_path, config.to_toml())
     atomic_write_json(run.meta_path, {"id": run_id, "job": "train"})
     writer = EventWriter(run.events_path)
-    writer.write(EvalMetrics(step=10, epoch=1.0, split="dev", metrics={"loss": 1 - acc, "acc": acc}))
+    writer.write(
+        EvalMetrics(step=10, epoch=1.0, split="dev", metrics={"loss": 1 - acc, "acc": acc})
+    )
     writer.close()
     run.write_status(state="finished")
     return run
@@ -31,10 +33,14 @@ def test_a_clear_gap_over_three_seeds_is_beyond_noise(tmp_path: Path) -> None:
 
 
 def test_overlapping_seeds_are_within_noise(tmp_path: Path) -> None:
-    a = [finished_run(tmp_path, f"a{s}", lr=1e-3, seed=s, acc=acc)
-         for s, acc in enumerate((0.80, 0.86, 0.83))]
-    b = [finished_run(tmp_path, f"b{s}", lr=3e-3, seed=s, acc=acc)
-         for s, acc in enumerate((0.84, 0.81, 0.85))]
+    a = [
+        finished_run(tmp_path, f"a{s}", lr=1e-3, seed=s, acc=acc)
+        for s, acc in enumerate((0.80, 0.86, 0.83))
+    ]
+    b = [
+        finished_run(tmp_path, f"b{s}", lr=3e-3, seed=s, acc=acc)
+        for s, acc in enumerate((0.84, 0.81, 0.85))
+    ]
     assert "within seed noise" in seed_noise_verdict(a[0], b[1])
 
 

@@ -32,8 +32,7 @@ def demo_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PaneApp:
     # Relative cache and runs folders: the data path shown in the pane is the same each run.
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TUIRECIPE_CACHE", "cache")
-    return PaneApp(config_from_dict({"name": "demo", "runs_dir": "runs"},
-                                    base_dir=str(tmp_path)))
+    return PaneApp(config_from_dict({"name": "demo", "runs_dir": "runs"}, base_dir=str(tmp_path)))
 
 
 async def _profiled(pilot: Pilot) -> None:

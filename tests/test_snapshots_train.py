@@ -27,9 +27,15 @@ def recorded(tmp_path, monkeypatch):
     time.tzset()
     monkeypatch.setattr(app_module, "DATA_PANE_MODULE", "tuirecipe.ui.panes._left_out")
     write_recorded_run(tmp_path / "runs")
-    config = config_from_dict({"name": "demo", "runs_dir": "runs",
-                               "model": {"name": "fasttext"}, "train": {"max_steps": 200}},
-                              base_dir=".")
+    config = config_from_dict(
+        {
+            "name": "demo",
+            "runs_dir": "runs",
+            "model": {"name": "fasttext"},
+            "train": {"max_steps": 200},
+        },
+        base_dir=".",
+    )
     yield make_app(config, theme="dark", settings_dir=tmp_path / "settings")
     monkeypatch.delenv("TZ")
     time.tzset()
@@ -48,18 +54,29 @@ async def open_recorded_run(pilot) -> None:
     await _until(pilot, lambda: table.row_count == 1 and app.focused is table)
     await pilot.press("enter")
     train = app.query_one("#train")
-    await _until(pilot, lambda: len(train.history.loss) == 200
-                 and all(p.redraws and p._drawn == p.data.signature(p.size.width, p.size.height)
-                         for p in train.plots))
+    await _until(
+        pilot,
+        lambda: (
+            len(train.history.loss) == 200
+            and all(
+                p.redraws and p._drawn == p.data.signature(p.size.width, p.size.height)
+                for p in train.plots
+            )
+        ),
+    )
     await pilot.pause(0.3)
 
 
 def test_train_pane_curves_and_run_notes(snap_compare, recorded):
     async def run_before(pilot):
         await open_recorded_run(pilot)
-        await _until(pilot, lambda: all(
-            p._drawn == p.data.signature(p.size.width, p.size.height)
-            for p in pilot.app.query_one("#train").plots))
+        await _until(
+            pilot,
+            lambda: all(
+                p._drawn == p.data.signature(p.size.width, p.size.height)
+                for p in pilot.app.query_one("#train").plots
+            ),
+        )
 
     assert snap_compare(recorded, run_before=run_before, terminal_size=SIZE)
 

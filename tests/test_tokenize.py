@@ -9,8 +9,16 @@ from tuirecipe.data import PAD, PAD_ID, UNK, UNK_ID, Vocab, encode_texts, tokeni
 
 
 def test_tokenize_splits_words_and_punctuation():
-    assert tokenize("Don't STOP, now!!", lowercase=True) == ["don", "'", "t", "stop", ",",
-                                                            "now", "!", "!"]
+    assert tokenize("Don't STOP, now!!", lowercase=True) == [
+        "don",
+        "'",
+        "t",
+        "stop",
+        ",",
+        "now",
+        "!",
+        "!",
+    ]
     assert tokenize("Café au lait", lowercase=False) == ["Café", "au", "lait"]
     assert tokenize("  \t\n", lowercase=True) == []
 
@@ -20,8 +28,7 @@ def test_vocab_order_min_freq_and_max_size():
     vocab = Vocab.build(texts, lowercase=True, min_freq=1, max_size=100)
     assert vocab.itos == [PAD, UNK, "a", "b", "c", "d"]  # freq desc, then token
     assert vocab.stoi["a"] == 2 and len(vocab) == 6
-    assert Vocab.build(texts, lowercase=True, min_freq=2, max_size=100).itos == [PAD, UNK,
-                                                                               "a", "b"]
+    assert Vocab.build(texts, lowercase=True, min_freq=2, max_size=100).itos == [PAD, UNK, "a", "b"]
     assert Vocab.build(texts, lowercase=True, min_freq=1, max_size=3).itos == [PAD, UNK, "a"]
 
 

@@ -32,14 +32,24 @@ USER_MODELS = Path(__file__).parent / "user_models"
 sys.path.insert(0, str(USER_MODELS))
 from tiny_data import make_data  # noqa: E402
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_model(data, name: str = "fasttext", seed: int = 0, **model: object):
-    config = config_from_dict({"model": {"name": name, "embed_dim": 16, "hidden_dim": 16,
-                                         "num_filters": 8, "num_heads": 2, **model}},
-                              source="test.toml", base_dir=str(USER_MODELS))
+    config = config_from_dict(
+        {
+            "model": {
+                "name": name,
+                "embed_dim": 16,
+                "hidden_dim": 16,
+                "num_filters": 8,
+                "num_heads": 2,
+                **model,
+            }
+        },
+        source="test.toml",
+        base_dir=str(USER_MODELS),
+    )
     seed_everything(seed)
     return build_model(config, spec_for(config, data))
 
@@ -47,8 +57,9 @@ def make_model(data, name: str = "fasttext", seed: int = 0, **model: object):
 def train(data, model, *, seed: int = 0, control: Control | None = None, hooks=(), **cfg):
     events: list = []
     settings = {"epochs": 1, "batch_size": 16, "lr": 1e-2, "eval_every": 0, **cfg}
-    trainer = Trainer(model, data, TrainConfig(**settings), seed=seed, emit=events.append,
-                      control=control)
+    trainer = Trainer(
+        model, data, TrainConfig(**settings), seed=seed, emit=events.append, control=control
+    )
     for point, fn in hooks:
         trainer.add_hook(point, fn)
     result = trainer.run()
@@ -103,13 +114,14 @@ def test_nan_loss_names_the_step() -> None:
     data = make_data(n_train=64, n_dev=8)
     model = make_model(data, "tr_nan_model.model:build")
     events: list = []
-    trainer = Trainer(model, data, TrainConfig(epochs=1, batch_size=8), seed=0,
-                      emit=events.append)
+    trainer = Trainer(model, data, TrainConfig(epochs=1, batch_size=8), seed=0, emit=events.append)
     with pytest.raises(NumericsError) as info:
         trainer.run()
     assert isinstance(info.value, UserError)
-    assert str(info.value) == ("loss became nan at step 3; try a lower learning rate, "
-                               "gradient clipping, or check the inputs")
+    assert str(info.value) == (
+        "loss became nan at step 3; try a lower learning rate, "
+        "gradient clipping, or check the inputs"
+    )
     assert [e.step for e in events if isinstance(e, StepMetrics)] == [1, 2, 3]
 
 
@@ -135,8 +147,9 @@ def test_stop_request_ends_the_run_as_stopped() -> None:
         if trainer.step == 5:
             control.request_stop()
 
-    _, result, events = train(data, make_model(data), control=control, epochs=3,
-                              hooks=[("on_batch_end", stop_at_five)])
+    _, result, events = train(
+        data, make_model(data), control=control, epochs=3, hooks=[("on_batch_end", stop_at_five)]
+    )
     assert result.state == "stopped" and result.steps == 5
     assert len(losses(events)) == 5
     assert control.checkpoint() is True  # stop is sticky
@@ -161,8 +174,13 @@ def test_pause_blocks_until_resume() -> None:
             threading.Thread(target=resume_later, daemon=True).start()
 
     started = time.monotonic()
-    trainer, result, events = train(data, make_model(data), control=control, batch_size=8,
-                                    hooks=[("on_batch_end", pause_at_two)])
+    trainer, result, events = train(
+        data,
+        make_model(data),
+        control=control,
+        batch_size=8,
+        hooks=[("on_batch_end", pause_at_two)],
+    )
     assert time.monotonic() - started >= 0.3
     assert seen == {"before": 2, "after": 2}  # no step ran while paused
     assert result.state == "finished" and result.steps == 8
@@ -193,8 +211,11 @@ def test_class_weights_enter_the_loss() -> None:
         first_losses[weighted] = losses(events)[0]
         # recompute step 1 by hand: the same first batch, the starting weights
         generator = seed_everything(0)
-        ids, mask, y = next(iter_batches(SplitTensors.from_split(data.train, "classification"),
-                                         32, generator=generator))
+        ids, mask, y = next(
+            iter_batches(
+                SplitTensors.from_split(data.train, "classification"), 32, generator=generator
+            )
+        )
         weight = class_weights(data.class_counts) if weighted else None
         expected = F.cross_entropy(start(ids, mask), y, weight=weight).item()
         assert first_losses[weighted] == pytest.approx(expected, rel=1e-6)
@@ -209,8 +230,11 @@ def test_grad_clip_bounds_the_gradient_norm() -> None:
 
         def record(trainer: Trainer, out=norms[clip]) -> None:
             grads = [p.grad for p in trainer.model.parameters() if p.grad is not None]
-            out.append(torch.linalg.vector_norm(torch.stack(
-                [torch.linalg.vector_norm(g) for g in grads])).item())
+            out.append(
+                torch.linalg.vector_norm(
+                    torch.stack([torch.linalg.vector_norm(g) for g in grads])
+                ).item()
+            )
 
         train(data, make_model(data), grad_clip=clip, hooks=[("on_batch_end", record)])
     assert max(norms[0.01]) <= 0.01 * (1 + 1e-4)
@@ -260,8 +284,13 @@ def test_block_reads_emit_every_step_and_still_name_the_nan_step() -> None:
     per_step = losses(train(data, make_model(data), max_steps=10)[2])
     model = make_model(data)
     events: list = []
-    trainer = Trainer(model, data, TrainConfig(epochs=1, batch_size=16, lr=1e-2, max_steps=10,
-                                               log_every=4), seed=0, emit=events.append)
+    trainer = Trainer(
+        model,
+        data,
+        TrainConfig(epochs=1, batch_size=16, lr=1e-2, max_steps=10, log_every=4),
+        seed=0,
+        emit=events.append,
+    )
     trainer.read_every_step = False
     trainer.run()
     steps = [e for e in events if isinstance(e, StepMetrics)]
@@ -271,8 +300,13 @@ def test_block_reads_emit_every_step_and_still_name_the_nan_step() -> None:
 
     nan_model = make_model(data, "tr_nan_model.model:build")
     events = []
-    trainer = Trainer(nan_model, data, TrainConfig(epochs=1, batch_size=8, log_every=5), seed=0,
-                      emit=events.append)
+    trainer = Trainer(
+        nan_model,
+        data,
+        TrainConfig(epochs=1, batch_size=8, log_every=5),
+        seed=0,
+        emit=events.append,
+    )
     trainer.read_every_step = False
     with pytest.raises(NumericsError, match="at step 3;"):
         trainer.run()

@@ -21,13 +21,26 @@ from tuirecipe.tune.space import load_space, parse_space, with_values
 from tuirecipe.tune.sweep import parse_vary
 
 REPO = Path(__file__).resolve().parent.parent
-FAST = ["--set", "model.name=fasttext", "--set", "train.batch_size=64", "--set",
-        "train.lr=0.003", "--set", "train.eval_every=3"]
+FAST = [
+    "--set",
+    "model.name=fasttext",
+    "--set",
+    "train.batch_size=64",
+    "--set",
+    "train.lr=0.003",
+    "--set",
+    "train.eval_every=3",
+]
 
 
 def tuirecipe(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tuirecipe", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "tuirecipe", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.parametrize("command", ["sweep", "search", "seeds", "cv", "augment-preview"])
@@ -37,6 +50,7 @@ def test_help_on_tuning_commands(command: str, tmp_path: Path) -> None:
 
 
 # -- search space -------------------------------------------------------------------------
+
 
 def test_samples_lie_in_the_space_and_are_reproducible() -> None:
     space = load_space(REPO / "sample_configs" / "search_space.toml")
@@ -57,12 +71,15 @@ def test_samples_lie_in_the_space_and_are_reproducible() -> None:
         assert cfg.train.lr == s["train.lr"] and cfg.model.dropout == s["model.dropout"]
 
 
-@pytest.mark.parametrize("space, message", [
-    ({"space": {"train.lr": {"log_uniform": [0, 1]}}}, "low > 0"),
-    ({"space": {"train.lr": {"gaussian": [0, 1]}}}, "unknown distribution"),
-    ({"space": {"train.batch_size": {"int_range": [64, 16]}}}, "low <= high"),
-    ({"space": {}}, "no [space]"),
-])
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ({"space": {"train.lr": {"log_uniform": [0, 1]}}}, "low > 0"),
+        ({"space": {"train.lr": {"gaussian": [0, 1]}}}, "unknown distribution"),
+        ({"space": {"train.batch_size": {"int_range": [64, 16]}}}, "low <= high"),
+        ({"space": {}}, "no [space]"),
+    ],
+)
 def test_bad_spaces_are_reported(space: dict, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_space(space, "space.toml")
@@ -84,6 +101,7 @@ def test_parse_vary() -> None:
 
 # -- seeds --------------------------------------------------------------------------------
 
+
 def test_mean_std_and_differs_beyond_noise() -> None:
     mean, std = mean_std([0.8, 0.82, 0.84])
     assert mean == pytest.approx(0.82) and std == pytest.approx(0.02)
@@ -94,17 +112,20 @@ def test_mean_std_and_differs_beyond_noise() -> None:
 
 # -- pruning -------------------------------------------------------------------------------
 
+
 def test_median_rule() -> None:
     done = [[(3, 1.0), (6, 0.8)], [(3, 1.2), (6, 0.9)], [(3, 1.4), (6, 1.0)]]
     assert loss_at(done[0], 5) == 1.0 and loss_at(done[0], 2) is None
     assert should_prune([(3, 1.5)], done)  # above the median 1.2
     assert not should_prune([(3, 1.1)], done)
     assert not should_prune([(3, 9.9)], done[:2])  # too few completed trials to judge
-    assert sort_key({"best": {"acc": 0.9}, "state": "finished"}, "acc") < \
-        sort_key({"best": {"acc": 0.8}, "state": "finished"}, "acc")
+    assert sort_key({"best": {"acc": 0.9}, "state": "finished"}, "acc") < sort_key(
+        {"best": {"acc": 0.8}, "state": "finished"}, "acc"
+    )
 
 
 # -- cross-validation ---------------------------------------------------------------------
+
 
 def test_folds_are_disjoint_cover_every_row_and_are_stratified() -> None:
     rng = np.random.default_rng(0)
@@ -143,9 +164,19 @@ def test_subset_keeps_rows_aligned() -> None:
 
 # -- end to end through real worker processes ---------------------------------------------
 
+
 def test_sweep_makes_one_child_per_value_differing_only_in_that_key(tmp_path: Path) -> None:
-    result = tuirecipe("sweep", *FAST, "--set", "train.max_steps=6",
-                       "--vary", "train.lr=1e-4,3e-4,1e-3", "--parallel", "3", cwd=tmp_path)
+    result = tuirecipe(
+        "sweep",
+        *FAST,
+        "--set",
+        "train.max_steps=6",
+        "--vary",
+        "train.lr=1e-4,3e-4,1e-3",
+        "--parallel",
+        "3",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     runs = {r.id: r for r in list_runs(tmp_path / "runs")}
     (parent,) = [r for r in runs.values() if r.job == "sweep"]
@@ -166,8 +197,18 @@ def test_sweep_makes_one_child_per_value_differing_only_in_that_key(tmp_path: Pa
 
 
 def test_cv_runs_folds_and_the_ensemble(tmp_path: Path) -> None:
-    result = tuirecipe("cv", *FAST, "--set", "train.max_steps=6", "-k", "2", "--parallel", "2",
-                       "--json", cwd=tmp_path)
+    result = tuirecipe(
+        "cv",
+        *FAST,
+        "--set",
+        "train.max_steps=6",
+        "-k",
+        "2",
+        "--parallel",
+        "2",
+        "--json",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert len(summary["folds"]) == 2 and summary["members"] == 2
@@ -177,8 +218,9 @@ def test_cv_runs_folds_and_the_ensemble(tmp_path: Path) -> None:
     assert len(fold_runs) == 2
     members = [np.load(r.path / "heldout_outputs.npy") for r in fold_runs]
     np.testing.assert_allclose(members[0].sum(1), 1.0, rtol=1e-5)
-    targets = np.array(json.loads((fold_runs[0].path / "fold_result.json").read_text())
-                       ["heldout_targets"])
+    targets = np.array(
+        json.loads((fold_runs[0].path / "fold_result.json").read_text())["heldout_targets"]
+    )
     expected = score(np.mean(members, axis=0), targets, "classification")
     assert summary["ensemble"]["acc"] == pytest.approx(expected["acc"])
     single = np.mean([f["heldout"]["acc"] for f in summary["folds"]])
@@ -193,18 +235,36 @@ def test_cv_runs_folds_and_the_ensemble(tmp_path: Path) -> None:
 
 def test_search_writes_sorted_results_and_best_config(tmp_path: Path) -> None:
     space = tmp_path / "space.toml"
-    space.write_text('[space]\n"train.lr" = {log_uniform = [1e-3, 3e-2]}\n'
-                     '"model.embed_dim" = {choice = [16, 32]}\n')
-    result = tuirecipe("search", *FAST, "--set", "train.max_steps=6", "--space", str(space),
-                       "--trials", "2", "--parallel", "2", "--seed", "5", "--json",
-                       "--out", str(tmp_path / "best.toml"), cwd=tmp_path)
+    space.write_text(
+        '[space]\n"train.lr" = {log_uniform = [1e-3, 3e-2]}\n'
+        '"model.embed_dim" = {choice = [16, 32]}\n'
+    )
+    result = tuirecipe(
+        "search",
+        *FAST,
+        "--set",
+        "train.max_steps=6",
+        "--space",
+        str(space),
+        "--trials",
+        "2",
+        "--parallel",
+        "2",
+        "--seed",
+        "5",
+        "--json",
+        "--out",
+        str(tmp_path / "best.toml"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     losses = [r["best"]["loss"] for r in summary["results"]]
     assert len(losses) == 2 and losses == sorted(losses)
     parsed = load_space(space)
-    assert [r["values"] for r in sorted(summary["results"], key=lambda r: r["run"])] == \
-        parsed.samples(2, 5)
+    assert [
+        r["values"] for r in sorted(summary["results"], key=lambda r: r["run"])
+    ] == parsed.samples(2, 5)
     best = load_config(tmp_path / "best.toml")
     assert best.train.lr == summary["best"]["values"]["train.lr"]
     parent = [r for r in list_runs(tmp_path / "runs") if r.job == "search"][0]

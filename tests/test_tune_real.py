@@ -24,7 +24,7 @@ def _config(tmp_path: Path, name: str) -> Path:
     path = tmp_path / f"{name}.toml"
     path.write_text(f"""name = "{name}"
 [data]
-path = "{REAL_DATA / name / (name + '.csv')}"
+path = "{REAL_DATA / name / (name + ".csv")}"
 text_column = "text"
 label_column = "label"
 dev_fraction = 0.15
@@ -42,8 +42,13 @@ early_stopping_patience = 2
 
 
 def _run(*args: str, cwd: Path) -> dict:
-    result = subprocess.run([sys.executable, "-m", "tuirecipe", *args, "--json"], cwd=cwd,
-                            capture_output=True, text=True, timeout=400)
+    result = subprocess.run(
+        [sys.executable, "-m", "tuirecipe", *args, "--json"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -56,12 +61,14 @@ def test_seeds_and_cross_validation(name: str, tmp_path: Path) -> None:
     assert seeds["std"] < 0.05
     cv = _run("cv", str(config), "-k", "5", "--parallel", "2", cwd=tmp_path)
     assert cv["members"] == 5 and all(f["state"] == "finished" for f in cv["folds"])
-    print(f"\n{name}: 3 seeds dev acc {seeds['mean']:.4f} ± {seeds['std']:.4f}; "
-          f"5-fold validation acc {cv['validation_mean']:.4f} ± {cv['validation_std']:.4f}; "
-          f"held-out single {cv['heldout_single_mean']:.4f} ± {cv['heldout_single_std']:.4f}, "
-          f"ensemble {cv['ensemble']['acc']:.4f} (gain {cv['ensemble_gain_over_mean']:+.4f} "
-          f"over the mean single, {cv['ensemble_gain_over_best']:+.4f} over the best); "
-          f"TF-IDF+LR baseline {BASELINE[name]:.3f}")
+    print(
+        f"\n{name}: 3 seeds dev acc {seeds['mean']:.4f} ± {seeds['std']:.4f}; "
+        f"5-fold validation acc {cv['validation_mean']:.4f} ± {cv['validation_std']:.4f}; "
+        f"held-out single {cv['heldout_single_mean']:.4f} ± {cv['heldout_single_std']:.4f}, "
+        f"ensemble {cv['ensemble']['acc']:.4f} (gain {cv['ensemble_gain_over_mean']:+.4f} "
+        f"over the mean single, {cv['ensemble_gain_over_best']:+.4f} over the best); "
+        f"TF-IDF+LR baseline {BASELINE[name]:.3f}"
+    )
     # A reasonable model on these data is well above chance and near the simple baseline.
     assert seeds["mean"] > BASELINE[name] - 0.1
     assert cv["ensemble"]["acc"] >= cv["heldout_single_mean"] - 0.01

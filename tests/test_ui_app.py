@@ -24,8 +24,9 @@ REAL_DATA_PANE = app_module.DATA_PANE_MODULE
 
 
 def make(tmp_path: Path, theme: str | None = None, **table) -> TuiRecipeApp:
-    config = config_from_dict({"name": "demo", "runs_dir": str(tmp_path / "runs"), **table},
-                              base_dir=str(tmp_path))
+    config = config_from_dict(
+        {"name": "demo", "runs_dir": str(tmp_path / "runs"), **table}, base_dir=str(tmp_path)
+    )
     return make_app(config, theme=theme, settings_dir=tmp_path / "settings")
 
 
@@ -38,17 +39,23 @@ async def show(pilot, key: str, pane: str) -> None:
     app = pilot.app
     await pilot.press(key)
     target = app.query_one(f"#tab-{pane}")
-    assert await wait_for(pilot, lambda: app.focused is not None
-                          and target in app.focused.ancestors_with_self)
+    assert await wait_for(
+        pilot, lambda: app.focused is not None and target in app.focused.ancestors_with_self
+    )
 
 
 async def test_keys_1_to_5_switch_panes(tmp_path):
     app = make(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        for key, pane in (("5", "runs"), ("3", "train"), ("2", "checks"), ("1", "data"),
-                          ("4", "notes")):
+        for key, pane in (
+            ("5", "runs"),
+            ("3", "train"),
+            ("2", "checks"),
+            ("1", "data"),
+            ("4", "notes"),
+        ):
             await pilot.press(key)
-            assert await wait_for(pilot, lambda: active(app) == f"tab-{pane}")
+            assert await wait_for(pilot, lambda pane=pane: active(app) == f"tab-{pane}")
         # Notes takes the keyboard; escape gives it back, then digits switch again.
         await pilot.press("escape")
         await pilot.press("5")
@@ -63,8 +70,9 @@ async def test_the_data_pane_is_mounted_after_the_first_paint(tmp_path, monkeypa
         assert app.query("#data-loading")  # the shell paints first
         assert await wait_for(pilot, lambda: bool(app.query("#data-slot > #data")), 15)
         data = app.query_one("#data")
-        assert await wait_for(pilot, lambda: data.is_mounted and all(
-            w.is_mounted for w in data.query("*")))
+        assert await wait_for(
+            pilot, lambda: data.is_mounted and all(w.is_mounted for w in data.query("*"))
+        )
         await pilot.pause(0.5)  # let its own mount settle before the app is torn down
 
 
@@ -95,8 +103,7 @@ async def test_command_palette_lists_console_actions(tmp_path):
         await pilot.press(*"runs pane")
         listing = app.screen.query_one(CommandList)
         assert await wait_for(pilot, lambda: listing.option_count > 0)
-        prompts = [str(listing.get_option_at_index(i).prompt)
-                   for i in range(listing.option_count)]
+        prompts = [str(listing.get_option_at_index(i).prompt) for i in range(listing.option_count)]
         assert any("Show Runs pane" in p for p in prompts)
         await pilot.press("enter")
         assert await wait_for(pilot, lambda: active(app) == "tab-runs")
@@ -110,10 +117,22 @@ async def test_palette_has_an_entry_for_every_action(tmp_path):
         await pilot.pause()
         provider = ConsoleCommands(app.screen)
         titles = [title for title, _, _ in provider._commands()]
-    for expected in ("Show Data pane", "Show Checks pane", "Show Train pane", "Show Notes pane",
-                     "Show Runs pane", "Start training run", "Stop run", "Pause run",
-                     "Resume run", "Refresh runs", "Save notes", "Theme: dark",
-                     "Theme: light", "Theme: ansi16"):
+    for expected in (
+        "Show Data pane",
+        "Show Checks pane",
+        "Show Train pane",
+        "Show Notes pane",
+        "Show Runs pane",
+        "Start training run",
+        "Stop run",
+        "Pause run",
+        "Resume run",
+        "Refresh runs",
+        "Save notes",
+        "Theme: dark",
+        "Theme: light",
+        "Theme: ansi16",
+    ):
         assert expected in titles
 
 

@@ -6,7 +6,6 @@ import asyncio
 import json
 from pathlib import Path
 
-
 from tuirecipe.events import EvalMetrics, RunStatus, StepMetrics
 from tuirecipe.runs.rundir import EventWriter, RunDir, create_run_dir
 from tuirecipe.ui.bus import (
@@ -29,7 +28,7 @@ async def drain(sub, timeout: float = 0.05) -> list:
     while True:
         try:
             out.append(await asyncio.wait_for(sub.get(), timeout))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return out
 
 

@@ -17,7 +17,11 @@ from tuirecipe.checks.base import all_checks
 from tuirecipe.config import config_from_dict
 from tuirecipe.ui.app import TuiRecipeApp, make_app
 from tuirecipe.ui.widgets.check_detail import (
-    CheckDetail, decoded_rows_markup, evidence_blocks, format_value)
+    CheckDetail,
+    decoded_rows_markup,
+    evidence_blocks,
+    format_value,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("without_data_pane")
@@ -32,9 +36,16 @@ def worker_env(monkeypatch):
 
 
 def make(tmp_path: Path, checks: dict | None = None, **table) -> TuiRecipeApp:
-    config = config_from_dict({"name": "demo", "runs_dir": str(tmp_path / "runs"),
-                               "train": {"device": "cpu"}, "checks": {**FAST, **(checks or {})},
-                               **table}, base_dir=str(tmp_path))
+    config = config_from_dict(
+        {
+            "name": "demo",
+            "runs_dir": str(tmp_path / "runs"),
+            "train": {"device": "cpu"},
+            "checks": {**FAST, **(checks or {})},
+            **table,
+        },
+        base_dir=str(tmp_path),
+    )
     return make_app(config, settings_dir=tmp_path / "settings")
 
 
@@ -46,8 +57,9 @@ async def open_checks(pilot):
     app = pilot.app
     await pilot.press("2")
     pane = app.query_one("#checks")
-    assert await wait_for(pilot, lambda: app.focused is not None
-                          and pane in app.focused.ancestors_with_self)
+    assert await wait_for(
+        pilot, lambda: app.focused is not None and pane in app.focused.ancestors_with_self
+    )
     assert await wait_for(pilot, lambda: pane.loaded)
     return pane
 
@@ -64,11 +76,18 @@ def detail_text(pane) -> str:
 
 # -- evidence rendering (no app) -----------------------------------------------------------
 def test_evidence_blocks_plot_float_series_and_tabulate_the_rest():
-    blocks = evidence_blocks({
-        "lr": [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1], "loss": [2.3, 2.2, 2.0, 1.5, 1.2, 9.5],
-        "suggested": [0.001, 0.01], "batch_rows": [5, 3, 9, 1, 2, 8, 7],
-        "layers": [{"layer": "fc", "std": 0.1}], "matrix": [[1.0, 0.0], [0.0, 1.0]],
-        "advice": "not shown here", "traceback": ["line 1", "ValueError: boom"]})
+    blocks = evidence_blocks(
+        {
+            "lr": [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1],
+            "loss": [2.3, 2.2, 2.0, 1.5, 1.2, 9.5],
+            "suggested": [0.001, 0.01],
+            "batch_rows": [5, 3, 9, 1, 2, 8, 7],
+            "layers": [{"layer": "fc", "std": 0.1}],
+            "matrix": [[1.0, 0.0], [0.0, 1.0]],
+            "advice": "not shown here",
+            "traceback": ["line 1", "ValueError: boom"],
+        }
+    )
     kinds = {b.kind: b for b in blocks}
     assert set(kinds) == {"kv", "series", "table", "matrix", "traceback"}
     series = kinds["series"]
@@ -82,9 +101,20 @@ def test_evidence_blocks_plot_float_series_and_tabulate_the_rest():
 def test_decoded_rows_mark_padding_unk_and_truncation():
     from textual.content import Content
 
-    markup = decoded_rows_markup([{"view": "a <unk> [b] ✂[3 cut] ·×4", "label_name": "x[1]",
-                                   "length": 3, "full_length": 6, "truncated": True,
-                                   "unk": 1, "row": 7, "text": "A ? [b]"}])
+    markup = decoded_rows_markup(
+        [
+            {
+                "view": "a <unk> [b] ✂[3 cut] ·×4",
+                "label_name": "x[1]",
+                "length": 3,
+                "full_length": 6,
+                "truncated": True,
+                "unk": 1,
+                "row": 7,
+                "text": "A ? [b]",
+            }
+        ]
+    )
     content = Content.from_markup(markup)
     assert "a <unk> [b] ✂[3 cut] ·×4" in content.plain
     assert "label x[1]" in content.plain and "truncated" in content.plain
@@ -117,8 +147,13 @@ async def test_manual_tick_with_note_and_results_survive_a_restart(tmp_path):
         await pilot.press("n")
         await pilot.pause()
         await pilot.press(*"7 classes, returns vs billing blur", "enter")
-        assert await wait_for(pilot, lambda: pane.ticks.get("understood_labels", {})
-                              .get("note") == "7 classes, returns vs billing blur")
+        assert await wait_for(
+            pilot,
+            lambda: (
+                pane.ticks.get("understood_labels", {}).get("note")
+                == "7 classes, returns vs billing blur"
+            ),
+        )
         highlight(pane, "init_loss")  # an automatic check: not ticked by hand
         await pilot.press("space")
         assert "init_loss" not in pane.ticks
@@ -130,8 +165,9 @@ async def test_manual_tick_with_note_and_results_survive_a_restart(tmp_path):
         pane = await open_checks(pilot)
         assert pane.results["overfit_batch"]["status"] == "fail"
         assert pane.ticks["understood_labels"]["note"].startswith("7 classes")
-        prompt = str(pane.query_one("#checks-list", OptionList)
-                     .get_option("understood_labels").prompt)
+        prompt = str(
+            pane.query_one("#checks-list", OptionList).get_option("understood_labels").prompt
+        )
         assert "☑" in prompt and "returns vs billing" in prompt
         highlight(pane, "overfit_batch")
         await pilot.pause()
@@ -154,7 +190,8 @@ async def test_human_baseline_keys_answer_skip_go_back_and_save(tmp_path):
         assert screen.id == "human-baseline"
         assert await wait_for(pilot, lambda: screen.loaded, 60)
         assert screen.keys["1"] == classes[0] and "1 " in str(
-            screen.query_one("#human-keys").render())
+            screen.query_one("#human-keys").render()
+        )
         assert sample[0][1] in str(screen.query_one("#human-example").render())
         gold = [str(data.dev["label"].iloc[i]) for i, _ in sample]
         key_of = {c: k for k, c in screen.keys.items()}
@@ -167,12 +204,19 @@ async def test_human_baseline_keys_answer_skip_go_back_and_save(tmp_path):
         assert "75%" in str(screen.query_one("#human-progress").render())
         await pilot.press("escape")
         assert await wait_for(pilot, lambda: pane.human is not None)
-        assert "75%" in str(pane.query_one("#checks-list", OptionList)
-                            .get_option("human_baseline").prompt)
+        assert "75%" in str(
+            pane.query_one("#checks-list", OptionList).get_option("human_baseline").prompt
+        )
     saved = json.loads((tmp_path / "runs" / "checklist.json").read_text())["human_baseline"]
     assert saved["n"] == 4 and saved["correct"] == 3 and saved["skipped"] == 1
-    assert saved["mistakes"] == [{"index": sample[3][0], "answer": wrong, "gold": gold[3],
-                                  "text": saved["mistakes"][0]["text"]}]
+    assert saved["mistakes"] == [
+        {
+            "index": sample[3][0],
+            "answer": wrong,
+            "gold": gold[3],
+            "text": saved["mistakes"][0]["text"],
+        }
+    ]
     assert saved["ci"][0] < 0.75 < saved["ci"][1]
 
 
@@ -185,8 +229,9 @@ async def test_run_all_checks_from_the_pane_and_find_them_after_a_restart(tmp_pa
         assert await wait_for(pilot, lambda: bool(pane.runs), 60)
         run_dir = next(iter(pane.runs.values()))[0]
         assert set(pane.live) == set(AUTO)  # all queued or running
-        assert await wait_for(pilot, lambda: any(v["state"] == "running"
-                                                 for v in pane.live.values()), 120)
+        assert await wait_for(
+            pilot, lambda: any(v["state"] == "running" for v in pane.live.values()), 120
+        )
         assert await wait_for(pilot, lambda: not pane.runs, 400), pane.live
         assert not pane.live
         assert set(pane.results) >= set(AUTO)
@@ -194,8 +239,11 @@ async def test_run_all_checks_from_the_pane_and_find_them_after_a_restart(tmp_pa
         summary = str(pane.query_one("#checks-summary").render())
         assert f"{len(AUTO)} automatic" in summary and "none run" not in summary
     assert run_dir.read_status()["state"] == "finished"
-    recorded = [json.loads(line)["name"] for line in run_dir.events_path.read_text().splitlines()
-                if '"check_result"' in line]
+    recorded = [
+        json.loads(line)["name"]
+        for line in run_dir.events_path.read_text().splitlines()
+        if '"check_result"' in line
+    ]
     assert sorted(recorded) == sorted(AUTO)
 
     again = make(tmp_path)
@@ -212,8 +260,7 @@ async def test_run_one_failing_check_shows_why_and_what_to_look_at(tmp_path, wor
         highlight(pane, "overfit_batch")
         await pilot.press("r")
         assert await wait_for(pilot, lambda: "overfit_batch" in pane.live)
-        assert await wait_for(pilot, lambda: "overfit_batch" in pane.results
-                              and not pane.runs, 300)
+        assert await wait_for(pilot, lambda: "overfit_batch" in pane.results and not pane.runs, 300)
         result = pane.results["overfit_batch"]
         assert result["status"] == "fail"
         assert set(pane.results) == {"overfit_batch"}  # only the one asked for ran
@@ -221,8 +268,9 @@ async def test_run_one_failing_check_shows_why_and_what_to_look_at(tmp_path, wor
         await wait_for(pilot, lambda: "What to look at" in detail_text(pane), 10)
         text = detail_text(pane)
         assert "What to look at" in text and "memorise" in text
-        assert "✗" in str(pane.query_one("#checks-list", OptionList)
-                          .get_option("overfit_batch").prompt)
+        assert "✗" in str(
+            pane.query_one("#checks-list", OptionList).get_option("overfit_batch").prompt
+        )
 
 
 @pytest.mark.slow
@@ -231,8 +279,9 @@ async def test_a_running_check_is_stopped_with_x(tmp_path, worker_env):
     async with app.run_test(size=SIZE) as pilot:
         pane = await open_checks(pilot)
         await pilot.press("a")
-        assert await wait_for(pilot, lambda: any(v["state"] == "running"
-                                                 for v in pane.live.values()), 180)
+        assert await wait_for(
+            pilot, lambda: any(v["state"] == "running" for v in pane.live.values()), 180
+        )
         run_dir = next(iter(pane.runs.values()))[0]
         await pilot.press("x")
         assert await wait_for(pilot, lambda: not pane.runs, 120)

@@ -21,10 +21,15 @@ PARENT, CHILD = "20231114-221320-demo", "20231114-231320-demo"
 def two_runs(tmp_path):
     runs = tmp_path / "runs"
     parent = write_recorded_run(runs, PARENT, lr=0.001)
-    child = write_recorded_run(runs, CHILD, lr=0.003, steps=150, parent=PARENT,
-                               changed={"train.lr": [0.001, 0.003],
-                                        "train.max_steps": [200, 150]},
-                               notes="# higher lr\n")
+    child = write_recorded_run(
+        runs,
+        CHILD,
+        lr=0.003,
+        steps=150,
+        parent=PARENT,
+        changed={"train.lr": [0.001, 0.003], "train.max_steps": [200, 150]},
+        notes="# higher lr\n",
+    )
     # Started an hour later: newest first in the list.
     status = child.read_status()
     child.write_status(started=status["started"] + 3600, ended=status["ended"] + 3600)
@@ -32,8 +37,9 @@ def two_runs(tmp_path):
 
 
 def make(tmp_path: Path) -> TuiRecipeApp:
-    config = config_from_dict({"name": "demo", "runs_dir": str(tmp_path / "runs")},
-                              base_dir=str(tmp_path))
+    config = config_from_dict(
+        {"name": "demo", "runs_dir": str(tmp_path / "runs")}, base_dir=str(tmp_path)
+    )
     return make_app(config, theme="dark", settings_dir=tmp_path / "settings")
 
 
@@ -123,20 +129,30 @@ async def test_an_overlaid_run_that_is_still_training_grows_on_the_curves(tmp_pa
         assert len(train.overlays[PARENT].loss) == 200
         writer = EventWriter(parent.events_path)
         for step in range(201, 221):
-            writer.write(StepMetrics(step=step, epoch=step / 50, loss=0.5, lr=0.001, acc=0.8,
-                                     elapsed=step * 0.05))
-        writer.write(EvalMetrics(step=220, epoch=4.4, split="dev",
-                                 metrics={"loss": 0.4, "acc": 0.85}, n=100))
+            writer.write(
+                StepMetrics(
+                    step=step, epoch=step / 50, loss=0.5, lr=0.001, acc=0.8, elapsed=step * 0.05
+                )
+            )
+        writer.write(
+            EvalMetrics(step=220, epoch=4.4, split="dev", metrics={"loss": 0.4, "acc": 0.85}, n=100)
+        )
         writer.close()
         overlay = train.overlays[PARENT]
-        assert await wait_for(pilot, lambda: len(overlay.loss) == 220
-                              and overlay.dev["loss"].x[-1] == 220, 10)
+        assert await wait_for(
+            pilot, lambda: len(overlay.loss) == 220 and overlay.dev["loss"].x[-1] == 220, 10
+        )
         assert len(train.history.loss) == 150  # the followed run is untouched
         await pilot.press("3")
         plot = app.query_one("#plot-loss")
-        assert await wait_for(pilot, lambda: plot._drawn is not None
-                              and plot._drawn == plot.data.signature(plot.size.width,
-                                                                      plot.size.height), 10)
+        assert await wait_for(
+            pilot,
+            lambda: (
+                plot._drawn is not None
+                and plot._drawn == plot.data.signature(plot.size.width, plot.size.height)
+            ),
+            10,
+        )
         assert [len(h.loss) for _, h in plot.data.sources] == [150, 220]
         await pilot.pause(0.5)
         assert len(overlay.loss) == 220  # nothing read twice
@@ -163,10 +179,15 @@ async def test_notes_pane_switches_to_the_followed_runs_notes(tmp_path, two_runs
 async def test_a_sweep_started_from_the_console_makes_one_child_per_value(tmp_path):
     import json
 
-    config = config_from_dict({"name": "demo", "runs_dir": str(tmp_path / "runs"),
-                               "model": {"name": "fasttext"},
-                               "train": {"max_steps": 8, "eval_every": 0}},
-                              base_dir=str(tmp_path))
+    config = config_from_dict(
+        {
+            "name": "demo",
+            "runs_dir": str(tmp_path / "runs"),
+            "model": {"name": "fasttext"},
+            "train": {"max_steps": 8, "eval_every": 0},
+        },
+        base_dir=str(tmp_path),
+    )
     app = make_app(config, theme="dark", settings_dir=tmp_path / "settings")
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("5")
@@ -183,18 +204,24 @@ async def test_a_sweep_started_from_the_console_makes_one_child_per_value(tmp_pa
         def all_finished() -> bool:
             kids = children()
             return len(kids) == 2 and all(
-                json.loads((runs / m["id"] / "status.json").read_text()).get("state")
-                == "finished" for m in kids)
+                json.loads((runs / m["id"] / "status.json").read_text()).get("state") == "finished"
+                for m in kids
+            )
 
         assert await wait_for(pilot, all_finished, 240), [
-            p.read_text()[-1500:] for p in (runs / ".sweeps").glob("*.log")]
+            p.read_text()[-1500:] for p in (runs / ".sweeps").glob("*.log")
+        ]
         kids = children()
         assert sorted(list(m["changed"]) for m in kids) == [["train.lr"], ["train.lr"]]
         assert sorted(m["changed"]["train.lr"][1] for m in kids) == [0.001, 0.003]
         # -j 2: both children trained at the same time
-        spans = [(json.loads((runs / m["id"] / "status.json").read_text())["started"],
-                  json.loads((runs / m["id"] / "status.json").read_text())["ended"])
-                 for m in kids]
+        spans = [
+            (
+                json.loads((runs / m["id"] / "status.json").read_text())["started"],
+                json.loads((runs / m["id"] / "status.json").read_text())["ended"],
+            )
+            for m in kids
+        ]
         assert max(s for s, _ in spans) < min(e for _, e in spans)
         await pilot.press("r")
         table = app.query_one("#runs-table")

@@ -25,9 +25,21 @@ def test_shipped_themes_validate():
     ansi = themes["ansi16"]
     assert ansi.ansi is True
     # Only the terminal's own colours: legible in a 16-colour terminal.
-    colours = [getattr(ansi, k) for k in ("primary", "secondary", "warning", "error",
-                                          "success", "accent", "foreground", "background",
-                                          "surface", "panel")]
+    colours = [
+        getattr(ansi, k)
+        for k in (
+            "primary",
+            "secondary",
+            "warning",
+            "error",
+            "success",
+            "accent",
+            "foreground",
+            "background",
+            "surface",
+            "panel",
+        )
+    ]
     assert all(c.startswith("ansi_") for c in colours)
 
 
@@ -43,15 +55,18 @@ def test_no_hex_colours_in_the_stylesheet():
     assert not hex_value.search(tcss)
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ('name = "x"\nprimary = "not-a-colour"\n', "not-a-colour"),
-    ('name = "x"\n', "primary"),
-    ('name = "x"\nprimary = "#123456"\nprimry = "#000000"\n', "primry"),
-    ('name = "x"\nprimary = 12\n', "primary"),
-    ('name = "x"\nprimary = "#123456"\ndark = "yes"\n', "dark"),
-    ('name = "x"\nprimary = "#123456"\nvariables = 3\n', "variables"),
-    ("primary = = 1", "TOML"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ('name = "x"\nprimary = "not-a-colour"\n', "not-a-colour"),
+        ('name = "x"\n', "primary"),
+        ('name = "x"\nprimary = "#123456"\nprimry = "#000000"\n', "primry"),
+        ('name = "x"\nprimary = 12\n', "primary"),
+        ('name = "x"\nprimary = "#123456"\ndark = "yes"\n', "dark"),
+        ('name = "x"\nprimary = "#123456"\nvariables = 3\n', "variables"),
+        ("primary = = 1", "TOML"),
+    ],
+)
 def test_malformed_theme_files_raise_a_clear_error(tmp_path, text, fragment):
     path = tmp_path / "bad.toml"
     path.write_text(text)

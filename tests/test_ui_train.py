@@ -20,8 +20,9 @@ SIZE = (120, 40)
 
 
 def make(tmp_path: Path, **table) -> TuiRecipeApp:
-    config = config_from_dict({"name": "demo", "runs_dir": str(tmp_path / "runs"), **table},
-                              base_dir=str(tmp_path))
+    config = config_from_dict(
+        {"name": "demo", "runs_dir": str(tmp_path / "runs"), **table}, base_dir=str(tmp_path)
+    )
     return make_app(config, theme="dark", settings_dir=tmp_path / "settings")
 
 
@@ -37,9 +38,11 @@ async def follow_recorded(pilot, app, run: RunDir):
 async def test_a_demo_run_trains_plots_pauses_resumes_and_stops(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))  # the worker is `python -m tuirecipe…`
     # Long enough to pause and resume in the middle (fastText steps take a millisecond).
-    app = make(tmp_path, model={"name": "fasttext"},
-               train={"epochs": 10_000, "max_steps": 200_000, "device": "cpu",
-                      "eval_every": 20})
+    app = make(
+        tmp_path,
+        model={"name": "fasttext"},
+        train={"epochs": 10_000, "max_steps": 200_000, "device": "cpu", "eval_every": 20},
+    )
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
         await pilot.pause()
@@ -49,8 +52,9 @@ async def test_a_demo_run_trains_plots_pauses_resumes_and_stops(tmp_path, monkey
         train = app.query_one("#train")
         loss_plot = app.query_one("#plot-loss")
         assert await wait_for(pilot, lambda: train.run is not None, seconds=30)
-        assert await wait_for(pilot, lambda: len(train.history.loss) > 20, seconds=120), \
-            (train.run.path / "worker.log").read_text()[-2000:]
+        assert await wait_for(pilot, lambda: len(train.history.loss) > 20, seconds=120), (
+            train.run.path / "worker.log"
+        ).read_text()[-2000:]
         first_len, first_redraws = len(train.history.loss), loss_plot.redraws
         assert await wait_for(pilot, lambda: len(train.history.loss) > first_len + 50, 60)
         assert await wait_for(pilot, lambda: loss_plot.redraws > first_redraws, 5)
@@ -59,8 +63,7 @@ async def test_a_demo_run_trains_plots_pauses_resumes_and_stops(tmp_path, monkey
         assert bar.total == 200_000 and bar.progress > 0
         assert "steps/s" in str(app.query_one("#train-rate").content)
         assert "ETA" in str(app.query_one("#train-rate").content)
-        assert await wait_for(pilot, lambda: (train.run.path / "dev_predictions.json").exists(),
-                              30)
+        assert await wait_for(pilot, lambda: (train.run.path / "dev_predictions.json").exists(), 30)
 
         await pilot.press("p")  # pause
         assert await wait_for(pilot, lambda: train.state == "paused", 30)
@@ -120,8 +123,12 @@ async def test_curve_keys_change_smoothing_scale_and_axis(tmp_path):
         assert lines[0][1][-1] == pytest.approx(5.0)
         # Every line is at most two points per column, whatever the run's length.
         assert all(len(x) <= 160 for _, x, _, _, _ in lines)
-        await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket",
-                          "left_square_bracket")
+        await pilot.press(
+            "left_square_bracket",
+            "left_square_bracket",
+            "left_square_bracket",
+            "left_square_bracket",
+        )
         assert train.settings.smoothing == 0.0
 
 

@@ -15,69 +15,112 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR, EXIT_STOPPED = 0, 1, 2, 130
-COMMANDS = ("tui", "train", "check", "data", "runs", "attach", "sweep", "search", "seeds", "cv",
-            "augment-preview")
+COMMANDS = (
+    "tui",
+    "train",
+    "check",
+    "data",
+    "runs",
+    "attach",
+    "sweep",
+    "search",
+    "seeds",
+    "cv",
+    "augment-preview",
+)
 
 
 def _add_config_args(parser: argparse.ArgumentParser, required: bool = False) -> None:
-    parser.add_argument("config", nargs=None if required else "?", metavar="CONFIG",
-                        help="a TOML config file (default: the built-in demo)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE",
-                        help="override one config value; repeatable (e.g. --set train.lr=1e-3)")
-    parser.add_argument("--demo", choices=("classification", "regression"),
-                        default="classification",
-                        help="which built-in demo to use when no CONFIG is given")
+    parser.add_argument(
+        "config",
+        nargs=None if required else "?",
+        metavar="CONFIG",
+        help="a TOML config file (default: the built-in demo)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config value; repeatable (e.g. --set train.lr=1e-3)",
+    )
+    parser.add_argument(
+        "--demo",
+        choices=("classification", "regression"),
+        default="classification",
+        help="which built-in demo to use when no CONFIG is given",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tuirecipe",
         description="A terminal experiment console for training neural networks the careful "
-                    "way. Without a command, opens the console (on the built-in demo when no "
-                    "CONFIG is given).",
+        "way. Without a command, opens the console (on the built-in demo when no "
+        "CONFIG is given).",
         epilog="commands: tui, train, check, data, runs, attach, sweep, search, seeds, cv, "
-               "augment-preview — 'tuirecipe COMMAND --help' for each.")
+        "augment-preview — 'tuirecipe COMMAND --help' for each.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    tui = sub.add_parser("tui", help="open the console (the default command)",
-                         description="Open the terminal console.")
+    tui = sub.add_parser(
+        "tui",
+        help="open the console (the default command)",
+        description="Open the terminal console.",
+    )
     _add_config_args(tui)
     tui.add_argument("--theme", help="theme name (see themes/); remembered for next time")
 
-    train = sub.add_parser("train", help="train headless, following the run in the terminal",
-                           description="Start a training run in a worker process and follow "
-                                       "it. Ctrl-C stops the run cleanly; --detach leaves it "
-                                       "running in the background.")
+    train = sub.add_parser(
+        "train",
+        help="train headless, following the run in the terminal",
+        description="Start a training run in a worker process and follow "
+        "it. Ctrl-C stops the run cleanly; --detach leaves it "
+        "running in the background.",
+    )
     _add_config_args(train)
-    train.add_argument("--motivation", "-m", default="",
-                       help="one line on why this run (saved in meta.json)")
-    train.add_argument("--detach", action="store_true",
-                       help="start the run and return at once, printing its id")
+    train.add_argument(
+        "--motivation", "-m", default="", help="one line on why this run (saved in meta.json)"
+    )
+    train.add_argument(
+        "--detach", action="store_true", help="start the run and return at once, printing its id"
+    )
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
-    check = sub.add_parser("check", help="run the sanity checks headless (exit 1 on a failure)",
-                           description="Run the automatic sanity checks in a worker process.")
+    check = sub.add_parser(
+        "check",
+        help="run the sanity checks headless (exit 1 on a failure)",
+        description="Run the automatic sanity checks in a worker process.",
+    )
     _add_config_args(check)
-    check.add_argument("--only", nargs="+", metavar="NAME", default=[],
-                       help="run only these checks")
+    check.add_argument(
+        "--only", nargs="+", metavar="NAME", default=[], help="run only these checks"
+    )
     check.add_argument("--json", action="store_true", help="print results as JSON")
 
-    data = sub.add_parser("data", help="profile the dataset headless",
-                          description="Print the dataset profile (labels, lengths, "
-                                      "duplicates, conflicts, corrupted rows, clusters).")
+    data = sub.add_parser(
+        "data",
+        help="profile the dataset headless",
+        description="Print the dataset profile (labels, lengths, "
+        "duplicates, conflicts, corrupted rows, clusters).",
+    )
     _add_config_args(data)
     data.add_argument("--json", action="store_true", help="print the profile as JSON")
 
-    runs = sub.add_parser("runs", help="list runs", description="List the runs of a runs "
-                                                                "directory, newest first.")
+    runs = sub.add_parser(
+        "runs", help="list runs", description="List the runs of a runs directory, newest first."
+    )
     _add_config_args(runs)
     runs.add_argument("--runs-dir", help="the runs directory (default: from the config)")
     runs.add_argument("--json", action="store_true", help="print as JSON")
 
-    attach = sub.add_parser("attach", help="follow a run (live or finished)",
-                            description="Follow a run's progress from its run directory. "
-                                        "Ctrl-C detaches; the run goes on.")
+    attach = sub.add_parser(
+        "attach",
+        help="follow a run (live or finished)",
+        description="Follow a run's progress from its run directory. "
+        "Ctrl-C detaches; the run goes on.",
+    )
     attach.add_argument("run", metavar="RUN", help="run id (or a unique part of it) or path")
     attach.add_argument("--runs-dir", default="runs", help="the runs directory (default: runs)")
 
@@ -96,8 +139,9 @@ def _load(args: argparse.Namespace):
         from tuirecipe.config import apply_overrides, config_from_dict
 
         base = demo_config(args.demo).to_dict()
-        return config_from_dict(apply_overrides(base, args.overrides), source="--set",
-                                base_dir=str(Path.cwd()))
+        return config_from_dict(
+            apply_overrides(base, args.overrides), source="--set", base_dir=str(Path.cwd())
+        )
     return load_config(args.config, args.overrides)
 
 
@@ -187,9 +231,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
     table.add_column("notes", overflow="ellipsis", no_wrap=True, max_width=40)
     for r in runs:
         cells = [r.id] + ([r.job] if show_job else [])
-        table.add_row(*cells, _state_markup(r.state), _when(r.started), _duration(r.duration),
-                      str(r.last_step), _metrics_text(r.best, 3),
-                      r.notes_first_line or r.motivation)
+        table.add_row(
+            *cells,
+            _state_markup(r.state),
+            _when(r.started),
+            _duration(r.duration),
+            str(r.last_step),
+            _metrics_text(r.best, 3),
+            r.notes_first_line or r.motivation,
+        )
     console.print(table)
     return EXIT_OK
 
@@ -206,8 +256,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     return run_checks_headless(_load(args), only=args.only, as_json=args.json)
 
 
-COMMAND_FUNCS = {"tui": cmd_tui, "train": cmd_train, "check": cmd_check, "data": cmd_data,
-                 "runs": cmd_runs, "attach": cmd_attach}
+COMMAND_FUNCS = {
+    "tui": cmd_tui,
+    "train": cmd_train,
+    "check": cmd_check,
+    "data": cmd_data,
+    "runs": cmd_runs,
+    "attach": cmd_attach,
+}
 
 
 # ---------------------------------------------------------------------------------------
@@ -215,8 +271,13 @@ COMMAND_FUNCS = {"tui": cmd_tui, "train": cmd_train, "check": cmd_check, "data":
 
 
 def _state_markup(state: str) -> str:
-    colour = {"finished": "green", "failed": "red", "stopped": "yellow", "running": "cyan",
-              "paused": "magenta"}.get(state, "white")
+    colour = {
+        "finished": "green",
+        "failed": "red",
+        "stopped": "yellow",
+        "running": "cyan",
+        "paused": "magenta",
+    }.get(state, "white")
     return f"[{colour}]{state}[/]"
 
 
@@ -234,15 +295,23 @@ def _duration(seconds: float | None) -> str:
 
 
 def _metrics_text(metrics: dict[str, Any], digits: int = 4) -> str:
-    return " ".join(f"{k} {v:.{digits}g}" for k, v in metrics.items()
-                    if isinstance(v, (int, float)) and k != "n")
+    return " ".join(
+        f"{k} {v:.{digits}g}"
+        for k, v in metrics.items()
+        if isinstance(v, (int, float)) and k != "n"
+    )
 
 
 def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, proc=None) -> int:
     """Show a run's progress until it ends; return the exit code for its final state."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from tuirecipe.runs.follower import Follower
     from tuirecipe.runs.rundir import TERMINAL_STATES
@@ -253,10 +322,16 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, proc=None) 
     last_error: dict[str, Any] = {}
     stop_sent = False
     console.print(f"run [bold]{run.id}[/] in {run.path.parent}")
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        TextColumn("{task.completed}/{task.total} steps"),
-                        TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(),
-                        TimeRemainingColumn(), console=console, disable=quiet)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"),
+        TextColumn("{task.fields[metrics]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+    )
     task = progress.add_task("train", total=None, metrics="")
     with progress:
         while True:
@@ -265,21 +340,29 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, proc=None) 
                     kind = event.kind
                     if kind == "step":
                         acc = f" acc {event.acc:.3f}" if event.acc is not None else ""
-                        progress.update(task, completed=event.step,
-                                        metrics=f"loss {event.loss:.4f}{acc} ep {event.epoch:.2f}")
+                        progress.update(
+                            task,
+                            completed=event.step,
+                            metrics=f"loss {event.loss:.4f}{acc} ep {event.epoch:.2f}",
+                        )
                     elif kind == "eval":
                         last_eval = {"step": event.step, **event.metrics}
                         progress.console.print(
-                            f"  eval @ step {event.step}: {_metrics_text(event.metrics)}")
+                            f"  eval @ step {event.step}: {_metrics_text(event.metrics)}"
+                        )
                     elif kind == "log":
                         style = "yellow" if event.level == "warning" else "dim"
                         progress.console.print(f"  [{style}]{event.message}[/]")
                     elif kind == "error":
-                        last_error = {"message": event.message, "traceback": event.traceback,
-                                      "user_error": event.user_error}
+                        last_error = {
+                            "message": event.message,
+                            "traceback": event.traceback,
+                            "user_error": event.user_error,
+                        }
                     elif kind == "check_result":
-                        progress.console.print(f"  check {event.name}: {event.status} — "
-                                               f"{event.summary}")
+                        progress.console.print(
+                            f"  check {event.name}: {event.status} — {event.summary}"
+                        )
                 status = run.read_status()
                 if status.get("total_steps") and progress.tasks[0].total is None:
                     progress.update(task, total=status["total_steps"])
@@ -287,17 +370,20 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, proc=None) 
                 if state in TERMINAL_STATES:
                     for event in follower.poll():  # anything written just before the end
                         if event.kind == "error":
-                            last_error = {"message": event.message,
-                                          "traceback": event.traceback,
-                                          "user_error": event.user_error}
+                            last_error = {
+                                "message": event.message,
+                                "traceback": event.traceback,
+                                "user_error": event.user_error,
+                            }
                     break
                 if proc is not None:
                     proc.poll()  # reap a dead worker so its pid stops answering
                 time.sleep(0.1)
             except KeyboardInterrupt:
                 if not stop_on_interrupt:
-                    console.print(f"detached; the run goes on. Re-attach: tuirecipe attach "
-                                  f"{run.id}")
+                    console.print(
+                        f"detached; the run goes on. Re-attach: tuirecipe attach {run.id}"
+                    )
                     return EXIT_OK
                 if stop_sent:
                     console.print("stopping… (the run stops after its current step)")
@@ -312,8 +398,7 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, proc=None) 
     out = Console()
     if last_eval:
         out.print(f"final dev metrics (step {last_eval.pop('step')}): {_metrics_text(last_eval)}")
-    out.print(f"run {run.id}: {_state_markup(state)} at step {status.get('step', 0)} "
-              f"— {run.path}")
+    out.print(f"run {run.id}: {_state_markup(state)} at step {status.get('step', 0)} — {run.path}")
     if state == "failed":
         message = last_error.get("message") or status.get("message", "failed")
         _print_error(message)

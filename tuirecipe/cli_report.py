@@ -22,16 +22,30 @@ def print_profile(config: Config, *, as_json: bool = False) -> int:
 
     progress = None
     if not as_json and sys.stderr.isatty():
+
         def progress(fraction: float, message: str) -> None:
-            print(f"\r  profiling {fraction:4.0%} {message[:60]:<60}", end="", file=sys.stderr,
-                  flush=True)
+            print(
+                f"\r  profiling {fraction:4.0%} {message[:60]:<60}",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
     data, profile = profile_config(config, progress)
     if progress is not None:
         print("\r" + " " * 80 + "\r", end="", file=sys.stderr)
     prof = profile.to_dict()
     if as_json:
-        out = {"source": {"path": str(data.path), "sha256": data.sha256, "rows": len(data.frame),
-                          "skipped": data.skipped, "notes": data.notes}, "profile": prof}
+        out = {
+            "source": {
+                "path": str(data.path),
+                "sha256": data.sha256,
+                "rows": len(data.frame),
+                "skipped": data.skipped,
+                "notes": data.notes,
+            },
+            "profile": prof,
+        }
         print(json.dumps(out, indent=2, default=str))
         return 0
     _print_profile_tables(data, prof)
@@ -45,56 +59,71 @@ def _print_profile_tables(data: Any, prof: dict[str, Any]) -> None:
     console = Console()
     size = prof["size"]
     console.rule(f"[bold]{data.path}")
-    console.print(f"rows {size['rows']:,} (train {size['train_rows']:,} / dev "
-                  f"{size['dev_rows']:,}) · skipped {data.skipped} · vocab "
-                  f"{size['vocab_size']:,} · dev OOV {size.get('dev_oov_rate', 0):.1%} · "
-                  f"sha256 {data.sha256[:12]}")
+    console.print(
+        f"rows {size['rows']:,} (train {size['train_rows']:,} / dev "
+        f"{size['dev_rows']:,}) · skipped {data.skipped} · vocab "
+        f"{size['vocab_size']:,} · dev OOV {size.get('dev_oov_rate', 0):.1%} · "
+        f"sha256 {data.sha256[:12]}"
+    )
     for note in data.notes:
         console.print(f"[yellow]note:[/] {note}")
     console.print(f"[bold]size:[/] {size['scale_advice']}")
 
     labels = prof["labels"]
     if labels.get("kind") == "classification":
-        table = Table(title=f"labels (imbalance {labels['imbalance_ratio']:.1f}×"
-                            f"{', long tail' if labels['long_tail'] else ''})")
+        table = Table(
+            title=f"labels (imbalance {labels['imbalance_ratio']:.1f}×"
+            f"{', long tail' if labels['long_tail'] else ''})"
+        )
         table.add_column("label")
         table.add_column("count", justify="right")
         table.add_column("%", justify="right")
         table.add_column("")
         top = max((c["count"] for c in labels["counts"]), default=1)
         for c in labels["counts"]:
-            table.add_row(str(c["label"]), f"{c['count']:,}", f"{c['percent']:.1f}",
-                          _bar(c["count"] / top))
+            table.add_row(
+                str(c["label"]), f"{c['count']:,}", f"{c['percent']:.1f}", _bar(c["count"] / top)
+            )
         console.print(table)
     else:
-        console.print(f"[bold]target:[/] mean {labels.get('mean', 0):.4g} · std "
-                      f"{labels.get('std', 0):.4g}")
+        console.print(
+            f"[bold]target:[/] mean {labels.get('mean', 0):.4g} · std {labels.get('std', 0):.4g}"
+        )
 
     lengths = prof["lengths"]
-    console.print(f"[bold]lengths[/] ({lengths['unit']}): p50 {lengths['p50']:.0f} · p90 "
-                  f"{lengths['p90']:.0f} · p95 {lengths['p95']:.0f} · p99 {lengths['p99']:.0f}"
-                  f" · max {lengths['max']:,} → suggested max_len "
-                  f"{lengths['suggested_max_len']} (configured {lengths['max_len']}, "
-                  f"truncates {lengths.get('truncation_rate', 0):.1%})")
+    console.print(
+        f"[bold]lengths[/] ({lengths['unit']}): p50 {lengths['p50']:.0f} · p90 "
+        f"{lengths['p90']:.0f} · p95 {lengths['p95']:.0f} · p99 {lengths['p99']:.0f}"
+        f" · max {lengths['max']:,} → suggested max_len "
+        f"{lengths['suggested_max_len']} (configured {lengths['max_len']}, "
+        f"truncates {lengths.get('truncation_rate', 0):.1%})"
+    )
 
     table = Table(title="duplicates and conflicting labels")
     for col in ("normalisation", "surplus rows", "repeated texts", "conflicting texts"):
         table.add_column(col, justify="right" if col != "normalisation" else "left")
     for level in ("exact", "case_space", "loose"):
         dup, conf = prof["duplicates"][level], prof["conflicts"][level]
-        table.add_row(level, f"{dup['surplus_rows']:,}", f"{dup['repeated_texts']:,}",
-                      f"{conf['conflicting_texts']:,}")
+        table.add_row(
+            level,
+            f"{dup['surplus_rows']:,}",
+            f"{dup['repeated_texts']:,}",
+            f"{conf['conflicting_texts']:,}",
+        )
     console.print(table)
     for group in prof["conflicts"]["case_space"]["groups"][:5]:
-        console.print(f"  conflict rows {group['rows'][:6]}: {group['labels']} — "
-                      f"{group['text'][:70]!r}")
+        console.print(
+            f"  conflict rows {group['rows'][:6]}: {group['labels']} — {group['text'][:70]!r}"
+        )
 
     near = prof.get("near_duplicates", {})
     if near.get("ran"):
         leak = near.get("leakage", {})
-        console.print(f"[bold]near-duplicates:[/] {near['pairs']:,} pairs in train"
-                      f"{' (sampled ' + format(near['sample_size'], ',') + ')' if near.get('sampled') else ''}"
-                      f" · train↔dev leakage {leak.get('pairs', 0):,} pairs")
+        sampled = f" (sampled {near['sample_size']:,})" if near.get("sampled") else ""
+        console.print(
+            f"[bold]near-duplicates:[/] {near['pairs']:,} pairs in train{sampled}"
+            f" · train↔dev leakage {leak.get('pairs', 0):,} pairs"
+        )
 
     corrupted = prof.get("corrupted", {})
     table = Table(title="corrupted rows")
@@ -107,15 +136,18 @@ def _print_profile_tables(data: Any, prof: dict[str, Any]) -> None:
 
     clusters = prof.get("clusters", {})
     if clusters.get("clusters"):
-        table = Table(title="clusters (TF-IDF → SVD → k-means)"
-                            f"{' on a sample' if clusters.get('sampled') else ''}")
+        table = Table(
+            title="clusters (TF-IDF → SVD → k-means)"
+            f"{' on a sample' if clusters.get('sampled') else ''}"
+        )
         for col in ("#", "size", "top terms", "label mix"):
             table.add_column(col)
         for i, c in enumerate(clusters["clusters"]):
             mix = ", ".join(f"{k} {v}" for k, v in list(c.get("labels", {}).items())[:3])
             flag = " [red]mixed[/]" if c.get("mixed") else ""
-            table.add_row(str(i), f"{c['size']:,}", " ".join(c.get("top_terms", [])[:6]),
-                          mix + flag)
+            table.add_row(
+                str(i), f"{c['size']:,}", " ".join(c.get("top_terms", [])[:6]), mix + flag
+            )
         console.print(table)
     for line in prof.get("advice", []):
         console.print(f"[bold]advice:[/] {line}")
@@ -151,8 +183,7 @@ def run_checks_headless(config: Config, *, only: list[str], as_json: bool = Fals
         while True:
             for event in follower.poll():
                 if event.kind == "check_started" and not as_json:
-                    print(f"  … {titles.get(event.name, event.name)}", file=sys.stderr,
-                          flush=True)
+                    print(f"  … {titles.get(event.name, event.name)}", file=sys.stderr, flush=True)
                 elif event.kind == "check_result":
                     results.append(event)
                     if not as_json:
@@ -178,13 +209,22 @@ def run_checks_headless(config: Config, *, only: list[str], as_json: bool = Fals
     run.mark_dead_if_stale()
     state = run.read_status().get("state")
     if as_json:
-        print(json.dumps({"run": run.id, "state": state, "error": error,
-                          "results": [r.to_dict() for r in results]}, indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "run": run.id,
+                    "state": state,
+                    "error": error,
+                    "results": [r.to_dict() for r in results],
+                },
+                indent=2,
+                default=str,
+            )
+        )
     failed = [r for r in results if r.status in ("fail", "error")]
     if state == "failed":
         if not as_json:
-            print(f"tuirecipe: error: {error or run.read_status().get('message')}",
-                  file=sys.stderr)
+            print(f"tuirecipe: error: {error or run.read_status().get('message')}", file=sys.stderr)
         return 2
     if not as_json:
         counts = {s: sum(r.status == s for r in results) for s in ("pass", "warn", "fail", "error")}
@@ -194,8 +234,10 @@ def run_checks_headless(config: Config, *, only: list[str], as_json: bool = Fals
 
 def _print_check_line(event: Any, titles: dict[str, str]) -> None:
     mark = {"pass": "\u2713", "warn": "!", "fail": "\u2717", "error": "E"}.get(event.status, "?")
-    print(f"{mark} {event.status:5} {titles.get(event.name, event.name):32} {event.summary}"
-          f"  ({event.seconds:.1f}s)")
+    print(
+        f"{mark} {event.status:5} {titles.get(event.name, event.name):32} {event.summary}"
+        f"  ({event.seconds:.1f}s)"
+    )
     advice = event.evidence.get("advice") if isinstance(event.evidence, dict) else None
     if advice and event.status != "pass":
         print(f"        → {advice}")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 TUNE_COMMANDS = ("sweep", "search", "seeds", "cv", "augment-preview")
 
@@ -18,54 +19,87 @@ TUNE_COMMANDS = ("sweep", "search", "seeds", "cv", "augment-preview")
 def add_subparsers(sub: Any, add_config_args: Callable[..., None]) -> None:
     def common(p: argparse.ArgumentParser) -> None:
         add_config_args(p)
-        p.add_argument("--parallel", "-j", type=int, default=0, metavar="N",
-                       help="worker processes at once (default: cpu_count // 2 on CPU, "
-                            "one per GPU)")
+        p.add_argument(
+            "--parallel",
+            "-j",
+            type=int,
+            default=0,
+            metavar="N",
+            help="worker processes at once (default: cpu_count // 2 on CPU, one per GPU)",
+        )
         p.add_argument("--motivation", "-m", default="", help="one line on why (meta.json)")
         p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
-    sweep = sub.add_parser("sweep", help="controlled experiment: one key, several values",
-                           description="One child run per value of one config key; each "
-                                       "records its parent and the one changed key.")
+    sweep = sub.add_parser(
+        "sweep",
+        help="controlled experiment: one key, several values",
+        description="One child run per value of one config key; each "
+        "records its parent and the one changed key.",
+    )
     common(sweep)
-    sweep.add_argument("--vary", required=True, metavar="SECTION.KEY=V1,V2,…",
-                       help="the key and its values, e.g. train.lr=1e-4,3e-4,1e-3")
+    sweep.add_argument(
+        "--vary",
+        required=True,
+        metavar="SECTION.KEY=V1,V2,…",
+        help="the key and its values, e.g. train.lr=1e-4,3e-4,1e-3",
+    )
 
-    search = sub.add_parser("search", help="random search over a space in TOML",
-                            description="Random search: trials sampled from a [space] TOML "
-                                        "file; results sorted; best config written out.")
+    search = sub.add_parser(
+        "search",
+        help="random search over a space in TOML",
+        description="Random search: trials sampled from a [space] TOML "
+        "file; results sorted; best config written out.",
+    )
     common(search)
-    search.add_argument("--space", required=True, metavar="SPACE.toml",
-                        help="TOML file with a [space] table")
+    search.add_argument(
+        "--space", required=True, metavar="SPACE.toml", help="TOML file with a [space] table"
+    )
     search.add_argument("--trials", "-n", type=int, default=10, help="number of trials")
-    search.add_argument("--budget", type=float, default=0.0, metavar="SECONDS",
-                        help="time budget (0 = none): no trial starts after it, running "
-                             "ones are stopped")
-    search.add_argument("--seed", type=int, default=None, help="sampling seed (default: "
-                                                               "the config's seed)")
-    search.add_argument("--prune", action="store_true",
-                        help="stop hopeless trials (median rule on dev loss)")
-    search.add_argument("--metric", choices=("loss", "acc", "mse"), default="loss",
-                        help="dev metric to sort by (default: loss)")
+    search.add_argument(
+        "--budget",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="time budget (0 = none): no trial starts after it, running ones are stopped",
+    )
+    search.add_argument(
+        "--seed", type=int, default=None, help="sampling seed (default: the config's seed)"
+    )
+    search.add_argument(
+        "--prune", action="store_true", help="stop hopeless trials (median rule on dev loss)"
+    )
+    search.add_argument(
+        "--metric",
+        choices=("loss", "acc", "mse"),
+        default="loss",
+        help="dev metric to sort by (default: loss)",
+    )
     search.add_argument("--out", default="", help="also write the best config here")
 
-    seeds = sub.add_parser("seeds", help="repeat a config over k seeds: mean ± std",
-                           description="Train the config with k seeds; mean ± std of the "
-                                       "dev metric.")
+    seeds = sub.add_parser(
+        "seeds",
+        help="repeat a config over k seeds: mean ± std",
+        description="Train the config with k seeds; mean ± std of the dev metric.",
+    )
     common(seeds)
     seeds.add_argument("-k", type=int, default=3, help="number of seeds (default 3)")
 
-    cv = sub.add_parser("cv", help="stratified k-fold cross-validation + ensemble",
-                        description="k fold runs on the training split; per-fold metrics, "
-                                    "mean ± std, and the fold ensemble on the held-out dev "
-                                    "split.")
+    cv = sub.add_parser(
+        "cv",
+        help="stratified k-fold cross-validation + ensemble",
+        description="k fold runs on the training split; per-fold metrics, "
+        "mean ± std, and the fold ensemble on the held-out dev "
+        "split.",
+    )
     common(cv)
     cv.add_argument("-k", type=int, default=5, help="number of folds (default 5)")
 
-    prev = sub.add_parser("augment-preview", help="show training examples next to their "
-                                                  "augmented versions",
-                          description="Print original vs augmented training examples, with "
-                                      "the config's [augment] settings.")
+    prev = sub.add_parser(
+        "augment-preview",
+        help="show training examples next to their augmented versions",
+        description="Print original vs augmented training examples, with "
+        "the config's [augment] settings.",
+    )
     add_config_args(prev)
     prev.add_argument("-n", type=int, default=10, help="number of examples (default 10)")
 
@@ -114,16 +148,27 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     config = _load(args)
     key, values = parse_vary(args.vary)
-    summary = run_sweep(config, key, values, parallel=args.parallel or None,
-                        motivation=args.motivation)
+    summary = run_sweep(
+        config, key, values, parallel=args.parallel or None, motivation=args.motivation
+    )
     if args.json:
         _emit_json(summary)
     else:
-        _table(f"sweep {key} (parent {summary['parent']})",
-               [key, "state", "steps", "best dev loss", "acc", "run"],
-               [[r["value"], r["state"], r["steps"], r["best"].get("loss"),
-                 r["best"].get("acc", r["best"].get("mse")), r["run"]]
-                for r in summary["results"]])
+        _table(
+            f"sweep {key} (parent {summary['parent']})",
+            [key, "state", "steps", "best dev loss", "acc", "run"],
+            [
+                [
+                    r["value"],
+                    r["state"],
+                    r["steps"],
+                    r["best"].get("loss"),
+                    r["best"].get("acc", r["best"].get("mse")),
+                    r["run"],
+                ]
+                for r in summary["results"]
+            ],
+        )
     return _exit_code(summary["results"])
 
 
@@ -134,10 +179,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     _check_positive("--trials", args.trials)
     config = _load(args)
     space = load_space(args.space)
-    summary = run_search(config, space, trials=args.trials, seed=args.seed,
-                         budget_s=args.budget or None, parallel=args.parallel or None,
-                         prune=args.prune, metric=args.metric, motivation=args.motivation,
-                         best_out=Path(args.out) if args.out else None)
+    summary = run_search(
+        config,
+        space,
+        trials=args.trials,
+        seed=args.seed,
+        budget_s=args.budget or None,
+        parallel=args.parallel or None,
+        prune=args.prune,
+        metric=args.metric,
+        motivation=args.motivation,
+        best_out=Path(args.out) if args.out else None,
+    )
     if args.json:
         _emit_json(summary)
     else:
@@ -145,11 +198,21 @@ def cmd_search(args: argparse.Namespace) -> int:
         rows = []
         for r in summary["results"]:
             state = "pruned" if r["pruned"] else ("budget" if r["budget_stopped"] else r["state"])
-            rows.append([*(format_value(r["values"][k]) for k in keys), state, r["steps"],
-                         r["best"].get("loss"), r["best"].get("acc", r["best"].get("mse")),
-                         r["run"]])
-        _table(f"search (parent {summary['parent']}), sorted by dev {summary['metric']}",
-               [*keys, "state", "steps", "dev loss", "acc", "run"], rows)
+            rows.append(
+                [
+                    *(format_value(r["values"][k]) for k in keys),
+                    state,
+                    r["steps"],
+                    r["best"].get("loss"),
+                    r["best"].get("acc", r["best"].get("mse")),
+                    r["run"],
+                ]
+            )
+        _table(
+            f"search (parent {summary['parent']}), sorted by dev {summary['metric']}",
+            [*keys, "state", "steps", "dev loss", "acc", "run"],
+            rows,
+        )
         if summary["best_config"]:
             print(f"best config: {summary['best_config']}")
     return _exit_code(summary["results"])
@@ -160,18 +223,30 @@ def cmd_seeds(args: argparse.Namespace) -> int:
 
     _check_positive("-k", args.k)
     config = _load(args)
-    summary = run_seeds(config, args.k, parallel=args.parallel or None,
-                        motivation=args.motivation)
+    summary = run_seeds(config, args.k, parallel=args.parallel or None, motivation=args.motivation)
     if args.json:
         _emit_json(summary)
     else:
-        _table(f"seeds (parent {summary['parent']})",
-               ["seed", "state", "steps", "dev loss", f"dev {summary['metric']}", "run"],
-               [[r["seed"], r["state"], r["steps"], r["best"].get("loss"),
-                 r["best"].get(summary["metric"]), r["run"]] for r in summary["results"]])
-        print(f"dev {summary['metric']}: {summary['mean']:.4f} ± {summary['std']:.4f} "
-              f"(mean ± std over {args.k} seeds); dev loss {summary['loss_mean']:.4f} ± "
-              f"{summary['loss_std']:.4f}")
+        _table(
+            f"seeds (parent {summary['parent']})",
+            ["seed", "state", "steps", "dev loss", f"dev {summary['metric']}", "run"],
+            [
+                [
+                    r["seed"],
+                    r["state"],
+                    r["steps"],
+                    r["best"].get("loss"),
+                    r["best"].get(summary["metric"]),
+                    r["run"],
+                ]
+                for r in summary["results"]
+            ],
+        )
+        print(
+            f"dev {summary['metric']}: {summary['mean']:.4f} ± {summary['std']:.4f} "
+            f"(mean ± std over {args.k} seeds); dev loss {summary['loss_mean']:.4f} ± "
+            f"{summary['loss_std']:.4f}"
+        )
     return _exit_code(summary["results"])
 
 
@@ -180,24 +255,40 @@ def cmd_cv(args: argparse.Namespace) -> int:
 
     _check_positive("-k", args.k, 2)
     config = _load(args)
-    summary = run_cv(config, args.k, parallel=args.parallel or None,
-                     motivation=args.motivation)
+    summary = run_cv(config, args.k, parallel=args.parallel or None, motivation=args.motivation)
     if args.json:
         _emit_json(summary)
         return _exit_code(summary["folds"])
     m = summary["metric"]
-    _table(f"{args.k}-fold cross-validation (parent {summary['parent']})",
-           ["fold", "state", "steps", f"validation {m}", f"held-out {m}", "run"],
-           [[i + 1, f["state"], f["steps"], f.get("validation", {}).get(m),
-             f.get("heldout", {}).get(m), f["run"]] for i, f in enumerate(summary["folds"])])
-    print(f"validation {m}: {summary['validation_mean']:.4f} ± {summary['validation_std']:.4f}"
-          f" (mean ± std over folds)")
-    print(f"held-out {m}, single models: {summary['heldout_single_mean']:.4f} ± "
-          f"{summary['heldout_single_std']:.4f}")
+    _table(
+        f"{args.k}-fold cross-validation (parent {summary['parent']})",
+        ["fold", "state", "steps", f"validation {m}", f"held-out {m}", "run"],
+        [
+            [
+                i + 1,
+                f["state"],
+                f["steps"],
+                f.get("validation", {}).get(m),
+                f.get("heldout", {}).get(m),
+                f["run"],
+            ]
+            for i, f in enumerate(summary["folds"])
+        ],
+    )
+    print(
+        f"validation {m}: {summary['validation_mean']:.4f} ± {summary['validation_std']:.4f}"
+        f" (mean ± std over folds)"
+    )
+    print(
+        f"held-out {m}, single models: {summary['heldout_single_mean']:.4f} ± "
+        f"{summary['heldout_single_std']:.4f}"
+    )
     if "ensemble" in summary:
-        print(f"held-out {m}, ensemble of {summary['members']}: {summary['ensemble'][m]:.4f} "
-              f"(gain {summary['ensemble_gain_over_mean']:+.4f} over the mean single model, "
-              f"{summary['ensemble_gain_over_best']:+.4f} over the best)")
+        print(
+            f"held-out {m}, ensemble of {summary['members']}: {summary['ensemble'][m]:.4f} "
+            f"(gain {summary['ensemble_gain_over_mean']:+.4f} over the mean single model, "
+            f"{summary['ensemble_gain_over_best']:+.4f} over the best)"
+        )
     return _exit_code(summary["folds"])
 
 
@@ -212,18 +303,26 @@ def cmd_augment_preview(args: argparse.Namespace) -> int:
     config = _load(args)
     data = prepare_data(config, augment=False)
     vocab_tokens = [t for t in data.vocab.itos[2:]]
-    pairs = preview(data.train.texts, args.n, config.augment, config.seed, vocab_tokens,
-                    data.vocab.lowercase)
+    pairs = preview(
+        data.train.texts, args.n, config.augment, config.seed, vocab_tokens, data.vocab.lowercase
+    )
     console = Console()
     a = config.augment
     state = "enabled" if a.enabled else "disabled in the config (previewed anyway)"
-    console.print(f"[bold]augmentation[/] {state}: p_delete {a.p_delete}, p_swap {a.p_swap}, "
-                  f"p_insert {a.p_insert}, p_replace {a.p_replace}, copies {a.copies}")
+    console.print(
+        f"[bold]augmentation[/] {state}: p_delete {a.p_delete}, p_swap {a.p_swap}, "
+        f"p_insert {a.p_insert}, p_replace {a.p_replace}, copies {a.copies}"
+    )
     for i, (orig, aug) in enumerate(pairs, 1):
         console.print(f"[bold]{i}[/] [dim]original [/] {escape(orig)}", highlight=False)
         console.print(f"  [dim]augmented[/] {escape(aug)}", highlight=False)
     return 0
 
 
-COMMAND_FUNCS = {"sweep": cmd_sweep, "search": cmd_search, "seeds": cmd_seeds, "cv": cmd_cv,
-                 "augment-preview": cmd_augment_preview}
+COMMAND_FUNCS = {
+    "sweep": cmd_sweep,
+    "search": cmd_search,
+    "seeds": cmd_seeds,
+    "cv": cmd_cv,
+    "augment-preview": cmd_augment_preview,
+}

@@ -52,8 +52,11 @@ class DataConfig:
         check.that("path", bool(self.path.strip()), "must not be empty")
         check.that("text_column", bool(self.text_column), "must not be empty")
         check.that("label_column", bool(self.label_column), "must not be empty")
-        check.that("dev_fraction", 0.0 < self.dev_fraction < 1.0 or bool(self.dev_path),
-                   f"must be between 0 and 1 (exclusive), got {self.dev_fraction}")
+        check.that(
+            "dev_fraction",
+            0.0 < self.dev_fraction < 1.0 or bool(self.dev_path),
+            f"must be between 0 and 1 (exclusive), got {self.dev_fraction}",
+        )
         check.that("min_freq", self.min_freq >= 1, f"must be at least 1, got {self.min_freq}")
         check.that("max_vocab", self.max_vocab >= 3, f"must be at least 3, got {self.max_vocab}")
         check.that("max_len", self.max_len >= 1, f"must be at least 1, got {self.max_len}")
@@ -87,23 +90,34 @@ class ModelConfig:
 
     def _validate(self, check: _Checker) -> None:
         is_user = ":" in self.name
-        check.that("name", is_user or self.name in BUILTIN_MODELS,
-                   f"unknown model '{self.name}'; use one of {', '.join(BUILTIN_MODELS)} "
-                   "or 'package.module:function'")
+        check.that(
+            "name",
+            is_user or self.name in BUILTIN_MODELS,
+            f"unknown model '{self.name}'; use one of {', '.join(BUILTIN_MODELS)} "
+            "or 'package.module:function'",
+        )
         if is_user:
             module, _, func = self.name.partition(":")
-            check.that("name", bool(module) and func.isidentifier(),
-                       f"'{self.name}' is not of the form 'package.module:function'")
+            check.that(
+                "name",
+                bool(module) and func.isidentifier(),
+                f"'{self.name}' is not of the form 'package.module:function'",
+            )
         for key in ("embed_dim", "hidden_dim", "num_layers", "num_heads", "num_filters"):
             value = getattr(self, key)
             check.that(key, value >= 1, f"must be at least 1, got {value}")
-        check.that("kernel_sizes", bool(self.kernel_sizes) and min(self.kernel_sizes) >= 1,
-                   "must be a non-empty list of positive integers")
-        check.that("dropout", 0.0 <= self.dropout < 1.0,
-                   f"must be in [0, 1), got {self.dropout}")
+        check.that(
+            "kernel_sizes",
+            bool(self.kernel_sizes) and min(self.kernel_sizes) >= 1,
+            "must be a non-empty list of positive integers",
+        )
+        check.that("dropout", 0.0 <= self.dropout < 1.0, f"must be in [0, 1), got {self.dropout}")
         if self.name == "transformer":
-            check.that("embed_dim", self.embed_dim % self.num_heads == 0,
-                       f"must be divisible by num_heads ({self.num_heads}), got {self.embed_dim}")
+            check.that(
+                "embed_dim",
+                self.embed_dim % self.num_heads == 0,
+                f"must be divisible by num_heads ({self.num_heads}), got {self.embed_dim}",
+            )
 
 
 @dataclass
@@ -129,30 +143,36 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads in the worker; 0 = all cores but one
 
     def _validate(self, check: _Checker) -> None:
-        check.that("device", self.device in ("auto", "cpu", "cuda", "mps")
-                   or re.fullmatch(r"cuda:\d+", self.device) is not None,
-                   f"must be auto, cpu, cuda or cuda:N, got '{self.device}'")
+        check.that(
+            "device",
+            self.device in ("auto", "cpu", "cuda", "mps")
+            or re.fullmatch(r"cuda:\d+", self.device) is not None,
+            f"must be auto, cpu, cuda or cuda:N, got '{self.device}'",
+        )
         check.that("epochs", self.epochs >= 1, f"must be at least 1, got {self.epochs}")
         check.that("max_steps", self.max_steps >= 0, f"must be 0 or more, got {self.max_steps}")
-        check.that("batch_size", self.batch_size >= 1,
-                   f"must be at least 1, got {self.batch_size}")
+        check.that("batch_size", self.batch_size >= 1, f"must be at least 1, got {self.batch_size}")
         check.that("lr", self.lr > 0, f"must be greater than 0, got {self.lr}")
-        check.that("weight_decay", self.weight_decay >= 0,
-                   f"must be 0 or more, got {self.weight_decay}")
+        check.that(
+            "weight_decay", self.weight_decay >= 0, f"must be 0 or more, got {self.weight_decay}"
+        )
         check.that("grad_clip", self.grad_clip >= 0, f"must be 0 or more, got {self.grad_clip}")
-        check.that("eval_every", self.eval_every >= 0,
-                   f"must be 0 or more, got {self.eval_every}")
+        check.that("eval_every", self.eval_every >= 0, f"must be 0 or more, got {self.eval_every}")
         check.that("log_every", self.log_every >= 1, f"must be at least 1, got {self.log_every}")
-        check.that("early_stopping_patience", self.early_stopping_patience >= 0,
-                   f"must be 0 (off) or more, got {self.early_stopping_patience}")
+        check.that(
+            "early_stopping_patience",
+            self.early_stopping_patience >= 0,
+            f"must be 0 (off) or more, got {self.early_stopping_patience}",
+        )
         check.choice("loss", self.loss, ("cross_entropy", "focal"))
-        check.that("focal_gamma", self.focal_gamma >= 0,
-                   f"must be 0 or more, got {self.focal_gamma}")
+        check.that(
+            "focal_gamma", self.focal_gamma >= 0, f"must be 0 or more, got {self.focal_gamma}"
+        )
         check.choice("adversarial", self.adversarial, ("none", "fgm", "pgd"))
-        check.that("adv_epsilon", self.adv_epsilon > 0,
-                   f"must be greater than 0, got {self.adv_epsilon}")
-        check.that("adv_alpha", self.adv_alpha > 0,
-                   f"must be greater than 0, got {self.adv_alpha}")
+        check.that(
+            "adv_epsilon", self.adv_epsilon > 0, f"must be greater than 0, got {self.adv_epsilon}"
+        )
+        check.that("adv_alpha", self.adv_alpha > 0, f"must be greater than 0, got {self.adv_alpha}")
         check.that("adv_steps", self.adv_steps >= 1, f"must be at least 1, got {self.adv_steps}")
         check.that("threads", self.threads >= 0, f"must be 0 (auto) or more, got {self.threads}")
 
@@ -201,21 +221,38 @@ class ChecksConfig:
     only: list[str] = field(default_factory=list)
 
     def _validate(self, check: _Checker) -> None:
-        for key in ("steps", "overfit_examples", "overfit_steps", "lr_steps",
-                    "human_baseline_examples"):
+        for key in (
+            "steps",
+            "overfit_examples",
+            "overfit_steps",
+            "lr_steps",
+            "human_baseline_examples",
+        ):
             value = getattr(self, key)
             check.that(key, value >= 1, f"must be at least 1, got {value}")
-        check.that("overfit_loss", self.overfit_loss > 0,
-                   f"must be greater than 0, got {self.overfit_loss}")
-        check.that("init_loss_tolerance", self.init_loss_tolerance > 0,
-                   f"must be greater than 0, got {self.init_loss_tolerance}")
+        check.that(
+            "overfit_loss",
+            self.overfit_loss > 0,
+            f"must be greater than 0, got {self.overfit_loss}",
+        )
+        check.that(
+            "init_loss_tolerance",
+            self.init_loss_tolerance > 0,
+            f"must be greater than 0, got {self.init_loss_tolerance}",
+        )
         for key in ("unk_rate_warn", "truncation_warn", "loss_decrease_min"):
             value = getattr(self, key)
             check.that(key, 0 <= value <= 1, f"must be between 0 and 1, got {value}")
-        check.that("saliency_example", self.saliency_example >= 0,
-                   f"must be 0 or more, got {self.saliency_example}")
-        check.that("lr_min", 0 < self.lr_min < self.lr_max,
-                   f"must be greater than 0 and below lr_max, got {self.lr_min}")
+        check.that(
+            "saliency_example",
+            self.saliency_example >= 0,
+            f"must be 0 or more, got {self.saliency_example}",
+        )
+        check.that(
+            "lr_min",
+            0 < self.lr_min < self.lr_max,
+            f"must be greater than 0 and below lr_max, got {self.lr_min}",
+        )
 
 
 @dataclass
@@ -233,9 +270,12 @@ class Config:
     base_dir: str = field(default=".", metadata={"internal": True})
 
     def _validate(self, check: _Checker) -> None:
-        check.that("name", _NAME_RE.match(self.name) is not None,
-                   f"'{self.name}' is not a valid run name (letters, digits, '_', '-', '.'; "
-                   "no path separators; at most 64 characters)")
+        check.that(
+            "name",
+            _NAME_RE.match(self.name) is not None,
+            f"'{self.name}' is not a valid run name (letters, digits, '_', '-', '.'; "
+            "no path separators; at most 64 characters)",
+        )
         check.that("seed", self.seed >= 0, f"must be 0 or more, got {self.seed}")
 
     # -- paths ---------------------------------------------------------------------------
@@ -292,7 +332,8 @@ def _type_name(tp: Any) -> str:
     if origin is dict:
         return "a table"
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
-        tp, getattr(tp, "__name__", str(tp)))
+        tp, getattr(tp, "__name__", str(tp))
+    )
 
 
 def _coerce(value: Any, tp: Any, source: str, key: str) -> Any:
@@ -355,8 +396,7 @@ def _build(cls: type, table: dict[str, Any], source: str, section: str) -> Any:
             key = sorted(extra)[0]
             dotted = f"{section}.{key}" if section else key
             valid = ", ".join(sorted(known))
-            raise ConfigError(f"unknown key (valid keys here: {valid})", source=source,
-                              key=dotted)
+            raise ConfigError(f"unknown key (valid keys here: {valid})", source=source, key=dotted)
     obj = cls(**kwargs)
     validate = getattr(obj, "_validate", None)
     if validate is not None:
@@ -458,8 +498,11 @@ def demo_config(task: str = "classification") -> Config:
 
 def _to_plain(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj):
-        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-                if not f.metadata.get("internal")}
+        return {
+            f.name: _to_plain(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if not f.metadata.get("internal")
+        }
     if isinstance(obj, list):
         return [_to_plain(v) for v in obj]
     if isinstance(obj, dict):
@@ -516,4 +559,3 @@ def dumps_toml(table: dict[str, Any]) -> str:
         for key, value in sub.items():
             lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
     return "\n".join(lines).lstrip("\n") + "\n"
-

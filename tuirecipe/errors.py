@@ -13,8 +13,14 @@ class UserError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, source: str | None = None, key: str | None = None,
-                 row: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        key: str | None = None,
+        row: int | None = None,
+    ) -> None:
         self.message = message
         self.source = source
         self.key = key

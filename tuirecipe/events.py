@@ -127,8 +127,17 @@ class Unknown(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (RunStatus, StepMetrics, EvalMetrics, CheckStarted, CheckProgress, CheckResult,
-                PredictionsSnapshot, Log, Error)
+    for cls in (
+        RunStatus,
+        StepMetrics,
+        EvalMetrics,
+        CheckStarted,
+        CheckProgress,
+        CheckResult,
+        PredictionsSnapshot,
+        Log,
+        Error,
+    )
 }
 
 

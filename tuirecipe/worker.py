@@ -12,8 +12,9 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tuirecipe.config import Config, load_config
 from tuirecipe.errors import UserError
@@ -70,8 +71,10 @@ def _traceback_tail(exc: BaseException) -> str:
 def _oom_message(exc: BaseException) -> str | None:
     text = str(exc)
     if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in text.lower():
-        return ("out of memory on the device; try a smaller train.batch_size, a smaller "
-                "data.max_len or model, or device = \"cpu\"")
+        return (
+            "out of memory on the device; try a smaller train.batch_size, a smaller "
+            'data.max_len or model, or device = "cpu"'
+        )
     return None
 
 
@@ -89,17 +92,24 @@ def run_train(ctx: JobContext) -> str:
     for note in data.report.notes:
         ctx.log(note, level="warning")
     if data.report.skipped:
-        ctx.log(f"skipped {len(data.report.skipped)} unusable rows of {data.report.path} "
-                f"(first: row {data.report.skipped[0].row}: {data.report.skipped[0].reason})",
-                level="warning")
+        ctx.log(
+            f"skipped {len(data.report.skipped)} unusable rows of {data.report.path} "
+            f"(first: row {data.report.skipped[0].row}: {data.report.skipped[0].reason})",
+            level="warning",
+        )
     device = pick_device(config.train.device)
     import torch
 
     ctx.run.update_meta(
-        data=data.fingerprint(), device=str(device),
+        data=data.fingerprint(),
+        device=str(device),
         versions={**ctx.run.read_meta().get("versions", {}), "torch": torch.__version__},
-        sizes={"train": len(data.train), "dev": len(data.dev), "vocab": len(data.vocab),
-               "classes": len(data.label_names)},
+        sizes={
+            "train": len(data.train),
+            "dev": len(data.dev),
+            "vocab": len(data.vocab),
+            "classes": len(data.label_names),
+        },
     )
     (ctx.run.path / "vocab.json").write_text(data.vocab.to_json(), encoding="utf-8")
     steps_per_epoch = -(-len(data.train) // config.train.batch_size)
@@ -111,11 +121,20 @@ def run_train(ctx: JobContext) -> str:
     seed_everything(config.seed)  # the model's initial weights come from the seed too
     model = build_model(config, spec)
     params = sum(p.numel() for p in model.parameters())
-    ctx.log(f"model {config.model.name}: {params:,} parameters on {device}; "
-            f"{len(data.train):,} train / {len(data.dev):,} dev rows")
-    trainer = Trainer(model, data, config.train, seed=config.seed, emit=ctx.emit,
-                      control=ctx.control, device=device,
-                      embedding_module=config.model.embedding_module)
+    ctx.log(
+        f"model {config.model.name}: {params:,} parameters on {device}; "
+        f"{len(data.train):,} train / {len(data.dev):,} dev rows"
+    )
+    trainer = Trainer(
+        model,
+        data,
+        config.train,
+        seed=config.seed,
+        emit=ctx.emit,
+        control=ctx.control,
+        device=device,
+        embedding_module=config.model.embedding_module,
+    )
     trainer.add_hook("on_eval_end", _dev_predictions_writer(ctx.run))
     try:
         result = trainer.run()
@@ -134,18 +153,25 @@ def _as_user_model_error(exc: BaseException, config: Config) -> UserError | None
     if isinstance(exc, UserError) or ":" not in config.model.name or _oom_message(exc):
         return None
     package = str(Path(__file__).resolve().parent)
-    user_frames = [f for f in traceback.extract_tb(exc.__traceback__)
-                   if not f.filename.startswith(package) and "site-packages" not in f.filename
-                   and not f.filename.startswith("<")]
+    user_frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith(package)
+        and "site-packages" not in f.filename
+        and not f.filename.startswith("<")
+    ]
     if not user_frames:
         return None
     where = user_frames[-1]
     first = (str(exc).strip().splitlines() or [""])[0]
     from tuirecipe.errors import ModelError
 
-    error = ModelError(f"model '{config.model.name}' raised {type(exc).__name__}: {first} "
-                       f"(at {where.filename}:{where.lineno})", source=config.source,
-                       key="model.name")
+    error = ModelError(
+        f"model '{config.model.name}' raised {type(exc).__name__}: {first} "
+        f"(at {where.filename}:{where.lineno})",
+        source=config.source,
+        key="model.name",
+    )
     error.__cause__ = exc
     return error
 
@@ -158,8 +184,10 @@ def _dev_predictions_writer(run: RunDir) -> Callable[[Any], None]:
         import json
 
         data = trainer.dev_predictions()
-        atomic_write_text(run.path / "dev_predictions.json",
-                          json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n")
+        atomic_write_text(
+            run.path / "dev_predictions.json",
+            json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n",
+        )
 
     return write
 
@@ -176,16 +204,23 @@ def run_cv_fold(ctx: JobContext) -> str:
     return run_fold_job(ctx)
 
 
-JOB_RUNNERS: dict[str, Callable[[JobContext], str]] = {"train": run_train, "check": run_check,
-                                                       "cv_fold": run_cv_fold}
+JOB_RUNNERS: dict[str, Callable[[JobContext], str]] = {
+    "train": run_train,
+    "check": run_check,
+    "cv_fold": run_cv_fold,
+}
 
 
 def _early_signal_handlers() -> dict[str, bool]:
     """Catch stop/pause requests that arrive while torch is still importing (seconds)."""
     early = {"stop": False, "pause": False}
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    for sig, key, value in ((signal.SIGTERM, "stop", True), (signal.SIGINT, "stop", True),
-                            (signal.SIGUSR1, "pause", True), (signal.SIGUSR2, "pause", False)):
+    for sig, key, value in (
+        (signal.SIGTERM, "stop", True),
+        (signal.SIGINT, "stop", True),
+        (signal.SIGUSR1, "pause", True),
+        (signal.SIGUSR2, "pause", False),
+    ):
         signal.signal(sig, lambda *_, k=key, v=value: early.__setitem__(k, v))
     return early
 
@@ -234,8 +269,14 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         if exc.source is None and exc.key:  # e.g. train.device: name the user's config
             exc.source = config.source
-        ctx.emit(Error(message=str(exc), step=ctx.last_step, user_error=True,
-                       traceback=_traceback_tail(exc) if exc.__cause__ else ""))
+        ctx.emit(
+            Error(
+                message=str(exc),
+                step=ctx.last_step,
+                user_error=True,
+                traceback=_traceback_tail(exc) if exc.__cause__ else "",
+            )
+        )
         ctx.set_state("failed", str(exc), ended=time.time())
         code = 2
     except BaseException as exc:  # noqa: BLE001 - the run must be marked failed, whatever it was

@@ -73,9 +73,18 @@ def _split(rng, n, task, num_classes, vocab_size, max_len, min_len, priors, row0
     return Split(ids, lengths.astype(np.int64), targets, texts, np.arange(row0, row0 + n))
 
 
-def make_data(task: str = "classification", *, n_train: int = 256, n_dev: int = 128,
-              num_classes: int = 2, vocab_size: int = 60, max_len: int = 12, min_len: int = 1,
-              priors=None, seed: int = 0) -> Data:
+def make_data(
+    task: str = "classification",
+    *,
+    n_train: int = 256,
+    n_dev: int = 128,
+    num_classes: int = 2,
+    vocab_size: int = 60,
+    max_len: int = 12,
+    min_len: int = 1,
+    priors=None,
+    seed: int = 0,
+) -> Data:
     rng = np.random.default_rng(seed)
     if priors is None:
         priors = [1.0 / num_classes] * num_classes

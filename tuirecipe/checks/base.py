@@ -8,8 +8,9 @@ checks run in a worker; ``manual`` ones are ticked by a person with a note;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # the context holds torch objects; this module stays import-light
     from tuirecipe.checks.context import CheckContext

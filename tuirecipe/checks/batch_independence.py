@@ -9,8 +9,9 @@ torch when called, never at module import.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from tuirecipe.checks.base import Check, Outcome, register
 
@@ -24,8 +25,9 @@ LEAK_TOLERANCE = 1e-12
 BATCH = 8
 
 
-def real_batch(ctx: CheckContext, size: int, *, split: str = "train",
-               start: int = 0) -> tuple[Any, Any, Any, list[int]]:
+def real_batch(
+    ctx: CheckContext, size: int, *, split: str = "train", start: int = 0
+) -> tuple[Any, Any, Any, list[int]]:
     """``(input_ids, attention_mask, targets, rows)``: up to ``size`` non-empty examples of
     ``split`` from ``start`` on, trimmed to their longest row, on the context's device."""
     import numpy as np
@@ -90,7 +92,8 @@ class BatchIndependence(Check):
         "Backpropagates from one example's outputs only and checks that the gradient "
         "at the embedding output is exactly zero for every other example in the batch. "
         "A model that mixes the batch (batch norm in training mode, a reshape across the "
-        "batch dimension) learns from its neighbours and behaves differently at test time.")
+        "batch dimension) learns from its neighbours and behaves differently at test time."
+    )
 
     def run(self, ctx: CheckContext) -> Outcome:
         import torch
@@ -100,30 +103,39 @@ class BatchIndependence(Check):
         ids, mask, _targets, rows = real_batch(ctx, BATCH)
         b = len(rows)
         if b < 2:
-            return Outcome("warn", f"only {b} example in the training split: nothing to compare",
-                           numbers={"batch": b},
-                           advice="add training examples; the check needs at least two")
+            return Outcome(
+                "warn",
+                f"only {b} example in the training split: nothing to compare",
+                numbers={"batch": b},
+                advice="add training examples; the check needs at least two",
+            )
         emb = ctx.embedding_module(model)
         with capture_embedding(emb) as box:
             out = model(ids, mask)
         if "out" not in box:
-            return Outcome("error", "the embedding module was not called in forward",
-                           advice="set model.embedding_module to the module the model uses")
+            return Outcome(
+                "error",
+                "the embedding module was not called in forward",
+                advice="set model.embedding_module to the module the model uses",
+            )
         x = box["out"]
         if x.shape[0] != b:
             return Outcome(
-                "fail", f"the embedding output has {x.shape[0]} rows for a batch of {b}",
+                "fail",
+                f"the embedding output has {x.shape[0]} rows for a batch of {b}",
                 numbers={"batch": b, "embedding_rows": int(x.shape[0])},
                 advice="the embedding output's first dimension must be the batch; a "
-                       "transpose or reshape before the embedding mixes the batch dimension")
+                "transpose or reshape before the embedding mixes the batch dimension",
+            )
         out = out.reshape(b, -1)
         gen = torch.Generator().manual_seed(0)
         weights = torch.randn(out.shape, generator=gen).to(out.device, out.dtype)
         norms: list[list[float]] = []
         for i in range(b):
             ctx.progress(i / b, f"example {i + 1}/{b}")
-            (grad,) = torch.autograd.grad((out[i] * weights[i]).sum(), x, retain_graph=True,
-                                          allow_unused=True)
+            (grad,) = torch.autograd.grad(
+                (out[i] * weights[i]).sum(), x, retain_graph=True, allow_unused=True
+            )
             if grad is None:
                 norms.append([0.0] * b)
                 continue
@@ -141,30 +153,46 @@ class BatchIndependence(Check):
                 if rel > LEAK_TOLERANCE:
                     leaks.append({"i": i, "j": j, "relative": rel})
         pairs = b * (b - 1)
-        numbers = {"batch": b, "leaking_pairs": len(leaks), "pairs": pairs,
-                   "max_relative_leak": worst}
+        numbers = {
+            "batch": b,
+            "leaking_pairs": len(leaks),
+            "pairs": pairs,
+            "max_relative_leak": worst,
+        }
         evidence = {
             "rows": [int(r) for r in rows],
-            "grad_norms": {"note": "row i: gradient norm at each example's embedding output "
-                                   "when the loss is example i's output only",
-                           "matrix": norms},
+            "grad_norms": {
+                "note": "row i: gradient norm at each example's embedding output "
+                "when the loss is example i's output only",
+                "matrix": norms,
+            },
             "leaks": leaks[:50],
         }
         if leaks:
             mixed = sorted({leak["i"] for leak in leaks})
             return Outcome(
-                "fail", f"{len(leaks)}/{pairs} example pairs leak gradient "
-                        f"(worst {worst:.2g} of the example's own) in a batch of {b}",
-                numbers=numbers, evidence={**evidence, "examples_that_see_others": mixed},
+                "fail",
+                f"{len(leaks)}/{pairs} example pairs leak gradient "
+                f"(worst {worst:.2g} of the example's own) in a batch of {b}",
+                numbers=numbers,
+                evidence={**evidence, "examples_that_see_others": mixed},
                 advice="the model mixes information across the batch. Usual causes: batch "
-                       "norm (BatchNorm1d) in training mode (use LayerNorm, or none); a "
-                       "view/reshape or transpose that moves the batch dimension (e.g. "
-                       "x.view(-1, …) on a [L, B, D] tensor); attention or pooling over dim 0 "
-                       "instead of the sequence; statistics (mean, max) taken over the batch")
+                "norm (BatchNorm1d) in training mode (use LayerNorm, or none); a "
+                "view/reshape or transpose that moves the batch dimension (e.g. "
+                "x.view(-1, …) on a [L, B, D] tensor); attention or pooling over dim 0 "
+                "instead of the sequence; statistics (mean, max) taken over the batch",
+            )
         if max(own) == 0.0:
             return Outcome(
-                "warn", f"no example's output depends on its own embedding (batch of {b})",
-                numbers=numbers, evidence=evidence,
-                advice="the outputs ignore the input; see the input-independent check")
-        return Outcome("pass", f"no gradient crosses examples: {pairs} pairs exactly 0 "
-                               f"in a batch of {b}", numbers=numbers, evidence=evidence)
+                "warn",
+                f"no example's output depends on its own embedding (batch of {b})",
+                numbers=numbers,
+                evidence=evidence,
+                advice="the outputs ignore the input; see the input-independent check",
+            )
+        return Outcome(
+            "pass",
+            f"no gradient crosses examples: {pairs} pairs exactly 0 in a batch of {b}",
+            numbers=numbers,
+            evidence=evidence,
+        )

@@ -6,9 +6,10 @@ Imported only inside a worker process (it needs torch).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -26,9 +27,15 @@ class ShortRun:
 class CheckContext:
     """Shared by every check of one job; data is prepared once, models built fresh."""
 
-    def __init__(self, config: Config, *, emit: Callable[[Event], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None, data: Any = None,
-                 device: torch.device | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        emit: Callable[[Event], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        data: Any = None,
+        device: torch.device | None = None,
+    ) -> None:
         self.config = config
         self._emit = emit or (lambda event: None)
         self._should_stop = should_stop or (lambda: False)
@@ -76,18 +83,25 @@ class CheckContext:
     def progress(self, fraction: float, message: str = "") -> None:
         from tuirecipe.events import CheckProgress
 
-        self._emit(CheckProgress(name=self.current_check, fraction=float(fraction),
-                                 message=message))
+        self._emit(
+            CheckProgress(name=self.current_check, fraction=float(fraction), message=message)
+        )
 
     def cancelled(self) -> bool:
         return self._should_stop()
 
     # -- short training runs -------------------------------------------------------------
-    def short_train(self, model: torch.nn.Module, *, steps: int | None = None,
-                    lr: float | None = None, seed: int | None = None, train_split: Any = None,
-                    evaluate_dev: bool = True,
-                    before_step: Callable[[torch.nn.Module, int], None] | None = None
-                    ) -> ShortRun:
+    def short_train(
+        self,
+        model: torch.nn.Module,
+        *,
+        steps: int | None = None,
+        lr: float | None = None,
+        seed: int | None = None,
+        train_split: Any = None,
+        evaluate_dev: bool = True,
+        before_step: Callable[[torch.nn.Module, int], None] | None = None,
+    ) -> ShortRun:
         """Train ``model`` for ``steps`` on the trainer's batches; return losses and dev.
 
         Uses the real Trainer (same loss, optimizer, batching), limited to ``steps`` and
@@ -115,17 +129,28 @@ class CheckContext:
                 if len(losses) % 10 == 0:
                     self.progress(len(losses) / steps, f"step {len(losses)}/{steps}")
 
-        trainer = Trainer(model, data, cfg, seed=self.config.seed if seed is None else seed,
-                          emit=collect, device=self.device, predictions_sample=0)
+        trainer = Trainer(
+            model,
+            data,
+            cfg,
+            seed=self.config.seed if seed is None else seed,
+            emit=collect,
+            device=self.device,
+            predictions_sample=0,
+        )
         if before_step is not None:
             trainer.add_hook("on_batch_end", lambda t: before_step(t.model, t.step))
-        trainer.add_hook("on_batch_end", lambda t: t.request_stop() if self.cancelled()
-                         else None)
+        trainer.add_hook("on_batch_end", lambda t: t.request_stop() if self.cancelled() else None)
         # The trainer evaluates once at the end; the check decides whether it wants it.
         trainer.run()
         dev = {}
         if evaluate_dev:
-            dev = evaluate(model, self.data.dev, task=self.data.task,
-                           batch_size=max(64, self.config.train.batch_size),
-                           device=self.device, pad_id=int(self.data.vocab.pad_id))
+            dev = evaluate(
+                model,
+                self.data.dev,
+                task=self.data.task,
+                batch_size=max(64, self.config.train.batch_size),
+                device=self.device,
+                pad_id=int(self.data.vocab.pad_id),
+            )
         return ShortRun(losses=losses, dev=dev, model=model)

@@ -26,9 +26,11 @@ class FixedSeed(Check):
     stage = "skeleton"
     kind = "auto"
     order = 10
-    description = ("Trains twice from the same seed and once from another. The same seed "
-                   "must give the same losses step for step, or results cannot be compared "
-                   "between runs; a different seed must change them, or the seed is not used.")
+    description = (
+        "Trains twice from the same seed and once from another. The same seed "
+        "must give the same losses step for step, or results cannot be compared "
+        "between runs; a different seed must change them, or the seed is not used."
+    )
 
     def run(self, ctx: Any) -> Outcome:
         from tuirecipe.checks.torchutil import train_steps
@@ -47,40 +49,61 @@ class FixedSeed(Check):
         first, second, other = losses(seed, 0), losses(seed, 1), losses(seed + 1, 2)
         same_at = _first_difference(first, second, tolerance)
         other_at = _first_difference(first, other, 0.0)
-        max_rel = max((abs(x - y) / max(abs(x), abs(y), 1e-12)
-                       for x, y in zip(first, second)), default=0.0)
-        numbers = {"steps": len(first), "seed": seed, "other_seed": seed + 1,
-                   "max_relative_difference": max_rel, "tolerance": tolerance,
-                   "device": str(ctx.device)}
+        max_rel = max(
+            (abs(x - y) / max(abs(x), abs(y), 1e-12) for x, y in zip(first, second)), default=0.0
+        )
+        numbers = {
+            "steps": len(first),
+            "seed": seed,
+            "other_seed": seed + 1,
+            "max_relative_difference": max_rel,
+            "tolerance": tolerance,
+            "device": str(ctx.device),
+        }
         evidence: dict[str, Any] = {
-            "losses_seed": first, "losses_same_seed_again": second, "losses_other_seed": other,
-            "first_differing_step": same_at, "other_seed_first_differing_step": other_at,
-            "comparison": "bitwise (CPU)" if not cuda else
-                          f"relative difference ≤ {tolerance:g} ({ctx.device.type})"}
+            "losses_seed": first,
+            "losses_same_seed_again": second,
+            "losses_other_seed": other,
+            "first_differing_step": same_at,
+            "other_seed_first_differing_step": other_at,
+            "comparison": "bitwise (CPU)"
+            if not cuda
+            else f"relative difference ≤ {tolerance:g} ({ctx.device.type})",
+        }
         if cuda:
-            evidence["note"] = ("on CUDA some kernels (scatter/index_add, cuDNN autotuning, "
-                                "atomics) are not deterministic; small differences are allowed")
+            evidence["note"] = (
+                "on CUDA some kernels (scatter/index_add, cuDNN autotuning, "
+                "atomics) are not deterministic; small differences are allowed"
+            )
         if same_at is not None:
             return Outcome(
-                "fail", f"same seed {seed}, different losses from step {same_at} "
-                        f"({first[same_at - 1]:.6g} vs {second[same_at - 1]:.6g})"
-                if same_at <= min(len(first), len(second)) else
-                f"same seed {seed}, runs of different length ({len(first)} vs {len(second)})",
-                numbers={**numbers, "first_differing_step": same_at}, evidence=evidence,
+                "fail",
+                f"same seed {seed}, different losses from step {same_at} "
+                f"({first[same_at - 1]:.6g} vs {second[same_at - 1]:.6g})"
+                if same_at <= min(len(first), len(second))
+                else f"same seed {seed}, runs of different length ({len(first)} vs {len(second)})",
+                numbers={**numbers, "first_differing_step": same_at},
+                evidence=evidence,
                 advice="something random is not seeded: look for random numbers in the "
-                       "model or data code drawn from an unseeded generator (numpy's "
-                       "default_rng(), a torch.Generator of your own, time-based seeds) "
-                       "or non-deterministic GPU kernels")
+                "model or data code drawn from an unseeded generator (numpy's "
+                "default_rng(), a torch.Generator of your own, time-based seeds) "
+                "or non-deterministic GPU kernels",
+            )
         if other_at is None:
             return Outcome(
-                "warn", f"seeds {seed} and {seed + 1} give identical losses over {len(first)} "
-                        "steps: the seed seems to have no effect",
-                numbers=numbers, evidence=evidence,
+                "warn",
+                f"seeds {seed} and {seed + 1} give identical losses over {len(first)} "
+                "steps: the seed seems to have no effect",
+                numbers=numbers,
+                evidence=evidence,
                 advice="the initialisation and data order should depend on the seed; check "
-                       "that the model draws its initial weights from torch's generator")
+                "that the model draws its initial weights from torch's generator",
+            )
         same = "identical" if max_rel == 0 else f"within {max_rel:.1e}"
         return Outcome(
-            "pass", f"seed {seed} twice: {same} losses over {len(first)} steps; "
-                    f"seed {seed + 1} differs from step {other_at}",
+            "pass",
+            f"seed {seed} twice: {same} losses over {len(first)} steps; "
+            f"seed {seed + 1} differs from step {other_at}",
             numbers={**numbers, "other_seed_first_differing_step": other_at},
-            evidence=evidence)
+            evidence=evidence,
+        )

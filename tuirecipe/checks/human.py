@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tuirecipe.checks.base import Check, register
 from tuirecipe.stats import wilson_interval as _wilson
@@ -22,8 +23,9 @@ def _as_list(values: Any) -> list[Any]:
     return list(values)
 
 
-def sample_for_human(texts: Any, labels: Any = None, n: int = 20,
-                     seed: int = 0) -> list[tuple[int, str]]:
+def sample_for_human(
+    texts: Any, labels: Any = None, n: int = 20, seed: int = 0
+) -> list[tuple[int, str]]:
     """``n`` examples as ``(index, text)``, gold labels withheld, in a seeded random order.
 
     ``texts`` is a sequence (list, Series, array) or a DataFrame with a ``text`` column;
@@ -35,9 +37,11 @@ def sample_for_human(texts: Any, labels: Any = None, n: int = 20,
     gold = _as_list(labels) if labels is not None else None
     if gold is not None and len(gold) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(gold)} labels")
-    candidates = [i for i, t in enumerate(texts)
-                  if isinstance(t, str) and t.strip()
-                  and (gold is None or not _missing(gold[i]))]
+    candidates = [
+        i
+        for i, t in enumerate(texts)
+        if isinstance(t, str) and t.strip() and (gold is None or not _missing(gold[i]))
+    ]
     rng = random.Random(seed)
     chosen = rng.sample(candidates, min(max(int(n), 0), len(candidates)))
     return [(i, texts[i]) for i in chosen]
@@ -47,8 +51,9 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def score_human(answers: Mapping[int, Any], gold: Mapping[int, Any] | Sequence[Any]
-                ) -> dict[str, Any]:
+def score_human(
+    answers: Mapping[int, Any], gold: Mapping[int, Any] | Sequence[Any]
+) -> dict[str, Any]:
     """Accuracy of ``answers`` (``{index: label, or None when skipped}``) against ``gold``
     (indexable by the same indices), with a Wilson 95 % interval over the answered ones.
 
@@ -69,8 +74,14 @@ def score_human(answers: Mapping[int, Any], gold: Mapping[int, Any] | Sequence[A
         else:
             mistakes.append({"index": int(index), "answer": str(answer), "gold": str(truth)})
     lo, hi = _wilson(correct, answered)
-    return {"accuracy": correct / answered if answered else None, "ci": [lo, hi],
-            "n": answered, "correct": correct, "skipped": skipped, "mistakes": mistakes}
+    return {
+        "accuracy": correct / answered if answered else None,
+        "ci": [lo, hi],
+        "n": answered,
+        "correct": correct,
+        "skipped": skipped,
+        "mistakes": mistakes,
+    }
 
 
 @register
@@ -84,4 +95,5 @@ class HumanBaseline(Check):
         "Label a random sample of dev examples yourself, without seeing the gold labels. "
         "Your accuracy (with its interval) is a rough ceiling for the model and a test of "
         "the labels: where you disagree with the gold label, read why — ambiguous classes "
-        "and label noise show up here first.")
+        "and label noise show up here first."
+    )

@@ -50,11 +50,13 @@ class InitLoss(Check):
     stage = "skeleton"
     kind = "auto"
     order = 20
-    description = ("Measures the loss of the untrained model (eval mode) and compares it with "
-                   "the closed form for a model that knows nothing yet: log(C) with equal "
-                   "logits, the prior's entropy when the output bias is set from the class "
-                   "counts, the target variance for regression. A much higher loss means an "
-                   "overconfident initialisation that wastes the first steps.")
+    description = (
+        "Measures the loss of the untrained model (eval mode) and compares it with "
+        "the closed form for a model that knows nothing yet: log(C) with equal "
+        "logits, the prior's entropy when the output bias is set from the class "
+        "counts, the target variance for regression. A much higher loss means an "
+        "overconfident initialisation that wastes the first steps."
+    )
 
     def run(self, ctx: Any) -> Outcome:
         from tuirecipe.checks.torchutil import (
@@ -73,10 +75,11 @@ class InitLoss(Check):
         classify = data.task == "classification"
         if classify:
             which = "prior" if state == "prior" else "uniform"
-            label = {"uniform": f"log({len(data.class_counts)}) (equal logits)",
-                     "prior": "prior entropy (bias = log prior)"}[which]
-            both = (f"uniform {expected['uniform']:.4f}, with prior bias "
-                    f"{expected['prior']:.4f}")
+            label = {
+                "uniform": f"log({len(data.class_counts)}) (equal logits)",
+                "prior": "prior entropy (bias = log prior)",
+            }[which]
+            both = f"uniform {expected['uniform']:.4f}, with prior bias {expected['prior']:.4f}"
         else:
             which = "mean" if state == "mean" else "zero"
             label = {"zero": "mean(y²) (output 0)", "mean": "var(y) (output at the mean)"}[which]
@@ -84,14 +87,26 @@ class InitLoss(Check):
         target = expected[which]
         ratio = measured / target if target > 0 else math.inf
         numbers: dict[str, Any] = {
-            "init_loss": measured, "expected": target, "expected_kind": which,
-            "ratio": ratio, "tolerance": tol, "output_bias": state,
-            "output_scale": output_scale(out, data.task), "examples": int(len(targets))}
+            "init_loss": measured,
+            "expected": target,
+            "expected_kind": which,
+            "ratio": ratio,
+            "tolerance": tol,
+            "output_bias": state,
+            "output_scale": output_scale(out, data.task),
+            "examples": int(len(targets)),
+        }
         numbers.update({f"expected_{k}": v for k, v in expected.items()})
-        evidence = {"expectations": expected, "used": which, "used_means": label,
-                    "examples_measured": int(len(targets)), "mode": "eval (no dropout)",
-                    "first_outputs": [[round(float(v), 4) for v in row]
-                                      for row in out[:5].reshape(min(5, len(out)), -1)]}
+        evidence = {
+            "expectations": expected,
+            "used": which,
+            "used_means": label,
+            "examples_measured": int(len(targets)),
+            "mode": "eval (no dropout)",
+            "first_outputs": [
+                [round(float(v), 4) for v in row] for row in out[:5].reshape(min(5, len(out)), -1)
+            ],
+        }
         summary = f"init loss {measured:.4f} vs expected {target:.4f} [{label}]; {both}"
         floor = min(expected.values())  # no constant predictor does better than this
         if not math.isfinite(measured) or ratio > 1 + tol:
@@ -103,20 +118,30 @@ class InitLoss(Check):
                 large = rms >= LARGE_OUTPUT * math.sqrt(max(expected["zero"], 1e-12))
             if large or ratio > 2 * (1 + tol) or not math.isfinite(measured):
                 return Outcome(
-                    "fail", summary, numbers, evidence,
+                    "fail",
+                    summary,
+                    numbers,
+                    evidence,
                     advice="the untrained model is confidently wrong: scale down the output "
-                           "layer's initial weights (or the activations feeding it) so the "
-                           "initial outputs are near zero")
+                    "layer's initial weights (or the activations feeding it) so the "
+                    "initial outputs are near zero",
+                )
             return Outcome(
-                "warn", summary + " (outputs small: a shared offset, not overconfidence)",
-                numbers, evidence,
+                "warn",
+                summary + " (outputs small: a shared offset, not overconfidence)",
+                numbers,
+                evidence,
                 advice="the initial outputs are small but share an offset (ReLU features "
-                       "are positive) that the targets punish; set the output bias to the "
-                       "log prior / target mean (see the initialisation check)")
+                "are positive) that the targets punish; set the output bias to the "
+                "log prior / target mean (see the initialisation check)",
+            )
         if measured < floor * (1 - tol):
             return Outcome(
-                "warn", summary + f" — below every constant predictor ({floor:.4f})",
-                numbers, evidence,
+                "warn",
+                summary + f" — below every constant predictor ({floor:.4f})",
+                numbers,
+                evidence,
                 advice="an untrained model should not beat a constant predictor: look for "
-                       "the label leaking into the inputs")
+                "the label leaking into the inputs",
+            )
         return Outcome("pass", summary, numbers, evidence)

@@ -28,21 +28,29 @@ def layer_scales(model: Any, output: Any = None) -> list[dict[str, Any]]:
             shape = list(param.shape)
             receptive = math.prod(shape[2:]) if len(shape) > 2 else 1
             fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
-            is_embedding = isinstance(module, nn.Embedding) or (
-                isinstance(module, nn.EmbeddingBag))
+            is_embedding = isinstance(module, nn.Embedding) or (isinstance(module, nn.EmbeddingBag))
             if is_embedding:  # a lookup table: one row per token, fan-in is the row width
                 fan_in, fan_out = shape[1], shape[1]
             std = float(param.detach().float().std()) if param.numel() > 1 else 0.0
             lecun, glorot = math.sqrt(1.0 / fan_in), math.sqrt(2.0 / (fan_in + fan_out))
             off = min(_factor(std, lecun), _factor(std, glorot))
             zero_output = module is output and std == 0.0
-            rows.append({"layer": f"{name}.{pname}" if name else pname,
-                         "type": type(module).__name__, "shape": shape, "std": std,
-                         "lecun_std": lecun, "glorot_std": glorot,
-                         "ratio_lecun": std / lecun, "ratio_glorot": std / glorot,
-                         "off_by": off if math.isfinite(off) else None,
-                         "embedding": is_embedding, "output": module is output,
-                         "far_off": off > FAR_OFF and not (is_embedding or zero_output)})
+            rows.append(
+                {
+                    "layer": f"{name}.{pname}" if name else pname,
+                    "type": type(module).__name__,
+                    "shape": shape,
+                    "std": std,
+                    "lecun_std": lecun,
+                    "glorot_std": glorot,
+                    "ratio_lecun": std / lecun,
+                    "ratio_glorot": std / glorot,
+                    "off_by": off if math.isfinite(off) else None,
+                    "embedding": is_embedding,
+                    "output": module is output,
+                    "far_off": off > FAR_OFF and not (is_embedding or zero_output),
+                }
+            )
     return rows
 
 
@@ -60,10 +68,12 @@ class Initialisation(Check):
     stage = "skeleton"
     kind = "auto"
     order = 30
-    description = ("Sets the output bias to the log class prior (or the target mean) and "
-                   "shows the initial loss before and after, then compares every layer's "
-                   "initial weight scale with the LeCun and Glorot expectations. A good start "
-                   "avoids a 'hockey stick' loss curve spent learning the bias.")
+    description = (
+        "Sets the output bias to the log class prior (or the target mean) and "
+        "shows the initial loss before and after, then compares every layer's "
+        "initial weight scale with the LeCun and Glorot expectations. A good start "
+        "avoids a 'hockey stick' loss curve spent learning the bias."
+    )
 
     def run(self, ctx: Any) -> Outcome:
         from tuirecipe.checks.torchutil import (
@@ -88,40 +98,70 @@ class Initialisation(Check):
         layers = layer_scales(model, output_layer(model, int(ctx.spec.num_outputs)))
         far = [row for row in layers if row["far_off"]]
         numbers: dict[str, Any] = {
-            "init_loss": before, "init_loss_with_bias": after, "bias_found": found,
-            "output_scale": scale, "layers": len(layers), "layers_far_off": len(far),
-            **{f"expected_{k}": v for k, v in expected.items()}}
+            "init_loss": before,
+            "init_loss_with_bias": after,
+            "bias_found": found,
+            "output_scale": scale,
+            "layers": len(layers),
+            "layers_far_off": len(far),
+            **{f"expected_{k}": v for k, v in expected.items()},
+        }
         evidence: dict[str, Any] = {
             "bias": ("log class prior" if classify else "target mean") if found else "not set",
-            "init_loss_before": before, "init_loss_after": after, "expectations": expected,
+            "init_loss_before": before,
+            "init_loss_after": after,
+            "expectations": expected,
             "output_scale": scale,
-            "output_scale_means": ("RMS of centred logits" if classify
-                                   else "output std / target std"),
-            "layers": [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()}
-                       for row in layers[:MAX_LAYERS_SHOWN]],
+            "output_scale_means": (
+                "RMS of centred logits" if classify else "output std / target std"
+            ),
+            "layers": [
+                {k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()}
+                for row in layers[:MAX_LAYERS_SHOWN]
+            ],
             "references": "LeCun normal std = sqrt(1/fan_in); Glorot normal std = "
-                          "sqrt(2/(fan_in+fan_out)); embeddings are shown, not judged "
-                          "(N(0,1) is their usual start)"}
-        offer = (f"set the bias: init loss {before:.4f} → {after:.4f}" if found
-                 else "no output layer found to set the bias on")
+            "sqrt(2/(fan_in+fan_out)); embeddings are shown, not judged "
+            "(N(0,1) is their usual start)",
+        }
+        offer = (
+            f"set the bias: init loss {before:.4f} → {after:.4f}"
+            if found
+            else "no output layer found to set the bias on"
+        )
         if not math.isfinite(before) or scale > HUGE_OUTPUT:
             what = "logits" if classify else "outputs"
             return Outcome(
-                "fail", f"huge initial {what} (scale {scale:.3g} > {HUGE_OUTPUT:g}); {offer}",
-                numbers, evidence,
+                "fail",
+                f"huge initial {what} (scale {scale:.3g} > {HUGE_OUTPUT:g}); {offer}",
+                numbers,
+                evidence,
                 advice="the output layer starts far too large: initialise its weights "
-                       "smaller (e.g. zeros or std 0.01) so the model starts near-uniform")
+                "smaller (e.g. zeros or std 0.01) so the model starts near-uniform",
+            )
         if far or not found:
-            names = ", ".join(f"{r['layer']} (std {r['std']:.3g}, ×{r['ratio_lecun']:.2g} "
-                              "LeCun)" for r in far[:3])
+            names = ", ".join(
+                f"{r['layer']} (std {r['std']:.3g}, ×{r['ratio_lecun']:.2g} LeCun)" for r in far[:3]
+            )
             more = f" and {len(far) - 3} more" if len(far) > 3 else ""
-            problem = (f"{len(far)} layer(s) far from LeCun/Glorot scale: {names}{more}"
-                       if far else "no output layer with a bias")
+            problem = (
+                f"{len(far)} layer(s) far from LeCun/Glorot scale: {names}{more}"
+                if far
+                else "no output layer with a bias"
+            )
             return Outcome(
-                "warn", f"{problem}; {offer}", numbers, evidence,
+                "warn",
+                f"{problem}; {offer}",
+                numbers,
+                evidence,
                 advice="weights much larger or smaller than ~1/sqrt(fan_in) make activations "
-                       "explode or vanish with depth; use the default or Glorot/LeCun init"
-                       if far else "give the model a final nn.Linear with a bias and "
-                       "num_outputs outputs so its bias can start at the prior")
-        return Outcome("pass", f"{offer}; {len(layers)} weight tensors within "
-                               f"{FAR_OFF:g}× of LeCun/Glorot scale", numbers, evidence)
+                "explode or vanish with depth; use the default or Glorot/LeCun init"
+                if far
+                else "give the model a final nn.Linear with a bias and "
+                "num_outputs outputs so its bias can start at the prior",
+            )
+        return Outcome(
+            "pass",
+            f"{offer}; {len(layers)} weight tensors within {FAR_OFF:g}× of LeCun/Glorot scale",
+            numbers,
+            evidence,
+        )

@@ -30,11 +30,13 @@ class InputView(Check):
     stage = "skeleton"
     kind = "auto"
     order = 60
-    description = ("Captures the first training batch at the model's forward call, exactly "
-                   "as the trainer builds it, and decodes it back to tokens with padding, "
-                   "<unk> and truncation marked, beside each label. Bugs in tokenisation, "
-                   "padding or label alignment are easy to see here and hard to see anywhere "
-                   "else.")
+    description = (
+        "Captures the first training batch at the model's forward call, exactly "
+        "as the trainer builds it, and decodes it back to tokens with padding, "
+        "<unk> and truncation marked, beside each label. Bugs in tokenisation, "
+        "padding or label alignment are easy to see here and hard to see anywhere "
+        "else."
+    )
 
     def run(self, ctx: Any) -> Outcome:
         import numpy as np
@@ -53,8 +55,12 @@ class InputView(Check):
         def grab(_module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
             if not captured:
                 values = list(args) + list(kwargs.values())
-                captured.append(tuple(v.detach().cpu().clone() if isinstance(v, torch.Tensor)
-                                      else v for v in values))
+                captured.append(
+                    tuple(
+                        v.detach().cpu().clone() if isinstance(v, torch.Tensor) else v
+                        for v in values
+                    )
+                )
 
         model = ctx.fresh_model()
         handle = model.register_forward_pre_hook(grab, with_kwargs=True)
@@ -63,8 +69,9 @@ class InputView(Check):
         finally:
             handle.remove()
         if not captured or len(captured[0]) < 2:
-            return Outcome("error", "the model's forward was not called with "
-                                    "(input_ids, attention_mask)")
+            return Outcome(
+                "error", "the model's forward was not called with (input_ids, attention_mask)"
+            )
         ids, mask = captured[0][0], captured[0][1]
 
         # Which training rows that batch holds: the same shuffle the trainer used.
@@ -74,8 +81,9 @@ class InputView(Check):
         _, _, rows = next(iter_batches(index, ctx.config.train.batch_size, generator=generator))
         rows = rows.tolist()
         width = ids.shape[1]
-        matched = (len(rows) == ids.shape[0]
-                   and torch.equal(tensors.ids[rows, :width], ids.to(torch.int64)))
+        matched = len(rows) == ids.shape[0] and torch.equal(
+            tensors.ids[rows, :width], ids.to(torch.int64)
+        )
 
         name_of = _token_names(vocab)
         lowercase = bool(getattr(vocab, "lowercase", True))
@@ -92,8 +100,10 @@ class InputView(Check):
             full = len(tokenize(text, lowercase)) if matched else len(real)
             cut = full > data.max_len
             cut_rows += cut
-            tokens = [("<unk>" if i == unk_id else name_of(i)) if m else "·"
-                      for i, m in zip(row_ids, row_mask)]
+            tokens = [
+                ("<unk>" if i == unk_id else name_of(i)) if m else "·"
+                for i, m in zip(row_ids, row_mask)
+            ]
             shown = " ".join(t for t in tokens if t != "·")
             if cut:
                 shown += f" ✂[{full - data.max_len} cut]"
@@ -101,13 +111,21 @@ class InputView(Check):
             if pads:
                 shown += f" ·×{pads}"
             entry: dict[str, Any] = {
-                "tokens": tokens, "view": shown if real else "(all padding)",
+                "tokens": tokens,
+                "view": shown if real else "(all padding)",
                 "mask": "".join("1" if m else "0" for m in row_mask),
-                "length": len(real), "full_length": full, "truncated": cut, "unk": unk}
+                "length": len(real),
+                "full_length": full,
+                "truncated": cut,
+                "unk": unk,
+            }
             if matched:
                 target = split.targets[rows[r]]
-                entry["row"] = int(split.rows[rows[r]]) if getattr(split, "rows", None) \
-                    is not None else rows[r]
+                entry["row"] = (
+                    int(split.rows[rows[r]])
+                    if getattr(split, "rows", None) is not None
+                    else rows[r]
+                )
                 entry["text"] = short_text(text, 120)
                 if data.task == "classification":
                     entry["label"] = int(target)
@@ -122,11 +140,17 @@ class InputView(Check):
         unk_rate = float(getattr(split, "unk_rate", 0.0))
         trunc_rate = float(getattr(split, "truncated", 0)) / n_split if n_split else 0.0
         numbers: dict[str, Any] = {
-            "batch_rows": int(ids.shape[0]), "batch_width": int(width),
-            "batch_padding_rows": pad_rows, "batch_unk_rate": unk_tokens / max(real_tokens, 1),
-            "batch_truncated": cut_rows, "train_unk_rate": unk_rate,
-            "train_truncation_rate": trunc_rate, "train_padding_rows": split_pad_rows,
-            "max_len": int(data.max_len), "rows_matched": bool(matched)}
+            "batch_rows": int(ids.shape[0]),
+            "batch_width": int(width),
+            "batch_padding_rows": pad_rows,
+            "batch_unk_rate": unk_tokens / max(real_tokens, 1),
+            "batch_truncated": cut_rows,
+            "train_unk_rate": unk_rate,
+            "train_truncation_rate": trunc_rate,
+            "train_padding_rows": split_pad_rows,
+            "max_len": int(data.max_len),
+            "rows_matched": bool(matched),
+        }
         evidence: dict[str, Any] = {
             "rows": decoded[:ROWS_SHOWN],
             "shapes": {"input_ids": list(ids.shape), "attention_mask": list(mask.shape)},
@@ -134,21 +158,33 @@ class InputView(Check):
             "legend": "· padding, <unk> unknown token, ✂ tokens cut at max_len",
             "batch_rows": rows if matched else [],
             "look": "read a few rows: do the tokens say what the text says, and does the "
-                    "label fit?"}
+            "label fit?",
+        }
         problems = []
         if pad_rows or split_pad_rows:
             problems.append(f"{max(pad_rows, split_pad_rows)} all-padding row(s)")
         if unk_rate > cfg.unk_rate_warn:
             problems.append(f"<unk> rate {unk_rate:.1%} > {cfg.unk_rate_warn:.0%}")
         if trunc_rate > cfg.truncation_warn:
-            problems.append(f"{trunc_rate:.1%} of rows truncated at max_len {data.max_len} "
-                            f"> {cfg.truncation_warn:.0%}")
+            problems.append(
+                f"{trunc_rate:.1%} of rows truncated at max_len {data.max_len} "
+                f"> {cfg.truncation_warn:.0%}"
+            )
         if not matched:
             problems.append("the batch could not be matched to training rows (labels not shown)")
         shape = f"batch {ids.shape[0]}×{width} {str(ids.dtype).replace('torch.', '')}"
         if problems:
-            return Outcome("warn", f"{shape}: " + "; ".join(problems), numbers, evidence,
-                           advice="raise data.max_len for truncation, lower data.min_freq or "
-                                  "raise data.max_vocab for <unk>, drop or fix empty texts")
-        return Outcome("pass", f"look at it: {shape}, <unk> {unk_rate:.1%}, truncated "
-                               f"{trunc_rate:.1%}, no empty rows", numbers, evidence)
+            return Outcome(
+                "warn",
+                f"{shape}: " + "; ".join(problems),
+                numbers,
+                evidence,
+                advice="raise data.max_len for truncation, lower data.min_freq or "
+                "raise data.max_vocab for <unk>, drop or fix empty texts",
+            )
+        return Outcome(
+            "pass",
+            f"look at it: {shape}, <unk> {unk_rate:.1%}, truncated {trunc_rate:.1%}, no empty rows",
+            numbers,
+            evidence,
+        )

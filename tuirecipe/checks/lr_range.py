@@ -32,7 +32,7 @@ def smooth(values: list[float], beta: float = SMOOTH) -> list[float]:
     out, avg = [], 0.0
     for k, v in enumerate(values, 1):
         avg = beta * avg + (1 - beta) * v
-        out.append(avg / (1 - beta ** k))
+        out.append(avg / (1 - beta**k))
     return out
 
 
@@ -58,8 +58,13 @@ def suggest(lrs: list[float], smoothed: list[float]) -> dict[str, Any]:
     low, high = lrs[steepest], lrs[best] / 10
     if low > high:
         low, high = high, low
-    return {"lr_at_min": lrs[best], "lr_steepest": lrs[steepest], "suggested_low": low,
-            "suggested_high": high, "min_index": best}
+    return {
+        "lr_at_min": lrs[best],
+        "lr_steepest": lrs[steepest],
+        "suggested_low": low,
+        "suggested_high": high,
+        "min_index": best,
+    }
 
 
 @register
@@ -73,7 +78,8 @@ class LrRange(Check):
         "Trains a fresh model while raising the learning rate exponentially from "
         "checks.lr_min to checks.lr_max, and plots the smoothed loss against it. The "
         "useful rates are on the steep part of the descent, below the minimum; a loss that "
-        "never falls means the model cannot learn, or the range is too low.")
+        "never falls means the model cannot learn, or the range is too low."
+    )
 
     def run(self, ctx: CheckContext) -> Outcome:
         import torch
@@ -85,16 +91,21 @@ class LrRange(Check):
         lrs = lr_schedule(cfg.checks.lr_min, cfg.checks.lr_max, int(cfg.checks.lr_steps))
         model = ctx.fresh_model()
         params = [p for p in model.parameters() if p.requires_grad]
-        advice_stuck = ("the loss did not fall at any rate: the model may not be able to "
-                        "learn (frozen or disconnected parameters, an output that ignores "
-                        "the input, labels that do not match the inputs), or the range is "
-                        "too low (raise checks.lr_max)")
+        advice_stuck = (
+            "the loss did not fall at any rate: the model may not be able to "
+            "learn (frozen or disconnected parameters, an output that ignores "
+            "the input, labels that do not match the inputs), or the range is "
+            "too low (raise checks.lr_max)"
+        )
         if not params:
-            return Outcome("warn", "no trainable parameters: the loss cannot fall",
-                           numbers={"trainable": 0}, advice=advice_stuck)
+            return Outcome(
+                "warn",
+                "no trainable parameters: the loss cannot fall",
+                numbers={"trainable": 0},
+                advice=advice_stuck,
+            )
         opt = torch.optim.AdamW(params, lr=lrs[0], weight_decay=cfg.train.weight_decay)
-        tensors = SplitTensors.from_split(data.train, data.task, ctx.device,
-                                          int(data.vocab.pad_id))
+        tensors = SplitTensors.from_split(data.train, data.task, ctx.device, int(data.vocab.pad_id))
         generator = seed_everything(cfg.seed)
         weight = None
         if cfg.train.class_weights and data.task == "classification":
@@ -143,32 +154,57 @@ class LrRange(Check):
                 stop_reason = f"loss exploded (> {EXPLODE:g}× the best) at lr {lr:.3g}"
                 break
         if not losses:
-            return Outcome("error", stop_reason or "no step ran",
-                           advice="lower checks.lr_min or check the model for NaN at init")
+            return Outcome(
+                "error",
+                stop_reason or "no step ran",
+                advice="lower checks.lr_min or check the model for NaN at init",
+            )
         smoothed = smooth(losses)
         found = suggest(used, smoothed)
         start, low = smoothed[0], min(smoothed)
         drop = (start - low) / abs(start) if start else 0.0
-        numbers = {**{k: v for k, v in found.items() if k != "min_index"},
-                   "steps": len(losses), "start_loss": start, "min_loss": low,
-                   "relative_drop": drop, "config_lr": cfg.train.lr,
-                   "diverged_at": used[-1] if stop_reason.startswith("loss") else None}
-        evidence = {"lr": used, "loss": losses, "smoothed": smoothed,
-                    "stopped": stop_reason or "reached lr_max",
-                    "suggested": [found["suggested_low"], found["suggested_high"]],
-                    "config_lr": cfg.train.lr}
-        if stop_reason == "the loss does not depend on any trainable parameter" or \
-                drop < cfg.checks.loss_decrease_min:
-            return Outcome("warn", f"the loss never fell by {cfg.checks.loss_decrease_min:.0%} "
-                                   f"between lr {used[0]:.2g} and {used[-1]:.2g} "
-                                   f"(best {low:.3g} from {start:.3g})",
-                           numbers=numbers, evidence=evidence, advice=advice_stuck)
-        summary = (f"suggested lr {found['suggested_low']:.2g}–{found['suggested_high']:.2g} "
-                   f"(steepest {found['lr_steepest']:.2g}, minimum at {found['lr_at_min']:.2g},"
-                   f" loss {start:.3g}→{low:.3g}); train.lr is {cfg.train.lr:.2g}")
+        numbers = {
+            **{k: v for k, v in found.items() if k != "min_index"},
+            "steps": len(losses),
+            "start_loss": start,
+            "min_loss": low,
+            "relative_drop": drop,
+            "config_lr": cfg.train.lr,
+            "diverged_at": used[-1] if stop_reason.startswith("loss") else None,
+        }
+        evidence = {
+            "lr": used,
+            "loss": losses,
+            "smoothed": smoothed,
+            "stopped": stop_reason or "reached lr_max",
+            "suggested": [found["suggested_low"], found["suggested_high"]],
+            "config_lr": cfg.train.lr,
+        }
+        if (
+            stop_reason == "the loss does not depend on any trainable parameter"
+            or drop < cfg.checks.loss_decrease_min
+        ):
+            return Outcome(
+                "warn",
+                f"the loss never fell by {cfg.checks.loss_decrease_min:.0%} "
+                f"between lr {used[0]:.2g} and {used[-1]:.2g} "
+                f"(best {low:.3g} from {start:.3g})",
+                numbers=numbers,
+                evidence=evidence,
+                advice=advice_stuck,
+            )
+        summary = (
+            f"suggested lr {found['suggested_low']:.2g}–{found['suggested_high']:.2g} "
+            f"(steepest {found['lr_steepest']:.2g}, minimum at {found['lr_at_min']:.2g},"
+            f" loss {start:.3g}→{low:.3g}); train.lr is {cfg.train.lr:.2g}"
+        )
         diverged = numbers["diverged_at"]
         if diverged is not None and cfg.train.lr >= diverged:
-            return Outcome("warn", summary + f", past where the loss exploded ({diverged:.2g})",
-                           numbers=numbers, evidence=evidence,
-                           advice="lower train.lr into the suggested range")
+            return Outcome(
+                "warn",
+                summary + f", past where the loss exploded ({diverged:.2g})",
+                numbers=numbers,
+                evidence=evidence,
+                advice="lower train.lr into the suggested range",
+            )
         return Outcome("pass", summary, numbers=numbers, evidence=evidence)

@@ -21,7 +21,8 @@ class LookedAtData(Check):
         "Read a few hundred examples, of every class and from the longest and shortest "
         "ends. Look for duplicates, empty or truncated texts, markup and boilerplate, "
         "labels that depend on something the text does not show, and what you yourself use "
-        "to decide. Note what you found: it is the prior for everything that follows.")
+        "to decide. Note what you found: it is the prior for everything that follows."
+    )
 
 
 @register
@@ -35,7 +36,8 @@ class UnderstoodLabels(Check):
         "Know what each label means and how it was produced: the class balance, classes "
         "that overlap or are easily confused, examples whose label you would dispute, and "
         "(for regression) the range, units and outliers of the target. Write down the "
-        "confusions you expect the model to make.")
+        "confusions you expect the model to make."
+    )
 
 
 @register
@@ -49,4 +51,5 @@ class ReadMispredictions(Check):
         "Read the dev examples the model gets wrong, most confident first. Sort them into "
         "causes: a wrong gold label, a genuinely ambiguous text, a pattern the model has "
         "not learned (negation, rare words), or a preprocessing bug (truncation, unknown "
-        "tokens). The biggest group is where the next experiment should go.")
+        "tokens). The biggest group is where the next experiment should go."
+    )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tuirecipe.checks.base import Outcome, all_checks, get_check
 from tuirecipe.config import Config
@@ -33,22 +34,34 @@ def run_one(check_cls: type, ctx: Any) -> CheckResult:
         outcome = Outcome("error", str(exc), advice="fix the config, data or model code named")
     except Exception as exc:  # noqa: BLE001 - one broken check must not stop the checklist
         tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        outcome = Outcome("error", f"{type(exc).__name__}: {exc}",
-                          evidence={"traceback": tail.strip().splitlines()[-25:]})
+        outcome = Outcome(
+            "error",
+            f"{type(exc).__name__}: {exc}",
+            evidence={"traceback": tail.strip().splitlines()[-25:]},
+        )
         if "out of memory" in str(exc).lower():
             outcome.advice = "out of memory: try a smaller train.batch_size or data.max_len"
     evidence = dict(outcome.evidence)
     if outcome.advice:
         evidence.setdefault("advice", outcome.advice)
-    return CheckResult(name=check_cls.name, status=outcome.status, summary=outcome.summary,
-                       numbers=outcome.numbers, evidence=evidence,
-                       seconds=round(time.perf_counter() - started, 3))
+    return CheckResult(
+        name=check_cls.name,
+        status=outcome.status,
+        summary=outcome.summary,
+        numbers=outcome.numbers,
+        evidence=evidence,
+        seconds=round(time.perf_counter() - started, 3),
+    )
 
 
-def run_checks(config: Config, only: list[str] | None = None, *,
-               emit: Callable[[Event], None] | None = None,
-               should_stop: Callable[[], bool] | None = None, data: Any = None
-               ) -> list[CheckResult]:
+def run_checks(
+    config: Config,
+    only: list[str] | None = None,
+    *,
+    emit: Callable[[Event], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    data: Any = None,
+) -> list[CheckResult]:
     """Run the selected checks in this process; every event also goes to ``emit``."""
     from tuirecipe.checks.context import CheckContext
 
@@ -69,8 +82,9 @@ def run_checks(config: Config, only: list[str] | None = None, *,
 def run_checks_job(job: Any) -> str:
     """The worker's ``check`` job; ``job.args["only"]`` may name checks."""
     only = job.args.get("only") or job.config.checks.only or None
-    results = run_checks(job.config, only, emit=job.emit,
-                         should_stop=lambda: job.control.stop_requested)
+    results = run_checks(
+        job.config, only, emit=job.emit, should_stop=lambda: job.control.stop_requested
+    )
     failed = [r.name for r in results if r.status in ("fail", "error")]
     job.run.write_status(checks={r.name: r.status for r in results}, failed_checks=failed)
     if job.control.stop_requested:

@@ -15,7 +15,8 @@ import contextlib
 import copy
 import dataclasses
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -86,12 +87,14 @@ def subset_split(split: Any, index: Any) -> Any:
 
 def tiny_split(data: Any, n: int, seed: int = 0) -> Any:
     """A class-balanced sample of ``n`` training examples."""
-    return subset_split(data.train, balanced_indices(data.train.targets, n, task=data.task,
-                                                     seed=seed))
+    return subset_split(
+        data.train, balanced_indices(data.train.targets, n, task=data.task, seed=seed)
+    )
 
 
-def sample_outputs(ctx: Any, model: nn.Module, split: Any = None,
-                   max_examples: int = INIT_SAMPLE) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_outputs(
+    ctx: Any, model: nn.Module, split: Any = None, max_examples: int = INIT_SAMPLE
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Eval-mode outputs and targets (CPU) on ``split`` (default: a seeded training sample).
 
     The whole split is used when it has at most ``max_examples`` rows.
@@ -139,9 +142,17 @@ def output_scale(out: torch.Tensor, task: str) -> float:
     return float(out.reshape(-1).std()) if out.numel() > 1 else 0.0
 
 
-def train_steps(ctx: Any, model: nn.Module, split: Any, *, steps: int, lr: float | None = None,
-                batch_size: int | None = None, stop_below: float | None = None,
-                seed: int | None = None) -> list[float]:
+def train_steps(
+    ctx: Any,
+    model: nn.Module,
+    split: Any,
+    *,
+    steps: int,
+    lr: float | None = None,
+    batch_size: int | None = None,
+    stop_below: float | None = None,
+    seed: int | None = None,
+) -> list[float]:
     """Train ``model`` on ``split`` with the real Trainer; return the loss per step.
 
     ``batch_size`` overrides the config's (e.g. the whole tiny split in one batch); training
@@ -171,8 +182,15 @@ def train_steps(ctx: Any, model: nn.Module, split: Any, *, steps: int, lr: float
         if ctx.cancelled() or (stop_below is not None and losses and losses[-1] < stop_below):
             trainer.request_stop()
 
-    trainer = Trainer(model, data, cfg, seed=ctx.config.seed if seed is None else seed,
-                      emit=collect, device=ctx.device, predictions_sample=0)
+    trainer = Trainer(
+        model,
+        data,
+        cfg,
+        seed=ctx.config.seed if seed is None else seed,
+        emit=collect,
+        device=ctx.device,
+        predictions_sample=0,
+    )
     trainer.add_hook("on_batch_end", maybe_stop)
     trainer.run()
     return losses
@@ -185,4 +203,4 @@ def label_name(data: Any, cls: int) -> str:
 
 def short_text(text: str, limit: int = 80) -> str:
     text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -25,8 +25,9 @@ from tuirecipe.config import AugmentConfig
 from tuirecipe.data.tokenize import PAD, UNK, tokenize
 
 
-def augment_tokens(tokens: list[str], rng: np.random.Generator, cfg: AugmentConfig,
-                   vocab_tokens: Sequence[str]) -> list[str]:
+def augment_tokens(
+    tokens: list[str], rng: np.random.Generator, cfg: AugmentConfig, vocab_tokens: Sequence[str]
+) -> list[str]:
     """One augmented version of ``tokens`` (the input list is not changed)."""
     out = list(tokens)
     n = len(out)
@@ -37,7 +38,7 @@ def augment_tokens(tokens: list[str], rng: np.random.Generator, cfg: AugmentConf
         for i in np.flatnonzero(draw[0] < cfg.p_replace):
             out[i] = vocab_tokens[int(rng.integers(len(vocab_tokens)))]
     if cfg.p_swap > 0:
-        for i in np.flatnonzero(draw[1, :n - 1] < cfg.p_swap):
+        for i in np.flatnonzero(draw[1, : n - 1] < cfg.p_swap):
             out[i], out[i + 1] = out[i + 1], out[i]
     if cfg.p_delete > 0:
         keep = draw[2] >= cfg.p_delete
@@ -58,13 +59,21 @@ def _vocab_tokens(itos: Sequence[str]) -> list[str]:
     return [t for t in itos if t not in (PAD, UNK)]
 
 
-def augment_texts(texts: Sequence[str], cfg: AugmentConfig, seed: int,
-                  vocab_tokens: Sequence[str], lowercase: bool = True) -> list[str]:
+def augment_texts(
+    texts: Sequence[str],
+    cfg: AugmentConfig,
+    seed: int,
+    vocab_tokens: Sequence[str],
+    lowercase: bool = True,
+) -> list[str]:
     """``cfg.copies`` augmented versions of each text: all first copies, then the second…"""
     rng = np.random.default_rng([seed, 0xA06])  # its own stream: same seed, same copies
     tokenized = [tokenize(str(t), lowercase) for t in texts]
-    return [" ".join(augment_tokens(toks, rng, cfg, vocab_tokens))
-            for _ in range(cfg.copies) for toks in tokenized]
+    return [
+        " ".join(augment_tokens(toks, rng, cfg, vocab_tokens))
+        for _ in range(cfg.copies)
+        for toks in tokenized
+    ]
 
 
 def augment_split(split: Any, vocab: Any, cfg: AugmentConfig, seed: int, max_len: int) -> Any:
@@ -89,12 +98,18 @@ def augment_split(split: Any, vocab: Any, cfg: AugmentConfig, seed: int, max_len
         texts=list(split.texts) + new_texts,
         rows=np.concatenate([split.rows, np.tile(split.rows, copies)]),
         truncated=split.truncated + encoded.truncated,
-        unk_rate=split.unk_rate)
+        unk_rate=split.unk_rate,
+    )
 
 
-def preview(texts: Sequence[str], n: int = 10, cfg: AugmentConfig | None = None,
-            seed: int = 0, vocab_tokens: Sequence[str] | None = None,
-            lowercase: bool = True) -> list[tuple[str, str]]:
+def preview(
+    texts: Sequence[str],
+    n: int = 10,
+    cfg: AugmentConfig | None = None,
+    seed: int = 0,
+    vocab_tokens: Sequence[str] | None = None,
+    lowercase: bool = True,
+) -> list[tuple[str, str]]:
     """``(original, augmented)`` for the first ``n`` texts (one copy each).
 
     Without ``vocab_tokens``, insertions and replacements draw from the tokens of
@@ -104,6 +119,12 @@ def preview(texts: Sequence[str], n: int = 10, cfg: AugmentConfig | None = None,
     shown = [str(t) for t in list(texts)[:n]]
     if vocab_tokens is None:
         vocab_tokens = sorted({tok for t in texts for tok in tokenize(str(t), lowercase)})
-    one = AugmentConfig(enabled=True, copies=1, p_delete=cfg.p_delete, p_swap=cfg.p_swap,
-                        p_insert=cfg.p_insert, p_replace=cfg.p_replace)
+    one = AugmentConfig(
+        enabled=True,
+        copies=1,
+        p_delete=cfg.p_delete,
+        p_swap=cfg.p_swap,
+        p_insert=cfg.p_insert,
+        p_replace=cfg.p_replace,
+    )
     return list(zip(shown, augment_texts(shown, one, seed, vocab_tokens, lowercase)))

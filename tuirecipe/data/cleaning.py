@@ -33,9 +33,19 @@ import pandas as pd
 from tuirecipe.data.decoding import file_sha256 as sha256_of
 from tuirecipe.fileio import atomic_write_bytes
 
-__all__ = ["MARK_DROP", "MARK_LABEL_WRONG", "MARK_KINDS", "BULK_FLAGS", "MarkStore",
-           "MarkImport", "ExportResult", "export_cleaned", "cleaned_paths", "basic_row_flags",
-           "sha256_of"]
+__all__ = [
+    "MARK_DROP",
+    "MARK_LABEL_WRONG",
+    "MARK_KINDS",
+    "BULK_FLAGS",
+    "MarkStore",
+    "MarkImport",
+    "ExportResult",
+    "export_cleaned",
+    "cleaned_paths",
+    "basic_row_flags",
+    "sha256_of",
+]
 
 MARK_DROP = "drop"
 MARK_LABEL_WRONG = "label_wrong"
@@ -88,15 +98,16 @@ class MarkStore:
         if not isinstance(entry, dict):
             entry = {}
         marks = entry.get("marks", {})
-        for key, value in (marks.items() if isinstance(marks, dict) else ()):
+        for key, value in marks.items() if isinstance(marks, dict) else ():
             mark = value.get("mark") if isinstance(value, dict) else value
             if mark in MARK_KINDS and _is_int(key):
                 self._marks[int(key)] = mark
         imported = entry.get("imported", {})
-        for source, rows in (imported.items() if isinstance(imported, dict) else ()):
+        for source, rows in imported.items() if isinstance(imported, dict) else ():
             if isinstance(rows, list):
-                self._imported[str(source)] = {int(r) for r in rows
-                                               if not isinstance(r, bool) and _is_int(r)}
+                self._imported[str(source)] = {
+                    int(r) for r in rows if not isinstance(r, bool) and _is_int(r)
+                }
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -137,8 +148,13 @@ class MarkStore:
         """Source → the rows :meth:`import_marks` has taken from it (a copy)."""
         return {source: set(rows) for source, rows in self._imported.items()}
 
-    def import_marks(self, flagged: Mapping[int, Iterable[str]], mark: str = MARK_LABEL_WRONG,
-                     *, known_rows: Collection[int] | None = None) -> MarkImport:
+    def import_marks(
+        self,
+        flagged: Mapping[int, Iterable[str]],
+        mark: str = MARK_LABEL_WRONG,
+        *,
+        known_rows: Collection[int] | None = None,
+    ) -> MarkImport:
         """Mark rows flagged by other sources (``row → source ids``), then save once.
 
         Only ``(source, row)`` pairs not taken before count: a row the person unmarked
@@ -153,8 +169,9 @@ class MarkStore:
         imported_before = {source: set(rows) for source, rows in self._imported.items()}
         for row, sources in sorted(flagged.items()):
             row = int(row)
-            new = sorted({str(s) for s in sources} - {s for s, rows in self._imported.items()
-                                                      if row in rows})
+            new = sorted(
+                {str(s) for s in sources} - {s for s, rows in self._imported.items() if row in rows}
+            )
             if not new:
                 continue
             for source in new:
@@ -185,7 +202,8 @@ class MarkStore:
         }
         if self._imported:
             document["files"][self.sha256]["imported"] = {
-                source: sorted(rows) for source, rows in sorted(self._imported.items())}
+                source: sorted(rows) for source, rows in sorted(self._imported.items())
+            }
         if not self._marks and not self._imported:
             document["files"].pop(self.sha256, None)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,8 +214,9 @@ class MarkStore:
 # flags that need no profile
 
 
-def basic_row_flags(frame: pd.DataFrame, *, max_len: int | None = None,
-                    lowercase: bool = False) -> pd.DataFrame:
+def basic_row_flags(
+    frame: pd.DataFrame, *, max_len: int | None = None, lowercase: bool = False
+) -> pd.DataFrame:
     """Per-row boolean flags computable without the profile, aligned with ``frame``.
 
     ``duplicate``: the same text and label as an earlier row (the first is not flagged);
@@ -214,8 +233,9 @@ def basic_row_flags(frame: pd.DataFrame, *, max_len: int | None = None,
     pair = text_codes.astype(np.int64) * n_labels + label_codes
     duplicate = pd.Series(pair).duplicated(keep="first").to_numpy()
     pairs = pd.unique(pair)
-    labels_per_text = np.bincount(pairs // n_labels, minlength=int(text_codes.max()) + 1
-                                  if len(text_codes) else 0)
+    labels_per_text = np.bincount(
+        pairs // n_labels, minlength=int(text_codes.max()) + 1 if len(text_codes) else 0
+    )
     conflict = labels_per_text[text_codes] > 1 if len(text_codes) else np.zeros(0, bool)
     out = pd.DataFrame({"duplicate": duplicate, "conflict": conflict}, index=frame.index)
     if max_len is not None:
@@ -227,6 +247,7 @@ def _token_counts(text: pd.Series) -> np.ndarray:
     try:
         import pyarrow as pa
         import pyarrow.compute as pc
+
         arrow = getattr(text.array, "_pa_array", None)  # arrow-backed strings: no copy
         if arrow is None:
             arrow = pa.array(text.to_numpy(dtype=object), type=pa.large_string())
@@ -250,8 +271,15 @@ class ExportResult:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
-            ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 def cleaned_paths(source_path: Path, out_dir: Path | None = None) -> tuple[Path, Path, str]:
@@ -310,9 +338,16 @@ def _write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
         raise
 
 
-def export_cleaned(source_path: Path | str, frame: pd.DataFrame, marks: Mapping[int, str], *,
-                   drop_flags: Iterable[str] = (), out_dir: Path | str | None = None,
-                   text_column: str = "text", label_column: str = "label") -> ExportResult:
+def export_cleaned(
+    source_path: Path | str,
+    frame: pd.DataFrame,
+    marks: Mapping[int, str],
+    *,
+    drop_flags: Iterable[str] = (),
+    out_dir: Path | str | None = None,
+    text_column: str = "text",
+    label_column: str = "label",
+) -> ExportResult:
     """Write ``frame`` minus the removed rows beside ``source_path``, with a manifest.
 
     ``frame`` is a loaded table (``text``, ``label``, ``row``); ``marks`` maps source row
@@ -325,8 +360,7 @@ def export_cleaned(source_path: Path | str, frame: pd.DataFrame, marks: Mapping[
     """
     source_path = Path(source_path)
     source_sha = sha256_of(source_path) if source_path.is_file() else ""
-    out_path, manifest_path, fmt = cleaned_paths(source_path,
-                                                 Path(out_dir) if out_dir else None)
+    out_path, manifest_path, fmt = cleaned_paths(source_path, Path(out_dir) if out_dir else None)
     if out_path.resolve() == source_path.resolve():  # paranoia: never the original
         raise ValueError(f"refusing to overwrite the original file {source_path}")
     rows = frame["row"].to_numpy()
@@ -341,25 +375,39 @@ def export_cleaned(source_path: Path | str, frame: pd.DataFrame, marks: Mapping[
     keep = np.ones(len(frame), dtype=bool)
     if reasons:
         keep[np.fromiter(reasons.keys(), dtype=np.int64)] = False
-    cleaned = pd.DataFrame({text_column: frame["text"].to_numpy()[keep],
-                            label_column: frame["label"].to_numpy()[keep]})
+    cleaned = pd.DataFrame(
+        {text_column: frame["text"].to_numpy()[keep], label_column: frame["label"].to_numpy()[keep]}
+    )
     _write_table(cleaned, out_path, fmt)
 
-    removed = [{"row": int(rows[pos]), "reason": reason}
-               for pos, reason in sorted(reasons.items(), key=lambda kv: int(rows[kv[0]]))]
-    wrong_rows = sorted(int(r) for r, m in marks.items()
-                        if m == MARK_LABEL_WRONG and int(r) in row_pos)
-    label_wrong = [{"row": r, "label": str(frame["label"].iat[row_pos[r]]),
-                    "text": str(frame["text"].iat[row_pos[r]]),
-                    "kept": bool(keep[row_pos[r]])} for r in wrong_rows]
+    removed = [
+        {"row": int(rows[pos]), "reason": reason}
+        for pos, reason in sorted(reasons.items(), key=lambda kv: int(rows[kv[0]]))
+    ]
+    wrong_rows = sorted(
+        int(r) for r, m in marks.items() if m == MARK_LABEL_WRONG and int(r) in row_pos
+    )
+    label_wrong = [
+        {
+            "row": r,
+            "label": str(frame["label"].iat[row_pos[r]]),
+            "text": str(frame["text"].iat[row_pos[r]]),
+            "kept": bool(keep[row_pos[r]]),
+        }
+        for r in wrong_rows
+    ]
     counts: dict[str, int] = {}
     for item in removed:
         kind = item["reason"].split(" of row")[0].split(":")[0]
         counts[kind] = counts.get(kind, 0) + 1
     manifest = {
         "source": {"path": str(source_path), "sha256": source_sha, "rows": int(len(frame))},
-        "output": {"path": str(out_path), "format": fmt, "rows": int(keep.sum()),
-                   "sha256": sha256_of(out_path)},
+        "output": {
+            "path": str(out_path),
+            "format": fmt,
+            "rows": int(keep.sum()),
+            "sha256": sha256_of(out_path),
+        },
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "drop_flags": sorted(set(drop_flags)),
         "removed_count": len(removed),
@@ -367,7 +415,14 @@ def export_cleaned(source_path: Path | str, frame: pd.DataFrame, marks: Mapping[
         "removed": removed,
         "label_wrong": label_wrong,
     }
-    atomic_write_bytes(manifest_path,
-                  (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
-    return ExportResult(out_path, manifest_path, removed=len(removed), kept=int(keep.sum()),
-                        label_wrong=wrong_rows, reasons=counts)
+    atomic_write_bytes(
+        manifest_path, (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    )
+    return ExportResult(
+        out_path,
+        manifest_path,
+        removed=len(removed),
+        kept=int(keep.sum()),
+        label_wrong=wrong_rows,
+        reasons=counts,
+    )

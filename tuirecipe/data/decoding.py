@@ -67,24 +67,33 @@ def decode_bytes(raw: bytes, encoding: str, source: str, key: str = "data.path")
     """Decode ``raw``; lines the configured ``encoding`` rejects use a reported fallback."""
     wanted = _codec_name(encoding)
     if raw.startswith(codecs.BOM_UTF8) and wanted.startswith("utf-8"):
-        raw = raw[len(codecs.BOM_UTF8):]
+        raw = raw[len(codecs.BOM_UTF8) :]
     elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and "16" not in wanted:
         try:
             text = raw.decode("utf-16")
         except UnicodeDecodeError:
             pass
         else:
-            return Decoded(text, "utf-16", True, [
-                f"decoded as utf-16 (the file starts with a UTF-16 byte-order mark), "
-                f"not as the configured {encoding}"])
+            return Decoded(
+                text,
+                "utf-16",
+                True,
+                [
+                    f"decoded as utf-16 (the file starts with a UTF-16 byte-order mark), "
+                    f"not as the configured {encoding}"
+                ],
+            )
     try:
         return Decoded(raw.decode(encoding), wanted)
     except UnicodeDecodeError as exc:
         first_error = exc.start
     if not _ascii_compatible(encoding):
-        raise DataError(f"cannot be decoded as {encoding} (byte {first_error}); "
-                        "set data.encoding to the file's encoding", source=source,
-                        key="data.encoding")
+        raise DataError(
+            f"cannot be decoded as {encoding} (byte {first_error}); "
+            "set data.encoding to the file's encoding",
+            source=source,
+            key="data.encoding",
+        )
 
     # Everything before the failing line is fine; from there on, go line by line.
     start = raw.rfind(b"\n", 0, first_error) + 1
@@ -104,15 +113,16 @@ def decode_bytes(raw: bytes, encoding: str, source: str, key: str = "data.path")
     fallbacks = sorted(used)
     bad = set(rows)
     lines = text.split("\n")
-    clean_non_ascii = any(not line.isascii() for i, line in enumerate(lines, 1)
-                          if i not in bad)
+    clean_non_ascii = any(not line.isascii() for i, line in enumerate(lines, 1) if i not in bad)
     label = "+".join(([wanted] if clean_non_ascii else []) + fallbacks)
     listed = ", ".join(str(r) for r in rows[:_MAX_LISTED])
     more = f" and {len(rows) - _MAX_LISTED} more" if len(rows) > _MAX_LISTED else ""
     plural = "s" if len(rows) > 1 else ""
     mixed = "mixed encodings: " if clean_non_ascii else ""
-    notes = [f"{mixed}{wanted} failed at byte {first_error} (row {rows[0]}); decoded "
-             f"{len(rows)} row{plural} as {'/'.join(fallbacks)}: row{plural} {listed}{more}"]
+    notes = [
+        f"{mixed}{wanted} failed at byte {first_error} (row {rows[0]}); decoded "
+        f"{len(rows)} row{plural} as {'/'.join(fallbacks)}: row{plural} {listed}{more}"
+    ]
     return Decoded(text, label, True, notes, rows)
 
 
@@ -120,10 +130,16 @@ def check_not_binary(raw: bytes, source: str, key: str = "data.path") -> None:
     """Refuse files that are not text (NUL bytes near the start, a Parquet magic)."""
     head = raw[:65536]
     if head.startswith(b"PAR1"):
-        raise DataError("is a Parquet file; name it .parquet or set data.format = 'parquet'",
-                        source=source, key="data.format")
+        raise DataError(
+            "is a Parquet file; name it .parquet or set data.format = 'parquet'",
+            source=source,
+            key="data.format",
+        )
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return
     if b"\x00" in head:
-        raise DataError("looks like a binary file (it contains NUL bytes), not CSV, TSV or "
-                        "JSONL text", source=source, key=key)
+        raise DataError(
+            "looks like a binary file (it contains NUL bytes), not CSV, TSV or JSONL text",
+            source=source,
+            key=key,
+        )

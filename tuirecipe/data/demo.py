@@ -30,37 +30,52 @@ from tuirecipe.fileio import atomic_write_bytes
 
 TASKS = ("classification", "regression")
 
-_CLASS_SIZES = {"billing": 2000, "shipping": 1400, "technical": 1000, "account": 700,
-                "returns": 450, "feedback": 250, "security": 50}
+_CLASS_SIZES = {
+    "billing": 2000,
+    "shipping": 1400,
+    "technical": 1000,
+    "account": 700,
+    "returns": 450,
+    "feedback": 250,
+    "security": 50,
+}
 _CLASS_WORDS = {
     "billing": "invoice charged charge twice payment card bill billing overcharged fee "
-               "subscription receipt vat tax refund-pending debit prorated pricing plan "
-               "renewal statement",
+    "subscription receipt vat tax refund-pending debit prorated pricing plan "
+    "renewal statement",
     "shipping": "delivery shipped shipping package parcel courier tracking arrived late "
-                "delayed address warehouse dispatch box postage carrier eta transit "
-                "doorstep",
+    "delayed address warehouse dispatch box postage carrier eta transit "
+    "doorstep",
     "technical": "error crash crashes app bug loading screen freezes update install "
-                 "browser timeout server sync broken blank glitch version reboot api",
+    "browser timeout server sync broken blank glitch version reboot api",
     "account": "login password username email profile reset verify verification "
-               "locked sign signup settings account-name nickname deactivate two-factor "
-               "recovery",
+    "locked sign signup settings account-name nickname deactivate two-factor "
+    "recovery",
     "returns": "return returning exchange wrong size damaged defective label "
-               "return-label swap replacement unopened restocking faulty torn",
+    "return-label swap replacement unopened restocking faulty torn",
     "feedback": "love great suggestion feature idea awesome improve wish recommend "
-                "compliments design thanks-team delighted",
+    "compliments design thanks-team delighted",
     "security": "hacked phishing suspicious fraud scam unauthorized breach stolen "
-                "compromised malware",
+    "compromised malware",
 }
-_FILLER = ("i my the a an was is and it to for on in of with this that we you me "
-           "please hi hello thanks help need can could would still again today "
-           "yesterday order account support team just not no yes really very some "
-           "week since when how why what there have has had get got".split())
-_POSITIVE = ("great excellent love perfect amazing happy good sturdy reliable fast "
-             "comfortable beautiful recommend works flawless").split()
-_NEGATIVE = ("broken terrible awful poor disappointed cheap slow useless flimsy worst "
-             "leaking returned noisy faulty waste").split()
-_NEUTRAL = ("the it this product item bought arrived box color size use used using for "
-            "with my a and was is after days weeks price battery cable").split()
+_FILLER = (
+    "i my the a an was is and it to for on in of with this that we you me "
+    "please hi hello thanks help need can could would still again today "
+    "yesterday order account support team just not no yes really very some "
+    "week since when how why what there have has had get got".split()
+)
+_POSITIVE = (
+    "great excellent love perfect amazing happy good sturdy reliable fast "
+    "comfortable beautiful recommend works flawless"
+).split()
+_NEGATIVE = (
+    "broken terrible awful poor disappointed cheap slow useless flimsy worst "
+    "leaking returned noisy faulty waste"
+).split()
+_NEUTRAL = (
+    "the it this product item bought arrived box color size use used using for "
+    "with my a and was is after days weeks price battery cable"
+).split()
 _PUNCT = [".", ",", "!", "?"]
 
 
@@ -143,8 +158,12 @@ def _regression_rows(rng: random.Random) -> list[tuple[str, str | None]]:
         rating = 3 + 2 * math.tanh(score / 3) + rng.gauss(0.0, 0.3)
         rows.append((_sentence(tokens, rng), f"{min(5.0, max(1.0, rating)):.2f}"))
     rows += [rng.choice(rows) for _ in range(40)]
-    rows += [("", "3.00"), ("battery died after two days", "n/a"),
-             ("great cable, works fine", None), ("ok product\x07 &amp; fast", "3.50")]
+    rows += [
+        ("", "3.00"),
+        ("battery died after two days", "n/a"),
+        ("great cable, works fine", None),
+        ("ok product\x07 &amp; fast", "3.50"),
+    ]
     rng.shuffle(rows)
     return rows
 
@@ -155,8 +174,9 @@ def demo_frame(task: str = "classification", seed: int = 1234) -> pd.DataFrame:
         raise ValueError(f"unknown demo task {task!r}; use one of {', '.join(TASKS)}")
     rng = random.Random(seed)
     rows = _classification_rows(rng) if task == "classification" else _regression_rows(rng)
-    return pd.DataFrame({"text": [t for t, _ in rows], "label": [lab or None for _, lab in rows]},
-                        dtype=object)
+    return pd.DataFrame(
+        {"text": [t for t, _ in rows], "label": [lab or None for _, lab in rows]}, dtype=object
+    )
 
 
 @lru_cache(maxsize=4)

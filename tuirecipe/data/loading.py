@@ -37,12 +37,20 @@ from tuirecipe.data.decoding import check_not_binary, decode_bytes, file_sha256
 from tuirecipe.data.readers import RawTable, read_raw
 from tuirecipe.errors import DataError
 
-__all__ = ["LoadReport", "LoadedTable", "SkippedRow", "file_sha256", "load_table",
-           "read_columns"]
+__all__ = ["LoadReport", "LoadedTable", "SkippedRow", "file_sha256", "load_table", "read_columns"]
 
 MISSING_LABELS = frozenset({"", "nan", "NaN", "NA", "N/A", "null", "NULL", "None", "<NA>"})
-_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".jsonl": "jsonl",
-               ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".txt": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 @dataclass
@@ -127,15 +135,23 @@ def _column_index(name: str, table: RawTable, cfg_key: str, path: Path) -> int:
     if name.isdigit():
         if int(name) < len(columns):
             return int(name)
-        raise _error(f"column {name} does not exist: the file has {len(columns)} column(s) "
-                     f"({', '.join(map(str, columns))})", path, cfg_key)
+        raise _error(
+            f"column {name} does not exist: the file has {len(columns)} column(s) "
+            f"({', '.join(map(str, columns))})",
+            path,
+            cfg_key,
+        )
     if not table.has_header and table.positional:
         default = {"text": 0, "label": 1}.get(name)
         if default is not None and default < len(columns):
             return default
-        raise _error(f"column '{name}' not found: the file has no header row, so name "
-                     f"columns by position 0..{len(columns) - 1} (or set data.header = "
-                     "'yes')", path, cfg_key)
+        raise _error(
+            f"column '{name}' not found: the file has no header row, so name "
+            f"columns by position 0..{len(columns) - 1} (or set data.header = "
+            "'yes')",
+            path,
+            cfg_key,
+        )
     listed = ", ".join(repr(c) for c in columns)
     raise _error(f"column '{name}' not found; the columns are: {listed}", path, cfg_key)
 
@@ -157,8 +173,9 @@ def _as_strings(values: pd.Series) -> pd.Series:
     return pd.Series([one(v) for v in values], index=values.index, dtype=str)
 
 
-def load_table(path: Path, data_cfg: DataConfig, *, key: str = "data.path",
-               require_classes: bool = True) -> LoadedTable:
+def load_table(
+    path: Path, data_cfg: DataConfig, *, key: str = "data.path", require_classes: bool = True
+) -> LoadedTable:
     """Load ``path`` as ``text``, ``label`` and source ``row`` columns, with a report.
 
     ``key`` names the config key the path came from (``data.dev_path`` for a dev file).
@@ -172,8 +189,11 @@ def load_table(path: Path, data_cfg: DataConfig, *, key: str = "data.path",
     ti = _column_index(data_cfg.text_column, table, "data.text_column", path)
     li = _column_index(data_cfg.label_column, table, "data.label_column", path)
     if ti == li:
-        raise _error(f"text_column and label_column name the same column "
-                     f"({table.columns[ti]!r})", path, "data.label_column")
+        raise _error(
+            f"text_column and label_column name the same column ({table.columns[ti]!r})",
+            path,
+            "data.label_column",
+        )
 
     text = _as_strings(frame.iloc[:, ti])
     labels = _as_strings(frame.iloc[:, li]).str.strip()
@@ -196,30 +216,50 @@ def load_table(path: Path, data_cfg: DataConfig, *, key: str = "data.path",
     dropped = np.flatnonzero(~keep)
     skipped = report.skipped + [SkippedRow(int(rows[i]), reasons.iat[i]) for i in dropped]
     report.skipped = sorted(skipped, key=lambda s: s.row)
-    out = pd.DataFrame({"text": text[keep].astype(str).to_numpy(),
-                        "label": label_out[keep].to_numpy(),
-                        "row": rows[keep].astype(np.int64)})
+    out = pd.DataFrame(
+        {
+            "text": text[keep].astype(str).to_numpy(),
+            "label": label_out[keep].to_numpy(),
+            "row": rows[keep].astype(np.int64),
+        }
+    )
     if data_cfg.task != "regression":
         out["label"] = out["label"].astype(str)
     report.rows_used = len(out)
 
     if len(out) == 0:
         if report.rows_read == 0:
-            raise _error("has a header row but no data rows" if table.has_header
-                         else "has no data rows", path, key)
+            raise _error(
+                "has a header row but no data rows" if table.has_header else "has no data rows",
+                path,
+                key,
+            )
         first = report.skipped[0]
-        raise _error(f"has no usable rows: all {report.rows_read} rows were skipped "
-                     f"(first: row {first.row}, {first.reason})", path, key)
+        raise _error(
+            f"has no usable rows: all {report.rows_read} rows were skipped "
+            f"(first: row {first.row}, {first.reason})",
+            path,
+            key,
+        )
     if data_cfg.task == "classification":
         counts = out["label"].value_counts()
         if len(counts) < 2 and require_classes:
-            raise _error(f"has only one class ({counts.index[0]!r}); classification needs "
-                         "at least two (is data.label_column the right column?)", path,
-                         "data.label_column")
+            raise _error(
+                f"has only one class ({counts.index[0]!r}); classification needs "
+                "at least two (is data.label_column the right column?)",
+                path,
+                "data.label_column",
+            )
         first_label = labels.iat[0] if len(labels) else None
-        if (table.header_guessed and not table.has_header and keep[0]
-                and counts.get(out["label"].iat[0], 0) == 1 and len(counts) < len(out) / 2):
+        if (
+            table.header_guessed
+            and not table.has_header
+            and keep[0]
+            and counts.get(out["label"].iat[0], 0) == 1
+            and len(counts) < len(out) / 2
+        ):
             report.notes.append(
                 f"row 1 has the only label {first_label!r}: if row 1 is a header, set "
-                "data.header = 'yes' and name the columns")
+                "data.header = 'yes' and name the columns"
+            )
     return LoadedTable(out, report)

@@ -58,9 +58,12 @@ class PreparedData:
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies the data of a run (written to ``meta.json``)."""
-        out: dict[str, Any] = {"path": self.report.path, "sha256": self.report.sha256,
-                               "rows": self.report.rows_used,
-                               "rows_read": self.report.rows_read}
+        out: dict[str, Any] = {
+            "path": self.report.path,
+            "sha256": self.report.sha256,
+            "rows": self.report.rows_used,
+            "rows_read": self.report.rows_read,
+        }
         if self.dev_report is not None:
             out["dev_path"] = self.dev_report.path
             out["dev_sha256"] = self.dev_report.sha256
@@ -78,17 +81,26 @@ def resolve_data_path(config: Config) -> Path:
         return config.resolve_path(data.path)
     task = data.path.partition(":")[2] or data.task
     if task != data.task:
-        raise DataError(f"'{data.path}' is a {task} dataset but data.task is '{data.task}'",
-                        source=config.source, key="data.task")
+        raise DataError(
+            f"'{data.path}' is a {task} dataset but data.task is '{data.task}'",
+            source=config.source,
+            key="data.task",
+        )
     return ensure_demo_file(task)
 
 
 def _split(frame: pd.DataFrame, targets: np.ndarray, vocab: Vocab, max_len: int) -> Split:
     texts = frame["text"].tolist()
     encoded = encode_texts(vocab, texts, max_len)
-    return Split(ids=encoded.ids, lengths=encoded.lengths, targets=targets, texts=texts,
-                 rows=frame["row"].to_numpy(dtype=np.int64), truncated=encoded.truncated,
-                 unk_rate=encoded.unk_rate)
+    return Split(
+        ids=encoded.ids,
+        lengths=encoded.lengths,
+        targets=targets,
+        texts=texts,
+        rows=frame["row"].to_numpy(dtype=np.int64),
+        truncated=encoded.truncated,
+        unk_rate=encoded.unk_rate,
+    )
 
 
 def _empty_dev_error(frame: pd.DataFrame, task: str, path: Path) -> DataError:
@@ -96,14 +108,23 @@ def _empty_dev_error(frame: pd.DataFrame, task: str, path: Path) -> DataError:
     n = len(frame)
     if task == "classification" and n >= 10 and frame["label"].nunique() == n:
         numeric = pd.to_numeric(frame["label"], errors="coerce").notna().all()
-        hint = ("the labels look like numbers: for a numeric target set data.task = "
-                "'regression'" if numeric else "is data.label_column the right column?")
-        return DataError(f"cannot split off a dev set: all {n} labels are different, so no "
-                         f"class has two examples ({hint})", source=str(path),
-                         key="data.task" if numeric else "data.label_column")
-    return DataError(f"is too small to split off a dev set ({n} usable rows); add rows or "
-                     "give a dev file in data.dev_path", source=str(path),
-                     key="data.dev_fraction")
+        hint = (
+            "the labels look like numbers: for a numeric target set data.task = 'regression'"
+            if numeric
+            else "is data.label_column the right column?"
+        )
+        return DataError(
+            f"cannot split off a dev set: all {n} labels are different, so no "
+            f"class has two examples ({hint})",
+            source=str(path),
+            key="data.task" if numeric else "data.label_column",
+        )
+    return DataError(
+        f"is too small to split off a dev set ({n} usable rows); add rows or "
+        "give a dev file in data.dev_path",
+        source=str(path),
+        key="data.dev_fraction",
+    )
 
 
 def prepare_data(config: Config, *, augment: bool = True) -> PreparedData:
@@ -126,16 +147,18 @@ def prepare_data(config: Config, *, augment: bool = True) -> PreparedData:
         dev_source = str(dev_path)
     else:
         frame = loaded.frame
-        train_idx, dev_idx = stratified_split(frame["label"].to_numpy(), cfg.dev_fraction,
-                                              config.seed, cfg.task)
+        train_idx, dev_idx = stratified_split(
+            frame["label"].to_numpy(), cfg.dev_fraction, config.seed, cfg.task
+        )
         if len(dev_idx) == 0:
             raise _empty_dev_error(frame, cfg.task, path)
         train_frame = frame.iloc[train_idx].reset_index(drop=True)
         dev_frame = frame.iloc[dev_idx].reset_index(drop=True)
         dev_source = str(path)
 
-    vocab = Vocab.build(train_frame["text"], lowercase=cfg.lowercase, min_freq=cfg.min_freq,
-                        max_size=cfg.max_vocab)
+    vocab = Vocab.build(
+        train_frame["text"], lowercase=cfg.lowercase, min_freq=cfg.min_freq, max_size=cfg.max_vocab
+    )
     if cfg.task == "classification":
         label_names = sorted(train_frame["label"].unique().tolist())
         index = {name: i for i, name in enumerate(label_names)}
@@ -143,8 +166,11 @@ def prepare_data(config: Config, *, augment: bool = True) -> PreparedData:
         if unseen:
             shown = ", ".join(repr(u) for u in unseen[:10])
             more = f" and {len(unseen) - 10} more" if len(unseen) > 10 else ""
-            raise DataError(f"has labels that the training data does not: {shown}{more}",
-                            source=dev_source, key="data.label_column")
+            raise DataError(
+                f"has labels that the training data does not: {shown}{more}",
+                source=dev_source,
+                key="data.label_column",
+            )
         train_y = train_frame["label"].map(index).to_numpy(dtype=np.int64)
         dev_y = dev_frame["label"].map(index).to_numpy(dtype=np.int64)
         counts = np.bincount(train_y, minlength=len(label_names)).tolist()
@@ -165,5 +191,12 @@ def prepare_data(config: Config, *, augment: bool = True) -> PreparedData:
         task=cfg.task,
         train=train,
         dev=_split(dev_frame, dev_y, vocab, cfg.max_len),
-        vocab=vocab, label_names=label_names, report=loaded.report, dev_report=dev_report,
-        target_mean=mean, target_std=std, class_counts=counts, max_len=cfg.max_len)
+        vocab=vocab,
+        label_names=label_names,
+        report=loaded.report,
+        dev_report=dev_report,
+        target_mean=mean,
+        target_std=std,
+        class_counts=counts,
+        max_len=cfg.max_len,
+    )

@@ -9,9 +9,9 @@ sha256 plus how dev is split off) under ``$TUIRECIPE_CACHE/profiles`` or
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -60,29 +60,55 @@ def load_dataset(config: Config) -> LoadedDataset:
     notes = list(table.report.notes)
     skipped = len(table.report.skipped)
     if cfg.dev_path:
-        dev_table = load_table(config.resolve_path(cfg.dev_path), cfg, key="data.dev_path",
-                               require_classes=False)
+        dev_table = load_table(
+            config.resolve_path(cfg.dev_path), cfg, key="data.dev_path", require_classes=False
+        )
         notes += dev_table.report.notes
-        return LoadedDataset(path, table.report.sha256, frame, frame, dev_table.frame,
-                             dev_table.report.sha256, notes, skipped)
-    train_idx, dev_idx = stratified_split(frame["label"].to_numpy(), cfg.dev_fraction,
-                                          config.seed, cfg.task)
-    loaded = LoadedDataset(path, table.report.sha256, frame,
-                           frame.iloc[train_idx].reset_index(drop=True),
-                           frame.iloc[dev_idx].reset_index(drop=True), "", notes, skipped)
+        return LoadedDataset(
+            path,
+            table.report.sha256,
+            frame,
+            frame,
+            dev_table.frame,
+            dev_table.report.sha256,
+            notes,
+            skipped,
+        )
+    train_idx, dev_idx = stratified_split(
+        frame["label"].to_numpy(), cfg.dev_fraction, config.seed, cfg.task
+    )
+    loaded = LoadedDataset(
+        path,
+        table.report.sha256,
+        frame,
+        frame.iloc[train_idx].reset_index(drop=True),
+        frame.iloc[dev_idx].reset_index(drop=True),
+        "",
+        notes,
+        skipped,
+    )
     return loaded
 
 
-def profile_dataset(config: Config, data: LoadedDataset,
-                    progress: Progress | None = None) -> DatasetProfile:
+def profile_dataset(
+    config: Config, data: LoadedDataset, progress: Progress | None = None
+) -> DatasetProfile:
     cfg = config.data
     fingerprint = f"{data.fingerprint}:dev_fraction={cfg.dev_fraction}:seed={config.seed}"
-    return profile_cached(data.train, fingerprint=fingerprint,
-                          cache_dir=profile_cache_dir(config), task=cfg.task, dev=data.dev,
-                          max_len=cfg.max_len, lowercase=cfg.lowercase, progress=progress)
+    return profile_cached(
+        data.train,
+        fingerprint=fingerprint,
+        cache_dir=profile_cache_dir(config),
+        task=cfg.task,
+        dev=data.dev,
+        max_len=cfg.max_len,
+        lowercase=cfg.lowercase,
+        progress=progress,
+    )
 
 
-def profile_config(config: Config, progress: Progress | None = None
-                   ) -> tuple[LoadedDataset, DatasetProfile]:
+def profile_config(
+    config: Config, progress: Progress | None = None
+) -> tuple[LoadedDataset, DatasetProfile]:
     data = load_dataset(config)
     return data, profile_dataset(config, data, progress)

@@ -50,11 +50,17 @@ class RawTable:
 
 def _report(path: Path, fmt: str, decoded: Decoded | None) -> LoadReport:
     from tuirecipe.data.loading import LoadReport
-    return LoadReport(path=str(path), format=fmt,
-                      encoding=decoded.encoding if decoded else "binary",
-                      encoding_fallback=bool(decoded and decoded.fallback),
-                      rows_read=0, rows_used=0, skipped=[],
-                      notes=list(decoded.notes) if decoded else [])
+
+    return LoadReport(
+        path=str(path),
+        format=fmt,
+        encoding=decoded.encoding if decoded else "binary",
+        encoding_fallback=bool(decoded and decoded.fallback),
+        rows_read=0,
+        rows_used=0,
+        skipped=[],
+        notes=list(decoded.notes) if decoded else [],
+    )
 
 
 def _is_header(first: list[str], cfg: DataConfig) -> bool:
@@ -65,9 +71,9 @@ def _is_header(first: list[str], cfg: DataConfig) -> bool:
     return any(n in cells for n in names)
 
 
-def _read_delimited(path: Path, fmt: str, decoded: Decoded, cfg: DataConfig,
-                    key: str) -> RawTable:
+def _read_delimited(path: Path, fmt: str, decoded: Decoded, cfg: DataConfig, key: str) -> RawTable:
     from tuirecipe.data.loading import SkippedRow
+
     options: dict[str, Any] = {"sep": ","}
     if fmt == "tsv":
         # Quote characters in TSV are text: default quoting would swallow lines.
@@ -75,14 +81,22 @@ def _read_delimited(path: Path, fmt: str, decoded: Decoded, cfg: DataConfig,
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            frame = pd.read_csv(io.StringIO(decoded.text), header=None, dtype=str,
-                                na_filter=False, skip_blank_lines=False,
-                                on_bad_lines="warn", engine="c", **options)
+            frame = pd.read_csv(
+                io.StringIO(decoded.text),
+                header=None,
+                dtype=str,
+                na_filter=False,
+                skip_blank_lines=False,
+                on_bad_lines="warn",
+                engine="c",
+                **options,
+            )
         except pd.errors.EmptyDataError:
             raise DataError("is empty", source=str(path), key=key)
         except pd.errors.ParserError as exc:
-            raise DataError(f"cannot be parsed as {fmt.upper()}: {exc}", source=str(path),
-                            key="data.format")
+            raise DataError(
+                f"cannot be parsed as {fmt.upper()}: {exc}", source=str(path), key="data.format"
+            )
     report = _report(path, fmt, decoded)
     bad: list[tuple[int, str]] = []
     for warning in caught:
@@ -106,6 +120,7 @@ def _read_delimited(path: Path, fmt: str, decoded: Decoded, cfg: DataConfig,
 
 def _read_json(path: Path, decoded: Decoded, key: str) -> RawTable:
     from tuirecipe.data.loading import SkippedRow
+
     report = _report(path, "jsonl", decoded)
     records: list[dict[str, Any]] = []
     numbers: list[int] = []
@@ -123,8 +138,9 @@ def _read_json(path: Path, decoded: Decoded, key: str) -> RawTable:
             try:
                 item = json.loads(item)
             except json.JSONDecodeError as exc:
-                report.skipped.append(SkippedRow(number, f"not valid JSON: {exc.msg} "
-                                                         f"(column {exc.colno})"))
+                report.skipped.append(
+                    SkippedRow(number, f"not valid JSON: {exc.msg} (column {exc.colno})")
+                )
                 continue
         if not isinstance(item, dict):
             report.skipped.append(SkippedRow(number, "not a JSON object"))
@@ -136,8 +152,7 @@ def _read_json(path: Path, decoded: Decoded, key: str) -> RawTable:
     frame.columns = range(frame.shape[1])
     report.rows_read = len(records) + len(report.skipped)
     report.rows_used = len(records)
-    return RawTable(frame, columns, True, False, False, np.array(numbers, dtype=np.int64),
-                    report)
+    return RawTable(frame, columns, True, False, False, np.array(numbers, dtype=np.int64), report)
 
 
 def _read_parquet(path: Path, raw: bytes, key: str) -> RawTable:
@@ -150,12 +165,14 @@ def _read_parquet(path: Path, raw: bytes, key: str) -> RawTable:
     frame = frame.reset_index(drop=True)
     frame.columns = range(frame.shape[1])
     report.rows_read = report.rows_used = len(frame)
-    return RawTable(frame, columns, True, False, False,
-                    np.arange(1, len(frame) + 1, dtype=np.int64), report)
+    return RawTable(
+        frame, columns, True, False, False, np.arange(1, len(frame) + 1, dtype=np.int64), report
+    )
 
 
-def read_raw(path: Path, fmt: str, raw: bytes, decoded: Decoded | None, cfg: DataConfig,
-             key: str) -> RawTable:
+def read_raw(
+    path: Path, fmt: str, raw: bytes, decoded: Decoded | None, cfg: DataConfig, key: str
+) -> RawTable:
     """Dispatch on ``fmt`` (csv, tsv, jsonl, parquet)."""
     if fmt == "parquet":
         return _read_parquet(path, raw, key)

@@ -18,8 +18,9 @@ def _dev_size(n: int, dev_fraction: float) -> int:
     return min(n - 1, max(1, math.ceil(n * dev_fraction)))
 
 
-def stratified_split(labels: np.ndarray | Sequence, dev_fraction: float, seed: int,
-                     task: str) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray | Sequence, dev_fraction: float, seed: int, task: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(train, dev)`` with ``dev`` about ``dev_fraction`` of the rows.
 
     Classification: each class keeps its share in dev (scikit-learn's stratified split).
@@ -49,8 +50,9 @@ def stratified_split(labels: np.ndarray | Sequence, dev_fraction: float, seed: i
         return np.arange(n, dtype=np.int64), np.zeros(0, dtype=np.int64)
     n_dev = _dev_size(len(pool), dev_fraction)
     try:
-        train, dev = train_test_split(pool, test_size=n_dev, random_state=seed,
-                                      stratify=inverse[pool])
+        train, dev = train_test_split(
+            pool, test_size=n_dev, random_state=seed, stratify=inverse[pool]
+        )
     except ValueError:  # fewer dev slots than classes: stratifying is impossible
         order = rng.permutation(pool)
         train, dev = order[n_dev:], order[:n_dev]
@@ -58,8 +60,9 @@ def stratified_split(labels: np.ndarray | Sequence, dev_fraction: float, seed: i
     return np.sort(train).astype(np.int64), np.sort(dev).astype(np.int64)
 
 
-def stratified_kfold(labels: np.ndarray | Sequence, k: int, seed: int,
-                     task: str = "classification") -> list[tuple[np.ndarray, np.ndarray]]:
+def stratified_kfold(
+    labels: np.ndarray | Sequence, k: int, seed: int, task: str = "classification"
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """``k`` seeded ``(train, held_out)`` index pairs covering every row once.
 
     Stratified for classification (classes rarer than ``k`` simply miss some folds);
@@ -77,8 +80,9 @@ def stratified_kfold(labels: np.ndarray | Sequence, k: int, seed: int,
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "least populated class" note
                 folds = list(splitter.split(np.zeros(len(y)), inverse))
-            return [(np.sort(a).astype(np.int64), np.sort(b).astype(np.int64))
-                    for a, b in folds]
+            return [(np.sort(a).astype(np.int64), np.sort(b).astype(np.int64)) for a, b in folds]
     splitter = KFold(n_splits=k, shuffle=True, random_state=seed)
-    return [(np.sort(a).astype(np.int64), np.sort(b).astype(np.int64))
-            for a, b in splitter.split(np.zeros(len(y)))]
+    return [
+        (np.sort(a).astype(np.int64), np.sort(b).astype(np.int64))
+        for a, b in splitter.split(np.zeros(len(y)))
+    ]

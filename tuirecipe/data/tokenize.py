@@ -54,8 +54,9 @@ class Vocab:
         return len(self.itos)
 
     @classmethod
-    def build(cls, texts: Iterable[str], *, lowercase: bool, min_freq: int = 1,
-              max_size: int = 30000) -> Vocab:
+    def build(
+        cls, texts: Iterable[str], *, lowercase: bool, min_freq: int = 1, max_size: int = 30000
+    ) -> Vocab:
         """Count tokens in ``texts``; keep those seen ``min_freq`` times or more.
 
         ``max_size`` counts the two special tokens. Ties in frequency are broken by the
@@ -69,8 +70,10 @@ class Vocab:
                 counts.update(tokenize("\n".join(chunk), lowercase))
                 chunk.clear()
         counts.update(tokenize("\n".join(chunk), lowercase))
-        kept = sorted((item for item in counts.items() if item[1] >= min_freq),
-                      key=lambda item: (-item[1], item[0]))
+        kept = sorted(
+            (item for item in counts.items() if item[1] >= min_freq),
+            key=lambda item: (-item[1], item[0]),
+        )
         room = max(0, max_size - 2)
         return cls([PAD, UNK] + [token for token, _ in kept[:room]], lowercase)
 
@@ -122,14 +125,14 @@ def encode_texts(vocab: Vocab, texts: Sequence[str], max_len: int) -> Encoded:
     if max_len < 1:
         raise ValueError(f"max_len must be at least 1, got {max_len}")
     find, get, lower = _TOKEN_RE.findall, vocab.stoi.get, vocab.lowercase
-    rows = [list(map(get, find(text.lower() if lower else text), repeat(UNK_ID)))
-            for text in texts]
+    rows = [list(map(get, find(text.lower() if lower else text), repeat(UNK_ID))) for text in texts]
     n = len(rows)
     full = np.fromiter(map(len, rows), dtype=np.int64, count=n)
     lengths = np.minimum(full, max_len)
     kept = int(lengths.sum())
-    flat = np.fromiter(chain.from_iterable(row[:max_len] for row in rows), dtype=np.int64,
-                       count=kept)
+    flat = np.fromiter(
+        chain.from_iterable(row[:max_len] for row in rows), dtype=np.int64, count=kept
+    )
     ids = np.zeros((n, max(1, int(lengths.max()) if n else 1)), dtype=np.int64)
     # Scatter the kept tokens into their (row, position) cells in one numpy step.
     starts = np.cumsum(lengths) - lengths
@@ -137,6 +140,10 @@ def encode_texts(vocab: Vocab, texts: Sequence[str], max_len: int) -> Encoded:
     ids[row_of, np.arange(kept) - np.repeat(starts, lengths)] = flat
     unknown = sum(row.count(UNK_ID) for row in rows)
     total = int(full.sum())
-    return Encoded(ids=ids, lengths=lengths, full_lengths=full,
-                   truncated=int((full > max_len).sum()),
-                   unk_rate=unknown / total if total else 0.0)
+    return Encoded(
+        ids=ids,
+        lengths=lengths,
+        full_lengths=full,
+        truncated=int((full > max_len).sum()),
+        unk_rate=unknown / total if total else 0.0,
+    )

@@ -11,5 +11,13 @@ from tuirecipe.models.registry import (
     spec_for,
 )
 
-__all__ = ["BUILTINS", "ModelSpec", "build_model", "find_embedding", "init_output_bias",
-           "load_user_model", "output_layer", "spec_for"]
+__all__ = [
+    "BUILTINS",
+    "ModelSpec",
+    "build_model",
+    "find_embedding",
+    "init_output_bias",
+    "load_user_model",
+    "output_layer",
+    "spec_for",
+]

@@ -19,7 +19,8 @@ Two properties the sanity checks rely on hold for every model here:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -29,8 +30,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from tuirecipe.models.registry import ModelSpec
 
 _DEFAULTS: dict[str, Any] = {
-    "embed_dim": 64, "hidden_dim": 128, "num_layers": 1, "num_heads": 4, "num_filters": 64,
-    "kernel_sizes": [3, 4, 5], "dropout": 0.1,
+    "embed_dim": 64,
+    "hidden_dim": 128,
+    "num_layers": 1,
+    "num_heads": 4,
+    "num_filters": 64,
+    "kernel_sizes": [3, 4, 5],
+    "dropout": 0.1,
 }
 
 
@@ -51,8 +57,9 @@ class _TextModel(nn.Module):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
         self.pad_id = spec.pad_id
-        self.embedding = nn.Embedding(spec.vocab_size, int(_opt(spec, "embed_dim")),
-                                      padding_idx=spec.pad_id)
+        self.embedding = nn.Embedding(
+            spec.vocab_size, int(_opt(spec, "embed_dim")), padding_idx=spec.pad_id
+        )
 
     def embed(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # Zero padded positions explicitly, so a perturbation of the embedding output (as the
@@ -132,9 +139,14 @@ class GRUClassifier(_TextModel):
         bidirectional = bool(spec.options.get("bidirectional", True))
         hidden = int(_opt(spec, "hidden_dim"))
         dropout = float(_opt(spec, "dropout"))
-        self.gru = nn.GRU(int(_opt(spec, "embed_dim")), hidden, num_layers=layers,
-                          batch_first=True, bidirectional=bidirectional,
-                          dropout=dropout if layers > 1 else 0.0)
+        self.gru = nn.GRU(
+            int(_opt(spec, "embed_dim")),
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if layers > 1 else 0.0,
+        )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden * (2 if bidirectional else 1), spec.num_outputs)
 
@@ -145,8 +157,9 @@ class GRUClassifier(_TextModel):
         # is given length 1: it reads one (zeroed) padding embedding. (Packing wants the
         # lengths on the CPU: one small device-to-host copy per batch on CUDA.)
         lengths = mask.sum(1).clamp(min=1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True,
-                                                   enforce_sorted=False)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            x, lengths, batch_first=True, enforce_sorted=False
+        )
         _, h_n = self.gru(packed)  # [layers * dirs, B, H], in the caller's row order
         dirs = 2 if self.gru.bidirectional else 1
         last = h_n[-dirs:].transpose(0, 1).reshape(x.shape[0], -1)
@@ -162,10 +175,16 @@ class TransformerClassifier(_TextModel):
         self.max_len = int(spec.max_len)
         self.positions = nn.Embedding(self.max_len, dim)
         layer = nn.TransformerEncoderLayer(
-            dim, int(_opt(spec, "num_heads")), dim_feedforward=int(_opt(spec, "hidden_dim")),
-            dropout=float(_opt(spec, "dropout")), batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, int(_opt(spec, "num_layers")),
-                                             enable_nested_tensor=False)
+            dim,
+            int(_opt(spec, "num_heads")),
+            dim_feedforward=int(_opt(spec, "hidden_dim")),
+            dropout=float(_opt(spec, "dropout")),
+            batch_first=True,
+            norm_first=True,
+        )
+        self.encoder = nn.TransformerEncoder(
+            layer, int(_opt(spec, "num_layers")), enable_nested_tensor=False
+        )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, spec.num_outputs)
 
@@ -173,8 +192,10 @@ class TransformerClassifier(_TextModel):
         mask = attention_mask.to(torch.bool)
         length = input_ids.shape[1]
         if length > self.max_len:
-            raise ValueError(f"sequence of length {length} is longer than max_len "
-                             f"{self.max_len} the model was built for")
+            raise ValueError(
+                f"sequence of length {length} is longer than max_len "
+                f"{self.max_len} the model was built for"
+            )
         pos = torch.arange(length, device=input_ids.device)
         x = self.embed(input_ids, mask) + self.positions(pos).unsqueeze(0)
         # A row whose keys are all masked would softmax over nothing (NaN); let such a row

@@ -48,9 +48,14 @@ def spec_for(config: Config, data: Any) -> ModelSpec:
         num_outputs = len(data.label_names) or len(data.class_counts)
     else:
         num_outputs = 1
-    return ModelSpec(vocab_size=len(data.vocab), pad_id=int(data.vocab.pad_id),
-                     num_outputs=int(num_outputs), max_len=int(data.max_len), task=data.task,
-                     options=options)
+    return ModelSpec(
+        vocab_size=len(data.vocab),
+        pad_id=int(data.vocab.pad_id),
+        num_outputs=int(num_outputs),
+        max_len=int(data.max_len),
+        task=data.task,
+        options=options,
+    )
 
 
 def build_model(config: Config, spec: ModelSpec) -> nn.Module:
@@ -63,8 +68,12 @@ def build_model(config: Config, spec: ModelSpec) -> nn.Module:
     if name in BUILTINS:
         return BUILTINS[name](spec)
     if ":" not in name:
-        raise ModelError(f"unknown model '{name}'; use one of {', '.join(BUILTINS)} or "
-                         "'package.module:function'", source=config.source, key="model.name")
+        raise ModelError(
+            f"unknown model '{name}'; use one of {', '.join(BUILTINS)} or "
+            "'package.module:function'",
+            source=config.source,
+            key="model.name",
+        )
     folders = [config.resolve_path(p).resolve() for p in config.model.python_path]
     base = Path(config.base_dir).resolve()
     if base not in folders:  # a run's resolved config already lists it
@@ -86,8 +95,9 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
 
 
-def load_user_model(name: str, spec: ModelSpec, folders: list[Path] | None = None, *,
-                    source: str | None = None) -> nn.Module:
+def load_user_model(
+    name: str, spec: ModelSpec, folders: list[Path] | None = None, *, source: str | None = None
+) -> nn.Module:
     """Import ``"pkg.module:function"`` (with ``folders`` on ``sys.path``) and build it."""
     module_name, _, func_name = name.partition(":")
 
@@ -104,8 +114,10 @@ def load_user_model(name: str, spec: ModelSpec, folders: list[Path] | None = Non
         missing = exc.name or ""
         if missing and (module_name == missing or module_name.startswith(missing + ".")):
             searched = ", ".join(str(f) for f in folders or []) or "sys.path"
-            raise fail(f"module '{missing}' not found (searched {searched}; add its folder "
-                       "to model.python_path)") from None
+            raise fail(
+                f"module '{missing}' not found (searched {searched}; add its folder "
+                "to model.python_path)"
+            ) from None
         raise fail(f"importing '{module_name}' failed: {_describe(exc)}{_where(exc)}") from None
     except Exception as exc:  # the user's module raised while importing
         raise fail(f"importing '{module_name}' failed: {_describe(exc)}{_where(exc)}") from None
@@ -113,8 +125,7 @@ def load_user_model(name: str, spec: ModelSpec, folders: list[Path] | None = Non
     if build is None:
         raise fail(f"module '{module_name}' has no attribute '{func_name}'")
     if not callable(build):
-        raise fail(f"'{func_name}' in '{module_name}' is a {type(build).__name__}, "
-                   "not a function")
+        raise fail(f"'{func_name}' in '{module_name}' is a {type(build).__name__}, not a function")
     try:
         model = build(spec)
     except Exception as exc:
@@ -130,22 +141,30 @@ def find_embedding(model: nn.Module, name: str = "") -> nn.Module:
         modules = dict(model.named_modules())
         if name not in modules:
             some = ", ".join(n for n in list(modules)[1:9] if n)
-            raise ModelError(f"the model has no module named '{name}' (it has: {some}, …)",
-                             key="model.embedding_module")
+            raise ModelError(
+                f"the model has no module named '{name}' (it has: {some}, …)",
+                key="model.embedding_module",
+            )
         return modules[name]
     for module in model.modules():
         if isinstance(module, nn.Embedding):
             return module
-    raise ModelError("the model has no nn.Embedding; set model.embedding_module to the module "
-                     "whose output the embedding checks should use", key="model.embedding_module")
+    raise ModelError(
+        "the model has no nn.Embedding; set model.embedding_module to the module "
+        "whose output the embedding checks should use",
+        key="model.embedding_module",
+    )
 
 
 def output_layer(model: nn.Module, num_outputs: int) -> nn.Linear | None:
     """The last registered ``nn.Linear`` with ``num_outputs`` outputs and a bias."""
     found = None
     for module in model.modules():
-        if (isinstance(module, nn.Linear) and module.out_features == num_outputs
-                and module.bias is not None):
+        if (
+            isinstance(module, nn.Linear)
+            and module.out_features == num_outputs
+            and module.bias is not None
+        ):
             found = module
     return found
 

@@ -14,7 +14,16 @@ from tuirecipe.runs.rundir import (
 )
 
 __all__ = [
-    "TERMINAL_STATES", "EventWriter", "Follower", "RunDir", "RunSummary", "atomic_write_json",
-    "atomic_write_text", "create_run_dir", "list_runs", "open_run_dir", "read_events",
+    "TERMINAL_STATES",
+    "EventWriter",
+    "Follower",
+    "RunDir",
+    "RunSummary",
+    "atomic_write_json",
+    "atomic_write_text",
+    "create_run_dir",
+    "list_runs",
+    "open_run_dir",
+    "read_events",
     "summarize",
 ]

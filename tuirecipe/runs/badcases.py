@@ -60,8 +60,12 @@ def load_predictions(run_path: Path) -> DevPredictions | None:
     data = read_json(Path(run_path) / PREDICTIONS_FILE)
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
         return None
-    return DevPredictions(int(data.get("step", 0)), str(data.get("task", "classification")),
-                          [str(x) for x in data.get("labels", [])], data["rows"])
+    return DevPredictions(
+        int(data.get("step", 0)),
+        str(data.get("task", "classification")),
+        [str(x) for x in data.get("labels", [])],
+        data["rows"],
+    )
 
 
 def mispredictions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -70,8 +74,9 @@ def mispredictions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(wrong, key=lambda r: (-float(r.get("loss") or 0.0), r.get("row", 0)))
 
 
-def confusion_matrix(rows: list[dict[str, Any]],
-                     labels: list[str] | None = None) -> tuple[list[str], list[list[int]]]:
+def confusion_matrix(
+    rows: list[dict[str, Any]], labels: list[str] | None = None
+) -> tuple[list[str], list[list[int]]]:
     """``(labels, matrix)`` with ``matrix[gold][pred]`` counts, labels in the given order
     (then any label only seen in the rows, sorted)."""
     seen = {str(r.get("gold")) for r in rows} | {str(r.get("pred")) for r in rows}
@@ -86,10 +91,14 @@ def confusion_matrix(rows: list[dict[str, Any]],
 
 def most_confused(rows: list[dict[str, Any]], top: int = 5) -> list[tuple[str, str, int]]:
     """``(gold, pred, count)`` of the most frequent mistakes, most first (ties by name)."""
-    counts = Counter((str(r.get("gold")), str(r.get("pred"))) for r in rows
-                     if str(r.get("pred")) != str(r.get("gold")))
-    return sorted(((g, p, n) for (g, p), n in counts.items()),
-                  key=lambda t: (-t[2], t[0], t[1]))[:top]
+    counts = Counter(
+        (str(r.get("gold")), str(r.get("pred")))
+        for r in rows
+        if str(r.get("pred")) != str(r.get("gold"))
+    )
+    return sorted(((g, p, n) for (g, p), n in counts.items()), key=lambda t: (-t[2], t[0], t[1]))[
+        :top
+    ]
 
 
 class BadCaseMarks:
@@ -111,9 +120,13 @@ class BadCaseMarks:
     def mark(self, case: dict[str, Any], mark: str, step: int = 0) -> None:
         if mark not in MARKS:
             raise ValueError(f"unknown mark '{mark}'; use one of {', '.join(MARKS)}")
-        self.marks[str(case["row"])] = {"mark": mark, "gold": case.get("gold"),
-                                        "pred": case.get("pred"), "step": step,
-                                        "text": str(case.get("text", ""))[:300]}
+        self.marks[str(case["row"])] = {
+            "mark": mark,
+            "gold": case.get("gold"),
+            "pred": case.get("pred"),
+            "step": step,
+            "text": str(case.get("text", ""))[:300],
+        }
         self.save()
 
     def save(self) -> None:
@@ -121,8 +134,11 @@ class BadCaseMarks:
         self.export_label_wrong()
 
     def label_wrong(self) -> list[dict[str, Any]]:
-        out = [{"row": int(row), **entry} for row, entry in self.marks.items()
-               if entry.get("mark") == "label_wrong"]
+        out = [
+            {"row": int(row), **entry}
+            for row, entry in self.marks.items()
+            if entry.get("mark") == "label_wrong"
+        ]
         return sorted(out, key=lambda e: e["row"])
 
     def export_label_wrong(self) -> Path:
@@ -131,8 +147,9 @@ class BadCaseMarks:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(CLEANING_COLUMNS)
         for entry in self.label_wrong():
-            writer.writerow([entry["row"], entry.get("text", ""), entry.get("gold", ""),
-                             entry.get("pred", "")])
+            writer.writerow(
+                [entry["row"], entry.get("text", ""), entry.get("gold", ""), entry.get("pred", "")]
+            )
         path = self.run_path / CLEANING_FILE
         atomic_write_text(path, buffer.getvalue())
         return path
@@ -166,8 +183,9 @@ def _listed_rows(path: Path) -> list[int]:
                 try:
                     rows.append(int(value))
                 except ValueError:
-                    raise ValueError(f"line {reader.line_num}: row {value!r} is not a "
-                                     "row number") from None
+                    raise ValueError(
+                        f"line {reader.line_num}: row {value!r} is not a row number"
+                    ) from None
             return rows
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
@@ -225,8 +243,13 @@ def label_wrong_rows(runs_dir: Path, data_sha256: str) -> LabelWrongRows:
     return out
 
 
-def dumps_predictions(step: int, task: str, labels: list[str],
-                      rows: list[dict[str, Any]]) -> str:
+def dumps_predictions(step: int, task: str, labels: list[str], rows: list[dict[str, Any]]) -> str:
     """The ``dev_predictions.json`` text (what the worker writes), for tests and tools."""
-    return json.dumps({"step": step, "task": task, "labels": labels, "rows": rows},
-                      ensure_ascii=False, separators=(",", ":")) + "\n"
+    return (
+        json.dumps(
+            {"step": step, "task": task, "labels": labels, "rows": rows},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        + "\n"
+    )

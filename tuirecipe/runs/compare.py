@@ -68,9 +68,11 @@ def parent_warning(run: RunDir) -> str | None:
     if len(changed) <= 1:
         return None
     parent = run.read_meta().get("parent")
-    return (f"{run.id} changes {len(changed)} keys against its parent {parent} "
-            f"({', '.join(sorted(changed))}): change one variable at a time, or a "
-            "difference in the curves cannot be put down to one of them")
+    return (
+        f"{run.id} changes {len(changed)} keys against its parent {parent} "
+        f"({', '.join(sorted(changed))}): change one variable at a time, or a "
+        "difference in the curves cannot be put down to one of them"
+    )
 
 
 def change_summary(run: RunDir) -> str:

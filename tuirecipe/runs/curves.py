@@ -7,8 +7,8 @@ in it — so spikes stay visible while a million steps draw like a thousand. No 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
@@ -56,8 +56,9 @@ def ema(values: np.ndarray, weight: float) -> np.ndarray:
     return out
 
 
-def envelope(x: np.ndarray, y: np.ndarray, columns: int,
-             x_range: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def envelope(
+    x: np.ndarray, y: np.ndarray, columns: int, x_range: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """At most ``2 * columns`` points: each column's min and max, in x order.
 
     ``x`` must be sorted. Only points inside ``x_range`` (the visible window) are used.
@@ -98,8 +99,9 @@ def envelope(x: np.ndarray, y: np.ndarray, columns: int,
     return xs, ys
 
 
-def _first_index_of(y: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                    target: np.ndarray) -> np.ndarray:
+def _first_index_of(
+    y: np.ndarray, starts: np.ndarray, ends: np.ndarray, target: np.ndarray
+) -> np.ndarray:
     hit = y == np.repeat(target, ends - starts + 1)
     idx = np.where(hit, np.arange(len(y)), len(y))
     return np.minimum.reduceat(idx, starts)
@@ -122,9 +124,12 @@ class RunHistory:
         """Add the steps and dev evaluations that come after the last ones recorded, and
         return them: a run read from its file and then followed on the bus sees some
         events twice."""
-        new = [e for e in events
-               if (e.kind == "step" and e.step > self.last_step)
-               or (e.kind == "eval" and e.split == "dev" and e.step > self.last_eval_step)]
+        new = [
+            e
+            for e in events
+            if (e.kind == "step" and e.step > self.last_step)
+            or (e.kind == "eval" and e.split == "dev" and e.step > self.last_eval_step)
+        ]
         self.add(new)
         return new
 

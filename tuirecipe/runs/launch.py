@@ -46,8 +46,7 @@ def resolved_config(config: Config) -> Config:
 
 def _git(args: list[str], cwd: Path) -> str | None:
     try:
-        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                                timeout=10)
+        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout if result.returncode == 0 else None
@@ -61,12 +60,27 @@ def code_fingerprint(folder: Path) -> tuple[dict[str, Any], str]:
     commit = (_git(["rev-parse", "HEAD"], folder) or "").strip() or None
     diff = _git(["diff", "HEAD"], folder) or ""
     untracked = (_git(["ls-files", "--others", "--exclude-standard"], folder) or "").split()
-    return ({"git": {"root": top.strip(), "commit": commit, "dirty": bool(diff or untracked),
-                     "untracked": untracked[:50]}}, diff)
+    return (
+        {
+            "git": {
+                "root": top.strip(),
+                "commit": commit,
+                "dirty": bool(diff or untracked),
+                "untracked": untracked[:50],
+            }
+        },
+        diff,
+    )
 
 
-def prepare_run(config: Config, job: str = "train", *, motivation: str = "",
-                parent: RunDir | None = None, args: dict[str, Any] | None = None) -> RunDir:
+def prepare_run(
+    config: Config,
+    job: str = "train",
+    *,
+    motivation: str = "",
+    parent: RunDir | None = None,
+    args: dict[str, Any] | None = None,
+) -> RunDir:
     """Create and fill a run directory for ``job``; the worker is not started yet."""
     if job not in JOBS:
         raise RunError(f"unknown job '{job}'")
@@ -86,13 +100,21 @@ def prepare_run(config: Config, job: str = "train", *, motivation: str = "",
         except Exception:  # a broken parent must not stop a new run
             changed = {}
     meta = {
-        "id": run.id, "name": config.name, "job": job, "created": time.time(),
-        "config_source": config.source, "config_dir": str(Path(config.base_dir).resolve()),
+        "id": run.id,
+        "name": config.name,
+        "job": job,
+        "created": time.time(),
+        "config_source": config.source,
+        "config_dir": str(Path(config.base_dir).resolve()),
         "seed": config.seed,
         "versions": {"python": platform.python_version(), "tuirecipe": __version__},
-        "host": socket.gethostname(), "code": code, "code_diff": "code.diff" if diff else None,
-        "parent": parent.id if parent is not None else None, "changed": changed,
-        "motivation": motivation, "args": args or {},
+        "host": socket.gethostname(),
+        "code": code,
+        "code_diff": "code.diff" if diff else None,
+        "parent": parent.id if parent is not None else None,
+        "changed": changed,
+        "motivation": motivation,
+        "args": args or {},
     }
     atomic_write_json(run.meta_path, meta)
     atomic_write_json(run.job_path, {"job": job, "args": args or {}})
@@ -135,13 +157,18 @@ def start_worker(run: RunDir, env: dict[str, str] | None = None) -> subprocess.P
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tuirecipe.worker", str(run.path)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True, env=env, cwd=str(run.path),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+            cwd=str(run.path),
         )
     finally:
         log.close()
     run.write_status(pid=proc.pid)
-    for path, ended in [(p, w) for p, w in _STARTED_HERE.items() if w.returncode is not None]:
+    for path in [p for p, w in _STARTED_HERE.items() if w.returncode is not None]:
         del _STARTED_HERE[path]  # reaped by their owner: how they ended is known there
     _STARTED_HERE[Path(run.path)] = proc
     return proc

@@ -44,11 +44,12 @@ def best_dev_metrics(run: RunDir) -> dict[str, float]:
 def summarize(run: RunDir) -> RunSummary:
     status = run.read_status()
     meta = run.read_meta()
-    job = (meta.get("job") or status.get("job") or "train")
+    job = meta.get("job") or status.get("job") or "train"
     state = run.state()
     started = status.get("started") or meta.get("created")
-    ended = status.get("ended") or (status.get("updated") if state not in ("running", "paused")
-                                     else None)
+    ended = status.get("ended") or (
+        status.get("updated") if state not in ("running", "paused") else None
+    )
     duration = None
     if started:
         import time
@@ -57,10 +58,18 @@ def summarize(run: RunDir) -> RunSummary:
     notes = run.read_notes().strip().splitlines()
     first = next((line.lstrip("# ").strip() for line in notes if line.strip()), "")
     return RunSummary(
-        id=run.id, path=str(run.path), name=meta.get("name", run.id), job=job, state=state,
-        started=started, duration=duration, last_step=int(status.get("step", 0) or 0),
-        best=best_dev_metrics(run), notes_first_line=first,
-        message=status.get("message", ""), parent=meta.get("parent"),
+        id=run.id,
+        path=str(run.path),
+        name=meta.get("name", run.id),
+        job=job,
+        state=state,
+        started=started,
+        duration=duration,
+        last_step=int(status.get("step", 0) or 0),
+        best=best_dev_metrics(run),
+        notes_first_line=first,
+        message=status.get("message", ""),
+        parent=meta.get("parent"),
         motivation=meta.get("motivation", ""),
     )
 

@@ -14,13 +14,14 @@ import re
 import signal
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tuirecipe.errors import RunError
-from tuirecipe.fileio import atomic_write_bytes
 from tuirecipe.events import Event, from_dict
+from tuirecipe.fileio import atomic_write_bytes
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 TERMINAL_STATES = ("finished", "failed", "stopped")
@@ -205,8 +206,10 @@ class RunDir:
             return False
         from tuirecipe.runs.launch import worker_exit_status
 
-        message = (f"worker process {status.get('pid')} is gone without finishing "
-                   f"({how_a_worker_ended(worker_exit_status(self))})")
+        message = (
+            f"worker process {status.get('pid')} is gone without finishing "
+            f"({how_a_worker_ended(worker_exit_status(self))})"
+        )
         from tuirecipe.events import Error, RunStatus
 
         writer = EventWriter(self.events_path)
@@ -258,11 +261,13 @@ def create_run_dir(runs_dir: Path, name: str) -> RunDir:
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RunError(f"cannot create the runs directory: {exc.strerror}",
-                       source=str(runs_dir), key="runs_dir")
+        raise RunError(
+            f"cannot create the runs directory: {exc.strerror}",
+            source=str(runs_dir),
+            key="runs_dir",
+        )
     if not os.access(runs_dir, os.W_OK):
-        raise RunError("the runs directory is not writable", source=str(runs_dir),
-                       key="runs_dir")
+        raise RunError("the runs directory is not writable", source=str(runs_dir), key="runs_dir")
     base = new_run_id(name)
     for n in range(1000):
         run_id = base if n == 0 else f"{base}-{n + 1}"
@@ -272,8 +277,11 @@ def create_run_dir(runs_dir: Path, name: str) -> RunDir:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise RunError(f"cannot create a run directory: {exc.strerror}",
-                           source=str(runs_dir), key="runs_dir")
+            raise RunError(
+                f"cannot create a run directory: {exc.strerror}",
+                source=str(runs_dir),
+                key="runs_dir",
+            )
         return RunDir(path)
     raise RunError("too many runs with the same name this second", source=str(runs_dir))
 

@@ -17,7 +17,8 @@ gradient is accumulated by them.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -51,10 +52,17 @@ class EmbeddingAdversary:
     to the embedding output is available even when the embedding is frozen.
     """
 
-    def __init__(self, model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor],
-                                                            torch.Tensor],
-                 *, method: str = "fgm", epsilon: float = 1.0, alpha: float = 0.3,
-                 steps: int = 3, embedding_module: str = "") -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        *,
+        method: str = "fgm",
+        epsilon: float = 1.0,
+        alpha: float = 0.3,
+        steps: int = 3,
+        embedding_module: str = "",
+    ) -> None:
         if method not in ("fgm", "pgd"):
             raise ValueError(f"unknown adversarial method '{method}'")
         self.model = model
@@ -79,21 +87,22 @@ class EmbeddingAdversary:
     def remove(self) -> None:
         self._handle.remove()
 
-    def _forward_with(self, r: torch.Tensor, ids: torch.Tensor,
-                      mask: torch.Tensor) -> torch.Tensor:
+    def _forward_with(self, r: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         self._delta = r
         try:
             return self.model(ids, mask)
         finally:
             self._delta = None
 
-    def loss(self, ids: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor,
-             clean_loss: torch.Tensor) -> torch.Tensor:
+    def loss(
+        self, ids: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor, clean_loss: torch.Tensor
+    ) -> torch.Tensor:
         """The adversarial loss for the batch whose clean forward gave ``clean_loss``."""
         probe, self._probe = self._probe, None
         if probe is None:
-            raise RuntimeError("the clean forward pass did not go through the embedding "
-                               "module in training mode")
+            raise RuntimeError(
+                "the clean forward pass did not go through the embedding module in training mode"
+            )
         (g,) = torch.autograd.grad(clean_loss, probe, retain_graph=True)
         if self.method == "fgm":
             r = self.epsilon * _unit(g)

@@ -5,8 +5,9 @@ Shared by the trainer and by the sanity checks, so both see exactly the same bat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,8 +28,9 @@ class SplitTensors:
     pad_id: int = 0
 
     @classmethod
-    def from_split(cls, split: Any, task: str, device: torch.device | str = "cpu",
-                   pad_id: int = 0) -> SplitTensors:
+    def from_split(
+        cls, split: Any, task: str, device: torch.device | str = "cpu", pad_id: int = 0
+    ) -> SplitTensors:
         ids = torch.tensor(np.asarray(split.ids), dtype=torch.int64)  # a copy: never aliases
         if ids.ndim != 2 or ids.shape[1] == 0:
             ids = ids.reshape(len(ids), -1)
@@ -37,8 +39,9 @@ class SplitTensors:
         # Width from the ids themselves (not split.lengths): a batch is never trimmed past
         # its last real token.
         positions = torch.arange(1, ids.shape[1] + 1)
-        extent = (((ids != pad_id) * positions).amax(1) if len(ids)
-                  else torch.zeros(0, dtype=torch.int64))
+        extent = (
+            ((ids != pad_id) * positions).amax(1) if len(ids) else torch.zeros(0, dtype=torch.int64)
+        )
         dtype = torch.int64 if task == "classification" else torch.float32
         targets = torch.tensor(np.asarray(split.targets), dtype=dtype)
         return cls(ids.to(device), targets.to(device), extent, pad_id)
@@ -46,16 +49,20 @@ class SplitTensors:
     def __len__(self) -> int:
         return int(self.ids.shape[0])
 
-    def batch(self, index: torch.Tensor,
-              width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(
+        self, index: torch.Tensor, width: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Rows ``index`` trimmed to ``width`` columns: ``(input_ids, attention_mask, targets)``."""
         ids = self.ids[index, :width]
         return ids, ids != self.pad_id, self.targets[index]
 
 
-def iter_batches(tensors: SplitTensors, batch_size: int, *,
-                 generator: torch.Generator | None = None,
-                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def iter_batches(
+    tensors: SplitTensors,
+    batch_size: int,
+    *,
+    generator: torch.Generator | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """``(input_ids, attention_mask, targets)`` batches; shuffled when given a generator.
 
     Batch widths are computed on the CPU for the whole epoch at once, so trimming costs no
@@ -68,11 +75,12 @@ def iter_batches(tensors: SplitTensors, batch_size: int, *,
     widths = extents.view(-1, batch_size).amax(1).clamp(min=1).tolist()
     order = order.to(tensors.ids.device)
     for i, width in enumerate(widths):
-        yield tensors.batch(order[i * batch_size:(i + 1) * batch_size], width)
+        yield tensors.batch(order[i * batch_size : (i + 1) * batch_size], width)
 
 
-def compute_loss(output: torch.Tensor, targets: torch.Tensor, task: str,
-                 weight: torch.Tensor | None = None) -> torch.Tensor:
+def compute_loss(
+    output: torch.Tensor, targets: torch.Tensor, task: str, weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Cross-entropy on logits, or MSE on a ``[B, 1]`` / ``[B]`` regression output."""
     if task == "classification":
         return F.cross_entropy(output, targets, weight=weight)
@@ -84,15 +92,20 @@ def check_output_shape(output: Any, batch: int, task: str, num_classes: int) -> 
     expected = [[batch, num_classes]] if task == "classification" else [[batch, 1], [batch]]
     shape = list(output.shape) if isinstance(output, torch.Tensor) else None
     if shape is None:
-        raise ModelError(f"the model's forward returned {type(output).__name__}, "
-                         "not a tensor of logits", key="model.name")
+        raise ModelError(
+            f"the model's forward returned {type(output).__name__}, not a tensor of logits",
+            key="model.name",
+        )
     if shape not in expected:
-        raise ModelError(f"the model's output has shape {shape}; expected "
-                         f"{' or '.join(str(e) for e in expected)} for {task}",
-                         key="model.name")
+        raise ModelError(
+            f"the model's output has shape {shape}; expected "
+            f"{' or '.join(str(e) for e in expected)} for {task}",
+            key="model.name",
+        )
     if not output.is_floating_point():
-        raise ModelError(f"the model's output has dtype {output.dtype}; expected floats",
-                         key="model.name")
+        raise ModelError(
+            f"the model's output has dtype {output.dtype}; expected floats", key="model.name"
+        )
 
 
 @torch.no_grad()
@@ -101,15 +114,23 @@ def predict(model: nn.Module, tensors: SplitTensors, *, batch_size: int) -> torc
     was_training = model.training
     model.eval()
     try:
-        outs = [model(ids, mask).float().cpu()
-                for ids, mask, _ in iter_batches(tensors, batch_size)]
+        outs = [
+            model(ids, mask).float().cpu() for ids, mask, _ in iter_batches(tensors, batch_size)
+        ]
     finally:
         model.train(was_training)
     return torch.cat(outs) if outs else torch.zeros(0)
 
 
-def evaluate(model: nn.Module, split: Any, *, task: str, batch_size: int,
-             device: torch.device | str = "cpu", pad_id: int = 0) -> dict[str, Any]:
+def evaluate(
+    model: nn.Module,
+    split: Any,
+    *,
+    task: str,
+    batch_size: int,
+    device: torch.device | str = "cpu",
+    pad_id: int = 0,
+) -> dict[str, Any]:
     """Metrics on a whole split with 95 % intervals.
 
     Classification: ``{"loss", "acc", "n", "ci": {"loss", "acc"}}`` (Wilson for accuracy;
@@ -117,8 +138,11 @@ def evaluate(model: nn.Module, split: Any, *, task: str, batch_size: int,
     "ci": {"loss", "mse", "mae"}}`` in the targets' units. ``split`` is a data split or a
     :class:`SplitTensors`.
     """
-    tensors = split if isinstance(split, SplitTensors) else SplitTensors.from_split(
-        split, task, device, pad_id)
+    tensors = (
+        split
+        if isinstance(split, SplitTensors)
+        else SplitTensors.from_split(split, task, device, pad_id)
+    )
     n = len(tensors)
     if n == 0:
         return {"n": 0, "ci": {}}
@@ -128,13 +152,22 @@ def evaluate(model: nn.Module, split: Any, *, task: str, batch_size: int,
         losses = F.cross_entropy(out, targets, reduction="none").double().numpy()
         correct = int((out.argmax(1) == targets).sum())
         lo, hi = wilson_interval(correct, n)
-        return {"loss": float(losses.mean()), "acc": correct / n, "n": n,
-                "ci": {"loss": list(mean_interval(losses)), "acc": [lo, hi]}}
+        return {
+            "loss": float(losses.mean()),
+            "acc": correct / n,
+            "n": n,
+            "ci": {"loss": list(mean_interval(losses)), "acc": [lo, hi]},
+        }
     err = out.reshape(-1).double().numpy() - targets.double().numpy()
     sq, ab = err * err, np.abs(err)
     mse_ci = list(mean_interval(sq))
-    return {"loss": float(sq.mean()), "mse": float(sq.mean()), "mae": float(ab.mean()), "n": n,
-            "ci": {"loss": mse_ci, "mse": mse_ci, "mae": list(mean_interval(ab))}}
+    return {
+        "loss": float(sq.mean()),
+        "mse": float(sq.mean()),
+        "mae": float(ab.mean()),
+        "n": n,
+        "ci": {"loss": mse_ci, "mse": mse_ci, "mae": list(mean_interval(ab))},
+    }
 
 
 def class_weights(class_counts: list[int]) -> torch.Tensor:

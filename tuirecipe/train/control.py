@@ -10,7 +10,7 @@ attribute read.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 _POLL_SECONDS = 0.05
 

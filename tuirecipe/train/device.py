@@ -13,20 +13,28 @@ def pick_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise UserError(f"'{name}' was asked for but CUDA is not available on this machine "
-                            "(torch " f"{torch.__version__}); use 'auto' or 'cpu'",
-                            key="train.device")
+            raise UserError(
+                f"'{name}' was asked for but CUDA is not available on this machine "
+                "(torch "
+                f"{torch.__version__}); use 'auto' or 'cpu'",
+                key="train.device",
+            )
         device = torch.device(name)
         count = torch.cuda.device_count()
         if device.index is not None and device.index >= count:
-            raise UserError(f"'{name}' does not exist: this machine has {count} CUDA "
-                            f"device{'s' if count != 1 else ''}", key="train.device")
+            raise UserError(
+                f"'{name}' does not exist: this machine has {count} CUDA "
+                f"device{'s' if count != 1 else ''}",
+                key="train.device",
+            )
         return device
     if name == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
-            raise UserError("'mps' was asked for but is not available on this machine; use "
-                            "'auto' or 'cpu'", key="train.device")
+            raise UserError(
+                "'mps' was asked for but is not available on this machine; use 'auto' or 'cpu'",
+                key="train.device",
+            )
         return torch.device("mps")
     if name == "cpu":
         return torch.device("cpu")

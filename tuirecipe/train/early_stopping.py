@@ -28,5 +28,7 @@ class EarlyStopping:
             return
         self.bad_evals += 1
         if self.bad_evals >= self.patience:
-            trainer.stop_early(f"early stopping: dev loss has not improved on {self.best:.4g} "
-                               f"for {self.bad_evals} evaluations")
+            trainer.stop_early(
+                f"early stopping: dev loss has not improved on {self.best:.4g} "
+                f"for {self.bad_evals} evaluations"
+            )

@@ -9,7 +9,7 @@ weighted mean divides by the summed weights of the batch's targets.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.nn import functional as F
@@ -20,8 +20,12 @@ from tuirecipe.train.batches import compute_loss
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0,
-               weight: torch.Tensor | None = None) -> torch.Tensor:
+def focal_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    gamma: float = 2.0,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Mean focal loss of ``logits [B, C]`` against class ids ``targets [B]``.
 
     Computed as ``nll_loss`` of modulated log-probabilities, so with ``gamma = 0`` it is

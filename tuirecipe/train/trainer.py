@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,10 +70,19 @@ class TrainResult:
 
 
 class Trainer:
-    def __init__(self, model: nn.Module, data: Any, train_cfg: TrainConfig, *, seed: int,
-                 emit: Callable[[Event], None], control: Control | None = None,
-                 device: torch.device | None = None, predictions_sample: int = 8,
-                 embedding_module: str = "") -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        data: Any,
+        train_cfg: TrainConfig,
+        *,
+        seed: int,
+        emit: Callable[[Event], None],
+        control: Control | None = None,
+        device: torch.device | None = None,
+        predictions_sample: int = 8,
+        embedding_module: str = "",
+    ) -> None:
         self.cfg = train_cfg
         self.data = data
         self.task = data.task
@@ -81,8 +91,9 @@ class Trainer:
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.generator = seed_everything(seed)  # data order has its own generator
         self.model = model.to(self.device)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=train_cfg.lr,
-                                           weight_decay=train_cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay
+        )
         self.hooks: dict[str, list[Callable[[Trainer], None]]] = {p: [] for p in HOOK_POINTS}
         pad_id = int(data.vocab.pad_id)
         self.train_tensors = SplitTensors.from_split(data.train, self.task, self.device, pad_id)
@@ -98,9 +109,14 @@ class Trainer:
             from tuirecipe.train.adversarial import EmbeddingAdversary
 
             self.adversary = EmbeddingAdversary(
-                self.model, self.loss_fn, method=train_cfg.adversarial,
-                epsilon=train_cfg.adv_epsilon, alpha=train_cfg.adv_alpha,
-                steps=train_cfg.adv_steps, embedding_module=embedding_module)
+                self.model,
+                self.loss_fn,
+                method=train_cfg.adversarial,
+                epsilon=train_cfg.adv_epsilon,
+                alpha=train_cfg.adv_alpha,
+                steps=train_cfg.adv_steps,
+                embedding_module=embedding_module,
+            )
         self.early_stop_reason = ""
         rng = np.random.default_rng(seed)
         k = min(predictions_sample, len(self.dev_tensors))
@@ -158,8 +174,9 @@ class Trainer:
         state = "finished"
         model.train()
         for self.epoch in range(cfg.epochs):
-            for ids, mask, y in iter_batches(self.train_tensors, cfg.batch_size,
-                                             generator=self.generator):
+            for ids, mask, y in iter_batches(
+                self.train_tensors, cfg.batch_size, generator=self.generator
+            ):
                 if (control is not None and control.checkpoint()) or self._stop:
                     state = "finished" if self.early_stop_reason else "stopped"
                     break
@@ -179,14 +196,19 @@ class Trainer:
                 self.examples += len(y)
                 self.loss = loss
                 if read_now:  # CPU: reading is free; numpy is cheaper than torch ops here
-                    correct = (int(np.count_nonzero(out.detach().argmax(1).numpy() == y.numpy()))
-                               if classify else None)
-                    self._emit_step(self.step, loss.item(), correct, len(y), self.examples,
-                                    self.elapsed())
+                    correct = (
+                        int(np.count_nonzero(out.detach().argmax(1).numpy() == y.numpy()))
+                        if classify
+                        else None
+                    )
+                    self._emit_step(
+                        self.step, loss.item(), correct, len(y), self.examples, self.elapsed()
+                    )
                 else:  # CUDA: keep the tensors, read a block at a time (one sync)
                     correct = (out.detach().argmax(1) == y).sum() if classify else None
-                    self._pending.append((self.step, loss.detach(), correct, len(y),
-                                          self.elapsed()))
+                    self._pending.append(
+                        (self.step, loss.detach(), correct, len(y), self.elapsed())
+                    )
                     if len(self._pending) >= self._block:
                         self._flush()
                 for hook in batch_end:
@@ -208,9 +230,14 @@ class Trainer:
         self._flush()
         if state == "finished" and self._last_eval_step != self.step:
             self._evaluate()  # max_steps ended the run mid-epoch
-        return TrainResult(steps=self.step, epochs=self.step / self.steps_per_epoch,
-                           final_eval=self.last_eval, best_eval=self.best_eval, state=state,
-                           elapsed=self.elapsed())
+        return TrainResult(
+            steps=self.step,
+            epochs=self.step / self.steps_per_epoch,
+            final_eval=self.last_eval,
+            best_eval=self.best_eval,
+            state=state,
+            elapsed=self.elapsed(),
+        )
 
     def _flush(self) -> None:
         """Read the pending losses (one sync), emit their StepMetrics, stop on NaN/Inf."""
@@ -218,36 +245,58 @@ class Trainer:
         if not pending:
             return
         losses = torch.stack([p[1] for p in pending]).tolist()
-        corrects = (torch.stack([p[2] for p in pending]).tolist()
-                    if pending[0][2] is not None else [None] * len(pending))
+        corrects = (
+            torch.stack([p[2] for p in pending]).tolist()
+            if pending[0][2] is not None
+            else [None] * len(pending)
+        )
         examples = self.examples - sum(p[3] for p in pending)
         for (step, _, _, size, elapsed), loss, correct in zip(pending, losses, corrects):
             examples += size
             self._emit_step(step, loss, correct, size, examples, elapsed)
 
-    def _emit_step(self, step: int, loss: float, correct: int | None, size: int, examples: int,
-                   elapsed: float) -> None:
-        self.emit(StepMetrics(step=step, epoch=step / self.steps_per_epoch, loss=loss,
-                              lr=self.optimizer.param_groups[0]["lr"],
-                              acc=None if correct is None else correct / size,
-                              examples=examples, elapsed=elapsed))
+    def _emit_step(
+        self, step: int, loss: float, correct: int | None, size: int, examples: int, elapsed: float
+    ) -> None:
+        self.emit(
+            StepMetrics(
+                step=step,
+                epoch=step / self.steps_per_epoch,
+                loss=loss,
+                lr=self.optimizer.param_groups[0]["lr"],
+                acc=None if correct is None else correct / size,
+                examples=examples,
+                elapsed=elapsed,
+            )
+        )
         if not math.isfinite(loss):
-            raise NumericsError(f"loss became {loss} at step {step}; try a lower learning "
-                                "rate, gradient clipping, or check the inputs")
+            raise NumericsError(
+                f"loss became {loss} at step {step}; try a lower learning "
+                "rate, gradient clipping, or check the inputs"
+            )
 
     def _evaluate(self) -> None:
         self._flush()
         self._last_eval_step = self.step
         if len(self.dev_tensors) == 0:
             return
-        result = evaluate(self.model, self.dev_tensors, task=self.task,
-                          batch_size=self.cfg.batch_size)
+        result = evaluate(
+            self.model, self.dev_tensors, task=self.task, batch_size=self.cfg.batch_size
+        )
         self.last_eval = {"step": self.step, **result}
         if not self.best_eval or result["loss"] < self.best_eval["loss"]:
             self.best_eval = self.last_eval
         metrics = {k: v for k, v in result.items() if k not in ("ci", "n")}
-        self.emit(EvalMetrics(step=self.step, epoch=self.step / self.steps_per_epoch,
-                              split="dev", metrics=metrics, ci=result["ci"], n=result["n"]))
+        self.emit(
+            EvalMetrics(
+                step=self.step,
+                epoch=self.step / self.steps_per_epoch,
+                split="dev",
+                metrics=metrics,
+                ci=result["ci"],
+                n=result["n"],
+            )
+        )
         if len(self.sample_index):
             self.emit(PredictionsSnapshot(step=self.step, rows=self._prediction_rows()))
         for hook in self.hooks["on_eval_end"]:
@@ -255,10 +304,12 @@ class Trainer:
 
     def _prediction_rows(self) -> list[dict[str, Any]]:
         dev, index = self.data.dev, self.sample_index
-        sample = SplitTensors(self.dev_tensors.ids[torch.as_tensor(index, device=self.device)],
-                              self.dev_tensors.targets[torch.as_tensor(index, device=self.device)],
-                              self.dev_tensors.extent[torch.as_tensor(index)],
-                              self.dev_tensors.pad_id)
+        sample = SplitTensors(
+            self.dev_tensors.ids[torch.as_tensor(index, device=self.device)],
+            self.dev_tensors.targets[torch.as_tensor(index, device=self.device)],
+            self.dev_tensors.extent[torch.as_tensor(index)],
+            self.dev_tensors.pad_id,
+        )
         out = predict(self.model, sample, batch_size=len(index))
         targets = sample.targets.cpu().tolist()
         rows_of = getattr(dev, "rows", None)
@@ -267,12 +318,17 @@ class Trainer:
             text = str(dev.texts[i])
             row: dict[str, Any] = {
                 "index": int(rows_of[i]) if rows_of is not None and len(rows_of) > i else i,
-                "text": text if len(text) <= _TEXT_CHARS else text[:_TEXT_CHARS - 1] + "…"}
+                "text": text if len(text) <= _TEXT_CHARS else text[: _TEXT_CHARS - 1] + "…",
+            }
             if self.task == "classification":
                 probs = torch.softmax(out[j], 0)
                 pred = int(probs.argmax())
-                row.update(label=self._label(int(targets[j])), pred=self._label(pred),
-                           prob=round(float(probs[pred]), 4), correct=pred == int(targets[j]))
+                row.update(
+                    label=self._label(int(targets[j])),
+                    pred=self._label(pred),
+                    prob=round(float(probs[pred]), 4),
+                    correct=pred == int(targets[j]),
+                )
             else:
                 row.update(label=float(targets[j]), pred=float(out[j].reshape(-1)[0]), prob=None)
             rows.append(row)
@@ -304,14 +360,22 @@ class Trainer:
         rows = []
         for i in range(len(losses)):
             text = str(dev.texts[i])
-            rows.append({
-                "row": int(rows_of[i]) if rows_of is not None and len(rows_of) > i else i,
-                "text": text if len(text) <= text_chars else text[:text_chars - 1] + "…",
-                "gold": golds[i], "pred": preds[i],
-                "prob": None if probs[i] is None else round(float(probs[i]), 4),
-                "loss": round(float(losses[i]), 5)})
-        return {"step": self.step, "task": self.task,
-                "labels": [str(n) for n in self.data.label_names], "rows": rows}
+            rows.append(
+                {
+                    "row": int(rows_of[i]) if rows_of is not None and len(rows_of) > i else i,
+                    "text": text if len(text) <= text_chars else text[: text_chars - 1] + "…",
+                    "gold": golds[i],
+                    "pred": preds[i],
+                    "prob": None if probs[i] is None else round(float(probs[i]), 4),
+                    "loss": round(float(losses[i]), 5),
+                }
+            )
+        return {
+            "step": self.step,
+            "task": self.task,
+            "labels": [str(n) for n in self.data.label_names],
+            "rows": rows,
+        }
 
     def _label(self, cls: int) -> str:
         names = self.data.label_names

@@ -26,8 +26,13 @@ from tuirecipe.config import Config
 from tuirecipe.runs.launch import prepare_run
 from tuirecipe.runs.rundir import RunDir, atomic_write_text
 from tuirecipe.tune.pool import make_pool
-from tuirecipe.tune.records import (finish_parent_run, make_parent_run, parent_guard,
-                                     pool_config, trial_result)
+from tuirecipe.tune.records import (
+    finish_parent_run,
+    make_parent_run,
+    parent_guard,
+    pool_config,
+    trial_result,
+)
 from tuirecipe.tune.seeds import mean_std
 
 HELDOUT_FILE = "heldout_outputs.npy"
@@ -42,9 +47,13 @@ def subset(split: Any, index: np.ndarray) -> Any:
     """Rows ``index`` of a prepared split."""
     index = np.asarray(index, dtype=np.int64)
     return dataclasses.replace(
-        split, ids=split.ids[index], lengths=split.lengths[index],
-        targets=split.targets[index], texts=[split.texts[i] for i in index],
-        rows=split.rows[index])
+        split,
+        ids=split.ids[index],
+        lengths=split.lengths[index],
+        targets=split.targets[index],
+        texts=[split.texts[i] for i in index],
+        rows=split.rows[index],
+    )
 
 
 def ensemble_outputs(member_outputs: list[np.ndarray]) -> np.ndarray:
@@ -57,11 +66,16 @@ def score(outputs: np.ndarray, targets: np.ndarray, task: str) -> dict[str, floa
     targets = np.asarray(targets)
     if task == "classification":
         p = np.clip(outputs[np.arange(len(targets)), targets], 1e-12, 1.0)
-        return {"acc": float((outputs.argmax(1) == targets).mean()),
-                "loss": float(-np.log(p).mean())}
+        return {
+            "acc": float((outputs.argmax(1) == targets).mean()),
+            "loss": float(-np.log(p).mean()),
+        }
     err = outputs.reshape(-1) - targets.astype(float)
-    return {"mse": float((err ** 2).mean()), "mae": float(np.abs(err).mean()),
-            "loss": float((err ** 2).mean())}
+    return {
+        "mse": float((err**2).mean()),
+        "mae": float(np.abs(err).mean()),
+        "loss": float((err**2).mean()),
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -89,44 +103,87 @@ def run_fold_job(ctx: Any) -> str:
     heldout = data.dev
     folds = stratified_kfold(data.train.targets, k, config.seed, data.task)
     train_idx, val_idx = folds[fold]
-    fold_train = augment_split(subset(data.train, train_idx), data.vocab, config.augment,
-                               config.seed, config.data.max_len)
-    counts = (np.bincount(data.train.targets[train_idx], minlength=len(data.label_names))
-              .tolist() if data.task == "classification" else [])
-    fold_data = dataclasses.replace(data, train=fold_train,
-                                    dev=subset(data.train, val_idx), class_counts=counts)
+    fold_train = augment_split(
+        subset(data.train, train_idx), data.vocab, config.augment, config.seed, config.data.max_len
+    )
+    counts = (
+        np.bincount(data.train.targets[train_idx], minlength=len(data.label_names)).tolist()
+        if data.task == "classification"
+        else []
+    )
+    fold_data = dataclasses.replace(
+        data, train=fold_train, dev=subset(data.train, val_idx), class_counts=counts
+    )
     device = pick_device(config.train.device)
-    ctx.run.update_meta(data=data.fingerprint(), device=str(device),
-                        sizes={"train": len(fold_train), "dev": len(val_idx),
-                               "heldout": len(heldout), "vocab": len(data.vocab)},
-                        fold={"index": fold, "k": k})
+    ctx.run.update_meta(
+        data=data.fingerprint(),
+        device=str(device),
+        sizes={
+            "train": len(fold_train),
+            "dev": len(val_idx),
+            "heldout": len(heldout),
+            "vocab": len(data.vocab),
+        },
+        fold={"index": fold, "k": k},
+    )
     steps_per_epoch = -(-len(fold_train) // config.train.batch_size)
     total = steps_per_epoch * config.train.epochs
     ctx.run.write_status(total_steps=min(total, config.train.max_steps or total))
     seed_everything(config.seed)
     model = build_model(config, spec_for(config, fold_data))
-    ctx.log(f"fold {fold + 1}/{k}: {len(fold_train):,} train / {len(val_idx):,} validation "
-            f"/ {len(heldout):,} held-out rows")
-    trainer = Trainer(model, fold_data, config.train, seed=config.seed, emit=ctx.emit,
-                      control=ctx.control, device=device,
-                      embedding_module=config.model.embedding_module)
+    ctx.log(
+        f"fold {fold + 1}/{k}: {len(fold_train):,} train / {len(val_idx):,} validation "
+        f"/ {len(heldout):,} held-out rows"
+    )
+    trainer = Trainer(
+        model,
+        fold_data,
+        config.train,
+        seed=config.seed,
+        emit=ctx.emit,
+        control=ctx.control,
+        device=device,
+        embedding_module=config.model.embedding_module,
+    )
     result = trainer.run()
     torch.save(model.state_dict(), ctx.run.path / "model.pt")
-    out = predict(model, SplitTensors.from_split(heldout, data.task, device,
-                                                 int(data.vocab.pad_id)),
-                  batch_size=config.train.batch_size)
-    outputs = (torch.softmax(out, 1) if data.task == "classification"
-               else out.reshape(-1)).numpy().astype(np.float64)
+    out = predict(
+        model,
+        SplitTensors.from_split(heldout, data.task, device, int(data.vocab.pad_id)),
+        batch_size=config.train.batch_size,
+    )
+    outputs = (
+        (torch.softmax(out, 1) if data.task == "classification" else out.reshape(-1))
+        .numpy()
+        .astype(np.float64)
+    )
     np.save(ctx.run.path / HELDOUT_FILE, outputs)
     held = score(outputs, heldout.targets, data.task)
-    ctx.emit(EvalMetrics(step=trainer.step, epoch=trainer.step / trainer.steps_per_epoch,
-                         split="heldout", metrics=held, n=len(heldout)))
-    atomic_write_text(ctx.run.path / FOLD_FILE, json.dumps({
-        "fold": fold, "k": k, "state": result.state, "steps": result.steps,
-        "validation_best": {k_: v for k_, v in result.best_eval.items() if k_ != "ci"},
-        "validation_final": {k_: v for k_, v in result.final_eval.items() if k_ != "ci"},
-        "heldout": held, "heldout_targets": np.asarray(heldout.targets).tolist(),
-    }) + "\n")
+    ctx.emit(
+        EvalMetrics(
+            step=trainer.step,
+            epoch=trainer.step / trainer.steps_per_epoch,
+            split="heldout",
+            metrics=held,
+            n=len(heldout),
+        )
+    )
+    atomic_write_text(
+        ctx.run.path / FOLD_FILE,
+        json.dumps(
+            {
+                "fold": fold,
+                "k": k,
+                "state": result.state,
+                "steps": result.steps,
+                "validation_best": {k_: v for k_, v in result.best_eval.items() if k_ != "ci"},
+                "validation_final": {k_: v for k_, v in result.final_eval.items() if k_ != "ci"},
+                "heldout": held,
+                "heldout_targets": np.asarray(heldout.targets).tolist(),
+            }
+        )
+        + "\n",
+    )
     return result.state
 
 
@@ -134,14 +191,23 @@ def run_fold_job(ctx: Any) -> str:
 # orchestration (the CLI side)
 
 
-def run_cv(config: Config, k: int, *, parallel: int | None = None,
-           motivation: str = "") -> dict[str, Any]:
+def run_cv(
+    config: Config, k: int, *, parallel: int | None = None, motivation: str = ""
+) -> dict[str, Any]:
     """Run ``k`` fold runs and aggregate them in a parent "cv" run."""
     pool = make_pool(parallel, config.train.device)
     config = pool_config(config, pool.parallel)
     parent = make_parent_run(config, "cv", {"k": k}, motivation)
-    runs = [prepare_run(config, "cv_fold", parent=parent, args={"fold": i, "k": k},
-                        motivation=motivation or f"cv fold {i + 1}/{k}") for i in range(k)]
+    runs = [
+        prepare_run(
+            config,
+            "cv_fold",
+            parent=parent,
+            args={"fold": i, "k": k},
+            motivation=motivation or f"cv fold {i + 1}/{k}",
+        )
+        for i in range(k)
+    ]
     with parent_guard(parent):
         pool.run(runs)
     summary = summarize_folds(runs, config.data.task)

@@ -54,10 +54,14 @@ class WorkerPool:
     finished: list[RunDir] = field(default_factory=list)
     stopped_by_budget: list[RunDir] = field(default_factory=list)
 
-    def run(self, jobs: Iterable[RunDir | Callable[[], RunDir]], *,
-            on_tick: Callable[[list[RunDir]], None] | None = None,
-            on_done: Callable[[RunDir], None] | None = None,
-            budget_s: float | None = None) -> list[RunDir]:
+    def run(
+        self,
+        jobs: Iterable[RunDir | Callable[[], RunDir]],
+        *,
+        on_tick: Callable[[list[RunDir]], None] | None = None,
+        on_done: Callable[[RunDir], None] | None = None,
+        budget_s: float | None = None,
+    ) -> list[RunDir]:
         """Run every job (a prepared run, or a function preparing one when its turn comes).
 
         ``on_tick(active_runs)`` is called every poll (for live decisions such as

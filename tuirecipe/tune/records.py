@@ -13,8 +13,7 @@ from tuirecipe.runs.listing import best_dev_metrics
 from tuirecipe.runs.rundir import RunDir, atomic_write_text
 
 
-def make_parent_run(config: Config, job: str, args: dict[str, Any],
-                    motivation: str = "") -> RunDir:
+def make_parent_run(config: Config, job: str, args: dict[str, Any], motivation: str = "") -> RunDir:
     """A run directory for the parent config of a sweep/search/seeds/cv.
 
     It holds the resolved parent config (the reference each child's ``changed`` keys are
@@ -28,8 +27,7 @@ def make_parent_run(config: Config, job: str, args: dict[str, Any],
 
 
 def finish_parent_run(run: RunDir, summary: dict[str, Any], state: str = "finished") -> None:
-    atomic_write_text(run.path / "summary.json",
-                      json.dumps(summary, indent=2, default=str) + "\n")
+    atomic_write_text(run.path / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     run.write_status(state=state, ended=time.time())
 
 
@@ -37,8 +35,13 @@ def trial_result(run: RunDir) -> dict[str, Any]:
     """``{"run", "state", "steps", "best": {loss, acc…}}`` of a finished child run."""
     run.mark_dead_if_stale()
     status = run.read_status()
-    return {"run": run.id, "state": run.state(), "steps": int(status.get("step", 0) or 0),
-            "best": best_dev_metrics(run), "message": status.get("message", "")}
+    return {
+        "run": run.id,
+        "state": run.state(),
+        "steps": int(status.get("step", 0) or 0),
+        "best": best_dev_metrics(run),
+        "message": status.get("message", ""),
+    }
 
 
 def pool_config(config: Config, parallel: int) -> Config:
@@ -58,6 +61,9 @@ def parent_guard(run: RunDir) -> Iterator[None]:
         yield
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
-        finish_parent_run(run, {"error": f"{type(exc).__name__}: {exc}"},
-                          state="stopped" if interrupted else "failed")
+        finish_parent_run(
+            run,
+            {"error": f"{type(exc).__name__}: {exc}"},
+            state="stopped" if interrupted else "failed",
+        )
         raise

@@ -21,8 +21,13 @@ from tuirecipe.config import Config
 from tuirecipe.runs.launch import prepare_run, send_control
 from tuirecipe.runs.rundir import RunDir, read_events
 from tuirecipe.tune.pool import make_pool
-from tuirecipe.tune.records import (finish_parent_run, make_parent_run, parent_guard,
-                                     pool_config, trial_result)
+from tuirecipe.tune.records import (
+    finish_parent_run,
+    make_parent_run,
+    parent_guard,
+    pool_config,
+    trial_result,
+)
 from tuirecipe.tune.space import Space, with_values
 
 
@@ -36,8 +41,9 @@ def loss_at(curve: list[tuple[int, float]], step: int) -> float | None:
     return value
 
 
-def should_prune(curve: list[tuple[int, float]], completed: list[list[tuple[int, float]]],
-                 min_completed: int = 3) -> bool:
+def should_prune(
+    curve: list[tuple[int, float]], completed: list[list[tuple[int, float]]], min_completed: int = 3
+) -> bool:
     """Median rule: the latest dev loss is above the completed trials' median there."""
     if not curve or len(completed) < min_completed:
         return False
@@ -87,35 +93,61 @@ def sort_key(result: dict[str, Any], metric: str) -> tuple[int, float]:
     return (0 if result["state"] == "finished" and not result.get("pruned") else 1, value)
 
 
-def run_search(config: Config, space: Space, *, trials: int, seed: int | None = None,
-               budget_s: float | None = None, parallel: int | None = None,
-               prune: bool = False, min_completed: int = 3, metric: str = "loss",
-               motivation: str = "", best_out: Path | None = None) -> dict[str, Any]:
+def run_search(
+    config: Config,
+    space: Space,
+    *,
+    trials: int,
+    seed: int | None = None,
+    budget_s: float | None = None,
+    parallel: int | None = None,
+    prune: bool = False,
+    min_completed: int = 3,
+    metric: str = "loss",
+    motivation: str = "",
+    best_out: Path | None = None,
+) -> dict[str, Any]:
     """Run up to ``trials`` sampled configs; results sorted by ``metric`` (best first)."""
     pool = make_pool(parallel, config.train.device)
     config = pool_config(config, pool.parallel)
     seed = config.seed if seed is None else seed
     samples = space.samples(trials, seed)
     configs = [with_values(config, values) for values in samples]  # validate up front
-    parent = make_parent_run(config, "search", {"trials": trials, "seed": seed,
-                                                "budget_s": budget_s, "prune": prune,
-                                                "space": [d.__dict__ for d in space.dimensions]},
-                             motivation)
+    parent = make_parent_run(
+        config,
+        "search",
+        {
+            "trials": trials,
+            "seed": seed,
+            "budget_s": budget_s,
+            "prune": prune,
+            "space": [d.__dict__ for d in space.dimensions],
+        },
+        motivation,
+    )
     runs: list[tuple[dict[str, Any], RunDir]] = []
 
     def starter(values: dict[str, Any], cfg: Config):
         def start() -> RunDir:
-            run = prepare_run(cfg, "train", parent=parent,
-                              motivation=motivation or f"search trial {len(runs) + 1}")
+            run = prepare_run(
+                cfg,
+                "train",
+                parent=parent,
+                motivation=motivation or f"search trial {len(runs) + 1}",
+            )
             runs.append((values, run))
             return run
+
         return start
 
     pruner = _Pruner(min_completed) if prune else None
     with parent_guard(parent):
-        pool.run([starter(v, c) for v, c in zip(samples, configs)],
-                 on_tick=pruner.tick if pruner else None,
-                 on_done=pruner.done if pruner else None, budget_s=budget_s)
+        pool.run(
+            [starter(v, c) for v, c in zip(samples, configs)],
+            on_tick=pruner.tick if pruner else None,
+            on_done=pruner.done if pruner else None,
+            budget_s=budget_s,
+        )
     results = []
     for values, run in runs:
         r = {"values": values, **trial_result(run)}
@@ -132,7 +164,14 @@ def run_search(config: Config, space: Space, *, trials: int, seed: int | None = 
         if best_out is not None:
             shutil.copyfile(best_run.config_path, best_out)
             best_path = best_out
-    summary = {"parent": parent.id, "metric": metric, "seed": seed, "trials": len(runs),
-               "results": results, "best": best, "best_config": str(best_path or "")}
+    summary = {
+        "parent": parent.id,
+        "metric": metric,
+        "seed": seed,
+        "trials": len(runs),
+        "results": results,
+        "best": best,
+        "best_config": str(best_path or ""),
+    }
     finish_parent_run(parent, summary)
     return summary

@@ -19,8 +19,13 @@ import numpy as np
 from tuirecipe.config import Config
 from tuirecipe.runs.launch import prepare_run
 from tuirecipe.tune.pool import make_pool
-from tuirecipe.tune.records import (finish_parent_run, make_parent_run, parent_guard,
-                                     pool_config, trial_result)
+from tuirecipe.tune.records import (
+    finish_parent_run,
+    make_parent_run,
+    parent_guard,
+    pool_config,
+    trial_result,
+)
 from tuirecipe.tune.space import with_values
 
 
@@ -44,8 +49,9 @@ def welch_t_test(a: Sequence[float], b: Sequence[float]) -> float:
     return float(p) if math.isfinite(p) else 1.0
 
 
-def differs_beyond_noise(a_values: Sequence[float], b_values: Sequence[float],
-                         alpha: float = 0.05) -> bool:
+def differs_beyond_noise(
+    a_values: Sequence[float], b_values: Sequence[float], alpha: float = 0.05
+) -> bool:
     """True when Welch's t-test rejects "same mean" at ``alpha`` (two-sided)."""
     return welch_t_test(a_values, b_values) < alpha
 
@@ -56,16 +62,29 @@ def metric_of(best: dict[str, Any], task: str) -> tuple[str, float]:
     return key, float(best.get(key, math.nan))
 
 
-def run_seeds(config: Config, k: int, *, parallel: int | None = None, first_seed: int | None = None,
-              motivation: str = "") -> dict[str, Any]:
+def run_seeds(
+    config: Config,
+    k: int,
+    *,
+    parallel: int | None = None,
+    first_seed: int | None = None,
+    motivation: str = "",
+) -> dict[str, Any]:
     """Train ``config`` with seeds ``first_seed … first_seed + k - 1``; mean ± std."""
     pool = make_pool(parallel, config.train.device)
     config = pool_config(config, pool.parallel)
     start = config.seed if first_seed is None else first_seed
     seeds = list(range(start, start + k))
     parent = make_parent_run(config, "seeds", {"k": k, "seeds": seeds}, motivation)
-    runs = [prepare_run(with_values(config, {"seed": s}), "train", parent=parent,
-                        motivation=motivation or f"seed {s}") for s in seeds]
+    runs = [
+        prepare_run(
+            with_values(config, {"seed": s}),
+            "train",
+            parent=parent,
+            motivation=motivation or f"seed {s}",
+        )
+        for s in seeds
+    ]
     with parent_guard(parent):
         pool.run(runs)
     results = [{"seed": s, **trial_result(r)} for s, r in zip(seeds, runs)]
@@ -74,8 +93,16 @@ def run_seeds(config: Config, k: int, *, parallel: int | None = None, first_seed
     losses = [float(r["best"].get("loss", math.nan)) for r in results]
     mean, std = mean_std(values)
     loss_mean, loss_std = mean_std(losses)
-    summary = {"parent": parent.id, "metric": name, "values": values, "mean": mean, "std": std,
-               "loss_mean": loss_mean, "loss_std": loss_std, "results": results}
+    summary = {
+        "parent": parent.id,
+        "metric": name,
+        "values": values,
+        "mean": mean,
+        "std": std,
+        "loss_mean": loss_mean,
+        "loss_std": loss_std,
+        "results": results,
+    }
     finish_parent_run(parent, summary)
     return summary
 
@@ -117,11 +144,18 @@ def seed_noise_verdict(a: Any, b: Any) -> str:
                     groups[i].append(value)
     name, _ = metric_of({}, task)
     if min(len(g) for g in groups) < 2:
-        return (f"unknown: {len(groups[0])} and {len(groups[1])} finished seed replicas; "
-                "run `tuirecipe seeds CONFIG -k 3` for each config")
+        return (
+            f"unknown: {len(groups[0])} and {len(groups[1])} finished seed replicas; "
+            "run `tuirecipe seeds CONFIG -k 3` for each config"
+        )
     (ma, sa), (mb, sb) = mean_std(groups[0]), mean_std(groups[1])
     p = welch_t_test(groups[0], groups[1])
-    verdict = ("differs by more than seed noise" if differs_beyond_noise(*groups)
-               else "within seed noise: not a conclusion")
-    return (f"dev {name} {ma:.4f} ± {sa:.4f} ({len(groups[0])} seeds) vs {mb:.4f} ± {sb:.4f} "
-            f"({len(groups[1])} seeds): {verdict} (Welch p = {p:.3g})")
+    verdict = (
+        "differs by more than seed noise"
+        if differs_beyond_noise(*groups)
+        else "within seed noise: not a conclusion"
+    )
+    return (
+        f"dev {name} {ma:.4f} ± {sa:.4f} ({len(groups[0])} seeds) vs {mb:.4f} ± {sb:.4f} "
+        f"({len(groups[1])} seeds): {verdict} (Welch p = {p:.3g})"
+    )

@@ -60,20 +60,29 @@ class Dimension:
 def _dimension(key: str, spec: Any, source: str) -> Dimension:
     where = f"space.{key}"
     if not isinstance(spec, dict) or len(spec) != 1:
-        raise ConfigError(f"must be a table with one of {', '.join(KINDS)}, "
-                          "e.g. {log_uniform = [1e-4, 1e-2]}", source=source, key=where)
+        raise ConfigError(
+            f"must be a table with one of {', '.join(KINDS)}, e.g. {{log_uniform = [1e-4, 1e-2]}}",
+            source=source,
+            key=where,
+        )
     ((kind, args),) = spec.items()
     if kind not in KINDS:
-        raise ConfigError(f"unknown distribution '{kind}'; use one of {', '.join(KINDS)}",
-                          source=source, key=where)
+        raise ConfigError(
+            f"unknown distribution '{kind}'; use one of {', '.join(KINDS)}",
+            source=source,
+            key=where,
+        )
     if not isinstance(args, list) or not args:
         raise ConfigError(f"{kind} needs a non-empty list", source=source, key=where)
     if kind == "choice":
         return Dimension(key, kind, tuple(args))
     numeric = all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args)
     if len(args) != 2 or not numeric or not args[0] <= args[1]:
-        raise ConfigError(f"{kind} needs [low, high] numbers with low <= high, got {args}",
-                          source=source, key=where)
+        raise ConfigError(
+            f"{kind} needs [low, high] numbers with low <= high, got {args}",
+            source=source,
+            key=where,
+        )
     if kind == "log_uniform" and args[0] <= 0:
         raise ConfigError("log_uniform needs low > 0", source=source, key=where)
     if kind == "int_range" and not all(isinstance(a, int) for a in args):
@@ -93,8 +102,9 @@ class Space:
         return [self.sample(rng) for _ in range(n)]
 
     def contains(self, values: dict[str, Any]) -> bool:
-        return (set(values) == {d.key for d in self.dimensions}
-                and all(d.contains(values[d.key]) for d in self.dimensions))
+        return set(values) == {d.key for d in self.dimensions} and all(
+            d.contains(values[d.key]) for d in self.dimensions
+        )
 
 
 def parse_space(table: dict[str, Any], source: str = "<space>") -> Space:
@@ -124,8 +134,9 @@ def with_values(config: Config, values: dict[str, Any], source: str = "") -> Con
         for part in parts[:-1]:
             child = node.get(part)
             if not isinstance(child, dict):
-                raise ConfigError(f"'{part}' is not a config section", source=source or
-                                  config.source, key=key)
+                raise ConfigError(
+                    f"'{part}' is not a config section", source=source or config.source, key=key
+                )
             node = child
         node[parts[-1]] = value
     out = config_from_dict(table, source=source or config.source, base_dir=config.base_dir)

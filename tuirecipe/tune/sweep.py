@@ -13,8 +13,13 @@ from tuirecipe.config import Config, parse_override
 from tuirecipe.errors import ConfigError
 from tuirecipe.runs.launch import prepare_run
 from tuirecipe.tune.pool import make_pool
-from tuirecipe.tune.records import (finish_parent_run, make_parent_run, parent_guard,
-                                     pool_config, trial_result)
+from tuirecipe.tune.records import (
+    finish_parent_run,
+    make_parent_run,
+    parent_guard,
+    pool_config,
+    trial_result,
+)
 from tuirecipe.tune.space import with_values
 
 
@@ -29,16 +34,23 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
     return key.strip(), values
 
 
-def run_sweep(config: Config, key: str, values: list[Any], *, parallel: int | None = None,
-              motivation: str = "") -> dict[str, Any]:
+def run_sweep(
+    config: Config,
+    key: str,
+    values: list[Any],
+    *,
+    parallel: int | None = None,
+    motivation: str = "",
+) -> dict[str, Any]:
     """Run one child per value; returns ``{"parent", "key", "results": [...]}``."""
     pool = make_pool(parallel, config.train.device)
     config = pool_config(config, pool.parallel)
     children = [with_values(config, {key: v}) for v in values]  # validate all up front
     parent = make_parent_run(config, "sweep", {"key": key, "values": values}, motivation)
-    runs = [prepare_run(child, "train", parent=parent,
-                        motivation=motivation or f"sweep {key} = {v!r}")
-            for child, v in zip(children, values)]
+    runs = [
+        prepare_run(child, "train", parent=parent, motivation=motivation or f"sweep {key} = {v!r}")
+        for child, v in zip(children, values)
+    ]
     with parent_guard(parent):
         pool.run(runs)
     results = [{"value": v, **trial_result(r)} for v, r in zip(values, runs)]

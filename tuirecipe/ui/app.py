@@ -33,7 +33,6 @@ from tuirecipe.ui.panes.train import TrainPane
 from tuirecipe.ui.settings import Settings, default_settings_dir
 from tuirecipe.ui.themes import DEFAULT_THEME, ThemeProblem, discover_themes, theme_dirs
 
-
 DATA_PANE_MODULE = "tuirecipe.ui.panes.data"  # exports DataPane(config, id=...)
 
 
@@ -60,12 +59,14 @@ class DataSlot(Vertical):
                 raise
             self.query_one("#data-loading", Label).update(
                 "The Data pane is not part of this build yet; `tuirecipe data` prints the "
-                "dataset profile.")
+                "dataset profile."
+            )
             return
         except Exception as exc:  # the console goes on without it; the log has the trace
             self.log.error(f"Data pane failed to load: {exc!r}")
             self.query_one("#data-loading", Label).update(
-                f"The Data pane failed to load: {type(exc).__name__}: {exc}")
+                f"The Data pane failed to load: {type(exc).__name__}: {exc}"
+            )
             return
         await self.query_one("#data-loading", Label).remove()
         await self.mount(module.DataPane(self.config, id="data"))
@@ -75,17 +76,25 @@ class TuiRecipeApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "tuirecipe"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
-    PANES = (("data", "Data"), ("checks", "Checks"), ("train", "Train"), ("notes", "Notes"),
-             ("runs", "Runs"))
+    PANES = (
+        ("data", "Data"),
+        ("checks", "Checks"),
+        ("train", "Train"),
+        ("notes", "Notes"),
+        ("runs", "Runs"),
+    )
     BINDINGS = [
-        *(Binding(str(n), f"show_pane('{pane}')", title, show=False)
-          for n, (pane, title) in enumerate(PANES, start=1)),
+        *(
+            Binding(str(n), f"show_pane('{pane}')", title, show=False)
+            for n, (pane, title) in enumerate(PANES, start=1)
+        ),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, config: Config, theme: str | None = None,
-                 settings_dir: Path | None = None) -> None:
+    def __init__(
+        self, config: Config, theme: str | None = None, settings_dir: Path | None = None
+    ) -> None:
         super().__init__()
         self.config = config
         self.save_on_hangup = False  # run_app: the real terminal's SIGHUP saves the notes
@@ -104,8 +113,9 @@ class TuiRecipeApp(App[int]):
     def _apply_start_theme(self, requested: str | None) -> None:
         settings = Settings.load(self.settings_dir)
         if requested and requested not in self.available_themes:
-            self.problems.append(f"no theme '{requested}'; themes: "
-                                 + ", ".join(sorted(self.console_themes)))
+            self.problems.append(
+                f"no theme '{requested}'; themes: " + ", ".join(sorted(self.console_themes))
+            )
             requested = None
         name = requested or settings.theme
         if name not in self.available_themes:
@@ -122,11 +132,13 @@ class TuiRecipeApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(self.config.name, id="header")
-        panes = {"data": DataSlot(self.config, id="data-slot"),
-                 "checks": ChecksPane(self.config, id="checks"),
-                 "train": TrainPane(self.config, id="train"),
-                 "notes": NotesPane(self.config, id="notes"),
-                 "runs": RunsPane(self.config, id="runs")}
+        panes = {
+            "data": DataSlot(self.config, id="data-slot"),
+            "checks": ChecksPane(self.config, id="checks"),
+            "train": TrainPane(self.config, id="train"),
+            "notes": NotesPane(self.config, id="notes"),
+            "runs": RunsPane(self.config, id="runs"),
+        }
         with TabbedContent(id="panes"):
             for number, (pane, title) in enumerate(self.PANES, start=1):
                 with TabPane(f"{number} {title}", id=f"tab-{pane}"):
@@ -140,8 +152,9 @@ class TuiRecipeApp(App[int]):
         sys.setswitchinterval(0.001)
         if self.save_on_hangup:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hung_up)
-        self.call_after_refresh(self.run_worker, self.query_one(DataSlot).load(),
-                                name="load data pane")
+        self.call_after_refresh(
+            self.run_worker, self.query_one(DataSlot).load(), name="load data pane"
+        )
         self.follower.start()
         self.workers_client.start()
         consume(self, self.bus, (NOTICE_TOPIC,), self.show_notice)
@@ -165,8 +178,11 @@ class TuiRecipeApp(App[int]):
 
     def show_notice(self, message: Message) -> None:
         notice = message.payload
-        self.notify(notice.message, severity=notice.severity,
-                    timeout=10 if notice.severity == "error" else 5)
+        self.notify(
+            notice.message,
+            severity=notice.severity,
+            timeout=10 if notice.severity == "error" else 5,
+        )
 
     def watch_theme(self, name: str) -> None:
         if self._theme_chosen_here:  # a choice made in the running console is remembered
@@ -220,16 +236,23 @@ class TuiRecipeApp(App[int]):
             except UserError as exc:
                 self.notify(str(exc), title="Sweep", severity="error")
                 return
-            self.notify(f"{len(values)} runs of {key} = {', '.join(map(str, values))} "
-                        f"starting; they appear in Runs (5): mark them with space, c to "
-                        f"compare", title="Sweep")
+            self.notify(
+                f"{len(values)} runs of {key} = {', '.join(map(str, values))} "
+                f"starting; they appear in Runs (5): mark them with space, c to "
+                f"compare",
+                title="Sweep",
+            )
             self.set_timer(3.0, self.action_refresh_runs)
 
-        self.push_screen(TextPrompt(
-            "Sweep one config key", placeholder="train.lr=1e-4,3e-4,1e-3   [-j 2]",
-            explain="One child run per value, each changing only that key against this "
-                    "config (change one thing at a time). -j N: N children train at once."),
-            started)
+        self.push_screen(
+            TextPrompt(
+                "Sweep one config key",
+                placeholder="train.lr=1e-4,3e-4,1e-3   [-j 2]",
+                explain="One child run per value, each changing only that key against this "
+                "config (change one thing at a time). -j N: N children train at once.",
+            ),
+            started,
+        )
 
     def action_refresh_runs(self) -> None:
         self.query_one(RunsPane).refresh_runs()
@@ -265,8 +288,10 @@ class TuiRecipeApp(App[int]):
     def _save_all_notes(self, come_what_may: bool = False) -> None:
         """The project log and the followed run's notes. ``come_what_may``: an error in
         one does not stop the other or escape (the console is going, come what may)."""
-        for save in (lambda: self.query_one(NotesPane).save(),
-                     lambda: self.query_one(TrainPane).save_notes()):
+        for save in (
+            lambda: self.query_one(NotesPane).save(),
+            lambda: self.query_one(TrainPane).save_notes(),
+        ):
             try:
                 save()
             except Exception:
@@ -299,8 +324,9 @@ class TuiRecipeApp(App[int]):
         self.exit(0)
 
 
-def make_app(config: Config, theme: str | None = None,
-             settings_dir: Path | None = None) -> TuiRecipeApp:
+def make_app(
+    config: Config, theme: str | None = None, settings_dir: Path | None = None
+) -> TuiRecipeApp:
     return TuiRecipeApp(config, theme=theme, settings_dir=settings_dir)
 
 

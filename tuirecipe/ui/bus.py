@@ -25,9 +25,10 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from tuirecipe.config import Config
 from tuirecipe.errors import UserError
@@ -144,8 +145,14 @@ class Subscription:
 class Bus:
     """Topics to subscriptions. Create it anywhere; use it on one event loop."""
 
-    def __init__(self, *, maxsize: int = 512, coalesce: tuple[str, ...] = (STEP_TOPIC,),
-                 interval: float = 0.1, max_batch: int = 5000) -> None:
+    def __init__(
+        self,
+        *,
+        maxsize: int = 512,
+        coalesce: tuple[str, ...] = (STEP_TOPIC,),
+        interval: float = 0.1,
+        max_batch: int = 5000,
+    ) -> None:
         self.maxsize = maxsize
         self.coalesce = frozenset(coalesce)
         self.interval = interval
@@ -261,8 +268,12 @@ class WorkerClient:
     stop the ones still training. Problems become notices, never exceptions in the loop.
     """
 
-    def __init__(self, bus: Bus, follower: RunFollower,
-                 launcher: Callable[..., tuple[RunDir, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        follower: RunFollower,
+        launcher: Callable[..., tuple[RunDir, Any]] | None = None,
+    ) -> None:
         self.bus = bus
         self.follower = follower
         self._launcher = launcher
@@ -319,11 +330,11 @@ class WorkerClient:
                 self.bus.notify(f"no run to {command.action}", "warning")
                 return None
             if not await self._wait_until_started(run):
-                self.bus.notify(f"run {run.id} did not start; nothing to {command.action}",
-                                "warning")
+                self.bus.notify(
+                    f"run {run.id} did not start; nothing to {command.action}", "warning"
+                )
             elif not await asyncio.to_thread(_send_control, run, command.action):
-                self.bus.notify(f"run {run.id} has no live worker to {command.action}",
-                                "warning")
+                self.bus.notify(f"run {run.id} has no live worker to {command.action}", "warning")
             return run
         self.bus.notify(f"unknown command '{command.action}'", "error")
         return None
@@ -357,8 +368,9 @@ class WorkerClient:
             return None
         launcher = self._launcher or _launch
         try:
-            run, proc = await asyncio.to_thread(launcher, command.config, command.job,
-                                                motivation=command.motivation)
+            run, proc = await asyncio.to_thread(
+                launcher, command.config, command.job, motivation=command.motivation
+            )
         except Exception as exc:  # a user error, or ours: either way the console goes on
             if not isinstance(exc, UserError):
                 log.exception("launching a run failed")

@@ -29,7 +29,8 @@ class ConsoleHeader(Horizontal):
     def watch_run_id(self, run_id: str) -> None:
         if self.is_mounted:
             self.query_one("#header-run", Label).update(
-                f"run [b]{run_id}[/]" if run_id else "no run followed")
+                f"run [b]{run_id}[/]" if run_id else "no run followed"
+            )
 
     def watch_state(self, state: str) -> None:
         if not self.is_mounted:

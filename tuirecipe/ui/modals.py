@@ -15,11 +15,16 @@ class TextPrompt(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, placeholder: str = "", value: str = "",
-                 explain: str = "") -> None:
+    def __init__(
+        self, title: str, placeholder: str = "", value: str = "", explain: str = ""
+    ) -> None:
         super().__init__(classes="prompt")
         self._title, self._placeholder, self._value, self._explain = (
-            title, placeholder, value, explain)
+            title,
+            placeholder,
+            value,
+            explain,
+        )
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -40,9 +45,11 @@ class TextPrompt(ModalScreen[str | None]):
 class QuitScreen(ModalScreen[str]):
     """Runs started here are still training: stop them, leave them running, or stay."""
 
-    BINDINGS = [Binding("escape", "choose('cancel')", "Cancel"),
-                Binding("s", "choose('stop')", "Stop runs"),
-                Binding("l", "choose('leave')", "Leave running")]
+    BINDINGS = [
+        Binding("escape", "choose('cancel')", "Cancel"),
+        Binding("s", "choose('stop')", "Stop runs"),
+        Binding("l", "choose('leave')", "Leave running"),
+    ]
 
     def __init__(self, run_ids: list[str]) -> None:
         super().__init__(classes="prompt")
@@ -52,10 +59,12 @@ class QuitScreen(ModalScreen[str]):
         runs = ", ".join(self.run_ids)
         with Vertical(classes="dialog"):
             yield Label("Quit tuirecipe?", classes="dialog-title")
-            yield Label(f"Still training: {runs}. A run left running goes on in the "
-                        "background: starting tuirecipe here again follows it, and "
-                        "`tuirecipe attach RUN` follows it from a shell.",
-                        classes="dialog-explain")
+            yield Label(
+                f"Still training: {runs}. A run left running goes on in the "
+                "background: starting tuirecipe here again follows it, and "
+                "`tuirecipe attach RUN` follows it from a shell.",
+                classes="dialog-explain",
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Stop and quit (s)", id="quit-stop", variant="error")
                 yield Button("Leave running (l)", id="quit-leave", variant="primary")

@@ -45,9 +45,23 @@ def start_sweep(config: Config, answer: str) -> tuple[str, list, Path]:
     config_path.write_text(resolved_config(config).to_toml(), encoding="utf-8")
     log_path = folder / f"sweep-{stamp}.log"
     with open(log_path, "ab") as log:
-        subprocess.Popen([sys.executable, "-m", "tuirecipe", "sweep", str(config_path),
-                          "--vary", vary, "--motivation", f"sweep {key} from the console",
-                          *(["--parallel", str(parallel)] if parallel else [])],
-                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                         start_new_session=True, close_fds=True)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tuirecipe",
+                "sweep",
+                str(config_path),
+                "--vary",
+                vary,
+                "--motivation",
+                f"sweep {key} from the console",
+                *(["--parallel", str(parallel)] if parallel else []),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
     return key, values, log_path

@@ -19,8 +19,19 @@ from textual.theme import Theme
 import tuirecipe
 
 DEFAULT_THEME = "dark"
-_COLOUR_KEYS = ("primary", "secondary", "warning", "error", "success", "accent",
-                "foreground", "background", "surface", "panel", "boost")
+_COLOUR_KEYS = (
+    "primary",
+    "secondary",
+    "warning",
+    "error",
+    "success",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
 _FLOAT_KEYS = ("luminosity_spread", "text_alpha")
 _BOOL_KEYS = ("dark", "ansi")
 
@@ -75,8 +86,7 @@ def theme_from_dict(data: dict, default_name: str) -> Theme:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ThemeFileError(f"key '{key}' must be a number")
     variables = kwargs.get("variables", {})
-    if not isinstance(variables, dict) or not all(
-            isinstance(v, str) for v in variables.values()):
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise ThemeFileError("[variables] must be a table of strings")
     theme = Theme(**kwargs)
     try:  # the colour system parses every colour: a typo shows up here, not at paint time

@@ -1,6 +1,5 @@
 """A well-behaved user model: embedding → mean → linear; reads its own `width` option."""
 
-import torch
 from torch import nn
 
 

@@ -1,6 +1,5 @@
 """A user model whose output turns NaN on its third training forward pass."""
 
-import torch
 from torch import nn
 
 

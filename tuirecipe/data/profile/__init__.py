@@ -15,5 +15,13 @@ from tuirecipe.data.profile.flags import row_flags, select_rows
 from tuirecipe.data.profile.frame import profile_frame
 from tuirecipe.data.profile.model import FLAG_NAMES, DatasetProfile
 
-__all__ = ["FLAG_NAMES", "DatasetProfile", "load_profile", "profile_cached", "profile_frame",
-           "row_flags", "save_profile", "select_rows"]
+__all__ = [
+    "FLAG_NAMES",
+    "DatasetProfile",
+    "load_profile",
+    "profile_cached",
+    "profile_frame",
+    "row_flags",
+    "save_profile",
+    "select_rows",
+]

@@ -15,15 +15,21 @@ LARGE_ROWS = 200_000
 def size_scale(rows: int) -> tuple[str, str]:
     """('small' | 'medium' | 'large', model advice) for a training set of ``rows``."""
     if rows < SMALL_ROWS:
-        return "small", (f"{rows:,} training rows is small (< {SMALL_ROWS:,}): start with "
-                         "fastText / bag-of-words / TextCNN-scale models and strong "
-                         "regularisation; a Transformer from scratch will overfit.")
+        return "small", (
+            f"{rows:,} training rows is small (< {SMALL_ROWS:,}): start with "
+            "fastText / bag-of-words / TextCNN-scale models and strong "
+            "regularisation; a Transformer from scratch will overfit."
+        )
     if rows <= LARGE_ROWS:
-        return "medium", (f"{rows:,} training rows is medium ({SMALL_ROWS:,}–{LARGE_ROWS:,}): "
-                          "TextCNN or a small GRU are good baselines; try a small Transformer "
-                          "once they work.")
-    return "large", (f"{rows:,} training rows is large (> {LARGE_ROWS:,}): a small "
-                     "Transformer encoder is worth it, and larger models can pay off.")
+        return "medium", (
+            f"{rows:,} training rows is medium ({SMALL_ROWS:,}–{LARGE_ROWS:,}): "
+            "TextCNN or a small GRU are good baselines; try a small Transformer "
+            "once they work."
+        )
+    return "large", (
+        f"{rows:,} training rows is large (> {LARGE_ROWS:,}): a small "
+        "Transformer encoder is worth it, and larger models can pay off."
+    )
 
 
 def build_advice(profile) -> list[str]:
@@ -31,37 +37,52 @@ def build_advice(profile) -> list[str]:
     out = [profile.size.get("scale_advice", "")]
     labels = profile.labels
     if labels.get("kind") == "classification" and labels.get("long_tail"):
-        out.append(f"Labels are imbalanced (largest/smallest = {labels['imbalance_ratio']:.1f}): "
-                   "use class weights (train.class_weights = true) or focal loss, "
-                   "re-sample the rare classes or augment them, and judge by macro-F1 and "
-                   "per-class recall rather than accuracy.")
+        out.append(
+            f"Labels are imbalanced (largest/smallest = {labels['imbalance_ratio']:.1f}): "
+            "use class weights (train.class_weights = true) or focal loss, "
+            "re-sample the rare classes or augment them, and judge by macro-F1 and "
+            "per-class recall rather than accuracy."
+        )
     lengths = profile.lengths
     if lengths.get("truncation_rate", 0) > 0.05:
-        out.append(f"max_len = {lengths['max_len']} truncates "
-                   f"{lengths['truncation_rate']:.1%} of rows; "
-                   f"max_len = {lengths['suggested_max_len']} would cut "
-                   f"{lengths['truncation_rate_at_suggested']:.1%}.")
+        out.append(
+            f"max_len = {lengths['max_len']} truncates "
+            f"{lengths['truncation_rate']:.1%} of rows; "
+            f"max_len = {lengths['suggested_max_len']} would cut "
+            f"{lengths['truncation_rate_at_suggested']:.1%}."
+        )
     elif lengths.get("suggested_max_len", 0) * 2 <= lengths.get("max_len", 0):
-        out.append(f"max_len = {lengths['max_len']} is much longer than most texts; "
-                   f"{lengths['suggested_max_len']} covers 95 % of them and trains faster.")
+        out.append(
+            f"max_len = {lengths['max_len']} is much longer than most texts; "
+            f"{lengths['suggested_max_len']} covers 95 % of them and trains faster."
+        )
     dup = profile.duplicates.get("case_space", {})
     if dup.get("surplus_rows"):
-        out.append(f"{dup['surplus_rows']:,} rows repeat another text (ignoring case and "
-                   "spacing): de-duplicate before splitting, or repeats leak into dev.")
+        out.append(
+            f"{dup['surplus_rows']:,} rows repeat another text (ignoring case and "
+            "spacing): de-duplicate before splitting, or repeats leak into dev."
+        )
     conf = profile.conflicts.get("case_space", {})
     if conf.get("conflicting_texts"):
-        out.append(f"{conf['conflicting_texts']:,} texts carry more than one label: fix or drop "
-                   "them; they cap the accuracy any model can reach.")
+        out.append(
+            f"{conf['conflicting_texts']:,} texts carry more than one label: fix or drop "
+            "them; they cap the accuracy any model can reach."
+        )
     leak = profile.leakage
     if leak.get("dev_rows_in_train"):
-        out.append(f"{leak['dev_rows_in_train']:,} dev rows also appear in train: the dev score "
-                   "will be optimistic; remove them from dev.")
-    corrupted = sum(v["count"] for k, v in profile.corrupted.items()
-                    if k not in ("extreme_length",))
+        out.append(
+            f"{leak['dev_rows_in_train']:,} dev rows also appear in train: the dev score "
+            "will be optimistic; remove them from dev."
+        )
+    corrupted = sum(
+        v["count"] for k, v in profile.corrupted.items() if k not in ("extreme_length",)
+    )
     if corrupted:
         out.append(f"{corrupted:,} corrupted-row findings (see the list): clean or skip them.")
     mixed = profile.clusters.get("mixed", 0)
     if mixed:
-        out.append(f"{mixed} topic cluster(s) have no clear majority label: look there for "
-                   "label noise or genuinely hard cases.")
+        out.append(
+            f"{mixed} topic cluster(s) have no clear majority label: look there for "
+            "label noise or genuinely hard cases."
+        )
     return [line for line in out if line]

@@ -16,17 +16,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tuirecipe.data.profile import neardup
-from tuirecipe.data.profile.normalize import TextIndex, _first_index, build_text_index, model_subtokens
+from tuirecipe.data.profile.normalize import (
+    TextIndex,
+    _first_index,
+    model_subtokens,
+)
 
 Progress = Callable[[float, str], None]
 EXAMPLES = 50
 
 # (fraction reached when the stage starts, message)
-_STAGES = {"normalise": (0.0, "normalising texts"), "labels": (0.35, "reading labels"),
-           "duplicates": (0.4, "finding duplicates and conflicts"),
-           "lengths": (0.5, "measuring lengths"), "corrupted": (0.55, "looking for corrupted rows"),
-           "vocabulary": (0.6, "counting the vocabulary"), "dev": (0.65, "comparing with dev"),
-           "sampled": (0.75, "near-duplicates and clusters (sampled)")}
+_STAGES = {
+    "normalise": (0.0, "normalising texts"),
+    "labels": (0.35, "reading labels"),
+    "duplicates": (0.4, "finding duplicates and conflicts"),
+    "lengths": (0.5, "measuring lengths"),
+    "corrupted": (0.55, "looking for corrupted rows"),
+    "vocabulary": (0.6, "counting the vocabulary"),
+    "dev": (0.65, "comparing with dev"),
+    "sampled": (0.75, "near-duplicates and clusters (sampled)"),
+}
 
 
 class _Stages:
@@ -52,8 +61,9 @@ class _Stages:
 
     def done(self) -> dict[str, float]:
         self._finish()
-        self.timings["main_thread"] = round(sum(v for k, v in self.timings.items()
-                                                if "helper" not in k), 4)
+        self.timings["main_thread"] = round(
+            sum(v for k, v in self.timings.items() if "helper" not in k), 4
+        )
         if self.progress is not None:
             self.progress(1.0, "profile ready")
         return self.timings
@@ -86,8 +96,14 @@ def _vocabulary(index: TextIndex, lowercase: bool) -> pa.Array:
     return pc.filter(vocab, pc.not_equal(vocab, ""))
 
 
-def _dev_section(train: TextIndex, dev: TextIndex, vocab: pa.Array, lowercase: bool,
-                 train_rows: np.ndarray, dev_rows: np.ndarray) -> tuple[float, dict]:
+def _dev_section(
+    train: TextIndex,
+    dev: TextIndex,
+    vocab: pa.Array,
+    lowercase: bool,
+    train_rows: np.ndarray,
+    dev_rows: np.ndarray,
+) -> tuple[float, dict]:
     """Dev out-of-vocabulary rate and dev rows whose case_space text is in train."""
     texts = pc.utf8_lower(dev.exact_uniques) if lowercase else dev.exact_uniques
     weights = np.bincount(dev.exact_codes, minlength=len(dev.exact_uniques)).astype(np.float64)
@@ -102,18 +118,32 @@ def _dev_section(train: TextIndex, dev: TextIndex, vocab: pa.Array, lowercase: b
     leaked = (row_code >= 0) & ~dev.blank
     first_train = _first_index(train.space_codes, len(train.space_uniques))
     hits = np.flatnonzero(leaked)
-    examples = [{"dev_row": int(dev_rows[i]), "train_row": int(train_rows[first_train[row_code[i]]]),
-                 "text": dev.exact_uniques[int(dev.exact_codes[i])].as_py()[:300]}
-                for i in hits[:EXAMPLES]]
-    return oov, {"ran": True, "level": "case_space", "dev_rows_in_train": int(len(hits)),
-                 "dev_share": float(len(hits) / max(1, int((~dev.blank).sum()))),
-                 "examples": examples}
+    examples = [
+        {
+            "dev_row": int(dev_rows[i]),
+            "train_row": int(train_rows[first_train[row_code[i]]]),
+            "text": dev.exact_uniques[int(dev.exact_codes[i])].as_py()[:300],
+        }
+        for i in hits[:EXAMPLES]
+    ]
+    return oov, {
+        "ran": True,
+        "level": "case_space",
+        "dev_rows_in_train": int(len(hits)),
+        "dev_share": float(len(hits) / max(1, int((~dev.blank).sum()))),
+        "examples": examples,
+    }
 
 
 def _pair_examples(pairs, sims, left_text, right_text, left_row, right_row) -> list[dict]:
-    return [{"rows": [left_row(int(i)), right_row(int(j))], "similarity": round(float(s), 3),
-             "texts": [left_text(int(i))[:300], right_text(int(j))[:300]]}
-            for (i, j), s in zip(pairs[:EXAMPLES], sims[:EXAMPLES])]
+    return [
+        {
+            "rows": [left_row(int(i)), right_row(int(j))],
+            "similarity": round(float(s), 3),
+            "texts": [left_text(int(i))[:300], right_text(int(j))[:300]],
+        }
+        for (i, j), s in zip(pairs[:EXAMPLES], sims[:EXAMPLES])
+    ]
 
 
 def _near_duplicates(index: TextIndex, rows: np.ndarray) -> tuple[dict, np.ndarray, tuple]:
@@ -134,19 +164,27 @@ def _near_duplicates(index: TextIndex, rows: np.ndarray) -> tuple[dict, np.ndarr
     def row(i: int) -> int:
         return int(rows[first_row[sample[i]]])
 
-    section = {"ran": True, "method": f"MinHash ({neardup.NUM_PERM} hashes, word bigrams) + LSH "
-               f"({neardup.BANDS} bands) over distinct loose texts",
-               "threshold": neardup.THRESHOLD, "sampled": sampled, "sample_size": int(len(sample)),
-               "population": int(len(candidates)), "pairs": int(len(pairs)),
-               "texts_involved": int(len(involved)),
-               "examples": _pair_examples(pairs, sims, text, text, row, row)}
+    section = {
+        "ran": True,
+        "method": f"MinHash ({neardup.NUM_PERM} hashes, word bigrams) + LSH "
+        f"({neardup.BANDS} bands) over distinct loose texts",
+        "threshold": neardup.THRESHOLD,
+        "sampled": sampled,
+        "sample_size": int(len(sample)),
+        "population": int(len(candidates)),
+        "pairs": int(len(pairs)),
+        "texts_involved": int(len(involved)),
+        "examples": _pair_examples(pairs, sims, text, text, row, row),
+    }
     return section, involved, (sample, sig, text, row)
 
 
 def _near_leakage(index: TextIndex, state: tuple, dev: TextIndex, dev_rows: np.ndarray) -> dict:
     """Train↔dev near-duplicate pairs between the train sample and a dev sample."""
     sample, sig, text, row = state
-    mapped = pc.index_in(dev.loose_vocab, value_set=index.loose_vocab).to_numpy(zero_copy_only=False)
+    mapped = pc.index_in(dev.loose_vocab, value_set=index.loose_vocab).to_numpy(
+        zero_copy_only=False
+    )
     mapped = np.asarray(pd.Series(mapped).fillna(-1), dtype=np.int64)
     unseen = mapped < 0
     mapped[unseen] = len(index.loose_vocab) + np.arange(int(unseen.sum()))
@@ -166,7 +204,11 @@ def _near_leakage(index: TextIndex, state: tuple, dev: TextIndex, dev_rows: np.n
     def dev_row(j: int) -> int:
         return int(dev_rows[dev_first[dev_sample[j]]])
 
-    return {"ran": True, "sampled": dev_sampled or len(sample) < len(index.loose_empty),
-            "dev_sample_size": int(len(dev_sample)), "pairs": int(len(pairs)),
-            "dev_texts_involved": int(len(np.unique(pairs[:, 1]))) if len(pairs) else 0,
-            "examples": _pair_examples(pairs, sims, text, dev_text, row, dev_row)}
+    return {
+        "ran": True,
+        "sampled": dev_sampled or len(sample) < len(index.loose_empty),
+        "dev_sample_size": int(len(dev_sample)),
+        "pairs": int(len(pairs)),
+        "dev_texts_involved": int(len(np.unique(pairs[:, 1]))) if len(pairs) else 0,
+        "examples": _pair_examples(pairs, sims, text, dev_text, row, dev_row),
+    }

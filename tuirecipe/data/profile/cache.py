@@ -17,15 +17,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tuirecipe.fileio import atomic_write_bytes
 from tuirecipe.data.profile.frame import profile_frame
 from tuirecipe.data.profile.model import FLAG_NAMES, PROFILE_VERSION, DatasetProfile
+from tuirecipe.fileio import atomic_write_bytes
 
 
 def cache_key(fingerprint: str, n_rows: int, options: dict[str, Any]) -> str:
     """sha256 over the fingerprint, row count, profile version and options."""
-    payload = json.dumps({"fingerprint": fingerprint, "rows": n_rows, "version": PROFILE_VERSION,
-                          "options": options}, sort_keys=True, default=str)
+    payload = json.dumps(
+        {
+            "fingerprint": fingerprint,
+            "rows": n_rows,
+            "version": PROFILE_VERSION,
+            "options": options,
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -54,15 +62,17 @@ def load_profile(path: Path) -> DatasetProfile | None:
     try:
         with np.load(flags_path) as data:
             n = int(data["n"][0])
-            profile.flags = {name: np.unpackbits(data[name], count=n).astype(bool)
-                             for name in FLAG_NAMES}
+            profile.flags = {
+                name: np.unpackbits(data[name], count=n).astype(bool) for name in FLAG_NAMES
+            }
     except (OSError, KeyError, ValueError):
         profile.flags = None
     return profile
 
 
-def profile_cached(train: pd.DataFrame, *, fingerprint: str, cache_dir: Path,
-                   **kwargs: Any) -> DatasetProfile:
+def profile_cached(
+    train: pd.DataFrame, *, fingerprint: str, cache_dir: Path, **kwargs: Any
+) -> DatasetProfile:
     """``profile_frame(train, **kwargs)``, reusing a cached result for the same data + options.
 
     ``fingerprint`` must identify the data profiled: the sha256 of the train file, and of

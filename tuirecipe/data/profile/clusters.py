@@ -36,8 +36,10 @@ def _tfidf(offsets: np.ndarray, ids: np.ndarray, texts: np.ndarray):
     positions = np.arange(int(lens.sum())) - np.repeat(firsts - offsets[texts], lens)
     cols = ids[positions]
     indptr = np.concatenate([[0], np.cumsum(lens)])
-    counts = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), cols, indptr),
-                               shape=(len(texts), int(ids.max()) + 1 if len(ids) else 1))
+    counts = sparse.csr_matrix(
+        (np.ones(len(cols), dtype=np.float32), cols, indptr),
+        shape=(len(texts), int(ids.max()) + 1 if len(ids) else 1),
+    )
     counts.sum_duplicates()
     df = np.bincount(counts.indices, minlength=counts.shape[1])
     usable = np.flatnonzero((df >= 2) & (df <= 0.5 * len(texts)))
@@ -74,7 +76,7 @@ def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iters: int = 2
     c = np.array(centers)
     assign = np.zeros(len(points), dtype=np.int64)
     for _ in range(iters):
-        d = (points ** 2).sum(1)[:, None] - 2 * points @ c.T + (c ** 2).sum(1)[None, :]
+        d = (points**2).sum(1)[:, None] - 2 * points @ c.T + (c**2).sum(1)[None, :]
         new = d.argmin(axis=1)
         if _ and np.array_equal(new, assign):
             break
@@ -86,9 +88,15 @@ def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iters: int = 2
     return assign
 
 
-def cluster_texts(offsets: np.ndarray, ids: np.ndarray, texts: np.ndarray,
-                  label_codes: np.ndarray | None, label_names: list[str],
-                  vocab_lookup: Callable[[int], str], seed: int = 0) -> dict:
+def cluster_texts(
+    offsets: np.ndarray,
+    ids: np.ndarray,
+    texts: np.ndarray,
+    label_codes: np.ndarray | None,
+    label_names: list[str],
+    vocab_lookup: Callable[[int], str],
+    seed: int = 0,
+) -> dict:
     """Clusters of the given texts (one entry per sampled row); see the module docstring."""
     keep = offsets[texts + 1] > offsets[texts]
     texts = texts[keep]
@@ -112,9 +120,15 @@ def _one_blas_thread() -> Iterator[None]:
         yield
 
 
-def _cluster(offsets: np.ndarray, ids: np.ndarray, texts: np.ndarray,
-             labels: np.ndarray | None, label_names: list[str],
-             vocab_lookup: Callable[[int], str], seed: int) -> dict:
+def _cluster(
+    offsets: np.ndarray,
+    ids: np.ndarray,
+    texts: np.ndarray,
+    labels: np.ndarray | None,
+    label_names: list[str],
+    vocab_lookup: Callable[[int], str],
+    seed: int,
+) -> dict:
     rng = np.random.default_rng(seed)
     x, features = _tfidf(offsets, ids, texts)
     if x.shape[1] < 3:
@@ -135,9 +149,12 @@ def _cluster(offsets: np.ndarray, ids: np.ndarray, texts: np.ndarray,
         # common everywhere ("the", "to") do not name every cluster.
         weights = np.asarray(x[members].mean(axis=0)).ravel() - overall
         top = np.argsort(-weights)[:TOP_TERMS]
-        entry = {"id": int(j), "size": int(len(members)),
-                 "share": float(len(members) / len(texts)),
-                 "top_terms": [vocab_lookup(int(features[t])) for t in top if weights[t] > 0]}
+        entry = {
+            "id": int(j),
+            "size": int(len(members)),
+            "share": float(len(members) / len(texts)),
+            "top_terms": [vocab_lookup(int(features[t])) for t in top if weights[t] > 0],
+        }
         if labels is not None and label_names:
             found = labels[members]
             found = found[found >= 0]
@@ -147,6 +164,12 @@ def _cluster(offsets: np.ndarray, ids: np.ndarray, texts: np.ndarray,
             majority = float(counts.max() / counts.sum()) if len(counts) else 0.0
             entry.update(labels=mix, majority=majority, mixed=majority < MIXED_MAJORITY)
         clusters.append(entry)
-    return {"ran": True, "k": k, "method": "tf-idf (sublinear, df>=2, <=50%) -> randomized SVD "
-            f"({rank} dims) -> k-means++ / Lloyd", "features": int(x.shape[1]),
-            "clusters": clusters, "mixed": sum(1 for c in clusters if c.get("mixed"))}
+    return {
+        "ran": True,
+        "k": k,
+        "method": "tf-idf (sublinear, df>=2, <=50%) -> randomized SVD "
+        f"({rank} dims) -> k-means++ / Lloyd",
+        "features": int(x.shape[1]),
+        "clusters": clusters,
+        "mixed": sum(1 for c in clusters if c.get("mixed")),
+    }

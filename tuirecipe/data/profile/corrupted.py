@@ -14,21 +14,32 @@ import pyarrow.compute as pc
 
 ROW_LIMIT = 50
 
-_CP1252_HIGH = (r"\x{152}\x{153}\x{160}\x{161}\x{178}\x{17d}\x{17e}\x{192}\x{2c6}\x{2dc}"
-                r"\x{2013}\x{2014}\x{2018}-\x{201e}\x{2020}-\x{2022}\x{2026}\x{2030}"
-                r"\x{2039}\x{203a}\x{20ac}\x{2122}")
+_CP1252_HIGH = (
+    r"\x{152}\x{153}\x{160}\x{161}\x{178}\x{17d}\x{17e}\x{192}\x{2c6}\x{2dc}"
+    r"\x{2013}\x{2014}\x{2018}-\x{201e}\x{2020}-\x{2022}\x{2026}\x{2030}"
+    r"\x{2039}\x{203a}\x{20ac}\x{2122}"
+)
 
 # category -> (regex over the raw text, description)
 TEXT_PATTERNS: dict[str, tuple[str, str]] = {
-    "replacement_char": (r"\x{fffd}", "Unicode replacement character U+FFFD (bytes lost in decoding)"),
-    "mojibake": (rf"Ã[\x{{80}}-\x{{bf}}{_CP1252_HIGH}]|â€|â\x{{80}}[\x{{80}}-\x{{bf}}]|Â[\x{{80}}-\x{{bf}}]|ï»¿",
-                 "UTF-8 read as Latin-1/cp1252 (e.g. 'Ã©', 'â€™')"),
-    "control_chars": (r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x{9f}]",
-                      "control characters (C0 other than tab/newline/CR, DEL, C1)"),
-    "html_entities": (r"&(?:[a-zA-Z]{2,8}|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});|(?:^|[^&\w])#[0-9]{2,4};",
-                      "HTML entities or their residue ('&amp;', '&lt;', '&#39;', '#36;')"),
+    "replacement_char": (
+        r"\x{fffd}",
+        "Unicode replacement character U+FFFD (bytes lost in decoding)",
+    ),
+    "mojibake": (
+        rf"Ã[\x{{80}}-\x{{bf}}{_CP1252_HIGH}]|â€|â\x{{80}}[\x{{80}}-\x{{bf}}]|Â[\x{{80}}-\x{{bf}}]|ï»¿",
+        "UTF-8 read as Latin-1/cp1252 (e.g. 'Ã©', 'â€™')",
+    ),
+    "control_chars": (
+        r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x{9f}]",
+        "control characters (C0 other than tab/newline/CR, DEL, C1)",
+    ),
+    "html_entities": (
+        r"&(?:[a-zA-Z]{2,8}|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});|(?:^|[^&\w])#[0-9]{2,4};",
+        "HTML entities or their residue ('&amp;', '&lt;', '&#39;', '#36;')",
+    ),
 }
-_CANDIDATE = (r"[\x{fffd}\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x{9f}ÃÂ]|â€|ï»¿|&[#a-zA-Z]|#[0-9]+;")
+_CANDIDATE = r"[\x{fffd}\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x{9f}ÃÂ]|â€|ï»¿|&[#a-zA-Z]|#[0-9]+;"
 
 DESCRIPTIONS = {
     "missing_text": "text missing, empty or only whitespace",
@@ -70,6 +81,9 @@ def summarise(masks: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, dict]
         if mask is None:
             continue
         hits = np.flatnonzero(mask)
-        out[name] = {"count": int(len(hits)), "rows": rows[hits[:ROW_LIMIT]].tolist(),
-                     "description": DESCRIPTIONS[name]}
+        out[name] = {
+            "count": int(len(hits)),
+            "rows": rows[hits[:ROW_LIMIT]].tolist(),
+            "description": DESCRIPTIONS[name],
+        }
     return out

@@ -34,15 +34,23 @@ def _top(counts: np.ndarray, min_count: int, limit: int) -> np.ndarray:
     return candidates[np.lexsort((candidates, -counts[candidates]))]
 
 
-def _label_counts(positions: np.ndarray, label_codes: np.ndarray, label_names: list[str]) -> dict[str, int]:
+def _label_counts(
+    positions: np.ndarray, label_codes: np.ndarray, label_names: list[str]
+) -> dict[str, int]:
     found = label_codes[positions]
     values, counts = np.unique(found, return_counts=True)
     return {("<missing>" if v < 0 else label_names[v]): int(c) for v, c in zip(values, counts)}
 
 
-def duplicate_level(codes: np.ndarray, n_codes: int, valid: np.ndarray, rows: np.ndarray,
-                    text_of_row: Callable[[int], str], label_codes: np.ndarray,
-                    label_names: list[str]) -> tuple[dict, np.ndarray]:
+def duplicate_level(
+    codes: np.ndarray,
+    n_codes: int,
+    valid: np.ndarray,
+    rows: np.ndarray,
+    text_of_row: Callable[[int], str],
+    label_codes: np.ndarray,
+    label_names: list[str],
+) -> tuple[dict, np.ndarray]:
     """Surplus rows, repeated texts and the largest groups; also the per-code counts."""
     counts = np.bincount(codes[valid], minlength=n_codes)
     n_valid = int(valid.sum())
@@ -53,17 +61,32 @@ def duplicate_level(codes: np.ndarray, n_codes: int, valid: np.ndarray, rows: np
     groups = []
     for code in top:
         pos = members[int(code)]
-        groups.append({"text": text_of_row(int(pos[0]))[:300], "count": int(counts[code]),
-                       "rows": rows[pos[:ROWS_PER_GROUP]].tolist(),
-                       "labels": _label_counts(pos, label_codes, label_names)})
-    summary = {"surplus_rows": n_valid - distinct, "repeated_texts": int(repeated.sum()),
-               "rows_in_groups": int(counts[repeated].sum()), "groups": groups}
+        groups.append(
+            {
+                "text": text_of_row(int(pos[0]))[:300],
+                "count": int(counts[code]),
+                "rows": rows[pos[:ROWS_PER_GROUP]].tolist(),
+                "labels": _label_counts(pos, label_codes, label_names),
+            }
+        )
+    summary = {
+        "surplus_rows": n_valid - distinct,
+        "repeated_texts": int(repeated.sum()),
+        "rows_in_groups": int(counts[repeated].sum()),
+        "groups": groups,
+    }
     return summary, counts
 
 
-def conflict_level(codes: np.ndarray, n_codes: int, valid: np.ndarray, rows: np.ndarray,
-                   text_of_row: Callable[[int], str], label_codes: np.ndarray,
-                   label_names: list[str]) -> tuple[dict, np.ndarray]:
+def conflict_level(
+    codes: np.ndarray,
+    n_codes: int,
+    valid: np.ndarray,
+    rows: np.ndarray,
+    text_of_row: Callable[[int], str],
+    label_codes: np.ndarray,
+    label_names: list[str],
+) -> tuple[dict, np.ndarray]:
     """Texts that appear with more than one (non-missing) label; also a per-code mask."""
     usable = valid & (label_codes >= 0)
     # A text conflicts when some row's label differs from the label of its first row:
@@ -74,14 +97,20 @@ def conflict_level(codes: np.ndarray, n_codes: int, valid: np.ndarray, rows: np.
     differs = use_labels != first_label[use_codes]
     conflicting = np.bincount(use_codes[differs], minlength=n_codes) > 0
     rows_in = int(np.bincount(codes[usable], minlength=n_codes)[conflicting].sum())
-    top = _top(np.where(conflicting, np.bincount(codes[usable], minlength=n_codes), 0), 2,
-               TOP_GROUPS)
+    top = _top(
+        np.where(conflicting, np.bincount(codes[usable], minlength=n_codes), 0), 2, TOP_GROUPS
+    )
     members = _group_rows(codes, usable, top)
     groups = []
     for code in top:
         pos = members[int(code)]
-        groups.append({"text": text_of_row(int(pos[0]))[:300], "count": len(pos),
-                       "rows": rows[pos[:ROWS_PER_GROUP]].tolist(),
-                       "labels": _label_counts(pos, label_codes, label_names)})
+        groups.append(
+            {
+                "text": text_of_row(int(pos[0]))[:300],
+                "count": len(pos),
+                "rows": rows[pos[:ROWS_PER_GROUP]].tolist(),
+                "labels": _label_counts(pos, label_codes, label_names),
+            }
+        )
     summary = {"conflicting_texts": int(conflicting.sum()), "rows": rows_in, "groups": groups}
     return summary, conflicting

@@ -39,8 +39,9 @@ def row_flags(profile: DatasetProfile, frame: pd.DataFrame | None = None) -> dic
     return fresh.flags
 
 
-def select_rows(flags: dict[str, np.ndarray], names: list[str] | tuple[str, ...],
-                mode: str = "any") -> np.ndarray:
+def select_rows(
+    flags: dict[str, np.ndarray], names: list[str] | tuple[str, ...], mode: str = "any"
+) -> np.ndarray:
     """Positions of rows carrying any (or all) of the named flags."""
     unknown = set(names) - set(FLAG_NAMES)
     if unknown:

@@ -18,11 +18,22 @@ import pandas as pd
 from tuirecipe.data.profile import clusters as clusters_mod
 from tuirecipe.data.profile.advice import build_advice, size_scale
 from tuirecipe.data.profile.build import (
-    Progress, _dev_section, _near_duplicates, _near_leakage, _Stages, _vocabulary, row_numbers)
+    Progress,
+    _dev_section,
+    _near_duplicates,
+    _near_leakage,
+    _Stages,
+    _vocabulary,
+    row_numbers,
+)
 from tuirecipe.data.profile.corrupted import extreme_length_mask, summarise, text_categories
 from tuirecipe.data.profile.duplicates import conflict_level, duplicate_level
 from tuirecipe.data.profile.labels import (
-    LabelColumn, classification_section, encode_labels, regression_section)
+    LabelColumn,
+    classification_section,
+    encode_labels,
+    regression_section,
+)
 from tuirecipe.data.profile.lengths import length_section
 from tuirecipe.data.profile.model import FLAG_NAMES, DatasetProfile
 from tuirecipe.data.profile.neardup import sample_texts
@@ -32,27 +43,55 @@ LEVELS = ("exact", "case_space", "loose")
 T = TypeVar("T")
 
 
-def profile_frame(train: pd.DataFrame, *, task: str = "classification",
-                  dev: pd.DataFrame | None = None, max_len: int = 128, lowercase: bool = True,
-                  label_set: list[str] | None = None, near_duplicates: bool = True,
-                  clusters: bool = True, progress: Progress | None = None) -> DatasetProfile:
+def profile_frame(
+    train: pd.DataFrame,
+    *,
+    task: str = "classification",
+    dev: pd.DataFrame | None = None,
+    max_len: int = 128,
+    lowercase: bool = True,
+    label_set: list[str] | None = None,
+    near_duplicates: bool = True,
+    clusters: bool = True,
+    progress: Progress | None = None,
+) -> DatasetProfile:
     """Profile ``train`` (and ``dev``); see the package docstring for what is measured."""
     if task not in ("classification", "regression"):
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
     stages = _Stages(progress)
     n = len(train)
     rows = row_numbers(train)
-    profile = DatasetProfile(task=task, options={
-        "max_len": max_len, "lowercase": lowercase, "label_set": label_set,
-        "near_duplicates": near_duplicates, "clusters": clusters})
+    profile = DatasetProfile(
+        task=task,
+        options={
+            "max_len": max_len,
+            "lowercase": lowercase,
+            "label_set": label_set,
+            "near_duplicates": near_duplicates,
+            "clusters": clusters,
+        },
+    )
 
     # One helper thread (the budget is two cores): pyarrow and numpy release the GIL, so
     # label encoding and the corrupted-text scan overlap the normalisation, and the sampled
     # near-duplicate and cluster stages overlap the exact statistics.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="profile")
     try:
-        return _profile(train, profile, stages, pool, n, rows, task, dev, max_len, lowercase,
-                        label_set, near_duplicates, clusters)
+        return _profile(
+            train,
+            profile,
+            stages,
+            pool,
+            n,
+            rows,
+            task,
+            dev,
+            max_len,
+            lowercase,
+            label_set,
+            near_duplicates,
+            clusters,
+        )
     finally:
         pool.shutdown(wait=True)
 
@@ -63,26 +102,46 @@ def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
     return result, round(time.perf_counter() - start, 4)
 
 
-def _profile(train: pd.DataFrame, profile: DatasetProfile, stages: _Stages,
-             pool: ThreadPoolExecutor, n: int, rows: np.ndarray, task: str,
-             dev: pd.DataFrame | None, max_len: int, lowercase: bool,
-             label_set: list[str] | None, near_duplicates: bool, clusters: bool) -> DatasetProfile:
+def _profile(
+    train: pd.DataFrame,
+    profile: DatasetProfile,
+    stages: _Stages,
+    pool: ThreadPoolExecutor,
+    n: int,
+    rows: np.ndarray,
+    task: str,
+    dev: pd.DataFrame | None,
+    max_len: int,
+    lowercase: bool,
+    label_set: list[str] | None,
+    near_duplicates: bool,
+    clusters: bool,
+) -> DatasetProfile:
     wall = time.perf_counter()
-    label_future = pool.submit(_timed, encode_labels,
-                               train["label"] if "label" in train.columns else None, n, task,
-                               label_set)
+    label_future = pool.submit(
+        _timed,
+        encode_labels,
+        train["label"] if "label" in train.columns else None,
+        n,
+        task,
+        label_set,
+    )
     scans: list[Future] = []
     stages.start("normalise")
-    index = build_text_index(train["text"] if "text" in train.columns else pd.Series([None] * n),
-                             on_exact=lambda u: scans.append(pool.submit(_timed, text_categories, u)))
+    index = build_text_index(
+        train["text"] if "text" in train.columns else pd.Series([None] * n),
+        on_exact=lambda u: scans.append(pool.submit(_timed, text_categories, u)),
+    )
     valid = ~index.blank
 
     stages.start("labels")
     labels, stages.timings["labels (helper thread)"] = label_future.result()
-    background = pool.submit(_sampled_stages, index, rows, labels, task, near_duplicates,
-                             clusters, valid)
-    profile.labels = (classification_section(labels) if task == "classification"
-                      else regression_section(labels))
+    background = pool.submit(
+        _sampled_stages, index, rows, labels, task, near_duplicates, clusters, valid
+    )
+    profile.labels = (
+        classification_section(labels) if task == "classification" else regression_section(labels)
+    )
 
     stages.start("duplicates")
     exact_text = index.exact_uniques
@@ -91,9 +150,11 @@ def _profile(train: pd.DataFrame, profile: DatasetProfile, stages: _Stages,
         return exact_text[int(index.exact_codes[i])].as_py()
 
     n_loose = len(index.loose_empty)
-    level_codes = {"exact": (index.exact_codes, len(index.exact_uniques), valid),
-                   "case_space": (index.space_codes, len(index.space_uniques), valid),
-                   "loose": (index.loose_codes, n_loose, valid & ~index.loose_empty[index.loose_codes])}
+    level_codes = {
+        "exact": (index.exact_codes, len(index.exact_uniques), valid),
+        "case_space": (index.space_codes, len(index.space_uniques), valid),
+        "loose": (index.loose_codes, n_loose, valid & ~index.loose_empty[index.loose_codes]),
+    }
     flags = {name: np.zeros(n, dtype=bool) for name in FLAG_NAMES}
     for level, (codes, n_codes, usable) in level_codes.items():
         args = (codes, n_codes, usable, rows, text_of_row, labels.codes, labels.names)
@@ -106,13 +167,21 @@ def _profile(train: pd.DataFrame, profile: DatasetProfile, stages: _Stages,
     stages.start("lengths")
     lengths = index.row_model_tokens()
     profile.lengths = length_section(
-        lengths, index.row_ws_tokens(), valid, max_len,
-        labels.codes if task == "classification" else None, labels.names)
+        lengths,
+        index.row_ws_tokens(),
+        valid,
+        max_len,
+        labels.codes if task == "classification" else None,
+        labels.names,
+    )
     flags["long"] = valid & (lengths > max_len)
 
     stages.start("corrupted")
-    masks = {"missing_text": index.blank.copy(), "missing_label": labels.missing,
-             "unknown_label": labels.unknown}
+    masks = {
+        "missing_text": index.blank.copy(),
+        "missing_label": labels.missing,
+        "unknown_label": labels.unknown,
+    }
     per_text_masks, stages.timings["corrupted scan (helper thread)"] = scans[0].result()
     for name, per_text in per_text_masks.items():
         masks[name] = per_text[index.exact_codes]
@@ -125,21 +194,29 @@ def _profile(train: pd.DataFrame, profile: DatasetProfile, stages: _Stages,
     stages.start("vocabulary")
     vocab = _vocabulary(index, lowercase)
     scale, scale_advice = size_scale(int(valid.sum()))
-    profile.size = {"rows": n + (len(dev) if dev is not None else 0), "train_rows": n,
-                    "dev_rows": len(dev) if dev is not None else 0,
-                    "usable_train_rows": int(valid.sum()),
-                    "classes": profile.labels.get("classes", 0), "vocab_size": len(vocab),
-                    "vocab_unit": "tokenizer tokens" + (", lowercased" if lowercase else ""),
-                    "dev_oov_rate": None, "scale": scale, "scale_advice": scale_advice}
+    profile.size = {
+        "rows": n + (len(dev) if dev is not None else 0),
+        "train_rows": n,
+        "dev_rows": len(dev) if dev is not None else 0,
+        "usable_train_rows": int(valid.sum()),
+        "classes": profile.labels.get("classes", 0),
+        "vocab_size": len(vocab),
+        "vocab_unit": "tokenizer tokens" + (", lowercased" if lowercase else ""),
+        "dev_oov_rate": None,
+        "scale": scale,
+        "scale_advice": scale_advice,
+    }
 
     dev_index = dev_rows = None
     if dev is not None:
         stages.start("dev")
-        dev_index = build_text_index(dev["text"] if "text" in dev.columns
-                                     else pd.Series([None] * len(dev)))
+        dev_index = build_text_index(
+            dev["text"] if "text" in dev.columns else pd.Series([None] * len(dev))
+        )
         dev_rows = row_numbers(dev)
         profile.size["dev_oov_rate"], profile.leakage = _dev_section(
-            index, dev_index, vocab, lowercase, rows, dev_rows)
+            index, dev_index, vocab, lowercase, rows, dev_rows
+        )
     else:
         profile.leakage = {"ran": False, "reason": "no dev set"}
 
@@ -160,8 +237,15 @@ def _profile(train: pd.DataFrame, profile: DatasetProfile, stages: _Stages,
     return profile
 
 
-def _sampled_stages(index: TextIndex, rows: np.ndarray, labels: LabelColumn, task: str,
-                    near_duplicates: bool, clusters: bool, valid: np.ndarray) -> tuple:
+def _sampled_stages(
+    index: TextIndex,
+    rows: np.ndarray,
+    labels: LabelColumn,
+    task: str,
+    near_duplicates: bool,
+    clusters: bool,
+    valid: np.ndarray,
+) -> tuple:
     """Near-duplicates and clusters (both on samples of large data), run in the helper."""
     start = time.perf_counter()
     if near_duplicates:
@@ -178,10 +262,14 @@ def _sampled_stages(index: TextIndex, rows: np.ndarray, labels: LabelColumn, tas
             return vocab_strings[i].as_py()
 
         section = clusters_mod.cluster_texts(
-            index.loose_offsets, index.loose_ids, index.space_codes[sample],
-            labels.codes[sample] if task == "classification" else None, labels.names, term)
+            index.loose_offsets,
+            index.loose_ids,
+            index.space_codes[sample],
+            labels.codes[sample] if task == "classification" else None,
+            labels.names,
+            term,
+        )
         section.update(sampled=sampled, sample_size=int(len(sample)))
     else:
         section = {"ran": False, "reason": "turned off"}
     return (near, involved, state, near_s), (section, round(time.perf_counter() - start, 4))
-

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-LONG_TAIL_RATIO = 10.0      # largest / smallest class at or above this is a long tail
-RARE_CLASS_SHARE = 0.01     # or any class holding under 1 % of the rows
+LONG_TAIL_RATIO = 10.0  # largest / smallest class at or above this is a long tail
+RARE_CLASS_SHARE = 0.01  # or any class holding under 1 % of the rows
 MIXED_MAJORITY = 0.6
 
 
@@ -23,13 +23,15 @@ class LabelColumn:
     values: np.ndarray | None  # regression: float targets (NaN when unusable)
 
 
-def encode_labels(values: pd.Series | None, n_rows: int, task: str,
-                  label_set: list[str] | None) -> LabelColumn:
+def encode_labels(
+    values: pd.Series | None, n_rows: int, task: str, label_set: list[str] | None
+) -> LabelColumn:
     """Factorize the label column; for regression also parse the numbers."""
     if values is None:
         none = np.ones(n_rows, dtype=bool)
-        return LabelColumn(np.full(n_rows, -1, dtype=np.int64), [], none,
-                           np.zeros(n_rows, dtype=bool), None)
+        return LabelColumn(
+            np.full(n_rows, -1, dtype=np.int64), [], none, np.zeros(n_rows, dtype=bool), None
+        )
     # Factorize the raw values first: everything after works on the few distinct labels.
     raw_codes, raw_uniques = pd.factorize(values.to_numpy(dtype=object, na_value=None))
     stripped = [str(u).strip() for u in raw_uniques]
@@ -43,7 +45,9 @@ def encode_labels(values: pd.Series | None, n_rows: int, task: str,
         names = [repr(float(u)) for u in uniques]
         numbers = np.concatenate([parsed, [np.nan]])[raw_codes]
     else:
-        merged, uniques = pd.factorize(pd.Series([t if t else None for t in stripped], dtype=object))
+        merged, uniques = pd.factorize(
+            pd.Series([t if t else None for t in stripped], dtype=object)
+        )
         names = [str(u) for u in uniques]
         if label_set is not None:
             allowed = {str(x) for x in label_set}
@@ -61,32 +65,56 @@ def classification_section(labels: LabelColumn) -> dict:
     counts = np.bincount(labels.codes[usable], minlength=len(labels.names))
     total = int(counts.sum())
     order = np.lexsort((np.arange(len(counts)), -counts))
-    rows = [{"label": labels.names[i], "count": int(counts[i]),
-             "percent": 100.0 * counts[i] / total if total else 0.0} for i in order if counts[i]]
+    rows = [
+        {
+            "label": labels.names[i],
+            "count": int(counts[i]),
+            "percent": 100.0 * counts[i] / total if total else 0.0,
+        }
+        for i in order
+        if counts[i]
+    ]
     present = counts[counts > 0]
     ratio = float(present.max() / present.min()) if len(present) else 0.0
     smallest_share = float(present.min() / total) if total else 0.0
-    long_tail = bool(len(present) > 1 and (ratio >= LONG_TAIL_RATIO or smallest_share < RARE_CLASS_SHARE))
-    return {"kind": "classification", "classes": int(len(present)), "counts": rows,
-            "imbalance_ratio": ratio, "smallest_share": smallest_share, "long_tail": long_tail,
-            "long_tail_rule": f"largest/smallest >= {LONG_TAIL_RATIO:g} or a class under "
-                              f"{RARE_CLASS_SHARE:.0%} of rows",
-            "missing": int(labels.missing.sum()), "unknown": int(labels.unknown.sum())}
+    long_tail = bool(
+        len(present) > 1 and (ratio >= LONG_TAIL_RATIO or smallest_share < RARE_CLASS_SHARE)
+    )
+    return {
+        "kind": "classification",
+        "classes": int(len(present)),
+        "counts": rows,
+        "imbalance_ratio": ratio,
+        "smallest_share": smallest_share,
+        "long_tail": long_tail,
+        "long_tail_rule": f"largest/smallest >= {LONG_TAIL_RATIO:g} or a class under "
+        f"{RARE_CLASS_SHARE:.0%} of rows",
+        "missing": int(labels.missing.sum()),
+        "unknown": int(labels.unknown.sum()),
+    }
 
 
 def regression_section(labels: LabelColumn) -> dict:
     """Mean, spread, quantiles and a histogram of the numeric target."""
     values = labels.values if labels.values is not None else np.array([])
     finite = values[np.isfinite(values)]
-    out = {"kind": "regression", "count": int(len(finite)), "missing": int(labels.missing.sum()),
-           "unknown": int(labels.unknown.sum())}
+    out = {
+        "kind": "regression",
+        "count": int(len(finite)),
+        "missing": int(labels.missing.sum()),
+        "unknown": int(labels.unknown.sum()),
+    }
     if not len(finite):
         return out
     qs = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]
     counts, edges = np.histogram(finite, bins=20)
-    out.update(mean=float(finite.mean()), std=float(finite.std()), min=float(finite.min()),
-               max=float(finite.max()),
-               quantiles={f"q{int(q * 100):02d}": float(v) for q, v in zip(qs, np.quantile(finite, qs))},
-               histogram={"edges": edges.tolist(), "counts": counts.tolist()},
-               distinct=int(len(np.unique(finite))))
+    out.update(
+        mean=float(finite.mean()),
+        std=float(finite.std()),
+        min=float(finite.min()),
+        max=float(finite.max()),
+        quantiles={f"q{int(q * 100):02d}": float(v) for q, v in zip(qs, np.quantile(finite, qs))},
+        histogram={"edges": edges.tolist(), "counts": counts.tolist()},
+        distinct=int(len(np.unique(finite))),
+    )
     return out

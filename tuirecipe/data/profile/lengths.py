@@ -12,8 +12,29 @@ import math
 
 import numpy as np
 
-NICE_LENGTHS = (8, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024,
-                1536, 2048, 3072, 4096, 8192)
+NICE_LENGTHS = (
+    8,
+    16,
+    24,
+    32,
+    48,
+    64,
+    96,
+    128,
+    160,
+    192,
+    256,
+    320,
+    384,
+    512,
+    768,
+    1024,
+    1536,
+    2048,
+    3072,
+    4096,
+    8192,
+)
 HISTOGRAM_BINS = 20
 
 
@@ -43,21 +64,34 @@ def histogram(lengths: np.ndarray) -> dict:
     n_bins = max(1, int(math.ceil((upper + 1) / width)))
     top = n_bins * width
     counts = np.bincount(np.minimum(lengths, top) // width, minlength=n_bins + 1)
-    return {"edges": [i * width for i in range(n_bins + 1)], "counts": counts[:n_bins].tolist(),
-            "overflow": int(counts[n_bins:].sum())}
+    return {
+        "edges": [i * width for i in range(n_bins + 1)],
+        "counts": counts[:n_bins].tolist(),
+        "overflow": int(counts[n_bins:].sum()),
+    }
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float]:
     if not len(values):
         return {"p50": 0.0, "p90": 0.0, "p95": 0.0, "p99": 0.0, "max": 0}
     p = np.percentile(values, [50, 90, 95, 99])
-    return {"p50": float(p[0]), "p90": float(p[1]), "p95": float(p[2]), "p99": float(p[3]),
-            "max": int(values.max())}
+    return {
+        "p50": float(p[0]),
+        "p90": float(p[1]),
+        "p95": float(p[2]),
+        "p99": float(p[3]),
+        "max": int(values.max()),
+    }
 
 
-def length_section(lengths: np.ndarray, ws_lengths: np.ndarray, valid: np.ndarray,
-                   max_len: int, label_codes: np.ndarray | None,
-                   label_names: list[str]) -> dict:
+def length_section(
+    lengths: np.ndarray,
+    ws_lengths: np.ndarray,
+    valid: np.ndarray,
+    max_len: int,
+    label_codes: np.ndarray | None,
+    label_names: list[str],
+) -> dict:
     """The ``lengths`` section of the profile (rows with a blank text are left out)."""
     values = lengths[valid].astype(np.int64)
     stats = _percentiles(values)
@@ -69,12 +103,20 @@ def length_section(lengths: np.ndarray, ws_lengths: np.ndarray, valid: np.ndarra
         order = np.argsort(codes, kind="stable")
         sorted_codes, sorted_len = codes[order], values[order]
         bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
-        for group_codes, group_len in zip(np.split(sorted_codes, bounds), np.split(sorted_len, bounds)):
+        for group_codes, group_len in zip(
+            np.split(sorted_codes, bounds), np.split(sorted_len, bounds)
+        ):
             if not len(group_codes) or group_codes[0] < 0:
                 continue
             q = np.percentile(group_len, [50, 95])
-            per_class.append({"label": label_names[int(group_codes[0])], "count": len(group_len),
-                              "median": float(q[0]), "p95": float(q[1])})
+            per_class.append(
+                {
+                    "label": label_names[int(group_codes[0])],
+                    "count": len(group_len),
+                    "median": float(q[0]),
+                    "p95": float(q[1]),
+                }
+            )
         per_class.sort(key=lambda item: -item["count"])
     return {
         "unit": "tokenizer tokens (words and punctuation marks)",

@@ -17,7 +17,7 @@ NUM_PERM = 64
 BANDS = 16
 THRESHOLD = 0.5
 SAMPLE_SIZE = 20_000
-MAX_BUCKET = 10     # within one LSH bucket, each text is paired with this many neighbours
+MAX_BUCKET = 10  # within one LSH bucket, each text is paired with this many neighbours
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -28,7 +28,9 @@ def _hash_params(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def _shingles(offsets: np.ndarray, ids: np.ndarray, texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _shingles(
+    offsets: np.ndarray, ids: np.ndarray, texts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Bigram shingles (uint64) of each selected text and, per text, where they start."""
     starts, ends = offsets[texts], offsets[texts + 1]
     lens = ends - starts
@@ -47,7 +49,9 @@ def _shingles(offsets: np.ndarray, ids: np.ndarray, texts: np.ndarray) -> tuple[
     return values, np.concatenate([[0], np.cumsum(per_text)])
 
 
-def signatures(offsets: np.ndarray, ids: np.ndarray, texts: np.ndarray, seed: int = 0) -> np.ndarray:
+def signatures(
+    offsets: np.ndarray, ids: np.ndarray, texts: np.ndarray, seed: int = 0
+) -> np.ndarray:
     """MinHash signatures (uint32, one row per text); texts must have at least one token."""
     a, b = _hash_params(seed)
     sig = np.empty((len(texts), NUM_PERM), dtype=np.uint32)
@@ -70,7 +74,7 @@ def candidate_pairs(sig: np.ndarray) -> np.ndarray:
     rows = NUM_PERM // BANDS
     found = []
     for band in range(BANDS):
-        part = sig[:, band * rows:(band + 1) * rows].astype(np.uint64)
+        part = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
         key = np.zeros(len(sig), dtype=np.uint64)
         for col in range(rows):
             key = (key ^ part[:, col]) * _MIX

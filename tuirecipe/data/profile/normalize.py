@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 # Whitespace as Python's str.split() sees it (RE2's \s lacks \v, NEL, NBSP, ...).
-_WS = r"[\t\n\x0b\x0c\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
-_NEEDS_COLLAPSE = rf"^{_WS}|{_WS}$|{_WS}{{2}}|[\t\n\x0b\x0c\r\x1c-\x1f\x{{85}}\x{{a0}}\x{{1680}}\x{{2000}}-\x{{200a}}\x{{2028}}\x{{2029}}\x{{202f}}\x{{205f}}\x{{3000}}]"
+_WS = r"[\t\n\x0b\x0c\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"  # noqa: E501
+_NEEDS_COLLAPSE = rf"^{_WS}|{_WS}$|{_WS}{{2}}|[\t\n\x0b\x0c\r\x1c-\x1f\x{{85}}\x{{a0}}\x{{1680}}\x{{2000}}-\x{{200a}}\x{{2028}}\x{{2029}}\x{{202f}}\x{{205f}}\x{{3000}}]"  # noqa: E501
 # RE2's \w is ASCII-only; Python's (used by the tokenizer) is Unicode letters, digits, "_".
 _WORD = r"[\p{L}\p{N}_]"
 _NOT_WORD = r"[^\p{L}\p{N}_]"
@@ -40,10 +40,16 @@ def text_array(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
         arr = pa.array(values, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         arr = None
-    if arr is None or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
-                           or pa.types.is_null(arr.type)):
-        as_str = values.astype(object).where(values.notna(), None).map(
-            lambda v: v if v is None or isinstance(v, str) else str(v))
+    if arr is None or not (
+        pa.types.is_string(arr.type)
+        or pa.types.is_large_string(arr.type)
+        or pa.types.is_null(arr.type)
+    ):
+        as_str = (
+            values.astype(object)
+            .where(values.notna(), None)
+            .map(lambda v: v if v is None or isinstance(v, str) else str(v))
+        )
         arr = pa.array(as_str.tolist(), type=pa.large_string())
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -87,8 +93,8 @@ class TextIndex:
     """
 
     n_rows: int
-    missing: np.ndarray          # text was null / NaN
-    blank: np.ndarray            # missing, empty or whitespace-only
+    missing: np.ndarray  # text was null / NaN
+    blank: np.ndarray  # missing, empty or whitespace-only
     exact_codes: np.ndarray
     exact_uniques: pa.Array
     space_codes: np.ndarray
@@ -96,15 +102,15 @@ class TextIndex:
     exact_to_space: np.ndarray
     loose_codes: np.ndarray
     space_to_loose: np.ndarray
-    loose_empty: np.ndarray      # per loose code: no word characters at all
-    loose_to_space: np.ndarray   # a representative case_space text per loose code
-    model_tokens: np.ndarray     # per space code: tokens as the tokenizer counts them
-    ws_tokens: np.ndarray        # per space code: whitespace tokens
-    loose_offsets: np.ndarray    # per space code: slice into loose_ids
-    loose_ids: np.ndarray        # loose token ids (empty tokens dropped)
-    loose_vocab: pa.Array        # loose token strings by id
-    ws_token_dict: pa.Array      # distinct lowercased whitespace tokens
-    ws_offsets: np.ndarray       # per space code: slice into ws_ids
+    loose_empty: np.ndarray  # per loose code: no word characters at all
+    loose_to_space: np.ndarray  # a representative case_space text per loose code
+    model_tokens: np.ndarray  # per space code: tokens as the tokenizer counts them
+    ws_tokens: np.ndarray  # per space code: whitespace tokens
+    loose_offsets: np.ndarray  # per space code: slice into loose_ids
+    loose_ids: np.ndarray  # loose token ids (empty tokens dropped)
+    loose_vocab: pa.Array  # loose token strings by id
+    ws_token_dict: pa.Array  # distinct lowercased whitespace tokens
+    ws_offsets: np.ndarray  # per space code: slice into ws_ids
     ws_ids: np.ndarray
 
     def row_model_tokens(self) -> np.ndarray:
@@ -114,7 +120,7 @@ class TextIndex:
         return self.ws_tokens[self.space_codes]
 
     def loose_tokens_of_space(self, space_code: int) -> np.ndarray:
-        return self.loose_ids[self.loose_offsets[space_code]:self.loose_offsets[space_code + 1]]
+        return self.loose_ids[self.loose_offsets[space_code] : self.loose_offsets[space_code + 1]]
 
 
 def model_subtokens(tokens: pa.Array) -> pa.Array:
@@ -123,8 +129,9 @@ def model_subtokens(tokens: pa.Array) -> pa.Array:
     return pc.split_pattern(pc.utf8_rtrim(spaced, " "), " ")
 
 
-def build_text_index(values: pd.Series,
-                     on_exact: Callable[[pa.Array], object] | None = None) -> TextIndex:
+def build_text_index(
+    values: pd.Series, on_exact: Callable[[pa.Array], object] | None = None
+) -> TextIndex:
     """Encode a text column at the ``exact``, ``case_space`` and ``loose`` levels.
 
     ``on_exact`` receives the distinct raw texts as soon as they are known (the profile
@@ -171,9 +178,11 @@ def build_text_index(values: pd.Series,
         loose_offsets = offsets
     # Exact grouping of id sequences: view each text's loose ids as one binary string.
     lids = np.ascontiguousarray(lids, dtype=np.int32)
-    keys = pa.Array.from_buffers(pa.large_binary(), len(u1),
-                                 [None, pa.py_buffer((loose_offsets * 4).astype(np.int64)),
-                                  pa.py_buffer(lids)])
+    keys = pa.Array.from_buffers(
+        pa.large_binary(),
+        len(u1),
+        [None, pa.py_buffer((loose_offsets * 4).astype(np.int64)), pa.py_buffer(lids)],
+    )
     enc2 = pc.dictionary_encode(keys)
     map12 = _codes(enc2)
     n2 = len(enc2.dictionary)
@@ -181,12 +190,27 @@ def build_text_index(values: pd.Series,
     loose_empty = (np.diff(loose_offsets) == 0)[loose_to_space]
 
     return TextIndex(
-        n_rows=n, missing=missing, blank=~nonempty[codes1], exact_codes=codes0,
-        exact_uniques=u0, space_codes=codes1, space_uniques=u1, exact_to_space=map01,
-        loose_codes=map12[codes1], space_to_loose=map12, loose_empty=loose_empty,
-        loose_to_space=loose_to_space, model_tokens=model_tokens, ws_tokens=ws_tokens,
-        loose_offsets=loose_offsets, loose_ids=lids, loose_vocab=loose_vocab,
-        ws_token_dict=tok_dict, ws_offsets=offsets, ws_ids=tok_ids)
+        n_rows=n,
+        missing=missing,
+        blank=~nonempty[codes1],
+        exact_codes=codes0,
+        exact_uniques=u0,
+        space_codes=codes1,
+        space_uniques=u1,
+        exact_to_space=map01,
+        loose_codes=map12[codes1],
+        space_to_loose=map12,
+        loose_empty=loose_empty,
+        loose_to_space=loose_to_space,
+        model_tokens=model_tokens,
+        ws_tokens=ws_tokens,
+        loose_offsets=loose_offsets,
+        loose_ids=lids,
+        loose_vocab=loose_vocab,
+        ws_token_dict=tok_dict,
+        ws_offsets=offsets,
+        ws_ids=tok_ids,
+    )
 
 
 def model_vocabulary(index: TextIndex, lowercase: bool) -> pa.Array:
@@ -203,8 +227,9 @@ def model_vocabulary(index: TextIndex, lowercase: bool) -> pa.Array:
 
 def token_occurrences(index: TextIndex, row_mask: np.ndarray | None = None) -> np.ndarray:
     """How often each lowercased whitespace token occurs over the rows (masked rows only)."""
-    space_counts = np.bincount(index.space_codes if row_mask is None
-                               else index.space_codes[row_mask],
-                               minlength=len(index.space_uniques))
+    space_counts = np.bincount(
+        index.space_codes if row_mask is None else index.space_codes[row_mask],
+        minlength=len(index.space_uniques),
+    )
     per_text = np.repeat(space_counts, np.diff(index.ws_offsets))
     return np.bincount(index.ws_ids, weights=per_text, minlength=len(index.ws_token_dict))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from textual.widget import Widget
 
@@ -13,8 +14,9 @@ from tuirecipe.ui.bus import Bus, Message, Subscription
 log = logging.getLogger(__name__)
 
 
-def consume(widget: Widget, bus: Bus, topics: tuple[str, ...],
-            handler: Callable[[Message], Any]) -> Subscription:
+def consume(
+    widget: Widget, bus: Bus, topics: tuple[str, ...], handler: Callable[[Message], Any]
+) -> Subscription:
     """Feed ``widget``'s ``handler`` from ``topics`` until the widget goes away."""
     sub = bus.subscribe(*topics)
 

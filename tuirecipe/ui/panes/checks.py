@@ -36,7 +36,12 @@ from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
 from tuirecipe.ui.bus import Command, Message
 from tuirecipe.ui.panes import consume
 from tuirecipe.ui.widgets.check_detail import (
-    STATUS_GLYPHS, CheckDetail, CheckView, escape, human_summary)
+    STATUS_GLYPHS,
+    CheckDetail,
+    CheckView,
+    escape,
+    human_summary,
+)
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 TICKABLE_AUTO = ("input_view",)  # automatic checks a person also confirms by looking
@@ -112,8 +117,9 @@ class ChecksPane(Widget):
                 members = [c for c in self.checks.values() if c.stage == stage]
                 if not members:
                     continue
-                options.append(Option(f"[b $primary]{escape(title)}[/]", id=f"stage:{stage}",
-                                      disabled=True))
+                options.append(
+                    Option(f"[b $primary]{escape(title)}[/]", id=f"stage:{stage}", disabled=True)
+                )
                 options += [Option(self._prompt(c), id=c.name) for c in members]
             yield OptionList(*options, id="checks-list")
             yield CheckDetail(id="check-detail")
@@ -124,8 +130,10 @@ class ChecksPane(Widget):
         consume(self, self.app.bus, TOPICS, self.on_bus_message)
         self.set_interval(0.2, self._spin)
         options = self.query_one("#checks-list", OptionList)
-        first = next((i for i in range(options.option_count)
-                      if not options.get_option_at_index(i).disabled), None)
+        first = next(
+            (i for i in range(options.option_count) if not options.get_option_at_index(i).disabled),
+            None,
+        )
         options.highlighted = first
         self._update_summary()
 
@@ -209,15 +217,16 @@ class ChecksPane(Widget):
         if check.kind == "auto" and check.name in self.ticks:
             extra += "  [$success]☑ looked[/]"
         summary = _clip(self._summary_line(check), self._line_width - 6)
-        return (f"{self._glyph(check)} [b]{escape(check.title)}[/b]{extra}\n"
-                f"      [$text-muted]{escape(summary)}[/]")
+        return (
+            f"{self._glyph(check)} [b]{escape(check.title)}[/b]{extra}\n"
+            f"      [$text-muted]{escape(summary)}[/]"
+        )
 
     def _refresh_check(self, name: str) -> None:
         check = self.checks.get(name)
         if check is None:
             return
-        self.query_one("#checks-list", OptionList).replace_option_prompt(name,
-                                                                        self._prompt(check))
+        self.query_one("#checks-list", OptionList).replace_option_prompt(name, self._prompt(check))
         if self.highlighted_name() == name:
             self._show_detail(name)
 
@@ -236,7 +245,8 @@ class ChecksPane(Widget):
         self._frame += 1
         for name in running:
             self.query_one("#checks-list", OptionList).replace_option_prompt(
-                name, self._prompt(self.checks[name]))
+                name, self._prompt(self.checks[name])
+            )
 
     def _update_summary(self) -> None:
         autos = [c for c in self.checks.values() if c.kind == "auto"]
@@ -246,9 +256,17 @@ class ChecksPane(Widget):
             if status:
                 counts[status] = counts.get(status, 0) + 1
         manual = [c for c in self.checks.values() if c.kind == "manual"]
-        parts = [f"{len(autos)} automatic: " + (" ".join(
-            f"[{STATUS_GLYPHS[s][1]}]{counts[s]} {STATUS_GLYPHS[s][0]}[/]"
-            for s in STATUS_GLYPHS if counts.get(s)) or "none run")]
+        parts = [
+            f"{len(autos)} automatic: "
+            + (
+                " ".join(
+                    f"[{STATUS_GLYPHS[s][1]}]{counts[s]} {STATUS_GLYPHS[s][0]}[/]"
+                    for s in STATUS_GLYPHS
+                    if counts.get(s)
+                )
+                or "none run"
+            )
+        ]
         not_run = len(autos) - sum(counts.values())
         if counts and not_run:
             parts[-1] += f" {not_run} not run"
@@ -275,13 +293,18 @@ class ChecksPane(Widget):
             hint = "space ticks it, n adds a note"
         elif check.kind == "interactive":
             hint = "h opens the labelling screen"
-        return CheckView(name=name, title=check.title, stage=STAGES[check.stage],
-                         kind=check.kind, description=check.description,
-                         result=self.results.get(name) if check.kind == "auto" else None,
-                         live=dict(self.live[name]) if name in self.live else None,
-                         tick=self.ticks.get(name),
-                         human=self.human if check.kind == "interactive" else None,
-                         hint=hint)
+        return CheckView(
+            name=name,
+            title=check.title,
+            stage=STAGES[check.stage],
+            kind=check.kind,
+            description=check.description,
+            result=self.results.get(name) if check.kind == "auto" else None,
+            live=dict(self.live[name]) if name in self.live else None,
+            tick=self.ticks.get(name),
+            human=self.human if check.kind == "interactive" else None,
+            hint=hint,
+        )
 
     def _show_detail(self, name: str) -> None:
         self.query_one("#check-detail", CheckDetail).show(self.view_of(name))
@@ -316,9 +339,11 @@ class ChecksPane(Widget):
         if name is None:
             return
         if self.checks[name].kind != "auto":
-            self.notify(f"'{self.checks[name].title}' is done by you, not run: "
-                        + ("press h" if self.checks[name].kind == "interactive"
-                           else "space ticks it"), severity="warning")
+            self.notify(
+                f"'{self.checks[name].title}' is done by you, not run: "
+                + ("press h" if self.checks[name].kind == "interactive" else "space ticks it"),
+                severity="warning",
+            )
             return
         self.run_checks([name])
 
@@ -362,7 +387,7 @@ class ChecksPane(Widget):
             self.notify("no checks running", severity="warning")
             return
         name = self.highlighted_name()
-        run_id = (self.live.get(name or "", {}).get("run_id") or next(reversed(self.runs)))
+        run_id = self.live.get(name or "", {}).get("run_id") or next(reversed(self.runs))
         self.app.bus.publish("command", Command("stop", run_id=run_id))
         self.notify(f"stopping checks run {run_id}")
 
@@ -371,8 +396,12 @@ class ChecksPane(Widget):
             return
         event = message.payload
         if message.topic == "check_started":
-            self.live[event.name] = {"state": "running", "fraction": None,
-                                     "run_id": message.run_id, "message": ""}
+            self.live[event.name] = {
+                "state": "running",
+                "fraction": None,
+                "run_id": message.run_id,
+                "message": "",
+            }
             self._refresh_check(event.name)
         elif message.topic == "check_progress":
             live = self.live.get(event.name)
@@ -389,8 +418,9 @@ class ChecksPane(Widget):
             self._refresh_check(event.name)
             self._update_summary()
         elif message.topic == "error":
-            self.notify(f"checks run {message.run_id}: {event.message}", severity="error",
-                        timeout=12)
+            self.notify(
+                f"checks run {message.run_id}: {event.message}", severity="error", timeout=12
+            )
         elif message.topic == "status" and event.state in TERMINAL_STATES:
             self._run_ended(message.run_id, event.state, event.message)
 
@@ -404,13 +434,18 @@ class ChecksPane(Widget):
             self._refresh_check(name)
         self._update_summary()
         if state == "stopped":
-            self.notify(f"checks run {run_id} stopped" +
-                        (f"; {len(left)} not run" if left else ""), severity="warning")
+            self.notify(
+                f"checks run {run_id} stopped" + (f"; {len(left)} not run" if left else ""),
+                severity="warning",
+            )
         elif state == "failed" and not left:
             self.notify(f"checks run {run_id} failed: {message}", severity="error")
         elif state == "failed":
-            self.notify(f"checks run {run_id} failed: {message or 'see its log'}",
-                        severity="error", timeout=12)
+            self.notify(
+                f"checks run {run_id} failed: {message or 'see its log'}",
+                severity="error",
+                timeout=12,
+            )
 
     # -- ticks, notes, the human baseline ------------------------------------------------
     def _tickable(self, name: str | None) -> bool:
@@ -422,8 +457,9 @@ class ChecksPane(Widget):
         name = self.highlighted_name()
         if not self._tickable(name):
             if name is not None:
-                self.notify("only manual checks and the input view are ticked by hand",
-                            severity="warning")
+                self.notify(
+                    "only manual checks and the input view are ticked by hand", severity="warning"
+                )
             return
         try:
             if name in self.ticks:
@@ -455,9 +491,14 @@ class ChecksPane(Widget):
             self._update_summary()
 
         self.app.push_screen(
-            TextPrompt(self.checks[name].title, placeholder="what you saw, in one line",
-                       value=self.ticks.get(name, {}).get("note", ""),
-                       explain="Saving a note ticks the check."), save)
+            TextPrompt(
+                self.checks[name].title,
+                placeholder="what you saw, in one line",
+                value=self.ticks.get(name, {}).get("note", ""),
+                explain="Saving a note ticks the check.",
+            ),
+            save,
+        )
 
     def action_human_baseline(self) -> None:
         from tuirecipe.ui.screens.human_baseline import HumanBaselineScreen

@@ -25,18 +25,40 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import (Button, Checkbox, Input, ProgressBar, Select, Static, TabbedContent,
-                             TabPane, Tabs)
 from textual.timer import Timer
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Input,
+    ProgressBar,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+    Tabs,
+)
 from textual.worker import Worker, WorkerState
 
 from tuirecipe.config import Config
-from tuirecipe.data.cleaning import (BULK_FLAGS, MARK_DROP, MARK_LABEL_WRONG, ExportResult,
-                                     MarkImport, MarkStore, basic_row_flags, export_cleaned)
+from tuirecipe.data.cleaning import (
+    BULK_FLAGS,
+    MARK_DROP,
+    MARK_LABEL_WRONG,
+    ExportResult,
+    MarkImport,
+    MarkStore,
+    basic_row_flags,
+    export_cleaned,
+)
 from tuirecipe.errors import UserError
 from tuirecipe.runs.badcases import CLEANING_FILE, LabelWrongRows, label_wrong_rows
-from tuirecipe.ui.widgets.browser import (FLAG_NAMES, THREAD_THRESHOLD, BrowserQuery,
-                                          DataBrowser, RowDetail)
+from tuirecipe.ui.widgets.browser import (
+    FLAG_NAMES,
+    THREAD_THRESHOLD,
+    BrowserQuery,
+    DataBrowser,
+    RowDetail,
+)
 from tuirecipe.ui.widgets.profile_view import ProfileView
 
 if TYPE_CHECKING:
@@ -48,8 +70,9 @@ __all__ = ["DataPane", "ExportDialog", "merge_flags", "describe_bad_case_import"
 _WHOLE_FILE_FLAGS = ("duplicate", "conflict")
 
 
-def merge_flags(frame: pd.DataFrame, profiled: pd.DataFrame, flags: dict[str, Any],
-                base: pd.DataFrame) -> pd.DataFrame:
+def merge_flags(
+    frame: pd.DataFrame, profiled: pd.DataFrame, flags: dict[str, Any], base: pd.DataFrame
+) -> pd.DataFrame:
     """The profile's per-row flags (aligned with ``profiled``) laid onto ``frame``'s rows.
 
     The profile sees the train split only; rows it did not see (dev) keep the ``base``
@@ -63,8 +86,11 @@ def merge_flags(frame: pd.DataFrame, profiled: pd.DataFrame, flags: dict[str, An
         values = pd.Series(values).to_numpy(dtype=bool)
         if len(values) != len(profiled):
             continue
-        column = (np.array(out[name].to_numpy(dtype=bool)) if name in out
-                  else np.zeros(len(out), dtype=bool))
+        column = (
+            np.array(out[name].to_numpy(dtype=bool))
+            if name in out
+            else np.zeros(len(out), dtype=bool)
+        )
         if name in _WHOLE_FILE_FLAGS and name in out:
             # The profile sees train only; the base flags see the whole file (a text
             # repeated across train and dev), so keep either.
@@ -75,8 +101,7 @@ def merge_flags(frame: pd.DataFrame, profiled: pd.DataFrame, flags: dict[str, An
     return out
 
 
-def describe_bad_case_import(result: MarkImport, found: LabelWrongRows,
-                             most_runs: int = 5) -> str:
+def describe_bad_case_import(result: MarkImport, found: LabelWrongRows, most_runs: int = 5) -> str:
     """One notification's words for rows imported from runs' bad cases ("" when none)."""
     lines = []
     if result.new_rows:
@@ -85,8 +110,9 @@ def describe_bad_case_import(result: MarkImport, found: LabelWrongRows,
         if len(runs) > most_runs:
             named += f" and {len(runs) - most_runs} more"
         plural = "s" if len(runs) != 1 else ""
-        lines.append(f"{result.new_rows} row(s) from the bad cases of {len(runs)} run{plural}: "
-                     f"{named}.")
+        lines.append(
+            f"{result.new_rows} row(s) from the bad cases of {len(runs)} run{plural}: {named}."
+        )
         parts = [f"{len(result.marked)} marked label-wrong"]
         if result.already_marked:
             parts.append(f"{len(result.already_marked)} already marked, your mark kept")
@@ -105,7 +131,7 @@ def _display_path(path: Path) -> str:
     except ValueError:
         home = str(Path.home())
         text = str(path)
-        return "~" + text[len(home):] if text.startswith(home + os.sep) else text
+        return "~" + text[len(home) :] if text.startswith(home + os.sep) else text
 
 
 class ExportDialog(ModalScreen[tuple[str, ...] | None]):
@@ -142,8 +168,7 @@ class ExportDialog(ModalScreen[tuple[str, ...] | None]):
         with Vertical():
             yield Static(self.summary, id="export-summary")
             yield Checkbox("also remove exact duplicates (keep the first)", id="export-dups")
-            yield Checkbox("also remove conflicts (same text, other labels)",
-                           id="export-conflicts")
+            yield Checkbox("also remove conflicts (same text, other labels)", id="export-conflicts")
             with Horizontal(id="export-buttons"):
                 yield Button("Export", variant="primary", id="export-confirm")
                 yield Button("Cancel", id="export-cancel")
@@ -228,8 +253,14 @@ class DataPane(Vertical):
         Binding("e", "export", "Export"),
     ]
 
-    def __init__(self, config: Config, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.config = config
         self.data: LoadedDataset | None = None
@@ -272,8 +303,13 @@ class DataPane(Vertical):
             return
         holder = next((a for a in self.ancestors if isinstance(a, TabPane)), None)
         tabbed = next((a for a in self.ancestors if isinstance(a, TabbedContent)), None)
-        if (holder is not None and tabbed is not None and tabbed.active == holder.id
-                and isinstance(focused, Tabs) and tabbed in focused.ancestors):
+        if (
+            holder is not None
+            and tabbed is not None
+            and tabbed.active == holder.id
+            and isinstance(focused, Tabs)
+            and tabbed in focused.ancestors
+        ):
             self.query_one(ProfileView).focus()
 
     # -- loading ---------------------------------------------------------------------------
@@ -320,8 +356,9 @@ class DataPane(Vertical):
         self.query_one(ProfileView).show_message(f"The data cannot be loaded:\n{message}")
         self.app.notify(message, title="Data", severity="error")
 
-    def _data_loaded(self, data: LoadedDataset, flags: pd.DataFrame,
-                     bad_cases: LabelWrongRows, present: set[int]) -> None:
+    def _data_loaded(
+        self, data: LoadedDataset, flags: pd.DataFrame, bad_cases: LabelWrongRows, present: set[int]
+    ) -> None:
         """``bad_cases``: the runs' label-wrong rows for this file; ``present``: those
         of its rows that are in ``data.frame``."""
         self.data = data
@@ -352,8 +389,9 @@ class DataPane(Vertical):
             bad_cases.skipped.clear()  # unreadable lists were named when the data loaded
             self.app.call_from_thread(self._import_bad_cases, bad_cases, present, data)
 
-    def _import_bad_cases(self, bad_cases: LabelWrongRows, present: set[int],
-                          data: LoadedDataset | None = None) -> None:
+    def _import_bad_cases(
+        self, bad_cases: LabelWrongRows, present: set[int], data: LoadedDataset | None = None
+    ) -> None:
         """Mark the rows runs listed as label-wrong; say so once when any are new.
         ``data``: the table the rows were looked up in (a rescan): the browser is told."""
         if self.marks is None or (data is not None and data is not self.data):
@@ -361,11 +399,16 @@ class DataPane(Vertical):
         result = MarkImport()
         if bad_cases.rows:
             try:
-                result = self.marks.import_marks(bad_cases.rows, MARK_LABEL_WRONG,
-                                                 known_rows=present)
+                result = self.marks.import_marks(
+                    bad_cases.rows, MARK_LABEL_WRONG, known_rows=present
+                )
             except OSError as exc:
-                self.app.notify(f"cannot save the marks from the runs' {CLEANING_FILE}: {exc}",
-                                title="Data", severity="error", markup=False)
+                self.app.notify(
+                    f"cannot save the marks from the runs' {CLEANING_FILE}: {exc}",
+                    title="Data",
+                    severity="error",
+                    markup=False,
+                )
                 return
         if data is not None:
             browser = self.query_one(DataBrowser)
@@ -373,9 +416,13 @@ class DataPane(Vertical):
                 browser.set_mark(row, MARK_LABEL_WRONG)
         message = describe_bad_case_import(result, bad_cases)
         if message:
-            self.app.notify(message, title="Label-wrong rows from bad cases",
-                            severity="warning" if bad_cases.skipped else "information",
-                            timeout=12, markup=False)
+            self.app.notify(
+                message,
+                title="Label-wrong rows from bad cases",
+                severity="warning" if bad_cases.skipped else "information",
+                timeout=12,
+                markup=False,
+            )
 
     def _show_source(self) -> None:
         if self.data is None:
@@ -410,9 +457,13 @@ class DataPane(Vertical):
         flag = self.query_one("#filter-flag", Select).value
         search = self.query_one("#filter-search", Input).value
         q = browser.query_state
-        return BrowserQuery(label if isinstance(label, str) else None,
-                            flag if isinstance(flag, str) else None,
-                            search, q.sort, q.descending)
+        return BrowserQuery(
+            label if isinstance(label, str) else None,
+            flag if isinstance(flag, str) else None,
+            search,
+            q.sort,
+            q.descending,
+        )
 
     @on(Select.Changed, "#filter-label, #filter-flag")
     def apply_filters(self) -> None:
@@ -445,7 +496,8 @@ class DataPane(Vertical):
         marked = len(self.marks) if self.marks is not None else 0
         self.query_one("#browser-status", Static).update(
             f"{shown:,} of {total:,} rows · sort {q.sort}{' ▼' if q.descending else ''} · "
-            f"{marked} marked")
+            f"{marked} marked"
+        )
 
     @on(DataBrowser.MarkRequested)
     def save_mark(self, event: DataBrowser.MarkRequested) -> None:
@@ -502,9 +554,11 @@ class DataPane(Vertical):
         marks = self.marks.marks
         drops = sum(1 for m in marks.values() if m == MARK_DROP)
         wrong = sum(1 for m in marks.values() if m == MARK_LABEL_WRONG)
-        summary = (f"Export a cleaned copy of\n{self.data.path}\n\n"
-                   f"{drops} row(s) marked drop will be removed; {wrong} marked label-wrong "
-                   "will be kept and listed in the manifest. The original is not changed.")
+        summary = (
+            f"Export a cleaned copy of\n{self.data.path}\n\n"
+            f"{drops} row(s) marked drop will be removed; {wrong} marked label-wrong "
+            "will be kept and listed in the manifest. The original is not changed."
+        )
         self.app.push_screen(ExportDialog(summary), self._export_confirmed)
 
     def _export_confirmed(self, flags: tuple[str, ...] | None) -> None:
@@ -520,17 +574,25 @@ class DataPane(Vertical):
         text_col = cfg.text_column if not cfg.text_column.isdigit() else "text"
         label_col = cfg.label_column if not cfg.label_column.isdigit() else "label"
         try:
-            result = export_cleaned(self.data.path, self.data.frame, self.marks.marks,
-                                    drop_flags=flags, text_column=text_col,
-                                    label_column=label_col)
+            result = export_cleaned(
+                self.data.path,
+                self.data.frame,
+                self.marks.marks,
+                drop_flags=flags,
+                text_column=text_col,
+                label_column=label_col,
+            )
         except OSError as exc:
-            self.app.call_from_thread(self.app.notify, f"export failed: {exc}",
-                                      title="Export", severity="error")
+            self.app.call_from_thread(
+                self.app.notify, f"export failed: {exc}", title="Export", severity="error"
+            )
             raise
         self.last_export = result
         self.app.call_from_thread(
             self.app.notify,
             f"{result.kept:,} rows kept, {result.removed:,} removed → {result.path}\n"
-            f"manifest: {result.manifest_path.name}", title="Exported", timeout=10)
+            f"manifest: {result.manifest_path.name}",
+            title="Exported",
+            timeout=10,
+        )
         return result
-

@@ -17,8 +17,8 @@ run's config change against its parent.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -77,9 +77,11 @@ class SaveSchedule:
 
 
 class NotesPane(Widget):
-    BINDINGS = [Binding("escape", "leave_editor", "Leave editor"),
-                Binding("ctrl+s", "save", "Save"),
-                Binding("ctrl+o", "switch_notes", "Log / run notes")]
+    BINDINGS = [
+        Binding("escape", "leave_editor", "Leave editor"),
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+o", "switch_notes", "Log / run notes"),
+    ]
 
     def __init__(self, config: Config, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -96,8 +98,7 @@ class NotesPane(Widget):
     def compose(self) -> ComposeResult:
         yield Label(self._status_text(), id="notes-status")
         yield TextArea(self._saved, id="notes-editor", soft_wrap=True, tab_behavior="focus")
-        yield TextArea("", id="notes-run", soft_wrap=True, read_only=True,
-                       tab_behavior="focus")
+        yield TextArea("", id="notes-run", soft_wrap=True, read_only=True, tab_behavior="focus")
 
     @property
     def showing_run(self) -> bool:
@@ -112,15 +113,17 @@ class NotesPane(Widget):
             return
         run = self._selected_run()
         if run is None:
-            self.notify("no run followed or highlighted: pick one in the Runs pane",
-                        severity="warning")
+            self.notify(
+                "no run followed or highlighted: pick one in the Runs pane", severity="warning"
+            )
             return
         view = self.query_one("#notes-run", TextArea)
         view.load_text(run.read_notes() or "(no notes yet)")
         self.add_class("-run")
         self.query_one("#notes-status", Label).update(
             f"Run {run.id} notes · read-only here, edit them in the Train pane (3) · "
-            "ctrl+o: project log")
+            "ctrl+o: project log"
+        )
         view.focus()
 
     def _selected_run(self) -> RunDir | None:
@@ -148,8 +151,7 @@ class NotesPane(Widget):
 
     def _status_text(self, note: str = "") -> str:
         where = str(self.path) if self.path.exists() else f"{self.path} (created on first save)"
-        return (f"Project log · {where} · ctrl+o: run notes"
-                + (f" · {note}" if note else ""))
+        return f"Project log · {where} · ctrl+o: run notes" + (f" · {note}" if note else "")
 
     @on(TextArea.Changed, "#notes-editor")
     def schedule_save(self) -> None:
@@ -173,7 +175,8 @@ class NotesPane(Widget):
         self._saved = text
         self._schedule.saved()
         self.query_one("#notes-status", Label).update(
-            self._status_text(f"saved {time.strftime('%H:%M:%S')}"))
+            self._status_text(f"saved {time.strftime('%H:%M:%S')}")
+        )
         return True
 
     def action_save(self) -> None:
@@ -189,9 +192,11 @@ class NotesPane(Widget):
 class RunNotes(Widget):
     """The followed run's ``notes.md`` in an editor, saved as you type."""
 
-    BINDINGS = [Binding("ctrl+t", "stamp", "Stamp step"),
-                Binding("ctrl+s", "save", "Save", show=False),
-                Binding("escape", "leave", "Leave notes", show=False)]
+    BINDINGS = [
+        Binding("ctrl+t", "stamp", "Stamp step"),
+        Binding("ctrl+s", "save", "Save", show=False),
+        Binding("escape", "leave", "Leave notes", show=False),
+    ]
 
     def __init__(self, stamp: Callable[[], str] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -202,8 +207,9 @@ class RunNotes(Widget):
 
     def compose(self) -> ComposeResult:
         yield Label("Run notes · no run followed", id="run-notes-status")
-        yield TextArea("", id="run-notes-editor", soft_wrap=True, tab_behavior="focus",
-                       read_only=True)
+        yield TextArea(
+            "", id="run-notes-editor", soft_wrap=True, tab_behavior="focus", read_only=True
+        )
 
     @property
     def editor(self) -> TextArea:
@@ -226,7 +232,8 @@ class RunNotes(Widget):
     def _status(self, note: str = "") -> None:
         where = f"Run notes · {self.run.id}/notes.md" if self.run else "Run notes · no run"
         self.query_one("#run-notes-status", Label).update(
-            where + (f" · {note}" if note else "") + " · ctrl+t: stamp")
+            where + (f" · {note}" if note else "") + " · ctrl+t: stamp"
+        )
 
     @on(TextArea.Changed, "#run-notes-editor")
     def schedule_save(self) -> None:
@@ -274,4 +281,3 @@ class RunNotes(Widget):
 
     def on_unmount(self) -> None:
         self._schedule.cancel()
-

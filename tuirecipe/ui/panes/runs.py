@@ -28,9 +28,16 @@ from tuirecipe.ui.bus import Message
 from tuirecipe.ui.panes import consume
 
 REFRESH_SECONDS = 5.0
-COLUMNS = (("run", "Run"), ("state", "State"), ("started", "Started"),
-           ("duration", "Duration"), ("step", "Step"), ("best", "Best dev"),
-           ("notes", "Notes"), ("mark", "Marked"))
+COLUMNS = (
+    ("run", "Run"),
+    ("state", "State"),
+    ("started", "Started"),
+    ("duration", "Duration"),
+    ("step", "Step"),
+    ("best", "Best dev"),
+    ("notes", "Notes"),
+    ("mark", "Marked"),
+)
 
 
 def _when(ts: float | None) -> str:
@@ -50,11 +57,13 @@ def _best(metrics: dict[str, float]) -> str:
 
 
 class RunsPane(Widget):
-    BINDINGS = [Binding("r", "refresh_runs", "Refresh"),
-                Binding("space", "toggle_mark", "Mark"),
-                Binding("c", "compare", "Compare"),
-                Binding("o", "overlay", "Overlay"),
-                Binding("w", "app.sweep", "Sweep")]
+    BINDINGS = [
+        Binding("r", "refresh_runs", "Refresh"),
+        Binding("space", "toggle_mark", "Mark"),
+        Binding("c", "compare", "Compare"),
+        Binding("o", "overlay", "Overlay"),
+        Binding("w", "app.sweep", "Sweep"),
+    ]
 
     class RunChosen(TextualMessage):
         """The user picked a run to follow."""
@@ -129,16 +138,27 @@ class RunsPane(Widget):
         self.runs = runs
         table.clear()
         for r in runs:
-            table.add_row(r.id, r.state, _when(r.started), _duration(r.duration),
-                          str(r.last_step), _best(r.best), r.notes_first_line[:50],
-                          "●" if r.id in self.marked else "", key=r.id)
+            table.add_row(
+                r.id,
+                r.state,
+                _when(r.started),
+                _duration(r.duration),
+                str(r.last_step),
+                _best(r.best),
+                r.notes_first_line[:50],
+                "●" if r.id in self.marked else "",
+                key=r.id,
+            )
         if keep is not None and keep in {r.id for r in runs}:
             table.move_cursor(row=table.get_row_index(keep))
         self.marked = [m for m in self.marked if m in {r.id for r in runs}]
-        summary = (f"{len(runs)} run{'s' if len(runs) != 1 else ''} in {self.runs_path}"
-                   " · enter: open in Train · space: mark · c: compare marked · o: overlay"
-                   " · r: refresh" if runs else
-                   f"No runs yet in {self.runs_path}. Start one from the Train pane (3).")
+        summary = (
+            f"{len(runs)} run{'s' if len(runs) != 1 else ''} in {self.runs_path}"
+            " · enter: open in Train · space: mark · c: compare marked · o: overlay"
+            " · r: refresh"
+            if runs
+            else f"No runs yet in {self.runs_path}. Start one from the Train pane (3)."
+        )
         self.query_one("#runs-summary", Label).update(summary)
 
     @on(DataTable.RowSelected, "#runs-table")

@@ -33,8 +33,7 @@ from textual.widgets import Button, Label, TabbedContent, TabPane
 from tuirecipe.config import Config
 from tuirecipe.runs.curves import RunHistory
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
-from tuirecipe.ui.bus import (COMMAND_TOPIC, RUN_STARTED_TOPIC, START_FAILED_TOPIC, Command,
-                              Message)
+from tuirecipe.ui.bus import COMMAND_TOPIC, RUN_STARTED_TOPIC, START_FAILED_TOPIC, Command, Message
 from tuirecipe.ui.modals import TextPrompt
 from tuirecipe.ui.panes import consume
 from tuirecipe.ui.panes.notes import RunNotes
@@ -43,8 +42,17 @@ from tuirecipe.ui.widgets.curves import SMOOTHING_STEPS, X_AXES, CurvePlot, Curv
 from tuirecipe.ui.widgets.predictions import PredictionsTable
 from tuirecipe.ui.widgets.progress import RunProgress
 
-TOPICS = ("step", "eval", "predictions", "status", "error", "log", "check_result",
-          RUN_STARTED_TOPIC, START_FAILED_TOPIC)
+TOPICS = (
+    "step",
+    "eval",
+    "predictions",
+    "status",
+    "error",
+    "log",
+    "check_result",
+    RUN_STARTED_TOPIC,
+    START_FAILED_TOPIC,
+)
 LIVE_STATES = ("created", "running", "paused", "starting")
 RATE_WINDOW = 100  # steps over which steps/s is measured
 ATTACH_STATES = ("created", "running", "paused")  # runs a new console re-attaches to
@@ -75,9 +83,15 @@ def live_runs(runs_path: Path) -> list[RunDir]:
 
 def _config_line(config: Config) -> str:
     steps = f"max {config.train.max_steps} steps" if config.train.max_steps else ""
-    parts = [f"model {config.model.name}", f"data {config.data.path}",
-             f"{config.train.epochs} epochs", steps, f"batch {config.train.batch_size}",
-             f"lr {config.train.lr:g}", f"device {config.train.device}"]
+    parts = [
+        f"model {config.model.name}",
+        f"data {config.data.path}",
+        f"{config.train.epochs} epochs",
+        steps,
+        f"batch {config.train.batch_size}",
+        f"lr {config.train.lr:g}",
+        f"device {config.train.device}",
+    ]
     return "Config: " + " · ".join(p for p in parts if p)
 
 
@@ -89,7 +103,9 @@ def _metric(name: str, value: float, ci: dict[str, list[float]]) -> str:
 
 def _clock(seconds: float) -> str:
     s = int(seconds)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    return (
+        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
 
 
 class LoadedRun:
@@ -119,18 +135,20 @@ ONE_LINE_LABELS = frozenset({"#train-step", "#train-rate", "#train-eval"})
 
 
 class TrainPane(Widget, can_focus=True):
-    BINDINGS = [Binding("s", "start_run", "Start"),
-                Binding("p", "pause_or_resume", "Pause/resume"),
-                Binding("x", "stop_run", "Stop"),
-                Binding("left_square_bracket", "smoothing(-1)", "Smooth-"),
-                Binding("right_square_bracket", "smoothing(1)", "Smooth+"),
-                Binding("l", "toggle_log", "Log y"),
-                Binding("a", "cycle_x_axis", "X axis"),
-                Binding("g", "show_view('curves')", "Curves", show=False),
-                Binding("e", "show_view('predictions')", "Examples", show=False),
-                Binding("b", "show_view('badcases')", "Bad cases", show=False),
-                Binding("n", "edit_notes", "Notes"),
-                Binding("O", "clear_overlays", "Clear overlays", show=False)]
+    BINDINGS = [
+        Binding("s", "start_run", "Start"),
+        Binding("p", "pause_or_resume", "Pause/resume"),
+        Binding("x", "stop_run", "Stop"),
+        Binding("left_square_bracket", "smoothing(-1)", "Smooth-"),
+        Binding("right_square_bracket", "smoothing(1)", "Smooth+"),
+        Binding("l", "toggle_log", "Log y"),
+        Binding("a", "cycle_x_axis", "X axis"),
+        Binding("g", "show_view('curves')", "Curves", show=False),
+        Binding("e", "show_view('predictions')", "Examples", show=False),
+        Binding("b", "show_view('badcases')", "Bad cases", show=False),
+        Binding("n", "edit_notes", "Notes"),
+        Binding("O", "clear_overlays", "Clear overlays", show=False),
+    ]
 
     class RunChanged(TextualMessage):
         """The followed run, or its state, changed."""
@@ -167,8 +185,11 @@ class TrainPane(Widget, can_focus=True):
             yield Button("Resume (p)", id="train-resume", compact=True)
             yield Button("Stop (x)", id="train-stop", variant="error", compact=True)
         yield Label(_config_line(self.config), id="train-config")
-        yield Label("No run followed. Press s to start a training run of this config, "
-                    "or pick a run in the Runs pane (5).", id="train-run")
+        yield Label(
+            "No run followed. Press s to start a training run of this config, "
+            "or pick a run in the Runs pane (5).",
+            id="train-run",
+        )
         with Horizontal(id="train-progress-row"):
             yield RunProgress(id="train-progress")
             yield Label("", id="train-rate")
@@ -232,10 +253,11 @@ class TrainPane(Widget, can_focus=True):
             return
         self.follow(runs[0])
         others = runs[1:]
-        note = (f"; also live: {', '.join(r.id for r in others)} (Runs pane, 5)"
-                if others else "")
-        self.notify(f"re-attached to run {runs[0].id} ({runs[0].state()}){note}",
-                    timeout=10 if others else 5)
+        note = f"; also live: {', '.join(r.id for r in others)} (Runs pane, 5)" if others else ""
+        self.notify(
+            f"re-attached to run {runs[0].id} ({runs[0].state()}){note}",
+            timeout=10 if others else 5,
+        )
 
     def on_resize(self) -> None:
         # Short terminals: the loss curve only, so it stays readable.
@@ -262,13 +284,18 @@ class TrainPane(Widget, can_focus=True):
     # -- commands ------------------------------------------------------------------------
     def action_start_run(self) -> None:
         if self.state == "starting":
-            self.notify("a run is starting; wait for it before starting another",
-                        severity="warning")
+            self.notify(
+                "a run is starting; wait for it before starting another", severity="warning"
+            )
             return
         self.app.push_screen(
-            TextPrompt("Start a training run", placeholder="why this run? (one line)",
-                       explain=f"Saved in the run's meta.json. {_config_line(self.config)}"),
-            self._start_with_motivation)
+            TextPrompt(
+                "Start a training run",
+                placeholder="why this run? (one line)",
+                explain=f"Saved in the run's meta.json. {_config_line(self.config)}",
+            ),
+            self._start_with_motivation,
+        )
 
     def _start_with_motivation(self, motivation: str | None) -> None:
         if motivation is None:
@@ -277,8 +304,9 @@ class TrainPane(Widget, can_focus=True):
             # Two at once: the followed run goes on training; the Runs pane lists both.
             self.notify(f"run {self.run.id} goes on training; it is in the Runs pane (5)")
         self._set_state("starting")
-        self.app.bus.publish(COMMAND_TOPIC, Command("start", config=self.config,
-                                                    motivation=motivation))
+        self.app.bus.publish(
+            COMMAND_TOPIC, Command("start", config=self.config, motivation=motivation)
+        )
 
     def _control(self, action: str) -> None:
         if self.run is None:
@@ -314,8 +342,10 @@ class TrainPane(Widget, can_focus=True):
     def _settings_text(self) -> str:
         s = self.settings
         overlays = f" · overlaid: {', '.join(self.overlays)} (O: clear)" if self.overlays else ""
-        return (f"smoothing {s.smoothing:g} ([ ]) · y {'log' if s.log_y else 'linear'} (l)"
-                f" · x {s.x_axis} (a){overlays}")
+        return (
+            f"smoothing {s.smoothing:g} ([ ]) · y {'log' if s.log_y else 'linear'} (l)"
+            f" · x {s.x_axis} (a){overlays}"
+        )
 
     def _apply_settings(self) -> None:
         for plot in self.plots:
@@ -413,14 +443,16 @@ class TrainPane(Widget, can_focus=True):
             parts.append(f"step {s.step} (epoch {s.epoch:.2f}) train loss {s.loss:.4f}{acc}")
         if self.last_eval is not None:
             e = self.last_eval
-            metrics = " ".join(f"{k} {v:.4f}" for k, v in e.metrics.items()
-                               if isinstance(v, (int, float)))
+            metrics = " ".join(
+                f"{k} {v:.4f}" for k, v in e.metrics.items() if isinstance(v, (int, float))
+            )
             parts.append(f"dev @ {e.step}: {metrics}")
         if self.run is not None:
             change = change_summary(self.run)
             parent = self.run.read_meta().get("parent")
-            parts.append(f"vs parent {parent}: {change or 'no change'}" if parent
-                         else "no parent run")
+            parts.append(
+                f"vs parent {parent}: {change or 'no change'}" if parent else "no parent run"
+            )
         return "- " + " · ".join(parts)
 
     # -- following -----------------------------------------------------------------------
@@ -517,9 +549,11 @@ class TrainPane(Widget, can_focus=True):
         bar.update(progress=last.step)
         total = f"/{self.total_steps}" if self.total_steps else ""
         acc = f" · acc {last.acc:.3f}" if last.acc is not None else ""
-        self._line("#train-step", 
+        self._line(
+            "#train-step",
             f"step {last.step}{total} · epoch {last.epoch:.2f} · loss {last.loss:.4f}{acc}"
-            f" · lr {last.lr:.2g}")
+            f" · lr {last.lr:.2g}",
+        )
         self._line("#train-rate", self._rate_text(last))
 
     def _rate_text(self, last: Any) -> str:
@@ -533,8 +567,11 @@ class TrainPane(Widget, can_focus=True):
             return ""
         rate = steps / seconds
         text = f"{rate:.1f} steps/s · {_clock(last.elapsed)} elapsed"
-        if self.total_steps and self.state in ("running", "paused") \
-                and last.step < self.total_steps:
+        if (
+            self.total_steps
+            and self.state in ("running", "paused")
+            and last.step < self.total_steps
+        ):
             text += f" · ETA {_clock((self.total_steps - last.step) / rate)}"
         return text
 
@@ -547,14 +584,18 @@ class TrainPane(Widget, can_focus=True):
         self._eval_shown = False
         if not record:
             self._display_eval(event)
-        elif not len(self.history.acc) and "mae" in self.history.dev \
-                and self.query_one("#plot-acc", CurvePlot).metric != "mae":
+        elif (
+            not len(self.history.acc)
+            and "mae" in self.history.dev
+            and self.query_one("#plot-acc", CurvePlot).metric != "mae"
+        ):
             self._update_plots()  # the accuracy plot switches to MAE
 
     def _display_eval(self, event) -> None:
         self._eval_shown = True
-        parts = [_metric(k, v, event.ci) for k, v in event.metrics.items()
-                 if isinstance(v, (int, float))]
+        parts = [
+            _metric(k, v, event.ci) for k, v in event.metrics.items() if isinstance(v, (int, float))
+        ]
         n = f" (n={event.n})" if event.n else ""
         self._line("#train-eval", f"{event.split} @ step {event.step}: " + " · ".join(parts) + n)
 
@@ -571,8 +612,10 @@ class TrainPane(Widget, can_focus=True):
         counts: dict[str, int] = {}
         for status in self.checks.values():
             counts[status] = counts.get(status, 0) + 1
-        self._line("#train-message", 
-            "checks: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+        self._line(
+            "#train-message",
+            "checks: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
+        )
 
     def _show_status(self, event) -> None:
         self._set_state(event.state)
@@ -602,8 +645,11 @@ class TrainPane(Widget, can_focus=True):
         self.query_one("#train-start", Button).disabled = self.state == "starting"
         self.query_one("#train-pause", Button).disabled = self.state != "running"
         self.query_one("#train-resume", Button).disabled = self.state != "paused"
-        self.query_one("#train-stop", Button).disabled = self.state not in ("running", "paused",
-                                                                             "created")
+        self.query_one("#train-stop", Button).disabled = self.state not in (
+            "running",
+            "paused",
+            "created",
+        )
         focused = self.app.focused
         if focused is not None and focused.disabled and self in focused.ancestors:
             # The pressed button went disabled: keep the keyboard here so s/p/x still work.

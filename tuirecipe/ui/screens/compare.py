@@ -29,9 +29,11 @@ def _value(value: object) -> str:
 
 
 class CompareScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
-                Binding("a", "toggle_all", "All keys / changed"),
-                Binding("l", "toggle_log", "Log y")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("a", "toggle_all", "All keys / changed"),
+        Binding("l", "toggle_log", "Log y"),
+    ]
 
     def __init__(self, paths: list[Path]) -> None:
         super().__init__()
@@ -70,8 +72,7 @@ class CompareScreen(Screen[None]):
         """Reads every run of the runs directory (and imports scipy): in a thread."""
         from tuirecipe.tune.seeds import seed_noise_verdict
 
-        self.seed_noise = await asyncio.to_thread(seed_noise_verdict, self.runs[0],
-                                                  self.runs[1])
+        self.seed_noise = await asyncio.to_thread(seed_noise_verdict, self.runs[0], self.runs[1])
         self.query_one("#compare-seed-noise", Label).update(f"Seed noise: {self.seed_noise}")
 
     @work(group="compare-load")
@@ -99,8 +100,11 @@ class CompareScreen(Screen[None]):
                 continue
             changed += row.changed
             style = f"bold {highlight}" if row.changed else ""
-            table.add_row(Text(row.key, style=style),
-                          *(Text(_value(v), style=style) for v in row.values), key=row.key)
+            table.add_row(
+                Text(row.key, style=style),
+                *(Text(_value(v), style=style) for v in row.values),
+                key=row.key,
+            )
         if not table.row_count:
             table.add_row("(the configs are identical)", *("" for _ in self.runs))
 

@@ -43,8 +43,9 @@ def _load_examples(config: Config) -> tuple[list[tuple[int, str]], dict[int, str
     data = load_dataset(config)
     dev = data.dev
     classes = sorted({str(v) for v in data.frame["label"].dropna().tolist()})
-    sample = sample_for_human(dev["text"], dev["label"],
-                              n=config.checks.human_baseline_examples, seed=config.seed)
+    sample = sample_for_human(
+        dev["text"], dev["label"], n=config.checks.human_baseline_examples, seed=config.seed
+    )
     gold = {index: str(dev["label"].iloc[index]) for index, _ in sample}
     return sample, gold, classes
 
@@ -52,9 +53,11 @@ def _load_examples(config: Config) -> tuple[list[tuple[int, str]], dict[int, str
 class HumanBaselineScreen(Screen[dict[str, Any] | None]):
     """Label sampled dev examples; dismisses with the saved result (None if abandoned)."""
 
-    BINDINGS = [Binding("escape", "leave", "Leave"),
-                Binding("backspace", "back", "Back"),
-                Binding(SKIP_KEY, "skip", "Skip")]
+    BINDINGS = [
+        Binding("escape", "leave", "Leave"),
+        Binding("backspace", "back", "Back"),
+        Binding(SKIP_KEY, "skip", "Skip"),
+    ]
 
     def __init__(self, config: Config) -> None:
         super().__init__(id="human-baseline")
@@ -84,27 +87,33 @@ class HumanBaselineScreen(Screen[dict[str, Any] | None]):
             sample, gold, classes = await asyncio.to_thread(_load_examples, self.config)
         except Exception as exc:  # bad data is reported, the console goes on
             self.query_one("#human-progress", Label).update(
-                f"[$error]could not load the dev examples:[/] {escape(str(exc))}")
+                f"[$error]could not load the dev examples:[/] {escape(str(exc))}"
+            )
             return
         if self.config.data.task != "classification":
             self.query_one("#human-progress", Label).update(
-                "The human baseline labels classes; this is a regression task.")
+                "The human baseline labels classes; this is a regression task."
+            )
             return
         if not sample:
             self.query_one("#human-progress", Label).update("The dev split has no examples.")
             return
         self.sample, self.gold, self.keys = sample, gold, class_keys(classes)
         if len(classes) > len(CLASS_KEYS):
-            self.notify(f"{len(classes)} classes: only the first {len(CLASS_KEYS)} have keys",
-                        severity="warning")
+            self.notify(
+                f"{len(classes)} classes: only the first {len(CLASS_KEYS)} have keys",
+                severity="warning",
+            )
         self.loaded = True
         self.query_one("#human-keys", Static).update(self._keys_markup())
         self._show_current()
 
     def _keys_markup(self) -> str:
         keys = "   ".join(f"[b $accent]{k}[/] {escape(c)}" for k, c in self.keys.items())
-        return (f"{keys}\n[$text-muted][b]s[/b] skip · [b]backspace[/b] back · "
-                f"[b]esc[/b] leave without saving[/]")
+        return (
+            f"{keys}\n[$text-muted][b]s[/b] skip · [b]backspace[/b] back · "
+            f"[b]esc[/b] leave without saving[/]"
+        )
 
     def _show_current(self) -> None:
         position = len(self.answers)
@@ -115,7 +124,8 @@ class HumanBaselineScreen(Screen[dict[str, Any] | None]):
         answered = sum(a is not None for a in self.answers)
         self.query_one("#human-progress", Label).update(
             f"example {position + 1} of {total} · {answered} answered · "
-            f"{position - answered} skipped — which class is it?")
+            f"{position - answered} skipped — which class is it?"
+        )
         self.query_one("#human-example", Static).update(escape(self.sample[position][1]))
 
     def on_key(self, event: events.Key) -> None:
@@ -154,13 +164,17 @@ class HumanBaselineScreen(Screen[dict[str, Any] | None]):
             self.result = result
             self.notify(f"human baseline not saved: {exc}", severity="error")
         self.query_one("#human-progress", Label).update(
-            f"[b]Done.[/b] {escape(human_summary(self.result))}")
+            f"[b]Done.[/b] {escape(human_summary(self.result))}"
+        )
         mistakes = self.result.get("mistakes") or []
         self.query_one("#human-example", Static).update(
-            dict_table(mistakes, "where you and the gold label disagree") if mistakes
-            else "You agreed with every gold label you answered.")
+            dict_table(mistakes, "where you and the gold label disagree")
+            if mistakes
+            else "You agreed with every gold label you answered."
+        )
         self.query_one("#human-keys", Static).update(
-            "[$text-muted]saved in checklist.json · [b]esc[/b] back to the checklist[/]")
+            "[$text-muted]saved in checklist.json · [b]esc[/b] back to the checklist[/]"
+        )
 
     def action_leave(self) -> None:
         self.dismiss(self.result)

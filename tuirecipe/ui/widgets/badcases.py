@@ -21,9 +21,15 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import DataTable, Label, Static
 
-from tuirecipe.runs.badcases import (PREDICTIONS_FILE, BadCaseMarks, DevPredictions,
-                                     confusion_matrix, load_predictions, mispredictions,
-                                     most_confused)
+from tuirecipe.runs.badcases import (
+    PREDICTIONS_FILE,
+    BadCaseMarks,
+    DevPredictions,
+    confusion_matrix,
+    load_predictions,
+    mispredictions,
+    most_confused,
+)
 
 POLL_SECONDS = 2.0
 MAX_CASES = 500  # shown; the file may hold more
@@ -31,16 +37,16 @@ MAX_MATRIX_LABELS = 6  # what fits the 34-column side panel
 MARK_NAMES = {"label_wrong": "label wrong", "model_weak": "model weak", "skipped": "skipped"}
 
 
-def confusion_renderable(labels: list[str], matrix: list[list[int]],
-                         pairs: list[tuple[str, str, int]], highlight: str) -> Text:
+def confusion_renderable(
+    labels: list[str], matrix: list[list[int]], pairs: list[tuple[str, str, int]], highlight: str
+) -> Text:
     """The matrix (gold rows, predicted columns) and the most-confused pairs under it."""
     totals = [sum(row) for row in matrix]
     keep = sorted(sorted(range(len(labels)), key=lambda i: -totals[i])[:MAX_MATRIX_LABELS])
     cw = 6 if len(keep) <= 4 else 4  # cell width
     out = Text()
     out.append("confusion (gold ↓ · pred →)\n", style="italic")
-    out.append(" " * 9 + "".join(f"{labels[j][:cw - 1]:>{cw}}" for j in keep) + "\n",
-               style="bold")
+    out.append(" " * 9 + "".join(f"{labels[j][: cw - 1]:>{cw}}" for j in keep) + "\n", style="bold")
     for i in keep:
         out.append(f"{labels[i][:8]:<9}")
         for j in keep:
@@ -58,9 +64,11 @@ def confusion_renderable(labels: list[str], matrix: list[list[int]],
 
 
 class BadCasesView(Widget):
-    BINDINGS = [Binding("w", "mark('label_wrong')", "Label wrong"),
-                Binding("m", "mark('model_weak')", "Model weak"),
-                Binding("space", "mark('skipped')", "Skip")]
+    BINDINGS = [
+        Binding("w", "mark('label_wrong')", "Label wrong"),
+        Binding("m", "mark('model_weak')", "Model weak"),
+        Binding("space", "mark('skipped')", "Skip"),
+    ]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -73,8 +81,7 @@ class BadCasesView(Widget):
     def compose(self) -> ComposeResult:
         yield Label("No evaluation yet.", id="badcases-summary")
         with Horizontal(id="badcases-body"):
-            table: DataTable = DataTable(id="badcases-table", cursor_type="row",
-                                         zebra_stripes=True)
+            table: DataTable = DataTable(id="badcases-table", cursor_type="row", zebra_stripes=True)
             for key in ("row", "loss", "gold", "pred", "prob", "mark", "text"):
                 table.add_column(key, key=key)
             yield table
@@ -124,22 +131,30 @@ class BadCasesView(Widget):
         confusion = self.query_one("#badcases-confusion", Static)
         p = self.predictions
         if p is None:
-            summary.update("No dev predictions yet: they appear after the first evaluation."
-                           if self.run_path else "No run followed.")
+            summary.update(
+                "No dev predictions yet: they appear after the first evaluation."
+                if self.run_path
+                else "No run followed."
+            )
             confusion.update("")
             return
         wrong = len(mispredictions(p.rows))
-        summary.update(f"dev @ step {p.step}: {wrong} of {len(p.rows)} mispredicted, worst "
-                       "first · w: label wrong · m: model weak · space: skip · marks saved "
-                       "in the run dir")
+        summary.update(
+            f"dev @ step {p.step}: {wrong} of {len(p.rows)} mispredicted, worst "
+            "first · w: label wrong · m: model weak · space: skip · marks saved "
+            "in the run dir"
+        )
         for case in self.cases:
             table.add_row(*self._cells(case), key=str(case["row"]))
         if table.row_count:
             table.move_cursor(row=min(keep, table.row_count - 1))
         if p.task == "classification":
             labels, matrix = confusion_matrix(p.rows, p.labels)
-            confusion.update(confusion_renderable(labels, matrix, most_confused(p.rows),
-                                                  self.app.theme_variables.get("error", "")))
+            confusion.update(
+                confusion_renderable(
+                    labels, matrix, most_confused(p.rows), self.app.theme_variables.get("error", "")
+                )
+            )
         else:
             confusion.update("regression: cases sorted by squared error")
 
@@ -147,9 +162,15 @@ class BadCasesView(Widget):
         mark = self.marks.get(case["row"]) if self.marks else None
         prob = case.get("prob")
         text = str(case.get("text", "")).replace("\n", " ")
-        return [str(case["row"]), f"{float(case.get('loss') or 0):.3f}", str(case.get("gold")),
-                str(case.get("pred")), f"{prob:.2f}" if isinstance(prob, (int, float)) else "-",
-                MARK_NAMES.get(mark or "", ""), text[:80]]
+        return [
+            str(case["row"]),
+            f"{float(case.get('loss') or 0):.3f}",
+            str(case.get("gold")),
+            str(case.get("pred")),
+            f"{prob:.2f}" if isinstance(prob, (int, float)) else "-",
+            MARK_NAMES.get(mark or "", ""),
+            text[:80],
+        ]
 
     def action_mark(self, mark: str) -> None:
         table = self.query_one("#badcases-table", DataTable)

@@ -34,14 +34,31 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Button, Static
 
-__all__ = ["FLAG_NAMES", "FLAG_LETTERS", "BrowserQuery", "DataBrowser", "RowDetail",
-           "select_rows", "THREAD_THRESHOLD"]
+__all__ = [
+    "FLAG_NAMES",
+    "FLAG_LETTERS",
+    "BrowserQuery",
+    "DataBrowser",
+    "RowDetail",
+    "select_rows",
+    "THREAD_THRESHOLD",
+]
 
 # Flag column name → (letter shown in the flags column, readable name).
-FLAG_LETTERS = {"duplicate": "D", "conflict": "C", "near_duplicate": "N", "corrupted": "X",
-                "long": "L"}
-FLAG_NAMES = {"duplicate": "duplicate", "conflict": "conflict", "near_duplicate": "near-dup",
-              "corrupted": "corrupted", "long": "long"}
+FLAG_LETTERS = {
+    "duplicate": "D",
+    "conflict": "C",
+    "near_duplicate": "N",
+    "corrupted": "X",
+    "long": "L",
+}
+FLAG_NAMES = {
+    "duplicate": "duplicate",
+    "conflict": "conflict",
+    "near_duplicate": "near-dup",
+    "corrupted": "corrupted",
+    "long": "long",
+}
 MARK_TEXT = {"drop": "DROP", "label_wrong": "WRONG"}
 SORTS = ("row", "length", "label")
 # Above this many rows, filtering and sorting run in a thread worker.
@@ -61,6 +78,7 @@ def _text_array(frame: pd.DataFrame) -> Any:
     """The text column as a pyarrow array when possible (fast vectorised search)."""
     try:
         import pyarrow as pa
+
         values = frame["text"].array
         arrow = getattr(values, "_pa_array", None)
         if arrow is not None:
@@ -70,8 +88,13 @@ def _text_array(frame: pd.DataFrame) -> Any:
         return None
 
 
-def select_rows(frame: pd.DataFrame, lengths: np.ndarray, flags: pd.DataFrame | None,
-                marks: dict[int, str], query: BrowserQuery) -> np.ndarray:
+def select_rows(
+    frame: pd.DataFrame,
+    lengths: np.ndarray,
+    flags: pd.DataFrame | None,
+    marks: dict[int, str],
+    query: BrowserQuery,
+) -> np.ndarray:
     """Positions of the rows matching ``query``, in display order (vectorised)."""
     n = len(frame)
     keep = np.ones(n, dtype=bool)
@@ -108,6 +131,7 @@ def _contains(frame: pd.DataFrame, needle: str) -> np.ndarray:
     arrow = _text_array(frame)
     if arrow is not None:
         import pyarrow.compute as pc
+
         hit = pc.match_substring(arrow, needle, ignore_case=True)
         return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
     return frame["text"].astype(str).str.contains(needle, case=False, regex=False).to_numpy()
@@ -166,8 +190,12 @@ class DataBrowser(ScrollView, can_focus=True):
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "data-browser--header", "data-browser--cursor", "data-browser--drop",
-        "data-browser--wrong", "data-browser--flags", "data-browser--muted",
+        "data-browser--header",
+        "data-browser--cursor",
+        "data-browser--drop",
+        "data-browser--wrong",
+        "data-browser--flags",
+        "data-browser--muted",
     }
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -224,8 +252,9 @@ class DataBrowser(ScrollView, can_focus=True):
         def control(self) -> DataBrowser:
             return self.browser
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.frame: pd.DataFrame = pd.DataFrame({"text": [], "label": [], "row": []})
         self.flags: pd.DataFrame | None = None
@@ -237,8 +266,12 @@ class DataBrowser(ScrollView, can_focus=True):
         self._label_width = 8
 
     # -- data in ---------------------------------------------------------------------------
-    def set_data(self, frame: pd.DataFrame, flags: pd.DataFrame | None = None,
-                 marks: dict[int, str] | None = None) -> None:
+    def set_data(
+        self,
+        frame: pd.DataFrame,
+        flags: pd.DataFrame | None = None,
+        marks: dict[int, str] | None = None,
+    ) -> None:
         """Show ``frame`` (columns text, label, row); ``flags``: bool columns, same order."""
         self.frame = frame.reset_index(drop=True)
         self.marks = dict(marks or {})
@@ -282,8 +315,9 @@ class DataBrowser(ScrollView, can_focus=True):
         if len(self.frame) > THREAD_THRESHOLD and self.is_attached:
             self._select_in_thread(query)
         else:
-            self._apply_positions(select_rows(self.frame, self._lengths, self.flags,
-                                              self.marks, query))
+            self._apply_positions(
+                select_rows(self.frame, self._lengths, self.flags, self.marks, query)
+            )
 
     @work(thread=True, exclusive=True, group="browser-select")
     def _select_in_thread(self, query: BrowserQuery) -> None:
@@ -320,15 +354,20 @@ class DataBrowser(ScrollView, can_focus=True):
 
     # -- layout ----------------------------------------------------------------------------
     def _columns(self, width: int) -> list[tuple[str, int]]:
-        cols = [("mark", 5), ("row", 8), ("label", self._label_width), ("flags", 5),
-                ("chars", 6)]
+        cols = [("mark", 5), ("row", 8), ("label", self._label_width), ("flags", 5), ("chars", 6)]
         used = sum(w for _, w in cols) + len(cols)
         return cols + [("text", max(4, width - used))]
 
     def _header_cells(self) -> dict[str, str]:
         arrow = "▼" if self.query_state.descending else "▲"
-        cells = {"mark": "mark", "row": "row", "label": "label", "flags": "flags",
-                 "chars": "chars", "text": "text"}
+        cells = {
+            "mark": "mark",
+            "row": "row",
+            "label": "label",
+            "flags": "flags",
+            "chars": "chars",
+            "text": "text",
+        }
         key = {"length": "chars", "label": "label", "row": "row"}[self.query_state.sort]
         cells[key] = cells[key] + arrow
         return cells
@@ -366,8 +405,10 @@ class DataBrowser(ScrollView, can_focus=True):
         muted = self.get_component_rich_style("data-browser--muted", partial=True)
         styles = {
             "mark": self.get_component_rich_style(
-                "data-browser--drop" if mark == "drop" else "data-browser--wrong",
-                partial=True) if mark else Style(),
+                "data-browser--drop" if mark == "drop" else "data-browser--wrong", partial=True
+            )
+            if mark
+            else Style(),
             "row": muted,
             "flags": self.get_component_rich_style("data-browser--flags", partial=True),
             "chars": muted,
@@ -519,8 +560,7 @@ class RowDetail(ModalScreen[None]):
             return "No other row has exactly this text."
         shown = others[:20]
         lines = [f"Same text in {len(others)} other row(s):"]
-        lines += [f"  row {int(frame['row'].iat[p])}  label {frame['label'].iat[p]}"
-                  for p in shown]
+        lines += [f"  row {int(frame['row'].iat[p])}  label {frame['label'].iat[p]}" for p in shown]
         if len(others) > len(shown):
             lines.append(f"  … and {len(others) - len(shown)} more")
         return "\n".join(lines)

@@ -33,8 +33,11 @@ from textual.widgets import Label, Static
 from textual_plotext import PlotextPlot
 
 STATUS_GLYPHS: dict[str, tuple[str, str]] = {
-    "pass": ("✓", "$success"), "warn": ("!", "$warning"), "fail": ("✗", "$error"),
-    "error": ("E", "$error")}
+    "pass": ("✓", "$success"),
+    "warn": ("!", "$warning"),
+    "fail": ("✗", "$error"),
+    "error": ("E", "$error"),
+}
 MAX_TABLE_ROWS = 20
 MAX_MATRIX = 12
 MAX_SERIES_PER_PLOT = 4
@@ -88,13 +91,20 @@ def format_value(value: Any, limit: int = 90) -> str:
 
 
 def _is_float_series(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) >= 5 and all(_is_number(v) for v in value)
-            and any(isinstance(v, float) and not float(v).is_integer() for v in value))
+    return (
+        isinstance(value, list)
+        and len(value) >= 5
+        and all(_is_number(v) for v in value)
+        and any(isinstance(v, float) and not float(v).is_integer() for v in value)
+    )
 
 
 def _is_matrix(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) >= 2
-            and all(isinstance(r, list) and r and all(_is_number(v) for v in r) for r in value))
+    return (
+        isinstance(value, list)
+        and len(value) >= 2
+        and all(isinstance(r, list) and r and all(_is_number(v) for v in r) for r in value)
+    )
 
 
 def evidence_blocks(evidence: dict[str, Any]) -> list[Block]:
@@ -111,8 +121,13 @@ def evidence_blocks(evidence: dict[str, Any]) -> list[Block]:
         last = path.rsplit(".", 1)[-1]
         if path == "traceback":
             lines = value if isinstance(value, list) else str(value).splitlines()
-            blocks.append(Block("traceback", "traceback (tail)",
-                                [str(line) for line in lines][-TRACEBACK_LINES:]))
+            blocks.append(
+                Block(
+                    "traceback",
+                    "traceback (tail)",
+                    [str(line) for line in lines][-TRACEBACK_LINES:],
+                )
+            )
         elif isinstance(value, dict):
             if not value:
                 scalars.append((path, "(none)"))
@@ -127,8 +142,7 @@ def evidence_blocks(evidence: dict[str, Any]) -> list[Block]:
                 blocks.append(Block("rows", path, value))
             else:
                 blocks.append(Block("table", path, value))
-        elif (isinstance(value, list) and len(value) > 6
-              and all(isinstance(v, str) for v in value)):
+        elif isinstance(value, list) and len(value) > 6 and all(isinstance(v, str) for v in value):
             blocks.append(Block("lines", path, value))
         else:
             scalars.append((path or last, format_value(value)))
@@ -156,17 +170,25 @@ def _series_blocks(series: list[tuple[str, list[float]]]) -> list[Block]:
             continue
         log_x = bool(x) and all(v > 0 for v in x)
         for start in range(0, len(ys), MAX_SERIES_PER_PLOT):
-            chunk = ys[start:start + MAX_SERIES_PER_PLOT]
+            chunk = ys[start : start + MAX_SERIES_PER_PLOT]
             title = ", ".join(n for n, _ in chunk)
-            blocks.append(Block("series", title, chunk,
-                                {"x": x, "x_name": x_name or "step", "log_x": log_x}))
+            blocks.append(
+                Block("series", title, chunk, {"x": x, "x_name": x_name or "step", "log_x": log_x})
+            )
     return blocks
 
 
 # -- blocks → renderables ----------------------------------------------------------------
 def kv_table(pairs: list[tuple[str, str]], title: str = "") -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_header=False, title=title or None,
-                  title_justify="left", title_style="bold", pad_edge=False, expand=True)
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        show_header=False,
+        title=title or None,
+        title_justify="left",
+        title_style="bold",
+        pad_edge=False,
+        expand=True,
+    )
     table.add_column("key", style="bold", no_wrap=True)
     table.add_column("value", ratio=1, overflow="fold")
     for key, value in pairs:
@@ -178,12 +200,20 @@ def dict_table(rows: list[dict[str, Any]], title: str) -> Table:
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
-    table = Table(box=box.SIMPLE_HEAD, title=f"{title} ({len(rows)})", title_justify="left",
-                  title_style="bold", header_style="bold", pad_edge=False, expand=True)
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        title=f"{title} ({len(rows)})",
+        title_justify="left",
+        title_style="bold",
+        header_style="bold",
+        pad_edge=False,
+        expand=True,
+    )
     for column in columns:
         wide = any(isinstance(r.get(column), str) and len(r.get(column)) > 20 for r in rows)
-        table.add_column(column, ratio=3 if wide else 1, overflow="fold",
-                         justify="left" if wide else "right")
+        table.add_column(
+            column, ratio=3 if wide else 1, overflow="fold", justify="left" if wide else "right"
+        )
     for row in rows[:MAX_TABLE_ROWS]:
         table.add_row(*(format_value(row[c], 60) if c in row else "" for c in columns))
     if len(rows) > MAX_TABLE_ROWS:
@@ -192,8 +222,14 @@ def dict_table(rows: list[dict[str, Any]], title: str) -> Table:
 
 
 def matrix_table(values: list[list[float]], title: str) -> Table:
-    table = Table(box=box.SIMPLE, show_header=False, title=title, title_justify="left",
-                  title_style="bold", pad_edge=False)
+    table = Table(
+        box=box.SIMPLE,
+        show_header=False,
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        pad_edge=False,
+    )
     width = min(MAX_MATRIX, max(len(r) for r in values))
     for _ in range(width):
         table.add_column(justify="right")
@@ -236,8 +272,9 @@ def decoded_rows_markup(rows: list[dict[str, Any]]) -> str:
             head.append(f"label [b]{escape(str(label))}[/b]")
         if "length" in row:
             full = row.get("full_length", row["length"])
-            head.append(f"{row['length']} tokens" + (f" of {full}" if full != row["length"]
-                                                      else ""))
+            head.append(
+                f"{row['length']} tokens" + (f" of {full}" if full != row["length"] else "")
+            )
         if row.get("truncated"):
             head.append("[$error]truncated[/]")
         if row.get("unk"):
@@ -278,9 +315,12 @@ class EvidencePlot(PlotextPlot):
             xs = x if x is not None else list(range(1, len(values) + 1))
             finite = [(a, b) for a, b in zip(xs, values) if math.isfinite(b)]
             if finite:
-                plt.plot([a for a, _ in finite], [b for _, b in finite],
-                         label=name.rsplit(".", 1)[-1] if len(block.data) > 1 else None,
-                         marker="braille")
+                plt.plot(
+                    [a for a, _ in finite],
+                    [b for _, b in finite],
+                    label=name.rsplit(".", 1)[-1] if len(block.data) > 1 else None,
+                    marker="braille",
+                )
         values = sorted(v for _, ys in block.data for v in ys if math.isfinite(v))
         if len(values) >= 10:
             # A blow-up at the end (lr range test) would flatten the rest: clip it.
@@ -319,8 +359,10 @@ def human_summary(human: dict[str, Any]) -> str:
     if acc is None:
         return f"nothing answered ({human.get('skipped', 0)} skipped)"
     lo, hi = (human.get("ci") or [0.0, 1.0])[:2]
-    return (f"your accuracy {acc:.0%} [{lo:.0%}, {hi:.0%}] on {human.get('n', 0)} "
-            f"examples ({human.get('correct', 0)} right, {human.get('skipped', 0)} skipped)")
+    return (
+        f"your accuracy {acc:.0%} [{lo:.0%}, {hi:.0%}] on {human.get('n', 0)} "
+        f"examples ({human.get('correct', 0)} right, {human.get('skipped', 0)} skipped)"
+    )
 
 
 class CheckDetail(VerticalScroll):
@@ -330,8 +372,9 @@ class CheckDetail(VerticalScroll):
     takes the focus back when the pane is hidden, which re-activates the tab.
     """
 
-    def __init__(self, view: CheckView | None = None, *, focusable: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, view: CheckView | None = None, *, focusable: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.view = view
         self.can_focus = focusable
@@ -348,15 +391,19 @@ class CheckDetail(VerticalScroll):
         if view is None:
             yield Label("Choose a check to see what it measured.", classes="check-muted")
             return
-        yield Label(f"[b]{escape(view.title)}[/b]  [$text-muted]{escape(view.name)} · "
-                    f"{view.kind}[/]", classes="check-title")
+        yield Label(
+            f"[b]{escape(view.title)}[/b]  [$text-muted]{escape(view.name)} · {view.kind}[/]",
+            classes="check-title",
+        )
         yield from self._status(view)
         if view.description:
             yield Static(escape(view.description), classes="check-description")
         if view.tick is not None:
             note = view.tick.get("note") or "(no note)"
-            yield Static(f"[$success]☑ ticked[/] {_when(view.tick.get('time'))} — "
-                         f"{escape(note)}", classes="check-tick")
+            yield Static(
+                f"[$success]☑ ticked[/] {_when(view.tick.get('time'))} — {escape(note)}",
+                classes="check-tick",
+            )
         if view.human is not None:
             yield from self._human(view.human)
         result = view.result
@@ -365,12 +412,16 @@ class CheckDetail(VerticalScroll):
         evidence = result.get("evidence") or {}
         advice = evidence.get("advice")
         if result.get("status") != "pass" and advice:
-            yield Static(f"[b]What to look at:[/b] {escape(str(advice))}",
-                         classes=f"check-advice -{result.get('status')}")
+            yield Static(
+                f"[b]What to look at:[/b] {escape(str(advice))}",
+                classes=f"check-advice -{result.get('status')}",
+            )
         numbers = result.get("numbers") or {}
         if numbers:
-            yield Static(kv_table([(k, format_value(v)) for k, v in numbers.items()],
-                                  "numbers"), classes="check-table")
+            yield Static(
+                kv_table([(k, format_value(v)) for k, v in numbers.items()], "numbers"),
+                classes="check-table",
+            )
         for block in evidence_blocks(evidence):
             yield from self._block(block)
 
@@ -388,23 +439,30 @@ class CheckDetail(VerticalScroll):
             glyph, colour = STATUS_GLYPHS.get(result.get("status", ""), ("?", "$text-muted"))
             meta = [f"{result.get('seconds', 0):.1f}s"] if result.get("seconds") else []
             meta += [_when(result.get("time")), result.get("run_id", "")]
-            yield Static(f"[{colour} b]{glyph} {escape(result.get('status', '?'))}[/]  "
-                         f"{escape(result.get('summary', ''))}\n[$text-muted]"
-                         f"{escape(' · '.join(m for m in meta if m))}[/]",
-                         classes="check-summary")
+            yield Static(
+                f"[{colour} b]{glyph} {escape(result.get('status', '?'))}[/]  "
+                f"{escape(result.get('summary', ''))}\n[$text-muted]"
+                f"{escape(' · '.join(m for m in meta if m))}[/]",
+                classes="check-summary",
+            )
         elif view.live is None and view.kind == "auto":
-            yield Label(f"[$text-muted]not run yet{' — ' + view.hint if view.hint else ''}[/]",
-                        classes="check-status")
+            yield Label(
+                f"[$text-muted]not run yet{' — ' + view.hint if view.hint else ''}[/]",
+                classes="check-status",
+            )
         elif view.hint and view.live is None:
             yield Label(f"[$text-muted]{escape(view.hint)}[/]", classes="check-status")
 
     def _human(self, human: dict[str, Any]) -> ComposeResult:
-        yield Static(f"[b]Human baseline:[/b] {escape(human_summary(human))} · "
-                     f"{_when(human.get('time'))}", classes="check-summary")
+        yield Static(
+            f"[b]Human baseline:[/b] {escape(human_summary(human))} · {_when(human.get('time'))}",
+            classes="check-summary",
+        )
         mistakes = human.get("mistakes") or []
         if mistakes:
-            yield Static(dict_table(mistakes, "where you and the gold label disagree"),
-                         classes="check-table")
+            yield Static(
+                dict_table(mistakes, "where you and the gold label disagree"), classes="check-table"
+            )
 
     def _block(self, block: Block) -> ComposeResult:
         if block.kind == "kv":
@@ -414,8 +472,10 @@ class CheckDetail(VerticalScroll):
         elif block.kind == "matrix":
             yield Static(matrix_table(block.data, block.title), classes="check-table")
         elif block.kind == "rows":
-            yield Label(f"[b]{escape(block.title)}[/b] ({len(block.data)} rows)",
-                        classes="check-block-title")
+            yield Label(
+                f"[b]{escape(block.title)}[/b] ({len(block.data)} rows)",
+                classes="check-block-title",
+            )
             yield Static(decoded_rows_markup(block.data), classes="check-rows")
         elif block.kind == "series":
             yield EvidencePlot(block)

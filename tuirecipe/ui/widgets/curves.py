@@ -20,8 +20,8 @@ Drawing cost does not grow with run length (DESIGN.md §6). Per line:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from rich.text import Text
@@ -50,8 +50,9 @@ class CurveSettings:
         return (self.smoothing, self.log_y, self.x_axis)
 
 
-def ema_extend(values: np.ndarray, weight: float,
-               state: tuple[float, int]) -> tuple[np.ndarray, tuple[float, int]]:
+def ema_extend(
+    values: np.ndarray, weight: float, state: tuple[float, int]
+) -> tuple[np.ndarray, tuple[float, int]]:
     """Continue a debiased EMA over ``values``; ``state`` is (biased last value, count).
 
     Same numbers as :func:`tuirecipe.runs.curves.ema` on the whole series, but chunked
@@ -65,12 +66,12 @@ def ema_extend(values: np.ndarray, weight: float,
     out = np.empty(len(values))
     chunk = int(max(8, min(4096, 250 / max(1e-12, -math.log10(weight)))))
     for start in range(0, len(values), chunk):
-        v = values[start:start + chunk]
+        v = values[start : start + chunk]
         j = np.arange(len(v), dtype=np.float64)
         powers = weight ** (j + 1)
-        biased = powers * last + (1 - weight) * weight ** j * np.cumsum(v * weight ** -j)
+        biased = powers * last + (1 - weight) * weight**j * np.cumsum(v * weight**-j)
         norm = 1 - weight ** (count + start + j + 1)
-        out[start:start + len(v)] = biased / norm
+        out[start : start + len(v)] = biased / norm
         last = float(biased[-1])
     return out, (last, count + len(values))
 
@@ -82,8 +83,8 @@ class _Growable(Series):
             size = max(need, 2 * len(self._x))
             self._x = np.resize(self._x, size)
             self._y = np.resize(self._y, size)
-        self._x[self.n:need] = xs
-        self._y[self.n:need] = ys
+        self._x[self.n : need] = xs
+        self._y[self.n : need] = ys
         self.n = need
 
 
@@ -104,7 +105,7 @@ class LineCache:
         if len(series) < self.n:  # a different history: start over
             self.__init__(self.weight)
         if len(series) > self.n:
-            new_x, new_y = series.x[self.n:], series.y[self.n:]
+            new_x, new_y = series.x[self.n :], series.y[self.n :]
             smooth, self.state = ema_extend(new_y, self.weight, self.state)
             self.smoothed.extend(new_x, smooth)
             self.n = len(series)
@@ -112,7 +113,7 @@ class LineCache:
         x, y = self.smoothed.x, self.smoothed.y
         if self.smoothed.n < 2 * LOD_BLOCK * columns:
             return x, y
-        tail_x, tail_y = x[self.lod_upto:], y[self.lod_upto:]
+        tail_x, tail_y = x[self.lod_upto :], y[self.lod_upto :]
         if not len(self.lod):
             return tail_x, tail_y
         return np.concatenate([self.lod.x, tail_x]), np.concatenate([self.lod.y, tail_y])
@@ -122,8 +123,8 @@ class LineCache:
         if blocks <= 0:
             return
         end = self.lod_upto + blocks * LOD_BLOCK
-        x = self.smoothed.x[self.lod_upto:end].reshape(blocks, LOD_BLOCK)
-        y = self.smoothed.y[self.lod_upto:end].reshape(blocks, LOD_BLOCK)
+        x = self.smoothed.x[self.lod_upto : end].reshape(blocks, LOD_BLOCK)
+        y = self.smoothed.y[self.lod_upto : end].reshape(blocks, LOD_BLOCK)
         y = np.where(np.isfinite(y), y, np.nan)
         with np.errstate(all="ignore"):
             lo = np.nanargmin(np.where(np.isnan(y), np.inf, y), axis=1)
@@ -165,10 +166,20 @@ def dev_series(name: str) -> Callable[[RunHistory], Series | None]:
 
 
 METRIC_LINES: dict[str, tuple[str, tuple[LineSpec, ...]]] = {
-    "loss": ("loss", (LineSpec("train", train_series("loss")),
-                      LineSpec("dev", dev_series("loss"), smooth=False, marker="hd"))),
-    "acc": ("accuracy", (LineSpec("train", train_series("acc")),
-                         LineSpec("dev", dev_series("acc"), smooth=False, marker="hd"))),
+    "loss": (
+        "loss",
+        (
+            LineSpec("train", train_series("loss")),
+            LineSpec("dev", dev_series("loss"), smooth=False, marker="hd"),
+        ),
+    ),
+    "acc": (
+        "accuracy",
+        (
+            LineSpec("train", train_series("acc")),
+            LineSpec("dev", dev_series("acc"), smooth=False, marker="hd"),
+        ),
+    ),
     "mae": ("dev MAE", (LineSpec("dev", dev_series("mae"), smooth=False, marker="hd"),)),
     "lr": ("learning rate", (LineSpec("lr", train_series("lr"), smooth=False),)),
 }
@@ -190,8 +201,14 @@ class CurveData:
             for spec in METRIC_LINES[self.metric][1]:
                 series = spec.pick(history)
                 lengths.append(len(series) if series is not None else 0)
-        return (tuple(id(h) for _, h in self.sources), tuple(lengths), self.settings.key(),
-                width, height, self.metric)
+        return (
+            tuple(id(h) for _, h in self.sources),
+            tuple(lengths),
+            self.settings.key(),
+            width,
+            height,
+            self.metric,
+        )
 
     def lines(self, columns: int) -> list[tuple[str, np.ndarray, np.ndarray, str, str]]:
         """(label, x, y, colour, marker) per drawn line, each at most 2 points per column."""
@@ -202,9 +219,13 @@ class CurveData:
                 series = spec.pick(history)
                 if series is None or not len(series):
                     continue
-                color = (FIRST_COLORS[k % 2] if n == 0 and not self.label_first
-                         else SOURCE_COLORS[n % len(SOURCE_COLORS)] if n
-                         else FIRST_COLORS[0])
+                color = (
+                    FIRST_COLORS[k % 2]
+                    if n == 0 and not self.label_first
+                    else SOURCE_COLORS[n % len(SOURCE_COLORS)]
+                    if n
+                    else FIRST_COLORS[0]
+                )
                 weight = self.settings.smoothing if spec.smooth else 0.0
                 key = (id(series), spec.label, weight)
                 alive.add(key)
@@ -219,8 +240,7 @@ class CurveData:
                 x, y = envelope(x, y, columns)
                 if not len(x):
                     continue
-                label = f"{name} {spec.label}" if name and (n or self.label_first) \
-                    else spec.label
+                label = f"{name} {spec.label}" if name and (n or self.label_first) else spec.label
                 out.append((label, x, y, color, spec.marker))
         for key in set(self._caches) - alive:  # settings changed, or a source went
             del self._caches[key]
@@ -242,8 +262,7 @@ class CurveData:
 class CurvePlot(PlotextPlot):
     """A plot of one metric (``loss``, ``acc``, ``mae``, ``lr``) of one or more runs."""
 
-    def __init__(self, metric: str, interval: float | None = REDRAW_SECONDS,
-                 **kwargs) -> None:
+    def __init__(self, metric: str, interval: float | None = REDRAW_SECONDS, **kwargs) -> None:
         """``interval``: seconds between checks for new points. ``None``: the owner calls
         :meth:`tick` instead, and a plot rebuilt because points arrived is shown at the next
         tick, so every plot of a pane (and its other live lines) repaints in one screen
@@ -280,8 +299,9 @@ class CurvePlot(PlotextPlot):
             self.redraw_if_changed()
 
     def set_sources(self, sources: list[tuple[str, RunHistory]]) -> None:
-        if [(label, id(h)) for label, h in sources] != \
-                [(label, id(h)) for label, h in self.data.sources]:
+        if [(label, id(h)) for label, h in sources] != [
+            (label, id(h)) for label, h in self.data.sources
+        ]:
             self.data.sources = list(sources)
             self._urgent = True
             self.redraw_if_changed()
@@ -315,8 +335,7 @@ class CurvePlot(PlotextPlot):
         theme = self._get_plotext_theme_name(self.app.theme)  # the strips carry its colours
         if self._ready is not None and self._ready[0] == signature:
             return  # built already, waiting for the next tick
-        if (signature == self._drawn and theme == self._built_theme) or width <= 0 \
-                or height <= 0:
+        if (signature == self._drawn and theme == self._built_theme) or width <= 0 or height <= 0:
             return
         # Lines and their envelopes are cheap numpy work: done here, where the history
         # grows. plotext's build (25-50 ms for one plot on a small CPU) and the ANSI parse
@@ -325,11 +344,14 @@ class CurvePlot(PlotextPlot):
         self._building = True
         urgent, self._urgent = self._urgent, False
         self._built_theme = theme
-        self.run_worker(lambda: self._build(signature, width, height, theme, urgent),
-                        thread=True, group="curve-build", exit_on_error=False)
+        self.run_worker(
+            lambda: self._build(signature, width, height, theme, urgent),
+            thread=True,
+            group="curve-build",
+            exit_on_error=False,
+        )
 
-    def _build(self, signature: tuple, width: int, height: int, theme: str,
-               urgent: bool) -> None:
+    def _build(self, signature: tuple, width: int, height: int, theme: str, urgent: bool) -> None:
         try:
             plt = self.plt
             plt.plotsize(width, height)

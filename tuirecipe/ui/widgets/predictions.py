@@ -33,8 +33,11 @@ class PredictionsTable(DataTable):
 
     def _cell(self, row: dict[str, Any]) -> Text:
         pred, prob = row.get("pred"), row.get("prob")
-        shown = f"{pred}:{prob:.2f}" if isinstance(prob, (int, float)) else (
-            f"{pred:.3g}" if isinstance(pred, float) else str(pred))
+        shown = (
+            f"{pred}:{prob:.2f}"
+            if isinstance(prob, (int, float))
+            else (f"{pred:.3g}" if isinstance(pred, float) else str(pred))
+        )
         correct = row.get("correct")
         if correct is None:
             return Text(shown)
@@ -59,5 +62,5 @@ class PredictionsTable(DataTable):
             for step in steps:
                 hit = by_step[step].get(index)
                 cells.append(self._cell(hit) if hit else Text("-"))
-            cells.append(text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS - 1] + "…")
+            cells.append(text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…")
             self.add_row(*cells, key=str(index))

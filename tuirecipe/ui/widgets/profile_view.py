@@ -100,8 +100,10 @@ def _cut(text: Any, width: int = 70) -> str:
 def render_size(data: Mapping[str, Any]) -> RenderableType:
     pairs = [
         ("rows", _num(_pick(data, "rows", "n_rows", "total_rows"))),
-        ("train / dev", f"{_num(_pick(data, 'train_rows', 'train'))} / "
-                        f"{_num(_pick(data, 'dev_rows', 'dev'))}"),
+        (
+            "train / dev",
+            f"{_num(_pick(data, 'train_rows', 'train'))} / {_num(_pick(data, 'dev_rows', 'dev'))}",
+        ),
         ("classes", _num(_pick(data, "classes", "num_classes", "n_classes"))),
         ("vocabulary", _num(_pick(data, "vocab_size", "vocab", "vocabulary"))),
         ("dev OOV rate", _pct(_pick(data, "dev_oov_rate", "oov_rate"))),
@@ -117,8 +119,9 @@ def _label_counts(data: Mapping[str, Any]) -> list[tuple[str, int]]:
     if isinstance(counts, Mapping):
         items = [(str(k), int(v)) for k, v in counts.items()]
     else:  # a list of {"label": …, "count": …}
-        items = [(str(_pick(c, "label", "name")), int(_pick(c, "count", "n", default=0)))
-                 for c in counts]
+        items = [
+            (str(_pick(c, "label", "name")), int(_pick(c, "count", "n", default=0))) for c in counts
+        ]
     return sorted(items, key=lambda kv: -kv[1])
 
 
@@ -134,8 +137,12 @@ def render_labels(data: Mapping[str, Any], width: int = 30) -> RenderableType:
     table.add_column("%", justify="right")
     table.add_column("", no_wrap=True)
     for label, count in items[:40]:
-        table.add_row(label, f"{count:,}", f"{100 * count / total:.1f}",
-                      Text(bar(count / top, width), style="bold"))
+        table.add_row(
+            label,
+            f"{count:,}",
+            f"{100 * count / total:.1f}",
+            Text(bar(count / top, width), style="bold"),
+        )
     extra: list[RenderableType] = []
     if len(items) > 40:
         extra.append(Text(f"… {len(items) - 40} more classes", style="dim"))
@@ -165,8 +172,9 @@ def render_regression_labels(data: Mapping[str, Any], width: int = 30) -> Render
     return Group(*parts, *_advice(_pick(data, "advice")))
 
 
-def _histogram(hist: Any, width: int = 30, unit: str = "tokens",
-               digits: int = 0) -> RenderableType | None:
+def _histogram(
+    hist: Any, width: int = 30, unit: str = "tokens", digits: int = 0
+) -> RenderableType | None:
     if not isinstance(hist, Mapping):
         return None
     edges = list(_pick(hist, "edges", "bins", default=[]))
@@ -188,8 +196,11 @@ def _histogram(hist: Any, width: int = 30, unit: str = "tokens",
             span = str(i)
         table.add_row(span, f"{int(count):,}", Text(bar(count / top, width), style="bold"))
     if overflow:
-        table.add_row(f"≥{_num(edges[-1], digits)}" if edges else "more", f"{int(overflow):,}",
-                      Text(bar(overflow / top, width), style="bold"))
+        table.add_row(
+            f"≥{_num(edges[-1], digits)}" if edges else "more",
+            f"{int(overflow):,}",
+            Text(bar(overflow / top, width), style="bold"),
+        )
     return table
 
 
@@ -223,14 +234,19 @@ def render_lengths(data: Mapping[str, Any]) -> RenderableType:
     if isinstance(per_class, Mapping):
         per_class = [{"label": k, **v} for k, v in per_class.items()]
     if per_class:
-        table = Table(title="per class", title_justify="left", box=None, padding=(0, 1),
-                      show_edge=False)
+        table = Table(
+            title="per class", title_justify="left", box=None, padding=(0, 1), show_edge=False
+        )
         table.add_column("label", style="bold", max_width=24, no_wrap=True)
         for key in ("rows", "median", "p95"):
             table.add_column(key, justify="right")
         for item in list(per_class)[:30]:
-            table.add_row(str(_pick(item, "label")), _num(_pick(item, "count")),
-                          _num(_pick(item, "median", "p50"), 1), _num(_pick(item, "p95"), 1))
+            table.add_row(
+                str(_pick(item, "label")),
+                _num(_pick(item, "count")),
+                _num(_pick(item, "median", "p50"), 1),
+                _num(_pick(item, "p95"), 1),
+            )
         parts.append(table)
     parts += _advice(_pick(data, "advice"))
     return Group(*parts)
@@ -250,8 +266,11 @@ def _group_line(group: Mapping[str, Any]) -> Text:
     rows = _pick(group, "rows", default=[])
     count = _pick(group, "count", "size", default=len(rows))
     labels = _pick(group, "labels", default={})
-    labels_text = (", ".join(f"{k}×{v}" for k, v in labels.items())
-                   if isinstance(labels, Mapping) else ", ".join(map(str, labels)))
+    labels_text = (
+        ", ".join(f"{k}×{v}" for k, v in labels.items())
+        if isinstance(labels, Mapping)
+        else ", ".join(map(str, labels))
+    )
     line = Text("  ")
     line.append(f"×{count}", style="bold")
     line.append(f"  rows {_rows(rows, 6)}")
@@ -269,10 +288,12 @@ def render_duplicates(data: Mapping[str, Any]) -> RenderableType:
     table.add_column("rows in groups", justify="right")
     levels = _levels(data)
     for name, level in levels:
-        table.add_row(_LEVELS.get(name, name.replace("_", " ")),
-                      _num(_pick(level, "surplus_rows", "rows", "duplicates")),
-                      _num(_pick(level, "repeated_texts", "groups_count")),
-                      _num(_pick(level, "rows_in_groups")))
+        table.add_row(
+            _LEVELS.get(name, name.replace("_", " ")),
+            _num(_pick(level, "surplus_rows", "rows", "duplicates")),
+            _num(_pick(level, "repeated_texts", "groups_count")),
+            _num(_pick(level, "rows_in_groups")),
+        )
     parts: list[RenderableType] = [table]
     for name, level in levels:
         groups = _pick(level, "groups", default=[])
@@ -295,13 +316,15 @@ def render_conflicts(data: Any) -> RenderableType:
     shown = False
     parts: list[RenderableType] = [table]
     for name, level in levels:
-        table.add_row(_LEVELS.get(name, name), _num(_pick(level, "conflicting_texts")),
-                      _num(_pick(level, "rows")))
+        table.add_row(
+            _LEVELS.get(name, name),
+            _num(_pick(level, "conflicting_texts")),
+            _num(_pick(level, "rows")),
+        )
         groups = _pick(level, "groups", default=[])
         if groups and not shown:
             shown = True
-            parts.append(Text(f"contradictory labels ({_LEVELS.get(name, name)})",
-                              style="bold"))
+            parts.append(Text(f"contradictory labels ({_LEVELS.get(name, name)})", style="bold"))
             parts += [_group_line(g) for g in list(groups)[:12]]
     if not shown:
         parts.append(Text("No text appears with two different labels."))
@@ -343,8 +366,11 @@ def render_near_duplicates(data: Mapping[str, Any]) -> RenderableType:
     if threshold is not None:
         head.append(f"   similarity ≥ {threshold}")
     if _pick(data, "sampled"):
-        head.append(f"   sampled: {_num(_pick(data, 'sample_size'))} of "
-                    f"{_num(_pick(data, 'population'))} texts", style="bold")
+        head.append(
+            f"   sampled: {_num(_pick(data, 'sample_size'))} of "
+            f"{_num(_pick(data, 'population'))} texts",
+            style="bold",
+        )
     parts: list[RenderableType] = [head]
     method = _pick(data, "method")
     if method:
@@ -359,8 +385,9 @@ def render_near_duplicates(data: Mapping[str, Any]) -> RenderableType:
         if involved is not None:
             line.append(f", {_num(involved)} dev texts")
         if _pick(leak, "sampled"):
-            line.append(f"   sampled: {_num(_pick(leak, 'dev_sample_size'))} dev texts",
-                        style="bold")
+            line.append(
+                f"   sampled: {_num(_pick(leak, 'dev_sample_size'))} dev texts", style="bold"
+            )
         parts.append(line)
         parts += [_pair_line(ex) for ex in list(_pick(leak, "examples", default=[]) or [])[:4]]
     return Group(*parts, *_advice(_pick(data, "advice")))
@@ -377,9 +404,13 @@ def render_leakage(data: Mapping[str, Any]) -> RenderableType:
     parts: list[RenderableType] = [line]
     for ex in list(_pick(data, "examples", default=[]) or [])[:6]:
         if isinstance(ex, Mapping):
-            parts.append(Text(f"  dev row {_pick(ex, 'dev_row', 'row', default='?')} = train row "
-                              f"{_pick(ex, 'train_row', default='?')}  "
-                              f"“{_cut(_pick(ex, 'text', default=''), 60)}”"))
+            parts.append(
+                Text(
+                    f"  dev row {_pick(ex, 'dev_row', 'row', default='?')} = train row "
+                    f"{_pick(ex, 'train_row', default='?')}  "
+                    f"“{_cut(_pick(ex, 'text', default=''), 60)}”"
+                )
+            )
         else:
             parts.append(Text(f"  {_cut(ex, 80)}"))
     return Group(*parts)
@@ -435,17 +466,27 @@ def render_clusters(data: Any) -> RenderableType:
         mix = _pick(item, "labels", "label_mix", default={})
         if isinstance(mix, Mapping):
             total = sum(float(v) for v in mix.values()) or 1.0
-            mix_text = ", ".join(f"{k} {100 * float(v) / total:.0f}%" for k, v in
-                                 sorted(mix.items(), key=lambda kv: -float(kv[1]))[:3]
-                                 if float(v) / total >= 0.01)
+            mix_text = ", ".join(
+                f"{k} {100 * float(v) / total:.0f}%"
+                for k, v in sorted(mix.items(), key=lambda kv: -float(kv[1]))[:3]
+                if float(v) / total >= 0.01
+            )
         elif isinstance(mix, list):
-            mix_text = ", ".join(f"{_pick(m, 'label')} {_num(_pick(m, 'share', 'percent'), 1)}"
-                                 if isinstance(m, Mapping) else str(m) for m in mix[:3])
+            mix_text = ", ".join(
+                f"{_pick(m, 'label')} {_num(_pick(m, 'share', 'percent'), 1)}"
+                if isinstance(m, Mapping)
+                else str(m)
+                for m in mix[:3]
+            )
         else:
             mix_text = str(mix)
-        table.add_row(str(_pick(item, "id", default=i)), _num(_pick(item, "size", "rows")),
-                      _cut(", ".join(map(str, terms)), 40), mix_text,
-                      Text("mixed", style="bold") if _pick(item, "mixed") else "")
+        table.add_row(
+            str(_pick(item, "id", default=i)),
+            _num(_pick(item, "size", "rows")),
+            _cut(", ".join(map(str, terms)), 40),
+            mix_text,
+            Text("mixed", style="bold") if _pick(item, "mixed") else "",
+        )
     return Group(head, table)
 
 
@@ -477,9 +518,14 @@ SECTION_TITLES: dict[str, tuple[str, Callable[[Any], RenderableType]]] = {
 }
 # Keys of the profile that are bookkeeping, not findings.
 _HIDDEN = {"version", "task", "options", "timings"}
-_ALIASES = {"label_distribution": "labels", "length": "lengths", "near_dups": "near_duplicates",
-            "near_duplicate": "near_duplicates", "contradictions": "conflicts",
-            "corruption": "corrupted"}
+_ALIASES = {
+    "label_distribution": "labels",
+    "length": "lengths",
+    "near_dups": "near_duplicates",
+    "near_duplicate": "near_duplicates",
+    "contradictions": "conflicts",
+    "corruption": "corrupted",
+}
 
 
 def render_section(key: str, data: Any) -> RenderableType:
@@ -507,8 +553,11 @@ def _sections(profile: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
         elif not isinstance(value, (Mapping, list)):
             other[key] = value
     out = [(k, SECTION_TITLES[k][0], found[k][1]) for k in SECTION_TITLES if k in found]
-    out += [(k, k.replace("_", " ").capitalize(), v[1]) for k, v in found.items()
-            if k not in SECTION_TITLES]
+    out += [
+        (k, k.replace("_", " ").capitalize(), v[1])
+        for k, v in found.items()
+        if k not in SECTION_TITLES
+    ]
     if other:
         out.append(("other", "Other", other))
     return out
@@ -523,17 +572,22 @@ def section_summary(key: str, data: Any) -> str:
     """A few words shown in a section's title, so a collapsed section still informs."""
     try:
         if key == "size":
-            return (f"{_num(_pick(data, 'rows', 'n_rows'))} rows, "
-                    f"{_num(_pick(data, 'classes', 'num_classes'))} classes")
+            return (
+                f"{_num(_pick(data, 'rows', 'n_rows'))} rows, "
+                f"{_num(_pick(data, 'classes', 'num_classes'))} classes"
+            )
         if key == "labels":
             if _pick(data, "kind") == "regression":
                 return f"mean {_num(_pick(data, 'mean'), 2)}, std {_num(_pick(data, 'std'), 2)}"
-            return (f"imbalance {_num(_pick(data, 'imbalance_ratio'), 1)}"
-                    + (", long tail" if _pick(data, "long_tail") else ""))
+            return f"imbalance {_num(_pick(data, 'imbalance_ratio'), 1)}" + (
+                ", long tail" if _pick(data, "long_tail") else ""
+            )
         if key == "lengths":
-            return (f"p95 {_num(_pick(data, 'p95'), 0)}, suggested max_len "
-                    f"{_num(_pick(data, 'suggested_max_len'))}, truncates "
-                    f"{_pct(_pick(data, 'truncation_rate'))}")
+            return (
+                f"p95 {_num(_pick(data, 'p95'), 0)}, suggested max_len "
+                f"{_num(_pick(data, 'suggested_max_len'))}, truncates "
+                f"{_pct(_pick(data, 'truncation_rate'))}"
+            )
         if key == "duplicates":
             return f"{_num(_pick(_level(data), 'surplus_rows', default=0))} exact surplus rows"
         if key == "conflicts":
@@ -542,14 +596,17 @@ def section_summary(key: str, data: Any) -> str:
             if _pick(data, "ran") is False:
                 return "not run"
             leak = _pick(_pick(data, "leakage", default={}), "pairs")
-            return (f"{_num(_pick(data, 'pairs', default=0))} pairs in train"
-                    + (f", {_num(leak)} train↔dev" if leak is not None else "")
-                    + (", sampled" if _pick(data, "sampled") else ""))
+            return (
+                f"{_num(_pick(data, 'pairs', default=0))} pairs in train"
+                + (f", {_num(leak)} train↔dev" if leak is not None else "")
+                + (", sampled" if _pick(data, "sampled") else "")
+            )
         if key == "leakage":
             return f"{_num(_pick(data, 'dev_rows_in_train', 'rows', default=0))} dev rows in train"
         if key == "corrupted":
-            total = sum(int(_pick(c, "count", default=0)) for c in data.values()
-                        if isinstance(c, Mapping))
+            total = sum(
+                int(_pick(c, "count", default=0)) for c in data.values() if isinstance(c, Mapping)
+            )
             return f"{total:,} flagged"
         if key == "clusters":
             items = _pick(data, "clusters", default=[]) if isinstance(data, Mapping) else data
@@ -591,18 +648,21 @@ class ProfileView(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("No profile yet.", classes="profile-empty")
 
-    async def show_profile(self, profile: Mapping[str, Any],
-                           collapsed: Sequence[str] = ()) -> None:
+    async def show_profile(self, profile: Mapping[str, Any], collapsed: Sequence[str] = ()) -> None:
         """Replace what is shown with ``profile`` (a ``DatasetProfile.to_dict()``)."""
         self.profile = dict(profile)
         widgets = []
         for key, title, data in _sections(profile):
             summary = section_summary(key, data)
             label = f"{title} — {summary}" if summary else title
-            widgets.append(Collapsible(Static(render_section(key, data),
-                                              classes="profile-body"),
-                                       title=label, collapsed=key in collapsed,
-                                       id=f"profile-{key}"))
+            widgets.append(
+                Collapsible(
+                    Static(render_section(key, data), classes="profile-body"),
+                    title=label,
+                    collapsed=key in collapsed,
+                    id=f"profile-{key}",
+                )
+            )
         await self.remove_children()
         await self.mount_all(widgets)
 

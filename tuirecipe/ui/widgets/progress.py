@@ -41,8 +41,9 @@ class RunProgress(Widget):
             return None
         return min(1.0, max(0.0, self.progress / self.total))
 
-    def update(self, *, total: float | None | object = _KEEP,
-               progress: float | object = _KEEP) -> None:
+    def update(
+        self, *, total: float | None | object = _KEEP, progress: float | object = _KEEP
+    ) -> None:
         before = (self.total, self.progress)
         if total is not _KEEP:
             self.total = total
@@ -55,7 +56,8 @@ class RunProgress(Widget):
         width = max(1, self.size.width - PERCENT_WIDTH)
         fraction = self.fraction
         done_style = self.get_component_rich_style(
-            "run-progress--complete" if fraction == 1.0 else "run-progress--done")
+            "run-progress--complete" if fraction == 1.0 else "run-progress--done"
+        )
         todo_style = self.get_component_rich_style("run-progress--todo")
         if fraction is None:
             return Text.assemble(("━" * width, todo_style), f"{'--':>{PERCENT_WIDTH - 1}}%")
