@@ -14,7 +14,7 @@ from torch.nn import functional as F
 from tuirecipe.config import config_from_dict
 from tuirecipe.errors import ModelError, UserError
 from tuirecipe.models import (
-    BUILTINS,
+    BUILTIN_MODELS,
     ModelSpec,
     build_model,
     find_embedding,
@@ -68,10 +68,10 @@ def tiny_batch() -> tuple[torch.Tensor, torch.Tensor]:
     return ids, ids != 0
 
 
-@pytest.mark.parametrize("name", sorted(BUILTINS))
+@pytest.mark.parametrize("name", sorted(BUILTIN_MODELS))
 def test_builtin_forward_backward_with_padding_rows(name: str) -> None:
     torch.manual_seed(0)
-    model = BUILTINS[name](spec(num_layers=2))
+    model = BUILTIN_MODELS[name].build(spec(num_layers=2))
     ids, mask = tiny_batch()
     out = model(ids, mask)
     assert out.shape == (4, 3)
@@ -84,12 +84,12 @@ def test_builtin_forward_backward_with_padding_rows(name: str) -> None:
     assert out.shape == (4, 3) and torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("name", sorted(BUILTINS))
+@pytest.mark.parametrize("name", sorted(BUILTIN_MODELS))
 def test_builtin_rows_ignore_padding_and_batch_mates(name: str) -> None:
     # Dynamic padding must not change a row's output: each row alone, trimmed to its own
     # length, gives what it gives inside the padded batch.
     torch.manual_seed(0)
-    model = BUILTINS[name](spec()).eval()
+    model = BUILTIN_MODELS[name].build(spec()).eval()
     ids, mask = tiny_batch()
     with torch.no_grad():
         together = model(ids, mask)
@@ -99,17 +99,17 @@ def test_builtin_rows_ignore_padding_and_batch_mates(name: str) -> None:
             torch.testing.assert_close(alone[0], together[r], atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", sorted(BUILTINS))
+@pytest.mark.parametrize("name", sorted(BUILTIN_MODELS))
 def test_builtin_regression_head_and_long_mask(name: str) -> None:
-    model = BUILTINS[name](spec("regression", num_outputs=1))
+    model = BUILTIN_MODELS[name].build(spec("regression", num_outputs=1))
     ids, mask = tiny_batch()
     out = model(ids, mask.long())  # an integer mask works as well as a boolean one
     assert out.shape == (4, 1) and torch.isfinite(out).all()
 
 
 def test_builtins_have_no_batchnorm_and_a_first_embedding() -> None:
-    for name, build in BUILTINS.items():
-        model = build(spec())
+    for name, entry in BUILTIN_MODELS.items():
+        model = entry.build(spec())
         assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
         assert find_embedding(model) is model.embedding, name
 
@@ -191,7 +191,7 @@ def test_user_model_mistakes_are_one_line_model_errors(name: str, expected: str)
 
 
 def test_find_embedding_by_name_and_missing() -> None:
-    model = BUILTINS["transformer"](spec())
+    model = BUILTIN_MODELS["transformer"].build(spec())
     assert find_embedding(model, "positions") is model.positions
     with pytest.raises(ModelError, match="no module named 'nope'"):
         find_embedding(model, "nope")
@@ -202,7 +202,7 @@ def test_find_embedding_by_name_and_missing() -> None:
 def test_init_output_bias_gives_prior_entropy_at_init() -> None:
     data = make_data(num_classes=3, priors=[0.7, 0.2, 0.1], n_train=400)
     seed_everything(0)
-    model = BUILTINS["fasttext"](spec(num_outputs=3, dropout=0.0))
+    model = BUILTIN_MODELS["fasttext"].build(spec(num_outputs=3, dropout=0.0))
     with torch.no_grad():
         model.head.weight.zero_()  # every other contribution to the logits is 0
     assert init_output_bias(model, data)
@@ -216,7 +216,7 @@ def test_init_output_bias_gives_prior_entropy_at_init() -> None:
 
 def test_init_output_bias_regression_and_no_output_layer() -> None:
     data = make_data("regression")
-    model = BUILTINS["bow_mlp"](spec("regression", num_outputs=1))
+    model = BUILTIN_MODELS["bow_mlp"].build(spec("regression", num_outputs=1))
     assert init_output_bias(model, data)
     assert model.head.bias.item() == pytest.approx(data.target_mean)
     assert not init_output_bias(nn.Embedding(3, 3), data)

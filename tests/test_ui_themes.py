@@ -10,15 +10,15 @@ from textual.theme import Theme
 from tuirecipe.ui.settings import Settings, default_settings_dir
 from tuirecipe.ui.themes import (
     ThemeFileError,
+    builtin_theme_dir,
     discover_themes,
     load_theme_file,
-    repo_theme_dir,
     theme_dirs,
 )
 
 
 def test_shipped_themes_validate():
-    themes, problems = discover_themes([repo_theme_dir()])
+    themes, problems = discover_themes([builtin_theme_dir()])
     assert problems == []
     assert {"dark", "light", "ansi16"} <= set(themes)
     assert themes["light"].dark is False

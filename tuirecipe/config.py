@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tuirecipe.errors import ConfigError
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+from tuirecipe.models.catalog import BUILTIN_MODELS, unknown_model_message
 
 DEMO_SOURCES = ("demo", "demo:classification", "demo:regression")
-BUILTIN_MODELS = ("bow_mlp", "fasttext", "textcnn", "gru", "transformer")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -72,8 +68,9 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    # A built-in name, or "package.module:build" for a user model. A user model may add its
-    # own keys to this table; they reach its build(spec) function in spec.options.
+    # A built-in name (tuirecipe.models.catalog), or "package.module:build" for a user
+    # model. A user model may add its own keys to this table; they reach its build(spec)
+    # function in spec.options. The defaults below are every built-in's defaults too.
     name: str = "textcnn"
     embed_dim: int = 64
     hidden_dim: int = 128
@@ -93,8 +90,7 @@ class ModelConfig:
         check.that(
             "name",
             is_user or self.name in BUILTIN_MODELS,
-            f"unknown model '{self.name}'; use one of {', '.join(BUILTIN_MODELS)} "
-            "or 'package.module:function'",
+            unknown_model_message(self.name),
         )
         if is_user:
             module, _, func = self.name.partition(":")

@@ -1,6 +1,8 @@
 """The built-in models: the "start simple" ladder from bag of words to a small Transformer.
 
-Every model has the same interface::
+Each class here is registered once, with its defaults, in :mod:`tuirecipe.models.catalog`;
+build them through that registry (``BUILTIN_MODELS[name].build(spec)``). Every model has
+the same interface::
 
     forward(input_ids: LongTensor[B, L], attention_mask: Bool/LongTensor[B, L]) -> [B, C]
 
@@ -19,7 +21,6 @@ Two properties the sanity checks rely on hold for every model here:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -29,19 +30,11 @@ from torch.nn import functional as F
 if TYPE_CHECKING:  # pragma: no cover
     from tuirecipe.models.registry import ModelSpec
 
-_DEFAULTS: dict[str, Any] = {
-    "embed_dim": 64,
-    "hidden_dim": 128,
-    "num_layers": 1,
-    "num_heads": 4,
-    "num_filters": 64,
-    "kernel_sizes": [3, 4, 5],
-    "dropout": 0.1,
-}
-
 
 def _opt(spec: ModelSpec, key: str) -> Any:
-    return spec.options.get(key, _DEFAULTS.get(key))
+    """An option of the ``[model]`` table; the registry's ``build`` has filled in every
+    default (:mod:`tuirecipe.models.catalog`), so a missing key is a caller's bug."""
+    return spec.options[key]
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -136,7 +129,7 @@ class GRUClassifier(_TextModel):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         layers = int(_opt(spec, "num_layers"))
-        bidirectional = bool(spec.options.get("bidirectional", True))
+        bidirectional = bool(_opt(spec, "bidirectional"))
         hidden = int(_opt(spec, "hidden_dim"))
         dropout = float(_opt(spec, "dropout"))
         self.gru = nn.GRU(
@@ -204,12 +197,3 @@ class TransformerClassifier(_TextModel):
         key_padding[:, 0] &= mask.any(1)
         h = self.encoder(x, src_key_padding_mask=key_padding)
         return self.head(self.norm(_masked_mean(h, mask)))
-
-
-BUILTINS: dict[str, Callable[[ModelSpec], nn.Module]] = {
-    "bow_mlp": BowMLP,
-    "fasttext": FastText,
-    "textcnn": TextCNN,
-    "gru": GRUClassifier,
-    "transformer": TransformerClassifier,
-}

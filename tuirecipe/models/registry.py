@@ -21,7 +21,7 @@ from torch import nn
 
 from tuirecipe.config import Config
 from tuirecipe.errors import ModelError
-from tuirecipe.models.builtin import BUILTINS
+from tuirecipe.models.catalog import BUILTIN_MODELS, unknown_model_message
 
 
 @dataclass
@@ -65,15 +65,10 @@ def build_model(config: Config, spec: ModelSpec) -> nn.Module:
     initialisation.
     """
     name = config.model.name
-    if name in BUILTINS:
-        return BUILTINS[name](spec)
+    if name in BUILTIN_MODELS:
+        return BUILTIN_MODELS[name].build(spec)
     if ":" not in name:
-        raise ModelError(
-            f"unknown model '{name}'; use one of {', '.join(BUILTINS)} or "
-            "'package.module:function'",
-            source=config.source,
-            key="model.name",
-        )
+        raise ModelError(unknown_model_message(name), source=config.source, key="model.name")
     folders = [config.resolve_path(p).resolve() for p in config.model.python_path]
     base = Path(config.base_dir).resolve()
     if base not in folders:  # a run's resolved config already lists it

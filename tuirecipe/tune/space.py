@@ -15,6 +15,7 @@ sorted order, so the same space and seed always give the same trials.
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,6 @@ import numpy as np
 
 from tuirecipe.config import Config, config_from_dict
 from tuirecipe.errors import ConfigError
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 KINDS = ("log_uniform", "uniform", "int_range", "choice")
 

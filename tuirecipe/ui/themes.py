@@ -2,8 +2,9 @@
 
 A theme file holds the keys of ``textual.theme.Theme`` (``name``, ``primary``, …,
 ``dark``, ``ansi``) and an optional ``[variables]`` table. ``name`` defaults to the file
-name. Themes come from the repository's ``themes/`` folder, then the user's
-``<settings dir>/themes`` (a user theme of the same name wins). A file that does not
+name. Themes come from the package's own ``tuirecipe/themes/`` (package data, found with
+:mod:`importlib.resources`), then the user's ``<settings dir>/themes`` (a user theme of the
+same name wins). A file that does not
 validate is reported as a :class:`ThemeProblem` and skipped: it never stops the console.
 """
 
@@ -12,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from textual.theme import Theme
-
-import tuirecipe
 
 DEFAULT_THEME = "dark"
 _COLOUR_KEYS = (
@@ -42,26 +43,20 @@ class ThemeFileError(ValueError):
 
 @dataclass(frozen=True)
 class ThemeProblem:
-    path: Path
+    path: Traversable
     message: str
 
     def __str__(self) -> str:
         return f"theme {self.path}: {self.message}"
 
 
-def repo_theme_dir() -> Path:
-    """``themes/`` beside the package in a checkout (editable install), else the copy a
-    wheel install puts under ``<prefix>/share/tuirecipe/themes``."""
-    beside = Path(tuirecipe.__file__).resolve().parent.parent / "themes"
-    if beside.is_dir():
-        return beside
-    import sys
-
-    return Path(sys.prefix) / "share" / "tuirecipe" / "themes"
+def builtin_theme_dir() -> Traversable:
+    """The themes shipped inside the package (``tuirecipe/themes/*.toml``)."""
+    return resources.files("tuirecipe") / "themes"
 
 
-def theme_dirs(settings_dir: Path) -> list[Path]:
-    return [repo_theme_dir(), Path(settings_dir) / "themes"]
+def theme_dirs(settings_dir: Path) -> list[Traversable]:
+    return [builtin_theme_dir(), Path(settings_dir) / "themes"]
 
 
 def theme_from_dict(data: dict, default_name: str) -> Theme:
@@ -96,25 +91,28 @@ def theme_from_dict(data: dict, default_name: str) -> Theme:
     return theme
 
 
-def load_theme_file(path: Path) -> Theme:
-    path = Path(path)
+def load_theme_file(path: Traversable) -> Theme:
+    """The theme in one file (a :class:`~pathlib.Path`, or a package resource)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ThemeFileError(f"cannot be read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ThemeFileError(f"is not valid TOML: {exc}") from None
-    return theme_from_dict(data, path.stem)
+    return theme_from_dict(data, path.name.removesuffix(".toml"))
 
 
-def discover_themes(folders: list[Path]) -> tuple[dict[str, Theme], list[ThemeProblem]]:
+def discover_themes(
+    folders: list[Traversable],
+) -> tuple[dict[str, Theme], list[ThemeProblem]]:
     """Every valid theme in ``folders`` (later folders win), and the files that failed."""
     themes: dict[str, Theme] = {}
     problems: list[ThemeProblem] = []
     for folder in folders:
-        if not Path(folder).is_dir():
+        if not folder.is_dir():
             continue
-        for path in sorted(Path(folder).glob("*.toml")):
+        files = [f for f in folder.iterdir() if f.name.endswith(".toml") and f.is_file()]
+        for path in sorted(files, key=lambda f: f.name):
             try:
                 theme = load_theme_file(path)
             except ThemeFileError as exc:
