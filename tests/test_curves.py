@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from tuirecipe.events import EvalMetrics, StepMetrics
-from tuirecipe.runs.curves import RunHistory, Series, ema, envelope
+from tuirecipe.runs.curves import RunHistory, Series, envelope
+from tuirecipe.stats import ema
 
 
 def test_small_series_pass_through() -> None:

@@ -145,7 +145,7 @@ async def test_a_finished_runs_plots_are_redrawn_in_a_new_theme(tmp_path):
         before = plot.redraws
         app.theme = "light"
         assert await wait_for(pilot, lambda: plot.redraws > before, 10)
-        assert plot._built_theme == plot._get_plotext_theme_name("light")
+        assert plot._built_theme == (plot.theme, "light")
 
 
 async def test_predictions_over_evaluations_and_a_bad_case_mark(tmp_path):

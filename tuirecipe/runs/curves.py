@@ -43,19 +43,6 @@ class Series:
         return self.n
 
 
-def ema(values: np.ndarray, weight: float) -> np.ndarray:
-    """Exponential moving average with debiasing (as TensorBoard's smoothing slider)."""
-    if weight <= 0 or len(values) == 0:
-        return np.asarray(values, dtype=np.float64)
-    out = np.empty(len(values), dtype=np.float64)
-    last, norm = 0.0, 0.0
-    for i, v in enumerate(np.asarray(values, dtype=np.float64)):
-        last = weight * last + (1 - weight) * v
-        norm = weight * norm + (1 - weight)
-        out[i] = last / norm
-    return out
-
-
 def envelope(
     x: np.ndarray, y: np.ndarray, columns: int, x_range: tuple[float, float] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

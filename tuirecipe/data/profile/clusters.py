@@ -1,10 +1,13 @@
 """Topic clusters: TF-IDF → truncated SVD → k-means, over a sample of rows.
 
 Built from the token ids the normaliser already has, with numpy and ``scipy.sparse``.
-scikit-learn's TfidfVectorizer/TruncatedSVD/MiniBatchKMeans do the same job, but importing
-scikit-learn alone takes 1.5–4 s on a cold two-core machine, more than the whole profile is
-allowed; the three steps below are the textbook algorithms (randomized SVD after Halko et
-al., k-means++ seeding and Lloyd iterations).
+scikit-learn's TfidfTransformer/TruncatedSVD/MiniBatchKMeans do the same job (the simple
+baseline check uses its TfidfVectorizer), but not here: importing scikit-learn takes
+1.5–4 s on a cold two-core machine, more than the whole profile is allowed, and since
+scikit-learn 1.9 it also imports rich when rich is installed, which the core must not load
+(tests/test_profile.py). The TF-IDF below is scikit-learn's formula (sublinear tf, smoothed
+idf, l2 rows); the other two steps are the textbook algorithms (randomized SVD after Halko
+et al., k-means++ seeding and Lloyd iterations).
 """
 
 from __future__ import annotations

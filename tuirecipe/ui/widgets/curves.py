@@ -8,8 +8,8 @@ shows changed (new points, settings, size) and only then redraws: ``clear_data()
 
 Drawing cost does not grow with run length (DESIGN.md §6). Per line:
 
-1. smoothing (debiased EMA, as TensorBoard's slider) is computed incrementally: only the
-   points added since the last redraw are smoothed, in vectorised chunks;
+1. smoothing (:func:`tuirecipe.stats.ema_extend`, a debiased EMA as TensorBoard's slider)
+   is computed incrementally: only the points added since the last redraw are smoothed;
 2. a level-of-detail cache keeps each completed block of ``LOD_BLOCK`` points as its min
    and max (at their own x), also incrementally — a million points become a few thousand;
 3. the x axis (step, epoch or training time) is mapped on those few points;
@@ -19,16 +19,15 @@ Drawing cost does not grow with run length (DESIGN.md §6). Per line:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from rich.text import Text
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 from tuirecipe.runs.curves import RunHistory, Series, envelope
+from tuirecipe.stats import EMA_START, EmaState, ema_extend
 
 X_AXES = ("step", "epoch", "time")
 LOD_BLOCK = 256
@@ -50,32 +49,6 @@ class CurveSettings:
         return (self.smoothing, self.log_y, self.x_axis)
 
 
-def ema_extend(
-    values: np.ndarray, weight: float, state: tuple[float, int]
-) -> tuple[np.ndarray, tuple[float, int]]:
-    """Continue a debiased EMA over ``values``; ``state`` is (biased last value, count).
-
-    Same numbers as :func:`tuirecipe.runs.curves.ema` on the whole series, but chunked
-    and vectorised: within a chunk, ``s_j = w^(j+1) s_-1 + (1-w) Σ w^(j-i) v_i`` is a
-    cumulative sum of ``v_i w^-i``; chunks are short enough that ``w^-i`` stays finite.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    last, count = state
-    if weight <= 0 or len(values) == 0:
-        return values.copy(), (float(values[-1]) if len(values) else last, count + len(values))
-    out = np.empty(len(values))
-    chunk = int(max(8, min(4096, 250 / max(1e-12, -math.log10(weight)))))
-    for start in range(0, len(values), chunk):
-        v = values[start : start + chunk]
-        j = np.arange(len(v), dtype=np.float64)
-        powers = weight ** (j + 1)
-        biased = powers * last + (1 - weight) * weight**j * np.cumsum(v * weight**-j)
-        norm = 1 - weight ** (count + start + j + 1)
-        out[start : start + len(v)] = biased / norm
-        last = float(biased[-1])
-    return out, (last, count + len(values))
-
-
 class _Growable(Series):
     def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
         need = self.n + len(xs)
@@ -94,7 +67,7 @@ class LineCache:
     def __init__(self, weight: float) -> None:
         self.weight = weight
         self.n = 0
-        self.state: tuple[float, int] = (0.0, 0)
+        self.state: EmaState = EMA_START
         self.smoothed = _Growable()
         self.lod = _Growable()  # min/max of each completed block, at their x
         self.lod_upto = 0  # points of ``smoothed`` folded into ``lod``
@@ -271,7 +244,7 @@ class CurvePlot(PlotextPlot):
         self.interval = interval
         self.data = CurveData(metric)
         self._drawn: tuple | None = None  # signature of what is shown
-        self._built_theme = ""  # plotext theme of the last build
+        self._built_theme: tuple[str, str] = ("", "")  # theme key of the last build
         self._building = False
         self._urgent = False  # the build in flight (or next) follows a person's change
         self._ready: tuple[tuple, list[Strip]] | None = None  # built, shown at next tick
@@ -332,7 +305,7 @@ class CurvePlot(PlotextPlot):
             return  # behind another tab: on_show catches up
         width, height = self.size.width, self.size.height
         signature = self.data.signature(width, height)
-        theme = self._get_plotext_theme_name(self.app.theme)  # the strips carry its colours
+        theme = self._theme_key()  # the strips carry the theme's colours
         if self._ready is not None and self._ready[0] == signature:
             return  # built already, waiting for the next tick
         if (signature == self._drawn and theme == self._built_theme) or width <= 0 or height <= 0:
@@ -345,19 +318,18 @@ class CurvePlot(PlotextPlot):
         urgent, self._urgent = self._urgent, False
         self._built_theme = theme
         self.run_worker(
-            lambda: self._build(signature, width, height, theme, urgent),
+            lambda: self._build(signature, width, height, urgent),
             thread=True,
             group="curve-build",
             exit_on_error=False,
         )
 
-    def _build(self, signature: tuple, width: int, height: int, theme: str, urgent: bool) -> None:
+    def _build(self, signature: tuple, width: int, height: int, urgent: bool) -> None:
         try:
-            plt = self.plt
-            plt.plotsize(width, height)
-            plt._set_size(width, height)  # as PlotextPlot.render does; see its comment
-            plt.theme(theme)
-            text = Text.from_ansi(plt.build())
+            # PlotextPlot's own render: sizes the figure to the widget, applies the plot
+            # theme that follows the app's, and builds the text. Only the widget calls it
+            # (painting goes through render_line below), here off the event loop.
+            text = self.render()
             # Cut into lines here too: turning a plot's thousands of coloured cells into
             # segments is the other half of the cost, and the compositor then only copies.
             console = self.app.console
@@ -370,6 +342,10 @@ class CurvePlot(PlotextPlot):
             self.app.call_from_thread(self._show, signature, strips, urgent)
         except RuntimeError:  # the app closed while this was building
             pass
+
+    def _theme_key(self) -> tuple[str, str]:
+        """What decides the plot's colours: its ``theme`` ("auto" follows the app's)."""
+        return (self.theme, self.app.theme)
 
     def _show(self, signature: tuple, strips: list[Strip], urgent: bool) -> None:
         self._building = False
