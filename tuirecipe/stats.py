@@ -1,10 +1,16 @@
-"""Small statistics (numpy at most), usable from the console and the worker alike."""
+"""Small statistics, usable from the console and the worker alike.
+
+Importing this module loads no third-party library (the checklist imports it without numpy
+or torch); the EMA imports numpy when called.
+"""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 
@@ -41,6 +47,8 @@ def ema_extend(
     Vectorised in chunks: within a chunk, ``a_j = w^(j+1) a_-1 + (1-w) Σ w^(j-i) v_i`` is a
     cumulative sum of ``v_i w^-i``; chunks are short enough that ``w^-i`` stays finite.
     """
+    import numpy as np
+
     values = np.asarray(values, dtype=np.float64)
     last, count = state
     if weight <= 0 or len(values) == 0:
