@@ -125,3 +125,9 @@ def test_the_check_catalog_imports_every_module_that_registers_a_check() -> None
     imported = set(re.findall(r"^\s+([a-z_]+),$", text, re.M))
     assert registering == imported
     assert {c.__module__.rsplit(".", 1)[-1] for c in all_checks()} == registering
+
+
+def test_the_sample_configs_model_choices_are_the_registry() -> None:
+    text = (REPO / "sample_configs" / "text_classification.toml").read_text(encoding="utf-8")
+    (choices,) = re.findall(r"start simple: (.+)$", text, re.M)
+    assert [c.strip() for c in choices.split("|")] == list(BUILTIN_MODELS)

@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Open the terminal console.",
     )
     _add_config_args(tui)
-    tui.add_argument("--theme", help="theme name (see themes/); remembered for next time")
+    tui.add_argument("--theme", help="theme name (see tuirecipe/themes/); remembered for next time")
 
     train = sub.add_parser(
         "train",
