@@ -21,8 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
+from rich.text import Text
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
@@ -66,6 +68,9 @@ class LineCache:
 
     def __init__(self, weight: float) -> None:
         self.weight = weight
+        self._start_over()
+
+    def _start_over(self) -> None:
         self.n = 0
         self.state: EmaState = EMA_START
         self.smoothed = _Growable()
@@ -76,7 +81,7 @@ class LineCache:
         """(x, y) to draw: the LOD blocks plus the tail not yet in a block, once blocks are
         at most half a column wide; before that, every (smoothed) point."""
         if len(series) < self.n:  # a different history: start over
-            self.__init__(self.weight)
+            self._start_over()
         if len(series) > self.n:
             new_x, new_y = series.x[self.n :], series.y[self.n :]
             smooth, self.state = ema_extend(new_y, self.weight, self.state)
@@ -329,7 +334,7 @@ class CurvePlot(PlotextPlot):
             # PlotextPlot's own render: sizes the figure to the widget, applies the plot
             # theme that follows the app's, and builds the text. Only the widget calls it
             # (painting goes through render_line below), here off the event loop.
-            text = self.render()
+            text = cast(Text, self.render())  # PlotextPlot.render returns a rich Text
             # Cut into lines here too: turning a plot's thousands of coloured cells into
             # segments is the other half of the cost, and the compositor then only copies.
             console = self.app.console
