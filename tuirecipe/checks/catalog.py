@@ -1,5 +1,9 @@
 """Imports every built-in check module so that each registers itself.
 
+The registry is ``tuirecipe.checks.base`` (``@register``); this list only makes sure every
+module is loaded. tests/test_registries.py fails when a module that registers a check is
+missing here, or a check is missing from the README's list.
+
 Check modules import only ``tuirecipe.checks.base`` at module level (torch is imported
 inside ``run``), so the console can list the checklist without loading torch.
 """
