@@ -378,7 +378,7 @@ def _build(cls: type, table: dict[str, Any], source: str, section: str) -> Any:
             extra[key] = value
             continue
         tp = hints[key]
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             if not isinstance(value, dict):
                 raise ConfigError(f"must be a table ([{dotted}])", source=source, key=dotted)
             kwargs[key] = _build(tp, value, source, dotted)

@@ -10,7 +10,7 @@ output: which words the prediction leans on.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tuirecipe.checks.base import Check, Outcome, register
 
@@ -76,7 +76,7 @@ class GradientFlow(Check):
         loss.backward()
         table, missing, zero, nonfinite = [], [], [], []
         for n, p in named:
-            row = {
+            row: dict[str, Any] = {
                 "name": n,
                 "shape": list(p.shape),
                 "trainable": p.requires_grad,

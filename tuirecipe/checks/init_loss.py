@@ -30,10 +30,10 @@ def bias_state(model: Any, data: Any) -> str:
         log_prior = [math.log(max(c, 0.5) / total) for c in counts]
         if max(log_prior) - min(log_prior) < BIAS_MATCH:
             return "uniform"  # a uniform prior: both expectations are log C
-        bias = layer.bias.detach().float().cpu().tolist()
-        mb, mp = sum(bias) / len(bias), sum(log_prior) / len(log_prior)
+        biases: list[float] = layer.bias.detach().float().cpu().tolist()
+        mb, mp = sum(biases) / len(biases), sum(log_prior) / len(log_prior)
         # softmax ignores a shared offset, so compare the centred vectors
-        off = max(abs((b - mb) - (p - mp)) for b, p in zip(bias, log_prior))
+        off = max(abs((b - mb) - (p - mp)) for b, p in zip(biases, log_prior))
         return "prior" if off < BIAS_MATCH else "uniform"
     layer = output_layer(model, 1)
     if layer is None:

@@ -12,20 +12,20 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from tuirecipe.checks.base import Outcome, all_checks, get_check
+from tuirecipe.checks.base import Check, Outcome, all_checks, get_check
 from tuirecipe.config import Config
 from tuirecipe.errors import UserError
 from tuirecipe.events import CheckResult, CheckStarted, Event
 
 
-def selected_checks(only: list[str] | None) -> list[type]:
+def selected_checks(only: list[str] | None) -> list[type[Check]]:
     """The automatic checks to run: ``only`` (validated names) or all of them."""
     if only:
         return [get_check(name) for name in only]
     return [c for c in all_checks() if c.kind == "auto"]
 
 
-def run_one(check_cls: type, ctx: Any) -> CheckResult:
+def run_one(check_cls: type[Check], ctx: Any) -> CheckResult:
     ctx.current_check = check_cls.name
     started = time.perf_counter()
     try:

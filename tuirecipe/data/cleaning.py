@@ -18,6 +18,7 @@ which does not change when the file is loaded again.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import tempfile
@@ -144,7 +145,7 @@ class MarkStore:
         self.save()
 
     @property
-    def imported(self) -> dict[str, set[int]]:
+    def imported(self) -> dict[str, builtins.set[int]]:
         """Source → the rows :meth:`import_marks` has taken from it (a copy)."""
         return {source: set(rows) for source, rows in self._imported.items()}
 
@@ -398,7 +399,7 @@ def export_cleaned(
     ]
     counts: dict[str, int] = {}
     for item in removed:
-        kind = item["reason"].split(" of row")[0].split(":")[0]
+        kind = str(item["reason"]).split(" of row")[0].split(":")[0]
         counts[kind] = counts.get(kind, 0) + 1
     manifest = {
         "source": {"path": str(source_path), "sha256": source_sha, "rows": int(len(frame))},

@@ -121,8 +121,8 @@ def _classification_rows(rng: random.Random) -> list[tuple[str, str | None]]:
                 made += 1
     base = list(rows)
     rows += [rng.choice(base) for _ in range(120)]  # exact duplicates (~2 %)
-    for text, label in rng.sample(base, 20):  # the same text under a different label
-        rows.append((text, rng.choice([c for c in _CLASS_SIZES if c != label])))
+    for text, planted in rng.sample(base, 20):  # the same text under a different label
+        rows.append((text, rng.choice([c for c in _CLASS_SIZES if c != planted])))
     corrupted: list[tuple[str, str | None]] = [
         ("", "billing"),
         ("   ", "shipping"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tuirecipe.events import Event
+from tuirecipe.events import EvalMetrics, Event, StepMetrics
 
 
 class Series:
@@ -111,19 +111,18 @@ class RunHistory:
         """Add the steps and dev evaluations that come after the last ones recorded, and
         return them: a run read from its file and then followed on the bus sees some
         events twice."""
-        new = [
+        new: list[Event] = [
             e
             for e in events
-            if (e.kind == "step" and e.step > self.last_step)
-            or (e.kind == "eval" and e.split == "dev" and e.step > self.last_eval_step)
+            if (isinstance(e, StepMetrics) and e.step > self.last_step)
+            or (isinstance(e, EvalMetrics) and e.split == "dev" and e.step > self.last_eval_step)
         ]
         self.add(new)
         return new
 
     def add(self, events: Iterable[Event]) -> None:
         for event in events:
-            kind = event.kind
-            if kind == "step":
+            if isinstance(event, StepMetrics):
                 s = event.step
                 self.loss.append(s, event.loss)
                 if event.acc is not None:
@@ -132,7 +131,7 @@ class RunHistory:
                 self.step_time.append(s, event.elapsed)
                 self.step_epoch.append(s, event.epoch)
                 self.last_step = s
-            elif kind == "eval" and event.split == "dev":
+            elif isinstance(event, EvalMetrics) and event.split == "dev":
                 for name, value in event.metrics.items():
                     if isinstance(value, (int, float)):
                         self.dev.setdefault(name, Series(64)).append(event.step, float(value))

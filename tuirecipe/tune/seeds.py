@@ -152,7 +152,7 @@ def seed_noise_verdict(a: Any, b: Any) -> str:
     p = welch_t_test(groups[0], groups[1])
     verdict = (
         "differs by more than seed noise"
-        if differs_beyond_noise(*groups)
+        if differs_beyond_noise(groups[0], groups[1])
         else "within seed noise: not a conclusion"
     )
     return (

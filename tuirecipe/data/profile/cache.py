@@ -46,7 +46,7 @@ def save_profile(profile: DatasetProfile, path: Path) -> None:
         packed = {name: np.packbits(profile.flags[name]) for name in FLAG_NAMES}
         flags_path = path.with_name(path.name + ".flags.npz")
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
-            np.savez(tmp, n=np.array([n]), **packed)
+            np.savez(tmp, n=np.array([n]), **packed)  # type: ignore[arg-type]
         os.replace(tmp.name, flags_path)
 
 

@@ -35,6 +35,7 @@ def row_flags(profile: DatasetProfile, frame: pd.DataFrame | None = None) -> dic
     options = dict(profile.options)
     options["clusters"] = False
     fresh = profile_frame(frame, task=profile.task, **options)
+    assert fresh.flags is not None  # a fresh profile always carries its row flags
     profile.flags = fresh.flags
     return fresh.flags
 

@@ -225,7 +225,7 @@ def _profile(
     stages.timings["near_duplicates (helper thread)"] = near_s
     stages.timings["clusters (helper thread)"] = cluster_s
     profile.near_duplicates, profile.clusters = near, cluster_section
-    if near.get("ran") and dev_index is not None:
+    if near.get("ran") and dev_index is not None and dev_rows is not None:
         near["leakage"] = _near_leakage(index, state, dev_index, dev_rows)
     if involved is not None:
         flags["near_duplicate"] = valid & np.isin(index.loose_codes, involved)

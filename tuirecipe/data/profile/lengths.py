@@ -9,6 +9,7 @@ percentiles are reported too, for comparison with dataset cards.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +98,7 @@ def length_section(
     stats = _percentiles(values)
     suggested = nice_ceiling(max(stats["p95"], 1.0))
     n = max(1, len(values))
-    per_class = []
+    per_class: list[dict[str, Any]] = []
     if label_codes is not None and label_names:
         codes = label_codes[valid]
         order = np.argsort(codes, kind="stable")

@@ -168,7 +168,7 @@ def _series_blocks(series: list[tuple[str, list[float]]]) -> list[Block]:
         ys = [(n, v) for n, v in group if n != x_name]
         if not ys:
             continue
-        log_x = bool(x) and all(v > 0 for v in x)
+        log_x = x is not None and bool(x) and all(v > 0 for v in x)
         for start in range(0, len(ys), MAX_SERIES_PER_PLOT):
             chunk = ys[start : start + MAX_SERIES_PER_PLOT]
             title = ", ".join(n for n, _ in chunk)
@@ -210,7 +210,7 @@ def dict_table(rows: list[dict[str, Any]], title: str) -> Table:
         expand=True,
     )
     for column in columns:
-        wide = any(isinstance(r.get(column), str) and len(r.get(column)) > 20 for r in rows)
+        wide = any(isinstance(v := r.get(column), str) and len(v) > 20 for r in rows)
         table.add_column(
             column, ratio=3 if wide else 1, overflow="fold", justify="left" if wide else "right"
         )
@@ -306,7 +306,7 @@ class EvidencePlot(PlotextPlot):
         plt, block = self.plt, self.block
         x = block.extra.get("x")
         log_x = bool(block.extra.get("log_x")) and x is not None
-        if log_x:
+        if log_x and x is not None:
             # Log axis drawn by hand: plotext's own log scale re-logs on every redraw.
             x = [math.log10(v) for v in x]
             decades = range(math.floor(min(x)), math.ceil(max(x)) + 1)

@@ -58,9 +58,10 @@ class PredictionsTable(DataTable):
         for row in self.snapshots[steps[-1]]:
             index = row["index"]
             text = str(row.get("text", "")).replace("\n", " ")
-            cells = [str(index), str(row.get("label", ""))]
+            # Texts and labels come from the data: Text cells, so DataTable parses no markup.
+            cells = [Text(str(index)), Text(str(row.get("label", "")))]
             for step in steps:
                 hit = by_step[step].get(index)
                 cells.append(self._cell(hit) if hit else Text("-"))
-            cells.append(text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…")
+            cells.append(Text(text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"))
             self.add_row(*cells, key=str(index))

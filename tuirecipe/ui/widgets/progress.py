@@ -46,9 +46,9 @@ class RunProgress(Widget):
     ) -> None:
         before = (self.total, self.progress)
         if total is not _KEEP:
-            self.total = total
+            self.total = total  # type: ignore[assignment]  # _KEEP is excluded above
         if progress is not _KEEP:
-            self.progress = float(progress)
+            self.progress = float(progress)  # type: ignore[arg-type]
         if (self.total, self.progress) != before:
             self.refresh()
 
