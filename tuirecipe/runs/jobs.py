@@ -210,11 +210,11 @@ class JobClient:
     def reap(self) -> list[Job]:
         """Collect every started process that has exited (so none lingers as a zombie);
         returns those whose end was not handed out before."""
-        ended = []
-        for job in self.jobs():
-            if job.proc.poll() is not None and not job.reported:
+        exited = [job for job in self.jobs() if job.proc.poll() is not None]
+        with self._lock:
+            ended = [job for job in exited if not job.reported]
+            for job in ended:
                 job.reported = True
-                ended.append(job)
         return ended
 
     def exit_status(self, run: RunDir, wait: float = 2.0) -> int | None:
