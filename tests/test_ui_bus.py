@@ -217,7 +217,6 @@ async def test_worker_client_launches_on_a_start_command_and_follows_the_run(tmp
 async def test_worker_client_reports_a_user_error_as_a_notice(tmp_path):
     from tuirecipe.config import config_from_dict
     from tuirecipe.errors import ConfigError
-
     from tuirecipe.runs.jobs import JobClient
     from tuirecipe.runs.listing import list_runs
 
