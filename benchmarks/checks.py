@@ -25,12 +25,13 @@ TARGET_S = 60.0
 
 
 def timed_job(config, job: str, **kwargs) -> tuple[float, object]:
-    from tuirecipe.runs.launch import launch
+    from tuirecipe.runs.jobs import JobClient
 
     start = time.perf_counter()
-    run, proc = launch(config, job, **kwargs)
-    proc.wait()
-    return time.perf_counter() - start, run
+    jobs = JobClient()
+    started = jobs.start(config, job, **kwargs)
+    jobs.wait(started)
+    return time.perf_counter() - start, started.run
 
 
 def main() -> int:

@@ -3,7 +3,7 @@
 Both train the same model (same seed, so the same initial weights) on the same batches
 (same order, same dynamic padding) for the same number of steps with AdamW; neither
 evaluates. The bare loop gets its batches precomputed, so it is a strict baseline. The
-worker is the real thing: ``tuirecipe.runs.launch`` starts ``python -m tuirecipe.worker``
+worker is the real thing: ``tuirecipe.runs.jobs`` starts ``python -m tuirecipe.worker``
 in its own session, and its steps/s is read from the step events' timestamps.
 
 Rounds alternate bare / worker to spread machine noise evenly; the best of each is
@@ -85,11 +85,13 @@ def bare_loop(config, steps: int) -> float:
 
 def worker_run(config, steps: int) -> tuple[float, float]:
     """(steps/s while training, wall seconds including process start and data loading)."""
-    from tuirecipe.runs.launch import launch
+    from tuirecipe.runs.jobs import JobClient
 
     t0 = time.perf_counter()
-    run, proc = launch(config, "train")
-    proc.wait()
+    jobs = JobClient()
+    job = jobs.start(config, "train")
+    run = job.run
+    jobs.wait(job)
     wall = time.perf_counter() - t0
     state = run.read_status().get("state")
     if state != "finished":

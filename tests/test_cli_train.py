@@ -190,7 +190,11 @@ def test_bad_data_fails_the_run_with_one_line_and_exit_2(tmp_path: Path) -> None
 
 
 def test_pause_and_resume_by_signal(tmp_path: Path) -> None:
-    from tuirecipe.runs.launch import send_control
+    from tuirecipe.runs.jobs import JobClient, Signalled
+
+    def send_control(run: RunDir, action: str) -> bool:
+        # A client that did not start the worker: it signals only after verifying it.
+        return JobClient().control(run, action) is Signalled.SENT
 
     run_id = tuirecipe(
         "train", *FAST, "--set", "train.epochs=50", "--detach", cwd=tmp_path, timeout=30

@@ -162,27 +162,40 @@ async def test_follower_marks_a_dead_worker_failed(tmp_path):
     await follower.poll_once()
     kinds = [m.topic for m in await drain(sub)]
     assert kinds == ["error", "status"]
-    assert json.loads(run.status_path.read_text())["state"] == "failed"
+    assert run.read_status()["state"] == "failed"
+    # … recorded beside status.json, whose one writer is the worker: a reader never writes it
+    assert json.loads(run.status_path.read_text())["state"] == "running"
 
 
-class FakeProc:
+class FakeWorker:
+    """A worker process that is alive when looked at and gone when signalled."""
+
+    pid = 2**22 + 12345
+
     def poll(self):
         return None
+
+    def send_signal(self, sig):
+        raise ProcessLookupError
 
 
 async def test_worker_client_launches_on_a_start_command_and_follows_the_run(tmp_path):
     from tuirecipe.config import config_from_dict
+    from tuirecipe.runs.jobs import JobClient
 
     launched = []
 
-    def fake_launch(config, job, motivation=""):
-        run = _run_dir(tmp_path)
-        launched.append((job, motivation))
-        return run, FakeProc()
+    def fake_spawn(argv, **options):
+        run = RunDir(Path(argv[-1]))
+        meta = run.read_meta()
+        launched.append((meta["job"], meta["motivation"]))
+        run.write_status(state="running")  # as the worker does once it has started
+        return FakeWorker()
 
     bus = Bus()
-    follower = RunFollower(bus)
-    client = WorkerClient(bus, follower, launcher=fake_launch)
+    jobs = JobClient(spawn=fake_spawn)
+    follower = RunFollower(bus, jobs=jobs)
+    client = WorkerClient(bus, follower)
     started = bus.subscribe(RUN_STARTED_TOPIC)
     notices = bus.subscribe(NOTICE_TOPIC)
     client.start()
@@ -204,17 +217,22 @@ async def test_worker_client_launches_on_a_start_command_and_follows_the_run(tmp
 async def test_worker_client_reports_a_user_error_as_a_notice(tmp_path):
     from tuirecipe.config import config_from_dict
     from tuirecipe.errors import ConfigError
+    from tuirecipe.runs.jobs import JobClient
+    from tuirecipe.runs.listing import list_runs
 
-    def bad_launch(config, job, motivation=""):
+    def bad_spawn(argv, **options):
         raise ConfigError("nope", key="data.path")
 
     bus = Bus()
-    client = WorkerClient(bus, RunFollower(bus), launcher=bad_launch)
+    client = WorkerClient(bus, RunFollower(bus), jobs=JobClient(spawn=bad_spawn))
     notices = bus.subscribe(NOTICE_TOPIC)
-    await client.handle(Command("start", config=config_from_dict({})))
+    await client.handle(Command("start", config=config_from_dict({"runs_dir": str(tmp_path)})))
     msg = await asyncio.wait_for(notices.get(), 1)
     assert msg.payload.severity == "error" and "data.path" in msg.payload.message
     assert client.started_here == {}
+    # The run prepared for it says it failed, rather than waiting for a worker forever.
+    (run,) = list_runs(tmp_path)
+    assert run.state == "failed"
 
 
 async def test_control_waits_until_the_worker_has_started(tmp_path):
@@ -222,10 +240,13 @@ async def test_control_waits_until_the_worker_has_started(tmp_path):
     import signal
     import subprocess
 
+    from tuirecipe.runs.jobs import worker_identity
+
     proc = subprocess.Popen(["sleep", "30"])
     try:
         run = _run_dir(tmp_path)
-        run.write_status(state="created", pid=proc.pid)
+        # The worker's own record of itself: only a process that matches it is signalled.
+        run.write_status(state="created", run=run.id, **worker_identity(proc.pid))
         bus = Bus()
         follower = RunFollower(bus)
         client = WorkerClient(bus, follower)

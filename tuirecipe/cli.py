@@ -186,21 +186,24 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tuirecipe.runs.launch import launch
+    from tuirecipe.runs.jobs import JobClient
 
     config = _load(args)
-    run, proc = launch(config, "train", motivation=args.motivation)
+    jobs = JobClient()
+    job = jobs.start(config, "train", motivation=args.motivation)
+    assert job.run is not None
     if args.detach:
-        print(run.id)
+        print(job.run.id)
         return EXIT_OK
-    return follow_run(run, stop_on_interrupt=True, quiet=args.quiet, proc=proc)
+    return follow_run(job.run, stop_on_interrupt=True, quiet=args.quiet, jobs=jobs)
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
+    from tuirecipe.runs.jobs import JobClient
     from tuirecipe.runs.rundir import open_run_dir
 
     run = open_run_dir(Path(args.runs_dir), args.run)
-    return follow_run(run, stop_on_interrupt=False)
+    return follow_run(run, stop_on_interrupt=False, jobs=JobClient())
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -302,8 +305,12 @@ def _metrics_text(metrics: dict[str, Any], digits: int = 4) -> str:
     )
 
 
-def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, proc=None) -> int:
-    """Show a run's progress until it ends; return the exit code for its final state."""
+def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) -> int:
+    """Show a run's progress until it ends; return the exit code for its final state.
+
+    ``jobs`` is the :class:`~tuirecipe.runs.jobs.JobClient` that started the worker (if
+    this process did): it reaps the worker, stops it on Ctrl-C and names how it died.
+    """
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -314,13 +321,15 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, proc=None) 
     )
 
     from tuirecipe.runs.follower import Follower
+    from tuirecipe.runs.jobs import JobClient, Signalled
     from tuirecipe.runs.rundir import TERMINAL_STATES
 
+    jobs = jobs if jobs is not None else JobClient()
     console = Console(stderr=True)
     follower = Follower(run)
     last_eval: dict[str, Any] = {}
     last_error: dict[str, Any] = {}
-    stop_sent = False
+    stop_wanted = stop_sent = False
     console.print(f"run [bold]{run.id}[/] in {run.path.parent}")
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -376,8 +385,9 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, proc=None) 
                                 "user_error": event.user_error,
                             }
                     break
-                if proc is not None:
-                    proc.poll()  # reap a dead worker so its pid stops answering
+                jobs.reap()  # a dead worker's pid stops answering once reaped
+                if stop_wanted and not stop_sent:  # asked while the worker was starting
+                    stop_sent = jobs.control(run, "stop") is not Signalled.STARTING
                 time.sleep(0.1)
             except KeyboardInterrupt:
                 if not stop_on_interrupt:
@@ -385,14 +395,13 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, proc=None) 
                         f"detached; the run goes on. Re-attach: tuirecipe attach {run.id}"
                     )
                     return EXIT_OK
-                if stop_sent:
+                if stop_wanted:
                     console.print("stopping… (the run stops after its current step)")
                     continue
-                from tuirecipe.runs.launch import send_control
-
-                stop_sent = send_control(run, "stop")
+                stop_wanted = True
+                stop_sent = jobs.control(run, "stop") is not Signalled.STARTING
                 console.print("stop requested; waiting for the run to stop after this step")
-    run.mark_dead_if_stale()
+    jobs.mark_dead_if_stale(run)
     status = run.read_status()
     state = status.get("state", run.state())
     out = Console()

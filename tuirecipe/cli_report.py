@@ -163,7 +163,7 @@ def run_checks_headless(config: Config, *, only: list[str], as_json: bool = Fals
 
     from tuirecipe.checks.base import all_checks, get_check
     from tuirecipe.runs.follower import Follower
-    from tuirecipe.runs.launch import launch, send_control
+    from tuirecipe.runs.jobs import JobClient, Signalled
     from tuirecipe.runs.rundir import TERMINAL_STATES
 
     for name in only:
@@ -173,7 +173,10 @@ def run_checks_headless(config: Config, *, only: list[str], as_json: bool = Fals
 
             raise UserError(f"check '{name}' is {check.kind}: tick it in the console")
     titles = {c.name: c.title for c in all_checks()}
-    run, proc = launch(config, "check", args={"only": only})
+    jobs = JobClient()
+    job = jobs.start(config, "check", args={"only": only})
+    run = job.run
+    assert run is not None
     follower = Follower(run)
     results: list[Any] = []
     error = ""
@@ -199,14 +202,17 @@ def run_checks_headless(config: Config, *, only: list[str], as_json: bool = Fals
                     elif event.kind == "error":
                         error = event.message
                 break
-            proc.poll()
+            jobs.reap()
             time.sleep(0.1)
     except KeyboardInterrupt:
-        send_control(run, "stop")
-        proc.wait(timeout=60)
+        # A worker still starting is waited for: a stop before its handlers would kill it.
+        deadline = time.monotonic() + 60
+        while jobs.control(run, "stop") is Signalled.STARTING and time.monotonic() < deadline:
+            time.sleep(0.1)
+        jobs.wait(job, timeout=60)
         print("checks stopped", file=sys.stderr)
         return 130
-    run.mark_dead_if_stale()
+    jobs.mark_dead_if_stale(run)
     state = run.read_status().get("state")
     if as_json:
         print(

@@ -319,10 +319,41 @@ def cmd_augment_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def stopped_by_sigterm(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """Run a tuning command so that SIGTERM (the console quitting with "stop", or
+    ``kill``) ends it as Ctrl-C does: its workers are asked to stop and waited for, and
+    its parent run is marked stopped. Pause and resume signals, meant for workers, are
+    ignored rather than left to kill it. The previous handlers come back afterwards."""
+
+    def run(args: argparse.Namespace) -> int:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return command(args)
+
+        def interrupt(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        wanted = {
+            signal.SIGTERM: interrupt,
+            signal.SIGUSR1: signal.SIG_IGN,
+            signal.SIGUSR2: signal.SIG_IGN,
+        }
+        before = {sig: signal.signal(sig, handler) for sig, handler in wanted.items()}
+        try:
+            return command(args)
+        finally:
+            for sig, handler in before.items():
+                signal.signal(sig, handler)
+
+    return run
+
+
 COMMAND_FUNCS = {
-    "sweep": cmd_sweep,
-    "search": cmd_search,
-    "seeds": cmd_seeds,
-    "cv": cmd_cv,
+    "sweep": stopped_by_sigterm(cmd_sweep),
+    "search": stopped_by_sigterm(cmd_search),
+    "seeds": stopped_by_sigterm(cmd_seeds),
+    "cv": stopped_by_sigterm(cmd_cv),
     "augment-preview": cmd_augment_preview,
 }

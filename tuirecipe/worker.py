@@ -232,11 +232,17 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m tuirecipe.worker RUN_DIR", file=sys.stderr)
         return 2
     run = RunDir(Path(argv[0]).resolve())
+    # From here on this process is the one writer of status.json. It says first who it
+    # is (pid, start time, host, run id), so that others can tell it is alive and signal
+    # it knowing it is this run's worker (tuirecipe.runs.jobs), never a reused pid.
+    from tuirecipe.runs.jobs import worker_identity
+
+    run.write_status(**worker_identity(), run=run.id, started=time.time())
     job = read_json(run.job_path, default={}) or {}
     try:
         config = load_config(run.config_path)
     except UserError as exc:
-        run.write_status(state="failed", message=str(exc))
+        run.write_status(state="failed", message=str(exc), ended=time.time())
         EventWriter(run.events_path).write(Error(message=str(exc), user_error=True))
         return 2
     # Name the user's config (or "--set") in messages, not the run's resolved copy of it,
@@ -250,10 +256,6 @@ def main(argv: list[str] | None = None) -> int:
         ctx.control.request_stop()
     if early["pause"]:
         ctx.control.pause()
-    import os
-    import socket
-
-    ctx.run.write_status(pid=os.getpid(), host=socket.gethostname(), started=time.time())
     ctx.set_state("running")
     runner = JOB_RUNNERS.get(job.get("job", "train"))
     code = 0

@@ -1,9 +1,10 @@
 """Starting a job: make its run directory, then a worker process that fills it.
 
-The worker runs in a new process session (``start_new_session``), so a closed terminal's
-SIGHUP and a Ctrl-C meant for the console do not reach it. The console and the headless
-CLI talk to it with signals (SIGTERM stop, SIGUSR1 pause, SIGUSR2 resume) and learn
-everything else by following its run directory.
+This module prepares; :mod:`tuirecipe.runs.jobs` starts, signals and reaps. The worker
+runs in a new process session (``start_new_session``), so a closed terminal's SIGHUP and a
+Ctrl-C meant for the console do not reach it. The console and the headless CLI talk to it
+with signals (SIGTERM stop, SIGUSR1 pause, SIGUSR2 resume) through the job client and
+learn everything else by following its run directory.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import copy
 import os
 import platform
-import signal
 import socket
 import subprocess
 import sys
@@ -123,70 +123,24 @@ def prepare_run(
     return run
 
 
-# Workers this process started, by run directory: only a parent learns how its child
-# ended (the signal that killed it), so a run marked dead from here can name it.
-_STARTED_HERE: dict[Path, subprocess.Popen] = {}
+def worker_command(run: RunDir) -> list[str]:
+    """The command line of ``run``'s worker: ``python -m tuirecipe.worker RUN_DIR``."""
+    return [sys.executable, "-m", "tuirecipe.worker", str(run.path)]
 
 
-def worker_exit_status(run: RunDir, wait: float = 2.0) -> int | None:
-    """How ``run``'s worker ended when this process started it (the exit code, or minus
-    the signal's number); None when unknown, or still running after ``wait`` seconds.
-
-    Called once the worker is seen dead. It waits rather than polls: ``Popen.poll``
-    answers None while another thread (the console's reaper) is inside ``waitpid``."""
-    proc = _STARTED_HERE.get(Path(run.path))
-    if proc is None:
-        return None
-    try:
-        status = proc.wait(timeout=wait)
-    except subprocess.TimeoutExpired:
-        return None
-    _STARTED_HERE.pop(Path(run.path), None)
-    return status
-
-
-def start_worker(run: RunDir, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start ``python -m tuirecipe.worker RUN_DIR`` in its own session.
-
-    ``env`` adds variables to the worker's environment (the pool sets
-    ``CUDA_VISIBLE_DEVICES`` there to give each worker its own GPU).
-    """
-    log = open(run.log_path, "ab")
-    env = {**os.environ, **(env or {})}
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tuirecipe.worker", str(run.path)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-            env=env,
-            cwd=str(run.path),
-        )
-    finally:
-        log.close()
-    run.write_status(pid=proc.pid)
-    for path in [p for p, w in _STARTED_HERE.items() if w.returncode is not None]:
-        del _STARTED_HERE[path]  # reaped by their owner: how they ended is known there
-    _STARTED_HERE[Path(run.path)] = proc
-    return proc
-
-
-def launch(config: Config, job: str = "train", **kwargs: Any) -> tuple[RunDir, subprocess.Popen]:
-    run = prepare_run(config, job, **kwargs)
-    return run, start_worker(run)
-
-
-def send_control(run: RunDir, command: str) -> bool:
-    """Ask a run's worker to ``stop``, ``pause`` or ``resume``. False when none is alive."""
-    sig = {"stop": signal.SIGTERM, "pause": signal.SIGUSR1, "resume": signal.SIGUSR2}[command]
-    pid = run.read_status().get("pid")
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), sig)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+def detached_options(log: Any, env: dict[str, str] | None = None, cwd: Path | None = None) -> dict:
+    """``Popen`` options for a process that must outlive whoever started it: its own
+    session (a closed terminal's SIGHUP and a Ctrl-C meant for the console do not reach
+    it), no stdin, output to ``log``. ``env`` adds variables to the environment (the pool
+    sets ``CUDA_VISIBLE_DEVICES`` there to give each worker its own GPU)."""
+    merged = {**os.environ, **(env or {})}
+    merged.setdefault("PYTHONUNBUFFERED", "1")
+    return {
+        "stdin": subprocess.DEVNULL,
+        "stdout": log,
+        "stderr": subprocess.STDOUT,
+        "start_new_session": True,
+        "close_fds": True,
+        "env": merged,
+        "cwd": str(cwd) if cwd is not None else None,
+    }

@@ -4,6 +4,13 @@
 ``status.json`` and artifacts. Writers append a line and flush it; whole-file writes
 (status, meta, notes) go to a temporary file that is fsynced and renamed over the old one,
 so a reader never sees a half-written file and a crash never truncates one.
+
+``status.json`` has one writer at a time, so no update is lost to a concurrent
+read-modify-write: the launcher before the worker starts, then the worker (for the parent
+record of a sweep, search, seeds or cv: its one orchestrating process). Readers never
+write it. A reader that finds the worker gone without a word records that once, in
+``gone.json`` beside it (created exclusively, so one reader wins), and ``read_status``
+shows the run failed from then on.
 """
 
 from __future__ import annotations
@@ -43,6 +50,45 @@ def read_json(path: Path, default: Any = None) -> Any:
         return default
 
 
+def process_start(pid: int | None) -> str | None:
+    """When process ``pid`` started, as a token that differs between two processes that
+    held the same pid; None when no such process is running (a zombie counts as gone).
+
+    Linux: the start time in clock ticks since boot from ``/proc/<pid>/stat``. Elsewhere:
+    ``ps -o lstart=`` (a one-second resolution is enough: a pid is not reused that fast).
+    """
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{int(pid)}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return None if os.path.isdir("/proc/self") else _ps_start(int(pid))
+    except (OSError, IndexError, ValueError):
+        return None
+    # fields[0] is field 3 of stat(5) (the state), so field 22 (starttime) is fields[19].
+    if len(fields) < 20 or fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
+
+
+def _ps_start(pid: int) -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["ps", "-o", "stat=,lstart=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.split(None, 1)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if len(out) != 2 or out[0].startswith("Z"):
+        return None
+    return " ".join(out[1].split())
+
+
 def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -58,6 +104,16 @@ def pid_alive(pid: int | None) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def worker_alive(status: dict[str, Any]) -> bool:
+    """Whether the process a status names is still running: the same pid *and* the same
+    start time when the writer recorded it (``pid_start``), so a reused pid is not taken
+    for the worker. Records without a start time are judged by the pid alone."""
+    recorded = status.get("pid_start")
+    if recorded is None:
+        return pid_alive(status.get("pid"))
+    return process_start(status.get("pid")) == recorded
 
 
 # What the signals that end a worker from outside Python usually mean.
@@ -174,12 +230,25 @@ class RunDir:
     def log_path(self) -> Path:
         return self.path / "worker.log"
 
+    @property
+    def gone_path(self) -> Path:
+        return self.path / "gone.json"
+
     # -- status --------------------------------------------------------------------------
     def read_status(self) -> dict[str, Any]:
-        return read_json(self.status_path, default={}) or {}
+        """``status.json`` as its writer left it, except that a worker recorded gone (by a
+        reader, in ``gone.json``) shows as failed with the reason."""
+        status = read_json(self.status_path, default={}) or {}
+        if status.get("state") in TERMINAL_STATES or not self.gone_path.exists():
+            return status
+        gone = read_json(self.gone_path, default=None)
+        if isinstance(gone, dict) and gone.get("pid") == status.get("pid"):
+            status.update(state="failed", message=gone.get("message", ""), ended=gone.get("t"))
+        return status
 
     def write_status(self, **fields: Any) -> dict[str, Any]:
-        status = self.read_status()
+        """Update ``status.json``. Only its one writer calls this (see the module's doc)."""
+        status = read_json(self.status_path, default={}) or {}
         status.update(fields)
         status["updated"] = time.time()
         atomic_write_json(self.status_path, status)
@@ -193,22 +262,33 @@ class RunDir:
             return state
         if status.get("host") not in (None, socket.gethostname()):
             return state  # another machine's process: cannot tell from here
-        if status.get("pid") and not pid_alive(status.get("pid")):
+        if status.get("pid") and not worker_alive(status):
             return "failed"
         if not status.get("pid") and time.time() - status.get("updated", 0) > 30:
             return "failed"  # launched but never started
         return state
 
-    def mark_dead_if_stale(self) -> bool:
-        """If the worker died without saying so, record it. Returns whether it did."""
-        status = self.read_status()
-        if status.get("state") in TERMINAL_STATES or self.state() != "failed":
-            return False
-        from tuirecipe.runs.launch import worker_exit_status
+    def mark_dead_if_stale(self, exit_status: int | None = None, *, exited: bool = False) -> bool:
+        """If the worker died without saying so, record it once. Returns whether it did.
 
+        ``exit_status``: how it ended, when the caller started it and reaped it (the job
+        client); ``exited``: the caller knows it has exited (even one that never got as
+        far as writing its pid). Writes the failure to the events, then ``gone.json``;
+        never ``status.json``, whose writer is the worker.
+        """
+        status = self.read_status()
+        if status.get("state") in TERMINAL_STATES:
+            return False
+        if not exited and self.state() != "failed":
+            return False
+        try:  # the claim: of several readers seeing the death, one records it
+            fd = os.open(self.gone_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        os.close(fd)
         message = (
             f"worker process {status.get('pid')} is gone without finishing "
-            f"({how_a_worker_ended(worker_exit_status(self))})"
+            f"({how_a_worker_ended(exit_status)})"
         )
         from tuirecipe.events import Error, RunStatus
 
@@ -218,7 +298,10 @@ class RunDir:
             writer.write(RunStatus(state="failed", message=message, step=status.get("step", 0)))
         finally:
             writer.close()
-        self.write_status(state="failed", message=message)
+        # Written last: a run shows failed only once its events say so too.
+        atomic_write_json(
+            self.gone_path, {"pid": status.get("pid"), "message": message, "t": time.time()}
+        )
         return True
 
     # -- meta, notes, events -------------------------------------------------------------

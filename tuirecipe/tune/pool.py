@@ -4,17 +4,18 @@ On CPU the pool runs ``parallel`` workers (default ``max(1, cpu_count // 2)``) a
 each ``cpu_count // parallel`` torch threads (through ``train.threads``, set by the
 caller on the parent config so children do not differ from it). On GPUs it runs one
 worker per device, each seeing only its device through ``CUDA_VISIBLE_DEVICES``.
+Workers are started, stopped and reaped through the pool's
+:class:`~tuirecipe.runs.jobs.JobClient`.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from tuirecipe.runs.launch import send_control, start_worker
+from tuirecipe.runs.jobs import Job, JobClient, Signalled
 from tuirecipe.runs.rundir import RunDir
 
 
@@ -42,7 +43,7 @@ def threads_per_worker(parallel: int) -> int:
 @dataclass
 class _Slot:
     run: RunDir
-    proc: subprocess.Popen
+    job: Job
     gpu: int | None
 
 
@@ -53,6 +54,7 @@ class WorkerPool:
     poll_interval: float = 0.2
     finished: list[RunDir] = field(default_factory=list)
     stopped_by_budget: list[RunDir] = field(default_factory=list)
+    jobs: JobClient = field(default_factory=JobClient)
 
     def run(
         self,
@@ -88,20 +90,23 @@ class WorkerPool:
                     run = job() if callable(job) else job
                     gpu = self._free_gpu(active)
                     env = {"CUDA_VISIBLE_DEVICES": str(gpu)} if gpu is not None else None
-                    active.append(_Slot(run, start_worker(run, env=env), gpu))
+                    active.append(_Slot(run, self.jobs.start_worker(run, env=env), gpu))
                     started.append(run)
                 if over:
                     for slot in active:
-                        if slot.run.id not in stop_sent:
-                            send_control(slot.run, "stop")
+                        if slot.run.id in stop_sent:
+                            continue
+                        # A worker still starting is asked again next poll: a stop signal
+                        # before its handlers are in would kill it rather than stop it.
+                        if self.jobs.control(slot.run, "stop") is not Signalled.STARTING:
                             stop_sent.add(slot.run.id)
                             self.stopped_by_budget.append(slot.run)
                 if on_tick is not None and active:
                     on_tick([s.run for s in active])
                 for slot in list(active):
-                    if slot.proc.poll() is None:
+                    if slot.job.alive():
                         continue
-                    slot.run.mark_dead_if_stale()
+                    self.jobs.mark_dead_if_stale(slot.run)
                     active.remove(slot)
                     self.finished.append(slot.run)
                     if on_done is not None:
@@ -111,13 +116,11 @@ class WorkerPool:
                 time.sleep(self.poll_interval)
         except BaseException:  # Ctrl-C or a bug: never leave workers running unasked
             for slot in active:
-                if slot.proc.poll() is None:
-                    send_control(slot.run, "stop")
+                if slot.job.alive():
+                    self.jobs.control(slot.run, "stop", even_if_starting=True)
             for slot in active:
-                try:
-                    slot.proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    pass
+                self.jobs.wait(slot.job, timeout=30)
+                self.jobs.mark_dead_if_stale(slot.run)
             raise
         return started
 

@@ -17,12 +17,16 @@ def make_parent_run(config: Config, job: str, args: dict[str, Any], motivation: 
     """A run directory for the parent config of a sweep/search/seeds/cv.
 
     It holds the resolved parent config (the reference each child's ``changed`` keys are
-    computed against) and, at the end, the summary; no worker runs in it.
+    computed against) and, at the end, the summary; no worker runs in it. This process,
+    which runs the children, is the one writer of its ``status.json`` and records itself
+    there like a worker (pid, start time, run id): readers see the parent alive while it
+    is, failed if it is killed, and a console can stop it (SIGTERM).
     """
+    from tuirecipe.runs.jobs import worker_identity
     from tuirecipe.runs.launch import prepare_run
 
     run = prepare_run(config, job, motivation=motivation, args=args)
-    run.write_status(state="running", started=time.time(), pid=None)
+    run.write_status(state="running", started=time.time(), run=run.id, **worker_identity())
     return run
 
 

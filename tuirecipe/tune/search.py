@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from tuirecipe.config import Config
-from tuirecipe.runs.launch import prepare_run, send_control
+from tuirecipe.runs.jobs import JobClient, Signalled
+from tuirecipe.runs.launch import prepare_run
 from tuirecipe.runs.rundir import RunDir, read_events
 from tuirecipe.tune.pool import make_pool
 from tuirecipe.tune.records import (
@@ -55,8 +56,9 @@ def should_prune(
 
 
 class _Pruner:
-    def __init__(self, min_completed: int) -> None:
+    def __init__(self, min_completed: int, jobs: JobClient) -> None:
         self.min_completed = min_completed
+        self.jobs = jobs  # the pool's: it started the trials, it stops them
         self.curves: dict[str, list[tuple[int, float]]] = {}
         self.offsets: dict[str, int] = {}
         self.completed: list[list[tuple[int, float]]] = []
@@ -76,7 +78,7 @@ class _Pruner:
             if run.id in self.pruned or not self._read(run):
                 continue
             if should_prune(self.curves[run.id], self.completed, self.min_completed):
-                if send_control(run, "stop"):
+                if self.jobs.control(run, "stop") is Signalled.SENT:
                     self.pruned.add(run.id)
 
     def done(self, run: RunDir) -> None:
@@ -140,7 +142,7 @@ def run_search(
 
         return start
 
-    pruner = _Pruner(min_completed) if prune else None
+    pruner = _Pruner(min_completed, pool.jobs) if prune else None
     with parent_guard(parent):
         pool.run(
             [starter(v, c) for v, c in zip(samples, configs)],

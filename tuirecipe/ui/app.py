@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
 import signal
 import sys
 from pathlib import Path
@@ -170,7 +169,7 @@ class TuiRecipeApp(App[int]):
         """
         self._save_all_notes(come_what_may=True)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGHUP)
+        signal.raise_signal(signal.SIGHUP)
 
     async def on_unmount(self) -> None:
         await self.workers_client.stop()
@@ -226,23 +225,17 @@ class TuiRecipeApp(App[int]):
     def action_sweep(self) -> None:
         """Ask for ``section.key=v1,v2,…`` and start one child run per value."""
         from tuirecipe.errors import UserError
-        from tuirecipe.ui.sweep import start_sweep
+        from tuirecipe.ui.sweep import sweep_options
 
         def started(answer: str | None) -> None:
             if not answer:
                 return
             try:
-                key, values, log = start_sweep(self.config, answer)
+                key, values, options = sweep_options(self.config, answer)
             except UserError as exc:
                 self.notify(str(exc), title="Sweep", severity="error")
                 return
-            self.notify(
-                f"{len(values)} runs of {key} = {', '.join(map(str, values))} "
-                f"starting; they appear in Runs (5): mark them with space, c to "
-                f"compare",
-                title="Sweep",
-            )
-            self.set_timer(3.0, self.action_refresh_runs)
+            self.run_worker(self._start_sweep(key, values, options), group="sweep")
 
         self.push_screen(
             TextPrompt(
@@ -253,6 +246,21 @@ class TuiRecipeApp(App[int]):
             ),
             started,
         )
+
+    async def _start_sweep(self, key: str, values: list, options: list[str]) -> None:
+        label = f"sweep {key} = {', '.join(map(str, values))}"
+        try:
+            await self.workers_client.start_tune(self.config, "sweep", options, label)
+        except Exception as exc:  # e.g. the runs directory is not writable
+            self.notify(f"sweep not started: {exc}", title="Sweep", severity="error")
+            return
+        self.notify(
+            f"{len(values)} runs of {key} = {', '.join(map(str, values))} "
+            f"starting; they appear in Runs (5): mark them with space, c to "
+            f"compare",
+            title="Sweep",
+        )
+        self.set_timer(3.0, self.action_refresh_runs)
 
     def action_refresh_runs(self) -> None:
         self.query_one(RunsPane).refresh_runs()
@@ -301,7 +309,8 @@ class TuiRecipeApp(App[int]):
     async def action_quit(self) -> None:
         self._save_all_notes()
         running = self.workers_client.running_here()
-        if not running:
+        sweeps = self.workers_client.tune_running_here()
+        if not running and not sweeps:
             self.exit(0)
             return
 
@@ -309,19 +318,27 @@ class TuiRecipeApp(App[int]):
             if choice == "cancel" or choice is None:
                 return
             if choice == "stop":
-                self._stop_then_exit(running)
+                self._stop_then_exit(running, sweeps)
             else:
                 self.exit(0)
 
-        self.push_screen(QuitScreen([run.id for run in running]), decide)
+        names = [run.id for run in running] + [job.label for job in sweeps]
+        self.push_screen(QuitScreen(names), decide)
 
-    def _stop_then_exit(self, runs: list) -> None:
-        from tuirecipe.runs.launch import send_control
+    def _stop_then_exit(self, runs: list, sweeps: list) -> None:
+        # Signalled at once, not by bus command: the bus's loop ends with the app. A worker
+        # still starting cannot take the signal yet; the console waits for it first.
+        starting = self.workers_client.stop_now(runs, sweeps)
+        if not starting:
+            self.exit(0)
+            return
+        self.notify("stopping runs that are still starting…")
 
-        for run in runs:  # signalled directly: the bus's loop ends with the app
-            if not send_control(run, "stop"):
-                self.log.warning(f"run {run.id} had no live worker to stop")
-        self.exit(0)
+        async def stop_then_exit() -> None:
+            await self.workers_client.stop_when_started(starting)
+            self.exit(0)
+
+        self.run_worker(stop_then_exit(), group="quit")
 
 
 def make_app(

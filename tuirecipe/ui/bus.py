@@ -2,8 +2,9 @@
 
 No Textual here (DESIGN.md §3): panes subscribe to topics and publish commands; the
 :class:`RunFollower` tails the run directories being watched and publishes what they
-record; the :class:`WorkerClient` turns commands into worker processes and signals. The
-UI never trains in-process.
+record; the :class:`WorkerClient` turns commands into processes and signals through the
+core's :class:`~tuirecipe.runs.jobs.JobClient` (no module under ``ui/`` starts or signals
+a process itself). The UI never trains in-process.
 
 Delivery rules, per subscription:
 
@@ -25,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from typing import Any
 from tuirecipe.config import Config
 from tuirecipe.errors import UserError
 from tuirecipe.runs.follower import Follower
+from tuirecipe.runs.jobs import Job, JobClient, Signalled
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ RUN_STARTED_TOPIC = "run_started"  # payload: RunDir of a run this console launc
 START_FAILED_TOPIC = "start_failed"  # payload: the one-line reason a start failed
 NOTICE_TOPIC = "notice"  # payload: Notice, for people (notifications)
 FOLLOW_POLL_SECONDS = 0.2
+REAP_SECONDS = 1.0  # how often the worker client collects the processes that ended
 
 
 @dataclass(frozen=True)
@@ -195,13 +198,18 @@ class RunFollower:
 
     Reading happens in a thread (attaching to a long run reads its whole history), the
     publishing on the loop. A worker that died without saying so is marked failed, which
-    appends the failure to its events, so watchers see it like any other end. A run is
-    dropped from the watch list once it has ended and its last events are out.
+    appends the failure to its events, so watchers see it like any other end; ``jobs``
+    (shared with the :class:`WorkerClient`) names the signal that killed a worker this
+    console started. A run is dropped from the watch list once it has ended and its last
+    events are out.
     """
 
-    def __init__(self, bus: Bus, interval: float = FOLLOW_POLL_SECONDS) -> None:
+    def __init__(
+        self, bus: Bus, interval: float = FOLLOW_POLL_SECONDS, jobs: JobClient | None = None
+    ) -> None:
         self.bus = bus
         self.interval = interval
+        self.jobs = jobs if jobs is not None else JobClient()
         self._watched: dict[str, Follower] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -215,6 +223,11 @@ class RunFollower:
             offset = 0 if from_start else run.events_path.stat().st_size
             self._watched[run.id] = Follower(run, offset)
         return run.id
+
+    def watched_run(self, run_id: str) -> RunDir | None:
+        """The run directory of a watched run, by id."""
+        follower = self._watched.get(run_id)
+        return follower.run if follower is not None else None
 
     def unwatch(self, run_id: str) -> None:
         self._watched.pop(run_id, None)
@@ -234,7 +247,7 @@ class RunFollower:
         """One pass over every watched run; returns how many events were published."""
         published = 0
         for run_id, follower in list(self._watched.items()):
-            events, ended = await asyncio.to_thread(_read_new, follower)
+            events, ended = await asyncio.to_thread(_read_new, follower, self.jobs)
             for event in events:
                 self.bus.publish(event.kind, event, run_id)
             published += len(events)
@@ -251,61 +264,88 @@ class RunFollower:
             await asyncio.sleep(self.interval)
 
 
-def _read_new(follower: Follower) -> tuple[list[Any], bool]:
+def _read_new(follower: Follower, jobs: JobClient) -> tuple[list[Any], bool]:
     """New events, and whether the run has ended with nothing left to read."""
     events = follower.poll()
     if follower.run.read_status().get("state") not in TERMINAL_STATES:
-        if not follower.run.mark_dead_if_stale():
+        if not jobs.mark_dead_if_stale(follower.run):
             return events, False
         events += follower.poll()
     return events + follower.poll(), True
 
 
 class WorkerClient:
-    """Handles ``Command`` messages: launches workers and signals them; never trains.
+    """The console's asyncio adapter over the core's :class:`JobClient`.
 
-    ``started_here`` holds the runs this console launched, so quitting can ask whether to
-    stop the ones still training. Problems become notices, never exceptions in the loop.
+    Handles ``Command`` messages (start, stop, pause, resume) and the panes' direct
+    requests (a check job, a sweep); blocking work runs in threads and problems become
+    notices, never exceptions in the loop. It reaps the processes this console started
+    every ``REAP_SECONDS`` and says when a sweep ends. ``started_here`` and
+    ``running_here`` let quitting ask whether to stop what is still running.
     """
 
-    def __init__(
-        self,
-        bus: Bus,
-        follower: RunFollower,
-        launcher: Callable[..., tuple[RunDir, Any]] | None = None,
-    ) -> None:
+    def __init__(self, bus: Bus, follower: RunFollower, jobs: JobClient | None = None) -> None:
         self.bus = bus
         self.follower = follower
-        self._launcher = launcher
-        self.started_here: dict[str, RunDir] = {}
-        self._procs: dict[str, Any] = {}
+        self.jobs = jobs if jobs is not None else follower.jobs
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._reaper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.start_timeout = 120.0  # seconds a worker may take to import torch and start
 
     def start(self) -> None:
         if self._task is None:
+            loop = asyncio.get_running_loop()
             self._sub = self.bus.subscribe(COMMAND_TOPIC)
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="workers")
+            self._task = loop.create_task(self._loop(), name="workers")
+            self._reaper = loop.create_task(self._reap_loop(), name="reaper")
 
     async def stop(self) -> None:
         if self._sub is not None:
             self._sub.close()
         for task in list(self._tasks):
             task.cancel()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._reaper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._reaper = None
+
+    # -- what this console started -------------------------------------------------------
+    @property
+    def started_here(self) -> dict[str, RunDir]:
+        """Runs whose worker this console started, by id."""
+        return {job.run.id: job.run for job in self.jobs.jobs() if job.run is not None}
 
     def running_here(self) -> list[RunDir]:
         """Runs launched from this console that have not ended."""
-        for proc in self._procs.values():
-            proc.poll()  # reap finished workers so their pids stop answering
-        return [run for run in self.started_here.values() if run.state() not in TERMINAL_STATES]
+        return self.jobs.running_runs()
 
+    def tune_running_here(self) -> list[Job]:
+        """Sweeps (and other tuning processes) started from this console still running."""
+        return self.jobs.running_tune()
+
+    def stop_now(self, runs: list[RunDir], tune: list[Job]) -> list[RunDir]:
+        """Signal stop at once (quitting: the loop is about to end) to ``runs`` and
+        ``tune``; returns the runs whose worker is still starting, not signalled yet."""
+        starting = []
+        for run in runs:
+            result = self.jobs.control(run, "stop")
+            if result is Signalled.STARTING:
+                starting.append(run)
+            elif result is Signalled.NO_WORKER:
+                log.warning("run %s had no live worker to stop", run.id)
+        for job in tune:
+            self.jobs.stop_tune(job)
+        return starting
+
+    async def stop_when_started(self, runs: list[RunDir]) -> None:
+        """Stop runs whose workers are still starting, each once it can take the signal."""
+        await asyncio.gather(*(self._control(run, "stop") for run in runs))
+
+    # -- commands ------------------------------------------------------------------------
     async def _loop(self) -> None:
         assert self._sub is not None
         async for message in self._sub:
@@ -313,6 +353,22 @@ class WorkerClient:
             task = asyncio.get_running_loop().create_task(self._handle_reporting(message))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _reap_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REAP_SECONDS)
+            for job in self.jobs.reap():
+                if job.kind == "tune":
+                    self._tune_ended(job)
+
+    def _tune_ended(self, job: Job) -> None:
+        status = job.exit_status
+        if status == 0:
+            self.bus.notify(f"{job.label}: done; its runs are in the Runs pane")
+        else:
+            self.bus.notify(
+                f"{job.label}: ended with exit status {status}; see {job.log_path}", "warning"
+            )
 
     async def _handle_reporting(self, message: Message) -> None:
         try:
@@ -329,48 +385,43 @@ class WorkerClient:
             if run is None:
                 self.bus.notify(f"no run to {command.action}", "warning")
                 return None
-            if not await self._wait_until_started(run):
+            result = await self._control(run, command.action)
+            if result is Signalled.STARTING:
                 self.bus.notify(
                     f"run {run.id} did not start; nothing to {command.action}", "warning"
                 )
-            elif not await asyncio.to_thread(_send_control, run, command.action):
+            elif result is Signalled.NO_WORKER:
                 self.bus.notify(f"run {run.id} has no live worker to {command.action}", "warning")
             return run
         self.bus.notify(f"unknown command '{command.action}'", "error")
         return None
 
-    async def _wait_until_started(self, run: RunDir) -> bool:
-        """Wait while the worker is still starting up (``created``).
-
-        Until the worker has installed its signal handlers, SIGUSR1/SIGTERM would kill it
-        outright instead of pausing or stopping it cleanly; it leaves ``created`` after.
-        """
-        deadline = asyncio.get_running_loop().time() + self.start_timeout
-        while run.read_status().get("state") == "created":
-            if run.state() in TERMINAL_STATES or asyncio.get_running_loop().time() > deadline:
-                return False
+    async def _control(self, run: RunDir, action: str) -> Signalled:
+        """Signal ``run``'s worker, waiting while it is still starting up (``created``):
+        until it has installed its signal handlers, SIGUSR1/SIGTERM would kill it
+        outright instead of pausing or stopping it cleanly."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.start_timeout
+        while True:
+            result = await asyncio.to_thread(self.jobs.control, run, action)
+            if result is not Signalled.STARTING or loop.time() > deadline:
+                return result
             await asyncio.sleep(0.1)
-        return True
 
     def _run(self, run_id: str | None) -> RunDir | None:
         if run_id is None:
             return None
-        if run_id in self.started_here:
-            return self.started_here[run_id]
-        for follower in self.follower._watched.values():
-            if follower.run.id == run_id:
-                return follower.run
-        return None
+        job = self.jobs.job_for(run_id)
+        if job is not None and job.run is not None:
+            return job.run
+        return self.follower.watched_run(run_id)
 
     async def _start(self, command: Command) -> RunDir | None:
         if command.config is None:
             self.bus.notify("no config to start a run with", "error")
             return None
-        launcher = self._launcher or _launch
         try:
-            run, proc = await asyncio.to_thread(
-                launcher, command.config, command.job, motivation=command.motivation
-            )
+            run = await self.start_job(command.config, command.job, motivation=command.motivation)
         except Exception as exc:  # a user error, or ours: either way the console goes on
             if not isinstance(exc, UserError):
                 log.exception("launching a run failed")
@@ -378,24 +429,33 @@ class WorkerClient:
             self.bus.notify(f"run not started: {reason}", "error")
             self.bus.publish(START_FAILED_TOPIC, reason)
             return None
-        self.started_here[run.id] = run
-        self._procs[run.id] = proc
-        self.follower.watch(run)
         self.bus.publish(RUN_STARTED_TOPIC, run, run.id)
         return run
+
+    async def start_job(
+        self,
+        config: Config,
+        job: str = "train",
+        *,
+        motivation: str = "",
+        args: dict[str, Any] | None = None,
+    ) -> RunDir:
+        """Start a worker for ``job`` and follow its run; raises what starting raised.
+
+        Not announced on ``run_started`` (the Train pane follows what is): a pane that
+        starts a job of its own (the Checks pane) keeps the run this returns.
+        """
+        started = await asyncio.to_thread(
+            self.jobs.start, config, job, motivation=motivation, args=args
+        )
+        assert started.run is not None
+        self.follower.watch(started.run)
+        return started.run
+
+    async def start_tune(self, config: Config, command: str, options: list[str], label: str) -> Job:
+        """Start a detached tuning process (``tuirecipe sweep …``); raises on failure."""
+        return await asyncio.to_thread(self.jobs.start_tune, config, command, options, label)
 
     def remember(self, run: RunDir) -> None:
         """A run to resolve by id for stop/pause/resume (e.g. one attached from the list)."""
         self.follower.watch(run)
-
-
-def _launch(config: Config, job: str, **kwargs: Any) -> tuple[RunDir, Any]:
-    from tuirecipe.runs.launch import launch
-
-    return launch(config, job, **kwargs)
-
-
-def _send_control(run: RunDir, action: str) -> bool:
-    from tuirecipe.runs.launch import send_control
-
-    return send_control(run, action)

@@ -64,6 +64,7 @@ class QuitScreen(ModalScreen[str]):
                 "background: starting tuirecipe here again follows it, and "
                 "`tuirecipe attach RUN` follows it from a shell.",
                 classes="dialog-explain",
+                markup=False,  # run ids and sweep values are shown as typed
             )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Stop and quit (s)", id="quit-stop", variant="error")

@@ -1,20 +1,17 @@
-"""Starting a controlled experiment (a sweep of one config key) from the console.
+"""Reading a controlled experiment (a sweep of one config key) typed in the console.
 
-The sweep runs as its own detached ``tuirecipe sweep`` process (new session, output to a
-log in the runs directory), so it outlives the console like any run; its parent and
-children are ordinary run directories that the Runs pane lists and compares.
+The sweep itself runs as its own detached ``tuirecipe sweep`` process, started and reaped
+by the job client (:meth:`tuirecipe.ui.bus.WorkerClient.start_tune`), so it outlives the
+console like any run and quitting knows about it; its parent and children are ordinary run
+directories that the Runs pane lists and compares.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from pathlib import Path
+from typing import Any
 
 from tuirecipe.config import Config
 from tuirecipe.errors import ConfigError
-from tuirecipe.runs.launch import resolved_config
 from tuirecipe.tune.sweep import parse_vary
 
 
@@ -29,39 +26,17 @@ def parse_answer(answer: str) -> tuple[str, int | None]:
     return answer.strip(), None
 
 
-def start_sweep(config: Config, answer: str) -> tuple[str, list, Path]:
-    """Validate ``answer`` (``"train.lr=1e-4,3e-4 [-j N]"``), start the sweep; returns
-    the key, its values and the sweep's log."""
+def sweep_options(config: Config, answer: str) -> tuple[str, list[Any], list[str]]:
+    """Validate ``answer`` (``"train.lr=1e-4,3e-4 [-j N]"``) against ``config``; returns
+    the key, its values and the options of the ``tuirecipe sweep`` command that runs it.
+    A ConfigError names the problem before anything starts."""
     vary, parallel = parse_answer(answer)
-    key, values = parse_vary(vary)  # a ConfigError here names the problem
+    key, values = parse_vary(vary)
     from tuirecipe.tune.space import with_values
 
     for value in values:
         with_values(config, {key: value})  # every child config valid before anything starts
-    folder = config.runs_path / ".sweeps"
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    config_path = folder / f"sweep-{stamp}.toml"
-    config_path.write_text(resolved_config(config).to_toml(), encoding="utf-8")
-    log_path = folder / f"sweep-{stamp}.log"
-    with open(log_path, "ab") as log:
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tuirecipe",
-                "sweep",
-                str(config_path),
-                "--vary",
-                vary,
-                "--motivation",
-                f"sweep {key} from the console",
-                *(["--parallel", str(parallel)] if parallel else []),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
-    return key, values, log_path
+    options = ["--vary", vary, "--motivation", f"sweep {key} from the console"]
+    if parallel:
+        options += ["--parallel", str(parallel)]
+    return key, values, options

@@ -3,8 +3,8 @@
 Each check shows its status at a glance (✓ pass, ! warn, ✗ fail, E error, a spinner and
 percentage while it runs, · not run), its one-line summary and how long it took. ``r`` or
 Enter runs the highlighted check and ``a`` runs every automatic one, each as a ``check``
-job in its own worker (``launch(config, "check", args={"only": [...]})``) whose run
-directory the :class:`~tuirecipe.ui.bus.RunFollower` tails; ``x`` stops it. The side panel
+job in its own worker, started by the console's job client (``WorkerClient.start_job``),
+whose run directory the :class:`~tuirecipe.ui.bus.RunFollower` tails; ``x`` stops it. The side panel
 (or ``d``, a full screen) shows the highlighted check's details.
 
 Manual checks (and the input view) are ticked with a note (space, ``n``); the human
@@ -47,12 +47,6 @@ SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 TICKABLE_AUTO = ("input_view",)  # automatic checks a person also confirms by looking
 NARROW_WIDTH = 100  # below this the side panel hides; `d` shows details full screen
 TOPICS = ("check_started", "check_progress", "check_result", "status", "error")
-
-
-def _launch_checks(config: Config, names: list[str]) -> tuple[RunDir, Any]:
-    from tuirecipe.runs.launch import launch
-
-    return launch(config, "check", args={"only": names})
 
 
 def _clip(text: str, width: int) -> str:
@@ -101,7 +95,7 @@ class ChecksPane(Widget):
         self.checks: dict[str, type[Check]] = {c.name: c for c in all_checks()}
         self.results: dict[str, dict[str, Any]] = {}
         self.live: dict[str, dict[str, Any]] = {}  # name -> {"state", "fraction", "run_id"}
-        self.runs: dict[str, tuple[RunDir, Any, list[str]]] = {}  # run id -> run, proc, names
+        self.runs: dict[str, tuple[RunDir, list[str]]] = {}  # run id -> run, check names
         self.ticks: dict[str, dict[str, Any]] = {}
         self.human: dict[str, Any] | None = None
         self.loaded = False
@@ -365,21 +359,21 @@ class ChecksPane(Widget):
     @work(group="checks-start")
     async def _start(self, names: list[str]) -> None:
         try:
-            run, proc = await asyncio.to_thread(_launch_checks, self.config, names)
+            # The worker client starts, follows and reaps it, and quit asks about it; the
+            # Train pane follows only what is announced on run_started, so it is not.
+            run = await self.app.workers_client.start_job(
+                self.config, "check", args={"only": names}
+            )
         except Exception as exc:  # a user error or ours: say so, keep the console
             for name in names:
                 self.live.pop(name, None)
                 self._refresh_check(name)
             self.notify(f"checks not started: {exc}", severity="error", timeout=10)
             return
-        self.runs[run.id] = (run, proc, names)
+        self.runs[run.id] = (run, names)
         for name in names:
             if name in self.live:
                 self.live[name]["run_id"] = run.id
-        # The worker client knows it (quit asks about it, stop finds it); the Train pane
-        # follows only what is announced on run_started, so it is not announced.
-        self.app.workers_client.started_here[run.id] = run
-        self.app.follower.watch(run)
         self._update_summary()
 
     def action_stop(self) -> None:
@@ -425,9 +419,7 @@ class ChecksPane(Widget):
             self._run_ended(message.run_id, event.state, event.message)
 
     def _run_ended(self, run_id: str, state: str, message: str) -> None:
-        run, proc, names = self.runs.pop(run_id)
-        if proc is not None:
-            proc.poll()  # reap the worker
+        run, names = self.runs.pop(run_id)
         left = [n for n in names if self.live.get(n, {}).get("run_id") == run_id]
         for name in left:
             self.live.pop(name, None)
