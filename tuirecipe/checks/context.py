@@ -16,7 +16,7 @@ import torch
 
 from tuirecipe.checks.torchutil import subset_split
 from tuirecipe.config import Config, TrainConfig
-from tuirecipe.events import Event
+from tuirecipe.events import Event, StepMetrics
 
 
 @dataclass
@@ -130,7 +130,7 @@ class CheckContext:
         losses: list[float] = []
 
         def collect(event: Event) -> None:
-            if event.kind == "step":
+            if isinstance(event, StepMetrics):
                 losses.append(float(event.loss))
                 if len(losses) % 10 == 0:
                     self.progress(len(losses) / steps, f"step {len(losses)}/{steps}")

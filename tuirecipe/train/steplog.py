@@ -63,8 +63,8 @@ class StepLog:
             )
             self._emit(step, loss.item(), correct, len(y), self.examples, elapsed, lr)
             return
-        correct = (out.detach().argmax(1) == y).sum() if self.classify else None
-        self._pending.append((step, loss.detach(), correct, len(y), self.examples, elapsed, lr))
+        hits = (out.detach().argmax(1) == y).sum() if self.classify else None
+        self._pending.append((step, loss.detach(), hits, len(y), self.examples, elapsed, lr))
         if len(self._pending) >= self.block:
             self.flush()
 

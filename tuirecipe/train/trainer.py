@@ -102,11 +102,11 @@ class Trainer:
         weight = class_weights(list(data.class_counts)).to(self.device) if weighted else None
         self.loss_fn = make_loss_fn(train_cfg, self.task, weight)
         self.adversary = make_adversary(self.model, self.loss_fn, train_cfg, embedding_module)
+        self.step, self.epoch = 0, 0
         if control is not None and control.on_state is None:
             control.on_state = lambda state: emit(RunStatus(state=state, step=self.step))
         self.read_every_step = self.device.type == "cpu"  # else in blocks: see StepLog
         self.steps_per_epoch = max(1, math.ceil(len(self.train_tensors) / train_cfg.batch_size))
-        self.step = self.epoch = 0
         self.loss: torch.Tensor | None = None
         self.last_eval: dict[str, Any] = {}
         self.best_eval: dict[str, Any] = {}
