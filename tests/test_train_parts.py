@@ -170,6 +170,46 @@ def test_the_lr_range_check_trains_with_the_trainer_and_its_loss() -> None:
     assert firsts["focal"] < 0.5 * firsts["cross_entropy"]
 
 
+class DetachedOutput(torch.nn.Module):
+    """Trainable parameters, but an output autograd cannot trace back to them."""
+
+    def __init__(self, data) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(len(data.vocab), 8, padding_idx=0)
+        self.head = torch.nn.Linear(8, len(data.label_names))
+
+    def forward(self, ids, mask):
+        return self.head(self.embedding(ids).mean(1)).detach()
+
+
+def lr_range_context(data, model_factory) -> CheckContext:
+    config = config_from_dict(
+        {"train": {"batch_size": 16}, "checks": {"lr_steps": 20}},
+    )
+    ctx = CheckContext(config, data=data, device=torch.device("cpu"))
+    ctx.fresh_model = lambda seed=None: model_factory(data)  # type: ignore[method-assign]
+    return ctx
+
+
+def test_lr_range_check_when_no_step_can_be_taken_or_the_loss_turns_nan() -> None:
+    data = make_data(n_train=128, n_dev=16, seed=1)
+    result = run_one(LrRangeCheck, lr_range_context(data, DetachedOutput))
+    assert result.status == "warn" and "never fell" in result.summary
+    assert result.evidence["stopped"] == "the loss does not depend on any trainable parameter"
+    assert len(result.evidence["loss"]) == 1
+
+    config = config_from_dict(
+        {"model": {"name": "tr_nan_model.model:build"}}, base_dir=str(TESTS / "user_models")
+    )
+    result = run_one(
+        LrRangeCheck, lr_range_context(data, lambda d: build_model(config, spec_for(config, d)))
+    )
+    lrs = result.evidence["lr"]
+    assert len(lrs) == 2  # the third step's loss was NaN: not recorded
+    assert result.evidence["stopped"].startswith("loss became nan at lr ")
+    assert result.numbers["diverged_at"] == lrs[-1]
+
+
 # -- optimizer factory, scheduler, seeding ------------------------------------------------
 
 

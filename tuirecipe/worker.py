@@ -80,9 +80,12 @@ def _oom_message(exc: BaseException) -> str | None:
 
 def run_train(ctx: JobContext) -> str:
     """The train job: data, model, trainer (:mod:`tuirecipe.train.job`). Returns the state."""
-    from tuirecipe.train.job import run_train_job
+    from tuirecipe.train.job import load_data, prepare_training, run_training
 
-    return run_train_job(ctx)
+    data = load_data(ctx)
+    describe = f"{len(data.train):,} train / {len(data.dev):,} dev rows"
+    trainer = prepare_training(ctx, data, describe=describe)
+    return run_training(trainer, ctx.config).state
 
 
 def run_check(ctx: JobContext) -> str:

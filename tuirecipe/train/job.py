@@ -111,14 +111,10 @@ def run_training(trainer: Trainer, config: Config) -> TrainResult:
     try:
         return trainer.run()
     except Exception as exc:
-        raise as_user_model_error(exc, config) or exc
-
-
-def run_train_job(ctx: Any) -> str:
-    """The train job: data, model, trainer. Returns the final state."""
-    data = load_data(ctx)
-    describe = f"{len(data.train):,} train / {len(data.dev):,} dev rows"
-    return run_training(prepare_training(ctx, data, describe=describe), ctx.config).state
+        error = as_user_model_error(exc, config)
+        if error is None:
+            raise  # bare: no extra frame in the traceback tail a run records
+        raise error from exc
 
 
 def as_user_model_error(exc: BaseException, config: Config) -> UserError | None:
