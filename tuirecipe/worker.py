@@ -79,117 +79,13 @@ def _oom_message(exc: BaseException) -> str | None:
 
 
 def run_train(ctx: JobContext) -> str:
-    """The train job: data, model, trainer. Returns the final state."""
-    from tuirecipe.data.prepare import prepare_data
-    from tuirecipe.models import build_model, spec_for
-    from tuirecipe.train.device import pick_device
-    from tuirecipe.train.seed import seed_everything
-    from tuirecipe.train.trainer import Trainer
+    """The train job: data, model, trainer (:mod:`tuirecipe.train.job`). Returns the state."""
+    from tuirecipe.train.job import load_data, prepare_training, run_training
 
-    config = ctx.config
-    ctx.log("loading data")
-    data = prepare_data(config)
-    for note in data.report.notes:
-        ctx.log(note, level="warning")
-    if data.report.skipped:
-        ctx.log(
-            f"skipped {len(data.report.skipped)} unusable rows of {data.report.path} "
-            f"(first: row {data.report.skipped[0].row}: {data.report.skipped[0].reason})",
-            level="warning",
-        )
-    device = pick_device(config.train.device)
-    import torch
-
-    ctx.run.update_meta(
-        data=data.fingerprint(),
-        device=str(device),
-        versions={**ctx.run.read_meta().get("versions", {}), "torch": torch.__version__},
-        sizes={
-            "train": len(data.train),
-            "dev": len(data.dev),
-            "vocab": len(data.vocab),
-            "classes": len(data.label_names),
-        },
-    )
-    (ctx.run.path / "vocab.json").write_text(data.vocab.to_json(), encoding="utf-8")
-    steps_per_epoch = -(-len(data.train) // config.train.batch_size)
-    total = steps_per_epoch * config.train.epochs
-    if config.train.max_steps:
-        total = min(total, config.train.max_steps)
-    ctx.run.write_status(total_steps=total)
-    spec = spec_for(config, data)
-    seed_everything(config.seed)  # the model's initial weights come from the seed too
-    model = build_model(config, spec)
-    params = sum(p.numel() for p in model.parameters())
-    ctx.log(
-        f"model {config.model.name}: {params:,} parameters on {device}; "
-        f"{len(data.train):,} train / {len(data.dev):,} dev rows"
-    )
-    trainer = Trainer(
-        model,
-        data,
-        config.train,
-        seed=config.seed,
-        emit=ctx.emit,
-        control=ctx.control,
-        device=device,
-        embedding_module=config.model.embedding_module,
-    )
-    trainer.add_hook("on_eval_end", _dev_predictions_writer(ctx.run))
-    try:
-        result = trainer.run()
-    except Exception as exc:
-        raise _as_user_model_error(exc, config) or exc
-
-    torch.save(model.state_dict(), ctx.run.path / "model.pt")
-    return result.state
-
-
-def _as_user_model_error(exc: BaseException, config: Config) -> UserError | None:
-    """A one-line ModelError when the failure happened inside the user's model code.
-
-    The traceback stays attached (``__cause__``), so the run's detail shows its tail.
-    """
-    if isinstance(exc, UserError) or ":" not in config.model.name or _oom_message(exc):
-        return None
-    package = str(Path(__file__).resolve().parent)
-    user_frames = [
-        f
-        for f in traceback.extract_tb(exc.__traceback__)
-        if not f.filename.startswith(package)
-        and "site-packages" not in f.filename
-        and not f.filename.startswith("<")
-    ]
-    if not user_frames:
-        return None
-    where = user_frames[-1]
-    first = (str(exc).strip().splitlines() or [""])[0]
-    from tuirecipe.errors import ModelError
-
-    error = ModelError(
-        f"model '{config.model.name}' raised {type(exc).__name__}: {first} "
-        f"(at {where.filename}:{where.lineno})",
-        source=config.source,
-        key="model.name",
-    )
-    error.__cause__ = exc
-    return error
-
-
-def _dev_predictions_writer(run: RunDir) -> Callable[[Any], None]:
-    """A hook writing ``dev_predictions.json`` (whole dev set) at each evaluation."""
-    from tuirecipe.runs.rundir import atomic_write_text
-
-    def write(trainer: Any) -> None:
-        import json
-
-        data = trainer.dev_predictions()
-        atomic_write_text(
-            run.path / "dev_predictions.json",
-            json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n",
-        )
-
-    return write
+    data = load_data(ctx)
+    describe = f"{len(data.train):,} train / {len(data.dev):,} dev rows"
+    trainer = prepare_training(ctx, data, describe=describe)
+    return run_training(trainer, ctx.config).state
 
 
 def run_check(ctx: JobContext) -> str:

@@ -1,20 +1,22 @@
 """What a check gets to work with: the config, the prepared data, fresh seeded models,
-short training runs on the trainer's own batches, progress and cancellation.
+short training runs with the real trainer, progress and cancellation.
 
 Imported only inside a worker process (it needs torch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import torch
 
-from tuirecipe.config import Config
-from tuirecipe.events import Event
+from tuirecipe.checks.torchutil import subset_split
+from tuirecipe.config import Config, TrainConfig
+from tuirecipe.events import Event, StepMetrics
 
 
 @dataclass
@@ -99,58 +101,81 @@ class CheckContext:
         lr: float | None = None,
         seed: int | None = None,
         train_split: Any = None,
+        batch_size: int | None = None,
+        stop_below: float | None = None,
         evaluate_dev: bool = True,
-        before_step: Callable[[torch.nn.Module, int], None] | None = None,
+        callbacks: Sequence[Any] = (),
     ) -> ShortRun:
-        """Train ``model`` for ``steps`` on the trainer's batches; return losses and dev.
+        """Train ``model`` for ``steps`` with the real Trainer; return losses and dev metrics.
 
-        Uses the real Trainer (same loss, optimizer, batching), limited to ``steps`` and
-        without periodic evaluation, so a check measures what a training run would do.
+        The same loss, optimizer, batching and seeding as a training run (the global
+        generators are seeded from ``seed``, the config's by default, just before training,
+        as a job does after building its model), limited to ``steps`` on ``train_split``
+        (the whole training split by default) at ``lr`` and ``batch_size`` (the config's by
+        default), without periodic evaluation or the run's own callbacks; ``callbacks`` are
+        added. Training stops early once a step's loss is below ``stop_below``, or when the
+        check is cancelled. With ``evaluate_dev`` the dev split is evaluated afterwards.
         """
-        import copy
-
         from tuirecipe.train.batches import evaluate
+        from tuirecipe.train.prepared import TrainingSplits
+        from tuirecipe.train.seed import seed_everything
         from tuirecipe.train.trainer import Trainer
 
-        steps = steps or self.config.checks.steps
-        cfg = copy.deepcopy(self.config.train)
-        cfg.max_steps, cfg.eval_every, cfg.epochs = steps, 0, 10_000
-        if lr is not None:
-            cfg.lr = lr
+        steps = int(steps or self.config.checks.steps)
         data = self.data
-        if train_split is not None:
-            data = copy.copy(data)
-            data.train = train_split
+        split = data.train if train_split is None else train_split
+        # No dev split for the trainer: a short run is judged by the check, not by
+        # evaluations along the way.
+        splits = TrainingSplits.of(data, train=split, dev=subset_split(split, []))
         losses: list[float] = []
 
         def collect(event: Event) -> None:
-            if event.kind == "step":
-                losses.append(event.loss)
+            if isinstance(event, StepMetrics):
+                losses.append(float(event.loss))
                 if len(losses) % 10 == 0:
                     self.progress(len(losses) / steps, f"step {len(losses)}/{steps}")
 
+        def maybe_stop(trainer: Any) -> None:
+            low = stop_below is not None and bool(losses) and losses[-1] < stop_below
+            if low or self.cancelled():
+                trainer.request_stop()
+
+        seed = self.config.seed if seed is None else seed
+        seed_everything(seed)
         trainer = Trainer(
             model,
-            data,
-            cfg,
-            seed=self.config.seed if seed is None else seed,
+            splits,
+            short_run_config(self.config.train, steps, lr=lr, batch_size=batch_size),
+            seed=seed,
             emit=collect,
             device=self.device,
-            predictions_sample=0,
+            callbacks=callbacks,
+            embedding_module=self.config.model.embedding_module,
         )
-        if before_step is not None:
-            trainer.add_hook("on_batch_end", lambda t: before_step(t.model, t.step))
-        trainer.add_hook("on_batch_end", lambda t: t.request_stop() if self.cancelled() else None)
-        # The trainer evaluates once at the end; the check decides whether it wants it.
+        trainer.add_hook("on_batch_end", maybe_stop)
         trainer.run()
         dev = {}
         if evaluate_dev:
             dev = evaluate(
                 model,
-                self.data.dev,
-                task=self.data.task,
+                data.dev,
+                task=data.task,
                 batch_size=max(64, self.config.train.batch_size),
                 device=self.device,
-                pad_id=int(self.data.vocab.pad_id),
+                pad_id=int(data.vocab.pad_id),
             )
         return ShortRun(losses=losses, dev=dev, model=model)
+
+
+def short_run_config(
+    train: TrainConfig, steps: int, *, lr: float | None = None, batch_size: int | None = None
+) -> TrainConfig:
+    """``[train]`` for a short run: ``steps`` steps across as many epochs as that takes, no
+    periodic evaluation, every loss read at once (the early stop needs it, CUDA too)."""
+    cfg = copy.deepcopy(train)
+    cfg.max_steps, cfg.eval_every, cfg.epochs, cfg.log_every = int(steps), 0, 1_000_000, 1
+    if lr is not None:
+        cfg.lr = float(lr)
+    if batch_size is not None:
+        cfg.batch_size = int(batch_size)
+    return cfg

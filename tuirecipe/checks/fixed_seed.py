@@ -33,8 +33,6 @@ class FixedSeed(Check):
     )
 
     def run(self, ctx: Any) -> Outcome:
-        from tuirecipe.checks.torchutil import train_steps
-
         cfg = ctx.config.checks
         steps = max(1, min(cfg.steps, MAX_STEPS))
         seed = int(ctx.config.seed)
@@ -44,7 +42,7 @@ class FixedSeed(Check):
         def losses(run_seed: int, part: int) -> list[float]:
             ctx.progress(part / 3, f"run {part + 1}/3 (seed {run_seed})")
             model = ctx.fresh_model(run_seed)
-            return train_steps(ctx, model, ctx.data.train, steps=steps, seed=run_seed)
+            return ctx.short_train(model, steps=steps, seed=run_seed, evaluate_dev=False).losses
 
         first, second, other = losses(seed, 0), losses(seed, 1), losses(seed + 1, 2)
         same_at = _first_difference(first, second, tolerance)

@@ -42,7 +42,7 @@ class InputView(Check):
         import numpy as np
         import torch
 
-        from tuirecipe.checks.torchutil import label_name, short_text, train_steps
+        from tuirecipe.checks.torchutil import label_name, short_text
         from tuirecipe.data.tokenize import tokenize
         from tuirecipe.train.batches import SplitTensors, iter_batches
         from tuirecipe.train.seed import seed_everything
@@ -65,7 +65,7 @@ class InputView(Check):
         model = ctx.fresh_model()
         handle = model.register_forward_pre_hook(grab, with_kwargs=True)
         try:
-            train_steps(ctx, model, split, steps=1)
+            ctx.short_train(model, train_split=split, steps=1, evaluate_dev=False)
         finally:
             handle.remove()
         if not captured or len(captured[0]) < 2:

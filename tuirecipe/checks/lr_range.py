@@ -1,9 +1,11 @@
 """Check 10, learning-rate range test: sweep the learning rate up, watch the loss.
 
 A fresh model trains with the learning rate growing exponentially from ``checks.lr_min``
-to ``checks.lr_max`` over ``checks.lr_steps`` steps (the trainer's optimizer, loss and
-batches). The loss, smoothed, falls, bottoms out and explodes; a good learning rate sits
-on the steep part of the descent, about a tenth of the rate at the minimum.
+to ``checks.lr_max`` over ``checks.lr_steps`` steps: the real trainer (its optimizer, its
+loss with class weights, focal loss or adversarial training as configured, its batches)
+with the LR range callback, which sets each step's rate and stops on divergence. The
+loss, smoothed, falls, bottoms out and explodes; a good learning rate sits on the steep
+part of the descent, about a tenth of the rate at the minimum.
 """
 
 from __future__ import annotations
@@ -67,6 +69,36 @@ def suggest(lrs: list[float], smoothed: list[float]) -> dict[str, Any]:
     }
 
 
+def _exploded(losses: list[float]) -> bool:
+    """The smoothed loss has risen past ``EXPLODE`` times its lowest (after 4 steps)."""
+    if len(losses) < 4:
+        return False
+    smoothed = smooth(losses)
+    return smoothed[-1] > EXPLODE * min(smoothed)
+
+
+def _loss_without_gradient(ctx: CheckContext, model: Any) -> float | None:
+    """The loss of a first batch when it does not depend on any trainable parameter (an
+    output computed without autograd): then no step can be taken. None otherwise.
+
+    Measured in eval mode (no dropout draw, no batch-norm update) before the short run
+    seeds the generators, so the sweep itself is the same with or without this look.
+    """
+    from tuirecipe.checks.torchutil import loss_of
+    from tuirecipe.train.batches import SplitTensors, iter_batches
+
+    data = ctx.data
+    tensors = SplitTensors.from_split(data.train, data.task, ctx.device, int(data.vocab.pad_id))
+    ids, mask, y = next(iter_batches(tensors, ctx.config.train.batch_size))
+    was_training = model.training
+    model.eval()
+    try:
+        out = model(ids, mask)
+    finally:
+        model.train(was_training)
+    return None if out.requires_grad else loss_of(out.detach(), y, data.task)
+
+
 @register
 class LrRange(Check):
     name = "lr_range"
@@ -82,78 +114,49 @@ class LrRange(Check):
     )
 
     def run(self, ctx: CheckContext) -> Outcome:
-        import torch
+        from tuirecipe.train.callbacks import LrRange as LrRangeCallback
+        from tuirecipe.train.steplog import NumericsError
 
-        from tuirecipe.train.batches import SplitTensors, compute_loss, iter_batches
-        from tuirecipe.train.seed import seed_everything
-
-        cfg, data = ctx.config, ctx.data
+        cfg = ctx.config
         lrs = lr_schedule(cfg.checks.lr_min, cfg.checks.lr_max, int(cfg.checks.lr_steps))
         model = ctx.fresh_model()
-        params = [p for p in model.parameters() if p.requires_grad]
         advice_stuck = (
             "the loss did not fall at any rate: the model may not be able to "
             "learn (frozen or disconnected parameters, an output that ignores "
             "the input, labels that do not match the inputs), or the range is "
             "too low (raise checks.lr_max)"
         )
-        if not params:
+        if not any(p.requires_grad for p in model.parameters()):
             return Outcome(
                 "warn",
                 "no trainable parameters: the loss cannot fall",
                 numbers={"trainable": 0},
                 advice=advice_stuck,
             )
-        opt = torch.optim.AdamW(params, lr=lrs[0], weight_decay=cfg.train.weight_decay)
-        tensors = SplitTensors.from_split(data.train, data.task, ctx.device, int(data.vocab.pad_id))
-        generator = seed_everything(cfg.seed)
-        weight = None
-        if cfg.train.class_weights and data.task == "classification":
-            from tuirecipe.train.batches import class_weights
-
-            weight = class_weights(list(data.class_counts)).to(ctx.device)
-
-        def batches() -> Any:
-            while True:
-                yield from iter_batches(tensors, cfg.train.batch_size, generator=generator)
-
-        model.train()
-        losses: list[float] = []
-        used: list[float] = []
-        smoothed: list[float] = []
         stop_reason = ""
-        stream = batches()
-        for k, lr in enumerate(lrs):
-            if ctx.cancelled():
+        frozen_loss = _loss_without_gradient(ctx, model)
+        if frozen_loss is not None:  # the trainer could not take a step: nothing to sweep
+            stop_reason = "the loss does not depend on any trainable parameter"
+            losses, used = [frozen_loss], [lrs[0]]
+        else:
+
+            def progress(k: int, lr: float, loss: float) -> None:
+                if k % 10 == 0:
+                    ctx.progress(k / len(lrs), f"lr {lr:.2g}: loss {loss:.3g}")
+
+            sweep = LrRangeCallback(lrs, _exploded, progress)
+            try:
+                ctx.short_train(
+                    model, steps=len(lrs), lr=lrs[0], evaluate_dev=False, callbacks=[sweep]
+                )
+            except NumericsError as exc:  # the step after the last recorded one
+                stop_reason = f"loss became {exc.loss} at lr {lrs[len(sweep.losses)]:.3g}"
+            losses, used = sweep.losses, sweep.used
+            if sweep.stopped_on_divergence:
+                stop_reason = f"loss exploded (> {EXPLODE:g}× the best) at lr {used[-1]:.3g}"
+            elif not stop_reason and ctx.cancelled() and len(losses) < len(lrs):
                 stop_reason = "cancelled"
-                break
-            for group in opt.param_groups:
-                group["lr"] = lr
-            ids, mask, y = next(stream)
-            loss = compute_loss(model(ids, mask), y, data.task, weight)
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                stop_reason = f"loss became {value} at lr {lr:.3g}"
-                break
-            if not loss.requires_grad:
-                stop_reason = "the loss does not depend on any trainable parameter"
-                losses.append(value)
-                used.append(lr)
-                break
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.train.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
-            opt.step()
-            losses.append(value)
-            used.append(lr)
-            smoothed = smooth(losses)
-            if k % 10 == 0:
-                ctx.progress(k / len(lrs), f"lr {lr:.2g}: loss {value:.3g}")
-            if k >= 3 and smoothed[-1] > EXPLODE * min(smoothed):
-                stop_reason = f"loss exploded (> {EXPLODE:g}× the best) at lr {lr:.3g}"
-                break
-        if not losses:
+        if not losses:  # the first step's loss was already NaN or infinite
             return Outcome(
                 "error",
                 stop_reason or "no step ran",

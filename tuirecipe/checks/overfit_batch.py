@@ -28,7 +28,6 @@ class OverfitBatch(Check):
             sample_outputs,
             short_text,
             tiny_split,
-            train_steps,
         )
 
         cfg, data = ctx.config.checks, ctx.data
@@ -37,15 +36,15 @@ class OverfitBatch(Check):
         n = len(split.targets)
         lr = float(ctx.config.train.lr)
         model = ctx.fresh_model()
-        losses = train_steps(
-            ctx,
+        losses = ctx.short_train(
             model,
-            split,
+            train_split=split,
             steps=cfg.overfit_steps,
             lr=lr,
             batch_size=n,
             stop_below=cfg.overfit_loss,
-        )
+            evaluate_dev=False,
+        ).losses
         reached = bool(losses) and losses[-1] < cfg.overfit_loss
         out, targets = sample_outputs(ctx, model, split)
         rows = []

@@ -2,11 +2,11 @@
 
 - :func:`zeroed_output`: a context manager that makes a module (the embedding) output zeros.
 - :func:`balanced_indices` / :func:`subset_split` / :func:`tiny_split`: small class-balanced
-  samples of a split, as split objects the trainer accepts.
+  samples of a split, as split objects the trainer accepts (short runs:
+  ``CheckContext.short_train``).
 - :func:`sample_outputs` / :func:`loss_of`: a model's eval-mode outputs on a sample of the
   training split and their loss (the loss at initialisation).
 - :func:`expected_init_losses`: the closed-form losses of a constant predictor.
-- :func:`train_steps`: the real Trainer on a given split with its own batch size and lr.
 """
 
 from __future__ import annotations
@@ -140,60 +140,6 @@ def output_scale(out: torch.Tensor, task: str) -> float:
         centred = out - out.mean(1, keepdim=True)
         return float(centred.pow(2).mean().sqrt())
     return float(out.reshape(-1).std()) if out.numel() > 1 else 0.0
-
-
-def train_steps(
-    ctx: Any,
-    model: nn.Module,
-    split: Any,
-    *,
-    steps: int,
-    lr: float | None = None,
-    batch_size: int | None = None,
-    stop_below: float | None = None,
-    seed: int | None = None,
-) -> list[float]:
-    """Train ``model`` on ``split`` with the real Trainer; return the loss per step.
-
-    ``batch_size`` overrides the config's (e.g. the whole tiny split in one batch); training
-    stops early once a step's loss is below ``stop_below``. No dev evaluation is made.
-    """
-    from tuirecipe.train.trainer import Trainer
-
-    cfg = copy.deepcopy(ctx.config.train)
-    cfg.max_steps, cfg.eval_every, cfg.epochs = int(steps), 0, 1_000_000
-    cfg.log_every = 1  # read every loss at once (CUDA too): the early stop needs it
-    if lr is not None:
-        cfg.lr = float(lr)
-    if batch_size is not None:
-        cfg.batch_size = int(batch_size)
-    data = copy.copy(ctx.data)
-    data.train = split
-    data.dev = subset_split(split, [])  # empty: the trainer skips its evaluations
-    losses: list[float] = []
-
-    def collect(event: Any) -> None:
-        if event.kind == "step":
-            losses.append(float(event.loss))
-            if len(losses) % 25 == 0:
-                ctx.progress(len(losses) / steps, f"step {len(losses)}/{steps}")
-
-    def maybe_stop(trainer: Any) -> None:
-        if ctx.cancelled() or (stop_below is not None and losses and losses[-1] < stop_below):
-            trainer.request_stop()
-
-    trainer = Trainer(
-        model,
-        data,
-        cfg,
-        seed=ctx.config.seed if seed is None else seed,
-        emit=collect,
-        device=ctx.device,
-        predictions_sample=0,
-    )
-    trainer.add_hook("on_batch_end", maybe_stop)
-    trainer.run()
-    return losses
 
 
 def label_name(data: Any, cls: int) -> str:

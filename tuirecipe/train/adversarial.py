@@ -117,3 +117,24 @@ class EmbeddingAdversary:
         r = r.detach()
         self.last_r = r
         return self.loss_fn(self._forward_with(r, ids, mask), targets)
+
+
+def make_adversary(
+    model: nn.Module,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    cfg: Any,
+    embedding_module: str = "",
+) -> EmbeddingAdversary | None:
+    """The adversary ``train.adversarial`` asks for (``cfg`` is the ``[train]`` table), or
+    None when it is ``"none"``."""
+    if cfg.adversarial == "none":
+        return None
+    return EmbeddingAdversary(
+        model,
+        loss_fn,
+        method=cfg.adversarial,
+        epsilon=cfg.adv_epsilon,
+        alpha=cfg.adv_alpha,
+        steps=cfg.adv_steps,
+        embedding_module=embedding_module,
+    )

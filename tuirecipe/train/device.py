@@ -54,3 +54,8 @@ def configure_threads(threads: int) -> int:
         threads = max(1, (os.cpu_count() or 1) - 1)
     torch.set_num_threads(threads)
     return threads
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says the device (or the host) ran out of memory."""
+    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()

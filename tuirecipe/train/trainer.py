@@ -2,57 +2,59 @@
 
 The trainer knows nothing about the model beyond ``forward(input_ids, attention_mask)``.
 It pre-converts each split to tensors on the device once; a step slices a shuffled index
-batch, trims it to its longest row (dynamic padding), and does forward / backward /
-AdamW. Per step it adds only a batch-accuracy reduction, reading the loss, and one
-``StepMetrics`` event; on CUDA the losses are read in blocks of ``log_every`` steps so
-the GPU is not synchronised every step.
+batch, trims it to its longest row (dynamic padding), and does forward / backward / the
+optimizer (``make_optimizer``: AdamW unless the caller passes another). Per step it adds
+only a batch-accuracy reduction, reading the loss, and one ``StepMetrics`` event; on CUDA
+the losses are read in blocks of ``log_every`` steps so the GPU is not synchronised every
+step.
+
+Seeding is the caller's: ``seed`` here fixes the data order only (a generator of its own,
+no global state touched). A job seeds the global generators before building the model and
+again before training (``seed_everything``), so initial weights and dropout are
+reproducible (:mod:`tuirecipe.train.job`).
 
 Regression models predict in the targets' own units and train on plain MSE, so train
-loss, dev loss and the reported MSE/MAE share one scale (and ``init_output_bias`` can
-start the output at the target mean).
-
-Hook points (callables receiving the trainer): ``on_batch_end``, ``on_eval_end``,
-``on_epoch_end``. A hook can read ``trainer.step``, ``trainer.loss`` (a tensor: reading it
-costs a sync on CUDA), ``trainer.last_eval``, change ``trainer.optimizer``'s learning
-rate, or call ``trainer.request_stop()`` (ends "stopped") or ``trainer.stop_early(reason)``
-(ends "finished"; used by ``train.early_stopping_patience``). The objective comes from
+loss, dev loss and the reported MSE/MAE share one scale. The objective comes from
 ``train.loss`` (:mod:`tuirecipe.train.losses`); ``train.adversarial`` adds an FGM/PGD loss
 on the embedding output (:mod:`tuirecipe.train.adversarial`).
+
+Everything besides the loop is a callback (:mod:`tuirecipe.train.callbacks`) or a hook:
+callables receiving the trainer at ``HOOK_POINTS``. A hook can read ``trainer.step``,
+``trainer.loss`` (a tensor: reading it costs a sync on CUDA), ``trainer.last_eval``, change
+``trainer.optimizer``'s learning rate, or call ``request_stop()`` (ends "stopped") or
+``stop_early(reason)`` (ends "finished").
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from tuirecipe.config import TrainConfig
-from tuirecipe.errors import UserError
-from tuirecipe.events import EvalMetrics, Event, Log, PredictionsSnapshot, RunStatus, StepMetrics
+from tuirecipe.events import EvalMetrics, Event, Log, RunStatus
+from tuirecipe.train.adversarial import make_adversary
 from tuirecipe.train.batches import (
     SplitTensors,
     check_output_shape,
     class_weights,
     evaluate,
     iter_batches,
-    predict,
 )
+from tuirecipe.train.callbacks import standard_callbacks
 from tuirecipe.train.control import Control
 from tuirecipe.train.losses import make_loss_fn
-from tuirecipe.train.seed import seed_everything
+from tuirecipe.train.optim import make_optimizer
+from tuirecipe.train.prepared import TrainingData
+from tuirecipe.train.steplog import NumericsError, StepLog
 
-HOOK_POINTS = ("on_batch_end", "on_eval_end", "on_epoch_end")
-_TEXT_CHARS = 200
-
-
-class NumericsError(UserError):
-    """The loss became NaN or infinite."""
+HOOK_POINTS = ("on_batch_end", "on_eval_end", "on_epoch_end", "on_train_end")
+__all__ = ["HOOK_POINTS", "NumericsError", "TrainResult", "Trainer"]
 
 
 @dataclass
@@ -65,88 +67,63 @@ class TrainResult:
     elapsed: float = 0.0  # seconds, pauses excluded
 
 
-# ---------------------------------------------------------------------------------------
-# the trainer
-
-
 class Trainer:
+    """``callbacks=None`` means the config's own (``standard_callbacks``); pass a list,
+    possibly empty, to choose them. ``scheduler``: anything with ``step()``, called after
+    each optimizer step."""
+
     def __init__(
         self,
         model: nn.Module,
-        data: Any,
+        data: TrainingData,
         train_cfg: TrainConfig,
         *,
         seed: int,
         emit: Callable[[Event], None],
         control: Control | None = None,
-        device: torch.device | None = None,
-        predictions_sample: int = 8,
+        device: torch.device | str | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+        scheduler: Any = None,
+        callbacks: Iterable[Any] | None = None,
         embedding_module: str = "",
     ) -> None:
-        self.cfg = train_cfg
-        self.data = data
-        self.task = data.task
-        self.emit = emit
-        self.control = control
-        self.device = torch.device(device) if device is not None else torch.device("cpu")
-        self.generator = seed_everything(seed)  # data order has its own generator
+        self.cfg, self.data, self.task, self.emit = train_cfg, data, data.task, emit
+        self.control, self.scheduler = control, scheduler
+        self.device = torch.device(device if device is not None else "cpu")
+        self.generator = torch.Generator().manual_seed(seed)  # data order only
         self.model = model.to(self.device)
-        self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay
-        )
+        self.optimizer = optimizer or make_optimizer(self.model, train_cfg)
         self.hooks: dict[str, list[Callable[[Trainer], None]]] = {p: [] for p in HOOK_POINTS}
         pad_id = int(data.vocab.pad_id)
         self.train_tensors = SplitTensors.from_split(data.train, self.task, self.device, pad_id)
         self.dev_tensors = SplitTensors.from_split(data.dev, self.task, self.device, pad_id)
         self.num_classes = len(data.label_names) or len(data.class_counts)
-        self.weight = None
-        if train_cfg.class_weights and self.task == "classification":
-            self.weight = class_weights(list(data.class_counts)).to(self.device)
-        # train.loss, train.adversarial and train.early_stopping_patience (issue 7).
-        self.loss_fn = make_loss_fn(train_cfg, self.task, self.weight)
-        self.adversary = None
-        if train_cfg.adversarial != "none":
-            from tuirecipe.train.adversarial import EmbeddingAdversary
-
-            self.adversary = EmbeddingAdversary(
-                self.model,
-                self.loss_fn,
-                method=train_cfg.adversarial,
-                epsilon=train_cfg.adv_epsilon,
-                alpha=train_cfg.adv_alpha,
-                steps=train_cfg.adv_steps,
-                embedding_module=embedding_module,
-            )
-        self.early_stop_reason = ""
-        rng = np.random.default_rng(seed)
-        k = min(predictions_sample, len(self.dev_tensors))
-        self.sample_index = np.sort(rng.choice(len(self.dev_tensors), size=k, replace=False))
+        weighted = train_cfg.class_weights and self.task == "classification"
+        weight = class_weights(list(data.class_counts)).to(self.device) if weighted else None
+        self.loss_fn = make_loss_fn(train_cfg, self.task, weight)
+        self.adversary = make_adversary(self.model, self.loss_fn, train_cfg, embedding_module)
+        self.step, self.epoch = 0, 0
         if control is not None and control.on_state is None:
             control.on_state = lambda state: emit(RunStatus(state=state, step=self.step))
-        # Reading a loss on the CPU is free; on an accelerator it waits for the device, so
-        # there the losses are read every log_every steps (each step is still emitted).
-        self.read_every_step = self.device.type == "cpu"
-        self._block = train_cfg.log_every
-        self._pending: list[tuple[int, torch.Tensor, torch.Tensor | None, int, float]] = []
+        self.read_every_step = self.device.type == "cpu"  # else in blocks: see StepLog
         self.steps_per_epoch = max(1, math.ceil(len(self.train_tensors) / train_cfg.batch_size))
-        self.step = 0
-        self.epoch = 0
-        self.examples = 0
         self.loss: torch.Tensor | None = None
         self.last_eval: dict[str, Any] = {}
         self.best_eval: dict[str, Any] = {}
-        self._last_eval_step = -1
-        self._stop = False
-        self._t0 = 0.0
-        if train_cfg.early_stopping_patience > 0:
-            from tuirecipe.train.early_stopping import EarlyStopping
-
-            self.add_hook("on_eval_end", EarlyStopping(train_cfg.early_stopping_patience))
+        self.early_stop_reason, self._stop, self._t0, self._last_eval_step = "", False, 0.0, -1
+        for callback in standard_callbacks(train_cfg, seed) if callbacks is None else callbacks:
+            self.add_callback(callback)
 
     def add_hook(self, point: str, fn: Callable[[Trainer], None]) -> None:
         if point not in self.hooks:
             raise ValueError(f"unknown hook point '{point}'; use one of {', '.join(HOOK_POINTS)}")
         self.hooks[point].append(fn)
+
+    def add_callback(self, callback: Any) -> None:
+        """Register each of ``callback``'s methods that is named after a hook point."""
+        for point in HOOK_POINTS:
+            if callable(getattr(callback, point, None)):
+                self.hooks[point].append(getattr(callback, point))
 
     def request_stop(self) -> None:
         """Stop after the current step (for hooks); the run ends as "stopped"."""
@@ -154,24 +131,22 @@ class Trainer:
 
     def stop_early(self, reason: str) -> None:
         """Stop after the current step and end as "finished" (early stopping)."""
-        self.early_stop_reason = reason
-        self._stop = True
+        self.early_stop_reason, self._stop = reason, True
         self.emit(Log(message=reason))
 
     def elapsed(self) -> float:
         paused = self.control.paused_seconds if self.control is not None else 0.0
         return time.perf_counter() - self._t0 - paused
 
-    # -- the loop ----------------------------------------------------------------------
     def run(self) -> TrainResult:
-        cfg, model, opt = self.cfg, self.model, self.optimizer
+        cfg, model, opt, control = self.cfg, self.model, self.optimizer, self.control
         params = [p for p in model.parameters() if p.requires_grad]
-        control, task, loss_fn, adversary = self.control, self.task, self.loss_fn, self.adversary
-        batch_end = self.hooks["on_batch_end"]
-        classify = task == "classification"
-        read_now = self.read_every_step
-        self._t0 = time.perf_counter()
-        state = "finished"
+        task, loss_fn, adversary = self.task, self.loss_fn, self.adversary
+        classify, batch_end = task == "classification", self.hooks["on_batch_end"]
+        self.log = log = StepLog(
+            self.emit, self.steps_per_epoch, cfg.log_every, self.read_every_step, classify
+        )
+        self._t0, state = time.perf_counter(), "finished"
         model.train()
         for self.epoch in range(cfg.epochs):
             for ids, mask, y in iter_batches(
@@ -191,26 +166,13 @@ class Trainer:
                     loss.backward()
                 if cfg.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                lr = opt.param_groups[0]["lr"]  # the rate this step uses
                 opt.step()
+                if self.scheduler is not None:
+                    self.scheduler.step()
                 self.step += 1
-                self.examples += len(y)
                 self.loss = loss
-                if read_now:  # CPU: reading is free; numpy is cheaper than torch ops here
-                    correct = (
-                        int(np.count_nonzero(out.detach().argmax(1).numpy() == y.numpy()))
-                        if classify
-                        else None
-                    )
-                    self._emit_step(
-                        self.step, loss.item(), correct, len(y), self.examples, self.elapsed()
-                    )
-                else:  # CUDA: keep the tensors, read a block at a time (one sync)
-                    correct = (out.detach().argmax(1) == y).sum() if classify else None
-                    self._pending.append(
-                        (self.step, loss.detach(), correct, len(y), self.elapsed())
-                    )
-                    if len(self._pending) >= self._block:
-                        self._flush()
+                log.record(self.step, loss, out, y, self.elapsed(), lr)
                 for hook in batch_end:
                     hook(self)
                 if cfg.eval_every and self.step % cfg.eval_every == 0:
@@ -220,63 +182,24 @@ class Trainer:
             else:  # the epoch ran to its end
                 if self._last_eval_step != self.step:
                     self._evaluate()
-                for hook in self.hooks["on_epoch_end"]:
-                    hook(self)
-                if self._stop:
-                    state = "finished" if self.early_stop_reason else "stopped"
-                    break
-                continue
+                self._call("on_epoch_end")
+                if not self._stop:
+                    continue
+                state = "finished" if self.early_stop_reason else "stopped"
             break  # stopped, or max_steps reached
-        self._flush()
+        log.flush()
         if state == "finished" and self._last_eval_step != self.step:
             self._evaluate()  # max_steps ended the run mid-epoch
-        return TrainResult(
-            steps=self.step,
-            epochs=self.step / self.steps_per_epoch,
-            final_eval=self.last_eval,
-            best_eval=self.best_eval,
-            state=state,
-            elapsed=self.elapsed(),
-        )
+        self._call("on_train_end")
+        epochs = self.step / self.steps_per_epoch
+        return TrainResult(self.step, epochs, self.last_eval, self.best_eval, state, self.elapsed())
 
-    def _flush(self) -> None:
-        """Read the pending losses (one sync), emit their StepMetrics, stop on NaN/Inf."""
-        pending, self._pending = self._pending, []
-        if not pending:
-            return
-        losses = torch.stack([p[1] for p in pending]).tolist()
-        corrects = (
-            torch.stack([p[2] for p in pending]).tolist()
-            if pending[0][2] is not None
-            else [None] * len(pending)
-        )
-        examples = self.examples - sum(p[3] for p in pending)
-        for (step, _, _, size, elapsed), loss, correct in zip(pending, losses, corrects):
-            examples += size
-            self._emit_step(step, loss, correct, size, examples, elapsed)
-
-    def _emit_step(
-        self, step: int, loss: float, correct: int | None, size: int, examples: int, elapsed: float
-    ) -> None:
-        self.emit(
-            StepMetrics(
-                step=step,
-                epoch=step / self.steps_per_epoch,
-                loss=loss,
-                lr=self.optimizer.param_groups[0]["lr"],
-                acc=None if correct is None else correct / size,
-                examples=examples,
-                elapsed=elapsed,
-            )
-        )
-        if not math.isfinite(loss):
-            raise NumericsError(
-                f"loss became {loss} at step {step}; try a lower learning "
-                "rate, gradient clipping, or check the inputs"
-            )
+    def _call(self, point: str) -> None:
+        for hook in self.hooks[point]:
+            hook(self)
 
     def _evaluate(self) -> None:
-        self._flush()
+        self.log.flush()
         self._last_eval_step = self.step
         if len(self.dev_tensors) == 0:
             return
@@ -297,86 +220,4 @@ class Trainer:
                 n=result["n"],
             )
         )
-        if len(self.sample_index):
-            self.emit(PredictionsSnapshot(step=self.step, rows=self._prediction_rows()))
-        for hook in self.hooks["on_eval_end"]:
-            hook(self)
-
-    def _prediction_rows(self) -> list[dict[str, Any]]:
-        dev, index = self.data.dev, self.sample_index
-        sample = SplitTensors(
-            self.dev_tensors.ids[torch.as_tensor(index, device=self.device)],
-            self.dev_tensors.targets[torch.as_tensor(index, device=self.device)],
-            self.dev_tensors.extent[torch.as_tensor(index)],
-            self.dev_tensors.pad_id,
-        )
-        out = predict(self.model, sample, batch_size=len(index))
-        targets = sample.targets.cpu().tolist()
-        rows_of = getattr(dev, "rows", None)
-        rows = []
-        for j, i in enumerate(index.tolist()):
-            text = str(dev.texts[i])
-            row: dict[str, Any] = {
-                "index": int(rows_of[i]) if rows_of is not None and len(rows_of) > i else i,
-                "text": text if len(text) <= _TEXT_CHARS else text[: _TEXT_CHARS - 1] + "…",
-            }
-            if self.task == "classification":
-                probs = torch.softmax(out[j], 0)
-                pred = int(probs.argmax())
-                row.update(
-                    label=self._label(int(targets[j])),
-                    pred=self._label(pred),
-                    prob=round(float(probs[pred]), 4),
-                    correct=pred == int(targets[j]),
-                )
-            else:
-                row.update(label=float(targets[j]), pred=float(out[j].reshape(-1)[0]), prob=None)
-            rows.append(row)
-        return rows
-
-    def dev_predictions(self, text_chars: int = 300) -> dict[str, Any]:
-        """Every dev example's prediction and loss at this step (for the bad-cases view).
-
-        One extra forward pass over the dev split; call it at evaluation time only.
-        ``rows``: ``{"row", "text", "gold", "pred", "prob", "loss"}`` where ``row`` is the
-        source file's row number, ``prob`` the predicted class's probability and ``loss``
-        the example's cross-entropy (squared error for regression).
-        """
-        dev = self.data.dev
-        out = predict(self.model, self.dev_tensors, batch_size=self.cfg.batch_size)
-        targets = self.dev_tensors.targets.cpu()
-        rows_of = getattr(dev, "rows", None)
-        if self.task == "classification":
-            logp = torch.log_softmax(out, 1)
-            preds = logp.argmax(1)
-            probs = logp.gather(1, preds[:, None]).exp().reshape(-1).tolist()
-            losses = (-logp.gather(1, targets[:, None])).reshape(-1).tolist()
-            golds = [self._label(int(t)) for t in targets.tolist()]
-            preds = [self._label(int(p)) for p in preds.tolist()]
-        else:
-            flat = out.reshape(-1)
-            losses = ((flat - targets.float()) ** 2).tolist()
-            golds, preds, probs = targets.tolist(), flat.tolist(), [None] * len(losses)
-        rows = []
-        for i in range(len(losses)):
-            text = str(dev.texts[i])
-            rows.append(
-                {
-                    "row": int(rows_of[i]) if rows_of is not None and len(rows_of) > i else i,
-                    "text": text if len(text) <= text_chars else text[: text_chars - 1] + "…",
-                    "gold": golds[i],
-                    "pred": preds[i],
-                    "prob": None if probs[i] is None else round(float(probs[i]), 4),
-                    "loss": round(float(losses[i]), 5),
-                }
-            )
-        return {
-            "step": self.step,
-            "task": self.task,
-            "labels": [str(n) for n in self.data.label_names],
-            "rows": rows,
-        }
-
-    def _label(self, cls: int) -> str:
-        names = self.data.label_names
-        return str(names[cls]) if 0 <= cls < len(names) else str(cls)
+        self._call("on_eval_end")

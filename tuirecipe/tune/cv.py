@@ -87,19 +87,14 @@ def run_fold_job(ctx: Any) -> str:
     import torch
 
     from tuirecipe.data.augment import augment_split
-    from tuirecipe.data.prepare import prepare_data
     from tuirecipe.data.splits import stratified_kfold
     from tuirecipe.events import EvalMetrics
-    from tuirecipe.models import build_model, spec_for
     from tuirecipe.train.batches import SplitTensors, predict
-    from tuirecipe.train.device import pick_device
-    from tuirecipe.train.seed import seed_everything
-    from tuirecipe.train.trainer import Trainer
+    from tuirecipe.train.job import load_data, prepare_training, run_training
 
     config: Config = ctx.config
     fold, k = int(ctx.args["fold"]), int(ctx.args["k"])
-    ctx.log(f"loading data (fold {fold + 1} of {k})")
-    data = prepare_data(config, augment=False)
+    data = load_data(ctx, augment=False, message=f"loading data (fold {fold + 1} of {k})")
     heldout = data.dev
     folds = stratified_kfold(data.train.targets, k, config.seed, data.task)
     train_idx, val_idx = folds[fold]
@@ -114,39 +109,16 @@ def run_fold_job(ctx: Any) -> str:
     fold_data = dataclasses.replace(
         data, train=fold_train, dev=subset(data.train, val_idx), class_counts=counts
     )
-    device = pick_device(config.train.device)
-    ctx.run.update_meta(
-        data=data.fingerprint(),
-        device=str(device),
-        sizes={
-            "train": len(fold_train),
-            "dev": len(val_idx),
-            "heldout": len(heldout),
-            "vocab": len(data.vocab),
-        },
+    trainer = prepare_training(
+        ctx,
+        fold_data,
+        describe=f"fold {fold + 1}/{k}: {len(fold_train):,} train / {len(val_idx):,} "
+        f"validation / {len(heldout):,} held-out rows",
+        sizes={"heldout": len(heldout)},
         fold={"index": fold, "k": k},
     )
-    steps_per_epoch = -(-len(fold_train) // config.train.batch_size)
-    total = steps_per_epoch * config.train.epochs
-    ctx.run.write_status(total_steps=min(total, config.train.max_steps or total))
-    seed_everything(config.seed)
-    model = build_model(config, spec_for(config, fold_data))
-    ctx.log(
-        f"fold {fold + 1}/{k}: {len(fold_train):,} train / {len(val_idx):,} validation "
-        f"/ {len(heldout):,} held-out rows"
-    )
-    trainer = Trainer(
-        model,
-        fold_data,
-        config.train,
-        seed=config.seed,
-        emit=ctx.emit,
-        control=ctx.control,
-        device=device,
-        embedding_module=config.model.embedding_module,
-    )
-    result = trainer.run()
-    torch.save(model.state_dict(), ctx.run.path / "model.pt")
+    result = run_training(trainer, config)
+    model, device = trainer.model, trainer.device
     out = predict(
         model,
         SplitTensors.from_split(heldout, data.task, device, int(data.vocab.pad_id)),

@@ -1,0 +1,146 @@
+"""The body every training job shares (the train job, each cross-validation fold).
+
+:func:`prepare_training` picks the device, records the run's meta, vocabulary and total
+steps, seeds, builds the model and creates its trainer with the run's callbacks (the
+prediction samples, ``dev_predictions.json``, early stopping, ``model.pt``);
+:func:`run_training` trains it, turning a crash inside the user's model code into a
+one-line ``ModelError``. A job adds only what is its own: which data it trains on, and
+what it does with the trained model.
+
+``ctx`` is the worker's ``JobContext`` (``config``, ``run``, ``emit``, ``log``,
+``control``); it is passed in, never imported, so this module stays below the worker.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Any
+
+from tuirecipe.config import Config
+from tuirecipe.errors import ModelError, UserError
+from tuirecipe.train.callbacks import Checkpoint, DevPredictionsFile, standard_callbacks
+from tuirecipe.train.device import is_out_of_memory, pick_device
+from tuirecipe.train.seed import seed_everything
+from tuirecipe.train.trainer import Trainer, TrainResult
+
+_PACKAGE = str(Path(__file__).resolve().parents[1])  # frames under it are not user code
+
+
+def load_data(ctx: Any, *, augment: bool = True, message: str = "loading data") -> Any:
+    """The config's data, prepared; its notes and skipped rows logged as warnings."""
+    from tuirecipe.data.prepare import prepare_data
+
+    ctx.log(message)
+    data = prepare_data(ctx.config, augment=augment)
+    for note in data.report.notes:
+        ctx.log(note, level="warning")
+    if data.report.skipped:
+        first = data.report.skipped[0]
+        ctx.log(
+            f"skipped {len(data.report.skipped)} unusable rows of {data.report.path} "
+            f"(first: row {first.row}: {first.reason})",
+            level="warning",
+        )
+    return data
+
+
+def total_steps(train_rows: int, cfg: Any) -> int:
+    """Optimizer steps a run will make: whole epochs, capped by ``train.max_steps``."""
+    total = -(-train_rows // cfg.batch_size) * cfg.epochs
+    return min(total, cfg.max_steps) if cfg.max_steps else total
+
+
+def prepare_training(
+    ctx: Any, data: Any, *, describe: str, sizes: dict[str, int] | None = None, **meta: Any
+) -> Trainer:
+    """Device, meta, vocabulary, total steps, seeded model and its trainer for ``data``.
+
+    ``describe`` ends the log line naming the model; ``sizes`` adds to the recorded split
+    sizes and ``meta`` to ``meta.json``.
+    """
+    import torch
+
+    from tuirecipe.models import build_model, spec_for
+
+    config: Config = ctx.config
+    device = pick_device(config.train.device)
+    ctx.run.update_meta(
+        data=data.fingerprint(),
+        device=str(device),
+        versions={**ctx.run.read_meta().get("versions", {}), "torch": torch.__version__},
+        sizes={
+            "train": len(data.train),
+            "dev": len(data.dev),
+            "vocab": len(data.vocab),
+            "classes": len(data.label_names),
+            **(sizes or {}),
+        },
+        **meta,
+    )
+    (ctx.run.path / "vocab.json").write_text(data.vocab.to_json(), encoding="utf-8")
+    ctx.run.write_status(total_steps=total_steps(len(data.train), config.train))
+    spec = spec_for(config, data)
+    seed_everything(config.seed)  # the initial weights come from the seed
+    model = build_model(config, spec)
+    params = sum(p.numel() for p in model.parameters())
+    ctx.log(f"model {config.model.name}: {params:,} parameters on {device}; {describe}")
+    # Seeded again after the build, so dropout draws the same numbers whatever the model's
+    # initialisation consumed.
+    seed_everything(config.seed)
+    callbacks = [
+        *standard_callbacks(config.train, config.seed),
+        DevPredictionsFile(ctx.run.path / "dev_predictions.json"),
+        Checkpoint(ctx.run.path / "model.pt"),
+    ]
+    return Trainer(
+        model,
+        data,
+        config.train,
+        seed=config.seed,
+        emit=ctx.emit,
+        control=ctx.control,
+        device=device,
+        callbacks=callbacks,
+        embedding_module=config.model.embedding_module,
+    )
+
+
+def run_training(trainer: Trainer, config: Config) -> TrainResult:
+    """``trainer.run()``; a crash inside the user's model code becomes a ModelError."""
+    try:
+        return trainer.run()
+    except Exception as exc:
+        error = as_user_model_error(exc, config)
+        if error is None:
+            raise  # bare: no extra frame in the traceback tail a run records
+        raise error from exc
+
+
+def as_user_model_error(exc: BaseException, config: Config) -> UserError | None:
+    """A one-line ModelError when the failure happened inside the user's model code.
+
+    The traceback stays attached (``__cause__``), so the run's detail shows its tail.
+    Out-of-memory errors are left alone: the worker reports them with their own advice.
+    """
+    if isinstance(exc, UserError) or ":" not in config.model.name or is_out_of_memory(exc):
+        return None
+    user_frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith(_PACKAGE)
+        and "site-packages" not in f.filename
+        and not f.filename.startswith("<")
+    ]
+    if not user_frames:
+        return None
+    where = user_frames[-1]
+    first = (str(exc).strip().splitlines() or [""])[0]
+    error = ModelError(
+        f"model '{config.model.name}' raised {type(exc).__name__}: {first} "
+        f"(at {where.filename}:{where.lineno})",
+        source=config.source,
+        key="model.name",
+    )
+    error.__cause__ = exc
+    return error
