@@ -218,3 +218,25 @@ def test_pause_and_resume_by_signal(tmp_path: Path) -> None:
         ),
         timeout=30,
     )
+
+
+def test_log_lines_quoting_markup_are_printed_literally(tmp_path: Path) -> None:
+    # The folder's name reads as Rich markup ("[/]" closes a tag that was never opened);
+    # the worker's "skipped rows of <path>" warning quotes it and must print as text.
+    folder = tmp_path / "odd[" / "]name[bold]"
+    folder.mkdir(parents=True)
+    rows = [f"ticket {i} about billing,{'a' if i % 2 else 'b'}" for i in range(60)]
+    (folder / "d.csv").write_text("text,label\n" + "\n".join(rows) + "\n,a\n", encoding="utf-8")
+    result = tuirecipe(
+        "train",
+        *FAST,
+        "--set",
+        f"data.path={folder / 'd.csv'}",
+        "--set",
+        "train.max_steps=3",
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "odd[/]name[bold]" in result.stderr, result.stderr

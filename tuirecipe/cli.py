@@ -319,7 +319,9 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+    from rich.text import Text
 
+    from tuirecipe.events import CheckResult, Error, EvalMetrics, Log, StepMetrics
     from tuirecipe.runs.follower import Follower
     from tuirecipe.runs.jobs import JobClient, Signalled
     from tuirecipe.runs.rundir import TERMINAL_STATES
@@ -346,31 +348,31 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
         while True:
             try:
                 for event in follower.poll():
-                    kind = event.kind
-                    if kind == "step":
+                    if isinstance(event, StepMetrics):
                         acc = f" acc {event.acc:.3f}" if event.acc is not None else ""
                         progress.update(
                             task,
                             completed=event.step,
                             metrics=f"loss {event.loss:.4f}{acc} ep {event.epoch:.2f}",
                         )
-                    elif kind == "eval":
+                    elif isinstance(event, EvalMetrics):
                         last_eval = {"step": event.step, **event.metrics}
                         progress.console.print(
                             f"  eval @ step {event.step}: {_metrics_text(event.metrics)}"
                         )
-                    elif kind == "log":
+                    elif isinstance(event, Log):
+                        # A log line quotes paths, rows and exceptions: text, not markup.
                         style = "yellow" if event.level == "warning" else "dim"
-                        progress.console.print(f"  [{style}]{event.message}[/]")
-                    elif kind == "error":
+                        progress.console.print(Text(f"  {event.message}", style=style))
+                    elif isinstance(event, Error):
                         last_error = {
                             "message": event.message,
                             "traceback": event.traceback,
                             "user_error": event.user_error,
                         }
-                    elif kind == "check_result":
+                    elif isinstance(event, CheckResult):
                         progress.console.print(
-                            f"  check {event.name}: {event.status} — {event.summary}"
+                            Text(f"  check {event.name}: {event.status} — {event.summary}")
                         )
                 status = run.read_status()
                 if status.get("total_steps") and progress.tasks[0].total is None:
@@ -378,7 +380,7 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
                 state = run.state()
                 if state in TERMINAL_STATES:
                     for event in follower.poll():  # anything written just before the end
-                        if event.kind == "error":
+                        if isinstance(event, Error):
                             last_error = {
                                 "message": event.message,
                                 "traceback": event.traceback,

@@ -335,7 +335,7 @@ def stopped_by_sigterm(command: Callable[[argparse.Namespace], int]) -> Callable
         def interrupt(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt
 
-        wanted = {
+        wanted: dict[signal.Signals, Any] = {
             signal.SIGTERM: interrupt,
             signal.SIGUSR1: signal.SIG_IGN,
             signal.SIGUSR2: signal.SIG_IGN,

@@ -78,8 +78,10 @@ class InputView(Check):
         tensors = SplitTensors.from_split(split, data.task, "cpu", pad_id)
         index = SplitTensors(tensors.ids, torch.arange(len(tensors)), tensors.extent, pad_id)
         generator = seed_everything(ctx.config.seed)
-        _, _, rows = next(iter_batches(index, ctx.config.train.batch_size, generator=generator))
-        rows = rows.tolist()
+        _, _, batch_rows = next(
+            iter_batches(index, ctx.config.train.batch_size, generator=generator)
+        )
+        rows: list[int] = batch_rows.tolist()
         width = ids.shape[1]
         matched = len(rows) == ids.shape[0] and torch.equal(
             tensors.ids[rows, :width], ids.to(torch.int64)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tuirecipe.config import Config
+from tuirecipe.events import EvalMetrics
 from tuirecipe.runs.jobs import JobClient, Signalled
 from tuirecipe.runs.launch import prepare_run
 from tuirecipe.runs.rundir import RunDir, read_events
@@ -69,7 +70,7 @@ class _Pruner:
         curve = self.curves.setdefault(run.id, [])
         before = len(curve)
         for e in events:
-            if e.kind == "eval" and getattr(e, "split", "") == "dev" and "loss" in e.metrics:
+            if isinstance(e, EvalMetrics) and e.split == "dev" and "loss" in e.metrics:
                 curve.append((e.step, float(e.metrics["loss"])))
         return len(curve) > before
 
