@@ -50,8 +50,14 @@ from tuirecipe.data.cleaning import (
     basic_row_flags,
     export_cleaned,
 )
+from tuirecipe.data.row_flags import merge_flags
 from tuirecipe.errors import UserError
-from tuirecipe.runs.badcases import CLEANING_FILE, LabelWrongRows, label_wrong_rows
+from tuirecipe.runs.badcases import (
+    CLEANING_FILE,
+    LabelWrongRows,
+    describe_bad_case_import,
+    label_wrong_rows,
+)
 from tuirecipe.ui.widgets.browser import (
     FLAG_NAMES,
     THREAD_THRESHOLD,
@@ -64,64 +70,7 @@ from tuirecipe.ui.widgets.profile_view import ProfileView
 if TYPE_CHECKING:
     from tuirecipe.data.profiling import LoadedDataset
 
-__all__ = ["DataPane", "ExportDialog", "merge_flags", "describe_bad_case_import"]
-
-
-_WHOLE_FILE_FLAGS = ("duplicate", "conflict")
-
-
-def merge_flags(
-    frame: pd.DataFrame, profiled: pd.DataFrame, flags: dict[str, Any], base: pd.DataFrame
-) -> pd.DataFrame:
-    """The profile's per-row flags (aligned with ``profiled``) laid onto ``frame``'s rows.
-
-    The profile sees the train split only; rows it did not see (dev) keep the ``base``
-    flags, matched by source row number, and ``duplicate``/``conflict`` stay set where
-    the whole-file ``base`` flags found them.
-    """
-    out = base.reset_index(drop=True).copy()
-    where = pd.Index(frame["row"].to_numpy()).get_indexer(profiled["row"].to_numpy())
-    ok = where >= 0
-    for name, values in flags.items():
-        values = pd.Series(values).to_numpy(dtype=bool)
-        if len(values) != len(profiled):
-            continue
-        column = (
-            np.array(out[name].to_numpy(dtype=bool))
-            if name in out
-            else np.zeros(len(out), dtype=bool)
-        )
-        if name in _WHOLE_FILE_FLAGS and name in out:
-            # The profile sees train only; the base flags see the whole file (a text
-            # repeated across train and dev), so keep either.
-            column[where[ok]] |= values[ok]
-        else:
-            column[where[ok]] = values[ok]
-        out[name] = column
-    return out
-
-
-def describe_bad_case_import(result: MarkImport, found: LabelWrongRows, most_runs: int = 5) -> str:
-    """One notification's words for rows imported from runs' bad cases ("" when none)."""
-    lines = []
-    if result.new_rows:
-        runs = sorted(result.by_source.items(), key=lambda kv: (-kv[1], kv[0]))
-        named = ", ".join(f"{run} ({n})" for run, n in runs[:most_runs])
-        if len(runs) > most_runs:
-            named += f" and {len(runs) - most_runs} more"
-        plural = "s" if len(runs) != 1 else ""
-        lines.append(
-            f"{result.new_rows} row(s) from the bad cases of {len(runs)} run{plural}: {named}."
-        )
-        parts = [f"{len(result.marked)} marked label-wrong"]
-        if result.already_marked:
-            parts.append(f"{len(result.already_marked)} already marked, your mark kept")
-        if result.not_found:
-            parts.append(f"{len(result.not_found)} not found in this table")
-        lines.append("; ".join(parts) + ".")
-    for run, why in found.skipped:
-        lines.append(f"skipped {run}: {why}")
-    return "\n".join(lines)
+__all__ = ["DataPane", "ExportDialog"]
 
 
 def _display_path(path: Path) -> str:
