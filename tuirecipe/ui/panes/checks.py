@@ -35,6 +35,7 @@ from tuirecipe.config import Config
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
 from tuirecipe.ui.bus import Command, Message
 from tuirecipe.ui.panes import consume
+from tuirecipe.ui.services import Services
 from tuirecipe.ui.widgets.check_detail import (
     STATUS_GLYPHS,
     CheckDetail,
@@ -94,9 +95,10 @@ class ChecksPane(Widget):
         Binding("d", "show_detail", "Details"),
     ]
 
-    def __init__(self, config: Config, **kwargs: Any) -> None:
+    def __init__(self, config: Config, services: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config = config
+        self.services = services
         self.store = ChecklistStore(config.runs_path)
         self.checks: dict[str, type[Check]] = {c.name: c for c in all_checks()}
         self.results: dict[str, dict[str, Any]] = {}
@@ -127,7 +129,7 @@ class ChecksPane(Widget):
     def on_mount(self) -> None:
         self._read_store()
         self.load_saved()
-        consume(self, self.app.bus, TOPICS, self.on_bus_message)
+        consume(self, self.services.bus, TOPICS, self.on_bus_message)
         self.set_interval(0.2, self._spin)
         options = self.query_one("#checks-list", OptionList)
         first = next(
@@ -378,8 +380,8 @@ class ChecksPane(Widget):
                 self.live[name]["run_id"] = run.id
         # The worker client knows it (quit asks about it, stop finds it); the Train pane
         # follows only what is announced on run_started, so it is not announced.
-        self.app.workers_client.started_here[run.id] = run
-        self.app.follower.watch(run)
+        self.services.jobs.started_here[run.id] = run
+        self.services.follower.watch(run)
         self._update_summary()
 
     def action_stop(self) -> None:
@@ -388,7 +390,7 @@ class ChecksPane(Widget):
             return
         name = self.highlighted_name()
         run_id = self.live.get(name or "", {}).get("run_id") or next(reversed(self.runs))
-        self.app.bus.publish("command", Command("stop", run_id=run_id))
+        self.services.bus.publish("command", Command("stop", run_id=run_id))
         self.notify(f"stopping checks run {run_id}")
 
     def on_bus_message(self, message: Message) -> None:
