@@ -105,6 +105,7 @@ class ChecksPane(Widget):
         self.live: dict[str, dict[str, Any]] = {}  # name -> {"state", "fraction", "run_id"}
         self.runs: dict[str, tuple[RunDir, Any, list[str]]] = {}  # run id -> run, proc, names
         self.ticks: dict[str, dict[str, Any]] = {}
+        self._ticked_here: set[str] = set()  # ticked or unticked since the pane started
         self.human: dict[str, Any] | None = None
         self.loaded = False
         self._frame = 0
@@ -127,7 +128,6 @@ class ChecksPane(Widget):
             yield CheckDetail(id="check-detail")
 
     def on_mount(self) -> None:
-        self._read_store()
         self.load_saved()
         consume(self, self.services.bus, TOPICS, self.on_bus_message)
         self.set_interval(0.2, self._spin)
@@ -155,8 +155,25 @@ class ChecksPane(Widget):
 
     @work(exclusive=True, group="checks-load")
     async def load_saved(self) -> None:
-        """The newest recorded result of every check (reading events is done off-loop)."""
-        saved = await asyncio.to_thread(latest_results, self.config.runs_path)
+        """The newest recorded result of every check, the ticks and the human baseline
+        (all read in a thread)."""
+
+        def read() -> tuple[dict[str, dict[str, Any]], Any]:
+            return latest_results(self.config.runs_path), self._read_store()
+
+        saved, store = await asyncio.to_thread(read)
+        if isinstance(store, str):
+            self.notify(store, severity="error")
+        else:
+            ticks, human = store
+            # A tick made here while the file was being read is newer than the file.
+            for name in self._ticked_here:
+                ticks.pop(name, None)
+                if name in self.ticks:
+                    ticks[name] = self.ticks[name]
+            self.ticks = ticks
+            if self.human is None:
+                self.human = human
         for name, result in saved.items():
             current = self.results.get(name)
             if current is None or current.get("time", 0) < result.get("time", 0):
@@ -164,12 +181,12 @@ class ChecksPane(Widget):
         self.loaded = True
         self._refresh_all()
 
-    def _read_store(self) -> None:
+    def _read_store(self) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None] | str:
+        """The ticks and the human baseline, or why they cannot be read (in a thread)."""
         try:
-            self.ticks = self.store.ticks()
-            self.human = self.store.human_baseline()
+            return self.store.ticks(), self.store.human_baseline()
         except OSError as exc:
-            self.notify(f"checklist not readable: {exc}", severity="error")
+            return f"checklist not readable: {exc}"
 
     # -- drawing -------------------------------------------------------------------------
     def _glyph(self, check: type[Check]) -> str:
@@ -463,14 +480,16 @@ class ChecksPane(Widget):
                     "only manual checks and the input view are ticked by hand", severity="warning"
                 )
             return
+        # Written at once, here: a tick is the person's work and must not wait on a thread.
         try:
             if name in self.ticks:
                 self.store.untick(name)
+                del self.ticks[name]
             else:
-                self.store.tick(name, "")
+                self.ticks[name] = self.store.tick(name, "")
         except OSError as exc:
             self.notify(f"checklist not saved: {exc}", severity="error")
-        self._read_store()
+        self._ticked_here.add(name)
         self._refresh_check(name)
         self._update_summary()
 
@@ -485,10 +504,10 @@ class ChecksPane(Widget):
             if note is None:
                 return
             try:
-                self.store.tick(name, note)  # a note ticks it: you looked
+                self.ticks[name] = self.store.tick(name, note)  # a note ticks it: you looked
             except OSError as exc:
                 self.notify(f"checklist not saved: {exc}", severity="error")
-            self._read_store()
+            self._ticked_here.add(name)
             self._refresh_check(name)
             self._update_summary()
 
@@ -506,7 +525,8 @@ class ChecksPane(Widget):
         from tuirecipe.ui.screens.human_baseline import HumanBaselineScreen
 
         def done(result: dict[str, Any] | None) -> None:
-            self._read_store()
+            if result is not None:  # the screen saved it in the checklist
+                self.human = result
             self._refresh_check("human_baseline")
             self._update_summary()
 
