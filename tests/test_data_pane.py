@@ -14,7 +14,8 @@ from textual.widgets import Collapsible, Footer
 from tuirecipe.config import Config, config_from_dict
 from tuirecipe.data.cleaning import sha256_of
 from tuirecipe.ui.panes.data import DataPane, ExportDialog
-from tuirecipe.ui.widgets.browser import DataBrowser, RowDetail
+from tuirecipe.ui.screens.row_detail import RowDetail
+from tuirecipe.ui.widgets.browser import DataBrowser
 from tuirecipe.ui.widgets.profile_view import ProfileView, render_section
 
 SAMPLE_PROFILE: dict[str, Any] = {

@@ -23,10 +23,9 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.containers import Horizontal
 from textual.widget import Widget
-from textual.widgets import Footer, Label, OptionList
+from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from tuirecipe.checks.base import STAGES, Check, all_checks
@@ -35,6 +34,7 @@ from tuirecipe.config import Config
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
 from tuirecipe.ui.bus import Command, Message
 from tuirecipe.ui.panes import consume
+from tuirecipe.ui.screens.check_detail import CheckDetailScreen
 from tuirecipe.ui.services import Services
 from tuirecipe.ui.widgets.check_detail import (
     STATUS_GLYPHS,
@@ -59,27 +59,6 @@ def _launch_checks(config: Config, names: list[str]) -> tuple[RunDir, Any]:
 def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
-
-
-class CheckDetailScreen(ModalScreen[None]):
-    """The detail view full screen (narrow terminals, or a closer look)."""
-
-    BINDINGS = [Binding("escape,d,q", "close", "Close")]
-
-    def __init__(self, view: CheckView) -> None:
-        super().__init__(id="check-detail-screen")
-        self.view = view
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="check-detail-box"):
-            yield CheckDetail(self.view, focusable=True, id="check-detail-full")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one(CheckDetail).focus()
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
 
 class ChecksPane(Widget):

@@ -24,11 +24,9 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import (
     Button,
-    Checkbox,
     Input,
     ProgressBar,
     Select,
@@ -58,12 +56,13 @@ from tuirecipe.runs.badcases import (
     describe_bad_case_import,
     label_wrong_rows,
 )
+from tuirecipe.ui.screens.export_dialog import ExportDialog
+from tuirecipe.ui.screens.row_detail import RowDetail
 from tuirecipe.ui.widgets.browser import (
     FLAG_NAMES,
     THREAD_THRESHOLD,
     BrowserQuery,
     DataBrowser,
-    RowDetail,
 )
 from tuirecipe.ui.widgets.profile_view import ProfileView
 
@@ -81,62 +80,6 @@ def _display_path(path: Path) -> str:
         home = str(Path.home())
         text = str(path)
         return "~" + text[len(home) :] if text.startswith(home + os.sep) else text
-
-
-class ExportDialog(ModalScreen[tuple[str, ...] | None]):
-    """Confirm an export; optionally remove exact duplicates and conflicts in bulk."""
-
-    DEFAULT_CSS = """
-    ExportDialog {
-        align: center middle;
-    }
-    ExportDialog > Vertical {
-        width: 70;
-        max-width: 95%;
-        height: auto;
-        border: thick $primary;
-        background: $surface;
-        padding: 1 2;
-    }
-    ExportDialog #export-buttons {
-        height: auto;
-        margin-top: 1;
-    }
-    ExportDialog #export-buttons > Button {
-        margin-right: 2;
-    }
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, summary: str) -> None:
-        super().__init__()
-        self.summary = summary
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(self.summary, id="export-summary")
-            yield Checkbox("also remove exact duplicates (keep the first)", id="export-dups")
-            yield Checkbox("also remove conflicts (same text, other labels)", id="export-conflicts")
-            with Horizontal(id="export-buttons"):
-                yield Button("Export", variant="primary", id="export-confirm")
-                yield Button("Cancel", id="export-cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#export-confirm", Button).focus()
-
-    @on(Button.Pressed, "#export-confirm")
-    def confirm_export(self) -> None:
-        flags = []
-        if self.query_one("#export-dups", Checkbox).value:
-            flags.append("duplicate")
-        if self.query_one("#export-conflicts", Checkbox).value:
-            flags.append("conflict")
-        self.dismiss(tuple(flags))
-
-    @on(Button.Pressed, "#export-cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class DataPane(Vertical):
