@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuirecipe.events import CheckResult, EvalMetrics, PredictionsSnapshot, StepMetrics
 from tuirecipe.runs.compare import change_summary
 from tuirecipe.runs.curves import RunHistory
 from tuirecipe.runs.rundir import RunDir
@@ -68,13 +69,13 @@ def load_run(run: RunDir) -> LoadedRun:
     events = run.events()
     loaded.history.add(events)
     for event in events:
-        if event.kind == "predictions":
+        if isinstance(event, PredictionsSnapshot):
             loaded.snapshots.append(event)
-        elif event.kind == "step":
+        elif isinstance(event, StepMetrics):
             loaded.last_step = event
-        elif event.kind == "eval" and event.split == "dev":
+        elif isinstance(event, EvalMetrics) and event.split == "dev":
             loaded.last_eval = event
-        elif event.kind == "check_result":
+        elif isinstance(event, CheckResult):
             loaded.checks[event.name] = event.status
     return loaded
 

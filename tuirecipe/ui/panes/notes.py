@@ -42,7 +42,7 @@ def read_log(path: Path) -> tuple[str, bool, str]:
 
 class NotesPane(Widget):
     BINDINGS = [
-        Binding("escape", "leave_editor", "Leave editor"),
+        Binding("escape", "app.focus_tabs", "Leave editor"),
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+o", "switch_notes", "Log / run notes"),
     ]
@@ -155,9 +155,6 @@ class NotesPane(Widget):
 
     def action_save(self) -> None:
         self.save()
-
-    def action_leave_editor(self) -> None:
-        self.app.action_focus_tabs()
 
     def on_unmount(self) -> None:
         self._schedule.cancel()

@@ -22,7 +22,9 @@ def bar(fraction: float, width: int) -> str:
     return text.ljust(width)
 
 
-def pick(data: Mapping[str, Any] | None, *names: str, default: Any = None) -> Any:
+def pick(data: Any, *names: str, default: Any = None) -> Any:
+    """The first of ``names`` that ``data`` holds (not None), else ``default``; anything
+    that is not a mapping holds nothing."""
     if not isinstance(data, Mapping):
         return default
     for name in names:
