@@ -1,7 +1,7 @@
 """The services a pane is given: the bus, the run follower and the job client.
 
-Panes receive one :class:`Services` when they are built, instead of reaching into the App
-for them; a pane built in a test gets the same object, made from a bus of its own.
+Panes receive one :class:`Services` when they are built (the App makes it), instead of
+reaching into the App for them.
 """
 
 from __future__ import annotations
@@ -23,10 +23,3 @@ class Services:
     bus: Bus
     follower: RunFollower
     jobs: WorkerClient
-
-    @classmethod
-    def create(cls) -> Services:
-        """A bus, a follower feeding it and a job client serving its commands."""
-        bus = Bus()
-        follower = RunFollower(bus)
-        return cls(bus=bus, follower=follower, jobs=WorkerClient(bus, follower))
