@@ -36,15 +36,9 @@ from tuirecipe.ui.bus import Command, Message
 from tuirecipe.ui.panes import consume
 from tuirecipe.ui.screens.check_detail import CheckDetailScreen
 from tuirecipe.ui.services import Services
-from tuirecipe.ui.widgets.check_detail import (
-    STATUS_GLYPHS,
-    CheckDetail,
-    CheckView,
-    escape,
-    human_summary,
-)
+from tuirecipe.ui.widgets.check_detail import CheckDetail, CheckView, escape
+from tuirecipe.ui.widgets.check_lines import ChecklistState, check_prompt, checklist_summary
 
-SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 TICKABLE_AUTO = ("input_view",)  # automatic checks a person also confirms by looking
 NARROW_WIDTH = 100  # below this the side panel hides; `d` shows details full screen
 TOPICS = ("check_started", "check_progress", "check_result", "status", "error")
@@ -54,11 +48,6 @@ def _launch_checks(config: Config, names: list[str]) -> tuple[RunDir, Any]:
     from tuirecipe.runs.launch import launch
 
     return launch(config, "check", args={"only": names})
-
-
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
 
 
 class ChecksPane(Widget):
@@ -168,57 +157,20 @@ class ChecksPane(Widget):
             return f"checklist not readable: {exc}"
 
     # -- drawing -------------------------------------------------------------------------
-    def _glyph(self, check: type[Check]) -> str:
-        live = self.live.get(check.name)
-        if live is not None:
-            if live["state"] == "queued":
-                return "[$text-muted]  …  [/]"
-            fraction = live.get("fraction")
-            spin = SPINNER[self._frame % len(SPINNER)]
-            done = f"{fraction:>4.0%}" if fraction is not None else "    "
-            return f"[$accent b]{spin}{done}[/]"
-        if check.kind == "manual":
-            return "[$success b]  ☑  [/]" if check.name in self.ticks else "[$text-muted]  ☐  [/]"
-        if check.kind == "interactive":
-            return "[$success b]  ✓  [/]" if self.human else "[$text-muted]  ·  [/]"
-        result = self.results.get(check.name)
-        if result is None:
-            return "[$text-muted]  ·  [/]"
-        glyph, colour = STATUS_GLYPHS.get(result.get("status", ""), ("?", "$text-muted"))
-        return f"[{colour} b]  {glyph}  [/]"
-
-    def _summary_line(self, check: type[Check]) -> str:
-        live = self.live.get(check.name)
-        if live is not None:
-            if live["state"] == "queued":
-                return "queued"
-            return live.get("message") or "running…"
-        if check.kind == "manual":
-            tick = self.ticks.get(check.name)
-            if tick is not None:
-                return tick.get("note") or "ticked"
-            return "space: tick when done · n: note"
-        if check.kind == "interactive":
-            if self.human:
-                return human_summary(self.human)
-            return f"h: label {self.config.checks.human_baseline_examples} dev examples yourself"
-        result = self.results.get(check.name)
-        if result is None:
-            return "not run · r: run"
-        return result.get("summary", "")
+    @property
+    def state(self) -> ChecklistState:
+        """What the list lines are drawn from (the pane's own dicts, not copies)."""
+        return ChecklistState(
+            results=self.results,
+            live=self.live,
+            ticks=self.ticks,
+            human=self.human,
+            human_examples=self.config.checks.human_baseline_examples,
+            frame=self._frame,
+        )
 
     def _prompt(self, check: type[Check]) -> str:
-        result = self.results.get(check.name)
-        extra = ""
-        if result is not None and check.kind == "auto" and check.name not in self.live:
-            extra = f"  [$text-muted]{result.get('seconds', 0):.1f}s[/]"
-        if check.kind == "auto" and check.name in self.ticks:
-            extra += "  [$success]☑ looked[/]"
-        summary = _clip(self._summary_line(check), self._line_width - 6)
-        return (
-            f"{self._glyph(check)} [b]{escape(check.title)}[/b]{extra}\n"
-            f"      [$text-muted]{escape(summary)}[/]"
-        )
+        return check_prompt(check, self.state, self._line_width)
 
     def _refresh_check(self, name: str) -> None:
         check = self.checks.get(name)
@@ -247,33 +199,10 @@ class ChecksPane(Widget):
             )
 
     def _update_summary(self) -> None:
-        autos = [c for c in self.checks.values() if c.kind == "auto"]
-        counts: dict[str, int] = {}
-        for check in autos:
-            status = self.results.get(check.name, {}).get("status")
-            if status:
-                counts[status] = counts.get(status, 0) + 1
-        manual = [c for c in self.checks.values() if c.kind == "manual"]
-        parts = [
-            f"{len(autos)} automatic: "
-            + (
-                " ".join(
-                    f"[{STATUS_GLYPHS[s][1]}]{counts[s]} {STATUS_GLYPHS[s][0]}[/]"
-                    for s in STATUS_GLYPHS
-                    if counts.get(s)
-                )
-                or "none run"
-            )
-        ]
-        not_run = len(autos) - sum(counts.values())
-        if counts and not_run:
-            parts[-1] += f" {not_run} not run"
-        parts.append(f"manual {sum(c.name in self.ticks for c in manual)}/{len(manual)} ticked")
-        if self.runs:
-            parts.append(f"[$accent]running {', '.join(self.runs)}[/]  x: stop")
-        elif not self.loaded:
-            parts.append("reading results…")
-        self.query_one("#checks-summary", Label).update(" · ".join(parts))
+        summary = checklist_summary(
+            list(self.checks.values()), self.state, list(self.runs), loaded=self.loaded
+        )
+        self.query_one("#checks-summary", Label).update(summary)
 
     # -- the highlighted check and its details -------------------------------------------
     def highlighted_name(self) -> str | None:
