@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 from textual.app import App, ComposeResult
 
-from tuirecipe.ui.widgets.browser import BrowserQuery, DataBrowser, RowDetail, select_rows
+from tuirecipe.data.row_query import BrowserQuery, select_rows
+from tuirecipe.ui.screens.row_detail import RowDetail
+from tuirecipe.ui.widgets.browser import DataBrowser
 
 
 def _frame(n: int) -> pd.DataFrame:

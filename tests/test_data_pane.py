@@ -14,7 +14,8 @@ from textual.widgets import Collapsible, Footer
 from tuirecipe.config import Config, config_from_dict
 from tuirecipe.data.cleaning import sha256_of
 from tuirecipe.ui.panes.data import DataPane, ExportDialog
-from tuirecipe.ui.widgets.browser import DataBrowser, RowDetail
+from tuirecipe.ui.screens.row_detail import RowDetail
+from tuirecipe.ui.widgets.browser import DataBrowser
 from tuirecipe.ui.widgets.profile_view import ProfileView, render_section
 
 SAMPLE_PROFILE: dict[str, Any] = {
@@ -336,30 +337,3 @@ async def test_demo_data_profiles_with_the_real_profiler(
         titles = [str(c.title) for c in app.query_one(ProfileView).query(Collapsible)]
         for name in ("Size", "Labels", "Lengths", "Duplicates", "Corrupted rows"):
             assert any(t.startswith(name) for t in titles), (name, titles)
-
-
-def test_merge_flags_keeps_whole_file_duplicates() -> None:
-    from tuirecipe.ui.panes.data import merge_flags
-
-    frame = pd.DataFrame(
-        {"text": ["a", "b", "a", "c"], "label": ["x", "y", "z", "x"], "row": [2, 3, 4, 5]}
-    )
-    train = frame.iloc[[0, 1, 3]].reset_index(drop=True)  # row 4 went to dev
-    base = pd.DataFrame(
-        {
-            "duplicate": [False] * 4,
-            "conflict": [True, False, True, False],
-            "long": [True, True, True, True],
-        }
-    )
-    profile_flags = {
-        "conflict": [False, False, False],
-        "long": [False, True, False],
-        "corrupted": [False, False, True],
-        "near_duplicate": [1, 0],
-    }
-    merged = merge_flags(frame, train, profile_flags, base)
-    assert merged["conflict"].tolist() == [True, False, True, False]  # across train/dev
-    assert merged["long"].tolist() == [False, True, True, False]  # profile wins on train
-    assert merged["corrupted"].tolist() == [False, False, False, True]
-    assert "near_duplicate" not in merged  # wrong length: ignored

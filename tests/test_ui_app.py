@@ -200,7 +200,7 @@ async def test_a_key_after_the_longest_wait_saves_at_once(tmp_path, monkeypatch)
     """The console was busy past the save deadline and a key arrives: saved then and
     there. (It was once left to a zero-delay Textual timer, which never fires when it
     starts late: typing on in a busy console then saved nothing at all.)"""
-    import tuirecipe.ui.panes.notes as notes_module
+    import tuirecipe.ui.save_schedule as notes_module
 
     app = make(tmp_path)
     notes = tmp_path / "runs" / "notes.md"

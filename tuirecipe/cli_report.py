@@ -1,6 +1,7 @@
 """Headless reports for the CLI (part of the CLI layer: rich is imported inside functions).
 
-``tuirecipe data``: the dataset profile as tables, or JSON.
+``tuirecipe data``: the dataset profile, drawn by the Data pane's section builders
+(:mod:`tuirecipe.ui.profile_render`, Rich only), or JSON.
 """
 
 from __future__ import annotations
@@ -10,11 +11,6 @@ import sys
 from typing import Any
 
 from tuirecipe.config import Config
-
-
-def _bar(fraction: float, width: int = 30) -> str:
-    full = max(0, min(width, round(fraction * width)))
-    return "█" * full + "·" * (width - full)
 
 
 def print_profile(config: Config, *, as_json: bool = False) -> int:
@@ -53,104 +49,18 @@ def print_profile(config: Config, *, as_json: bool = False) -> int:
 
 
 def _print_profile_tables(data: Any, prof: dict[str, Any]) -> None:
+    """The profile as the Data pane shows it: the same section builders, one under the
+    other instead of in collapsibles."""
     from rich.console import Console
-    from rich.table import Table
+
+    from tuirecipe.ui.profile_render import render_profile, render_source
 
     console = Console()
-    size = prof["size"]
-    console.rule(f"[bold]{data.path}")
     console.print(
-        f"rows {size['rows']:,} (train {size['train_rows']:,} / dev "
-        f"{size['dev_rows']:,}) · skipped {data.skipped} · vocab "
-        f"{size['vocab_size']:,} · dev OOV {size.get('dev_oov_rate', 0):.1%} · "
-        f"sha256 {data.sha256[:12]}"
+        render_source(str(data.path), len(data.frame), data.sha256, data.skipped, data.notes)
     )
-    for note in data.notes:
-        console.print(f"[yellow]note:[/] {note}")
-    console.print(f"[bold]size:[/] {size['scale_advice']}")
-
-    labels = prof["labels"]
-    if labels.get("kind") == "classification":
-        table = Table(
-            title=f"labels (imbalance {labels['imbalance_ratio']:.1f}×"
-            f"{', long tail' if labels['long_tail'] else ''})"
-        )
-        table.add_column("label")
-        table.add_column("count", justify="right")
-        table.add_column("%", justify="right")
-        table.add_column("")
-        top = max((c["count"] for c in labels["counts"]), default=1)
-        for c in labels["counts"]:
-            table.add_row(
-                str(c["label"]), f"{c['count']:,}", f"{c['percent']:.1f}", _bar(c["count"] / top)
-            )
-        console.print(table)
-    else:
-        console.print(
-            f"[bold]target:[/] mean {labels.get('mean', 0):.4g} · std {labels.get('std', 0):.4g}"
-        )
-
-    lengths = prof["lengths"]
-    console.print(
-        f"[bold]lengths[/] ({lengths['unit']}): p50 {lengths['p50']:.0f} · p90 "
-        f"{lengths['p90']:.0f} · p95 {lengths['p95']:.0f} · p99 {lengths['p99']:.0f}"
-        f" · max {lengths['max']:,} → suggested max_len "
-        f"{lengths['suggested_max_len']} (configured {lengths['max_len']}, "
-        f"truncates {lengths.get('truncation_rate', 0):.1%})"
-    )
-
-    table = Table(title="duplicates and conflicting labels")
-    for col in ("normalisation", "surplus rows", "repeated texts", "conflicting texts"):
-        table.add_column(col, justify="right" if col != "normalisation" else "left")
-    for level in ("exact", "case_space", "loose"):
-        dup, conf = prof["duplicates"][level], prof["conflicts"][level]
-        table.add_row(
-            level,
-            f"{dup['surplus_rows']:,}",
-            f"{dup['repeated_texts']:,}",
-            f"{conf['conflicting_texts']:,}",
-        )
-    console.print(table)
-    for group in prof["conflicts"]["case_space"]["groups"][:5]:
-        console.print(
-            f"  conflict rows {group['rows'][:6]}: {group['labels']} — {group['text'][:70]!r}"
-        )
-
-    near = prof.get("near_duplicates", {})
-    if near.get("ran"):
-        leak = near.get("leakage", {})
-        sampled = f" (sampled {near['sample_size']:,})" if near.get("sampled") else ""
-        console.print(
-            f"[bold]near-duplicates:[/] {near['pairs']:,} pairs in train{sampled}"
-            f" · train↔dev leakage {leak.get('pairs', 0):,} pairs"
-        )
-
-    corrupted = prof.get("corrupted", {})
-    table = Table(title="corrupted rows")
-    for col in ("category", "rows", "first rows"):
-        table.add_column(col)
-    for name, item in corrupted.get("categories", corrupted).items():
-        if isinstance(item, dict) and item.get("count"):
-            table.add_row(name, f"{item['count']:,}", ", ".join(map(str, item.get("rows", [])[:8])))
-    console.print(table)
-
-    clusters = prof.get("clusters", {})
-    if clusters.get("clusters"):
-        table = Table(
-            title="clusters (TF-IDF → SVD → k-means)"
-            f"{' on a sample' if clusters.get('sampled') else ''}"
-        )
-        for col in ("#", "size", "top terms", "label mix"):
-            table.add_column(col)
-        for i, c in enumerate(clusters["clusters"]):
-            mix = ", ".join(f"{k} {v}" for k, v in list(c.get("labels", {}).items())[:3])
-            flag = " [red]mixed[/]" if c.get("mixed") else ""
-            table.add_row(
-                str(i), f"{c['size']:,}", " ".join(c.get("top_terms", [])[:6]), mix + flag
-            )
-        console.print(table)
-    for line in prof.get("advice", []):
-        console.print(f"[bold]advice:[/] {line}")
+    console.print()
+    console.print(render_profile(prof))
 
 
 # ---------------------------------------------------------------------------------------

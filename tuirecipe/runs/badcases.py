@@ -36,9 +36,12 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuirecipe.runs.rundir import atomic_write_json, atomic_write_text, read_json
+
+if TYPE_CHECKING:
+    from tuirecipe.data.cleaning import MarkImport
 
 PREDICTIONS_FILE = "dev_predictions.json"
 MARKS_FILE = "badcase_marks.json"
@@ -253,3 +256,26 @@ def dumps_predictions(step: int, task: str, labels: list[str], rows: list[dict[s
         )
         + "\n"
     )
+
+
+def describe_bad_case_import(result: MarkImport, found: LabelWrongRows, most_runs: int = 5) -> str:
+    """One notification's words for rows imported from runs' bad cases ("" when none)."""
+    lines = []
+    if result.new_rows:
+        runs = sorted(result.by_source.items(), key=lambda kv: (-kv[1], kv[0]))
+        named = ", ".join(f"{run} ({n})" for run, n in runs[:most_runs])
+        if len(runs) > most_runs:
+            named += f" and {len(runs) - most_runs} more"
+        plural = "s" if len(runs) != 1 else ""
+        lines.append(
+            f"{result.new_rows} row(s) from the bad cases of {len(runs)} run{plural}: {named}."
+        )
+        parts = [f"{len(result.marked)} marked label-wrong"]
+        if result.already_marked:
+            parts.append(f"{len(result.already_marked)} already marked, your mark kept")
+        if result.not_found:
+            parts.append(f"{len(result.not_found)} not found in this table")
+        lines.append("; ".join(parts) + ".")
+    for run, why in found.skipped:
+        lines.append(f"skipped {run}: {why}")
+    return "\n".join(lines)

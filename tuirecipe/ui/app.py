@@ -29,6 +29,7 @@ from tuirecipe.ui.panes.checks import ChecksPane
 from tuirecipe.ui.panes.notes import NotesPane
 from tuirecipe.ui.panes.runs import RunsPane
 from tuirecipe.ui.panes.train import TrainPane
+from tuirecipe.ui.services import Services
 from tuirecipe.ui.settings import Settings, default_settings_dir
 from tuirecipe.ui.themes import DEFAULT_THEME, ThemeProblem, discover_themes, theme_dirs
 
@@ -101,6 +102,8 @@ class TuiRecipeApp(App[int]):
         self.bus = Bus()
         self.follower = RunFollower(self.bus)
         self.workers_client = WorkerClient(self.bus, self.follower)
+        # What the panes are given: they never reach into the App for these.
+        self.services = Services(bus=self.bus, follower=self.follower, jobs=self.workers_client)
         self.problems: list[ThemeProblem | str] = []
         self._theme_chosen_here = False  # set once running: later changes are the user's
         self.console_themes, problems = discover_themes(theme_dirs(self.settings_dir))
@@ -133,10 +136,10 @@ class TuiRecipeApp(App[int]):
         yield ConsoleHeader(self.config.name, id="header")
         panes = {
             "data": DataSlot(self.config, id="data-slot"),
-            "checks": ChecksPane(self.config, id="checks"),
-            "train": TrainPane(self.config, id="train"),
+            "checks": ChecksPane(self.config, self.services, id="checks"),
+            "train": TrainPane(self.config, self.services, id="train"),
             "notes": NotesPane(self.config, id="notes"),
-            "runs": RunsPane(self.config, id="runs"),
+            "runs": RunsPane(self.config, self.services, id="runs"),
         }
         with TabbedContent(id="panes"):
             for number, (pane, title) in enumerate(self.PANES, start=1):
@@ -273,6 +276,18 @@ class TuiRecipeApp(App[int]):
     def show_followed_run(self, event: TrainPane.RunChanged) -> None:
         header = self.query_one(ConsoleHeader)
         header.run_id, header.state = event.run_id, event.state
+
+    @on(NotesPane.RunNotesWanted)
+    def show_run_notes(self) -> None:
+        """The Notes pane shows the followed run's notes (saved first), or else those of
+        the run highlighted in the Runs pane."""
+        train = self.query_one(TrainPane)
+        if train.run is not None:
+            train.save_notes()
+            run = train.run
+        else:
+            run = self.query_one(RunsPane).highlighted_run()
+        self.query_one(NotesPane).show_run_notes(run)
 
     @on(RunsPane.RunChosen)
     def follow_chosen_run(self, event: RunsPane.RunChosen) -> None:

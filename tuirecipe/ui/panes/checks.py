@@ -23,10 +23,9 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.containers import Horizontal
 from textual.widget import Widget
-from textual.widgets import Footer, Label, OptionList
+from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from tuirecipe.checks.base import STAGES, Check, all_checks
@@ -35,44 +34,14 @@ from tuirecipe.config import Config
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
 from tuirecipe.ui.bus import Command, Message
 from tuirecipe.ui.panes import consume
-from tuirecipe.ui.widgets.check_detail import (
-    STATUS_GLYPHS,
-    CheckDetail,
-    CheckView,
-    escape,
-    human_summary,
-)
+from tuirecipe.ui.screens.check_detail import CheckDetailScreen
+from tuirecipe.ui.services import Services
+from tuirecipe.ui.widgets.check_detail import CheckDetail, CheckView, escape
+from tuirecipe.ui.widgets.check_lines import ChecklistState, check_prompt, checklist_summary
 
-SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 TICKABLE_AUTO = ("input_view",)  # automatic checks a person also confirms by looking
 NARROW_WIDTH = 100  # below this the side panel hides; `d` shows details full screen
 TOPICS = ("check_started", "check_progress", "check_result", "status", "error")
-
-
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
-
-
-class CheckDetailScreen(ModalScreen[None]):
-    """The detail view full screen (narrow terminals, or a closer look)."""
-
-    BINDINGS = [Binding("escape,d,q", "close", "Close")]
-
-    def __init__(self, view: CheckView) -> None:
-        super().__init__(id="check-detail-screen")
-        self.view = view
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="check-detail-box"):
-            yield CheckDetail(self.view, focusable=True, id="check-detail-full")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one(CheckDetail).focus()
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
 
 class ChecksPane(Widget):
@@ -88,15 +57,17 @@ class ChecksPane(Widget):
         Binding("d", "show_detail", "Details"),
     ]
 
-    def __init__(self, config: Config, **kwargs: Any) -> None:
+    def __init__(self, config: Config, services: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config = config
+        self.services = services
         self.store = ChecklistStore(config.runs_path)
         self.checks: dict[str, type[Check]] = {c.name: c for c in all_checks()}
         self.results: dict[str, dict[str, Any]] = {}
         self.live: dict[str, dict[str, Any]] = {}  # name -> {"state", "fraction", "run_id"}
         self.runs: dict[str, tuple[RunDir, list[str]]] = {}  # run id -> run, check names
         self.ticks: dict[str, dict[str, Any]] = {}
+        self._ticked_here: set[str] = set()  # ticked or unticked since the pane started
         self.human: dict[str, Any] | None = None
         self.loaded = False
         self._frame = 0
@@ -119,9 +90,8 @@ class ChecksPane(Widget):
             yield CheckDetail(id="check-detail")
 
     def on_mount(self) -> None:
-        self._read_store()
         self.load_saved()
-        consume(self, self.app.bus, TOPICS, self.on_bus_message)
+        consume(self, self.services.bus, TOPICS, self.on_bus_message)
         self.set_interval(0.2, self._spin)
         options = self.query_one("#checks-list", OptionList)
         first = next(
@@ -147,8 +117,25 @@ class ChecksPane(Widget):
 
     @work(exclusive=True, group="checks-load")
     async def load_saved(self) -> None:
-        """The newest recorded result of every check (reading events is done off-loop)."""
-        saved = await asyncio.to_thread(latest_results, self.config.runs_path)
+        """The newest recorded result of every check, the ticks and the human baseline
+        (all read in a thread)."""
+
+        def read() -> tuple[dict[str, dict[str, Any]], Any]:
+            return latest_results(self.config.runs_path), self._read_store()
+
+        saved, store = await asyncio.to_thread(read)
+        if isinstance(store, str):
+            self.notify(store, severity="error")
+        else:
+            ticks, human = store
+            # A tick made here while the file was being read is newer than the file.
+            for name in self._ticked_here:
+                ticks.pop(name, None)
+                if name in self.ticks:
+                    ticks[name] = self.ticks[name]
+            self.ticks = ticks
+            if self.human is None:
+                self.human = human
         for name, result in saved.items():
             current = self.results.get(name)
             if current is None or current.get("time", 0) < result.get("time", 0):
@@ -156,65 +143,28 @@ class ChecksPane(Widget):
         self.loaded = True
         self._refresh_all()
 
-    def _read_store(self) -> None:
+    def _read_store(self) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None] | str:
+        """The ticks and the human baseline, or why they cannot be read (in a thread)."""
         try:
-            self.ticks = self.store.ticks()
-            self.human = self.store.human_baseline()
+            return self.store.ticks(), self.store.human_baseline()
         except OSError as exc:
-            self.notify(f"checklist not readable: {exc}", severity="error")
+            return f"checklist not readable: {exc}"
 
     # -- drawing -------------------------------------------------------------------------
-    def _glyph(self, check: type[Check]) -> str:
-        live = self.live.get(check.name)
-        if live is not None:
-            if live["state"] == "queued":
-                return "[$text-muted]  …  [/]"
-            fraction = live.get("fraction")
-            spin = SPINNER[self._frame % len(SPINNER)]
-            done = f"{fraction:>4.0%}" if fraction is not None else "    "
-            return f"[$accent b]{spin}{done}[/]"
-        if check.kind == "manual":
-            return "[$success b]  ☑  [/]" if check.name in self.ticks else "[$text-muted]  ☐  [/]"
-        if check.kind == "interactive":
-            return "[$success b]  ✓  [/]" if self.human else "[$text-muted]  ·  [/]"
-        result = self.results.get(check.name)
-        if result is None:
-            return "[$text-muted]  ·  [/]"
-        glyph, colour = STATUS_GLYPHS.get(result.get("status", ""), ("?", "$text-muted"))
-        return f"[{colour} b]  {glyph}  [/]"
-
-    def _summary_line(self, check: type[Check]) -> str:
-        live = self.live.get(check.name)
-        if live is not None:
-            if live["state"] == "queued":
-                return "queued"
-            return live.get("message") or "running…"
-        if check.kind == "manual":
-            tick = self.ticks.get(check.name)
-            if tick is not None:
-                return tick.get("note") or "ticked"
-            return "space: tick when done · n: note"
-        if check.kind == "interactive":
-            if self.human:
-                return human_summary(self.human)
-            return f"h: label {self.config.checks.human_baseline_examples} dev examples yourself"
-        result = self.results.get(check.name)
-        if result is None:
-            return "not run · r: run"
-        return result.get("summary", "")
+    @property
+    def state(self) -> ChecklistState:
+        """What the list lines are drawn from (the pane's own dicts, not copies)."""
+        return ChecklistState(
+            results=self.results,
+            live=self.live,
+            ticks=self.ticks,
+            human=self.human,
+            human_examples=self.config.checks.human_baseline_examples,
+            frame=self._frame,
+        )
 
     def _prompt(self, check: type[Check]) -> str:
-        result = self.results.get(check.name)
-        extra = ""
-        if result is not None and check.kind == "auto" and check.name not in self.live:
-            extra = f"  [$text-muted]{result.get('seconds', 0):.1f}s[/]"
-        if check.kind == "auto" and check.name in self.ticks:
-            extra += "  [$success]☑ looked[/]"
-        summary = _clip(self._summary_line(check), self._line_width - 6)
-        return (
-            f"{self._glyph(check)} [b]{escape(check.title)}[/b]{extra}\n"
-            f"      [$text-muted]{escape(summary)}[/]"
-        )
+        return check_prompt(check, self.state, self._line_width)
 
     def _refresh_check(self, name: str) -> None:
         check = self.checks.get(name)
@@ -243,33 +193,10 @@ class ChecksPane(Widget):
             )
 
     def _update_summary(self) -> None:
-        autos = [c for c in self.checks.values() if c.kind == "auto"]
-        counts: dict[str, int] = {}
-        for check in autos:
-            status = self.results.get(check.name, {}).get("status")
-            if status:
-                counts[status] = counts.get(status, 0) + 1
-        manual = [c for c in self.checks.values() if c.kind == "manual"]
-        parts = [
-            f"{len(autos)} automatic: "
-            + (
-                " ".join(
-                    f"[{STATUS_GLYPHS[s][1]}]{counts[s]} {STATUS_GLYPHS[s][0]}[/]"
-                    for s in STATUS_GLYPHS
-                    if counts.get(s)
-                )
-                or "none run"
-            )
-        ]
-        not_run = len(autos) - sum(counts.values())
-        if counts and not_run:
-            parts[-1] += f" {not_run} not run"
-        parts.append(f"manual {sum(c.name in self.ticks for c in manual)}/{len(manual)} ticked")
-        if self.runs:
-            parts.append(f"[$accent]running {', '.join(self.runs)}[/]  x: stop")
-        elif not self.loaded:
-            parts.append("reading results…")
-        self.query_one("#checks-summary", Label).update(" · ".join(parts))
+        summary = checklist_summary(
+            list(self.checks.values()), self.state, list(self.runs), loaded=self.loaded
+        )
+        self.query_one("#checks-summary", Label).update(summary)
 
     # -- the highlighted check and its details -------------------------------------------
     def highlighted_name(self) -> str | None:
@@ -361,9 +288,7 @@ class ChecksPane(Widget):
         try:
             # The worker client starts, follows and reaps it, and quit asks about it; the
             # Train pane follows only what is announced on run_started, so it is not.
-            run = await self.app.workers_client.start_job(
-                self.config, "check", args={"only": names}
-            )
+            run = await self.services.jobs.start_job(self.config, "check", args={"only": names})
         except Exception as exc:  # a user error or ours: say so, keep the console
             for name in names:
                 self.live.pop(name, None)
@@ -382,7 +307,7 @@ class ChecksPane(Widget):
             return
         name = self.highlighted_name()
         run_id = self.live.get(name or "", {}).get("run_id") or next(reversed(self.runs))
-        self.app.bus.publish("command", Command("stop", run_id=run_id))
+        self.services.bus.publish("command", Command("stop", run_id=run_id))
         self.notify(f"stopping checks run {run_id}")
 
     def on_bus_message(self, message: Message) -> None:
@@ -453,14 +378,16 @@ class ChecksPane(Widget):
                     "only manual checks and the input view are ticked by hand", severity="warning"
                 )
             return
+        # Written at once, here: a tick is the person's work and must not wait on a thread.
         try:
             if name in self.ticks:
                 self.store.untick(name)
+                del self.ticks[name]
             else:
-                self.store.tick(name, "")
+                self.ticks[name] = self.store.tick(name, "")
         except OSError as exc:
             self.notify(f"checklist not saved: {exc}", severity="error")
-        self._read_store()
+        self._ticked_here.add(name)
         self._refresh_check(name)
         self._update_summary()
 
@@ -475,10 +402,10 @@ class ChecksPane(Widget):
             if note is None:
                 return
             try:
-                self.store.tick(name, note)  # a note ticks it: you looked
+                self.ticks[name] = self.store.tick(name, note)  # a note ticks it: you looked
             except OSError as exc:
                 self.notify(f"checklist not saved: {exc}", severity="error")
-            self._read_store()
+            self._ticked_here.add(name)
             self._refresh_check(name)
             self._update_summary()
 
@@ -496,7 +423,8 @@ class ChecksPane(Widget):
         from tuirecipe.ui.screens.human_baseline import HumanBaselineScreen
 
         def done(result: dict[str, Any] | None) -> None:
-            self._read_store()
+            if result is not None:  # the screen saved it in the checklist
+                self.human = result
             self._refresh_check("human_baseline")
             self._update_summary()
 

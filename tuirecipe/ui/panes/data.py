@@ -24,11 +24,9 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import (
     Button,
-    Checkbox,
     Input,
     ProgressBar,
     Select,
@@ -50,78 +48,28 @@ from tuirecipe.data.cleaning import (
     basic_row_flags,
     export_cleaned,
 )
+from tuirecipe.data.row_flags import merge_flags
 from tuirecipe.errors import UserError
-from tuirecipe.runs.badcases import CLEANING_FILE, LabelWrongRows, label_wrong_rows
+from tuirecipe.runs.badcases import (
+    CLEANING_FILE,
+    LabelWrongRows,
+    describe_bad_case_import,
+    label_wrong_rows,
+)
+from tuirecipe.ui.screens.export_dialog import ExportDialog
+from tuirecipe.ui.screens.row_detail import RowDetail
 from tuirecipe.ui.widgets.browser import (
     FLAG_NAMES,
     THREAD_THRESHOLD,
     BrowserQuery,
     DataBrowser,
-    RowDetail,
 )
 from tuirecipe.ui.widgets.profile_view import ProfileView
 
 if TYPE_CHECKING:
     from tuirecipe.data.profiling import LoadedDataset
 
-__all__ = ["DataPane", "ExportDialog", "merge_flags", "describe_bad_case_import"]
-
-
-_WHOLE_FILE_FLAGS = ("duplicate", "conflict")
-
-
-def merge_flags(
-    frame: pd.DataFrame, profiled: pd.DataFrame, flags: dict[str, Any], base: pd.DataFrame
-) -> pd.DataFrame:
-    """The profile's per-row flags (aligned with ``profiled``) laid onto ``frame``'s rows.
-
-    The profile sees the train split only; rows it did not see (dev) keep the ``base``
-    flags, matched by source row number, and ``duplicate``/``conflict`` stay set where
-    the whole-file ``base`` flags found them.
-    """
-    out = base.reset_index(drop=True).copy()
-    where = pd.Index(frame["row"].to_numpy()).get_indexer(profiled["row"].to_numpy())
-    ok = where >= 0
-    for name, values in flags.items():
-        values = pd.Series(values).to_numpy(dtype=bool)
-        if len(values) != len(profiled):
-            continue
-        column = (
-            np.array(out[name].to_numpy(dtype=bool))
-            if name in out
-            else np.zeros(len(out), dtype=bool)
-        )
-        if name in _WHOLE_FILE_FLAGS and name in out:
-            # The profile sees train only; the base flags see the whole file (a text
-            # repeated across train and dev), so keep either.
-            column[where[ok]] |= values[ok]
-        else:
-            column[where[ok]] = values[ok]
-        out[name] = column
-    return out
-
-
-def describe_bad_case_import(result: MarkImport, found: LabelWrongRows, most_runs: int = 5) -> str:
-    """One notification's words for rows imported from runs' bad cases ("" when none)."""
-    lines = []
-    if result.new_rows:
-        runs = sorted(result.by_source.items(), key=lambda kv: (-kv[1], kv[0]))
-        named = ", ".join(f"{run} ({n})" for run, n in runs[:most_runs])
-        if len(runs) > most_runs:
-            named += f" and {len(runs) - most_runs} more"
-        plural = "s" if len(runs) != 1 else ""
-        lines.append(
-            f"{result.new_rows} row(s) from the bad cases of {len(runs)} run{plural}: {named}."
-        )
-        parts = [f"{len(result.marked)} marked label-wrong"]
-        if result.already_marked:
-            parts.append(f"{len(result.already_marked)} already marked, your mark kept")
-        if result.not_found:
-            parts.append(f"{len(result.not_found)} not found in this table")
-        lines.append("; ".join(parts) + ".")
-    for run, why in found.skipped:
-        lines.append(f"skipped {run}: {why}")
-    return "\n".join(lines)
+__all__ = ["DataPane", "ExportDialog"]
 
 
 def _display_path(path: Path) -> str:
@@ -132,62 +80,6 @@ def _display_path(path: Path) -> str:
         home = str(Path.home())
         text = str(path)
         return "~" + text[len(home) :] if text.startswith(home + os.sep) else text
-
-
-class ExportDialog(ModalScreen[tuple[str, ...] | None]):
-    """Confirm an export; optionally remove exact duplicates and conflicts in bulk."""
-
-    DEFAULT_CSS = """
-    ExportDialog {
-        align: center middle;
-    }
-    ExportDialog > Vertical {
-        width: 70;
-        max-width: 95%;
-        height: auto;
-        border: thick $primary;
-        background: $surface;
-        padding: 1 2;
-    }
-    ExportDialog #export-buttons {
-        height: auto;
-        margin-top: 1;
-    }
-    ExportDialog #export-buttons > Button {
-        margin-right: 2;
-    }
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, summary: str) -> None:
-        super().__init__()
-        self.summary = summary
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(self.summary, id="export-summary")
-            yield Checkbox("also remove exact duplicates (keep the first)", id="export-dups")
-            yield Checkbox("also remove conflicts (same text, other labels)", id="export-conflicts")
-            with Horizontal(id="export-buttons"):
-                yield Button("Export", variant="primary", id="export-confirm")
-                yield Button("Cancel", id="export-cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#export-confirm", Button).focus()
-
-    @on(Button.Pressed, "#export-confirm")
-    def confirm_export(self) -> None:
-        flags = []
-        if self.query_one("#export-dups", Checkbox).value:
-            flags.append("duplicate")
-        if self.query_one("#export-conflicts", Checkbox).value:
-            flags.append("conflict")
-        self.dismiss(tuple(flags))
-
-    @on(Button.Pressed, "#export-cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class DataPane(Vertical):

@@ -1,104 +1,83 @@
-"""Notes: the project log (Notes pane) and one run's ``notes.md`` (beside its curves).
+"""Notes pane: the project log, or the followed run's notes read-only.
 
-The Notes pane edits ``<runs_dir>/notes.md``, written atomically about a second after the
-last keystroke (and, while typing goes on without a pause, at most
-``MAX_UNSAVED_SECONDS`` after the first unsaved one), on ctrl+s, and when the console
-exits; it is created on the first save.
-ctrl+o switches it to a read-only view of the followed run's notes (edited in the Train
-pane, so one file never has two editors).
+It edits ``<runs_dir>/notes.md``, written atomically about a second after the last
+keystroke (and, while typing goes on without a pause, at most ``MAX_UNSAVED_SECONDS``
+after the first unsaved one), on ctrl+s, and when the console exits; it is created on
+the first save. The file is read in a thread when the pane is mounted; the editor takes
+keys once it is in.
 
-:class:`RunNotes` is the Train pane's editor of the followed run's ``notes.md``: saved
-atomically within ``RUN_SAVE_DELAY_SECONDS`` of the last keystroke (and at most
-``MAX_UNSAVED_SECONDS`` after the first unsaved one), when another run is
-followed, and on exit. ctrl+t inserts a line with the current step, metrics and the
-run's config change against its parent.
+ctrl+o switches to a read-only view of the followed (or highlighted) run's notes, edited
+in the Train pane (:class:`~tuirecipe.ui.widgets.run_notes.RunNotes`), so one file never
+has two editors. Which run that is, the pane does not know: it posts
+:class:`NotesPane.RunNotesWanted` and the App answers with :meth:`NotesPane.show_run_notes`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message as TextualMessage
-from textual.timer import Timer
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Label, TextArea
 
 from tuirecipe.config import Config
 from tuirecipe.runs.rundir import RunDir, atomic_write_text
-
-SAVE_DELAY_SECONDS = 1.0
-RUN_SAVE_DELAY_SECONDS = 1.5
-# Typing without a pause still saves: no change stays unsaved longer than this (a killed
-# console loses at most the last MAX_UNSAVED_SECONDS of typing).
-MAX_UNSAVED_SECONDS = 1.8
-# Shorter waits are not left to a timer: a Textual timer whose delay is 0 divides by it
-# when it starts late and never fires, so an overdue save is done at once instead.
-MIN_TIMER_SECONDS = 0.01
+from tuirecipe.ui.save_schedule import SAVE_DELAY_SECONDS, SaveSchedule
 
 
-class SaveSchedule:
-    """When an editor's text is written: ``delay`` after the last change, and never later
-    than ``MAX_UNSAVED_SECONDS`` after the first unsaved one (typing without a pause).
-
-    The owner calls :meth:`changed` on every change and :meth:`saved` after writing."""
-
-    clock: Callable[[], float] = staticmethod(time.monotonic)
-
-    def __init__(self, owner: Widget, delay: float, save: Callable[[], object]) -> None:
-        self.owner = owner
-        self.delay = delay
-        self.save = save
-        self.dirty_since: float | None = None
-        self._timer: Timer | None = None
-
-    def changed(self) -> None:
-        self.cancel()
-        now = self.clock()
-        if self.dirty_since is None:
-            self.dirty_since = now
-        due = min(self.delay, self.dirty_since + MAX_UNSAVED_SECONDS - now)
-        if due < MIN_TIMER_SECONDS:  # overdue (the console was busy): now
-            self.save()
-        else:
-            self._timer = self.owner.set_timer(due, self.save)
-
-    def saved(self) -> None:
-        self.dirty_since = None
-
-    def cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
+def read_log(path: Path) -> tuple[str, bool, str]:
+    """The project log's text, whether the file exists, and a problem reading it."""
+    try:
+        return path.read_text(encoding="utf-8"), True, ""
+    except FileNotFoundError:
+        return "", False, ""
+    except (OSError, UnicodeDecodeError) as exc:
+        return "", path.exists(), f"could not read {path}: {exc}"
 
 
 class NotesPane(Widget):
     BINDINGS = [
-        Binding("escape", "leave_editor", "Leave editor"),
+        Binding("escape", "app.focus_tabs", "Leave editor"),
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+o", "switch_notes", "Log / run notes"),
     ]
 
+    class RunNotesWanted(Message):
+        """ctrl+o: the pane wants the followed (or highlighted) run's notes shown."""
+
     def __init__(self, config: Config, **kwargs) -> None:
         super().__init__(**kwargs)
         self.path: Path = config.runs_path / "notes.md"
-        try:
-            self._saved = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            self._saved = ""
-        except (OSError, UnicodeDecodeError) as exc:
-            self._saved = ""
-            self._load_error = f"could not read {self.path}: {exc}"
+        self._saved = ""
+        self._exists = False
+        self.loaded = False  # the log is in the editor (read in a thread on mount)
         self._schedule = SaveSchedule(self, SAVE_DELAY_SECONDS, self.save)
 
     def compose(self) -> ComposeResult:
         yield Label(self._status_text(), id="notes-status")
-        yield TextArea(self._saved, id="notes-editor", soft_wrap=True, tab_behavior="focus")
+        yield TextArea("", id="notes-editor", soft_wrap=True, tab_behavior="focus", read_only=True)
         yield TextArea("", id="notes-run", soft_wrap=True, read_only=True, tab_behavior="focus")
+
+    def on_mount(self) -> None:
+        self._load_log()
+
+    @work(group="notes-load")
+    async def _load_log(self) -> None:
+        text, exists, error = await asyncio.to_thread(read_log, self.path)
+        self._saved, self._exists = text, exists
+        self.editor.load_text(text)
+        if error:
+            self.notify(error, severity="error")
+        else:  # an unreadable log is not overwritten: it stays read-only
+            self.editor.read_only = False
+        self.loaded = True
+        if not self.showing_run:
+            self.query_one("#notes-status", Label).update(self._status_text())
 
     @property
     def showing_run(self) -> bool:
@@ -111,14 +90,23 @@ class NotesPane(Widget):
             self.query_one("#notes-status", Label).update(self._status_text())
             self.editor.focus()
             return
-        run = self._selected_run()
+        self.post_message(self.RunNotesWanted())
+
+    @work(exclusive=True, group="notes-run")
+    async def show_run_notes(self, run: RunDir | None) -> None:
+        """Show ``run``'s notes read-only (its editor saved them first)."""
         if run is None:
             self.notify(
                 "no run followed or highlighted: pick one in the Runs pane", severity="warning"
             )
             return
+        try:
+            text = await asyncio.to_thread(run.read_notes)
+        except (OSError, UnicodeDecodeError) as exc:
+            self.notify(f"could not read {run.notes_path}: {exc}", severity="error")
+            return
         view = self.query_one("#notes-run", TextArea)
-        view.load_text(run.read_notes() or "(no notes yet)")
+        view.load_text(text or "(no notes yet)")
         self.add_class("-run")
         self.query_one("#notes-status", Label).update(
             f"Run {run.id} notes · read-only here, edit them in the Train pane (3) · "
@@ -126,31 +114,16 @@ class NotesPane(Widget):
         )
         view.focus()
 
-    def _selected_run(self) -> RunDir | None:
-        from tuirecipe.ui.panes.runs import RunsPane
-        from tuirecipe.ui.panes.train import TrainPane
-
-        train = self.app.query_one(TrainPane)
-        if train.run is not None:
-            train.save_notes()
-            return train.run
-        return self.app.query_one(RunsPane).highlighted_run()
-
-    def on_mount(self) -> None:
-        error = getattr(self, "_load_error", None)
-        if error:
-            self.notify(error, severity="error")
-
     @property
     def editor(self) -> TextArea:
         return self.query_one("#notes-editor", TextArea)
 
     @property
     def dirty(self) -> bool:
-        return self.editor.text != self._saved
+        return self.loaded and self.editor.text != self._saved
 
     def _status_text(self, note: str = "") -> str:
-        where = str(self.path) if self.path.exists() else f"{self.path} (created on first save)"
+        where = str(self.path) if self._exists else f"{self.path} (created on first save)"
         return f"Project log · {where} · ctrl+o: run notes" + (f" · {note}" if note else "")
 
     @on(TextArea.Changed, "#notes-editor")
@@ -173,6 +146,7 @@ class NotesPane(Widget):
             self.notify(f"notes not saved: {exc}", severity="error")
             return False
         self._saved = text
+        self._exists = True
         self._schedule.saved()
         self.query_one("#notes-status", Label).update(
             self._status_text(f"saved {time.strftime('%H:%M:%S')}")
@@ -181,103 +155,6 @@ class NotesPane(Widget):
 
     def action_save(self) -> None:
         self.save()
-
-    def action_leave_editor(self) -> None:
-        self.app.action_focus_tabs()
-
-    def on_unmount(self) -> None:
-        self._schedule.cancel()
-
-
-class RunNotes(Widget):
-    """The followed run's ``notes.md`` in an editor, saved as you type."""
-
-    BINDINGS = [
-        Binding("ctrl+t", "stamp", "Stamp step"),
-        Binding("ctrl+s", "save", "Save", show=False),
-        Binding("escape", "leave", "Leave notes", show=False),
-    ]
-
-    def __init__(self, stamp: Callable[[], str] | None = None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.run: RunDir | None = None
-        self.stamp = stamp  # the line ctrl+t inserts
-        self._saved = ""
-        self._schedule = SaveSchedule(self, RUN_SAVE_DELAY_SECONDS, self.save)
-
-    def compose(self) -> ComposeResult:
-        yield Label("Run notes · no run followed", id="run-notes-status")
-        yield TextArea(
-            "", id="run-notes-editor", soft_wrap=True, tab_behavior="focus", read_only=True
-        )
-
-    @property
-    def editor(self) -> TextArea:
-        return self.query_one("#run-notes-editor", TextArea)
-
-    @property
-    def dirty(self) -> bool:
-        return self.run is not None and self.editor.text != self._saved
-
-    def set_run(self, run: RunDir | None) -> None:
-        """Edit ``run``'s notes (saving the previous run's first)."""
-        self.save()
-        self.run = run
-        self._schedule.saved()
-        self._saved = run.read_notes() if run is not None else ""
-        self.editor.load_text(self._saved)
-        self.editor.read_only = run is None
-        self._status()
-
-    def _status(self, note: str = "") -> None:
-        where = f"Run notes · {self.run.id}/notes.md" if self.run else "Run notes · no run"
-        self.query_one("#run-notes-status", Label).update(
-            where + (f" · {note}" if note else "") + " · ctrl+t: stamp"
-        )
-
-    @on(TextArea.Changed, "#run-notes-editor")
-    def schedule_save(self) -> None:
-        if self.dirty:
-            self._status("unsaved")
-            self._schedule.changed()
-        else:
-            self._schedule.cancel()
-
-    def save(self) -> bool:
-        if not self.is_mounted or not self.dirty or self.run is None:
-            return True
-        text = self.editor.text
-        try:
-            atomic_write_text(self.run.notes_path, text)
-        except OSError as exc:
-            self.notify(f"run notes not saved: {exc}", severity="error")
-            return False
-        self._saved = text
-        self._schedule.saved()
-        self._status(f"saved {time.strftime('%H:%M:%S')}")
-        return True
-
-    def action_save(self) -> None:
-        self.save()
-
-    def action_stamp(self) -> None:
-        if self.run is None:
-            self.notify("no run followed: its notes cannot be written", severity="warning")
-            return
-        line = self.stamp() if self.stamp else ""
-        editor = self.editor
-        row, col = editor.cursor_location
-        prefix = "\n" if col else ""
-        editor.insert(f"{prefix}{line}\n")
-        editor.focus()
-
-    def action_leave(self) -> None:
-        if self.parent is not None:
-            self.screen.set_focus(None)
-            self.post_message(self.Left())
-
-    class Left(TextualMessage):
-        """The user left the notes editor (escape)."""
 
     def on_unmount(self) -> None:
         self._schedule.cancel()

@@ -26,6 +26,7 @@ from tuirecipe.runs.listing import RunSummary, list_runs
 from tuirecipe.runs.rundir import RunDir
 from tuirecipe.ui.bus import Message
 from tuirecipe.ui.panes import consume
+from tuirecipe.ui.services import Services
 
 REFRESH_SECONDS = 5.0
 COLUMNS = (
@@ -88,8 +89,9 @@ class RunsPane(Widget):
 
     _stale = False
 
-    def __init__(self, config: Config, **kwargs) -> None:
+    def __init__(self, config: Config, services: Services, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.services = services
         self.runs_path = config.runs_path
         self.runs: list[RunSummary] = []
         self.marked: list[str] = []  # run ids, in the order they were marked
@@ -103,7 +105,7 @@ class RunsPane(Widget):
 
     def on_mount(self) -> None:
         self.set_interval(REFRESH_SECONDS, self._refresh_if_shown)
-        consume(self, self.app.bus, ("status",), self._on_status)
+        consume(self, self.services.bus, ("status",), self._on_status)
         self.refresh_runs()
 
     def _refresh_if_shown(self) -> None:

@@ -56,16 +56,29 @@ class CompareScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.rows = compare_configs(self.runs)
-        self.warnings = [w for w in (parent_warning(r) for r in self.runs) if w]
+        self.load_configs()
+        self.load_histories()
+
+    @work(group="compare-configs")
+    async def load_configs(self) -> None:
+        """The config diff and the parent warnings (reading config files: in a thread)."""
+
+        def read() -> tuple[list[KeyRow], list[str]]:
+            warnings = [w for w in (parent_warning(r) for r in self.runs) if w]
+            return compare_configs(self.runs), warnings
+
+        self.rows, self.warnings = await asyncio.to_thread(read)
         box = self.query_one("#compare-warnings", Vertical)
-        for warning in self.warnings:
-            box.mount(Label(f"⚠ {warning}", classes="compare-warning"))
+        labels = [
+            Label(f"⚠ {warning}", classes="compare-warning", markup=False)
+            for warning in self.warnings
+        ]
         if len(self.runs) >= 2:
-            box.mount(Label("Seed noise: reading the seed replicas…", id="compare-seed-noise"))
+            labels.append(Label("Seed noise: reading the seed replicas…", id="compare-seed-noise"))
+        await box.mount_all(labels)
+        if len(self.runs) >= 2:
             self.load_seed_noise()
         self._show_diff()
-        self.load_histories()
 
     @work(group="compare-seed-noise")
     async def load_seed_noise(self) -> None:

@@ -1,5 +1,5 @@
 """Reusable widgets of the console (no torch here)."""
 
-from tuirecipe.ui.widgets.browser import BrowserQuery, DataBrowser, RowDetail
+from tuirecipe.ui.widgets.browser import BrowserQuery, DataBrowser
 
-__all__ = ["BrowserQuery", "DataBrowser", "RowDetail"]
+__all__ = ["BrowserQuery", "DataBrowser"]

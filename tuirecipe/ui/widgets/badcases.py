@@ -94,7 +94,7 @@ class BadCasesView(Widget):
         self.run_path = Path(run_path) if run_path else None
         self._mtime = None
         self.predictions, self.cases = None, []
-        self.marks = BadCaseMarks(self.run_path) if self.run_path else None
+        self.marks = None  # read with the predictions, in a thread
         self._show()
         self.reload_if_changed()
 
@@ -106,20 +106,29 @@ class BadCasesView(Widget):
         # hidden behind another tab, the file waits until it is shown.
         if self.run_path is None or not self.is_on_screen:
             return
-        try:
-            mtime = (self.run_path / PREDICTIONS_FILE).stat().st_mtime
-        except OSError:
-            return
-        if mtime != self._mtime:
-            self._mtime = mtime
-            self.load(self.run_path)
+        self.load(self.run_path, self._mtime)
 
     @work(exclusive=True, group="badcases-load")
-    async def load(self, run_path: Path) -> None:
-        predictions = await asyncio.to_thread(load_predictions, run_path)
-        if run_path != self.run_path or predictions is None:
+    async def load(self, run_path: Path, seen_mtime: float | None = None) -> None:
+        """Read the predictions and marks (in a thread) if the predictions file changed
+        since ``seen_mtime``."""
+
+        def read() -> tuple[float, DevPredictions | None, BadCaseMarks] | None:
+            try:
+                mtime = (run_path / PREDICTIONS_FILE).stat().st_mtime
+            except OSError:
+                return None
+            if mtime == seen_mtime:
+                return None
+            return mtime, load_predictions(run_path), BadCaseMarks(run_path)
+
+        found = await asyncio.to_thread(read)
+        if found is None or run_path != self.run_path:
             return
-        self.predictions = predictions
+        self._mtime, predictions, marks = found
+        if predictions is None:
+            return
+        self.predictions, self.marks = predictions, marks
         self.cases = mispredictions(predictions.rows)[:MAX_CASES]
         self._show()
 

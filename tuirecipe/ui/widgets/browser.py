@@ -6,40 +6,37 @@ array of row positions (the current filter and sort); ``render_line`` looks up t
 rows on screen, so drawing and paging cost the same at 100 rows and 1,000,000.
 
 Filtering (label, flag, case-insensitive substring) and sorting are vectorised on whole
-columns (:func:`select_rows`); for big tables they run in a thread worker. Marks are shown
-here but owned by the caller: the browser posts :class:`DataBrowser.MarkRequested` and
-:class:`DataBrowser.RowOpened` and the parent decides (attributes down, messages up).
+columns (:func:`tuirecipe.data.row_query.select_rows`); for big tables they run in a
+thread worker. :class:`~tuirecipe.ui.screens.row_detail.RowDetail` shows one row whole.
+Marks are shown here but owned by the caller: the browser posts
+:class:`DataBrowser.MarkRequested` and :class:`DataBrowser.RowOpened` and the parent
+decides (attributes down, messages up).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events, work
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import ModalScreen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Button, Static
+
+from tuirecipe.data.row_query import SORTS, BrowserQuery, select_rows
 
 __all__ = [
     "FLAG_NAMES",
     "FLAG_LETTERS",
     "BrowserQuery",
     "DataBrowser",
-    "RowDetail",
     "select_rows",
     "THREAD_THRESHOLD",
 ]
@@ -60,81 +57,8 @@ FLAG_NAMES = {
     "long": "long",
 }
 MARK_TEXT = {"drop": "DROP", "label_wrong": "WRONG"}
-SORTS = ("row", "length", "label")
 # Above this many rows, filtering and sorting run in a thread worker.
 THREAD_THRESHOLD = 200_000
-
-
-@dataclass(frozen=True)
-class BrowserQuery:
-    label: str | None = None
-    flag: str | None = None  # a flag column name, or "marked"
-    search: str = ""
-    sort: str = "row"  # row | length | label
-    descending: bool = False
-
-
-def _text_array(frame: pd.DataFrame) -> Any:
-    """The text column as a pyarrow array when possible (fast vectorised search)."""
-    try:
-        import pyarrow as pa
-
-        values = frame["text"].array
-        arrow = getattr(values, "_pa_array", None)
-        if arrow is not None:
-            return arrow
-        return pa.array(frame["text"].astype(str).to_numpy(dtype=object), type=pa.large_string())
-    except Exception:  # pragma: no cover - pyarrow missing: pandas fallback
-        return None
-
-
-def select_rows(
-    frame: pd.DataFrame,
-    lengths: np.ndarray,
-    flags: pd.DataFrame | None,
-    marks: dict[int, str],
-    query: BrowserQuery,
-) -> np.ndarray:
-    """Positions of the rows matching ``query``, in display order (vectorised)."""
-    n = len(frame)
-    keep = np.ones(n, dtype=bool)
-    if query.label is not None:
-        keep &= (frame["label"].astype(str) == query.label).to_numpy()
-    if query.flag == "marked":
-        if marks:
-            keep &= frame["row"].isin(list(marks)).to_numpy()
-        else:
-            keep[:] = False
-    elif query.flag is not None:
-        if flags is not None and query.flag in flags.columns:
-            keep &= flags[query.flag].to_numpy(dtype=bool)
-        else:
-            keep[:] = False
-    if query.search:
-        keep &= _contains(frame, query.search)
-    positions = np.flatnonzero(keep)
-    if query.sort == "length":
-        order = np.argsort(lengths[positions], kind="stable")
-    elif query.sort == "label":
-        codes = pd.Categorical(frame["label"].astype(str)).codes
-        order = np.argsort(codes[positions], kind="stable")
-    else:
-        order = None
-    if order is not None:
-        positions = positions[order]
-    if query.descending:
-        positions = positions[::-1]
-    return positions
-
-
-def _contains(frame: pd.DataFrame, needle: str) -> np.ndarray:
-    arrow = _text_array(frame)
-    if arrow is not None:
-        import pyarrow.compute as pc
-
-        hit = pc.match_substring(arrow, needle, ignore_case=True)
-        return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
-    return frame["text"].astype(str).str.contains(needle, case=False, regex=False).to_numpy()
 
 
 def _one_line(text: str) -> str:
@@ -493,94 +417,3 @@ class DataBrowser(ScrollView, can_focus=True):
             self.cursor = index
             if event.chain >= 2:
                 self.action_open_row()
-
-
-class RowDetail(ModalScreen[None]):
-    """One row, whole: text, label, flags, row number, mark and its duplicate group."""
-
-    DEFAULT_CSS = """
-    RowDetail {
-        align: center middle;
-    }
-    RowDetail > #row-detail-box {
-        width: 90%;
-        max-width: 110;
-        height: 80%;
-        border: thick $primary;
-        background: $surface;
-        padding: 0 1;
-    }
-    RowDetail #row-detail-meta {
-        color: $text-muted;
-        margin-bottom: 1;
-    }
-    RowDetail #row-detail-group {
-        color: $text-muted;
-        margin-top: 1;
-    }
-    RowDetail #row-detail-close {
-        dock: bottom;
-        width: auto;
-    }
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,enter", "dismiss_detail", "Close"),
-        Binding("d", "mark('drop')", "Drop"),
-        Binding("w", "mark('label_wrong')", "Label wrong"),
-        Binding("u", "mark('')", "Unmark"),
-    ]
-
-    def __init__(self, browser: DataBrowser, position: int) -> None:
-        super().__init__()
-        self.browser = browser
-        self.position = position
-
-    def _meta(self) -> Text:
-        frame = self.browser.frame
-        row = int(frame["row"].iat[self.position])
-        flags = [FLAG_NAMES.get(f, f) for f in self.browser.flags_of(self.position)]
-        mark = self.browser.marks.get(row)
-        meta = Text()
-        meta.append(f"row {row}", "bold")
-        meta.append("   label ")
-        meta.append(str(frame["label"].iat[self.position]), "bold")
-        meta.append(f"   {int(self.browser._lengths[self.position])} chars")
-        meta.append("   flags: " + (", ".join(flags) if flags else "none"))
-        meta.append("   mark: " + (MARK_TEXT.get(mark, mark) if mark else "none"))
-        return meta
-
-    def _group(self) -> str:
-        """Rows with exactly the same text (vectorised: one comparison on the column)."""
-        frame = self.browser.frame
-        text = str(frame["text"].iat[self.position])
-        same = np.flatnonzero((frame["text"] == text).to_numpy(dtype=bool))
-        others = [int(p) for p in same if int(p) != self.position]
-        if not others:
-            return "No other row has exactly this text."
-        shown = others[:20]
-        lines = [f"Same text in {len(others)} other row(s):"]
-        lines += [f"  row {int(frame['row'].iat[p])}  label {frame['label'].iat[p]}" for p in shown]
-        if len(others) > len(shown):
-            lines.append(f"  … and {len(others) - len(shown)} more")
-        return "\n".join(lines)
-
-    def compose(self) -> ComposeResult:
-        frame = self.browser.frame
-        with VerticalScroll(id="row-detail-box"):
-            yield Static(self._meta(), id="row-detail-meta")
-            yield Static(Text(str(frame["text"].iat[self.position])), id="row-detail-text")
-            yield Static(self._group(), id="row-detail-group")
-            yield Button("Close", id="row-detail-close")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(None)
-
-    def action_dismiss_detail(self) -> None:
-        self.dismiss(None)
-
-    def action_mark(self, mark: str) -> None:
-        row = int(self.browser.frame["row"].iat[self.position])
-        self.browser.post_message(DataBrowser.MarkRequested(self.browser, row, mark or None))
-        self.dismiss(None)

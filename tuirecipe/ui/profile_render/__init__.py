@@ -1,0 +1,192 @@
+"""The dataset profile as Rich renderables: one builder per section, shared by the Data
+pane (:class:`~tuirecipe.ui.widgets.profile_view.ProfileView`) and ``tuirecipe data``.
+
+Each builder takes one section of ``DatasetProfile.to_dict()`` and returns a Rich
+renderable; it reads its keys defensively (:func:`cells.pick` accepts a few names) so a
+profile with a section missing, or one more key, still shows, and anything unrecognised
+appears under "Other". Text from the data (labels, rows, terms) is shown literally.
+:func:`profile_sections` gives the sections in display order with their titles;
+:func:`render_profile` lays them all out for a terminal (the CLI); the pane puts each in
+a collapsible. Rich only: no Textual here, so the CLI prints without loading it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.text import Text
+
+from tuirecipe.ui.profile_render.cells import bar, num, pct, pick
+from tuirecipe.ui.profile_render.distributions import (
+    render_labels,
+    render_lengths,
+    render_size,
+)
+from tuirecipe.ui.profile_render.findings import (
+    render_advice,
+    render_clusters,
+    render_conflicts,
+    render_corrupted,
+    render_duplicates,
+    render_leakage,
+    render_near_duplicates,
+    render_other,
+)
+
+__all__ = [
+    "SECTION_TITLES",
+    "bar",
+    "profile_sections",
+    "render_profile",
+    "render_section",
+    "render_source",
+    "section_label",
+    "section_summary",
+]
+
+# key in the profile dict → (title, renderer)
+SECTION_TITLES: dict[str, tuple[str, Callable[[Any], RenderableType]]] = {
+    "advice": ("Advice", render_advice),
+    "size": ("Size", render_size),
+    "labels": ("Labels", render_labels),
+    "lengths": ("Lengths", render_lengths),
+    "duplicates": ("Duplicates", render_duplicates),
+    "conflicts": ("Contradictory labels", render_conflicts),
+    "near_duplicates": ("Near-duplicates", render_near_duplicates),
+    "leakage": ("Train ↔ dev overlap", render_leakage),
+    "corrupted": ("Corrupted rows", render_corrupted),
+    "clusters": ("Clusters", render_clusters),
+}
+# Keys of the profile that are bookkeeping, not findings.
+_HIDDEN = {"version", "task", "options", "timings"}
+_ALIASES = {
+    "label_distribution": "labels",
+    "length": "lengths",
+    "near_dups": "near_duplicates",
+    "near_duplicate": "near_duplicates",
+    "contradictions": "conflicts",
+    "corruption": "corrupted",
+}
+
+
+def render_section(key: str, data: Any) -> RenderableType:
+    """The renderable of one profile section (an error line if it cannot be drawn)."""
+    key = _ALIASES.get(key, key)
+    entry = SECTION_TITLES.get(key)
+    try:
+        return entry[1](data) if entry else render_other(data)
+    except Exception as exc:  # a malformed section must not take the pane down
+        return Text(f"cannot show this section: {type(exc).__name__}: {exc}", style="italic")
+
+
+def profile_sections(profile: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """``(key, title, data)`` in display order; unknown keys last."""
+    found: dict[str, tuple[str, Any]] = {}
+    other: dict[str, Any] = {}
+    for key, value in profile.items():
+        if key in _HIDDEN:
+            continue
+        canon = _ALIASES.get(key, key)
+        if canon in SECTION_TITLES:
+            found[canon] = (key, value)
+        elif isinstance(value, (Mapping, list)) and value:
+            found.setdefault(canon, (key, value))
+        elif not isinstance(value, (Mapping, list)):
+            other[key] = value
+    out = [(k, SECTION_TITLES[k][0], found[k][1]) for k in SECTION_TITLES if k in found]
+    out += [
+        (k, k.replace("_", " ").capitalize(), v[1])
+        for k, v in found.items()
+        if k not in SECTION_TITLES
+    ]
+    if other:
+        out.append(("other", "Other", other))
+    return out
+
+
+def _level(data: Any, name: str = "exact") -> Mapping[str, Any]:
+    level = pick(data, name, default={})
+    return level if isinstance(level, Mapping) else {}
+
+
+def section_summary(key: str, data: Any) -> str:
+    """A few words shown in a section's title, so a collapsed section still informs."""
+    try:
+        if key == "size":
+            return (
+                f"{num(pick(data, 'rows', 'n_rows'))} rows, "
+                f"{num(pick(data, 'classes', 'num_classes'))} classes"
+            )
+        if key == "labels":
+            if pick(data, "kind") == "regression":
+                return f"mean {num(pick(data, 'mean'), 2)}, std {num(pick(data, 'std'), 2)}"
+            return f"imbalance {num(pick(data, 'imbalance_ratio'), 1)}" + (
+                ", long tail" if pick(data, "long_tail") else ""
+            )
+        if key == "lengths":
+            return (
+                f"p95 {num(pick(data, 'p95'), 0)}, suggested max_len "
+                f"{num(pick(data, 'suggested_max_len'))}, truncates "
+                f"{pct(pick(data, 'truncation_rate'))}"
+            )
+        if key == "duplicates":
+            return f"{num(pick(_level(data), 'surplus_rows', default=0))} exact surplus rows"
+        if key == "conflicts":
+            return f"{num(pick(_level(data), 'conflicting_texts', default=0))} texts (exact)"
+        if key == "near_duplicates":
+            if pick(data, "ran") is False:
+                return "not run"
+            leak = pick(pick(data, "leakage", default={}), "pairs")
+            return (
+                f"{num(pick(data, 'pairs', default=0))} pairs in train"
+                + (f", {num(leak)} train↔dev" if leak is not None else "")
+                + (", sampled" if pick(data, "sampled") else "")
+            )
+        if key == "leakage":
+            return f"{num(pick(data, 'dev_rows_in_train', 'rows', default=0))} dev rows in train"
+        if key == "corrupted":
+            total = sum(
+                int(pick(c, "count", default=0)) for c in data.values() if isinstance(c, Mapping)
+            )
+            return f"{total:,} flagged"
+        if key == "clusters":
+            items = pick(data, "clusters", default=[]) if isinstance(data, Mapping) else data
+            mixed = sum(1 for c in items or [] if pick(c, "mixed"))
+            return f"{len(list(items or []))} clusters, {mixed} mixed"
+        if key == "advice":
+            return f"{len(data)} notes"
+    except Exception:
+        return ""
+    return ""
+
+
+def section_label(key: str, title: str, data: Any) -> str:
+    """A section's title with its few-word summary: ``"Labels — imbalance 3.0"``."""
+    summary = section_summary(key, data)
+    return f"{title} — {summary}" if summary else title
+
+
+def render_profile(profile: Mapping[str, Any]) -> RenderableType:
+    """Every section, each under a rule with its title, for a terminal (the CLI)."""
+    parts: list[RenderableType] = []
+    for key, title, data in profile_sections(profile):
+        parts.append(Rule(Text(section_label(key, title, data), style="bold"), align="left"))
+        parts.append(Padding(render_section(key, data), (0, 0, 1, 2), expand=False))
+    return Group(*parts)
+
+
+def render_source(
+    path: str, rows: int, sha256: str, skipped: int = 0, notes: Iterable[str] = ()
+) -> RenderableType:
+    """Which file was profiled: path, rows, fingerprint, rows skipped, loading notes."""
+    line = Text(f"{path} · {rows:,} rows · sha256 {sha256[:12]}")
+    if skipped:
+        line.append(f" · {skipped:,} skipped")
+    parts: list[RenderableType] = [line]
+    for note in notes:
+        parts.append(Text.assemble(("note: ", "bold"), str(note)))
+    return Group(*parts)

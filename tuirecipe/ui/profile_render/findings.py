@@ -1,0 +1,269 @@
+"""Section builders for the profile's findings: duplicates, contradictory labels,
+near-duplicates and train/dev overlap, corrupted rows, clusters, advice."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from tuirecipe.ui.profile_render.cells import (
+    advice_lines,
+    cut,
+    kv_table,
+    num,
+    pct,
+    pick,
+    row_list,
+)
+
+_LEVELS = {"exact": "exact", "case_space": "case + space", "loose": "loose"}
+
+
+def _levels(data: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    levels = pick(data, "levels", default=data)
+    if not isinstance(levels, Mapping):
+        return []
+    return [(str(k), v) for k, v in levels.items() if isinstance(v, Mapping)]
+
+
+def _group_line(group: Mapping[str, Any]) -> Text:
+    rows = pick(group, "rows", default=[])
+    count = pick(group, "count", "size", default=len(rows))
+    labels = pick(group, "labels", default={})
+    labels_text = (
+        ", ".join(f"{k}×{v}" for k, v in labels.items())
+        if isinstance(labels, Mapping)
+        else ", ".join(map(str, labels))
+    )
+    line = Text("  ")
+    line.append(f"×{count}", style="bold")
+    line.append(f"  rows {row_list(rows, 6)}")
+    if labels_text:
+        line.append(f"  [{labels_text}]")
+    line.append(f"  “{cut(pick(group, 'text', default=''), 40)}”")
+    return line
+
+
+def render_duplicates(data: Mapping[str, Any]) -> RenderableType:
+    table = Table(box=None, padding=(0, 1), show_edge=False)
+    table.add_column("level", style="bold")
+    table.add_column("surplus rows", justify="right")
+    table.add_column("repeated texts", justify="right")
+    table.add_column("rows in groups", justify="right")
+    levels = _levels(data)
+    for name, level in levels:
+        table.add_row(
+            _LEVELS.get(name, name.replace("_", " ")),
+            num(pick(level, "surplus_rows", "rows", "duplicates")),
+            num(pick(level, "repeated_texts", "groups_count")),
+            num(pick(level, "rows_in_groups")),
+        )
+    parts: list[RenderableType] = [table]
+    for name, level in levels:
+        groups = pick(level, "groups", default=[])
+        if groups:
+            parts.append(Text(f"largest {_LEVELS.get(name, name)} groups", style="bold"))
+            parts += [_group_line(g) for g in list(groups)[:6]]
+            break  # the first level with groups (exact) is the most telling
+    parts += advice_lines(pick(data, "advice"))
+    return Group(*parts)
+
+
+def render_conflicts(data: Any) -> RenderableType:
+    levels = _levels(data) if isinstance(data, Mapping) else []
+    if not levels:
+        return Text("No text appears with two different labels.")
+    table = Table(box=None, padding=(0, 1), show_edge=False)
+    table.add_column("level", style="bold")
+    table.add_column("conflicting texts", justify="right")
+    table.add_column("rows", justify="right")
+    shown = False
+    parts: list[RenderableType] = [table]
+    for name, level in levels:
+        table.add_row(
+            _LEVELS.get(name, name),
+            num(pick(level, "conflicting_texts")),
+            num(pick(level, "rows")),
+        )
+        groups = pick(level, "groups", default=[])
+        if groups and not shown:
+            shown = True
+            parts.append(Text(f"contradictory labels ({_LEVELS.get(name, name)})", style="bold"))
+            parts += [_group_line(g) for g in list(groups)[:12]]
+    if not shown:
+        parts.append(Text("No text appears with two different labels."))
+    return Group(*parts)
+
+
+def _pair_line(ex: Mapping[str, Any]) -> Text:
+    rows = pick(ex, "rows", default=None)
+    if isinstance(rows, list) and len(rows) >= 2:
+        a, b = rows[0], rows[1]
+    else:
+        a = pick(ex, "row_a", "a", "train_row", default="?")
+        b = pick(ex, "row_b", "b", "dev_row", default="?")
+    texts = pick(ex, "texts", default=None)
+    text_a = texts[0] if isinstance(texts, list) and texts else pick(ex, "text_a", "text")
+    text_b = texts[1] if isinstance(texts, list) and len(texts) > 1 else pick(ex, "text_b")
+    sim = pick(ex, "similarity", "sim", "score")
+    line = Text(f"  rows {a} ~ {b}")
+    if sim is not None:
+        line.append(f" ({num(float(sim), 2)})")
+    if text_a:
+        line.append(f"  “{cut(text_a, 40)}”")
+    if text_b and text_b != text_a:
+        line.append(f" ~ “{cut(text_b, 30)}”")
+    return line
+
+
+def render_near_duplicates(data: Mapping[str, Any]) -> RenderableType:
+    if pick(data, "ran") is False:
+        reason = pick(data, "reason", "skipped", default="not run")
+        return Text(f"Near-duplicate search not run: {reason}", style="italic")
+    head = Text()
+    head.append("within train: ", style="bold")
+    head.append(f"{num(pick(data, 'pairs', 'train_pairs'))} pairs")
+    involved = pick(data, "texts_involved")
+    if involved is not None:
+        head.append(f" ({num(involved)} texts)")
+    threshold = pick(data, "threshold")
+    if threshold is not None:
+        head.append(f"   similarity ≥ {threshold}")
+    if pick(data, "sampled"):
+        head.append(
+            f"   sampled: {num(pick(data, 'sample_size'))} of "
+            f"{num(pick(data, 'population'))} texts",
+            style="bold",
+        )
+    parts: list[RenderableType] = [head]
+    method = pick(data, "method")
+    if method:
+        parts.append(Text(f"  {method}", style="dim"))
+    parts += [_pair_line(ex) for ex in list(pick(data, "examples", default=[]) or [])[:6]]
+    leak = pick(data, "leakage")
+    if isinstance(leak, Mapping) and pick(leak, "ran") is not False:
+        line = Text()
+        line.append("train ↔ dev leakage: ", style="bold")
+        line.append(f"{num(pick(leak, 'pairs', 'rows'))} pairs")
+        involved = pick(leak, "dev_texts_involved")
+        if involved is not None:
+            line.append(f", {num(involved)} dev texts")
+        if pick(leak, "sampled"):
+            line.append(f"   sampled: {num(pick(leak, 'dev_sample_size'))} dev texts", style="bold")
+        parts.append(line)
+        parts += [_pair_line(ex) for ex in list(pick(leak, "examples", default=[]) or [])[:4]]
+    return Group(*parts, *advice_lines(pick(data, "advice")))
+
+
+def render_leakage(data: Mapping[str, Any]) -> RenderableType:
+    rows = pick(data, "dev_rows_in_train", "rows", "count", default=0)
+    line = Text()
+    line.append("dev rows whose text (case + space) is also in train: ", style="bold")
+    line.append(num(rows))
+    rate = pick(data, "dev_share", "rate", "fraction")
+    if rate is not None:
+        line.append(f" ({pct(rate)} of dev)")
+    parts: list[RenderableType] = [line]
+    for ex in list(pick(data, "examples", default=[]) or [])[:6]:
+        if isinstance(ex, Mapping):
+            parts.append(
+                Text(
+                    f"  dev row {pick(ex, 'dev_row', 'row', default='?')} = train row "
+                    f"{pick(ex, 'train_row', default='?')}  "
+                    f"“{cut(pick(ex, 'text', default=''), 60)}”"
+                )
+            )
+        else:
+            parts.append(Text(f"  {cut(ex, 80)}"))
+    return Group(*parts)
+
+
+def render_corrupted(data: Mapping[str, Any]) -> RenderableType:
+    cats = pick(data, "categories", "by_category", default=data)
+    table = Table(box=None, padding=(0, 1), show_edge=False)
+    table.add_column("category", style="bold", no_wrap=True)
+    table.add_column("rows", justify="right")
+    table.add_column("row numbers")
+    any_rows = False
+    if isinstance(cats, Mapping):
+        for name, cat in cats.items():
+            if not isinstance(cat, (Mapping, list, int)):
+                continue
+            rows = pick(cat, "rows", default=cat if isinstance(cat, list) else [])
+            count = pick(cat, "count", "n", default=cat if isinstance(cat, int) else len(rows))
+            if not count:
+                continue
+            any_rows = True
+            title = str(name).replace("_", " ")
+            description = pick(cat, "description")
+            table.add_row(title, num(count), Text(row_list(rows, 8)))
+            if description:
+                table.add_row("", "", Text(str(description), style="dim"))
+    if not any_rows:
+        return Text("No corrupted rows found.")
+    return table
+
+
+def render_clusters(data: Any) -> RenderableType:
+    if isinstance(data, Mapping) and pick(data, "ran") is False:
+        reason = pick(data, "reason", "skipped", default="not run")
+        return Text(f"Clustering not run: {reason}", style="italic")
+    items = pick(data, "clusters", "items", default=[]) if isinstance(data, Mapping) else data
+    items = list(items or [])
+    if not items:
+        return Text("No clusters.")
+    head = Text()
+    if isinstance(data, Mapping):
+        head.append(f"k = {num(pick(data, 'k', default=len(items)))}   ")
+        if pick(data, "sampled"):
+            head.append(f"(sampled: {num(pick(data, 'sample_size'))} rows)", style="italic")
+    table = Table(box=None, padding=(0, 1), show_edge=False)
+    table.add_column("#", justify="right")
+    table.add_column("size", justify="right")
+    table.add_column("top terms")
+    table.add_column("label mix")
+    table.add_column("")
+    for i, item in enumerate(items[:30]):
+        terms = pick(item, "top_terms", "terms", default=[])
+        mix = pick(item, "labels", "label_mix", default={})
+        if isinstance(mix, Mapping):
+            total = sum(float(v) for v in mix.values()) or 1.0
+            mix_text = ", ".join(
+                f"{k} {100 * float(v) / total:.0f}%"
+                for k, v in sorted(mix.items(), key=lambda kv: -float(kv[1]))[:3]
+                if float(v) / total >= 0.01
+            )
+        elif isinstance(mix, list):
+            mix_text = ", ".join(
+                f"{pick(m, 'label')} {num(pick(m, 'share', 'percent'), 1)}"
+                if isinstance(m, Mapping)
+                else str(m)
+                for m in mix[:3]
+            )
+        else:
+            mix_text = str(mix)
+        table.add_row(
+            str(pick(item, "id", default=i)),
+            num(pick(item, "size", "rows")),
+            Text(cut(", ".join(map(str, terms)), 40)),
+            Text(mix_text),
+            Text("mixed", style="bold") if pick(item, "mixed") else "",
+        )
+    return Group(head, table)
+
+
+def render_advice(data: Any) -> RenderableType:
+    items = [data] if isinstance(data, str) else list(data or [])
+    if not items:
+        return Text("Nothing to advise.")
+    return Group(*advice_lines(items))
+
+
+def render_other(data: Any) -> RenderableType:
+    if isinstance(data, Mapping):
+        return kv_table((str(k), cut(v, 90)) for k, v in data.items())
+    return Text(cut(data, 200))

@@ -1,0 +1,107 @@
+"""One row of the data browser, whole: text, label, flags, row number, mark and the
+other rows with the same text. ``d``/``w``/``u`` ask the browser's owner to mark it."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from tuirecipe.ui.widgets.browser import FLAG_NAMES, MARK_TEXT, DataBrowser
+
+
+class RowDetail(ModalScreen[None]):
+    """One row, whole: text, label, flags, row number, mark and its duplicate group."""
+
+    DEFAULT_CSS = """
+    RowDetail {
+        align: center middle;
+    }
+    RowDetail > #row-detail-box {
+        width: 90%;
+        max-width: 110;
+        height: 80%;
+        border: thick $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    RowDetail #row-detail-meta {
+        color: $text-muted;
+        margin-bottom: 1;
+    }
+    RowDetail #row-detail-group {
+        color: $text-muted;
+        margin-top: 1;
+    }
+    RowDetail #row-detail-close {
+        dock: bottom;
+        width: auto;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,enter", "dismiss_detail", "Close"),
+        Binding("d", "mark('drop')", "Drop"),
+        Binding("w", "mark('label_wrong')", "Label wrong"),
+        Binding("u", "mark('')", "Unmark"),
+    ]
+
+    def __init__(self, browser: DataBrowser, position: int) -> None:
+        super().__init__()
+        self.browser = browser
+        self.position = position
+
+    def _meta(self) -> Text:
+        frame = self.browser.frame
+        row = int(frame["row"].iat[self.position])
+        flags = [FLAG_NAMES.get(f, f) for f in self.browser.flags_of(self.position)]
+        mark = self.browser.marks.get(row)
+        meta = Text()
+        meta.append(f"row {row}", "bold")
+        meta.append("   label ")
+        meta.append(str(frame["label"].iat[self.position]), "bold")
+        meta.append(f"   {int(self.browser._lengths[self.position])} chars")
+        meta.append("   flags: " + (", ".join(flags) if flags else "none"))
+        meta.append("   mark: " + (MARK_TEXT.get(mark, mark) if mark else "none"))
+        return meta
+
+    def _group(self) -> Text:
+        """Rows with exactly the same text (vectorised: one comparison on the column)."""
+        frame = self.browser.frame
+        text = str(frame["text"].iat[self.position])
+        same = np.flatnonzero((frame["text"] == text).to_numpy(dtype=bool))
+        others = [int(p) for p in same if int(p) != self.position]
+        if not others:
+            return Text("No other row has exactly this text.")
+        shown = others[:20]
+        lines = [f"Same text in {len(others)} other row(s):"]
+        lines += [f"  row {int(frame['row'].iat[p])}  label {frame['label'].iat[p]}" for p in shown]
+        if len(others) > len(shown):
+            lines.append(f"  … and {len(others) - len(shown)} more")
+        return Text("\n".join(lines))  # labels come from the data: shown literally
+
+    def compose(self) -> ComposeResult:
+        frame = self.browser.frame
+        with VerticalScroll(id="row-detail-box"):
+            yield Static(self._meta(), id="row-detail-meta")
+            yield Static(Text(str(frame["text"].iat[self.position])), id="row-detail-text")
+            yield Static(self._group(), id="row-detail-group")
+            yield Button("Close", id="row-detail-close")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_dismiss_detail(self) -> None:
+        self.dismiss(None)
+
+    def action_mark(self, mark: str) -> None:
+        row = int(self.browser.frame["row"].iat[self.position])
+        self.browser.post_message(DataBrowser.MarkRequested(self.browser, row, mark or None))
+        self.dismiss(None)

@@ -1,0 +1,158 @@
+"""The Train pane's status lines: the config, the followed run, progress and rate, the
+last step, the last dev evaluation and the latest message.
+
+A display widget: the pane tells it what to show (attributes and calls down); it reads
+no file and holds no run. The step and rate lines change several times a second, so they
+are one-line labels whose size never changes while shown (no layout pass).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label
+
+from tuirecipe.config import Config
+from tuirecipe.runs.curves import RunHistory
+from tuirecipe.ui.widgets.progress import RunProgress
+
+RATE_WINDOW = 100  # steps over which steps/s is measured
+# Labels sized one line by the stylesheet: updating them never changes the layout.
+ONE_LINE_LABELS = frozenset({"#train-step", "#train-rate", "#train-eval"})
+IDLE_TEXT = (
+    "No run followed. Press s to start a training run of this config, "
+    "or pick a run in the Runs pane (5)."
+)
+
+
+def config_line(config: Config) -> str:
+    """The config a new run would train, in one line."""
+    steps = f"max {config.train.max_steps} steps" if config.train.max_steps else ""
+    parts = [
+        f"model {config.model.name}",
+        f"data {config.data.path}",
+        f"{config.train.epochs} epochs",
+        steps,
+        f"batch {config.train.batch_size}",
+        f"lr {config.train.lr:g}",
+        f"device {config.train.device}",
+    ]
+    return "Config: " + " · ".join(p for p in parts if p)
+
+
+def metric_text(name: str, value: float, ci: dict[str, list[float]]) -> str:
+    low_high = ci.get(name)
+    interval = f" [{low_high[0]:.3f}, {low_high[1]:.3f}]" if low_high else ""
+    return f"{name} {value:.4f}{interval}"
+
+
+def clock(seconds: float) -> str:
+    s = int(seconds)
+    return (
+        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
+
+
+def rate_text(last: Any, history: RunHistory, total_steps: int | None, state: str) -> str:
+    """Steps per second over the last RATE_WINDOW steps, time elapsed and, while the run
+    trains, the time left."""
+    times = history.step_time
+    if len(times) < 2:
+        return ""
+    first = max(0, len(times) - RATE_WINDOW)
+    steps = times.x[-1] - times.x[first]
+    seconds = times.y[-1] - times.y[first]
+    if seconds <= 0 or steps <= 0:
+        return ""
+    rate = steps / seconds
+    text = f"{rate:.1f} steps/s · {clock(last.elapsed)} elapsed"
+    if total_steps and state in ("running", "paused") and last.step < total_steps:
+        text += f" · ETA {clock((total_steps - last.step) / rate)}"
+    return text
+
+
+class RunStatus(Vertical):
+    """Config, run, progress, step, evaluation and message lines, top to bottom."""
+
+    def __init__(self, config: Config, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config = config
+        self.total_steps: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label(config_line(self.config), id="train-config")
+        yield Label(IDLE_TEXT, id="train-run")
+        with Horizontal(id="train-progress-row"):
+            yield RunProgress(id="train-progress")
+            yield Label("", id="train-rate")
+        yield Label("", id="train-step")
+        yield Label("", id="train-eval")
+        yield Label("", id="train-message")
+
+    def on_mount(self) -> None:
+        for part in ("#train-step", "#train-eval", "#train-message"):
+            self.query_one(part, Label).display = False
+
+    def line(self, part: str, text: str) -> None:
+        """Update a one-line label; an empty one takes no room.
+
+        While a one-line label stays shown its size is fixed (one line, full width), so
+        updating it needs no layout pass of the whole screen.
+        """
+        label = self.query_one(part, Label)
+        shown = bool(text)
+        if label.display == shown and part in ONE_LINE_LABELS:
+            label.update(text, layout=False)
+        else:
+            label.update(text)
+            label.display = shown
+
+    def show_run(self, run_id: str, motivation: str = "") -> None:
+        """A new run is followed: its name (and why it was started); the rest cleared."""
+        why = f" · why: {motivation}" if motivation else ""
+        self.query_one("#train-run", Label).update(f"Run {run_id}{why}")
+
+    def reset(self, run_id: str) -> None:
+        self.total_steps = None
+        self.query_one("#train-progress", RunProgress).update(total=None, progress=0)
+        for part in ("#train-step", "#train-eval", "#train-message", "#train-rate"):
+            self.line(part, "")
+        self.show_run(run_id)
+
+    def set_total(self, total_steps: int | None) -> None:
+        if total_steps and total_steps != self.total_steps:
+            self.total_steps = total_steps
+            self.query_one("#train-progress", RunProgress).update(total=total_steps)
+
+    def show_step(self, last: Any, history: RunHistory, state: str) -> None:
+        self.query_one("#train-progress", RunProgress).update(progress=last.step)
+        total = f"/{self.total_steps}" if self.total_steps else ""
+        acc = f" · acc {last.acc:.3f}" if last.acc is not None else ""
+        self.line(
+            "#train-step",
+            f"step {last.step}{total} · epoch {last.epoch:.2f} · loss {last.loss:.4f}{acc}"
+            f" · lr {last.lr:.2g}",
+        )
+        self.show_rate(last, history, state)
+
+    def show_rate(self, last: Any, history: RunHistory, state: str) -> None:
+        self.line("#train-rate", rate_text(last, history, self.total_steps, state))
+
+    def show_eval(self, event: Any) -> None:
+        parts = [
+            metric_text(k, v, event.ci)
+            for k, v in event.metrics.items()
+            if isinstance(v, (int, float))
+        ]
+        n = f" (n={event.n})" if event.n else ""
+        self.line("#train-eval", f"{event.split} @ step {event.step}: " + " · ".join(parts) + n)
+
+    def show_message(self, text: str) -> None:
+        self.line("#train-message", text)
+
+    def show_finished(self) -> None:
+        """The run finished: the bar full."""
+        if self.total_steps:
+            self.query_one("#train-progress", RunProgress).update(progress=self.total_steps)
