@@ -12,6 +12,7 @@ import importlib
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -32,6 +33,9 @@ from tuirecipe.ui.panes.train import TrainPane
 from tuirecipe.ui.services import Services
 from tuirecipe.ui.settings import Settings, default_settings_dir
 from tuirecipe.ui.themes import DEFAULT_THEME, ThemeProblem, discover_themes, theme_dirs
+
+if TYPE_CHECKING:
+    from tuirecipe.runs.rundir import RunDir
 
 DATA_PANE_MODULE = "tuirecipe.ui.panes.data"  # exports DataPane(config, id=...)
 
@@ -199,7 +203,7 @@ class TuiRecipeApp(App[int]):
 
     @on(TabbedContent.TabActivated, "#panes")
     def pane_shown(self, event: TabbedContent.TabActivated) -> None:
-        self.call_after_refresh(self._focus_pane, event.pane.id.removeprefix("tab-"))
+        self.call_after_refresh(self._focus_pane, (event.pane.id or "").removeprefix("tab-"))
 
     def _focus_pane(self, pane: str) -> None:
         """Put the keyboard in the pane just shown, so its keys work at once."""
@@ -282,6 +286,7 @@ class TuiRecipeApp(App[int]):
         """The Notes pane shows the followed run's notes (saved first), or else those of
         the run highlighted in the Runs pane."""
         train = self.query_one(TrainPane)
+        run: RunDir | None
         if train.run is not None:
             train.save_notes()
             run = train.run

@@ -306,11 +306,11 @@ class WorkerClient:
             self._sub.close()
         for task in list(self._tasks):
             task.cancel()
-        for task in (self._task, self._reaper):
-            if task is not None:
-                task.cancel()
+        for loop_task in (self._task, self._reaper):
+            if loop_task is not None:
+                loop_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                    await loop_task
         self._task = self._reaper = None
 
     # -- what this console started -------------------------------------------------------

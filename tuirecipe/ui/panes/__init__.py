@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from textual.widget import Widget
+from textual.dom import DOMNode
 
 from tuirecipe.ui.bus import Bus, Message, Subscription
 
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def consume(
-    widget: Widget, bus: Bus, topics: tuple[str, ...], handler: Callable[[Message], Any]
+    widget: DOMNode, bus: Bus, topics: tuple[str, ...], handler: Callable[[Message], Any]
 ) -> Subscription:
     """Feed ``widget``'s ``handler`` from ``topics`` until the widget goes away."""
     sub = bus.subscribe(*topics)

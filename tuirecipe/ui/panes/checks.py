@@ -178,9 +178,9 @@ class ChecksPane(Widget):
         for name in self.checks:
             self._refresh_check(name)
         self._update_summary()
-        name = self.highlighted_name()
-        if name is not None:
-            self._show_detail(name)
+        highlighted = self.highlighted_name()
+        if highlighted is not None:
+            self._show_detail(highlighted)
 
     def _spin(self) -> None:
         running = [n for n, live in self.live.items() if live["state"] == "running"]
@@ -372,11 +372,12 @@ class ChecksPane(Widget):
 
     def action_toggle_tick(self) -> None:
         name = self.highlighted_name()
+        if name is None:
+            return
         if not self._tickable(name):
-            if name is not None:
-                self.notify(
-                    "only manual checks and the input view are ticked by hand", severity="warning"
-                )
+            self.notify(
+                "only manual checks and the input view are ticked by hand", severity="warning"
+            )
             return
         # Written at once, here: a tick is the person's work and must not wait on a thread.
         try:
@@ -395,7 +396,7 @@ class ChecksPane(Widget):
         from tuirecipe.ui.modals import TextPrompt
 
         name = self.highlighted_name()
-        if not self._tickable(name):
+        if name is None or not self._tickable(name):
             return
 
         def save(note: str | None) -> None:

@@ -14,6 +14,7 @@ over a mark the person set.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -214,7 +215,7 @@ class DataPane(Vertical):
         """Load, split and profile as ``tuirecipe data`` does (one shared function)."""
         from tuirecipe.data import profiling
 
-        call = self.app.call_from_thread
+        call: Callable[..., Any] = self.app.call_from_thread
         call(self._set_progress, 0.0, "reading the data file…")
         try:
             data = profiling.load_dataset(self.config)
