@@ -300,7 +300,8 @@ def print_checklist(config: Config, *, only: list[str], as_json: bool = False) -
     tally = {s: sum(r["counts_as"] == s for r in rows) for s in ("pass", "warn", "fail", "error")}
     tally_text = [f"{n} {s}" for s, n in tally.items()]
     tally_text.append(f"{sum(r['shown'] == 'stale' for r in rows)} stale")
-    tally_text.append(f"{sum(r['shown'] == 'not run' for r in rows)} not run")
+    undone = ("not run", "not ticked", "not done")
+    tally_text.append(f"{sum(r['shown'] in undone for r in rows)} not done yet")
     print(" · ".join(tally_text))
     return 1 if failed else 0
 
@@ -308,7 +309,7 @@ def print_checklist(config: Config, *, only: list[str], as_json: bool = False) -
 def _checklist_row(check: Any, entry: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"name": check.name, "title": check.title, "kind": check.kind}
     if entry is None:
-        none = "not ticked" if check.kind == "manual" else "not run"
+        none = {"manual": "not ticked", "interactive": "not done"}.get(check.kind, "not run")
         return {**row, "shown": none, "current": False, "counts_as": None}
     return {
         **row,
@@ -345,8 +346,8 @@ def _print_checklist_row(row: dict[str, Any]) -> None:
     if shown == "stale":
         # The old verdict stays out of the verdict column: it is history, not today's.
         was = f" (was {row['status']})" if row.get("status") else ""
-        print(f"~ stale   {title:32} {row['stale_reason']}{was}")
-    elif shown in ("not run", "not ticked"):
-        print(f"\u00b7 {shown:7} {title:32}")
+        print(f"~ {'stale':10} {title:40} {row['stale_reason']}{was}")
+    elif shown in ("not run", "not ticked", "not done"):
+        print(f"\u00b7 {shown:10} {title}")
     else:
-        print(f"{_MARKS.get(shown, '?')} {shown:7} {title:32} {row['summary']}")
+        print(f"{_MARKS.get(shown, '?')} {shown:10} {title:40} {row['summary']}")

@@ -234,6 +234,13 @@ def judge_result(inputs: CurrentInputs, record: dict[str, Any], run_id: str = ""
     )
 
 
+def _human_summary(human: dict[str, Any]) -> str:
+    acc = human.get("accuracy")
+    if not isinstance(acc, (int, float)):
+        return "nothing answered"
+    return f"your accuracy {acc:.0%} on {human.get('n', 0)} examples"
+
+
 def _pick(views: list[ResultView]) -> ResultView:
     """Of one check's results (newest first): the newest current verdict, else the newest
     current result (a stopped one), else the newest result, stale."""
@@ -286,7 +293,7 @@ def checklist_view(
             name="human_baseline",
             kind="human_baseline",
             status="done",
-            summary="",
+            summary=_human_summary(human),
             current=verdict.current,
             stale_reason=verdict.reason,
             ran_on=str(human.get("ran_on", "")),
