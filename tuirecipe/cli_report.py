@@ -164,6 +164,7 @@ def run_checks_headless(config: Config, *, only: list[str], as_json: bool = Fals
     import time
 
     from tuirecipe.checks.base import all_checks, get_check
+    from tuirecipe.events import CheckResult, CheckStarted, Error
     from tuirecipe.runs.follower import Follower
     from tuirecipe.runs.jobs import JobClient, Signalled
     from tuirecipe.runs.rundir import TERMINAL_STATES
@@ -190,21 +191,21 @@ def run_checks_headless(config: Config, *, only: list[str], as_json: bool = Fals
     try:
         while True:
             for event in follower.poll():
-                if event.kind == "check_started" and not as_json:
+                if isinstance(event, CheckStarted) and not as_json:
                     print(f"  … {titles.get(event.name, event.name)}", file=sys.stderr, flush=True)
-                elif event.kind == "check_result":
+                elif isinstance(event, CheckResult):
                     results.append(event)
                     if not as_json:
                         _print_check_line(event, titles)
-                elif event.kind == "error":
+                elif isinstance(event, Error):
                     error = event.message
             if run.state() in TERMINAL_STATES:
                 for event in follower.poll():
-                    if event.kind == "check_result":
+                    if isinstance(event, CheckResult):
                         results.append(event)
                         if not as_json:
                             _print_check_line(event, titles)
-                    elif event.kind == "error":
+                    elif isinstance(event, Error):
                         error = event.message
                 break
             jobs.reap()
