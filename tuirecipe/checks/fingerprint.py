@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -185,6 +186,7 @@ class Inputs:
 
 _HASHES: OrderedDict[tuple[str, int, int], str] = OrderedDict()
 _HASH_CACHE_SIZE = 32
+_HASHES_LOCK = threading.Lock()  # the console computes views in worker threads
 
 
 def file_digest(path: Path) -> str:
@@ -192,18 +194,20 @@ def file_digest(path: Path) -> str:
     resolved = path.resolve()
     stat = resolved.stat()
     key = (str(resolved), stat.st_size, stat.st_mtime_ns)
-    cached = _HASHES.get(key)
-    if cached is not None:
-        _HASHES.move_to_end(key)
-        return cached
+    with _HASHES_LOCK:
+        cached = _HASHES.get(key)
+        if cached is not None:
+            _HASHES.move_to_end(key)
+            return cached
     digest = hashlib.sha256()
     with open(resolved, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     value = digest.hexdigest()
-    _HASHES[key] = value
-    while len(_HASHES) > _HASH_CACHE_SIZE:
-        _HASHES.popitem(last=False)
+    with _HASHES_LOCK:
+        _HASHES[key] = value
+        while len(_HASHES) > _HASH_CACHE_SIZE:
+            _HASHES.popitem(last=False)
     return value
 
 
@@ -236,13 +240,11 @@ def _data_digest(config: Config) -> tuple[str, str, str]:
 def module_source(config: Config) -> Path | None:
     """The source file of a user model's module, found without importing it.
 
-    Searched like the model loader does: ``model.python_path``, the config's folder, then
-    ``sys.path``; a module already imported in this process answers with its ``__file__``.
+    Searched in the order the model loader puts them first on ``sys.path``:
+    ``model.python_path``, the config's folder, then the rest of ``sys.path``. (Never
+    looked up in ``sys.modules``: the console may hold an unrelated module of that name.)
     """
     module = config.model.name.partition(":")[0]
-    loaded = sys.modules.get(module)
-    if loaded is not None and getattr(loaded, "__file__", None):
-        return Path(str(loaded.__file__))
     folders = [config.resolve_path(p) for p in config.model.python_path]
     folders.append(Path(config.base_dir))
     folders += [Path(p) for p in sys.path if p]
