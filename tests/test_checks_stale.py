@@ -184,3 +184,22 @@ def test_ticks_say_what_they_were_ticked_for(tmp_path: Path):
         "understood_labels",
         "human_baseline",
     }
+
+
+def test_a_live_result_from_a_running_job_is_judged_like_a_stored_one(tmp_path: Path):
+    """The pane gets results on the bus before they are read back from the run."""
+    from tuirecipe.checks.fingerprint import CurrentInputs
+    from tuirecipe.checks.runner import fingerprinting
+    from tuirecipe.checks.store import judge_result
+
+    write_csv(tmp_path / "a.csv")
+    cfg = config(tmp_path)
+    seen: list = []
+    emit = fingerprinting(cfg, seen.append)
+    emit(CheckResult(name="lr_range", status="warn", summary="lr far from the band"))
+    assert seen[0].ran_on == "model textcnn, data a.csv" and seen[0].fingerprint
+    live = judge_result(CurrentInputs(cfg), seen[0].to_dict(), run_id="r1")
+    assert live.current and live.counts_as == "warn" and live.run_id == "r1"
+    elsewhere = judge_result(CurrentInputs(config(tmp_path, lr=0.1)), seen[0].to_dict())
+    assert elsewhere.shown_status == "stale"
+    assert elsewhere.stale_reason == "ran with train.lr = 0.0003 (now 0.1) — rerun"
