@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", nargs="+", metavar="NAME", default=[], help="run only these checks"
     )
     check.add_argument("--json", action="store_true", help="print results as JSON")
+    check.add_argument(
+        "--list",
+        action="store_true",
+        help="run nothing: show the remembered checklist for this config, each result "
+        "current or stale (exit 1 when a current result failed)",
+    )
 
     data = sub.add_parser(
         "data",
@@ -254,8 +260,10 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from tuirecipe.cli_report import run_checks_headless
+    from tuirecipe.cli_report import print_checklist, run_checks_headless
 
+    if args.list:
+        return print_checklist(_load(args), only=args.only, as_json=args.json)
     return run_checks_headless(_load(args), only=args.only, as_json=args.json)
 
 

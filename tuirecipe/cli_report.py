@@ -1,7 +1,9 @@
 """Headless reports for the CLI (part of the CLI layer: rich is imported inside functions).
 
 ``tuirecipe data``: the dataset profile, drawn by the Data pane's section builders
-(:mod:`tuirecipe.ui.profile_render`, Rich only), or JSON.
+(:mod:`tuirecipe.ui.profile_render`, Rich only), or JSON. ``tuirecipe check``: the checks
+run in a worker, their results printed as they come; ``tuirecipe check --list``: the
+remembered checklist, each result current or stale for the config.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def run_checks_headless(config: Config, *, only: list[str], as_json: bool = Fals
     import time
 
     from tuirecipe.checks.base import all_checks, get_check
+    from tuirecipe.events import CheckResult, CheckStarted, Error
     from tuirecipe.runs.follower import Follower
     from tuirecipe.runs.jobs import JobClient, Signalled
     from tuirecipe.runs.rundir import TERMINAL_STATES
@@ -91,25 +94,28 @@ def run_checks_headless(config: Config, *, only: list[str], as_json: bool = Fals
     results: list[Any] = []
     error = ""
     if not as_json:
-        print(f"checks run {run.id} in {run.path.parent}", file=sys.stderr)
+        from tuirecipe.checks.fingerprint import CurrentInputs
+
+        ran_on = CurrentInputs(config).for_check("").describe()
+        print(f"checks run {run.id} in {run.path.parent} on {ran_on}", file=sys.stderr)
     try:
         while True:
             for event in follower.poll():
-                if event.kind == "check_started" and not as_json:
+                if isinstance(event, CheckStarted) and not as_json:
                     print(f"  … {titles.get(event.name, event.name)}", file=sys.stderr, flush=True)
-                elif event.kind == "check_result":
+                elif isinstance(event, CheckResult):
                     results.append(event)
                     if not as_json:
                         _print_check_line(event, titles)
-                elif event.kind == "error":
+                elif isinstance(event, Error):
                     error = event.message
             if run.state() in TERMINAL_STATES:
                 for event in follower.poll():
-                    if event.kind == "check_result":
+                    if isinstance(event, CheckResult):
                         results.append(event)
                         if not as_json:
                             _print_check_line(event, titles)
-                    elif event.kind == "error":
+                    elif isinstance(event, Error):
                         error = event.message
                 break
             jobs.reap()
@@ -157,3 +163,102 @@ def _print_check_line(event: Any, titles: dict[str, str]) -> None:
     advice = event.evidence.get("advice") if isinstance(event.evidence, dict) else None
     if advice and event.status != "pass":
         print(f"        → {advice}")
+
+
+# ---------------------------------------------------------------------------------------
+# tuirecipe check --list
+
+
+def print_checklist(config: Config, *, only: list[str], as_json: bool = False) -> int:
+    """The remembered checklist for ``config``, each entry current or stale; runs nothing.
+
+    Exit 1 when a current result failed or errored, else 0 (stale results and stopped
+    checks count for nothing).
+    """
+    from tuirecipe.checks.base import all_checks, get_check
+    from tuirecipe.checks.fingerprint import CurrentInputs
+    from tuirecipe.checks.store import ResultView, checklist_view
+
+    checks = [get_check(name) for name in only] if only else all_checks()
+    inputs = CurrentInputs(config)
+    view = checklist_view(config, inputs=inputs)
+    rows: list[dict[str, Any]] = []
+    for check in checks:
+        entries: list[ResultView | None]
+        if check.kind == "interactive":
+            entries = [view.human_baseline]
+        elif check.kind == "manual":
+            entries = [view.ticks.get(check.name)]
+        else:  # an automatic check, perhaps also confirmed by hand (the input view)
+            entries = [view.results.get(check.name)]
+            if check.name in view.ticks:
+                entries.append(view.ticks[check.name])
+        for entry in entries:
+            rows.append(_checklist_row(check, entry))
+    failed = any(r["counts_as"] in ("fail", "error") for r in rows)
+    if as_json:
+        out = {
+            "runs_dir": str(config.runs_path),
+            "config": config.source,
+            "now": inputs.for_check("").describe(),
+            "checks": rows,
+        }
+        print(json.dumps(out, indent=2, default=str))
+        return 1 if failed else 0
+    print(f"checklist in {config.runs_path} for {inputs.for_check('').describe()}")
+    for row in rows:
+        _print_checklist_row(row)
+    tally = {s: sum(r["counts_as"] == s for r in rows) for s in ("pass", "warn", "fail", "error")}
+    tally_text = [f"{n} {s}" for s, n in tally.items()]
+    tally_text.append(f"{sum(r['shown'] == 'stale' for r in rows)} stale")
+    undone = ("not run", "not ticked", "not done")
+    tally_text.append(f"{sum(r['shown'] in undone for r in rows)} not done yet")
+    print(" · ".join(tally_text))
+    return 1 if failed else 0
+
+
+def _checklist_row(check: Any, entry: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": check.name, "title": check.title, "kind": check.kind}
+    if entry is None:
+        none = {"manual": "not ticked", "interactive": "not done"}.get(check.kind, "not run")
+        return {**row, "shown": none, "current": False, "counts_as": None}
+    return {
+        **row,
+        "record": entry.kind,
+        "shown": entry.shown_status,
+        "status": entry.status,
+        "current": entry.current,
+        "counts_as": entry.counts_as,
+        "stale_reason": entry.stale_reason,
+        "summary": entry.summary,
+        "ran_on": entry.ran_on,
+        "run_id": entry.run_id,
+        "time": entry.time,
+    }
+
+
+_MARKS = {
+    "pass": "\u2713",
+    "warn": "!",
+    "fail": "\u2717",
+    "error": "E",
+    "stopped": "-",
+    "ticked": "\u2611",
+    "done": "\u2713",
+    "stale": "~",
+}
+
+
+def _print_checklist_row(row: dict[str, Any]) -> None:
+    shown = row["shown"]
+    title = row["title"] or row["name"]
+    if row.get("record") == "tick" and row["kind"] == "auto":
+        title = f"{title} (tick)"
+    if shown == "stale":
+        # The old verdict stays out of the verdict column: it is history, not today's.
+        was = f" (was {row['status']})" if row.get("status") else ""
+        print(f"~ {'stale':10} {title:40} {row['stale_reason']}{was}")
+    elif shown in ("not run", "not ticked", "not done"):
+        print(f"\u00b7 {shown:10} {title}")
+    else:
+        print(f"{_MARKS.get(shown, '?')} {shown:10} {title:40} {row['summary']}")

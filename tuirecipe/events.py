@@ -81,7 +81,13 @@ class CheckProgress(Event):
 
 @dataclass(frozen=True)
 class CheckResult(Event):
-    """A sanity check's outcome: status is pass, warn, fail or error."""
+    """A sanity check's outcome: status is pass, warn, fail, error or stopped.
+
+    ``fingerprint``, ``ran_on`` and ``inputs`` say what the verdict was made for
+    (:mod:`tuirecipe.checks.fingerprint`): a hash of the data, model and settings it
+    checked, those in words ("model textcnn, data trec.csv"), and their plain values.
+    Results recorded before fingerprints existed read back with these empty.
+    """
 
     kind: ClassVar[str] = "check_result"
     name: str
@@ -90,6 +96,9 @@ class CheckResult(Event):
     numbers: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    fingerprint: str = ""
+    ran_on: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -79,11 +79,36 @@ def run_checks(
     return results
 
 
+def fingerprinting(config: Config, emit: Callable[[Event], None]) -> Callable[[Event], None]:
+    """``emit`` with every ``CheckResult`` stamped with what it was made for under
+    ``config`` (:mod:`tuirecipe.checks.fingerprint`); other events pass unchanged.
+
+    The inputs are computed once, before any check runs, from the config and the files
+    it names (the data is hashed here, not taken from the prepared data, so a result
+    records the same fingerprint the console computes for the config).
+    """
+    import dataclasses
+
+    from tuirecipe.checks.fingerprint import CurrentInputs
+
+    inputs = CurrentInputs(config)
+
+    def stamped(event: Event) -> None:
+        if isinstance(event, CheckResult):
+            event = dataclasses.replace(event, **inputs.stamp(event.name))
+        emit(event)
+
+    return stamped
+
+
 def run_checks_job(job: Any) -> str:
     """The worker's ``check`` job; ``job.args["only"]`` may name checks."""
     only = job.args.get("only") or job.config.checks.only or None
     results = run_checks(
-        job.config, only, emit=job.emit, should_stop=lambda: job.control.stop_requested
+        job.config,
+        only,
+        emit=fingerprinting(job.config, job.emit),
+        should_stop=lambda: job.control.stop_requested,
     )
     failed = [r.name for r in results if r.status in ("fail", "error")]
     job.run.write_status(checks={r.name: r.status for r in results}, failed_checks=failed)
