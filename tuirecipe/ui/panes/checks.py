@@ -1,7 +1,8 @@
 """Checks pane: the recipe's sanity checks, grouped by stage, run in worker processes.
 
-Each check shows its status at a glance (✓ pass, ! warn, ✗ fail, E error, a spinner and
-percentage while it runs, · not run), its one-line summary and how long it took. ``r`` or
+Each check shows its status at a glance (✓ pass, ! warn, ✗ fail, E error, ↻ stale: made
+for another config, ⊘ stopped before its verdict, a spinner and percentage while it runs,
+· not run), its one-line summary (for a stale one, why) and how long it took. ``r`` or
 Enter runs the highlighted check and ``a`` runs every automatic one, each as a ``check``
 job in its own worker, started by the console's job client (``WorkerClient.start_job``),
 whose run directory the :class:`~tuirecipe.ui.bus.RunFollower` tails; ``x`` stops it. The side panel
