@@ -1,8 +1,10 @@
-"""Layout snapshot of the Checks pane at 120x40 with recorded results.
+"""Layout snapshots of the Checks pane with recorded results: at 120x40 (results of this
+config, one of another model: stale) and at 80x24 after the model changed (all stale).
 
 ``write_check_run`` writes a finished ``check`` run directory with fixed timestamps and
 check_result events (passes, a warning, a failure with advice and a loss curve, an
 error with its traceback), so the snapshot never changes with the clock or the machine.
+Given configs, it stamps the results with what they ran on (as a check job does).
 Update with ``pytest tests/test_snapshots_checks.py --snapshot-update`` after a
 deliberate layout change.
 """
@@ -15,7 +17,8 @@ from pathlib import Path
 import pytest
 
 import tuirecipe.ui.app as app_module
-from tuirecipe.config import config_from_dict
+from tuirecipe.checks.fingerprint import CurrentInputs
+from tuirecipe.config import Config, config_from_dict
 from tuirecipe.events import CheckResult, CheckStarted, RunStatus
 from tuirecipe.runs.rundir import RunDir, atomic_write_json
 from tuirecipe.ui.app import make_app
@@ -92,8 +95,16 @@ def _results() -> list[CheckResult]:
     ]
 
 
-def write_check_run(runs_dir: Path, run_id: str = RUN_ID) -> RunDir:
-    """A finished ``check`` run with recorded results, timestamps from ``T0``."""
+def write_check_run(
+    runs_dir: Path,
+    run_id: str = RUN_ID,
+    config: Config | None = None,
+    ran_on: dict[str, Config] | None = None,
+) -> RunDir:
+    """A finished ``check`` run with recorded results, timestamps from ``T0``.
+
+    With ``config``, each result records that it ran on it (``ran_on`` names the checks
+    that ran on another config instead); without, they predate fingerprints."""
     run = RunDir(Path(runs_dir) / run_id)
     run.path.mkdir(parents=True)
     atomic_write_json(
@@ -103,6 +114,9 @@ def write_check_run(runs_dir: Path, run_id: str = RUN_ID) -> RunDir:
     atomic_write_json(run.job_path, {"job": "check", "args": {}})
     lines = [RunStatus(state="running", t=T0).to_json()]
     for n, result in enumerate(_results()):
+        made_for = (ran_on or {}).get(result.name, config)
+        if made_for is not None:
+            result = _stamped(result, CurrentInputs(made_for).stamp(result.name))
         lines.append(CheckStarted(name=result.name, t=T0 + 10 * n).to_json())
         lines.append(_at(result, T0 + 10 * n + 5).to_json())
     lines.append(RunStatus(state="finished", t=T0 + 100).to_json())
@@ -117,17 +131,34 @@ def _at(result: CheckResult, t: float) -> CheckResult:
     return dataclasses.replace(result, t=t)
 
 
+def _stamped(result: CheckResult, stamp: dict) -> CheckResult:
+    import dataclasses
+
+    return dataclasses.replace(result, **stamp)
+
+
+def _config(**model) -> Config:
+    table = {"name": "demo", "runs_dir": "runs"}
+    return config_from_dict({**table, "model": model} if model else table, base_dir=".")
+
+
 @pytest.fixture
-def checks_app(tmp_path, monkeypatch):
+def checks_config(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monkeypatch.setattr(app_module, "DATA_PANE_MODULE", "tuirecipe.ui.panes._left_out")
-    write_check_run(tmp_path / "runs")
-    config = config_from_dict({"name": "demo", "runs_dir": "runs"}, base_dir=".")
-    yield make_app(config, theme="dark", settings_dir=tmp_path / "settings")
+    config = _config()
+    # fixed_seed ran on another model: stale, with why; the others on this config
+    write_check_run(tmp_path / "runs", config=config, ran_on={"fixed_seed": _config(name="gru")})
+    yield config
     monkeypatch.delenv("TZ")
     time.tzset()
+
+
+@pytest.fixture
+def checks_app(checks_config, tmp_path):
+    return make_app(checks_config, theme="dark", settings_dir=tmp_path / "settings")
 
 
 async def _show_warned_check(pilot) -> None:
@@ -150,3 +181,21 @@ async def _show_warned_check(pilot) -> None:
 
 def test_checks_pane_with_recorded_results_120x40(snap_compare, checks_app):
     assert snap_compare(checks_app, terminal_size=(120, 40), run_before=_show_warned_check)
+
+
+async def _show_checks(pilot) -> None:
+    await pilot.press("2")
+    pane = pilot.app.query_one("#checks")
+    for _ in range(100):
+        if pane.loaded:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.3)
+    await pilot.wait_for_scheduled_animations()
+
+
+def test_checks_pane_after_the_model_changed_80x24(snap_compare, checks_config, tmp_path):
+    """Every result ran on textcnn, the config now says fasttext: all stale, none counted."""
+    checks_config.model.name = "fasttext"
+    app = make_app(checks_config, theme="dark", settings_dir=tmp_path / "settings")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_show_checks)

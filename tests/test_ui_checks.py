@@ -122,6 +122,143 @@ def test_decoded_rows_mark_padding_unk_and_truncation():
 
 
 # -- the pane --------------------------------------------------------------------------------
+def prompt_of(pane, name: str) -> str:
+    return str(pane.query_one("#checks-list", OptionList).get_option(name).prompt)
+
+
+def summary_of(pane) -> str:
+    return str(pane.query_one("#checks-summary").render())
+
+
+async def switch_config(pilot, pane, config) -> None:
+    pane.set_config(config)
+    assert not pane.loaded and not pane.results  # nothing shown as current meanwhile
+    assert await wait_for(pilot, lambda: pane.loaded, 30)
+    await pilot.pause()
+
+
+async def test_results_of_another_model_or_data_are_shown_stale_with_their_reason(tmp_path):
+    """Issue 11, point 4: checks run on one config, then the model and the data change."""
+    from test_checks_stale import FAST_CHECKS, check_job, write_csv
+    from test_checks_stale import config as csv_config
+
+    from tuirecipe.checks.store import ChecklistStore
+
+    write_csv(tmp_path / "a.csv")
+    write_csv(tmp_path / "b.csv", word="nice")
+    first = csv_config(tmp_path)
+    run = check_job(first, FAST_CHECKS)
+    ChecklistStore(first.runs_path, first).tick("looked_at_data", "read 80 rows")
+    manual = sum(c.kind == "manual" for c in all_checks())
+    app = make_app(first, settings_dir=tmp_path / "settings")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_checks(pilot)
+        for name in FAST_CHECKS:
+            result = pane.results[name]
+            assert result.current and result.run_id == run.id
+            assert result.counts_as == result.status
+            assert "↻" not in prompt_of(pane, name)
+            assert result.summary[:30] in prompt_of(pane, name)  # clipped to the list
+        assert "stale" not in summary_of(pane) and "none run" not in summary_of(pane)
+        assert f"manual 1/{manual} ticked" in summary_of(pane)
+        assert "☑" in prompt_of(pane, "looked_at_data")
+
+        # another model: every result is stale, with why, and counts for nothing
+        await switch_config(pilot, pane, csv_config(tmp_path, model="fasttext"))
+        for name in FAST_CHECKS:
+            result = pane.results[name]
+            assert result.shown_status == "stale" and result.counts_as is None
+            prompt = prompt_of(pane, name)
+            assert "↻" in prompt and "ran on model textcnn — rerun" in prompt
+            assert not any(glyph in prompt for glyph in "✓✗")
+        summary = summary_of(pane)
+        assert f"{len(FAST_CHECKS)} ↻ stale" in summary and not any(g in summary for g in "✓✗")
+        assert f"manual 1/{manual} ticked" in summary  # looking at the data: same data
+        highlight(pane, "init_loss")
+        status = pane.results["init_loss"].status
+        said = f"the stale run on model textcnn, data a.csv said: {status}"
+        assert await wait_for(pilot, lambda: said in detail_text(pane))
+        assert "↻ stale  ran on model textcnn — rerun" in detail_text(pane)
+
+        # other data: every result and the tick are stale, with the data named
+        await switch_config(pilot, pane, csv_config(tmp_path, data="b.csv"))
+        for name in FAST_CHECKS:
+            assert pane.results[name].counts_as is None
+            assert "ran on data a.csv — rerun" in prompt_of(pane, name)
+        tick = pane.ticks["looked_at_data"]
+        assert tick.shown_status == "stale"
+        assert "ticked on data a.csv — tick it again" in prompt_of(pane, "looked_at_data")
+        assert "☑" not in prompt_of(pane, "looked_at_data")
+        assert f"manual 0/{manual} ticked (1 stale)" in summary_of(pane)
+        # space ticks a stale tick again, for this data (its note kept)
+        highlight(pane, "looked_at_data")
+        await pilot.press("space")
+        assert pane.ticks["looked_at_data"].current
+        assert pane.ticks["looked_at_data"].summary == "read 80 rows"
+        assert "☑" in prompt_of(pane, "looked_at_data")
+
+        # back to the config they ran on: current again
+        await switch_config(pilot, pane, csv_config(tmp_path))
+        assert all(pane.results[name].current for name in FAST_CHECKS)
+        assert not pane.ticks["looked_at_data"].current  # now ticked for b.csv
+    stored = json.loads((first.runs_path / "checklist.json").read_text())
+    assert stored["ticks"]["looked_at_data"]["ran_on"] == "data b.csv"
+
+
+async def test_a_live_result_is_judged_against_the_config(tmp_path):
+    """Results on the bus (a running job) are judged like stored ones; a stopped check
+    never hides the verdict before it."""
+    import time
+
+    from test_checks_stale import config as csv_config
+    from test_checks_stale import write_csv
+
+    from tuirecipe.checks.fingerprint import CurrentInputs
+    from tuirecipe.events import CheckResult
+
+    write_csv(tmp_path / "a.csv")
+    cfg = csv_config(tmp_path)
+    app = make_app(cfg, settings_dir=tmp_path / "settings")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_checks(pilot)
+        pane.runs["r-live"] = (None, ["init_loss"])  # as _start records a job it started
+        here = CurrentInputs(cfg).stamp("init_loss")
+        elsewhere = CurrentInputs(csv_config(tmp_path, model="gru")).stamp("init_loss")
+
+        def publish(status: str, stamp: dict) -> None:
+            result = CheckResult(
+                name="init_loss", status=status, summary=f"{status} here", t=time.time(), **stamp
+            )
+            app.bus.publish("check_result", result, run_id="r-live")
+
+        publish("fail", here)
+        assert await wait_for(pilot, lambda: "init_loss" in pane.results)
+        assert pane.results["init_loss"].counts_as == "fail"
+        assert pane.results["init_loss"].run_id == "r-live"
+        assert "✗" in prompt_of(pane, "init_loss") and "1 ✗" in summary_of(pane)
+        publish("stopped", here)
+        publish("pass", elsewhere)
+        await pilot.pause(0.3)
+        assert await wait_for(pilot, lambda: pane.results["init_loss"].counts_as == "fail")
+        assert "✗" in prompt_of(pane, "init_loss")
+
+    # with nothing current before it (nothing was stored: the results above came on the
+    # bus only), a stopped check shows as stopped: no verdict
+    assert not (tmp_path / "runs").exists()
+    app = make_app(cfg, settings_dir=tmp_path / "settings")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_checks(pilot)
+        pane.runs["r-live"] = (None, ["init_loss"])
+        publish("pass", elsewhere)
+        assert await wait_for(pilot, lambda: "init_loss" in pane.results)
+        assert pane.results["init_loss"].shown_status == "stale"
+        assert "ran on model gru — rerun" in prompt_of(pane, "init_loss")
+        publish("stopped", here)
+        assert await wait_for(pilot, lambda: pane.results["init_loss"].status == "stopped")
+        assert "stopped before its verdict — rerun" in prompt_of(pane, "init_loss")
+        assert "⊘" in prompt_of(pane, "init_loss") and "1 ⊘ stopped" in summary_of(pane)
+
+
 async def test_the_checklist_is_grouped_by_stage_with_every_check(tmp_path):
     app = make(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -140,7 +277,7 @@ async def test_manual_tick_with_note_and_results_survive_a_restart(tmp_path):
     app = make(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         pane = await open_checks(pilot)
-        assert pane.results["overfit_batch"]["status"] == "fail"
+        assert pane.results["overfit_batch"].status == "fail"
         highlight(pane, "understood_labels")
         await pilot.press("space")
         assert "understood_labels" in pane.ticks
@@ -150,8 +287,8 @@ async def test_manual_tick_with_note_and_results_survive_a_restart(tmp_path):
         assert await wait_for(
             pilot,
             lambda: (
-                pane.ticks.get("understood_labels", {}).get("note")
-                == "7 classes, returns vs billing blur"
+                "understood_labels" in pane.ticks
+                and pane.ticks["understood_labels"].summary == "7 classes, returns vs billing blur"
             ),
         )
         highlight(pane, "init_loss")  # an automatic check: not ticked by hand
@@ -163,8 +300,8 @@ async def test_manual_tick_with_note_and_results_survive_a_restart(tmp_path):
     again = make(tmp_path)
     async with again.run_test(size=SIZE) as pilot:
         pane = await open_checks(pilot)
-        assert pane.results["overfit_batch"]["status"] == "fail"
-        assert pane.ticks["understood_labels"]["note"].startswith("7 classes")
+        assert pane.results["overfit_batch"].status == "fail"
+        assert pane.ticks["understood_labels"].summary.startswith("7 classes")
         prompt = str(
             pane.query_one("#checks-list", OptionList).get_option("understood_labels").prompt
         )
@@ -204,6 +341,7 @@ async def test_human_baseline_keys_answer_skip_go_back_and_save(tmp_path):
         assert "75%" in str(screen.query_one("#human-progress").render())
         await pilot.press("escape")
         assert await wait_for(pilot, lambda: pane.human is not None)
+        assert pane.human.current  # labelled for this config
         assert "75%" in str(
             pane.query_one("#checks-list", OptionList).get_option("human_baseline").prompt
         )
@@ -235,7 +373,7 @@ async def test_run_all_checks_from_the_pane_and_find_them_after_a_restart(tmp_pa
         assert await wait_for(pilot, lambda: not pane.runs, 400), pane.live
         assert not pane.live
         assert set(pane.results) >= set(AUTO)
-        assert all(r["run_id"] == run_dir.id for r in pane.results.values())
+        assert all(r.run_id == run_dir.id and r.current for r in pane.results.values())
         summary = str(pane.query_one("#checks-summary").render())
         assert f"{len(AUTO)} automatic" in summary and "none run" not in summary
     assert run_dir.read_status()["state"] == "finished"
@@ -250,6 +388,7 @@ async def test_run_all_checks_from_the_pane_and_find_them_after_a_restart(tmp_pa
     async with again.run_test(size=SIZE) as pilot:
         pane = await open_checks(pilot)
         assert set(pane.results) >= set(AUTO)
+        assert all(pane.results[name].current for name in AUTO)
 
 
 @pytest.mark.slow
@@ -262,7 +401,7 @@ async def test_run_one_failing_check_shows_why_and_what_to_look_at(tmp_path, wor
         assert await wait_for(pilot, lambda: "overfit_batch" in pane.live)
         assert await wait_for(pilot, lambda: "overfit_batch" in pane.results and not pane.runs, 300)
         result = pane.results["overfit_batch"]
-        assert result["status"] == "fail"
+        assert result.status == "fail" and result.current
         assert set(pane.results) == {"overfit_batch"}  # only the one asked for ran
         # The detail recomposes on the next idle pass; a loaded machine may not be there yet.
         await wait_for(pilot, lambda: "What to look at" in detail_text(pane), 10)

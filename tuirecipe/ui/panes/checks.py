@@ -1,7 +1,8 @@
 """Checks pane: the recipe's sanity checks, grouped by stage, run in worker processes.
 
-Each check shows its status at a glance (✓ pass, ! warn, ✗ fail, E error, a spinner and
-percentage while it runs, · not run), its one-line summary and how long it took. ``r`` or
+Each check shows its status at a glance (✓ pass, ! warn, ✗ fail, E error, ↻ stale: made
+for another config, ⊘ stopped before its verdict, a spinner and percentage while it runs,
+· not run), its one-line summary (for a stale one, why) and how long it took. ``r`` or
 Enter runs the highlighted check and ``a`` runs every automatic one, each as a ``check``
 job in its own worker, started by the console's job client (``WorkerClient.start_job``),
 whose run directory the :class:`~tuirecipe.ui.bus.RunFollower` tails; ``x`` stops it. The side panel
@@ -9,10 +10,16 @@ whose run directory the :class:`~tuirecipe.ui.bus.RunFollower` tails; ``x`` stop
 
 Manual checks (and the input view) are ticked with a note (space, ``n``); the human
 baseline (``h``) is a screen of its own. Ticks and the human baseline live in
-``checklist.json`` (:class:`~tuirecipe.checks.store.ChecklistStore`); results are the
-newest ``check_result`` of each check over the ``check`` runs (``latest_results``), so the
-checklist survives restarts. No torch here: the check classes are listed from the
-registry, which imports none.
+``checklist.json`` (:class:`~tuirecipe.checks.store.ChecklistStore`, which records what
+each was made for); results are the ``check_result`` events of the ``check`` runs, so the
+checklist survives restarts.
+
+A verdict belongs to what it checked: results, ticks and the human baseline are judged
+against the pane's config (:func:`~tuirecipe.checks.store.checklist_view`, off the event
+loop; live results with ``judge_result``). One made for other data, another model or
+other settings is drawn stale, with the reason, and never counted as today's verdict.
+:meth:`ChecksPane.set_config` judges them again for another config. No torch here: the
+check classes are listed from the registry, which imports none.
 """
 
 from __future__ import annotations
@@ -29,7 +36,14 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from tuirecipe.checks.base import STAGES, Check, all_checks
-from tuirecipe.checks.store import ChecklistStore, latest_results
+from tuirecipe.checks.fingerprint import CurrentInputs
+from tuirecipe.checks.store import (
+    ChecklistStore,
+    ChecklistView,
+    ResultView,
+    checklist_view,
+    judge_result,
+)
 from tuirecipe.config import Config
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
 from tuirecipe.ui.bus import Command, Message
@@ -42,6 +56,53 @@ from tuirecipe.ui.widgets.check_lines import ChecklistState, check_prompt, check
 TICKABLE_AUTO = ("input_view",)  # automatic checks a person also confirms by looking
 NARROW_WIDTH = 100  # below this the side panel hides; `d` shows details full screen
 TOPICS = ("check_started", "check_progress", "check_result", "status", "error")
+
+
+def judge_tick(inputs: CurrentInputs, name: str, entry: dict[str, Any]) -> ResultView:
+    """A tick as stored (``ChecklistStore.tick``) judged against ``inputs``."""
+    verdict = inputs.judge(name, entry, verb="ticked", redo="tick it again")
+    return ResultView(
+        name=name,
+        kind="tick",
+        status="ticked",
+        summary=str(entry.get("note", "")),
+        current=verdict.current,
+        stale_reason=verdict.reason,
+        ran_on=str(entry.get("ran_on", "")),
+        time=float(entry.get("time", 0.0) or 0.0),
+        record=dict(entry),
+    )
+
+
+def judge_human(inputs: CurrentInputs, saved: dict[str, Any]) -> ResultView:
+    """A saved human baseline judged against ``inputs``."""
+    verdict = inputs.judge(
+        "human_baseline", saved, verb="labelled", redo="label the examples again"
+    )
+    return ResultView(
+        name="human_baseline",
+        kind="human_baseline",
+        status="done",
+        summary="",
+        current=verdict.current,
+        stale_reason=verdict.reason,
+        ran_on=str(saved.get("ran_on", "")),
+        time=float(saved.get("time", 0.0) or 0.0),
+        record=dict(saved),
+    )
+
+
+def newer_result(old: ResultView | None, new: ResultView) -> ResultView:
+    """What a check shows when ``new`` arrives after ``old`` (as ``checklist_view`` picks
+    among stored results): a current verdict, else a current result (a stopped check),
+    else the newer one, stale. A stopped rerun never hides the verdict before it."""
+    if old is None or new.counts_as is not None:
+        return new
+    if old.counts_as is not None:
+        return old
+    if new.current or not old.current:
+        return new
+    return old
 
 
 class ChecksPane(Widget):
@@ -61,14 +122,19 @@ class ChecksPane(Widget):
         super().__init__(**kwargs)
         self.config = config
         self.services = services
-        self.store = ChecklistStore(config.runs_path)
+        # Given the config, the store records what each tick was made for.
+        self.store = ChecklistStore(config.runs_path, config=config)
+        self.inputs: CurrentInputs | None = None  # the config's, once loaded
         self.checks: dict[str, type[Check]] = {c.name: c for c in all_checks()}
-        self.results: dict[str, dict[str, Any]] = {}
+        self.results: dict[str, ResultView] = {}
         self.live: dict[str, dict[str, Any]] = {}  # name -> {"state", "fraction", "run_id"}
         self.runs: dict[str, tuple[RunDir, list[str]]] = {}  # run id -> run, check names
-        self.ticks: dict[str, dict[str, Any]] = {}
-        self._ticked_here: set[str] = set()  # ticked or unticked since the pane started
-        self.human: dict[str, Any] | None = None
+        self.ticks: dict[str, ResultView] = {}
+        self.human: ResultView | None = None
+        # What changed here while the checklist was being read: newer than what was read.
+        self._arrived: dict[str, dict[str, Any]] = {}  # live results (records)
+        self._ticked_here: dict[str, dict[str, Any] | None] = {}  # tick entry, None: unticked
+        self._human_here: list[dict[str, Any]] = []  # a human baseline saved
         self.loaded = False
         self._frame = 0
         self._line_width = 60
@@ -117,38 +183,62 @@ class ChecksPane(Widget):
 
     @work(exclusive=True, group="checks-load")
     async def load_saved(self) -> None:
-        """The newest recorded result of every check, the ticks and the human baseline
-        (all read in a thread)."""
+        """Every check's result, the ticks and the human baseline as they stand for the
+        config (read, hashed and judged in a thread)."""
+        config = self.config
+        self._arrived.clear()
+        self._ticked_here.clear()
+        self._human_here.clear()
+        try:
+            inputs = await asyncio.to_thread(CurrentInputs, config)
+            view = await asyncio.to_thread(checklist_view, config, inputs=inputs)
+        except Exception as exc:  # an unreadable file or ours: say so, keep the console
+            if config is self.config:
+                self.notify(f"checklist not readable: {exc}", severity="error", timeout=10)
+                self.loaded = True
+                self._refresh_all()
+            return
+        if config is not self.config:  # changed meanwhile: its own load follows
+            return
+        self._apply(inputs, view)
 
-        def read() -> tuple[dict[str, dict[str, Any]], Any]:
-            return latest_results(self.config.runs_path), self._read_store()
-
-        saved, store = await asyncio.to_thread(read)
-        if isinstance(store, str):
-            self.notify(store, severity="error")
-        else:
-            ticks, human = store
-            # A tick made here while the file was being read is newer than the file.
-            for name in self._ticked_here:
-                ticks.pop(name, None)
-                if name in self.ticks:
-                    ticks[name] = self.ticks[name]
-            self.ticks = ticks
-            if self.human is None:
-                self.human = human
-        for name, result in saved.items():
-            current = self.results.get(name)
-            if current is None or current.get("time", 0) < result.get("time", 0):
-                self.results[name] = result
+    def _apply(self, inputs: CurrentInputs, view: ChecklistView) -> None:
+        self.inputs = inputs
+        results = dict(view.results)
+        for name, record in self._arrived.items():
+            live = judge_result(inputs, record)
+            read = results.get(name)
+            if read is None or live.time > read.time:  # arrived after the file was read
+                results[name] = newer_result(read, live)
+        ticks = dict(view.ticks)
+        for name, entry in self._ticked_here.items():
+            ticks.pop(name, None)
+            if entry is not None:
+                ticks[name] = judge_tick(inputs, name, entry)
+        human = view.human_baseline
+        if self._human_here:
+            human = judge_human(inputs, self._human_here[-1])
+        self.results, self.ticks, self.human = results, ticks, human
         self.loaded = True
         self._refresh_all()
 
-    def _read_store(self) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None] | str:
-        """The ticks and the human baseline, or why they cannot be read (in a thread)."""
-        try:
-            return self.store.ticks(), self.store.human_baseline()
-        except OSError as exc:
-            return f"checklist not readable: {exc}"
+    def set_config(self, config: Config) -> None:
+        """Show the checklist as it stands for ``config``: every result, tick and the
+        human baseline judged again (read in a thread); until then none is shown."""
+        self.config = config
+        self.store = ChecklistStore(config.runs_path, config=config)
+        self.inputs = None
+        self.results, self.ticks, self.human = {}, {}, None
+        self.loaded = False
+        self._refresh_all()
+        self.load_saved()
+
+    def _inputs(self) -> CurrentInputs:
+        """The config's inputs; computed here only when something is ticked before the
+        first load is done (the data's hash is cached by then, or small)."""
+        if self.inputs is None:
+            self.inputs = CurrentInputs(self.config)
+        return self.inputs
 
     # -- drawing -------------------------------------------------------------------------
     @property
@@ -332,7 +422,10 @@ class ChecksPane(Widget):
             body.pop("type", None)
             body["time"] = float(body.pop("t", 0.0) or 0.0)
             body["run_id"] = message.run_id
-            self.results[event.name] = body
+            self._arrived[event.name] = body  # a load going on judges it too
+            if self.inputs is not None:
+                judged = judge_result(self.inputs, body, run_id=message.run_id)
+                self.results[event.name] = newer_result(self.results.get(event.name), judged)
             self.live.pop(event.name, None)
             self._refresh_check(event.name)
             self._update_summary()
@@ -380,17 +473,25 @@ class ChecksPane(Widget):
             )
             return
         # Written at once, here: a tick is the person's work and must not wait on a thread.
+        # A stale tick is ticked again for this config (its note kept), a current one
+        # unticked.
+        tick = self.ticks.get(name)
         try:
-            if name in self.ticks:
+            if tick is not None and tick.current:
                 self.store.untick(name)
                 del self.ticks[name]
+                self._ticked_here[name] = None
             else:
-                self.ticks[name] = self.store.tick(name, "")
+                self._save_tick(name, tick.summary if tick is not None else "")
         except OSError as exc:
             self.notify(f"checklist not saved: {exc}", severity="error")
-        self._ticked_here.add(name)
         self._refresh_check(name)
         self._update_summary()
+
+    def _save_tick(self, name: str, note: str) -> None:
+        entry = self.store.tick(name, note)
+        self.ticks[name] = judge_tick(self._inputs(), name, entry)
+        self._ticked_here[name] = entry
 
     def action_edit_note(self) -> None:
         from tuirecipe.ui.modals import TextPrompt
@@ -403,10 +504,9 @@ class ChecksPane(Widget):
             if note is None:
                 return
             try:
-                self.ticks[name] = self.store.tick(name, note)  # a note ticks it: you looked
+                self._save_tick(name, note)  # a note ticks it: you looked
             except OSError as exc:
                 self.notify(f"checklist not saved: {exc}", severity="error")
-            self._ticked_here.add(name)
             self._refresh_check(name)
             self._update_summary()
 
@@ -414,7 +514,7 @@ class ChecksPane(Widget):
             TextPrompt(
                 self.checks[name].title,
                 placeholder="what you saw, in one line",
-                value=self.ticks.get(name, {}).get("note", ""),
+                value=tick.summary if (tick := self.ticks.get(name)) is not None else "",
                 explain="Saving a note ticks the check.",
             ),
             save,
@@ -424,8 +524,9 @@ class ChecksPane(Widget):
         from tuirecipe.ui.screens.human_baseline import HumanBaselineScreen
 
         def done(result: dict[str, Any] | None) -> None:
-            if result is not None:  # the screen saved it in the checklist
-                self.human = result
+            if result is not None:  # the screen saved it in the checklist, for this config
+                self.human = judge_human(self._inputs(), result)
+                self._human_here.append(result)
             self._refresh_check("human_baseline")
             self._update_summary()
 

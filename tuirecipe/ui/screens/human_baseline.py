@@ -159,7 +159,9 @@ class HumanBaselineScreen(Screen[dict[str, Any] | None]):
             mistake["text"] = text if len(text) <= 100 else text[:99] + "…"
         result["examples"] = len(self.sample)
         try:
-            self.result = ChecklistStore(self.config.runs_path).save_human_baseline(result)
+            # Given the config, the saved result says what it was labelled for.
+            store = ChecklistStore(self.config.runs_path, config=self.config)
+            self.result = store.save_human_baseline(result)
         except OSError as exc:
             self.result = result
             self.notify(f"human baseline not saved: {exc}", severity="error")

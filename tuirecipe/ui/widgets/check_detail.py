@@ -12,6 +12,10 @@ did not pass, its numbers, and its evidence rendered generically (no check is sp
 * a list of number lists → a small matrix;
 * ``traceback`` → the tail of an error's traceback.
 
+A result, tick or human baseline is a :class:`~tuirecipe.checks.store.ResultView`, judged
+against the config: a stale one is shown as history — the reason it is stale first, then
+what that run said, labelled as from it — never as today's verdict.
+
 :func:`evidence_blocks` turns evidence into plain blocks (no Textual), so it is testable
 on its own. The widget never imports torch.
 """
@@ -32,16 +36,30 @@ from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 from textual_plotext import PlotextPlot
 
+from tuirecipe.checks.store import ResultView
+
 STATUS_GLYPHS: dict[str, tuple[str, str]] = {
     "pass": ("✓", "$success"),
     "warn": ("!", "$warning"),
     "fail": ("✗", "$error"),
     "error": ("E", "$error"),
 }
+# What is no verdict: a result (or tick) made for another config, and a check stopped
+# before its verdict. Neutral glyphs in a neutral colour, neither pass nor fail.
+OTHER_GLYPHS: dict[str, tuple[str, str]] = {
+    "stale": ("↻", "$secondary"),
+    "stopped": ("⊘", "$secondary"),
+}
+STOPPED_SUMMARY = "stopped before its verdict — rerun"
 MAX_TABLE_ROWS = 20
 MAX_MATRIX = 12
 MAX_SERIES_PER_PLOT = 4
 TRACEBACK_LINES = 18
+
+
+def status_glyph(status: str) -> tuple[str, str]:
+    """``(glyph, colour variable)`` of a shown status (a verdict, stale or stopped)."""
+    return STATUS_GLYPHS.get(status) or OTHER_GLYPHS.get(status) or ("?", "$text-muted")
 
 
 def escape(text: str) -> str:
@@ -341,10 +359,10 @@ class CheckView:
     stage: str
     kind: str
     description: str
-    result: dict[str, Any] | None = None  # latest_results() entry or a live result
+    result: ResultView | None = None  # the check's result for the config (or a stale one)
     live: dict[str, Any] | None = None  # {"state": queued|running, "fraction", "message"}
-    tick: dict[str, Any] | None = None  # {"note", "time"} when ticked
-    human: dict[str, Any] | None = None  # the saved human baseline (human_baseline only)
+    tick: ResultView | None = None  # its manual tick (summary: the note)
+    human: ResultView | None = None  # the saved human baseline (human_baseline only)
     hint: str = ""
 
 
@@ -362,6 +380,37 @@ def human_summary(human: dict[str, Any]) -> str:
     return (
         f"your accuracy {acc:.0%} [{lo:.0%}, {hi:.0%}] on {human.get('n', 0)} "
         f"examples ({human.get('correct', 0)} right, {human.get('skipped', 0)} skipped)"
+    )
+
+
+def _on(view: ResultView) -> str:
+    return f" on {escape(view.ran_on)}" if view.ran_on else ""
+
+
+def _stale_head(view: ResultView) -> str:
+    """The first line of anything stale: the glyph, and why (what to do about it)."""
+    glyph, colour = status_glyph("stale")
+    return f"[{colour} b]{glyph} stale[/]  {escape(view.stale_reason)}"
+
+
+def _result_markup(result: ResultView) -> str:
+    """A result's status lines: its verdict, or why it is stale and what that run said."""
+    record = result.record
+    seconds = record.get("seconds")
+    meta = [f"{seconds:.1f}s"] if isinstance(seconds, (int, float)) and seconds else []
+    meta += [_when(result.time), result.run_id]
+    meta_line = escape(" · ".join(m for m in meta if m))
+    summary = escape(result.summary)
+    if result.current:
+        glyph, colour = status_glyph(result.status)
+        if result.status == "stopped":
+            summary = STOPPED_SUMMARY + (f" ({summary})" if summary else "")
+        head = f"[{colour} b]{glyph} {escape(result.status)}[/]"
+        return f"{head}  {summary}\n[$text-muted]{meta_line}[/]"
+    # The old verdict in words and muted: history, never today's ✓.
+    return (
+        f"{_stale_head(result)}\n[$text-muted]the stale run{_on(result)} said: "
+        f"{escape(result.status)} — {summary}\n{meta_line}[/]"
     )
 
 
@@ -399,31 +448,29 @@ class CheckDetail(VerticalScroll):
         if view.description:
             yield Static(escape(view.description), classes="check-description")
         if view.tick is not None:
-            note = view.tick.get("note") or "(no note)"
-            yield Static(
-                f"[$success]☑ ticked[/] {_when(view.tick.get('time'))} — {escape(note)}",
-                classes="check-tick",
-            )
+            yield from self._tick(view.tick)
         if view.human is not None:
             yield from self._human(view.human)
         result = view.result
         if result is None:
             return
-        evidence = result.get("evidence") or {}
+        record = result.record
+        stale = " (stale run)" if not result.current else ""
+        evidence = record.get("evidence") or {}
         advice = evidence.get("advice")
-        if result.get("status") != "pass" and advice:
+        if result.status != "pass" and advice:
             yield Static(
-                f"[b]What to look at:[/b] {escape(str(advice))}",
-                classes=f"check-advice -{result.get('status')}",
+                f"[b]What to look at{stale}:[/b] {escape(str(advice))}",
+                classes=f"check-advice -{result.status}",
             )
-        numbers = result.get("numbers") or {}
+        numbers = record.get("numbers") or {}
         if numbers:
             yield Static(
-                kv_table([(k, format_value(v)) for k, v in numbers.items()], "numbers"),
+                kv_table([(k, format_value(v)) for k, v in numbers.items()], "numbers" + stale),
                 classes="check-table",
             )
         for block in evidence_blocks(evidence):
-            yield from self._block(block)
+            yield from self._block(block, stale)
 
     def _status(self, view: CheckView) -> ComposeResult:
         if view.live is not None:
@@ -436,15 +483,7 @@ class CheckDetail(VerticalScroll):
             yield Label(line, classes="check-status")
         result = view.result
         if result is not None:
-            glyph, colour = STATUS_GLYPHS.get(result.get("status", ""), ("?", "$text-muted"))
-            meta = [f"{result.get('seconds', 0):.1f}s"] if result.get("seconds") else []
-            meta += [_when(result.get("time")), result.get("run_id", "")]
-            yield Static(
-                f"[{colour} b]{glyph} {escape(result.get('status', '?'))}[/]  "
-                f"{escape(result.get('summary', ''))}\n[$text-muted]"
-                f"{escape(' · '.join(m for m in meta if m))}[/]",
-                classes="check-summary",
-            )
+            yield Static(_result_markup(result), classes="check-summary")
         elif view.live is None and view.kind == "auto":
             yield Label(
                 f"[$text-muted]not run yet{' — ' + view.hint if view.hint else ''}[/]",
@@ -453,20 +492,33 @@ class CheckDetail(VerticalScroll):
         elif view.hint and view.live is None:
             yield Label(f"[$text-muted]{escape(view.hint)}[/]", classes="check-status")
 
-    def _human(self, human: dict[str, Any]) -> ComposeResult:
-        yield Static(
-            f"[b]Human baseline:[/b] {escape(human_summary(human))} · {_when(human.get('time'))}",
-            classes="check-summary",
-        )
-        mistakes = human.get("mistakes") or []
-        if mistakes:
-            yield Static(
-                dict_table(mistakes, "where you and the gold label disagree"), classes="check-table"
+    def _tick(self, tick: ResultView) -> ComposeResult:
+        note = escape(tick.summary or "(no note)")
+        when = _when(tick.time)
+        if tick.current:
+            line = f"[$success]☑ ticked[/] {when} — {note}"
+        else:
+            line = (
+                f"{_stale_head(tick)}\n[$text-muted]the stale tick: {when}{_on(tick)} — {note}[/]"
             )
+        yield Static(line, classes="check-tick")
 
-    def _block(self, block: Block) -> ComposeResult:
+    def _human(self, human: ResultView) -> ComposeResult:
+        line = f"[b]Human baseline:[/b] {escape(human_summary(human.record))} · {_when(human.time)}"
+        if not human.current:
+            line = (
+                f"{_stale_head(human)}\n[$text-muted]the stale human baseline"
+                f"{_on(human)}: {escape(human_summary(human.record))} · {_when(human.time)}[/]"
+            )
+        yield Static(line, classes="check-summary")
+        mistakes = human.record.get("mistakes") or []
+        if mistakes:
+            title = "where you and the gold label disagree" + ("" if human.current else " (stale)")
+            yield Static(dict_table(mistakes, title), classes="check-table")
+
+    def _block(self, block: Block, stale: str = "") -> ComposeResult:
         if block.kind == "kv":
-            yield Static(kv_table(block.data, "evidence"), classes="check-table")
+            yield Static(kv_table(block.data, "evidence" + stale), classes="check-table")
         elif block.kind == "table":
             yield Static(dict_table(block.data, block.title), classes="check-table")
         elif block.kind == "matrix":

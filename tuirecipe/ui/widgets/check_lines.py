@@ -2,8 +2,11 @@
 time, one-line summary) and the summary line over the list.
 
 Plain functions of a :class:`ChecklistState` (results, checks running, ticks, the human
-baseline), so the pane only decides when to redraw. Titles and summaries come from
-checks and notes: they are escaped before they go into markup.
+baseline), so the pane only decides when to redraw. Results, ticks and the human
+baseline are :class:`~tuirecipe.checks.store.ResultView`s judged against the config: a
+stale one is drawn with a neutral glyph and the reason it is stale, and only current
+verdicts (``counts_as``) are counted. Titles and summaries come from checks and notes:
+they are escaped before they go into markup.
 """
 
 from __future__ import annotations
@@ -13,17 +16,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from tuirecipe.checks.base import Check
-from tuirecipe.ui.widgets.check_detail import STATUS_GLYPHS, escape, human_summary
+from tuirecipe.checks.store import ResultView
+from tuirecipe.ui.widgets.check_detail import (
+    STATUS_GLYPHS,
+    STOPPED_SUMMARY,
+    escape,
+    human_summary,
+    status_glyph,
+)
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
 @dataclass(frozen=True)
 class ChecklistState:
-    results: dict[str, dict[str, Any]]  # check name -> its newest result
+    results: dict[str, ResultView]  # check name -> its result for the config (or stale)
     live: dict[str, dict[str, Any]]  # check name -> {"state", "fraction", "message", …}
-    ticks: dict[str, dict[str, Any]]  # check name -> {"note", "time"}
-    human: dict[str, Any] | None  # the human baseline's result
+    ticks: dict[str, ResultView]  # check name -> its tick (summary: the note)
+    human: ResultView | None  # the human baseline's result
     human_examples: int  # how many dev examples the human baseline asks for
     frame: int = 0  # the spinner's frame
 
@@ -34,8 +44,14 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
 
 
+def _glyph(status: str) -> str:
+    glyph, colour = status_glyph(status)
+    return f"[{colour} b]  {glyph}  [/]"
+
+
 def check_glyph(check: type[Check], state: ChecklistState) -> str:
-    """Five cells: a spinner and percentage while running, else the status at a glance."""
+    """Five cells: a spinner and percentage while running, else the status at a glance
+    (stale when the result or tick was made for another config)."""
     live = state.live.get(check.name)
     if live is not None:
         if live["state"] == "queued":
@@ -45,19 +61,23 @@ def check_glyph(check: type[Check], state: ChecklistState) -> str:
         done = f"{fraction:>4.0%}" if fraction is not None else "    "
         return f"[$accent b]{spin}{done}[/]"
     if check.kind == "manual":
-        return "[$success b]  ☑  [/]" if check.name in state.ticks else "[$text-muted]  ☐  [/]"
+        tick = state.ticks.get(check.name)
+        if tick is None:
+            return "[$text-muted]  ☐  [/]"
+        return "[$success b]  ☑  [/]" if tick.current else _glyph("stale")
     if check.kind == "interactive":
-        return "[$success b]  ✓  [/]" if state.human else "[$text-muted]  ·  [/]"
+        if state.human is None:
+            return "[$text-muted]  ·  [/]"
+        return "[$success b]  ✓  [/]" if state.human.current else _glyph("stale")
     result = state.results.get(check.name)
     if result is None:
         return "[$text-muted]  ·  [/]"
-    glyph, colour = STATUS_GLYPHS.get(result.get("status", ""), ("?", "$text-muted"))
-    return f"[{colour} b]  {glyph}  [/]"
+    return _glyph(result.shown_status)
 
 
 def check_summary(check: type[Check], state: ChecklistState) -> str:
     """The check's one line of words (plain text): progress, its result, its tick or a
-    hint at the key that does it."""
+    hint at the key that does it; for a stale one, why it is stale."""
     live = state.live.get(check.name)
     if live is not None:
         if live["state"] == "queued":
@@ -65,27 +85,42 @@ def check_summary(check: type[Check], state: ChecklistState) -> str:
         return live.get("message") or "running…"
     if check.kind == "manual":
         tick = state.ticks.get(check.name)
-        if tick is not None:
-            return tick.get("note") or "ticked"
-        return "space: tick when done · n: note"
+        if tick is None:
+            return "space: tick when done · n: note"
+        if not tick.current:
+            return tick.stale_reason
+        return tick.summary or "ticked"
     if check.kind == "interactive":
-        if state.human:
-            return human_summary(state.human)
-        return f"h: label {state.human_examples} dev examples yourself"
+        if state.human is None:
+            return f"h: label {state.human_examples} dev examples yourself"
+        if not state.human.current:
+            return state.human.stale_reason
+        return human_summary(state.human.record)
     result = state.results.get(check.name)
     if result is None:
         return "not run · r: run"
-    return result.get("summary", "")
+    if not result.current:
+        return result.stale_reason
+    if result.status == "stopped":
+        return STOPPED_SUMMARY
+    return result.summary
 
 
 def check_prompt(check: type[Check], state: ChecklistState, width: int) -> str:
     """The two-line list entry of ``check`` for a list ``width`` cells wide (markup)."""
     result = state.results.get(check.name)
     extra = ""
-    if result is not None and check.kind == "auto" and check.name not in state.live:
-        extra = f"  [$text-muted]{result.get('seconds', 0):.1f}s[/]"
-    if check.kind == "auto" and check.name in state.ticks:
-        extra += "  [$success]☑ looked[/]"
+    if (
+        result is not None
+        and result.current
+        and check.kind == "auto"
+        and check.name not in state.live
+    ):
+        seconds = result.record.get("seconds")
+        extra = f"  [$text-muted]{seconds if isinstance(seconds, (int, float)) else 0:.1f}s[/]"
+    tick = state.ticks.get(check.name)
+    if check.kind == "auto" and tick is not None:
+        extra += "  [$success]☑ looked[/]" if tick.current else "  [$text-muted]looked: stale[/]"
     summary = clip(check_summary(check, state), width - 6)
     return (
         f"{check_glyph(check, state)} [b]{escape(check.title)}[/b]{extra}\n"
@@ -99,30 +134,42 @@ def checklist_summary(
     running: Sequence[str] = (),
     loaded: bool = True,
 ) -> str:
-    """The line over the list (markup): automatic results by status, manual ticks, the
+    """The line over the list (markup): today's verdicts of the automatic checks by
+    status (only ``counts_as``), then the stale and stopped ones apart, manual ticks, the
     runs going on (or that results are still being read)."""
     autos = [c for c in checks if c.kind == "auto"]
     counts: dict[str, int] = {}
+    others: dict[str, int] = {}  # stale, stopped: shown, never counted as a verdict
     for check in autos:
-        status = state.results.get(check.name, {}).get("status")
-        if status:
-            counts[status] = counts.get(status, 0) + 1
-    manual = [c for c in checks if c.kind == "manual"]
-    parts = [
-        f"{len(autos)} automatic: "
-        + (
-            " ".join(
-                f"[{STATUS_GLYPHS[s][1]}]{counts[s]} {STATUS_GLYPHS[s][0]}[/]"
-                for s in STATUS_GLYPHS
-                if counts.get(s)
-            )
-            or "none run"
-        )
+        result = state.results.get(check.name)
+        if result is None:
+            continue
+        verdict = result.counts_as
+        if verdict in STATUS_GLYPHS:
+            counts[verdict] = counts.get(verdict, 0) + 1
+        else:
+            shown = "stale" if not result.current else "stopped"
+            others[shown] = others.get(shown, 0) + 1
+    words = [
+        f"[{STATUS_GLYPHS[s][1]}]{counts[s]} {STATUS_GLYPHS[s][0]}[/]"
+        for s in STATUS_GLYPHS
+        if counts.get(s)
     ]
-    not_run = len(autos) - sum(counts.values())
-    if counts and not_run:
-        parts[-1] += f" {not_run} not run"
-    parts.append(f"manual {sum(c.name in state.ticks for c in manual)}/{len(manual)} ticked")
+    for shown in ("stale", "stopped"):
+        if others.get(shown):
+            glyph, colour = status_glyph(shown)
+            words.append(f"[{colour}]{others[shown]} {glyph} {shown}[/]")
+    not_run = len(autos) - sum(counts.values()) - sum(others.values())
+    if words and not_run:
+        words.append(f"{not_run} not run")
+    parts = [f"{len(autos)} automatic: " + (" ".join(words) or "none run")]
+    manual = [c for c in checks if c.kind == "manual"]
+    ticks = [state.ticks[c.name] for c in manual if c.name in state.ticks]
+    ticked = f"manual {sum(t.current for t in ticks)}/{len(manual)} ticked"
+    stale_ticks = sum(not t.current for t in ticks)
+    if stale_ticks:
+        ticked += f" ({stale_ticks} stale)"
+    parts.append(ticked)
     if running:
         parts.append(f"[$accent]running {escape(', '.join(running))}[/]  x: stop")
     elif not loaded:
