@@ -1,0 +1,184 @@
+"""Diagnoses that come before any check's own verdict (issue 11, point 5).
+
+A model whose output has the wrong shape, or whose forward pass gives NaN/inf on some
+rows, makes every later verdict misleading ("confidently wrong", a raw torch message
+about mismatched sizes). The runner asks :func:`forward_problem` after each check that
+built a model, and when there is one it becomes that check's result, with the check's
+own summary kept as evidence. The forward pass over the data is made once per job (it
+is cached on the context) on a freshly built model in eval mode.
+
+Imported inside a worker only (torch).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from tuirecipe.checks.base import Outcome
+from tuirecipe.errors import ModelError
+
+SCAN_ROWS = 50_000  # rows of each split scanned for non-finite outputs
+NAMED_ROWS = 20  # rows listed in the evidence
+SUMMARY_ROWS = 5  # rows named in the one-line summary
+BATCH = 256
+
+
+def shape_outcome(message: str, raw: str = "") -> Outcome:
+    """The one shape message every check gives (``message`` from ``check_output_shape``)."""
+    evidence: dict[str, Any] = {}
+    if raw and raw != message:
+        evidence["check_said"] = raw
+    return Outcome(
+        "error",
+        message,
+        evidence=evidence,
+        advice="forward(input_ids, attention_mask) must return one row of logits per "
+        "example ([batch, classes]; [batch, 1] or [batch] for regression)",
+    )
+
+
+def scan_outputs(ctx: Any, model: torch.nn.Module) -> dict[str, Any]:
+    """Eval-mode forward over the training and dev splits: the first wrong output shape
+    (``{"shape": message}``) or the rows whose outputs are not finite
+    (``{"rows": [{"row", "text", "split", "value"}], "bad": n, "scanned": m}``)."""
+    from tuirecipe.checks.torchutil import short_text
+    from tuirecipe.train.batches import SplitTensors, check_output_shape, iter_batches
+
+    data = ctx.data
+    num_classes = len(data.class_counts) if data.task == "classification" else 1
+    bad: list[dict[str, Any]] = []
+    count = scanned = 0
+    was_training = model.training
+    model.eval()
+    try:
+        for name in ("train", "dev"):
+            split = getattr(data, name)
+            n = min(len(split.targets), SCAN_ROWS)
+            if n == 0:
+                continue
+            if n < len(split.targets):
+                from tuirecipe.checks.torchutil import subset_split
+
+                split = subset_split(split, np.arange(n))
+            tensors = SplitTensors.from_split(split, data.task, ctx.device, int(data.vocab.pad_id))
+            start = 0
+            for ids, mask, _ in iter_batches(tensors, BATCH):
+                with torch.no_grad():
+                    out = model(ids, mask)
+                try:
+                    check_output_shape(out, len(ids), data.task, num_classes)
+                except ModelError as exc:
+                    return {"shape": str(exc)}
+                finite = torch.isfinite(out.detach().float().reshape(len(ids), -1)).all(1).cpu()
+                for i in torch.flatnonzero(~finite).tolist():
+                    count += 1
+                    if len(bad) < NAMED_ROWS:
+                        k = start + i
+                        row = out[i].detach().float().reshape(-1).cpu()
+                        value = "nan" if bool(torch.isnan(row).any()) else "inf"
+                        bad.append(
+                            {
+                                "row": int(split.rows[k]) if split.rows is not None else k,
+                                "split": name,
+                                "text": short_text(split.texts[k], 120),
+                                "value": value,
+                            }
+                        )
+                start += len(ids)
+                scanned += len(ids)
+    finally:
+        model.train(was_training)
+    return {"rows": bad, "bad": count, "scanned": scanned}
+
+
+def nonfinite_outcome(scan: dict[str, Any], raw: str = "") -> Outcome:
+    """``fail`` naming the rows (and their texts) whose outputs are NaN/inf."""
+    rows = scan["rows"]
+    kinds = sorted({r["value"] for r in rows})
+    what = "NaN" if kinds == ["nan"] else "inf" if kinds == ["inf"] else "NaN/inf"
+    named = ", ".join(str(r["row"]) for r in rows[:SUMMARY_ROWS])
+    more = " …" if scan["bad"] > SUMMARY_ROWS else ""
+    texts = "; ".join(repr(r["text"][:40]) for r in rows[:3])
+    evidence: dict[str, Any] = {"rows": rows}
+    if raw:
+        evidence["check_said"] = raw
+    return Outcome(
+        "fail",
+        f"model outputs {what} on rows {named}{more} ({scan['bad']} of {scan['scanned']} "
+        f"rows; texts {texts})",
+        numbers={"nonfinite_rows": scan["bad"], "scanned_rows": scan["scanned"]},
+        evidence=evidence,
+        advice="fix the forward pass for these inputs before reading any other verdict: "
+        "look for a division by a length or count that can be zero (a one-token or empty "
+        "row), log or sqrt of zero, a softmax over a row whose positions are all masked",
+    )
+
+
+def forward_problem(ctx: Any, raw: str = "") -> Outcome | None:
+    """The shape or non-finite diagnosis of the context's model, or None when its
+    forward pass is sound (or raises: the check's own message then stands)."""
+    cached = getattr(ctx, "_forward_scan", None)
+    if cached is None:
+        try:
+            cached = scan_outputs(ctx, ctx.fresh_model())
+        except Exception:  # noqa: BLE001 - a forward that raises is the check's to report
+            cached = {}
+        ctx._forward_scan = cached
+    if "shape" in cached:
+        return shape_outcome(cached["shape"], raw)
+    if cached.get("bad"):
+        return nonfinite_outcome(cached, raw)
+    return None
+
+
+# -- helpers the forward-pass checks share ----------------------------------------------
+
+
+def split_tensors(ctx: Any, split: str = "train") -> Any:
+    """``SplitTensors`` of one split of the context's data, on its device."""
+    from tuirecipe.train.batches import SplitTensors
+
+    data = ctx.data
+    return SplitTensors.from_split(
+        getattr(data, split), data.task, ctx.device, int(data.vocab.pad_id)
+    )
+
+
+def padded(tensors: Any, index: list[int], width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows ``index`` as ``(input_ids, attention_mask)`` exactly ``width`` columns wide
+    (cut or padded with the pad id)."""
+    ids = tensors.ids[torch.tensor(index, dtype=torch.int64, device=tensors.ids.device)]
+    if ids.shape[1] >= width:
+        ids = ids[:, :width]
+    else:
+        extra = torch.full(
+            (len(index), width - ids.shape[1]), tensors.pad_id, dtype=ids.dtype, device=ids.device
+        )
+        ids = torch.cat([ids, extra], 1)
+    return ids, ids != tensors.pad_id
+
+
+def eval_forward(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The model's eval-mode outputs, float32 on the CPU, one row per example."""
+    with torch.no_grad():
+        out = model(ids, mask)
+    return out.detach().float().cpu().reshape(len(ids), -1)
+
+
+def differs(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> torch.Tensor:
+    """Per row: whether ``a`` and ``b`` differ beyond ``atol + rtol·|a|`` (NaN differs)."""
+    close = (a - b).abs() <= atol + rtol * a.abs()
+    return ~close.all(1)
+
+
+def row_entry(ctx: Any, split: str, i: int, **extra: Any) -> dict[str, Any]:
+    """``{"row": line in the file, "text": …}`` for example ``i`` of ``split``."""
+    from tuirecipe.checks.torchutil import short_text
+
+    part = getattr(ctx.data, split)
+    rows = getattr(part, "rows", None)
+    row = int(rows[i]) if rows is not None else i
+    return {"row": row, "text": short_text(part.texts[i], 120), **extra}
