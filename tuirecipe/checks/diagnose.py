@@ -73,7 +73,7 @@ def scan_outputs(ctx: Any, model: torch.nn.Module) -> dict[str, Any]:
                 except ModelError as exc:
                     return {"shape": str(exc)}
                 finite = torch.isfinite(out.detach().float().reshape(len(ids), -1)).all(1).cpu()
-                for i in torch.flatnonzero(~finite).tolist():
+                for i in torch.nonzero(~finite).flatten().tolist():
                     count += 1
                     if len(bad) < NAMED_ROWS:
                         k = start + i

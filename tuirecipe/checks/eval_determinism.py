@@ -83,7 +83,9 @@ class EvalDeterminism(Check):
             else ""
         )
         if bool(moved.any()):
-            bad = [row_entry(ctx, "train", rows[n]) for n in torch.flatnonzero(moved).tolist()]
+            bad = [
+                row_entry(ctx, "train", rows[n]) for n in torch.nonzero(moved).flatten().tolist()
+            ]
             return Outcome(
                 "fail",
                 f"two evaluations of the same batch differ on {len(bad)}/{len(rows)} rows "

@@ -73,7 +73,12 @@ class ForwardIndependence(Check):
         ctx.progress(0.6, "batch reversed")
         reversed_out = eval_forward(model, *padded(tensors, batch[::-1], width)).flip(0)
         ctx.progress(0.8, "rows alone")
-        alone = torch.cat([eval_forward(model, *padded(tensors, [i], width)) for i in kept])
+        try:
+            alone = torch.cat([eval_forward(model, *padded(tensors, [i], width)) for i in kept])
+        except (RuntimeError, ValueError) as exc:  # batch norm in training mode refuses one row
+            alone, single = base[:half].clone(), f"{type(exc).__name__}: {exc}"
+        else:
+            single = ""
         finite = base[torch.isfinite(base)]
         scale = float(finite.abs().mean()) if finite.numel() else 1.0
         atol = ATOL * (1.0 + scale)
@@ -107,8 +112,10 @@ class ForwardIndependence(Check):
             for n, i in enumerate(kept)
         ]
         evidence: dict[str, Any] = {"kept_rows": table}
+        if single:
+            evidence["batch_of_one_raised"] = single
         if bool(moved.any()):
-            bad = [table[n] for n in torch.flatnonzero(moved).tolist()]
+            bad = [table[n] for n in torch.nonzero(moved).flatten().tolist()]
             named = ", ".join(str(r["row"]) for r in bad[:5])
             how = ", ".join(
                 f"{key.replace('_', ' ')} ({gaps[key]:.3g})"

@@ -73,7 +73,16 @@ class PaddingInvariance(Check):
         alone, padded_alone, beside = [], [], []
         for n, i in enumerate(picked):
             ctx.progress(n / len(picked), f"example {n + 1}/{len(picked)}")
-            alone.append(eval_forward(model, *padded(tensors, [i], extent[i])))
+            try:
+                alone.append(eval_forward(model, *padded(tensors, [i], extent[i])))
+            except (RuntimeError, ValueError) as exc:  # batch norm in training mode refuses one row
+                return Outcome(
+                    "fail",
+                    f"the model cannot predict one example on its own in eval mode: {exc}",
+                    evidence={"rows": [row_entry(ctx, "train", i)]},
+                    advice="a batch of one must work at inference: look for batch norm "
+                    "left in training mode or statistics taken over the batch",
+                )
             padded_alone.append(eval_forward(model, *padded(tensors, [i], width)))
             beside.append(eval_forward(model, *padded(tensors, [i, longest], width))[:1])
         a, p, b = torch.cat(alone), torch.cat(padded_alone), torch.cat(beside)
@@ -109,7 +118,7 @@ class PaddingInvariance(Check):
             "longer_row": row_entry(ctx, "train", longest, length=width),
         }
         if bool(pad_bad.any()):
-            bad = [table[k] for k in torch.flatnonzero(pad_bad).tolist()]
+            bad = [table[k] for k in torch.nonzero(pad_bad).flatten().tolist()]
             named = ", ".join(str(r["row"]) for r in bad[:5])
             return Outcome(
                 "fail",
@@ -124,7 +133,7 @@ class PaddingInvariance(Check):
                 "(pack_padded_sequence); mask padding to -inf before a max",
             )
         if bool(mix_bad.any()):
-            bad = [table[k] for k in torch.flatnonzero(mix_bad).tolist()]
+            bad = [table[k] for k in torch.nonzero(mix_bad).flatten().tolist()]
             named = ", ".join(str(r["row"]) for r in bad[:5])
             return Outcome(
                 "fail",

@@ -48,7 +48,7 @@ def run_one(check_cls: type[Check], ctx: Any) -> CheckResult:
             )
             if "out of memory" in str(exc).lower():
                 outcome.advice = "out of memory: try a smaller train.batch_size or data.max_len"
-    if ctx.cancelled():
+    if ctx.cancelled() and outcome.status != "stopped":
         outcome = Outcome(
             "stopped",
             f"stopped after {time.perf_counter() - started:.1f} s, before a verdict",
