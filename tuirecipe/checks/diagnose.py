@@ -3,9 +3,9 @@
 A model whose output has the wrong shape, or whose forward pass gives NaN/inf on some
 rows, makes every later verdict misleading ("confidently wrong", a raw torch message
 about mismatched sizes). The runner asks :func:`forward_problem` after each check that
-built a model, and when there is one it becomes that check's result, with the check's
-own summary kept as evidence. The forward pass over the data is made once per job (it
-is cached on the context) on a freshly built model in eval mode.
+built a model and did not pass, and when there is one it becomes that check's result,
+with the check's own summary kept as evidence. The forward pass over the data is made
+once per job (it is cached on the context) on a freshly built model in eval mode.
 
 Imported inside a worker only (torch).
 """
@@ -20,7 +20,7 @@ import torch
 from tuirecipe.checks.base import Outcome
 from tuirecipe.errors import ModelError
 
-SCAN_ROWS = 50_000  # rows of each split scanned for non-finite outputs
+SCAN_ROWS = 4096  # rows of each split scanned for non-finite outputs (edge cases first)
 NAMED_ROWS = 20  # rows listed in the evidence
 SUMMARY_ROWS = 5  # rows named in the one-line summary
 BATCH = 256
@@ -40,12 +40,28 @@ def shape_outcome(message: str, raw: str = "") -> Outcome:
     )
 
 
+def scan_rows(extent: np.ndarray, budget: int, seed: int) -> np.ndarray:
+    """Up to ``budget`` row indices to scan, sorted by length: the shortest rows first (the
+    edge cases: one token, empty), then the longest, then a seeded random sample."""
+    n = len(extent)
+    if n <= budget:
+        return np.argsort(extent, kind="stable")
+    by_length = np.argsort(extent, kind="stable")
+    edges = np.concatenate([by_length[: budget // 4], by_length[-budget // 16 :]])
+    rest = np.setdiff1d(np.arange(n), edges)
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(rest, size=budget - len(edges), replace=False)
+    picked = np.concatenate([edges, sample])
+    return picked[np.argsort(extent[picked], kind="stable")]
+
+
 def scan_outputs(ctx: Any, model: torch.nn.Module) -> dict[str, Any]:
-    """Eval-mode forward over the training and dev splits: the first wrong output shape
-    (``{"shape": message}``) or the rows whose outputs are not finite
+    """Eval-mode forward over rows of the training and dev splits (all of them up to
+    ``SCAN_ROWS`` each; beyond, the shortest, the longest and a sample): the first wrong
+    output shape (``{"shape": message}``) or the rows whose outputs are not finite
     (``{"rows": [{"row", "text", "split", "value"}], "bad": n, "scanned": m}``)."""
     from tuirecipe.checks.torchutil import short_text
-    from tuirecipe.train.batches import SplitTensors, check_output_shape, iter_batches
+    from tuirecipe.train.batches import SplitTensors, check_output_shape
 
     data = ctx.data
     num_classes = len(data.class_counts) if data.task == "classification" else 1
@@ -56,16 +72,15 @@ def scan_outputs(ctx: Any, model: torch.nn.Module) -> dict[str, Any]:
     try:
         for name in ("train", "dev"):
             split = getattr(data, name)
-            n = min(len(split.targets), SCAN_ROWS)
-            if n == 0:
+            if len(split.targets) == 0:
                 continue
-            if n < len(split.targets):
-                from tuirecipe.checks.torchutil import subset_split
-
-                split = subset_split(split, np.arange(n))
             tensors = SplitTensors.from_split(split, data.task, ctx.device, int(data.vocab.pad_id))
-            start = 0
-            for ids, mask, _ in iter_batches(tensors, BATCH):
+            order = scan_rows(tensors.extent.numpy(), SCAN_ROWS, int(ctx.config.seed))
+            for start in range(0, len(order), BATCH):
+                chunk = order[start : start + BATCH]
+                index = torch.from_numpy(chunk).to(torch.int64)
+                width = max(1, int(tensors.extent[index].max()))
+                ids, mask, _ = tensors.batch(index.to(tensors.ids.device), width)
                 with torch.no_grad():
                     out = model(ids, mask)
                 try:
@@ -76,21 +91,23 @@ def scan_outputs(ctx: Any, model: torch.nn.Module) -> dict[str, Any]:
                 for i in torch.nonzero(~finite).flatten().tolist():
                     count += 1
                     if len(bad) < NAMED_ROWS:
-                        k = start + i
+                        k = int(chunk[i])
                         row = out[i].detach().float().reshape(-1).cpu()
                         value = "nan" if bool(torch.isnan(row).any()) else "inf"
+                        rows = getattr(split, "rows", None)
                         bad.append(
                             {
-                                "row": int(split.rows[k]) if split.rows is not None else k,
+                                "row": int(rows[k]) if rows is not None else k,
                                 "split": name,
                                 "text": short_text(split.texts[k], 120),
                                 "value": value,
                             }
                         )
-                start += len(ids)
                 scanned += len(ids)
     finally:
         model.train(was_training)
+    if bad:  # name rows in file order
+        bad.sort(key=lambda r: (r["split"] != "train", r["row"]))
     return {"rows": bad, "bad": count, "scanned": scanned}
 
 
@@ -117,14 +134,29 @@ def nonfinite_outcome(scan: dict[str, Any], raw: str = "") -> Outcome:
     )
 
 
-def forward_problem(ctx: Any, raw: str = "") -> Outcome | None:
+def forward_problem(ctx: Any, raw: str = "", *, passed: bool = False) -> Outcome | None:
     """The shape or non-finite diagnosis of the context's model, or None when its
-    forward pass is sound (or raises: the check's own message then stands)."""
+    forward pass is sound (or raises: the check's own message then stands).
+
+    The output shape is always checked (one small batch); the scan for NaN/inf rows only
+    when the check did not pass (``passed`` false). Both are made once per context.
+    """
+    shape = getattr(ctx, "_forward_shape", None)
+    if shape is None:
+        try:
+            shape = shape_error(ctx, ctx.fresh_model())
+        except Exception:  # noqa: BLE001 - a forward that raises is the check's to report
+            shape = ""
+        ctx._forward_shape = shape
+    if shape:
+        return shape_outcome(shape, raw)
+    if passed:
+        return None
     cached = getattr(ctx, "_forward_scan", None)
     if cached is None:
         try:
             cached = scan_outputs(ctx, ctx.fresh_model())
-        except Exception:  # noqa: BLE001 - a forward that raises is the check's to report
+        except Exception:  # noqa: BLE001 - as above
             cached = {}
         ctx._forward_scan = cached
     if "shape" in cached:
@@ -132,6 +164,27 @@ def forward_problem(ctx: Any, raw: str = "") -> Outcome | None:
     if cached.get("bad"):
         return nonfinite_outcome(cached, raw)
     return None
+
+
+def shape_error(ctx: Any, model: torch.nn.Module) -> str:
+    """``check_output_shape``'s message for a small eval batch of training rows, or ''."""
+    from tuirecipe.train.batches import check_output_shape
+
+    data = ctx.data
+    tensors = split_tensors(ctx, "train")
+    index = list(range(min(8, len(tensors))))
+    if not index:
+        return ""
+    width = max(1, int(tensors.extent[index].max()))
+    num_classes = len(data.class_counts) if data.task == "classification" else 1
+    model.eval()
+    with torch.no_grad():
+        out = model(*padded(tensors, index, width))
+    try:
+        check_output_shape(out, len(index), data.task, num_classes)
+    except ModelError as exc:
+        return str(exc)
+    return ""
 
 
 # -- helpers the forward-pass checks share ----------------------------------------------

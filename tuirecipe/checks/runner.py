@@ -3,8 +3,9 @@
 Each check's outcome becomes a ``CheckResult`` event in the run directory. A check that
 raises does not stop the others: a user error (bad model code) ends it as ``error`` with
 the one-line message, anything else as ``error`` with the traceback's tail. A check that
-built a model whose forward pass gives a wrong shape or NaN/inf says so instead of its own
-verdict; a check interrupted by a stop is ``stopped``.
+built a model whose output has the wrong shape gives the one shape message; one that did
+not pass and built a model that outputs NaN/inf on some rows names those rows instead of
+its own verdict; a check interrupted by a stop is ``stopped``.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def selected_checks(only: list[str] | None) -> list[type[Check]]:
 
 
 def run_one(check_cls: type[Check], ctx: Any) -> CheckResult:
-    """Run one check: its outcome, unless the model's forward pass is broken (wrong output
-    shape, NaN/inf on some rows: named first, the check's own summary kept as evidence), or
+    """Run one check: its outcome, unless the model's output has the wrong shape, or the
+    check did not pass and the model gives NaN/inf on some rows (named first, the check's
+    own summary kept as evidence), or
     the check was stopped before it finished (``stopped``, never a verdict)."""
     ctx.current_check = check_cls.name
     started = time.perf_counter()
@@ -57,7 +59,7 @@ def run_one(check_cls: type[Check], ctx: Any) -> CheckResult:
     elif built:
         from tuirecipe.checks.diagnose import forward_problem
 
-        problem = forward_problem(ctx, outcome.summary)
+        problem = forward_problem(ctx, outcome.summary, passed=outcome.status == "pass")
         if problem is not None:
             outcome = problem
     evidence = dict(outcome.evidence)
