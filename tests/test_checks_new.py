@@ -105,6 +105,14 @@ def test_eval_determinism_fails_on_dropout_left_on(tiny) -> None:
     assert result.evidence["rows"][0]["text"]
 
 
+def test_dropout_left_on_is_not_blamed_on_padding_or_batch_mates(tiny) -> None:
+    ctx = make_ctx(tiny, "zoo_newchecks:build_eval_dropout")
+    for check in (PaddingInvariance, ForwardIndependence):
+        result = run_one(check, ctx)
+        assert result.status == "warn", (check.name, result.summary)
+        assert "see eval_determinism" in result.summary
+
+
 def test_eval_determinism_fails_on_batchnorm_kept_training(tiny) -> None:
     ctx = make_ctx(tiny, "zoo_newchecks:build_sticky_batchnorm")
     result = run_one(EvalDeterminism, ctx)
@@ -147,9 +155,7 @@ def test_a_wrong_output_shape_is_one_message_in_every_check(tiny) -> None:
         assert result.status == "error", (check.name, result.summary)
         summaries.add(result.summary)
     (summary,) = summaries  # the same line from every check, no raw torch message
-    assert "the model's output has shape [8, 3, 1]; expected [8, 3] for classification" in (
-        summary
-    )
+    assert "the model's output has shape [8, 3, 1]; expected [8, 3] for classification" in (summary)
 
 
 # -- stopped is never a verdict -------------------------------------------------------------

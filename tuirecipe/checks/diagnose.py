@@ -235,3 +235,24 @@ def row_entry(ctx: Any, split: str, i: int, **extra: Any) -> dict[str, Any]:
     rows = getattr(part, "rows", None)
     row = int(rows[i]) if rows is not None else i
     return {"row": row, "text": short_text(part.texts[i], 120), **extra}
+
+
+def unrepeatable(
+    model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor, rtol: float, atol: float
+) -> Outcome | None:
+    """A ``warn`` when two eval-mode forwards of the same batch differ beyond the tolerance
+    (``atol`` times 1 + the outputs' typical size): the forward-pass comparisons cannot then
+    tell padding or batch-mates apart from randomness."""
+    first, second = eval_forward(model, ids, mask), eval_forward(model, ids, mask)
+    finite = first[torch.isfinite(first)]
+    scale = float(finite.abs().mean()) if finite.numel() else 1.0
+    moved = differs(first, second, rtol, atol * (1.0 + scale)) & torch.isfinite(first).all(1)
+    if not bool(moved.any()):
+        return None
+    return Outcome(
+        "warn",
+        "cannot judge: two evaluations of the same batch differ (randomness active in eval "
+        "mode, see eval_determinism)",
+        advice="make evaluation deterministic first (the eval_determinism check says how), "
+        "then run this check again",
+    )
