@@ -284,3 +284,20 @@ def test_label_signal_passes_on_trec(tmp_path: Path) -> None:
     frame = pd.read_csv(REAL_DATA / "trec" / "trec.csv")[["text", "label"]]
     result = run_one(LabelSignal, _label_ctx(tmp_path, frame))
     assert result.status == "pass", result.summary
+
+
+@pytest.mark.parametrize("labels", ["real", "shuffled"])
+def test_label_signal_on_regression(labels: str) -> None:
+    import dataclasses
+
+    data = make_data("regression", n_train=256, n_dev=128, min_len=4, seed=2)
+    if labels == "shuffled":
+        rng = np.random.default_rng(5)
+        data = dataclasses.replace(
+            data,
+            train=dataclasses.replace(data.train, targets=rng.permutation(data.train.targets)),
+            dev=dataclasses.replace(data.dev, targets=rng.permutation(data.dev.targets)),
+        )
+    result = run_one(LabelSignal, make_ctx(data))
+    assert result.status == ("pass" if labels == "real" else "fail"), result.summary
+    assert "vs the training mean" in result.summary

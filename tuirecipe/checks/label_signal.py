@@ -163,7 +163,7 @@ class LabelSignal(Check):
         signal = low_maj > 0 and low_shuf > 0
         net: dict[str, Any] = {}
         if not signal and not ctx.cancelled():
-            net = self._network(ctx, fake)
+            net = self._network(ctx, fake, majority)
             numbers.update({f"network_{k}": v for k, v in net.items() if k != "rows"})
         net_signal = bool(net) and net["gain_low"] > 0
         fmt = ".3f" if classify else ".4g"
@@ -263,8 +263,11 @@ class LabelSignal(Check):
         }
 
     @staticmethod
-    def _network(ctx: Any, fake: Any) -> dict[str, Any]:
-        """Dev scores of the network after a short run on the real and on shuffled labels."""
+    def _network(ctx: Any, fake: Any, reference: Any) -> dict[str, Any]:
+        """Dev scores of the network after a short run on the real and on shuffled labels;
+        its gain must clear both the shuffled run and ``reference`` (the majority class or
+        the training mean, per dev row): two runs from the same initialisation differ a
+        little, and consistently, even when neither learns anything."""
         import numpy as np
 
         from tuirecipe.train.batches import SplitTensors, predict
@@ -282,11 +285,13 @@ class LabelSignal(Check):
             else:
                 scores[key] = -(out.reshape(-1) - y).abs().double().numpy()
         gain, low = paired_gain(scores["real"], scores["shuffled"])
+        gain_ref, low_ref = paired_gain(scores["real"], reference)
         sign = 1.0 if data.task == "classification" else -1.0
         return {
             "real": sign * float(np.mean(scores["real"])),
             "shuffled": sign * float(np.mean(scores["shuffled"])),
             "gain": gain,
-            "gain_low": low,
+            "gain_over_reference": gain_ref,
+            "gain_low": min(low, low_ref),
             "steps": int(ctx.config.checks.steps),
         }
