@@ -301,3 +301,20 @@ def test_label_signal_on_regression(labels: str) -> None:
     result = run_one(LabelSignal, make_ctx(data))
     assert result.status == ("pass" if labels == "real" else "fail"), result.summary
     assert "vs the training mean" in result.summary
+
+
+def test_the_gain_is_judged_in_balanced_accuracy() -> None:
+    from tuirecipe.checks.label_signal import balanced_weights, paired_gain
+
+    y = np.array([0] * 95 + [1] * 5)
+    weight = balanced_weights(y)
+    majority = (y == 0).astype(float)
+    assert np.mean(weight * majority) == pytest.approx(0.5)  # 1/C, however imbalanced
+    # finds every rare row and misses 3 common ones: below the majority's plain accuracy,
+    # clearly above it in balanced accuracy
+    found = majority.copy()
+    found[95:] = 1.0
+    found[:3] = 0.0
+    assert found.mean() < majority.mean() + 0.05
+    gain, low = paired_gain(weight * found, weight * majority)
+    assert gain == pytest.approx(0.5 - 3 / 95 / 2) and low > 0

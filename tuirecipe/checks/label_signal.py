@@ -46,6 +46,17 @@ def paired_gain(better: Any, worse: Any) -> tuple[float, float]:
     return mean, mean - Z * se
 
 
+def balanced_weights(y: Any) -> Any:
+    """Per-row weights whose weighted mean of correctness is the balanced accuracy (the
+    mean recall over the classes present), so a gain on a rare class counts as much as on
+    a common one and the majority class scores 1/C, however imbalanced the labels."""
+    import numpy as np
+
+    y = np.asarray(y)
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    return len(y) / (len(classes) * counts[inverse].astype(np.float64))
+
+
 def normalised(text: str) -> str:
     return " ".join(str(text).lower().split())
 
@@ -138,8 +149,11 @@ class LabelSignal(Check):
             majority = -np.abs(dev_y - real["train_mean"])
             shuf = -np.abs(ctrl["pred"] - dev_y)
             unit = "MAE"
-        gain_maj, low_maj = paired_gain(score, majority)
-        gain_shuf, low_shuf = paired_gain(score, shuf)
+        # Judged on balanced accuracy (classification): on imbalanced labels a real
+        # signal may not beat the majority class's plain accuracy.
+        weight = balanced_weights(dev_y) if classify else np.ones(len(dev_y))
+        gain_maj, low_maj = paired_gain(weight * score, weight * majority)
+        gain_shuf, low_shuf = paired_gain(weight * score, weight * shuf)
         value = float(score.mean()) if classify else float(-score.mean())
         numbers: dict[str, Any] = {
             f"baseline_{unit.lower()}": value,
@@ -147,6 +161,14 @@ class LabelSignal(Check):
             if classify
             else float(-majority.mean()),
             f"shuffled_{unit.lower()}": float(shuf.mean()) if classify else float(-shuf.mean()),
+            **(
+                {
+                    "baseline_balanced_acc": float(np.mean(weight * score)),
+                    "shuffled_balanced_acc": float(np.mean(weight * shuf)),
+                }
+                if classify
+                else {}
+            ),
             "gain_over_majority": gain_maj,
             "gain_over_majority_low": low_maj,
             "gain_over_shuffled": gain_shuf,
@@ -157,13 +179,14 @@ class LabelSignal(Check):
         reference = "majority class" if classify else "the training mean"
         evidence: dict[str, Any] = {
             "note": f"gains are paired over the same {len(dev_y)} dev rows, with the lower "
-            "end of their 95 % interval; the shuffled control is the baseline fit on "
-            "randomly permuted training labels",
+            "end of their 95 % interval, in balanced accuracy (classification: the mean "
+            "recall over classes) or absolute error; the shuffled control is the baseline "
+            "fit on randomly permuted training labels",
         }
         signal = low_maj > 0 and low_shuf > 0
         net: dict[str, Any] = {}
         if not signal and not ctx.cancelled():
-            net = self._network(ctx, fake, majority)
+            net = self._network(ctx, fake, majority, weight)
             numbers.update({f"network_{k}": v for k, v in net.items() if k != "rows"})
         net_signal = bool(net) and net["gain_low"] > 0
         fmt = ".3f" if classify else ".4g"
@@ -263,7 +286,7 @@ class LabelSignal(Check):
         }
 
     @staticmethod
-    def _network(ctx: Any, fake: Any, reference: Any) -> dict[str, Any]:
+    def _network(ctx: Any, fake: Any, reference: Any, weight: Any) -> dict[str, Any]:
         """Dev scores of the network after a short run on the real and on shuffled labels;
         its gain must clear both the shuffled run and ``reference`` (the majority class or
         the training mean, per dev row): two runs from the same initialisation differ a
@@ -284,8 +307,8 @@ class LabelSignal(Check):
                 scores[key] = (out.argmax(1) == y).double().numpy()
             else:
                 scores[key] = -(out.reshape(-1) - y).abs().double().numpy()
-        gain, low = paired_gain(scores["real"], scores["shuffled"])
-        gain_ref, low_ref = paired_gain(scores["real"], reference)
+        gain, low = paired_gain(weight * scores["real"], weight * scores["shuffled"])
+        gain_ref, low_ref = paired_gain(weight * scores["real"], weight * reference)
         sign = 1.0 if data.task == "classification" else -1.0
         return {
             "real": sign * float(np.mean(scores["real"])),
