@@ -21,10 +21,8 @@ STAGES: dict[str, str] = {
     "overfit": "3 · Overfit",
     "regularize": "4 · Regularize and tune",
 }
+# ``stopped``: interrupted before it finished — no verdict, neither a pass nor a failure.
 STATUSES = ("pass", "warn", "fail", "error", "stopped")
-# Statuses that are verdicts about the pipeline; ``stopped`` (interrupted before it
-# finished) and nothing else is neither a pass nor a failure.
-VERDICTS = ("pass", "warn", "fail", "error")
 
 
 @dataclass
