@@ -17,8 +17,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from tuirecipe.checks.context import CheckContext
 
 BATCH = 8
-RTOL = 1e-4
-ATOL = 1e-5  # times (1 + the outputs' typical size)
 
 
 @register
@@ -46,6 +44,7 @@ class ForwardIndependence(Check):
             padded,
             row_entry,
             split_tensors,
+            tolerances,
             unrepeatable,
         )
 
@@ -67,7 +66,8 @@ class ForwardIndependence(Check):
         width = int(max(extent[pool]))
         model = ctx.fresh_model()
         model.eval()
-        random_eval = unrepeatable(model, *padded(tensors, batch, width), RTOL, ATOL)
+        rtol, atol0 = tolerances(ctx)
+        random_eval = unrepeatable(model, *padded(tensors, batch, width), rtol, atol0)
         if random_eval is not None:
             return random_eval
         ctx.progress(0.2, "whole batch")
@@ -85,12 +85,12 @@ class ForwardIndependence(Check):
             single = ""
         finite = base[torch.isfinite(base)]
         scale = float(finite.abs().mean()) if finite.numel() else 1.0
-        atol = ATOL * (1.0 + scale)
+        atol = atol0 * (1.0 + scale)
         k = base[:half]
         changed = {
-            "others_replaced": differs(k, replaced, RTOL, atol),
-            "batch_reversed": differs(base, reversed_out, RTOL, atol)[:half],
-            "alone": differs(k, alone, RTOL, atol),
+            "others_replaced": differs(k, replaced, rtol, atol),
+            "batch_reversed": differs(base, reversed_out, rtol, atol)[:half],
+            "alone": differs(k, alone, rtol, atol),
         }
         gaps = {
             "others_replaced": float((k - replaced).abs().nan_to_num(float("inf")).amax()),

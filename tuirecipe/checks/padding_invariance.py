@@ -18,8 +18,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from tuirecipe.checks.context import CheckContext
 
 EXAMPLES = 8  # the shortest rows (most padding); three forwards each
-RTOL = 1e-4
-ATOL = 1e-5  # times (1 + the outputs' typical size)
 
 
 @register
@@ -46,6 +44,7 @@ class PaddingInvariance(Check):
             padded,
             row_entry,
             split_tensors,
+            tolerances,
             unrepeatable,
         )
 
@@ -71,8 +70,9 @@ class PaddingInvariance(Check):
             )
         model = ctx.fresh_model()
         model.eval()
+        rtol, atol0 = tolerances(ctx)
         random_eval = unrepeatable(
-            model, *padded(tensors, [longest, *picked[:1]], width), RTOL, ATOL
+            model, *padded(tensors, [longest, *picked[:1]], width), rtol, atol0
         )
         if random_eval is not None:
             return random_eval
@@ -93,9 +93,9 @@ class PaddingInvariance(Check):
             beside.append(eval_forward(model, *padded(tensors, [i, longest], width))[:1])
         a, p, b = torch.cat(alone), torch.cat(padded_alone), torch.cat(beside)
         scale = float(a[torch.isfinite(a)].abs().mean()) if bool(torch.isfinite(a).any()) else 1.0
-        atol = ATOL * (1.0 + scale)
-        pad_bad = differs(a, p, RTOL, atol)
-        mix_bad = differs(a, b, RTOL, atol) & ~pad_bad
+        atol = atol0 * (1.0 + scale)
+        pad_bad = differs(a, p, rtol, atol)
+        mix_bad = differs(a, b, rtol, atol) & ~pad_bad
         gap_pad = float((a - p).abs().nan_to_num(float("inf")).amax()) if len(a) else 0.0
         gap_beside = float((a - b).abs().nan_to_num(float("inf")).amax()) if len(a) else 0.0
         numbers = {
