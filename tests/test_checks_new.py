@@ -331,4 +331,4 @@ def test_forward_comparisons_allow_tf32_noise_on_an_accelerator_only() -> None:
     cuda = tolerances(SimpleNamespace(device=torch.device("cuda")))
     assert cpu == (1e-4, 1e-5)
     assert cuda[0] >= 1e-3 > cpu[0]  # TF32 convolutions: ~1e-3 relative
-    assert cuda[0] <= 0.02  # the zoo's bugs move outputs by 8 % or more
+    assert cuda[0] <= 0.02  # padding the shortest rows to the longest moves far more
