@@ -73,7 +73,7 @@ def run_checks_headless(config: Config, *, only: list[str], as_json: bool = Fals
     """Run the checks in a worker process; exit 1 when any fails or errors (for CI)."""
     import time
 
-    from tuirecipe.checks.base import all_checks, get_check
+    from tuirecipe.checks.base import STATUSES, all_checks, get_check
     from tuirecipe.events import CheckResult, CheckStarted, Error
     from tuirecipe.runs.follower import Follower
     from tuirecipe.runs.jobs import JobClient, Signalled
@@ -149,7 +149,7 @@ def run_checks_headless(config: Config, *, only: list[str], as_json: bool = Fals
             print(f"tuirecipe: error: {error or run.read_status().get('message')}", file=sys.stderr)
         return 2
     if not as_json:
-        counts = {s: sum(r.status == s for r in results) for s in ("pass", "warn", "fail", "error")}
+        counts = {s: sum(r.status == s for r in results) for s in STATUSES}
         print(" · ".join(f"{n} {s}" for s, n in counts.items()) + f" — {run.path}")
     return 1 if failed else 0
 

@@ -21,12 +21,14 @@ STAGES: dict[str, str] = {
     "overfit": "3 · Overfit",
     "regularize": "4 · Regularize and tune",
 }
-STATUSES = ("pass", "warn", "fail", "error")
+# ``stopped``: interrupted before it finished — no verdict, neither a pass nor a failure.
+STATUSES = ("pass", "warn", "fail", "error", "stopped")
 
 
 @dataclass
 class Outcome:
-    """A check's verdict: ``status`` pass / warn / fail / error and a one-line summary.
+    """A check's verdict: ``status`` pass / warn / fail / error and a one-line summary, or
+    ``stopped`` when the check was interrupted before it could give one.
 
     ``numbers`` are the measured values (plain floats/ints/strings); ``evidence`` is what
     the detail view shows (tables, curves as lists, decoded examples), plain JSON values.

@@ -44,7 +44,16 @@ class FixedSeed(Check):
             model = ctx.fresh_model(run_seed)
             return ctx.short_train(model, steps=steps, seed=run_seed, evaluate_dev=False).losses
 
-        first, second, other = losses(seed, 0), losses(seed, 1), losses(seed + 1, 2)
+        runs: list[list[float]] = []
+        for part, run_seed in enumerate((seed, seed, seed + 1)):
+            runs.append(losses(run_seed, part))
+            if ctx.cancelled():  # a cut-short run compares nothing: no verdict
+                return Outcome(
+                    "stopped",
+                    f"stopped during run {part + 1}/3 after {len(runs[-1])} steps",
+                    numbers={"steps": steps, "completed_runs": part},
+                )
+        first, second, other = runs
         same_at = _first_difference(first, second, tolerance)
         other_at = _first_difference(first, other, 0.0)
         max_rel = max(

@@ -2,14 +2,18 @@
 
 Each check's outcome becomes a ``CheckResult`` event in the run directory. A check that
 raises does not stop the others: a user error (bad model code) ends it as ``error`` with
-the one-line message, anything else as ``error`` with the traceback's tail.
+the one-line message, anything else as ``error`` with the traceback's tail. A check that
+built a model whose output has the wrong shape gives the one shape message; one that did
+not pass and built a model that outputs NaN/inf on some rows names those rows instead of
+its own verdict; a check interrupted by a stop is ``stopped``.
 """
 
 from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from tuirecipe.checks.base import Check, Outcome, all_checks, get_check
@@ -26,21 +30,38 @@ def selected_checks(only: list[str] | None) -> list[type[Check]]:
 
 
 def run_one(check_cls: type[Check], ctx: Any) -> CheckResult:
+    """Run one check: its outcome, unless the model's output has the wrong shape, or the
+    check did not pass and the model gives NaN/inf on some rows (named first, the check's
+    own summary kept as evidence), or
+    the check was stopped before it finished (``stopped``, never a verdict)."""
     ctx.current_check = check_cls.name
     started = time.perf_counter()
-    try:
-        outcome = check_cls().run(ctx)
-    except UserError as exc:
-        outcome = Outcome("error", str(exc), advice="fix the config, data or model code named")
-    except Exception as exc:  # noqa: BLE001 - one broken check must not stop the checklist
-        tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    with _counting_models(ctx) as built:
+        try:
+            outcome = check_cls().run(ctx)
+        except UserError as exc:
+            outcome = Outcome("error", str(exc), advice="fix the config, data or model code named")
+        except Exception as exc:  # noqa: BLE001 - one broken check must not stop the checklist
+            tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            outcome = Outcome(
+                "error",
+                f"{type(exc).__name__}: {exc}",
+                evidence={"traceback": tail.strip().splitlines()[-25:]},
+            )
+            if "out of memory" in str(exc).lower():
+                outcome.advice = "out of memory: try a smaller train.batch_size or data.max_len"
+    if ctx.cancelled() and outcome.status != "stopped":
         outcome = Outcome(
-            "error",
-            f"{type(exc).__name__}: {exc}",
-            evidence={"traceback": tail.strip().splitlines()[-25:]},
+            "stopped",
+            f"stopped after {time.perf_counter() - started:.1f} s, before a verdict",
+            evidence={"partial": {"status": outcome.status, "summary": outcome.summary}},
         )
-        if "out of memory" in str(exc).lower():
-            outcome.advice = "out of memory: try a smaller train.batch_size or data.max_len"
+    elif built:
+        from tuirecipe.checks.diagnose import forward_problem
+
+        problem = forward_problem(ctx, outcome.summary, passed=outcome.status == "pass")
+        if problem is not None:
+            outcome = problem
     evidence = dict(outcome.evidence)
     if outcome.advice:
         evidence.setdefault("advice", outcome.advice)
@@ -52,6 +73,31 @@ def run_one(check_cls: type[Check], ctx: Any) -> CheckResult:
         evidence=evidence,
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+@contextmanager
+def _counting_models(ctx: Any) -> Iterator[list[int]]:
+    """While active, every ``ctx.fresh_model`` call appends to the yielded list (tests may
+    replace ``fresh_model`` on the instance: that replacement is counted and kept)."""
+    built: list[int] = []
+    if not hasattr(ctx, "fresh_model"):
+        yield built
+        return
+    own = "fresh_model" in vars(ctx)
+    original = ctx.fresh_model
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        return original(*args, **kwargs)
+
+    ctx.fresh_model = counted
+    try:
+        yield built
+    finally:
+        if own:
+            ctx.fresh_model = original
+        else:
+            del ctx.fresh_model
 
 
 def run_checks(
