@@ -5,7 +5,9 @@ on a constant input (every row the same token ids, the same mask, the same lengt
 word, length or position tells one row from another), and the prior-entropy floor, the
 closed-form loss of predicting the training label frequencies. The real model's dev loss
 must be below the lower of the two by more than its 95 % interval (paired over the dev
-rows) and by ``checks.input_independent_margin`` (relative).
+rows) and by ``checks.input_independent_margin`` (relative) — or, for classification, its
+dev accuracy above the better of the control's and the majority class's by more than its
+interval and by the margin (absolute): a slow learner's accuracy can lead its loss.
 
 The real run is ``loss_decreases``'s (rounds of ``checks.steps`` until the verdict is
 certain; measured once per job); the control trains for the same rounds on the same
@@ -37,10 +39,14 @@ class InputIndependent(Check):
     def run(self, ctx: Any) -> Outcome:
         from tuirecipe.checks.loss_decreases import gap_text, run_against_floor
         from tuirecipe.checks.torchutil import (
+            accuracy_gap,
+            beats,
             constant_input_split,
             floor_losses,
+            majority_correct,
             paired_gap,
-            split_losses,
+            per_example_losses,
+            sample_outputs,
             train_in_rounds,
         )
 
@@ -65,7 +71,8 @@ class InputIndependent(Check):
             real["rounds"],
             train_split=constant_input_split(data.train, data.train),
         )
-        control = split_losses(ctx, model, constant_input_split(data.dev, data.train))
+        out, targets = sample_outputs(ctx, model, constant_input_split(data.dev, data.train))
+        control = per_example_losses(out, targets, data.task)
         floor = floor_losses(data, data.dev)
         use_control = float(control.mean()) < float(floor.mean())
         reference = control if use_control else floor
@@ -73,6 +80,12 @@ class InputIndependent(Check):
         gap = paired_gap(real["dev_losses"], reference)
         l_real, l_control, l_floor = gap["loss"], float(control.mean()), float(floor.mean())
         gain = (gap["reference"] - l_real) / gap["reference"] if gap["reference"] > 0 else 0.0
+        acc_gap = None
+        if classify:
+            control_correct = (out.argmax(1) == targets).double().numpy()
+            majority = majority_correct(data, data.dev)
+            best = majority if majority.mean() >= control_correct.mean() else control_correct
+            acc_gap = accuracy_gap(real["correct"], best)
         steps = len(real["losses"])
         what = "dev loss" if classify else "dev MSE"
         numbers = {
@@ -88,6 +101,16 @@ class InputIndependent(Check):
             "steps": steps,
             "dev_n": gap["n"],
         }
+        acc_text = ""
+        if acc_gap is not None:
+            numbers.update(accuracy=acc_gap["loss"], reference_accuracy=acc_gap["reference"])
+            numbers["accuracy_gain"] = -acc_gap["diff"]
+            numbers["accuracy_gain_ci"] = [-acc_gap["hi"], -acc_gap["lo"]]
+            acc_text = (
+                f"; dev accuracy {acc_gap['loss']:.3f} vs {acc_gap['reference']:.3f} "
+                f"without the input ({-acc_gap['diff']:+.3f} [{-acc_gap['hi']:+.3f}, "
+                f"{-acc_gap['lo']:+.3f}])"
+            )
         evidence = {
             "real": {"losses": real["losses"]},
             "control": {"losses": control_losses},
@@ -100,9 +123,9 @@ class InputIndependent(Check):
         summary = (
             f"{what} {l_real:.4g} vs {l_control:.4g} constant input and {l_floor:.4g} "
             f"floor: {gap_text(gap)} against {ref_name} ({gain:.1%} lower, n={gap['n']}) "
-            f"after {steps} steps"
+            f"after {steps} steps{acc_text}"
         )
-        if gap["hi"] < 0 and gain >= margin:
+        if beats(gap, acc_gap, margin):
             return Outcome("pass", summary, numbers, evidence)
         advice = (
             "the model does no better than one that cannot see the text: check that "
@@ -110,7 +133,7 @@ class InputIndependent(Check):
             "padding, and that the labels are aligned with the texts (a shuffled or "
             "shifted label column looks exactly like this)"
         )
-        if gap["hi"] < 0:
+        if gap["hi"] < 0 or (acc_gap is not None and acc_gap["hi"] < 0):
             return Outcome(
                 "warn",
                 summary + f" — below by less than the margin {margin:g}",

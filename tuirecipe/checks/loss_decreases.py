@@ -45,8 +45,11 @@ def run_against_floor(ctx: CheckContext) -> dict[str, Any]:
     row) and ``gap`` (:func:`~tuirecipe.checks.torchutil.paired_gap` of the two).
     """
     from tuirecipe.checks.torchutil import (
+        accuracy_gap,
+        beats,
         cached,
         floor_losses,
+        majority_correct,
         paired_gap,
         per_example_losses,
         sample_outputs,
@@ -60,15 +63,19 @@ def run_against_floor(ctx: CheckContext) -> dict[str, Any]:
         margin = float(ctx.config.checks.input_independent_margin)
         state: dict[str, Any] = {}
 
+        majority = majority_correct(data, data.dev) if data.task == "classification" else None
+
         def judge() -> bool:
             out, targets = sample_outputs(ctx, model, data.dev)
             state["dev_losses"] = per_example_losses(out, targets, data.task)
-            if data.task == "classification" and len(out):
-                state["dev_correct"] = int((out.argmax(1) == targets).sum())
             gap = state["gap"] = paired_gap(state["dev_losses"], floor)
+            if majority is not None:
+                correct = (out.argmax(1) == targets).double().numpy() if len(out) else majority
+                state["correct"] = correct
+                state["dev_correct"] = int(correct.sum())
+                state["acc_gap"] = accuracy_gap(correct, majority)
             # certain, and by enough for input_independent's margin too
-            gain = -gap["diff"] / gap["reference"] if gap["reference"] > 0 else 0.0
-            return bool(gap["hi"] < 0 and gain >= margin)
+            return beats(gap, state.get("acc_gap"), margin)
 
         losses, rounds = train_in_rounds(ctx, model, ROUNDS, judge=judge)
         if "gap" not in state or not all(map(math.isfinite, losses)):
@@ -149,12 +156,20 @@ class LossDecreases(Check):
             correct, n = res["dev_correct"], gap["n"]
             lo, hi = wilson_interval(correct, n)
             numbers.update(dev_metric="acc", dev_value=correct / n, dev_ci=[lo, hi])
-            dev_text = f"; dev acc {correct / n:.3f} [{lo:.3f}, {hi:.3f}]"
+            acc_gap = res["acc_gap"]
+            numbers.update(majority_acc=acc_gap["reference"], acc_gap=-acc_gap["diff"])
+            numbers["acc_gap_ci"] = [-acc_gap["hi"], -acc_gap["lo"]]
+            dev_text = (
+                f"; dev acc {correct / n:.3f} [{lo:.3f}, {hi:.3f}] vs majority class "
+                f"{acc_gap['reference']:.3f}"
+            )
         evidence = {
             "losses": losses,
             "window": max(1, round(len(losses) * WINDOW)),
             "floor_means": floor_name,
-            "comparison": "mean over dev rows of (model loss − floor loss), 95 % interval",
+            "comparison": "mean over dev rows of (model loss − floor loss), 95 % interval; "
+            "passes too when dev accuracy beats the majority class by more than its "
+            "paired 95 % interval",
         }
         summary = (
             f"dev loss {gap['loss']:.4g} vs {floor_name} {gap['reference']:.4g}: "
@@ -170,7 +185,10 @@ class LossDecreases(Check):
                 advice="the loss is not finite: look for log(0), division by "
                 "zero, or a learning rate far too high",
             )
-        if gap["hi"] < 0:
+        acc_gap = res.get("acc_gap")
+        if gap["hi"] < 0 or (acc_gap is not None and acc_gap["hi"] < 0):
+            # below the floor, or more accurate than the majority class (a slow learner's
+            # loss can lag its accuracy), by more than noise explains
             return Outcome("pass", summary, numbers=numbers, evidence=evidence)
         advice = (
             "the model does no better than predicting the label frequencies without "
@@ -188,7 +206,7 @@ class LossDecreases(Check):
             )
         return Outcome(
             "fail",
-            summary + " — not below the floor",
+            summary + " — not below the floor, no more accurate than the majority class",
             numbers=numbers,
             evidence=evidence,
             advice=advice,

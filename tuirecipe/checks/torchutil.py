@@ -265,3 +265,29 @@ def cached(ctx: Any, key: str, compute: Any) -> Any:
     if key not in store:
         store[key] = compute()
     return store[key]
+
+
+def majority_correct(data: Any, split: Any) -> np.ndarray:
+    """Per row of ``split``: 1.0 where its label is the training split's majority class
+    (the accuracy of the best model that ignores its input), else 0.0."""
+    majority = int(np.argmax(np.asarray(data.class_counts)))
+    return (np.asarray(split.targets) == majority).astype(np.float64)
+
+
+def accuracy_gap(correct: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """:func:`paired_gap` of accuracies, signed like a loss: ``hi < 0`` means ``correct``
+    is the more accurate by more than noise explains; ``loss``/``reference`` are the two
+    accuracies."""
+    gap = paired_gap(-np.asarray(correct, np.float64), -np.asarray(reference, np.float64))
+    gap["loss"], gap["reference"] = -gap["loss"], -gap["reference"]
+    return gap
+
+
+def beats(loss_gap: dict[str, float], acc_gap: dict[str, float] | None, margin: float) -> bool:
+    """Certainly better than the reference (95 % interval) and by ``margin``: a relative
+    dev-loss reduction, or an absolute accuracy gain."""
+    ref = loss_gap["reference"]
+    loss_gain = -loss_gap["diff"] / ref if ref > 0 else 0.0
+    if loss_gap["hi"] < 0 and loss_gain >= margin:
+        return True
+    return acc_gap is not None and acc_gap["hi"] < 0 and -acc_gap["diff"] >= margin
