@@ -196,18 +196,11 @@ class LossDecreases(Check):
             "that ignores the input, frozen or disconnected parameters (gradient_flow), "
             "or a learning rate far too low or too high (see lr_range)"
         )
-        if gap["diff"] < 0:
-            return Outcome(
-                "warn",
-                summary + " — below the floor, but not by more than noise explains",
-                numbers=numbers,
-                evidence=evidence,
-                advice=advice + "; raise checks.steps to give it longer",
-            )
         return Outcome(
             "fail",
-            summary + " — not below the floor, no more accurate than the majority class",
+            summary + " — not below the floor (or no more accurate than the majority class) by "
+            "more than noise explains",
             numbers=numbers,
             evidence=evidence,
-            advice=advice,
+            advice=advice + "; if it only learns slowly, raise checks.steps",
         )
