@@ -195,7 +195,7 @@ class LrRange(Check):
         )
         side = "above" if lr > found["suggested_high"] else "below"
         where = f", {factor:.0f}× {side} the band"
-        if factor >= (FAIL_FACTOR if side == "above" else FAIL_BELOW_FACTOR):
+        if factor > (FAIL_FACTOR if side == "above" else FAIL_BELOW_FACTOR):
             return Outcome(
                 "fail",
                 summary + where,
@@ -226,7 +226,7 @@ class LrRange(Check):
                 evidence=evidence,
                 advice="lower train.lr into the suggested range",
             )
-        if factor >= WARN_FACTOR:
+        if factor > WARN_FACTOR:
             return Outcome(
                 "warn",
                 summary + where,
