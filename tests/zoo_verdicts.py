@@ -33,9 +33,7 @@ def _with_targets(data, train_targets, dev_targets):
     out.train.targets = np.asarray(train_targets).astype(data.train.targets.dtype)
     out.dev.targets = np.asarray(dev_targets).astype(data.dev.targets.dtype)
     if data.task == "classification":
-        out.class_counts = np.bincount(
-            out.train.targets, minlength=len(data.label_names)
-        ).tolist()
+        out.class_counts = np.bincount(out.train.targets, minlength=len(data.label_names)).tolist()
     return out
 
 

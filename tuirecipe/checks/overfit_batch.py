@@ -149,8 +149,7 @@ class OverfitBatch(Check):
             f"{tries[0]['max_steps']} steps; retried from scratch at the top of the LR "
             "range test's band (or 10× train.lr)",
             "tries": [
-                {"lr": t["lr"], "steps": len(t["losses"]), "final_loss": t["final"]}
-                for t in tries
+                {"lr": t["lr"], "steps": len(t["losses"]), "final_loss": t["final"]} for t in tries
             ],
             "examples": rows[:MAX_ROWS_SHOWN],
             "sample": "class-balanced" if classify else "random",
@@ -176,14 +175,8 @@ class OverfitBatch(Check):
             f"(lr {best['lr']:.2g}{acc}){retry}"
         )
         if classify and best["correct"] == n:
-            return Outcome(
-                "warn",
-                summary + ": every example right, the loss slow to reach the target",
-                numbers,
-                evidence,
-                advice="the model memorises the batch but slowly: a learning rate on the "
-                "low side, heavy regularisation (dropout, weight decay) or label smoothing",
-            )
+            # every argmax right is easy on a few examples; memorised means a low loss too
+            summary += ": every example right, but the loss is not near zero"
         return Outcome(
             "fail",
             summary,
@@ -191,5 +184,7 @@ class OverfitBatch(Check):
             evidence,
             advice="the model cannot memorise a few examples: look for a bug in forward "
             "(outputs not depending on the input, a detached tensor, a wrong loss), "
-            "too little capacity, or a learning rate far off (see lr_range)",
+            "too little capacity, a learning rate far off (see lr_range), or "
+            "regularisation so heavy (dropout, weight decay, label smoothing) that the "
+            "loss cannot approach zero",
         )
