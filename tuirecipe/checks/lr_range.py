@@ -4,8 +4,14 @@ A fresh model trains with the learning rate growing exponentially from ``checks.
 to ``checks.lr_max`` over ``checks.lr_steps`` steps: the real trainer (its optimizer, its
 loss with class weights, focal loss or adversarial training as configured, its batches)
 with the LR range callback, which sets each step's rate and stops on divergence. The
-loss, smoothed, falls, bottoms out and explodes; a good learning rate sits on the steep
-part of the descent, about a tenth of the rate at the minimum.
+loss, smoothed like the established finders (EMA β 0.98, bias-corrected, about 100
+steps; a divergence stops the sweep only after a short warm-up), falls, bottoms out and
+explodes; a good learning rate sits on the steep part of the descent, up to a tenth of the
+rate at the minimum: the suggested band.
+
+The verdict on ``train.lr``: more than 10× outside the band warns, more than 100× above it
+fails (1000× below it: a low rate is slow, not broken); at or past the sweep's minimum, or
+past where it exploded, warns.
 """
 
 from __future__ import annotations
@@ -125,7 +131,8 @@ class LrRange(Check):
         "Trains a fresh model while raising the learning rate exponentially from "
         "checks.lr_min to checks.lr_max, and plots the smoothed loss against it. The "
         "useful rates are on the steep part of the descent, below the minimum; a loss that "
-        "never falls means the model cannot learn, or the range is too low."
+        "never falls means the model cannot learn, or the range is too low. train.lr more "
+        "than 10× outside the suggested band warns; more than 100× above it fails."
     )
 
     def run(self, ctx: CheckContext) -> Outcome:
