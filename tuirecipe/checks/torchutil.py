@@ -77,7 +77,7 @@ def subset_split(split: Any, index: Any) -> Any:
     }
     if getattr(split, "rows", None) is not None:
         changes["rows"] = np.asarray(split.rows)[index]
-    if dataclasses.is_dataclass(split):
+    if dataclasses.is_dataclass(split) and not isinstance(split, type):
         return dataclasses.replace(split, **changes)
     out = copy.copy(split)
     for key, value in changes.items():
@@ -220,7 +220,7 @@ def constant_input_split(split: Any, template: Any) -> Any:
         "ids": np.repeat(row[None, :], n, axis=0),
         "lengths": np.full(n, int(lengths[nonempty[0]]) if len(nonempty) else 0),
     }
-    if dataclasses.is_dataclass(split):
+    if dataclasses.is_dataclass(split) and not isinstance(split, type):
         return dataclasses.replace(split, **changes)
     out = copy.copy(split)
     for key, value in changes.items():
