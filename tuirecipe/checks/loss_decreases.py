@@ -8,8 +8,9 @@ floor in a few steps, so "the loss went down" proves nothing until it goes *belo
 A fresh model trains ``checks.steps`` steps with the configured model, optimizer, learning
 rate and batches; its per-example dev loss is compared with the floor's on the same rows
 (the mean difference and its 95 % interval). While the interval still reaches the floor,
-training goes on, a round of ``checks.steps`` at a time, up to ``ROUNDS`` rounds: a slow
-but sound model gets the time it needs, a verdict that is already certain stops early.
+training goes on, a round of ``checks.steps`` at a time: at least ``ROUNDS`` rounds, then
+up to ``MAX_ROUNDS`` while the dev loss still falls by more than noise explains. A slow
+but sound model gets the time it needs; a verdict already certain, or a plateau, stops it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from tuirecipe.checks.context import CheckContext
 
 WINDOW = 0.2  # share of the steps averaged at each end (the training-loss drop, reported)
-ROUNDS = 4  # at most ROUNDS × checks.steps training steps
+ROUNDS = 4  # rounds of checks.steps training steps before a plateau ends the run
+MAX_ROUNDS = 10  # … and at most, while the dev loss still falls
 
 
 def relative_drop(losses: list[float], window: float = WINDOW) -> tuple[float, float, float]:
@@ -38,7 +40,7 @@ def relative_drop(losses: list[float], window: float = WINDOW) -> tuple[float, f
 
 def run_against_floor(ctx: CheckContext) -> dict[str, Any]:
     """Train a fresh model of the config (rounds of ``checks.steps``) until its dev loss is
-    below the prior-entropy floor by more than noise explains, or ``ROUNDS`` rounds.
+    below the prior-entropy floor by more than noise explains, or it stops improving.
 
     Shared by ``loss_decreases`` and ``input_independent`` (measured once per job):
     ``losses`` (training), ``rounds``, ``dev_losses`` (per dev row), ``floor`` (per dev
@@ -67,7 +69,9 @@ def run_against_floor(ctx: CheckContext) -> dict[str, Any]:
 
         def judge() -> bool:
             out, targets = sample_outputs(ctx, model, data.dev)
+            before = state.get("dev_losses")
             state["dev_losses"] = per_example_losses(out, targets, data.task)
+            state["judged"] = state.get("judged", 0) + 1
             gap = state["gap"] = paired_gap(state["dev_losses"], floor)
             if majority is not None:
                 correct = (out.argmax(1) == targets).double().numpy() if len(out) else majority
@@ -75,9 +79,14 @@ def run_against_floor(ctx: CheckContext) -> dict[str, Any]:
                 state["dev_correct"] = int(correct.sum())
                 state["acc_gap"] = accuracy_gap(correct, majority)
             # certain, and by enough for input_independent's margin too
-            return beats(gap, state.get("acc_gap"), margin)
+            if beats(gap, state.get("acc_gap"), margin):
+                return True
+            if state["judged"] < ROUNDS or before is None:
+                return False
+            # past ROUNDS, go on only while the dev loss still falls by more than noise
+            return not paired_gap(state["dev_losses"], before)["hi"] < 0
 
-        losses, rounds = train_in_rounds(ctx, model, ROUNDS, judge=judge)
+        losses, rounds = train_in_rounds(ctx, model, MAX_ROUNDS, judge=judge)
         if "gap" not in state or not all(map(math.isfinite, losses)):
             judge()  # stopped on a non-finite loss: judge the model as it is now
         return {"losses": losses, "rounds": rounds, "floor": floor, **state}
@@ -101,7 +110,8 @@ class LossDecreases(Check):
         "the loss of predicting the training label frequencies (regression: the mean), "
         "which a model reaches without reading its input. The dev loss must be below the "
         "floor by more than its 95 % interval; training goes on in rounds of checks.steps "
-        f"(at most {ROUNDS}) until that is certain. The dev metric is shown with its "
+        f"({ROUNDS} or more, up to {MAX_ROUNDS} while the dev loss still falls) until "
+        "that is certain. The dev metric is shown with its "
         "interval and the dev size."
     )
 
@@ -138,7 +148,7 @@ class LossDecreases(Check):
         numbers = {
             "steps": len(losses),
             "rounds": res["rounds"],
-            "max_steps": ROUNDS * int(cfg.checks.steps),
+            "max_steps": MAX_ROUNDS * int(cfg.checks.steps),
             "first_loss": first,
             "last_loss": last,
             "relative_drop": drop,
