@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REAL_DATA, requires_real_data
 
 from tuirecipe.checks.baseline import SimpleBaseline
 from tuirecipe.checks.context import CheckContext
@@ -206,3 +207,23 @@ def test_lr_of_half_on_the_demo_does_not_pass(user_model_ctx) -> None:
     ctx = CheckContext(config, data=user_model_ctx.data, device=torch.device("cpu"))
     result = run_one(LrRange, ctx)
     assert result.status in ("warn", "fail"), result.summary
+
+
+# -- sms_spam: labels shuffled or shifted against the texts -----------------------------------
+
+
+@requires_real_data
+@pytest.mark.parametrize("broken", ["shuffled_labels", "shifted_labels"])
+def test_broken_labels_on_sms_spam_fail_every_verdict(broken) -> None:
+    path = REAL_DATA / "sms_spam" / "sms_spam.csv"
+    config = config_from_dict(
+        {"data": {"path": str(path)}, "train": {"device": "cpu"}},
+        source="test.toml",
+        base_dir=str(path.parent),
+    )
+    sound = CheckContext(config, device=torch.device("cpu"))
+    data = getattr(zoo, broken)(sound.data)
+    ctx = CheckContext(config, data=data, device=torch.device("cpu"))
+    for check in (LossDecreases, InputIndependent, SimpleBaseline):
+        result = run_one(check, ctx)
+        assert result.status == "fail", (check.name, result.summary)
