@@ -122,7 +122,8 @@ class InputIndependent(Check):
         }
         summary = (
             f"{what} {l_real:.4g} vs {l_control:.4g} constant input and {l_floor:.4g} "
-            f"floor: {gap_text(gap)} against {ref_name} ({gain:.1%} lower, n={gap['n']}) "
+            f"floor: {gap_text(gap)} against {ref_name} ({abs(gain):.1%} "
+            f"{'lower' if gain >= 0 else 'higher'}, n={gap['n']}) "
             f"after {steps} steps{acc_text}"
         )
         if beats(gap, acc_gap, margin):

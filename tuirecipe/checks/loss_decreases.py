@@ -199,6 +199,8 @@ class LossDecreases(Check):
         if gap["hi"] < 0 or (acc_gap is not None and acc_gap["hi"] < 0):
             # below the floor, or more accurate than the majority class (a slow learner's
             # loss can lag its accuracy), by more than noise explains
+            if gap["hi"] >= 0:
+                summary += " — more accurate than the majority class, the loss still lagging"
             return Outcome("pass", summary, numbers=numbers, evidence=evidence)
         advice = (
             "the model does no better than predicting the label frequencies without "
