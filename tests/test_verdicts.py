@@ -174,7 +174,7 @@ def test_lr_range_judges_train_lr_against_its_band(skewed) -> None:
     ok = run_one(LrRange, ctx_for(skewed, train={"lr": (low * high) ** 0.5}))
     assert ok.status == "pass", ok.summary  # the sweep does not depend on train.lr
     assert ok.evidence["suggested"] == [low, high]
-    assert ok.evidence["smoothing"].startswith("EMA β=0.98")
+    assert ok.evidence["smoothing"].startswith("EMA β=0.95")  # 0.98 per 100 steps, 40 here
     far = run_one(LrRange, ctx_for(skewed, train={"lr": high * 200}))
     assert far.status == "fail" and "above the band" in far.summary, far.summary
     near = run_one(LrRange, ctx_for(skewed, train={"lr": high * 20}))

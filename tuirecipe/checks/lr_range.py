@@ -4,10 +4,11 @@ A fresh model trains with the learning rate growing exponentially from ``checks.
 to ``checks.lr_max`` over ``checks.lr_steps`` steps: the real trainer (its optimizer, its
 loss with class weights, focal loss or adversarial training as configured, its batches)
 with the LR range callback, which sets each step's rate and stops on divergence. The
-loss, smoothed like the established finders (EMA β 0.98, bias-corrected, about 100
-steps; a divergence stops the sweep only after a short warm-up), falls, bottoms out and
-explodes; a good learning rate sits on the steep part of the descent, up to a tenth of the
-rate at the minimum: the suggested band.
+loss, smoothed like the established finders (EMA β 0.98, bias-corrected, over about 100
+steps; shorter sweeps smooth over the same share of the range; a divergence stops the
+sweep only after a short warm-up), falls, bottoms out and explodes; a good learning rate
+sits on the steep part of the descent, up to a tenth of the rate at the minimum: the
+suggested band.
 
 The verdict on ``train.lr``: more than 10× outside the band warns, more than 100× above it
 fails (1000× below it: a low rate is slow, not broken); at or past the sweep's minimum, or
@@ -25,7 +26,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from tuirecipe.checks.context import CheckContext
 
 EXPLODE = 4.0  # stop once the smoothed loss exceeds this multiple of the best
-BETA = 0.98  # EMA weight of the established finders (bias-corrected)
+BETA = 0.98  # EMA weight of the established finders (bias-corrected), for …
+BETA_STEPS = 100  # … a sweep of this many steps; other lengths smooth over the same share
+
+
+def beta_for(steps: int) -> float:
+    """The EMA weight for a sweep of ``steps``: ``BETA`` at ``BETA_STEPS`` steps, and the
+    same decay per share of the rate range otherwise (a 40-step sweep at 0.98 would be
+    little more than a running mean and hide the descent)."""
+    return BETA ** (BETA_STEPS / max(1, steps))
+
+
 WARMUP = 10  # steps before a divergence can stop the sweep
 WARN_FACTOR = 10.0  # train.lr outside the suggested band by this factor: warn
 FAIL_FACTOR = 100.0  # … above it by this factor: fail
@@ -80,13 +91,23 @@ def suggest(lrs: list[float], smoothed: list[float]) -> dict[str, Any]:
     }
 
 
-def _exploded(losses: list[float]) -> bool:
+def _exploded(losses: list[float], beta: float = BETA) -> bool:
     """The smoothed loss has risen past ``EXPLODE`` times its lowest (after ``WARMUP``
     steps: the first steps' noise is no divergence)."""
     if len(losses) < WARMUP:
         return False
-    smoothed = smooth(losses)
+    smoothed = smooth(losses, beta)
     return smoothed[-1] > EXPLODE * min(smoothed)
+
+
+def fell_by(losses: list[float], window: int = 5) -> float:
+    """How far the loss fell, relative to the start: the lowest mean of ``window``
+    consecutive raw losses against the first ``window``'s. Unlike the EMA it does not lag,
+    so a short sweep's brief valley before the divergence still counts."""
+    k = max(1, min(window, len(losses)))
+    means = [sum(losses[i : i + k]) / k for i in range(len(losses) - k + 1)]
+    start = means[0]
+    return (start - min(means)) / abs(start) if start else 0.0
 
 
 def band_factor(lr: float, low: float, high: float) -> float:
@@ -160,7 +181,7 @@ class LrRange(Check):
             )
         smoothed, found = sweep["smoothed"], sweep["found"]
         start, low = smoothed[0], min(smoothed)
-        drop = (start - low) / abs(start) if start else 0.0
+        drop = fell_by(losses)
         lr = float(cfg.train.lr)
         factor = band_factor(lr, found["suggested_low"], found["suggested_high"])
         numbers = {
@@ -177,7 +198,7 @@ class LrRange(Check):
             "lr": used,
             "loss": losses,
             "smoothed": smoothed,
-            "smoothing": f"EMA β={BETA:g}, bias-corrected",
+            "smoothing": f"EMA β={sweep['beta']:.3g}, bias-corrected",
             "stopped": stop_reason or "reached lr_max",
             "suggested": [found["suggested_low"], found["suggested_high"]],
             "config_lr": lr,
@@ -264,6 +285,7 @@ def _sweep(ctx: CheckContext) -> dict[str, Any]:
 
     cfg = ctx.config
     lrs = lr_schedule(cfg.checks.lr_min, cfg.checks.lr_max, int(cfg.checks.lr_steps))
+    beta = beta_for(len(lrs))
     model = ctx.fresh_model()
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     if not trainable:
@@ -279,7 +301,7 @@ def _sweep(ctx: CheckContext) -> dict[str, Any]:
             if k % 10 == 0:
                 ctx.progress(k / len(lrs), f"lr {lr:.2g}: loss {loss:.3g}")
 
-        sweep = LrRangeCallback(lrs, _exploded, progress)
+        sweep = LrRangeCallback(lrs, lambda seen: _exploded(seen, beta), progress)
         try:
             ctx.short_train(model, steps=len(lrs), lr=lrs[0], evaluate_dev=False, callbacks=[sweep])
         except NumericsError as exc:  # the step after the last recorded one
@@ -290,12 +312,13 @@ def _sweep(ctx: CheckContext) -> dict[str, Any]:
         elif not stop_reason and ctx.cancelled() and len(losses) < len(lrs):
             stop_reason = "cancelled"
     out: dict[str, Any] = {
+        "beta": beta,
         "trainable": trainable,
         "losses": losses,
         "used": used,
         "stopped": stop_reason,
     }
     if losses:
-        out["smoothed"] = smooth(losses)
+        out["smoothed"] = smooth(losses, beta)
         out["found"] = suggest(used, out["smoothed"])
     return out
