@@ -6,18 +6,19 @@
   the ``real_data`` fixture, which skips when the folder is absent.
 - Every test session gets its own ``TUIRECIPE_CACHE`` (a temp folder), so the demo
   datasets are never written to the user's ``~/.cache``.
-- Console tests: ``wait_for(pilot, condition)`` (``from conftest import wait_for``), and
-  the ``without_data_pane`` fixture (``pytestmark = pytest.mark.usefixtures(...)``).
+- Waiting: ``from support.waiting import wait_for, wait_until`` (poll with a deadline;
+  never a fixed sleep). ``wait_for`` is also importable from here for older imports.
+- Console tests: the ``without_data_pane`` fixture (``pytestmark = pytest.mark.usefixtures(...)``).
 """
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.waiting import wait_for  # noqa: F401  (older ``from conftest import``)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO_ROOT.parent / "shared" / "data" / "real"
@@ -33,18 +34,6 @@ def real_data() -> Path:
     if not REAL_DATA.is_dir():
         pytest.skip(f"real datasets not available at {REAL_DATA}")
     return REAL_DATA
-
-
-async def wait_for(
-    pilot, condition: Callable[[], object], seconds: float = 5.0, interval: float = 0.05
-) -> bool:
-    """Let a running console work until ``condition()`` holds or ``seconds`` pass."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await pilot.pause(interval)
-    return bool(condition())
 
 
 @pytest.fixture

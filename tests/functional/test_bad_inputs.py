@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from support import BAD_INPUTS, REPO_ROOT, SUPPORT
 
-CORPUS = Path(__file__).resolve().parent / "bad_inputs"
-TESTS = CORPUS.parent
-REPO = TESTS.parent
+CORPUS = BAD_INPUTS
+TESTS = SUPPORT  # fault_models.py
+REPO = REPO_ROOT
 TERMINAL = ("finished", "failed", "stopped")
 # Quick runs: two steps of the fastest built-in model.
 QUICK = ["--set", "train.max_steps=2", "--set", "model.name=fasttext"]

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.waiting import wait_until
 
 from tuirecipe.runs import RunDir, list_runs
 
@@ -37,15 +38,6 @@ def only_run(cwd: Path) -> RunDir:
 
 def step_losses(run: RunDir) -> list[float]:
     return [e.loss for e in run.events() if e.kind == "step"]
-
-
-def wait_for(predicate, timeout: float = 120.0, interval: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError("timed out waiting")
 
 
 @pytest.mark.parametrize("command", ["train", "check", "data", "runs", "attach", "tui"])
@@ -119,18 +111,19 @@ def test_sigkill_of_the_cli_leaves_the_worker_training_to_the_end(tmp_path: Path
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    wait_for(
+    wait_until(
         lambda: (
             (tmp_path / "runs").is_dir()
             and list_runs(tmp_path / "runs")
             and len(step_losses(only_run(tmp_path))) >= 5
-        )
+        ),
+        timeout=120,
     )
     run = only_run(tmp_path)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     assert len(step_losses(run)) < 300, "the run ended before the CLI was killed"
-    wait_for(
+    wait_until(
         lambda: run.read_status().get("state") in ("finished", "failed", "stopped"), timeout=240
     )
     assert run.read_status()["state"] == "finished"
@@ -146,12 +139,13 @@ def test_ctrl_c_stops_the_run_cleanly(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(
+    wait_until(
         lambda: (
             (tmp_path / "runs").is_dir()
             and list_runs(tmp_path / "runs")
             and len(step_losses(only_run(tmp_path))) >= 3
-        )
+        ),
+        timeout=120,
     )
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -200,18 +194,18 @@ def test_pause_and_resume_by_signal(tmp_path: Path) -> None:
         "train", *FAST, "--set", "train.epochs=50", "--detach", cwd=tmp_path, timeout=30
     ).stdout.strip()
     run = RunDir(tmp_path / "runs" / run_id)
-    wait_for(lambda: len(step_losses(run)) >= 3)
+    wait_until(lambda: len(step_losses(run)) >= 3, timeout=120)
     assert send_control(run, "pause")
-    wait_for(lambda: run.read_status().get("state") == "paused", timeout=30)
+    wait_until(lambda: run.read_status().get("state") == "paused", timeout=30)
     n = len(step_losses(run))
-    time.sleep(1.0)
+    time.sleep(1.0)  # not synchronisation: time must pass to show a paused run takes no steps
     assert len(step_losses(run)) <= n + 1
     assert send_control(run, "resume")
-    wait_for(lambda: len(step_losses(run)) > n + 5, timeout=60)
+    wait_until(lambda: len(step_losses(run)) > n + 5, timeout=60)
     assert send_control(run, "stop")
-    wait_for(lambda: run.read_status().get("state") == "stopped", timeout=60)
+    wait_until(lambda: run.read_status().get("state") == "stopped", timeout=60)
     pid = run.read_status()["pid"]
-    wait_for(
+    wait_until(
         lambda: (
             not os.path.exists(f"/proc/{pid}")
             or open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] == "Z"

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support import REPO_ROOT, SUPPORT
 
 from tuirecipe.runs import RunDir, list_runs
 
-TESTS = Path(__file__).resolve().parent
+TESTS = SUPPORT  # fault_models.py, bad_inputs/
 FAIL_STEP = 4
 # good.csv has 40 rows: batch 8 → 5 steps an epoch, so step FAIL_STEP comes before any eval.
 BASE = [
@@ -44,7 +45,7 @@ BASE = [
 
 
 def tuirecipe(*args: str, cwd: Path, timeout: float = 150) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(TESTS.parent), "COLUMNS": "200"}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-m", "tuirecipe", *args],
         cwd=cwd,

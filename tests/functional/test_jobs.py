@@ -14,10 +14,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from support.waiting import wait_until
 
 from tuirecipe.cli_tune import stopped_by_sigterm
 from tuirecipe.config import config_from_dict
@@ -26,13 +26,6 @@ from tuirecipe.runs.launch import prepare_run
 from tuirecipe.runs.rundir import RunDir, create_run_dir, process_start
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
-
-
-def wait_until(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
 
 
 def config(tmp_path: Path):
@@ -58,7 +51,9 @@ def test_the_start_time_tells_two_processes_apart(sleeper):
     assert process_start(2**22 + 12345) is None  # no such process
     done = subprocess.Popen([sys.executable, "-c", "pass"])
     pid = done.pid
-    wait_until(lambda: process_start(pid) is None)  # a zombie counts as gone
+    wait_until(
+        lambda: process_start(pid) is None, 30, "the process to be gone"
+    )  # a zombie counts as gone
     done.wait()
 
 
@@ -153,7 +148,7 @@ def test_a_sweep_is_started_detached_listed_stopped_and_reaped(tmp_path):
     assert options["start_new_session"] and job.log_path.parent == Path(argv[4]).parent
     assert jobs.running_tune() == [job] and jobs.reap() == []
     assert jobs.stop_tune(job)
-    wait_until(lambda: not job.alive())
+    wait_until(lambda: not job.alive(), 30, "the sweep to end")
     assert job.exit_status == -signal.SIGTERM
     assert jobs.reap() == [job] and jobs.reap() == []  # its end is handed out once
     assert jobs.running_tune() == [] and not jobs.stop_tune(job)

@@ -17,7 +17,7 @@ import pytest
 import tuirecipe
 from tuirecipe.ui.themes import builtin_theme_dir, discover_themes
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 # An import name that differs from the distribution that provides it.
 DISTRIBUTION = {"sklearn": "scikit-learn", "textual_plotext": "textual-plotext"}

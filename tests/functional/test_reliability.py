@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 import pytest
-from pty_console import REPO_ROOT, PtyConsole
+from support.pty_console import REPO_ROOT, PtyConsole
+from support.waiting import wait_for, wait_until
 
 import tuirecipe.ui.app as app_module
 from tuirecipe.config import config_from_dict
@@ -125,24 +126,6 @@ def make(folder: Path, **model_options) -> TuiRecipeApp:
         base_dir=str(folder),
     )
     return make_app(config, theme="dark", settings_dir=folder / "settings")
-
-
-def wait_until(predicate, timeout: float = 60.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    assert predicate(), f"timed out waiting for {what or predicate}"
-
-
-async def wait_for(pilot, condition, seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await pilot.pause(0.1)
-    return condition()
 
 
 def runs_in(folder: Path) -> list[RunDir]:
@@ -351,7 +334,7 @@ def test_a_write_failing_before_the_rename_leaves_the_old_file_and_no_temporary(
 
 
 async def test_run_notes_that_cannot_be_saved_stay_in_the_editor(tmp_path, monkeypatch):
-    from recorded_run import write_recorded_run
+    from support.recorded_run import write_recorded_run
 
     run = write_recorded_run(tmp_path / "runs", notes="kept\n")
     app = make(tmp_path)

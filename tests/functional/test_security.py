@@ -17,13 +17,14 @@ import time
 from pathlib import Path
 
 import pytest
+from support import REPO_ROOT, SUPPORT
 
 from tuirecipe.errors import RunError
 from tuirecipe.runs import RunDir, list_runs
 from tuirecipe.runs.rundir import create_run_dir, open_run_dir
 
-TESTS = Path(__file__).resolve().parent
-REPO = TESTS.parent
+TESTS = SUPPORT  # bad_inputs/
+REPO = REPO_ROOT
 PAYLOAD = "__import__('os').system('touch PWNED')"
 
 

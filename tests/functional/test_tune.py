@@ -20,7 +20,7 @@ from tuirecipe.tune.seeds import differs_beyond_noise, mean_std, welch_t_test
 from tuirecipe.tune.space import load_space, parse_space, with_values
 from tuirecipe.tune.sweep import parse_vary
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FAST = [
     "--set",
     "model.name=fasttext",

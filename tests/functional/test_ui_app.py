@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
+from support.waiting import wait_for
 from textual.command import CommandPalette
 from textual.widgets import TabbedContent
 
@@ -15,7 +15,7 @@ import tuirecipe.ui.app as app_module
 from tuirecipe.config import config_from_dict
 from tuirecipe.ui.app import TuiRecipeApp, make_app
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("without_data_pane")
 SIZE = (120, 40)
 
@@ -188,7 +188,7 @@ async def test_notes_are_saved_to_disk_soon_after_typing(tmp_path):
         assert not notes.exists()  # not on every key: a second after the last one
         await pilot.press(*"r 1e-3 diverges")
         await pilot.press("enter")
-        assert await wait_for(pilot, notes.exists, seconds=3)
+        assert await wait_for(pilot, notes.exists, timeout=3)
         assert notes.read_text() == "lr 1e-3 diverges\n"
         await pilot.press(*"more")
         await pilot.press("ctrl+q")  # saved on exit too, without waiting
@@ -263,7 +263,7 @@ async def test_starting_a_run_from_the_train_pane_follows_its_progress(tmp_path,
         await pilot.pause()
         await pilot.press(*"smoke test", "enter")
         train = app.query_one("#train")
-        assert await wait_for(pilot, lambda: train.run is not None, seconds=30)
+        assert await wait_for(pilot, lambda: train.run is not None, timeout=30)
         meta = json.loads((train.run.path / "meta.json").read_text())
         assert meta["motivation"] == "smoke test"
         bar = app.query_one("#train-progress")

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import wait_for as _wait_for
+from support.waiting import wait_for
 from textual.widgets import OptionList
 
 from tuirecipe.checks.base import all_checks
@@ -23,7 +23,7 @@ from tuirecipe.ui.widgets.check_detail import (
     format_value,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("without_data_pane")
 SIZE = (120, 40)
 AUTO = [c.name for c in all_checks() if c.kind == "auto"]
@@ -47,10 +47,6 @@ def make(tmp_path: Path, checks: dict | None = None, **table) -> TuiRecipeApp:
         base_dir=str(tmp_path),
     )
     return make_app(config, settings_dir=tmp_path / "settings")
-
-
-async def wait_for(pilot, condition, seconds: float = 5.0) -> bool:
-    return await _wait_for(pilot, condition, seconds, interval=0.1)
 
 
 async def open_checks(pilot):
@@ -232,7 +228,7 @@ async def test_run_all_checks_from_the_pane_and_find_them_after_a_restart(tmp_pa
         assert await wait_for(
             pilot, lambda: any(v["state"] == "running" for v in pane.live.values()), 120
         )
-        assert await wait_for(pilot, lambda: not pane.runs, 400), pane.live
+        assert await wait_for(pilot, lambda: not pane.runs, 400, detail=lambda: pane.live)
         assert not pane.live
         assert set(pane.results) >= set(AUTO)
         assert all(r["run_id"] == run_dir.id for r in pane.results.values())

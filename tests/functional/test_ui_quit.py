@@ -15,7 +15,7 @@ import sys
 import time
 
 import pytest
-from conftest import wait_for
+from support.waiting import wait_for
 
 from tuirecipe.config import config_from_dict
 from tuirecipe.runs.jobs import JobClient

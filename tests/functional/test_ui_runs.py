@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
-from recorded_run import write_recorded_run
+from support.recorded_run import write_recorded_run
+from support.waiting import wait_for
 
 from tuirecipe.config import config_from_dict
 from tuirecipe.ui.app import TuiRecipeApp, make_app

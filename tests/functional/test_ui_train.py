@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
-from recorded_run import write_recorded_run
+from support.recorded_run import write_recorded_run
+from support.waiting import wait_for
 
 from tuirecipe.config import config_from_dict
 from tuirecipe.runs.rundir import RunDir
 from tuirecipe.ui.app import TuiRecipeApp, make_app
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("without_data_pane")
 SIZE = (120, 40)
 
@@ -51,8 +51,8 @@ async def test_a_demo_run_trains_plots_pauses_resumes_and_stops(tmp_path, monkey
         await pilot.press(*"curves", "enter")
         train = app.query_one("#train")
         loss_plot = app.query_one("#plot-loss")
-        assert await wait_for(pilot, lambda: train.run is not None, seconds=30)
-        assert await wait_for(pilot, lambda: len(train.history.loss) > 20, seconds=120), (
+        assert await wait_for(pilot, lambda: train.run is not None, timeout=30)
+        assert await wait_for(pilot, lambda: len(train.history.loss) > 20, timeout=120), (
             train.run.path / "worker.log"
         ).read_text()[-2000:]
         first_len, first_redraws = len(train.history.loss), loss_plot.redraws

@@ -8,14 +8,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
-from recorded_run import write_recorded_run
+from support.recorded_run import write_recorded_run
+from support.waiting import wait_for
 
 from tuirecipe.config import config_from_dict
 from tuirecipe.runs.rundir import RunDir
 from tuirecipe.ui.app import make_app
 
-PANES = Path(__file__).resolve().parents[1] / "tuirecipe" / "ui" / "panes"
+PANES = Path(__file__).resolve().parents[2] / "tuirecipe" / "ui" / "panes"
 SERVICES = ("bus", "follower", "workers_client")
 pytestmark = pytest.mark.usefixtures("without_data_pane")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from recorded_run import write_recorded_run
+from support.recorded_run import write_recorded_run
 
 import tuirecipe.ui.app as app_module
 from tuirecipe.config import config_from_dict

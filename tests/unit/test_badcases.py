@@ -105,7 +105,7 @@ def test_no_predictions_yet(tmp_path):
 
 
 def test_compare_configs_and_the_one_change_warning(tmp_path):
-    from recorded_run import write_recorded_run
+    from support.recorded_run import write_recorded_run
 
     from tuirecipe.runs.compare import compare_configs, parent_warning
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from conftest import REAL_DATA, requires_real_data
+from support import REPO_ROOT, SUPPORT
 
 from tuirecipe.checks.context import CheckContext
 from tuirecipe.checks.fixed_seed import FixedSeed
@@ -29,7 +29,7 @@ from tuirecipe.config import config_from_dict
 from tuirecipe.models import init_output_bias
 from tuirecipe.train.metrics import prior_entropy
 
-TESTS = Path(__file__).parent
+TESTS = SUPPORT  # failing_models.py, user_models/
 sys.path.insert(0, str(TESTS / "user_models"))
 from tiny_data import make_data  # noqa: E402
 
@@ -364,7 +364,7 @@ def test_check_modules_do_not_import_torch_at_module_level() -> None:
         + "print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=TESTS.parent, timeout=120
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -27,7 +27,7 @@ from tuirecipe.checks.runner import run_one
 from tuirecipe.config import config_from_dict
 from tuirecipe.train.metrics import wilson_interval
 
-USER_MODELS = Path(__file__).parent / "user_models"
+USER_MODELS = Path(__file__).resolve().parents[1] / "support" / "user_models"
 sys.path.insert(0, str(USER_MODELS))
 from conftest import REAL_DATA, requires_real_data  # noqa: E402
 from tiny_data import Data, Split, Vocab, make_data  # noqa: E402
@@ -416,7 +416,7 @@ def test_check_modules_import_without_torch():
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
         timeout=60,
     )
     assert out.returncode == 0, out.stderr

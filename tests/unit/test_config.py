@@ -19,7 +19,7 @@ from tuirecipe.config import (
 )
 from tuirecipe.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, text: str, name: str = "cfg.toml") -> Path:

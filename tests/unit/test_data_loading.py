@@ -333,6 +333,6 @@ def test_data_package_imports_no_torch_textual_rich_or_sklearn():
         capture_output=True,
         text=True,
         check=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "[]"

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "tuirecipe"
+PACKAGE = Path(__file__).resolve().parents[2] / "tuirecipe"
 NOT_CORE = {"cli", "cli_report", "__main__"}
 
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from tuirecipe.train import evaluate, mean_interval, prior_entropy, wilson_interval
 
-sys.path.insert(0, str(Path(__file__).parent / "user_models"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support" / "user_models"))
 from tiny_data import make_data  # noqa: E402
 
 

@@ -121,5 +121,5 @@ def test_trec_normalized_has_the_rare_class():
 
 
 def test_real_data_path_is_outside_the_repository():
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     assert repo not in REAL_DATA.resolve().parents

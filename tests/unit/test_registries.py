@@ -17,9 +17,9 @@ from tuirecipe.errors import ConfigError, ModelError
 from tuirecipe.models import BUILTIN_MODELS, build_model, spec_for
 from tuirecipe.models.catalog import shared_defaults
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
-USER_MODELS = Path(__file__).parent / "user_models"
+USER_MODELS = Path(__file__).resolve().parents[1] / "support" / "user_models"
 sys.path.insert(0, str(USER_MODELS))
 from tiny_data import make_data  # noqa: E402
 

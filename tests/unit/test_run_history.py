@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from recorded_run import T0, write_recorded_run
+from support.recorded_run import T0, write_recorded_run
 
 from tuirecipe.events import EvalMetrics, StepMetrics
 from tuirecipe.runs.history import (

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from support import SUPPORT
 from torch.nn import functional as F
 
 from tuirecipe.checks.context import CheckContext, short_run_config
@@ -39,7 +40,7 @@ from tuirecipe.train import (
 from tuirecipe.train.callbacks import SAMPLE_TEXT_CHARS, clip_text
 from tuirecipe.train.job import prepare_training, run_training
 
-TESTS = Path(__file__).parent
+TESTS = SUPPORT  # fault_models.py, user_models/
 sys.path.insert(0, str(TESTS / "user_models"))
 sys.path.insert(0, str(TESTS))
 from tiny_data import make_data  # noqa: E402

@@ -28,7 +28,7 @@ from tuirecipe.train import (
     seed_everything,
 )
 
-USER_MODELS = Path(__file__).parent / "user_models"
+USER_MODELS = Path(__file__).resolve().parents[1] / "support" / "user_models"
 sys.path.insert(0, str(USER_MODELS))
 from tiny_data import make_data  # noqa: E402
 

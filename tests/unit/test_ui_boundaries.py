@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-UI = Path(__file__).resolve().parents[1] / "tuirecipe" / "ui"
+UI = Path(__file__).resolve().parents[2] / "tuirecipe" / "ui"
 
 FORBIDDEN_NAMES = {"launch", "start_worker", "send_control", "Popen"}
 FORBIDDEN_MODULES = {"subprocess", "multiprocessing"}
