@@ -16,13 +16,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from support import REPO_ROOT, SUPPORT
+from support.waiting import wait_until
 
 from tuirecipe.runs import RunDir, list_runs
 
@@ -197,20 +197,23 @@ def test_sigkill_of_the_worker_marks_the_run_failed(tmp_path: Path) -> None:
     def steps() -> list[int]:
         return [e.step for e in run.events() if e.kind == "step"]
 
-    deadline = time.monotonic() + 120
-    while len(steps()) < 5:
-        assert time.monotonic() < deadline, "the worker never got to step 5"
+    def at_step_five() -> bool:
+        if len(steps()) >= 5:
+            return True
         assert run.read_status().get("state") not in ("failed", "finished"), run.read_status()
-        time.sleep(0.1)
+        return False
+
+    wait_until(at_step_five, 120, "the worker to get to step 5")
     pid = run.read_status()["pid"]
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while (
-        os.path.exists(f"/proc/{pid}")
-        and open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(
+        lambda: (
+            not os.path.exists(f"/proc/{pid}")
+            or open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+        ),
+        30,
+        f"worker {pid} to die",
+    )
 
     assert run.read_status()["state"] == "running"  # nobody has said anything yet …
     assert run.state() == "failed"  # … but a dead worker is seen for what it is

@@ -60,7 +60,7 @@ class Slow(nn.Module):
     def forward(self, input_ids, attention_mask):
         if self.training:
             self.calls += 1
-            time.sleep(self.sleep)
+            time.sleep(self.sleep)  # not synchronisation: a slow training step
             if self.calls == self.fail_step:
                 if self.fault == "abort":
                     os.abort()
@@ -138,15 +138,15 @@ def steps(run: RunDir) -> list[int]:
 
 def start_run_in_pty(console: PtyConsole, folder: Path, motivation: str) -> RunDir:
     assert console.wait_output("Checks", 90), console.screen_text()[-2000:]
-    time.sleep(1.0)
+    console.wait_settled()
     mark = console.mark()
     console.send("3")
     assert console.wait_output("No run followed", 30, since=mark)
-    time.sleep(0.5)
+    console.wait_settled()
     mark = console.mark()
     console.send("s")
     assert console.wait_output("why this run?", 30, since=mark)  # the prompt is up
-    time.sleep(0.5)
+    console.wait_settled()
     console.type(motivation)
     console.send("enter")
     wait_until(lambda: len(runs_in(folder)) == 1, 60, "the run directory")
@@ -197,9 +197,10 @@ async def test_a_closed_terminal_leaves_the_run_training_and_a_new_console_reatt
         run = start_run_in_pty(console, folder, "hangup test")
         worker = run.read_status()["pid"]
         console.send("n")
-        time.sleep(1.0)
+        console.wait_settled()  # the run notes editor is open
         console.type("typed just before the terminal closed")
-        time.sleep(0.3)  # the keys are read; the 1.5 s save delay has not passed
+        # not synchronisation: the keys are read, yet less than the 1.5 s save delay passed
+        time.sleep(0.3)
         console.hangup()  # the terminal window closes
         assert console.wait(30) is not None, "the console outlived its terminal"
     assert run.read_notes() == "typed just before the terminal closed"  # saved on SIGHUP
@@ -217,16 +218,16 @@ async def test_a_killed_console_leaves_the_run_training_and_keeps_the_notes_type
         run = start_run_in_pty(console, folder, "kill test")
         # Run notes (Train pane, n), then a pause longer than the save delay.
         console.send("n")
-        time.sleep(1.0)
+        console.wait_settled()  # the run notes editor is open
         console.type("lr looks high")
-        time.sleep(2.5)
+        wait_until(lambda: run.read_notes() == "lr looks high", 10, "the notes' delayed save")
         # The project log (Notes pane), typed without a pause, then killed at once.
         console.send("escape")
-        time.sleep(0.5)
+        console.wait_settled()
         mark = console.mark()
         console.send("4")
         assert console.wait_output("Project log", 30, since=mark)
-        time.sleep(0.5)
+        console.wait_settled()
         typed = "no pause while typing this long line of the log"
         # A key at a time, each drawn by the console before the next is sent 0.1 s later:
         # so on a busy machine the keys are not read in one late burst, and when each key
@@ -237,7 +238,7 @@ async def test_a_killed_console_leaves_the_run_training_and_keeps_the_notes_type
             console.type(char, gap=0)
             assert console.wait_output(typed[: i + 1][-20:], 30, since=before), typed[: i + 1]
             read_at.append(time.monotonic())
-            time.sleep(0.1)
+            time.sleep(0.1)  # not synchronisation: keys spread over time, as a person types
         killed_at = time.monotonic()
         console.kill()  # SIGKILL: no chance to save anything more
         assert console.wait(30) is not None
@@ -351,7 +352,9 @@ async def test_run_notes_that_cannot_be_saved_stay_in_the_editor(tmp_path, monke
 
         monkeypatch.setattr(rundir_module.os, "replace", crash)
         await pilot.press(*"more")
-        await pilot.pause(2.2)
+        await wait_for(
+            pilot, lambda: any("not saved" in str(n.message) for n in app._notifications), 10
+        )
         assert run.read_notes() == "kept\n"
         assert "more" in app.query_one("#run-notes-editor").text
         assert any("not saved" in str(n.message) for n in app._notifications)
@@ -430,7 +433,7 @@ async def test_two_runs_at_once_from_one_console_and_two_consoles_on_one_run(tmp
         await pilot.press("q")
         assert await wait_for(pilot, lambda: isinstance(first_app.screen, QuitScreen), 10)
         await pilot.press("s")  # stop and quit
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: first_app.return_code is not None, 30)
     assert first_app.return_code == 0
     wait_until(lambda: second.read_status().get("state") == "stopped", 60, "the stop")
     for run in (first, second):

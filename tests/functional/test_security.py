@@ -13,11 +13,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from support import REPO_ROOT, SUPPORT
+from support.waiting import wait_until
 
 from tuirecipe.errors import RunError
 from tuirecipe.runs import RunDir, list_runs
@@ -140,14 +140,16 @@ def test_a_training_run_opens_no_network_socket(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:  # wait until the worker is training: everything it loads is loaded
+
+        def training() -> bool:  # everything the worker loads is loaded once it trains
             runs = list_runs(folder / "runs") if (folder / "runs").is_dir() else []
             if runs and sum(e.kind == "step" for e in RunDir(Path(runs[0].path)).events()) >= 5:
-                break
-            assert time.monotonic() < deadline and cli.poll() is None, "no training started"
-            time.sleep(0.1)
-        run = RunDir(Path(runs[0].path))
+                return True
+            assert cli.poll() is None, "the CLI ended before training started"
+            return False
+
+        wait_until(training, 120, "five training steps")
+        run = RunDir(Path(list_runs(folder / "runs")[0].path))
         worker = run.read_status()["pid"]
         assert worker in _descendants(worker) and worker != cli.pid
         assert inet_sockets_of(worker) == []

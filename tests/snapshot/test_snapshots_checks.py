@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.waiting import wait_for
 
 import tuirecipe.ui.app as app_module
 from tuirecipe.config import config_from_dict
@@ -133,19 +134,19 @@ def checks_app(tmp_path, monkeypatch):
 async def _show_warned_check(pilot) -> None:
     await pilot.press("2")
     pane = pilot.app.query_one("#checks")
-    for _ in range(100):
-        if pane.loaded:
-            break
-        await pilot.pause(0.05)
+    await wait_for(pilot, lambda: pane.loaded, 10)
     options = pane.query_one("#checks-list")
     options.highlighted = options.get_option_index("input_view")
     detail = pane.query_one("#check-detail")
-    for _ in range(100):
-        if detail.view is not None and detail.view.name == "input_view":
-            break
-        await pilot.pause(0.05)
-    await pilot.pause(0.5)  # the detail's recompose settling
+    await wait_for(pilot, lambda: detail.view is not None and detail.view.name == "input_view", 10)
+    # The detail recomposes on the next idle pass: wait until its text is there.
+    await wait_for(pilot, lambda: "What to look at" in detail_text(detail), 10)
+    await pilot.pause()
     await pilot.wait_for_scheduled_animations()
+
+
+def detail_text(detail) -> str:
+    return "\n".join(str(w.render()) for w in detail.query("Static, Label"))
 
 
 def test_checks_pane_with_recorded_results_120x40(snap_compare, checks_app):

@@ -12,6 +12,7 @@ import time
 
 import pytest
 from support.recorded_run import write_recorded_run
+from support.waiting import wait_for
 
 import tuirecipe.ui.app as app_module
 from tuirecipe.config import config_from_dict
@@ -41,20 +42,14 @@ def recorded(tmp_path, monkeypatch):
     time.tzset()
 
 
-async def _until(pilot, condition, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not condition():
-        await pilot.pause(0.05)
-
-
 async def open_recorded_run(pilot) -> None:
     app = pilot.app
     await pilot.press("5")
     table = app.query_one("#runs-table")
-    await _until(pilot, lambda: table.row_count == 1 and app.focused is table)
+    await wait_for(pilot, lambda: table.row_count == 1 and app.focused is table, 10)
     await pilot.press("enter")
     train = app.query_one("#train")
-    await _until(
+    await wait_for(
         pilot,
         lambda: (
             len(train.history.loss) == 200
@@ -63,14 +58,15 @@ async def open_recorded_run(pilot) -> None:
                 for p in train.plots
             )
         ),
+        10,
     )
-    await pilot.pause(0.3)
+    await pilot.pause()
 
 
 def test_train_pane_curves_and_run_notes(snap_compare, recorded):
     async def run_before(pilot):
         await open_recorded_run(pilot)
-        await _until(
+        await wait_for(
             pilot,
             lambda: all(
                 p._drawn == p.data.signature(p.size.width, p.size.height)
@@ -86,8 +82,10 @@ def test_train_pane_bad_cases(snap_compare, recorded):
         await open_recorded_run(pilot)
         await pilot.press("b")
         view = pilot.app.query_one("#badcases")
-        await _until(pilot, lambda: view.cases)
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: view.cases, 10)
+        cases = pilot.app.query_one("#badcases-table")
+        await wait_for(pilot, lambda: cases.row_count > 0, 10)
+        await pilot.pause()
 
     assert snap_compare(recorded, run_before=run_before, terminal_size=SIZE)
 
@@ -96,9 +94,13 @@ def test_notes_pane_showing_the_run_notes(snap_compare, recorded):
     async def run_before(pilot):
         await open_recorded_run(pilot)
         await pilot.press("4")
-        await pilot.pause(0.2)
+        notes = pilot.app.query_one("#notes")
+        tabs = pilot.app.query_one("#panes")
+        await wait_for(pilot, lambda: notes.loaded and tabs.active == "tab-notes", 10)
         await pilot.press("ctrl+o")
-        await pilot.pause(0.2)
+        run_view = notes.query_one("#notes-run")
+        await wait_for(pilot, lambda: notes.showing_run and pilot.app.focused is run_view, 10)
+        await pilot.pause()
 
     assert snap_compare(recorded, run_before=run_before, terminal_size=SIZE)
 
@@ -108,7 +110,7 @@ def test_runs_pane_with_a_recorded_run(snap_compare, recorded):
         app = pilot.app
         await pilot.press("5")
         table = app.query_one("#runs-table")
-        await _until(pilot, lambda: table.row_count == 1 and app.focused is table)
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: table.row_count == 1 and app.focused is table, 10)
+        await pilot.pause()
 
     assert snap_compare(recorded, run_before=run_before, terminal_size=SIZE)

@@ -111,19 +111,31 @@ class PtyConsole:
                 return True
             if self.proc.poll() is not None:
                 return text in self.screen_text(since)
-            time.sleep(0.1)
+            time.sleep(0.1)  # polling interval, not synchronisation
         return False
+
+    def wait_settled(self, quiet: float = 0.5, timeout: float = 30.0) -> None:
+        """Wait until the console has drawn everything it had to: no output for ``quiet``
+        seconds (it reads keys only between draws). Fails after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        seen, since = self.mark(), time.monotonic()
+        while time.monotonic() - since < quiet:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the console kept drawing for {timeout:g} s")
+            time.sleep(0.05)  # polling interval, not synchronisation
+            if self.mark() != seen:
+                seen, since = self.mark(), time.monotonic()
 
     def send(self, *keys: str, gap: float = 0.05) -> None:
         """Each key: a name from KEYS, or literal text (written as typed, one write)."""
         for key in keys:
             os.write(self.master, KEYS.get(key, key).encode())
-            time.sleep(gap)
+            time.sleep(gap)  # not synchronisation: the pace of a person's keys
 
     def type(self, text: str, gap: float = 0.03) -> None:
         for char in text:
             os.write(self.master, char.encode())
-            time.sleep(gap)
+            time.sleep(gap)  # not synchronisation: the pace of a person's typing
 
     def hangup(self) -> None:
         """What closing the terminal window does: the master goes, the session's process

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -140,18 +138,3 @@ def test_diff_configs_lists_changed_keys() -> None:
 )
 def test_sample_configs_load(sample: Path) -> None:
     load_config(sample)
-
-
-def test_cli_reports_config_error_in_one_line_with_exit_2(tmp_path: Path) -> None:
-    path = write(tmp_path, "[train]\nbatch_size = 0\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "tuirecipe", "train", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "train.batch_size" in lines[0] and str(path) in lines[0]
-    assert "Traceback" not in result.stderr
