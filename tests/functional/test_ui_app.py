@@ -73,7 +73,7 @@ async def test_the_data_pane_is_mounted_after_the_first_paint(tmp_path, monkeypa
         assert await wait_for(
             pilot, lambda: data.is_mounted and all(w.is_mounted for w in data.query("*"))
         )
-        await pilot.pause(0.5)  # let its own mount settle before the app is torn down
+        await pilot.pause()  # its own after-refresh step runs before the app is torn down
 
 
 async def test_a_missing_data_pane_is_said_so(tmp_path):

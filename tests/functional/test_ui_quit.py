@@ -12,10 +12,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from support.waiting import wait_for
+from support.waiting import wait_for, wait_until
 
 from tuirecipe.config import config_from_dict
 from tuirecipe.runs.jobs import JobClient
@@ -58,11 +57,9 @@ async def test_quitting_names_a_sweep_started_here_and_stop_stops_it(tmp_path):
             await pilot.press("q")
             assert await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen), 10)
             await pilot.press("s")  # stop and quit
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: app.return_code is not None, 10)
         assert app.return_code == 0
-        deadline = time.monotonic() + 10
-        while procs[0].poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: procs[0].poll() is not None, 10, "the sweep to be stopped")
         assert procs[0].returncode == -signal.SIGTERM
     finally:
         for proc in procs:

@@ -154,8 +154,8 @@ async def test_an_overlaid_run_that_is_still_training_grows_on_the_curves(tmp_pa
             10,
         )
         assert [len(h.loss) for _, h in plot.data.sources] == [150, 220]
-        await pilot.pause(0.5)
-        assert len(overlay.loss) == 220  # nothing read twice
+        await pilot.pause(0.5)  # not synchronisation: more polls pass, and read nothing twice
+        assert len(overlay.loss) == 220
 
 
 async def test_notes_pane_switches_to_the_followed_runs_notes(tmp_path, two_runs):
@@ -236,6 +236,7 @@ async def test_a_malformed_sweep_is_refused_with_a_message(tmp_path):
         await pilot.press("w")
         await pilot.pause()
         await pilot.press(*"train.lrr=1,2", "enter")
-        await pilot.pause(0.3)
+        await wait_for(
+            pilot, lambda: any("train.lrr" in str(n.message) for n in app._notifications)
+        )
         assert not (tmp_path / "runs" / ".sweeps").exists()
-        assert any("train.lrr" in str(n.message) for n in app._notifications)

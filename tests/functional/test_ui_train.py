@@ -67,9 +67,11 @@ async def test_a_demo_run_trains_plots_pauses_resumes_and_stops(tmp_path, monkey
 
         await pilot.press("p")  # pause
         assert await wait_for(pilot, lambda: train.state == "paused", 30)
-        await pilot.pause(0.5)
+        # The steps taken before the pause took hold are all read, then none come.
+        on_disk = lambda: sum(e.kind == "step" for e in train.run.events())  # noqa: E731
+        assert await wait_for(pilot, lambda: len(train.history.loss) == on_disk(), 10)
         paused_at = len(train.history.loss)
-        await pilot.pause(1.0)
+        await pilot.pause(1.0)  # not synchronisation: time must pass to show a pause holds
         assert len(train.history.loss) == paused_at
         await pilot.press("p")  # resume
         assert await wait_for(pilot, lambda: train.state == "running", 30)
@@ -113,7 +115,8 @@ async def test_curve_keys_change_smoothing_scale_and_axis(tmp_path):
         assert await wait_for(pilot, lambda: plot.redraws > 0)
         before = plot.redraws
         await pilot.press("right_square_bracket", "l", "a")
-        await pilot.pause(0.3)
+        assert await wait_for(pilot, lambda: train.settings.x_axis == "epoch")
+        assert await wait_for(pilot, lambda: plot.redraws > before)
         s = train.settings
         assert (s.smoothing, s.log_y, s.x_axis) == (0.8, True, "epoch")
         assert plot.redraws > before

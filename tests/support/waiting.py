@@ -8,6 +8,7 @@ the test with a message naming what was awaited.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from collections.abc import Callable
@@ -37,12 +38,17 @@ async def wait_for(
 ) -> bool:
     """Let a running console work until ``condition()`` holds (answers True, so callers may
     ``assert`` it); after ``timeout`` seconds fail the test, naming ``what`` (by default the
-    condition's source line) and ``detail()`` when given (say the worker's log)."""
+    condition's source line) and ``detail()`` when given (say the worker's log).
+
+    ``pilot`` is the ``App.run_test()`` pilot, or None in a plain asyncio test."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return True
-        await pilot.pause(interval)  # polling interval, not synchronisation
+        if pilot is None:
+            await asyncio.sleep(interval)  # polling interval, not synchronisation
+        else:
+            await pilot.pause(interval)  # polling interval, not synchronisation
     if condition():
         return True
     message = f"timed out after {timeout:g} s waiting for {what or _describe(condition)}"

@@ -165,9 +165,10 @@ def test_pause_blocks_until_resume() -> None:
             control.pause()
 
             def resume_later() -> None:
+                # not synchronisation: time passes while paused, and no step is taken
                 time.sleep(0.15)
                 seen["before"] = trainer.step
-                time.sleep(0.15)
+                time.sleep(0.15)  # not synchronisation: (as above)
                 seen["after"] = trainer.step
                 control.resume()
 

@@ -6,6 +6,8 @@ import asyncio
 import json
 from pathlib import Path
 
+from support.waiting import wait_for
+
 from tuirecipe.events import EvalMetrics, RunStatus, StepMetrics
 from tuirecipe.runs.rundir import EventWriter, RunDir, create_run_dir
 from tuirecipe.ui.bus import (
@@ -58,7 +60,7 @@ async def test_unsubscribe_stops_delivery_and_pending_batches():
     bus.publish("step", step(1))
     sub.close()
     bus.publish("status", RunStatus(state="running"))
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # not synchronisation: past the interval, nothing was delivered
     assert sub.queue.empty()
     assert bus.subscriber_count("status") == 0 and bus.subscriber_count("step") == 0
 
@@ -71,7 +73,7 @@ async def test_a_flood_of_step_events_is_coalesced_into_few_batches():
     for chunk in range(10):  # 100k events, in ten bursts with the loop free in between
         for i in range(10_000):
             bus.publish("step", step(chunk * 10_000 + i), run_id="r1")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # not synchronisation: bursts spread out in time
     messages = await drain(sub, timeout=0.3)
     elapsed = loop.time() - start
     assert messages, "nothing delivered"
@@ -143,10 +145,7 @@ async def test_follower_task_runs_on_its_own_and_drops_ended_runs(tmp_path):
         run.write_status(state="finished")
         msg = await asyncio.wait_for(sub.get(), 2)
         assert msg.payload.state == "finished"
-        for _ in range(50):
-            if not follower.watched:
-                break
-            await asyncio.sleep(0.02)
+        await wait_for(None, lambda: not follower.watched, 5)
         assert follower.watched == []
     finally:
         await follower.stop()
@@ -253,13 +252,10 @@ async def test_control_waits_until_the_worker_has_started(tmp_path):
         follower.watch(run)
         client.start()
         bus.publish(COMMAND_TOPIC, Command("stop", run_id=run.id))
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(0.4)  # not synchronisation: a while passes, and no signal is sent
         assert proc.poll() is None  # held back while "created"
         run.write_status(state="running")
-        for _ in range(40):
-            if proc.poll() is not None:
-                break
-            await asyncio.sleep(0.05)
+        await wait_for(None, lambda: proc.poll() is not None, 5, "the stop signal")
         assert proc.returncode == -signal.SIGTERM
         await client.stop()
     finally:
