@@ -1,11 +1,11 @@
-"""Every malformed input in ``tests/bad_inputs/`` gets one clear line, never a traceback.
+"""Every malformed input in ``tests/support/bad_inputs/`` gets one clear line, never a traceback.
 
 Table-driven: each case runs the real CLI (``python -m tuirecipe …``) in its own copy of
 the corpus and asserts the exit code, the words of the one-line answer, that stderr holds
 no traceback, and that every run directory the attempt created ended in a terminal state
 with its message recorded. Cases that start a worker (data errors are found there) run
 in parallel threads; the rest fail before any worker starts. The expected messages are
-listed for people in ``tests/bad_inputs/README.md``.
+listed for people in ``tests/support/bad_inputs/README.md``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each uses an empty runs directory given as a relative path from a temporary working
 directory, so no machine-specific path shows on screen. Update with
-``pytest tests/test_snapshots.py --snapshot-update`` after a deliberate layout change.
+``pytest tests/snapshot/test_snapshots.py --snapshot-update`` after a deliberate layout change.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 ``write_check_run`` writes a finished ``check`` run directory with fixed timestamps and
 check_result events (passes, a warning, a failure with advice and a loss curve, an
 error with its traceback), so the snapshot never changes with the clock or the machine.
-Update with ``pytest tests/test_snapshots_checks.py --snapshot-update`` after a
+Update with ``pytest tests/snapshot/test_snapshots_checks.py --snapshot-update`` after a
 deliberate layout change.
 """
 

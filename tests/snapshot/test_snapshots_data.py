@@ -1,6 +1,6 @@
 """Snapshots of the Data pane at 120x40 on the demo data (profile and browser).
 
-Update with ``pytest tests/test_snapshots_data.py --snapshot-update`` after a deliberate
+Update with ``pytest tests/snapshot/test_snapshots_data.py --snapshot-update`` after a deliberate
 layout change, and look at the SVGs before committing them.
 """
 

@@ -3,7 +3,7 @@
 The run directory is written by ``recorded_run.write_recorded_run`` with fixed
 timestamps; the clock is read in UTC, and the runs directory is a relative path from a
 temporary working directory, so nothing machine- or time-specific shows. Update with
-``pytest tests/test_snapshots_train.py --snapshot-update`` after a deliberate change.
+``pytest tests/snapshot/test_snapshots_train.py --snapshot-update`` after a deliberate change.
 """
 
 from __future__ import annotations

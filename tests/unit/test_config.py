@@ -130,7 +130,7 @@ def test_diff_configs_lists_changed_keys() -> None:
     assert diff_configs(a, b) == {"train.lr": (3e-4, 0.1)}
 
 
-# search_space.toml is a search space (tests/test_tune.py loads it), not a config.
+# search_space.toml is a search space (tests/functional/test_tune.py loads it), not a config.
 @pytest.mark.parametrize(
     "sample",
     sorted(p for p in (REPO / "sample_configs").glob("*.toml") if p.name != "search_space.toml"),
