@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import ast
 import io
+import subprocess
+import sys
 import tokenize
 
+import pytest
 from support import TESTS_DIR
 
 MARKER = "not synchronisation"
@@ -101,3 +104,15 @@ def test_every_test_waits_with_the_shared_helper() -> None:
         for name in local_wait_helpers(path.read_text(encoding="utf-8"))
     ]
     assert not copies, f"use support.waiting instead of a local copy: {copies}"
+
+
+def test_a_unit_test_may_not_start_a_console_or_a_tuirecipe_process() -> None:
+    """The guard in conftest.py: the unit level stays in process and without Textual."""
+    from textual.app import App
+
+    with pytest.raises(AssertionError, match="move it to tests/functional"):
+        subprocess.Popen([sys.executable, "-m", "tuirecipe.worker", "nowhere"])
+    with pytest.raises(AssertionError, match="run a Textual app"):
+        App().run_test()
+    done = subprocess.run([sys.executable, "-c", "pass"], timeout=60)  # an import check may
+    assert done.returncode == 0
