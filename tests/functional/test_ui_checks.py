@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support.recorded_checks import write_check_run
 from support.waiting import wait_for
 from textual.widgets import OptionList
 
@@ -130,8 +131,6 @@ async def test_the_checklist_is_grouped_by_stage_with_every_check(tmp_path):
 
 
 async def test_manual_tick_with_note_and_results_survive_a_restart(tmp_path):
-    from test_snapshots_checks import write_check_run
-
     write_check_run(tmp_path / "runs")
     app = make(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
