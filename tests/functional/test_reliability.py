@@ -196,8 +196,9 @@ async def test_a_closed_terminal_leaves_the_run_training_and_a_new_console_reatt
     with PtyConsole(*cli_overrides(folder), cwd=folder) as console:
         run = start_run_in_pty(console, folder, "hangup test")
         worker = run.read_status()["pid"]
+        mark = console.mark()
         console.send("n")
-        console.wait_settled()  # the run notes editor is open
+        assert console.wait_output("Stamp step", 30, since=mark)  # the notes editor has focus
         console.type("typed just before the terminal closed")
         # not synchronisation: the keys are read, yet less than the 1.5 s save delay passed
         time.sleep(0.3)
@@ -217,17 +218,20 @@ async def test_a_killed_console_leaves_the_run_training_and_keeps_the_notes_type
     with PtyConsole(*cli_overrides(folder), cwd=folder) as console:
         run = start_run_in_pty(console, folder, "kill test")
         # Run notes (Train pane, n), then a pause longer than the save delay.
+        mark = console.mark()
         console.send("n")
-        console.wait_settled()  # the run notes editor is open
+        assert console.wait_output("Stamp step", 30, since=mark)  # the notes editor has focus
         console.type("lr looks high")
         wait_until(lambda: run.read_notes() == "lr looks high", 10, "the notes' delayed save")
         # The project log (Notes pane), typed without a pause, then killed at once.
         console.send("escape")
-        console.wait_settled()
+        # not synchronisation: a lone ESC reads as a key only when no byte follows at once
+        time.sleep(0.5)
         mark = console.mark()
         console.send("4")
         assert console.wait_output("Project log", 30, since=mark)
-        console.wait_settled()
+        assert console.wait_output("Leave editor", 30, since=mark)  # the log editor has focus
+        console.wait_settled()  # and its text is loaded: nothing else draws on this pane
         typed = "no pause while typing this long line of the log"
         # A key at a time, each drawn by the console before the next is sent 0.1 s later:
         # so on a busy machine the keys are not read in one late burst, and when each key
