@@ -138,16 +138,16 @@ def steps(run: RunDir) -> list[int]:
 
 def start_run_in_pty(console: PtyConsole, folder: Path, motivation: str) -> RunDir:
     assert console.wait_output("Checks", 90), console.screen_text()[-2000:]
-    console.wait_settled()
     mark = console.mark()
     console.send("3")
     assert console.wait_output("No run followed", 30, since=mark)
-    console.wait_settled()
+    assert console.wait_output("Pause/resume", 30, since=mark)  # the Train pane has focus
     mark = console.mark()
     console.send("s")
     assert console.wait_output("why this run?", 30, since=mark)  # the prompt is up
-    console.wait_settled()
+    mark = console.mark()
     console.type(motivation)
+    assert console.wait_output(motivation, 30, since=mark), "the prompt did not read the keys"
     console.send("enter")
     wait_until(lambda: len(runs_in(folder)) == 1, 60, "the run directory")
     (run,) = runs_in(folder)
@@ -178,7 +178,8 @@ async def reattaches(folder: Path, run: RunDir) -> None:
         train = app.query_one("#train")
         assert await wait_for(pilot, lambda: train.run is not None, 30), "no run followed"
         assert train.run.id == run.id
-        assert train.state == "running"
+        # The run is set first, its state when its status is read: both are the live run's.
+        assert await wait_for(pilot, lambda: train.state == "running", 10)
         header = app.query_one("#header")
         assert await wait_for(
             pilot, lambda: (header.run_id, header.state) == (run.id, "running"), 10
@@ -231,7 +232,6 @@ async def test_a_killed_console_leaves_the_run_training_and_keeps_the_notes_type
         console.send("4")
         assert console.wait_output("Project log", 30, since=mark)
         assert console.wait_output("Leave editor", 30, since=mark)  # the log editor has focus
-        console.wait_settled()  # and its text is loaded: nothing else draws on this pane
         typed = "no pause while typing this long line of the log"
         # A key at a time, each drawn by the console before the next is sent 0.1 s later:
         # so on a busy machine the keys are not read in one late burst, and when each key

@@ -114,18 +114,6 @@ class PtyConsole:
             time.sleep(0.1)  # polling interval, not synchronisation
         return False
 
-    def wait_settled(self, quiet: float = 0.5, timeout: float = 30.0) -> None:
-        """Wait until the console has drawn everything it had to: no output for ``quiet``
-        seconds (it reads keys only between draws). Fails after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        seen, since = self.mark(), time.monotonic()
-        while time.monotonic() - since < quiet:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the console kept drawing for {timeout:g} s")
-            time.sleep(0.05)  # polling interval, not synchronisation
-            if self.mark() != seen:
-                seen, since = self.mark(), time.monotonic()
-
     def send(self, *keys: str, gap: float = 0.05) -> None:
         """Each key: a name from KEYS, or literal text (written as typed, one write)."""
         for key in keys:
