@@ -431,3 +431,41 @@ def test_the_fold_job_wraps_user_model_errors_and_writes_dev_predictions(
     assert run_fold_job(ctx) == "finished"
     names = {p.name for p in ctx.run.path.iterdir()}
     assert {"dev_predictions.json", "model.pt", "fold_result.json"} <= names
+
+
+@pytest.mark.parametrize("schedule", ["constant", "linear", "cosine"])
+def test_schedule_factor_warms_up_then_decays_to_just_above_zero(schedule: str) -> None:
+    from tuirecipe.train.optim import schedule_factor
+
+    total, warmup = 20, 4
+    factors = [schedule_factor(k, total, schedule, warmup) for k in range(total)]
+    assert factors[:warmup] == [0.25, 0.5, 0.75, 1.0]  # linear warm-up to the full rate
+    after = factors[warmup:]
+    if schedule == "constant":
+        assert after == [1.0] * len(after)
+    else:
+        assert after[0] == 1.0 and all(a > b for a, b in zip(after, after[1:]))
+        assert 0.0 < after[-1] < 0.1  # the last step still moves
+    if schedule == "cosine":  # half-way through the decay: half the rate
+        assert schedule_factor(warmup + 8, total, schedule, warmup) == pytest.approx(0.5)
+
+
+def test_a_training_job_follows_the_configured_schedule(tmp_path: Path) -> None:
+    from tuirecipe.train.optim import make_scheduler
+
+    assert make_scheduler(torch.optim.SGD([torch.zeros(1)], lr=1.0), TrainConfig(), 10) is None
+    config = demo_config(
+        tmp_path,
+        "train.max_steps=8",
+        "train.eval_every=0",
+        "train.schedule=linear",
+        "train.warmup_steps=2",
+        "train.lr=0.01",
+    )
+    ctx = JobCtx(config)
+    trainer = prepare_training(ctx, prepare_data(config), describe="rows")
+    assert run_training(trainer, config).state == "finished"
+    lrs = [e.lr for e in step_events(ctx.events)]
+    expected = [0.005, 0.01, 0.01, 0.01 * 5 / 6, 0.01 * 4 / 6, 0.01 * 3 / 6, 0.01 * 2 / 6]
+    assert lrs[: len(expected)] == pytest.approx(expected)
+    assert len(lrs) == 8 and 0 < lrs[-1] < lrs[-2]
