@@ -270,3 +270,26 @@ async def test_starting_a_run_from_the_train_pane_follows_its_progress(tmp_path,
         assert await wait_for(pilot, lambda: train.state in ("finished", "failed"), 180)
         assert train.state == "finished", (train.run.path / "worker.log").read_text()[-2000:]
         assert bar.total == 20 and bar.progress == 20
+
+
+async def test_the_followed_run_reaches_the_header_under_a_modal_screen(tmp_path):
+    # A run re-attached while a dialog is open (the header is not on the top screen): the
+    # console used to crash with NoMatches; the header shows the run once the dialog goes.
+    from textual.widgets import Label
+
+    from tuirecipe.ui.modals import TextPrompt
+    from tuirecipe.ui.panes.train import TrainPane
+
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(TextPrompt("why?", placeholder="one line"))
+        await pilot.pause()
+        train = app.query_one(TrainPane)  # the App's own DOM, whatever screen is on top
+        train.post_message(TrainPane.RunChanged("2026[/]-odd-run", "running"))
+        header = app.header
+        await wait_for(pilot, lambda: header.run_id == "2026[/]-odd-run", 5)
+        app.pop_screen()
+        await pilot.pause()
+        run_label = header.query_one("#header-run", Label)
+        assert str(run_label.render()) == "run 2026[/]-odd-run"  # literally, no markup
+        assert header.query_one("#header-state", Label).has_class("-running")

@@ -108,6 +108,7 @@ class TuiRecipeApp(App[int]):
         self.workers_client = WorkerClient(self.bus, self.follower)
         # What the panes are given: they never reach into the App for these.
         self.services = Services(bus=self.bus, follower=self.follower, jobs=self.workers_client)
+        self.header = ConsoleHeader(config.name, id="header")
         self.problems: list[ThemeProblem | str] = []
         self._theme_chosen_here = False  # set once running: later changes are the user's
         self.console_themes, problems = discover_themes(theme_dirs(self.settings_dir))
@@ -137,7 +138,7 @@ class TuiRecipeApp(App[int]):
             self.problems.append(f"could not save settings in {self.settings_dir}: {exc}")
 
     def compose(self) -> ComposeResult:
-        yield ConsoleHeader(self.config.name, id="header")
+        yield self.header
         panes = {
             "data": DataSlot(self.config, id="data-slot"),
             "checks": ChecksPane(self.config, self.services, id="checks"),
@@ -278,8 +279,8 @@ class TuiRecipeApp(App[int]):
 
     @on(TrainPane.RunChanged)
     def show_followed_run(self, event: TrainPane.RunChanged) -> None:
-        header = self.query_one(ConsoleHeader)
-        header.run_id, header.state = event.run_id, event.state
+        # The header this App made (a modal screen on top hides it from queries).
+        self.header.run_id, self.header.state = event.run_id, event.state
 
     @on(NotesPane.RunNotesWanted)
     def show_run_notes(self) -> None:

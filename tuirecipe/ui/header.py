@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
@@ -10,8 +11,16 @@ from textual.widgets import Label
 STATE_CLASSES = ("created", "running", "paused", "finished", "failed", "stopped")
 
 
+def run_label(run_id: str) -> Text:
+    """'run <id>' with the id in bold, shown literally (a run id is never markup)."""
+    if not run_id:
+        return Text("no run followed")
+    return Text.assemble("run ", (run_id, "bold"))
+
+
 class ConsoleHeader(Horizontal):
-    """Set ``run_id`` and ``state``; the parts restyle themselves."""
+    """Set ``run_id`` and ``state`` at any time, mounted or not: the labels are drawn from
+    them when they mount and updated on every change after."""
 
     run_id: reactive[str] = reactive("", init=False)
     state: reactive[str] = reactive("", init=False)
@@ -22,21 +31,24 @@ class ConsoleHeader(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("tuirecipe", id="header-title")
-        yield Label(f"project [b]{self.project}[/]", id="header-project")
-        yield Label("no run followed", id="header-run")
-        yield Label("", id="header-state")
+        yield Label(Text.assemble("project ", (self.project, "bold")), id="header-project")
+        yield Label(run_label(self.run_id), id="header-run")
+        yield Label(Text(self.state), id="header-state")
+
+    def on_mount(self) -> None:
+        self._style_state(self.state)
 
     def watch_run_id(self, run_id: str) -> None:
         if self.is_mounted:
-            self.query_one("#header-run", Label).update(
-                f"run [b]{run_id}[/]" if run_id else "no run followed"
-            )
+            self.query_one("#header-run", Label).update(run_label(run_id))
 
     def watch_state(self, state: str) -> None:
-        if not self.is_mounted:
-            return
+        if self.is_mounted:
+            self.query_one("#header-state", Label).update(Text(state))
+            self._style_state(state)
+
+    def _style_state(self, state: str) -> None:
         label = self.query_one("#header-state", Label)
-        label.update(state)
         label.remove_class(*(f"-{s}" for s in STATE_CLASSES))
         if state in STATE_CLASSES:
             label.add_class(f"-{state}")
