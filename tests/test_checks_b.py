@@ -243,7 +243,8 @@ def keyword_data(n_train: int = 200, n_dev: int = 100, seed: int = 0) -> Data:
 def test_simple_baseline_finds_a_keyword_label():
     data = keyword_data()
     result = run_one(SimpleBaseline, context(data=data))
-    assert result.status == "pass", result.summary
+    # a label word in every text: perfect, and flagged (issue 11)
+    assert result.status == "warn" and "suspiciously easy" in result.summary, result.summary
     assert result.numbers["baseline_acc"] == 1.0
     majority = max(np.bincount(data.train.targets))
     majority_class = int(np.argmax(np.bincount(data.train.targets)))

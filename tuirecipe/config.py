@@ -207,7 +207,7 @@ class ChecksConfig:
     input_independent_margin: float = 0.05
     lr_min: float = 1e-6
     lr_max: float = 1.0
-    lr_steps: int = 60
+    lr_steps: int = 100  # ~100 steps, as the established range finders
     human_baseline_examples: int = 20
     unk_rate_warn: float = 0.2  # input view: warn above this share of <unk> tokens
     truncation_warn: float = 0.1  # input view: warn when more rows than this are cut

@@ -3,7 +3,15 @@
 TF-IDF of word 1–2 grams with logistic regression and a linear SVM (classification) or
 ridge regression (regression), fit on the same training split and scored on the same dev
 split as the network, next to the dumbest baseline (the majority class, or the training
-mean). Always passes when it can run: it is a reference, not a verdict.
+mean). It is the number the network must beat, and a verdict on the data:
+
+- fail when the best baseline does not beat the majority class (regression: the mean) by
+  more than noise explains (the lower end of its 95 % interval is not above the majority
+  class's dev accuracy): the labels look unrelated to the text;
+- warn when it is near perfect (dev accuracy at least ``NEAR_PERFECT``): suspiciously easy,
+  look for the label leaked into the text or dev rows copied from training; and warn when
+  most dev texts also occur, exactly, in the training split (dev file = training file).
+  The count of dev rows whose text is in the training split is always reported.
 """
 
 from __future__ import annotations
@@ -14,6 +22,15 @@ from tuirecipe.checks.base import Check, Outcome, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from tuirecipe.checks.context import CheckContext
+
+NEAR_PERFECT = 0.995  # dev accuracy at which the task looks too easy to be true
+OVERLAP_WARN = 0.5  # share of dev rows whose exact text is in the training split
+
+
+def train_dev_overlap(train_texts: list[str], dev_texts: list[str]) -> int:
+    """How many dev rows have a text that occurs, exactly, in the training split."""
+    seen = set(train_texts)
+    return sum(1 for text in dev_texts if text in seen)
 
 
 def _vectorizer(n_train: int) -> Any:
@@ -150,12 +167,13 @@ class SimpleBaseline(Check):
                 advice="check that the text column has words and the training "
                 "split more than one class",
             )
+        overlap = train_dev_overlap(list(train.texts), list(dev.texts))
         if data.task == "classification":
-            return self._classification(data, res)
-        return self._regression(data, res)
+            return self._classification(data, res, overlap)
+        return self._regression(data, res, overlap)
 
     @staticmethod
-    def _classification(data: Any, res: dict[str, Any]) -> Outcome:
+    def _classification(data: Any, res: dict[str, Any], overlap: int) -> Outcome:
         names = list(data.label_names)
         best_name = max(res["models"], key=lambda k: res["models"][k]["acc"])
         best = res["models"][best_name]
@@ -190,17 +208,27 @@ class SimpleBaseline(Check):
             "note": "the better of the two models on dev is the number to beat "
             "(picked on dev, so slightly optimistic)",
         }
-        return Outcome(
-            "pass",
+        n = res["n"]
+        numbers["train_dev_overlap"] = overlap
+        summary = (
             f"TF-IDF + {best_name.replace('_', ' ')}: dev acc "
-            f"{best['acc']:.3f} [{lo:.3f}, {hi:.3f}] (n={res['n']}); "
-            f"majority class {res['majority_acc']:.3f}",
-            numbers=numbers,
-            evidence=evidence,
+            f"{best['acc']:.3f} [{lo:.3f}, {hi:.3f}] (n={n}); "
+            f"majority class {res['majority_acc']:.3f}"
         )
+        if lo <= res["majority_acc"]:
+            return Outcome(
+                "fail",
+                summary + ": no better than always answering the majority class",
+                numbers=numbers,
+                evidence=evidence,
+                advice="the labels look unrelated to the text: check that the label "
+                "column is the right one and that labels were not shuffled or shifted "
+                "against the texts when the file was made",
+            )
+        return _leak_verdict(summary, numbers, evidence, best["acc"] >= NEAR_PERFECT, overlap, n)
 
     @staticmethod
-    def _regression(data: Any, res: dict[str, Any]) -> Outcome:
+    def _regression(data: Any, res: dict[str, Any], overlap: int) -> Outcome:
         lo, hi = res["ci"]
         pred = res.pop("pred")
         gold = [float(v) for v in data.dev.targets]
@@ -222,17 +250,59 @@ class SimpleBaseline(Check):
             "mean_mae": res["mean_mae"],
             "mean_ci": res["mean_ci"],
         }
-        return Outcome(
-            "pass",
+        numbers["train_dev_overlap"] = overlap
+        summary = (
             f"TF-IDF + ridge: dev MAE {res['mae']:.4g} [{lo:.4g}, {hi:.4g}]"
-            f" (n={res['n']}); predicting the mean {res['mean_mae']:.4g}",
-            numbers=numbers,
-            evidence={
-                "train_mean": res["train_mean"],
-                "features": res["features"],
-                "largest_errors": worst,
-            },
+            f" (n={res['n']}); predicting the mean {res['mean_mae']:.4g}"
         )
+        evidence = {
+            "train_mean": res["train_mean"],
+            "features": res["features"],
+            "largest_errors": worst,
+        }
+        if hi >= res["mean_mae"]:
+            return Outcome(
+                "fail",
+                summary + ": no better than predicting the training mean",
+                numbers=numbers,
+                evidence=evidence,
+                advice="the targets look unrelated to the text: check the label column "
+                "and that targets were not shuffled or shifted against the texts",
+            )
+        return _leak_verdict(summary, numbers, evidence, False, overlap, res["n"])
+
+
+def _leak_verdict(
+    summary: str,
+    numbers: dict[str, Any],
+    evidence: dict[str, Any],
+    near_perfect: bool,
+    overlap: int,
+    n: int,
+) -> Outcome:
+    """Warn on a suspiciously easy dev set or one mostly copied from training."""
+    copied = n > 0 and overlap / n >= OVERLAP_WARN
+    overlap_text = (
+        f"{overlap} of {n} dev rows have a text that is also in the training split"
+        if overlap
+        else "no dev text is also in the training split"
+    )
+    if near_perfect or copied:
+        why = (
+            "suspiciously easy: look for label leakage (the label written into the text)"
+            if near_perfect
+            else "the dev set is mostly copied from training"
+        )
+        return Outcome(
+            "warn",
+            f"{summary}; {why}; {overlap_text}",
+            numbers=numbers,
+            evidence=evidence,
+            advice="a dev score this good measures memory, not the task: check that "
+            "data.dev_path is not the training file, drop dev rows that occur in "
+            "training, and look for label words or ids inside the text column",
+        )
+    return Outcome("pass", f"{summary}; {overlap_text}", numbers=numbers, evidence=evidence)
 
 
 def _name(names: list[str], cls: Any) -> str:

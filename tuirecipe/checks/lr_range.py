@@ -4,8 +4,15 @@ A fresh model trains with the learning rate growing exponentially from ``checks.
 to ``checks.lr_max`` over ``checks.lr_steps`` steps: the real trainer (its optimizer, its
 loss with class weights, focal loss or adversarial training as configured, its batches)
 with the LR range callback, which sets each step's rate and stops on divergence. The
-loss, smoothed, falls, bottoms out and explodes; a good learning rate sits on the steep
-part of the descent, about a tenth of the rate at the minimum.
+loss, smoothed like the established finders (EMA β 0.98, bias-corrected, over about 100
+steps; shorter sweeps smooth over the same share of the range; a divergence stops the
+sweep only after a short warm-up), falls, bottoms out and explodes; a good learning rate
+sits on the steep part of the descent, up to a tenth of the rate at the minimum: the
+suggested band.
+
+The verdict on ``train.lr``: more than 10× outside the band warns, more than 100× above it
+fails (1000× below it: a low rate is slow, not broken); at or past the sweep's minimum, or
+past where it exploded, warns.
 """
 
 from __future__ import annotations
@@ -19,7 +26,24 @@ if TYPE_CHECKING:  # pragma: no cover
     from tuirecipe.checks.context import CheckContext
 
 EXPLODE = 4.0  # stop once the smoothed loss exceeds this multiple of the best
-SMOOTH = 0.8  # exponential moving average factor (bias-corrected)
+BETA = 0.98  # EMA weight of the established finders (bias-corrected), for …
+BETA_STEPS = 100  # … a sweep of this many steps; other lengths smooth over the same share
+
+
+def beta_for(steps: int) -> float:
+    """The EMA weight for a sweep of ``steps``: ``BETA`` at ``BETA_STEPS`` steps, and the
+    same decay per share of the rate range otherwise (a 40-step sweep at 0.98 would be
+    little more than a running mean and hide the descent)."""
+    return BETA ** (BETA_STEPS / max(1, steps))
+
+
+WARMUP = 10  # steps before a divergence can stop the sweep
+WARN_FACTOR = 10.0  # train.lr outside the suggested band by this factor: warn
+FAIL_FACTOR = 100.0  # … above it by this factor: fail
+# Below the band only a far larger factor fails: a low rate is slow, not broken, and Adam-
+# style finders suggest high rates (fastText's band on the demo is ~200× the 3e-4 default,
+# which trains fine); loss_decreases judges whether a slow run learns.
+FAIL_BELOW_FACTOR = 1000.0
 
 
 def lr_schedule(lr_min: float, lr_max: float, steps: int) -> list[float]:
@@ -29,13 +53,11 @@ def lr_schedule(lr_min: float, lr_max: float, steps: int) -> list[float]:
     return [lr_min * ratio ** (k / (steps - 1)) for k in range(steps)]
 
 
-def smooth(values: list[float], beta: float = SMOOTH) -> list[float]:
-    """Bias-corrected exponential moving average."""
-    out, avg = [], 0.0
-    for k, v in enumerate(values, 1):
-        avg = beta * avg + (1 - beta) * v
-        out.append(avg / (1 - beta**k))
-    return out
+def smooth(values: list[float], beta: float = BETA) -> list[float]:
+    """Bias-corrected exponential moving average (:func:`tuirecipe.stats.ema`)."""
+    from tuirecipe.stats import ema
+
+    return [float(v) for v in ema(values, beta)]
 
 
 def suggest(lrs: list[float], smoothed: list[float]) -> dict[str, Any]:
@@ -69,12 +91,32 @@ def suggest(lrs: list[float], smoothed: list[float]) -> dict[str, Any]:
     }
 
 
-def _exploded(losses: list[float]) -> bool:
-    """The smoothed loss has risen past ``EXPLODE`` times its lowest (after 4 steps)."""
-    if len(losses) < 4:
+def _exploded(losses: list[float], beta: float = BETA) -> bool:
+    """The smoothed loss has risen past ``EXPLODE`` times its lowest (after ``WARMUP``
+    steps: the first steps' noise is no divergence)."""
+    if len(losses) < WARMUP:
         return False
-    smoothed = smooth(losses)
+    smoothed = smooth(losses, beta)
     return smoothed[-1] > EXPLODE * min(smoothed)
+
+
+def fell_by(losses: list[float], window: int = 5) -> float:
+    """How far the loss fell, relative to the start: the lowest mean of ``window``
+    consecutive raw losses against the first ``window``'s. Unlike the EMA it does not lag,
+    so a short sweep's brief valley before the divergence still counts."""
+    k = max(1, min(window, len(losses)))
+    means = [sum(losses[i : i + k]) / k for i in range(len(losses) - k + 1)]
+    start = means[0]
+    return (start - min(means)) / abs(start) if start else 0.0
+
+
+def band_factor(lr: float, low: float, high: float) -> float:
+    """How far ``lr`` lies outside ``[low, high]``, as a factor (1 inside the band)."""
+    if lr > high:
+        return lr / high
+    if lr < low:
+        return low / lr
+    return 1.0
 
 
 def _loss_without_gradient(ctx: CheckContext, model: Any) -> float | None:
@@ -110,78 +152,56 @@ class LrRange(Check):
         "Trains a fresh model while raising the learning rate exponentially from "
         "checks.lr_min to checks.lr_max, and plots the smoothed loss against it. The "
         "useful rates are on the steep part of the descent, below the minimum; a loss that "
-        "never falls means the model cannot learn, or the range is too low."
+        "never falls means the model cannot learn, or the range is too low. train.lr more "
+        "than 10× outside the suggested band warns; more than 100× above it fails."
     )
 
     def run(self, ctx: CheckContext) -> Outcome:
-        from tuirecipe.train.callbacks import LrRange as LrRangeCallback
-        from tuirecipe.train.steplog import NumericsError
-
         cfg = ctx.config
-        lrs = lr_schedule(cfg.checks.lr_min, cfg.checks.lr_max, int(cfg.checks.lr_steps))
-        model = ctx.fresh_model()
         advice_stuck = (
             "the loss did not fall at any rate: the model may not be able to "
             "learn (frozen or disconnected parameters, an output that ignores "
             "the input, labels that do not match the inputs), or the range is "
             "too low (raise checks.lr_max)"
         )
-        if not any(p.requires_grad for p in model.parameters()):
+        sweep = lr_sweep(ctx)
+        if sweep["trainable"] == 0:
             return Outcome(
                 "warn",
                 "no trainable parameters: the loss cannot fall",
                 numbers={"trainable": 0},
                 advice=advice_stuck,
             )
-        stop_reason = ""
-        frozen_loss = _loss_without_gradient(ctx, model)
-        if frozen_loss is not None:  # the trainer could not take a step: nothing to sweep
-            stop_reason = "the loss does not depend on any trainable parameter"
-            losses, used = [frozen_loss], [lrs[0]]
-        else:
-
-            def progress(k: int, lr: float, loss: float) -> None:
-                if k % 10 == 0:
-                    ctx.progress(k / len(lrs), f"lr {lr:.2g}: loss {loss:.3g}")
-
-            sweep = LrRangeCallback(lrs, _exploded, progress)
-            try:
-                ctx.short_train(
-                    model, steps=len(lrs), lr=lrs[0], evaluate_dev=False, callbacks=[sweep]
-                )
-            except NumericsError as exc:  # the step after the last recorded one
-                stop_reason = f"loss became {exc.loss} at lr {lrs[len(sweep.losses)]:.3g}"
-            losses, used = sweep.losses, sweep.used
-            if sweep.stopped_on_divergence:
-                stop_reason = f"loss exploded (> {EXPLODE:g}× the best) at lr {used[-1]:.3g}"
-            elif not stop_reason and ctx.cancelled() and len(losses) < len(lrs):
-                stop_reason = "cancelled"
+        losses, used, stop_reason = sweep["losses"], sweep["used"], sweep["stopped"]
         if not losses:  # the first step's loss was already NaN or infinite
             return Outcome(
                 "error",
                 stop_reason or "no step ran",
                 advice="lower checks.lr_min or check the model for NaN at init",
             )
-        smoothed = smooth(losses)
-        found = suggest(used, smoothed)
+        smoothed, found = sweep["smoothed"], sweep["found"]
         start, low = smoothed[0], min(smoothed)
-        drop = (start - low) / abs(start) if start else 0.0
+        drop = fell_by(losses)
+        lr = float(cfg.train.lr)
+        factor = band_factor(lr, found["suggested_low"], found["suggested_high"])
         numbers = {
             **{k: v for k, v in found.items() if k != "min_index"},
             "steps": len(losses),
             "start_loss": start,
             "min_loss": low,
             "relative_drop": drop,
-            "config_lr": cfg.train.lr,
+            "config_lr": lr,
+            "outside_band_factor": factor,
             "diverged_at": used[-1] if stop_reason.startswith("loss") else None,
         }
         evidence = {
             "lr": used,
             "loss": losses,
             "smoothed": smoothed,
+            "smoothing": f"EMA β={sweep['beta']:.3g}, bias-corrected",
             "stopped": stop_reason or "reached lr_max",
             "suggested": [found["suggested_low"], found["suggested_high"]],
-            "config_lr": cfg.train.lr,
+            "config_lr": lr,
         }
         if (
             stop_reason == "the loss does not depend on any trainable parameter"
@@ -199,10 +219,26 @@ class LrRange(Check):
         summary = (
             f"suggested lr {found['suggested_low']:.2g}–{found['suggested_high']:.2g} "
             f"(steepest {found['lr_steepest']:.2g}, minimum at {found['lr_at_min']:.2g},"
-            f" loss {start:.3g}→{low:.3g}); train.lr is {cfg.train.lr:.2g}"
+            f" loss {start:.3g}→{low:.3g}); train.lr is {lr:.2g}"
         )
+        side = "above" if lr > found["suggested_high"] else "below"
+        where = f", {factor:.0f}× {side} the band"
+        if factor > (FAIL_FACTOR if side == "above" else FAIL_BELOW_FACTOR):
+            return Outcome(
+                "fail",
+                summary + where,
+                numbers=numbers,
+                evidence=evidence,
+                advice=(
+                    "train.lr is so high the loss will blow up or bounce: lower it into "
+                    "the suggested range"
+                    if side == "above"
+                    else "train.lr is so low the model will barely move: raise it "
+                    "towards the suggested range"
+                ),
+            )
         diverged = numbers["diverged_at"]
-        if diverged is not None and cfg.train.lr >= diverged:
+        if diverged is not None and lr >= diverged:
             return Outcome(
                 "warn",
                 summary + f", past where the loss exploded ({diverged:.2g})",
@@ -210,4 +246,79 @@ class LrRange(Check):
                 evidence=evidence,
                 advice="lower train.lr into the suggested range",
             )
+        if lr >= found["lr_at_min"]:
+            return Outcome(
+                "warn",
+                summary + ", at or past the rate where the swept loss bottoms out and rises",
+                numbers=numbers,
+                evidence=evidence,
+                advice="lower train.lr into the suggested range",
+            )
+        if factor > WARN_FACTOR:
+            return Outcome(
+                "warn",
+                summary + where,
+                numbers=numbers,
+                evidence=evidence,
+                advice=(
+                    "lower train.lr into the suggested range"
+                    if side == "above"
+                    else "train.lr is well below the range: training will be slow "
+                    "(fine for a long run; raise it to learn faster)"
+                ),
+            )
         return Outcome("pass", summary, numbers=numbers, evidence=evidence)
+
+
+def lr_sweep(ctx: CheckContext) -> dict[str, Any]:
+    """The range test on a fresh model of the config, once per check job (``overfit_batch``
+    uses its suggestion too): ``used`` rates, ``losses``, ``smoothed``, ``found``
+    (:func:`suggest`), ``stopped`` (why it ended; "" at lr_max) and ``trainable``."""
+    from tuirecipe.checks.torchutil import cached
+
+    return cached(ctx, "lr_sweep", lambda: _sweep(ctx))
+
+
+def _sweep(ctx: CheckContext) -> dict[str, Any]:
+    from tuirecipe.train.callbacks import LrRange as LrRangeCallback
+    from tuirecipe.train.steplog import NumericsError
+
+    cfg = ctx.config
+    lrs = lr_schedule(cfg.checks.lr_min, cfg.checks.lr_max, int(cfg.checks.lr_steps))
+    beta = beta_for(len(lrs))
+    model = ctx.fresh_model()
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if not trainable:
+        return {"trainable": 0, "losses": [], "used": [], "stopped": "no trainable parameter"}
+    stop_reason = ""
+    frozen_loss = _loss_without_gradient(ctx, model)
+    if frozen_loss is not None:  # the trainer could not take a step: nothing to sweep
+        stop_reason = "the loss does not depend on any trainable parameter"
+        losses, used = [frozen_loss], [lrs[0]]
+    else:
+
+        def progress(k: int, lr: float, loss: float) -> None:
+            if k % 10 == 0:
+                ctx.progress(k / len(lrs), f"lr {lr:.2g}: loss {loss:.3g}")
+
+        sweep = LrRangeCallback(lrs, lambda seen: _exploded(seen, beta), progress)
+        try:
+            ctx.short_train(model, steps=len(lrs), lr=lrs[0], evaluate_dev=False, callbacks=[sweep])
+        except NumericsError as exc:  # the step after the last recorded one
+            stop_reason = f"loss became {exc.loss} at lr {lrs[len(sweep.losses)]:.3g}"
+        losses, used = sweep.losses, sweep.used
+        if sweep.stopped_on_divergence:
+            stop_reason = f"loss exploded (> {EXPLODE:g}× the best) at lr {used[-1]:.3g}"
+        elif not stop_reason and ctx.cancelled() and len(losses) < len(lrs):
+            stop_reason = "cancelled"
+    out: dict[str, Any] = {
+        "beta": beta,
+        "trainable": trainable,
+        "losses": losses,
+        "used": used,
+        "stopped": stop_reason,
+    }
+    if losses:
+        out["smoothed"] = smooth(losses, beta)
+        out["found"] = suggest(used, out["smoothed"])
+    return out

@@ -77,7 +77,7 @@ def subset_split(split: Any, index: Any) -> Any:
     }
     if getattr(split, "rows", None) is not None:
         changes["rows"] = np.asarray(split.rows)[index]
-    if dataclasses.is_dataclass(split):
+    if dataclasses.is_dataclass(split) and not isinstance(split, type):
         return dataclasses.replace(split, **changes)
     out = copy.copy(split)
     for key, value in changes.items():
@@ -150,3 +150,144 @@ def label_name(data: Any, cls: int) -> str:
 def short_text(text: str, limit: int = 80) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- the prior-entropy floor and paired comparisons on the dev split ---------------------
+
+
+def per_example_losses(out: torch.Tensor, targets: torch.Tensor, task: str) -> np.ndarray:
+    """Unweighted cross-entropy (classification) or squared error (regression) per row."""
+    out = out.float()
+    if task == "classification":
+        losses = torch.nn.functional.cross_entropy(out, targets.long(), reduction="none")
+    else:
+        losses = (out.reshape(-1) - targets.float().reshape(-1)) ** 2
+    return losses.detach().cpu().double().numpy()
+
+
+def floor_losses(data: Any, split: Any) -> np.ndarray:
+    """Per-row losses on ``split`` of the best model that ignores its input: the training
+    split's class prior (its entropy is the floor, ``expected_init_losses()["prior"]``) or,
+    for regression, the training mean (the floor is then the target variance).
+
+    A class absent from training gets half an example, so an unseen dev label costs a
+    large but finite loss.
+    """
+    y = np.asarray(split.targets)
+    if data.task == "classification":
+        counts = np.maximum(np.asarray(data.class_counts, dtype=np.float64), 0.5)
+        log_prior = np.log(counts / counts.sum())
+        return -log_prior[y.astype(np.int64)]
+    mean = float(np.mean(np.asarray(data.train.targets, dtype=np.float64)))
+    return (y.astype(np.float64) - mean) ** 2
+
+
+def paired_gap(losses: np.ndarray, reference: np.ndarray, z: float = 1.96) -> dict[str, float]:
+    """Mean of ``losses - reference`` over the same rows, its standard error and 95 %
+    interval: ``hi < 0`` means the first is lower by more than noise explains."""
+    diff = np.asarray(losses, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
+    n = len(diff)
+    mean = float(diff.mean()) if n else float("nan")
+    se = float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else float("inf")
+    return {
+        "loss": float(np.mean(losses)) if n else float("nan"),
+        "reference": float(np.mean(reference)) if n else float("nan"),
+        "diff": mean,
+        "se": se,
+        "lo": mean - z * se,
+        "hi": mean + z * se,
+        "n": n,
+    }
+
+
+def split_losses(ctx: Any, model: nn.Module, split: Any) -> np.ndarray:
+    """Per-row eval-mode losses of ``model`` on the whole of ``split``."""
+    out, targets = sample_outputs(ctx, model, split)
+    return per_example_losses(out, targets, ctx.data.task)
+
+
+def constant_input_split(split: Any, template: Any) -> Any:
+    """``split`` with every row's input replaced by one fixed row (the first non-empty row
+    of ``template``): the same token ids, the same attention mask, the same length. The
+    targets stay. A model trained on it can learn the label prior and nothing else: no
+    word, length or position carries signal."""
+    ids = np.asarray(template.ids)
+    lengths = np.asarray(template.lengths)
+    nonempty = np.flatnonzero(lengths > 0)
+    row = ids[int(nonempty[0]) if len(nonempty) else 0]
+    n = len(split.targets)
+    changes: dict[str, Any] = {
+        "ids": np.repeat(row[None, :], n, axis=0),
+        "lengths": np.full(n, int(lengths[nonempty[0]]) if len(nonempty) else 0),
+    }
+    if dataclasses.is_dataclass(split) and not isinstance(split, type):
+        return dataclasses.replace(split, **changes)
+    out = copy.copy(split)
+    for key, value in changes.items():
+        setattr(out, key, value)
+    return out
+
+
+def train_in_rounds(
+    ctx: Any,
+    model: nn.Module,
+    rounds: int,
+    *,
+    train_split: Any = None,
+    judge: Any = None,
+) -> tuple[list[float], int]:
+    """Train ``model`` for up to ``rounds`` × ``checks.steps`` steps with the real trainer;
+    after each round ``judge()`` may return True to stop (the verdict is certain).
+
+    Round ``r`` is a short run seeded ``seed + r`` (a fresh batch order; the optimizer
+    restarts). Returns the training losses and the rounds made. Two models trained with
+    the same ``rounds`` see the same batches.
+    """
+    losses: list[float] = []
+    made = 0
+    for r in range(rounds):
+        run = ctx.short_train(
+            model, seed=ctx.config.seed + r, train_split=train_split, evaluate_dev=False
+        )
+        losses += run.losses
+        made += 1
+        if ctx.cancelled() or not run.losses or not all(map(math.isfinite, run.losses)):
+            break
+        if judge is not None and judge():
+            break
+    return losses, made
+
+
+def cached(ctx: Any, key: str, compute: Any) -> Any:
+    """``compute()`` once per check context: checks of one job share a costly measurement
+    (the same fresh model, seed and data give the same result)."""
+    store = vars(ctx).setdefault("_shared_measurements", {})
+    if key not in store:
+        store[key] = compute()
+    return store[key]
+
+
+def majority_correct(data: Any, split: Any) -> np.ndarray:
+    """Per row of ``split``: 1.0 where its label is the training split's majority class
+    (the accuracy of the best model that ignores its input), else 0.0."""
+    majority = int(np.argmax(np.asarray(data.class_counts)))
+    return (np.asarray(split.targets) == majority).astype(np.float64)
+
+
+def accuracy_gap(correct: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """:func:`paired_gap` of accuracies, signed like a loss: ``hi < 0`` means ``correct``
+    is the more accurate by more than noise explains; ``loss``/``reference`` are the two
+    accuracies."""
+    gap = paired_gap(-np.asarray(correct, np.float64), -np.asarray(reference, np.float64))
+    gap["loss"], gap["reference"] = -gap["loss"], -gap["reference"]
+    return gap
+
+
+def beats(loss_gap: dict[str, float], acc_gap: dict[str, float] | None, margin: float) -> bool:
+    """Certainly better than the reference (95 % interval) and by ``margin``: a relative
+    dev-loss reduction, or an absolute accuracy gain."""
+    ref = loss_gap["reference"]
+    loss_gain = -loss_gap["diff"] / ref if ref > 0 else 0.0
+    if loss_gap["hi"] < 0 and loss_gain >= margin:
+        return True
+    return acc_gap is not None and acc_gap["hi"] < 0 and -acc_gap["diff"] >= margin
