@@ -156,31 +156,31 @@ ZOO: tuple[Bug, ...] = (
     Bug(
         "unseeded randomness",
         "dropout-like noise from numpy's unseeded default_rng(): runs are not repeatable",
-        (_fail("fixed_seed", ""),),
+        (_fail("fixed_seed", "different losses"),),
         model="failing_models:build_unseeded_noise",
     ),
     Bug(
         "huge initial logits",
         "the output layer's weights start 300x too large: confident, wrong first outputs",
-        (_fail("init_loss", ""), _fail("initialisation", "")),
+        (_fail("init_loss", "too high"), _fail("initialisation", "huge initial logits")),
         model="failing_models:build_huge_logits",
     ),
     Bug(
         "output bias far off",
         "the output bias starts at +8 for one class",
-        (_fail("init_loss", ""),),
+        (_fail("init_loss", "too high"),),
         model="zoo_common:build_bias_far_off",
     ),
     Bug(
         "input ignored",
         "the model outputs a learned bias only: the text never reaches the output",
-        (_fail("input_independent", ""), _fail("overfit_batch", "")),
+        (_fail("input_independent", "constant input"), _fail("overfit_batch", "loss still")),
         model="failing_models:build_input_ignoring",
     ),
     Bug(
         "probabilities, not logits",
         "the model returns softmax(logits): the loss applies softmax a second time",
-        (_fail("overfit_batch", ""),),
+        (_fail("overfit_batch", "loss still"),),
         model="zoo_common:build_probabilities_out",
     ),
     Bug(
@@ -188,6 +188,12 @@ ZOO: tuple[Bug, ...] = (
         "the pooled embedding is .detach()ed before the head: the embedding never trains",
         (_fail("gradient_flow", "without a gradient"),),
         model="zoo_common:build_detached_embedding",
+    ),
+    Bug(
+        "embedding frozen",
+        "requires_grad=False left on a randomly initialised embedding: it never trains",
+        (_warn("gradient_flow", "1 frozen: embedding.weight"),),
+        model="zoo_common:build_frozen_embedding",
     ),
     # -- data ---------------------------------------------------------------------------
     Bug(
@@ -223,26 +229,26 @@ ZOO: tuple[Bug, ...] = (
     Bug(
         "texts cut to 2 tokens",
         "data.max_len = 2: the model sees two tokens of each text",
-        (_warn("input_view", "truncat"),),
+        (_warn("input_view", "truncated at max_len 2"),),
         settings={"data": {"max_len": 2}},
     ),
     Bug(
         "vocabulary all <unk>",
-        "data.min_freq = 100000: every word becomes <unk>",
-        (_warn("input_view", "unk"),),
+        "data.min_freq = 100000: every word becomes `<unk>`",
+        (_warn("input_view", "<unk> rate"),),
         settings={"data": {"min_freq": 100000}},
     ),
     # -- training settings ----------------------------------------------------------------
     Bug(
         "lr = 0.5",
-        "train.lr = 0.5, far above what the LR range test suggests",
-        (_warn("lr_range", ""),),
-        settings={"train": {"lr": 0.5}},
+        "train.lr = 0.5 for the default TextCNN, far above what the LR range test suggests",
+        (_warn("lr_range", "bottoms out"), _fail("loss_decreases", "prior-entropy floor")),
+        settings={"model": {"name": "textcnn"}, "train": {"lr": 0.5}},
     ),
     Bug(
         "lr = 1e-7",
         "train.lr = 1e-7: training barely moves",
-        (_fail("lr_range", ""), _fail("loss_decreases", "")),
+        (_fail("lr_range", "below the band"), _fail("loss_decreases", "prior-entropy floor")),
         settings={"train": {"lr": 1e-7}},
     ),
 )

@@ -10,6 +10,8 @@ masked token embeddings (``nn.Embedding`` called ``embedding``) into an ``nn.Lin
   ``log C`` and one batch cannot be learnt (overfit_batch must fail).
 - ``build_detached_embedding``: the pooled embedding goes through ``.detach()`` before the
   head: the embedding never receives a gradient (gradient_flow must fail).
+- ``build_frozen_embedding``: ``embedding.weight.requires_grad = False`` left over from an
+  experiment: the random embedding never trains (gradient_flow must warn and list it).
 - ``build_bias_far_off``: the output bias starts at +8 for class 0, so every initial
   prediction is confidently class 0 (init_loss must fail).
 - ``build_backprop_mixing``: adds ``roll(h) - roll(h).detach()``: zero in the forward pass,
@@ -61,6 +63,12 @@ def build_probabilities_out(spec) -> nn.Module:
 
 def build_detached_embedding(spec) -> nn.Module:
     return DetachedEmbedding(spec)
+
+
+def build_frozen_embedding(spec) -> nn.Module:
+    model = _Pooled(spec)
+    model.embedding.weight.requires_grad_(False)
+    return model
 
 
 def build_bias_far_off(spec) -> nn.Module:
