@@ -81,12 +81,12 @@ def _row(label: str, results: dict, names: list[str], seconds: float, note: str 
     from bug_zoo import glyph
 
     cells = " ".join(glyph(results.get(n)) for n in names)
-    return f"{label:<34} {cells}  {seconds:6.1f} s  {note}".rstrip()
+    return f"{label:<38} {cells}  {seconds:6.1f} s  {note}".rstrip()
 
 
 def _header(names: list[str]) -> str:
     # one column per check, numbered; the key follows the table
-    return f"{'':<34} " + " ".join(f"{i % 10}" for i in range(1, len(names) + 1))
+    return f"{'':<38} " + " ".join(f"{i % 10}" for i in range(1, len(names) + 1))
 
 
 def _key(names: list[str]) -> str:
@@ -132,7 +132,7 @@ def run_sound(names: list[str]) -> bool:
         print(_row(label, results, names, seconds, note), flush=True)
         for n, r in results.items():
             if r.status in ("warn", "error"):
-                print(f"{'':<36}{r.status} {n}: {r.summary}", flush=True)
+                print(f"{'':<40}{r.status} {n}: {r.summary}", flush=True)
     return ok
 
 
