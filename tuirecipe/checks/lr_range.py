@@ -10,9 +10,12 @@ sweep only after a short warm-up), falls, bottoms out and explodes; a good learn
 sits on the steep part of the descent, up to a tenth of the rate at the minimum: the
 suggested band.
 
-The verdict on ``train.lr``: more than 10× outside the band warns, more than 100× above it
-fails (1000× below it: a low rate is slow, not broken); at or past the sweep's minimum, or
-past where it exploded, warns.
+The verdict on ``train.lr``: more than 10× above the band warns, more than 100× above it
+fails; at or past the sweep's minimum, or past where it exploded, warns. Below, the measure
+is from the band's foot or, when lower, the onset of the descent (one step per rate shows
+little progress at small rates, so the steep part sits above rates that train fine over a
+whole run): more than 10× below warns (slow), more than 1000× fails (a low rate is slow, not
+broken; loss_decreases judges whether a slow run learns).
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ def suggest(lrs: list[float], smoothed: list[float]) -> dict[str, Any]:
     # descent is looked for only on the descent itself (the part of the curve between 10 %
     # and 90 % of the way from the start to the minimum), over a window of a few steps.
     start, low = smoothed[0], smoothed[best]
+    low_loss = low
     window = max(1, len(smoothed) // 20)
     for k in range(1, best + 1):
         if not low + 0.1 * (start - low) <= smoothed[k] <= start - 0.1 * (start - low):
@@ -82,9 +86,17 @@ def suggest(lrs: list[float], smoothed: list[float]) -> dict[str, Any]:
     low, high = lrs[steepest], lrs[best] / 10
     if low > high:
         low, high = high, low
+    # Where the descent begins: the first rate at which the loss has come a tenth of the way
+    # down. A one-step-per-rate sweep sees little progress at small rates, so the steep part
+    # sits well above rates that train fine over a whole run; "too low" is judged from here.
+    onset = next(
+        (lrs[k] for k in range(best + 1) if smoothed[k] <= start - 0.1 * (start - low_loss)),
+        lrs[best],
+    )
     return {
         "lr_at_min": lrs[best],
         "lr_steepest": lrs[steepest],
+        "lr_onset": onset,
         "suggested_low": low,
         "suggested_high": high,
         "min_index": best,
@@ -110,12 +122,15 @@ def fell_by(losses: list[float], window: int = 5) -> float:
     return (start - min(means)) / abs(start) if start else 0.0
 
 
-def band_factor(lr: float, low: float, high: float) -> float:
-    """How far ``lr`` lies outside ``[low, high]``, as a factor (1 inside the band)."""
+def band_factor(lr: float, low: float, high: float, onset: float | None = None) -> float:
+    """How far ``lr`` lies outside ``[low, high]``, as a factor (1 inside the band). Below
+    the band it is measured from ``onset`` (where the swept loss starts to fall) when that
+    is lower: a rate between the two trains, only more slowly than the suggestion."""
     if lr > high:
         return lr / high
-    if lr < low:
-        return low / lr
+    floor = min(low, onset) if onset is not None else low
+    if lr < floor:
+        return floor / lr
     return 1.0
 
 
@@ -183,7 +198,7 @@ class LrRange(Check):
         start, low = smoothed[0], min(smoothed)
         drop = fell_by(losses)
         lr = float(cfg.train.lr)
-        factor = band_factor(lr, found["suggested_low"], found["suggested_high"])
+        factor = band_factor(lr, found["suggested_low"], found["suggested_high"], found["lr_onset"])
         numbers = {
             **{k: v for k, v in found.items() if k != "min_index"},
             "steps": len(losses),
@@ -222,7 +237,12 @@ class LrRange(Check):
             f" loss {start:.3g}→{low:.3g}); train.lr is {lr:.2g}"
         )
         side = "above" if lr > found["suggested_high"] else "below"
-        where = f", {factor:.0f}× {side} the band"
+        where = (
+            f", {factor:.0f}× above the band"
+            if side == "above"
+            else f", {factor:.0f}× below the band and where the loss starts to fall "
+            f"({min(found['suggested_low'], found['lr_onset']):.2g})"
+        )
         if factor > (FAIL_FACTOR if side == "above" else FAIL_BELOW_FACTOR):
             return Outcome(
                 "fail",
