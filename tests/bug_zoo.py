@@ -7,6 +7,10 @@ key. ``expect`` names the checks that must give a verdict (``fail``, or ``warn``
 issue asks for a warning, or ``error`` for the one shape message) and a phrase their
 summary must contain.
 
+The data bugs are made in the CSV a person would have (zoo_verdicts.py makes the same ones
+in prepared synthetic data for the verdicts' unit tests): so the loader, the profile's
+dev/train overlap and every check see them as they would in use.
+
 The sound setup is ``fasttext`` at the project's defaults on a stratified slice of the
 built-in demo (``zoo_frame``), written to a CSV: small enough that the whole checklist on
 every entry fits in CI. ``run_entry`` runs the whole automatic checklist in this process
