@@ -4,23 +4,29 @@
   repository; a user's clone will not have it). Mark tests that read them with
   ``@requires_real_data`` (``from conftest import REAL_DATA, requires_real_data``) or take
   the ``real_data`` fixture, which skips when the folder is absent.
+- Levels: ``tests/unit`` (the core, in process), ``tests/functional`` (consoles under
+  ``run_test``, CLI and worker processes, the pty console), ``tests/snapshot``
+  (``snap_compare``; stored SVGs in ``tests/snapshot/__snapshots__/<module>/``). A unit
+  test that runs a Textual app, starts ``python -m tuirecipe...`` or opens a pty fails.
 - Every test session gets its own ``TUIRECIPE_CACHE`` (a temp folder), so the demo
   datasets are never written to the user's ``~/.cache``.
-- Console tests: ``wait_for(pilot, condition)`` (``from conftest import wait_for``), and
-  the ``without_data_pane`` fixture (``pytestmark = pytest.mark.usefixtures(...)``).
+- Waiting: ``from support.waiting import wait_for, wait_until`` (poll with a deadline;
+  never a fixed sleep). ``wait_for`` is also importable from here for older imports.
+- Console tests: the ``without_data_pane`` fixture (``pytestmark = pytest.mark.usefixtures(...)``).
 """
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.waiting import wait_for  # noqa: F401  (older ``from conftest import``)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO_ROOT.parent / "shared" / "data" / "real"
+UNIT_TESTS = Path(__file__).resolve().parent / "unit"
 
 requires_real_data = pytest.mark.skipif(
     not REAL_DATA.is_dir(), reason=f"real datasets not available at {REAL_DATA}"
@@ -33,18 +39,6 @@ def real_data() -> Path:
     if not REAL_DATA.is_dir():
         pytest.skip(f"real datasets not available at {REAL_DATA}")
     return REAL_DATA
-
-
-async def wait_for(
-    pilot, condition: Callable[[], object], seconds: float = 5.0, interval: float = 0.05
-) -> bool:
-    """Let a running console work until ``condition()`` holds or ``seconds`` pass."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await pilot.pause(interval)
-    return bool(condition())
 
 
 @pytest.fixture
@@ -79,3 +73,34 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _unit_level_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests stay fast and in process: no Textual app, no tuirecipe CLI or worker
+    process, no pseudo-terminal. (A ``python -c`` import check is allowed.)"""
+    if UNIT_TESTS not in Path(request.node.path).resolve().parents:
+        return
+    import subprocess
+
+    from textual.app import App
+
+    def refuse(what: str):
+        def refused(*args, **kwargs):
+            raise AssertionError(f"a unit test may not {what}: move it to tests/functional")
+
+        return refused
+
+    original_init = subprocess.Popen.__init__
+
+    def guarded_init(self, args, *rest, **kwargs):
+        argv = [str(a) for a in args] if isinstance(args, (list, tuple)) else [str(args)]
+        for flag, module in zip(argv, argv[1:]):
+            if flag == "-m" and module.split(".")[0] == "tuirecipe":
+                refuse(f"start `python -m {module}`")()
+        original_init(self, args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded_init)
+    monkeypatch.setattr(App, "run_test", refuse("run a Textual app"))
+    monkeypatch.setattr(App, "run", refuse("run a Textual app"))
+    monkeypatch.setattr(os, "openpty", refuse("open a pseudo-terminal"))

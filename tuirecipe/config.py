@@ -116,6 +116,9 @@ class ModelConfig:
             )
 
 
+SCHEDULES = ("constant", "linear", "cosine")
+
+
 @dataclass
 class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -137,6 +140,8 @@ class TrainConfig:
     adv_alpha: float = 0.3  # PGD step size
     adv_steps: int = 3  # PGD steps
     threads: int = 0  # torch CPU threads in the worker; 0 = all cores but one
+    schedule: str = "constant"  # constant | linear | cosine: decay of lr to 0 by the last step
+    warmup_steps: int = 0  # steps of linear warm-up from near 0 to lr before the schedule
 
     def _validate(self, check: _Checker) -> None:
         check.that(
@@ -171,6 +176,10 @@ class TrainConfig:
         check.that("adv_alpha", self.adv_alpha > 0, f"must be greater than 0, got {self.adv_alpha}")
         check.that("adv_steps", self.adv_steps >= 1, f"must be at least 1, got {self.adv_steps}")
         check.that("threads", self.threads >= 0, f"must be 0 (auto) or more, got {self.threads}")
+        check.choice("schedule", self.schedule, SCHEDULES)
+        check.that(
+            "warmup_steps", self.warmup_steps >= 0, f"must be 0 or more, got {self.warmup_steps}"
+        )
 
 
 @dataclass

@@ -21,6 +21,7 @@ from tuirecipe.config import Config
 from tuirecipe.errors import ModelError, UserError
 from tuirecipe.train.callbacks import Checkpoint, DevPredictionsFile, standard_callbacks
 from tuirecipe.train.device import is_out_of_memory, pick_device
+from tuirecipe.train.optim import make_optimizer, make_scheduler
 from tuirecipe.train.seed import seed_everything
 from tuirecipe.train.trainer import Trainer, TrainResult
 
@@ -93,6 +94,9 @@ def prepare_training(
         DevPredictionsFile(ctx.run.path / "dev_predictions.json"),
         Checkpoint(ctx.run.path / "model.pt"),
     ]
+    model = model.to(device)
+    optimizer = make_optimizer(model, config.train)
+    total = total_steps(len(data.train), config.train)
     return Trainer(
         model,
         data,
@@ -101,6 +105,8 @@ def prepare_training(
         emit=ctx.emit,
         control=ctx.control,
         device=device,
+        optimizer=optimizer,
+        scheduler=make_scheduler(optimizer, config.train, total),
         callbacks=callbacks,
         embedding_module=config.model.embedding_module,
     )
