@@ -3,8 +3,8 @@
 Two tables, each with every check's glyph (✗ fail, ! warn, ✓ pass, E error, · did not run)
 and the seconds each row took:
 
-- the bug zoo (tests/bug_zoo.py) on its slice of the demo: each bug must be caught by the
-  checks its entry names (marked where it is not);
+- the bug zoo (tests/support/bug_zoo.py) on its slice of the demo: each bug must be caught
+  by the checks its entry names (marked where it is not);
 - sound setups at the project's defaults: the five built-in models on the demo and on the
   real sets trec and sms_spam (``<repo parent>/shared/data/real``; skipped when absent), the
   sample user model (sample_configs/user_model.toml unchanged), the shipped sample configs
@@ -78,7 +78,7 @@ def sound_setups() -> list[tuple[str, object]]:
 
 
 def _row(label: str, results: dict, names: list[str], seconds: float, note: str = "") -> str:
-    from bug_zoo import glyph
+    from support.bug_zoo import glyph
 
     cells = " ".join(glyph(results.get(n)) for n in names)
     return f"{label:<38} {cells}  {seconds:6.1f} s  {note}".rstrip()
@@ -94,7 +94,7 @@ def _key(names: list[str]) -> str:
 
 
 def run_zoo(names: list[str]) -> tuple[list[tuple[object, dict, float]], bool]:
-    import bug_zoo
+    from support import bug_zoo
 
     frame = bug_zoo.zoo_frame()
     rows, ok = [], True
@@ -138,7 +138,7 @@ def run_sound(names: list[str]) -> bool:
 
 def markdown(rows: list[tuple[object, dict, float]], names: list[str]) -> str:
     """The README's table: one row per zoo entry (bold where its entry expects a verdict)."""
-    from bug_zoo import glyph
+    from support.bug_zoo import glyph
 
     lines = [
         "| bug | " + " | ".join(f"`{n}`" for n in names) + " |",

@@ -1,6 +1,7 @@
-"""The bug zoo (tests/bug_zoo.py) through the whole automatic checklist: every bug is caught
-by the check its entry names, with the expected words; the sound setup it is built from
-gets no ✗; the README's matrix lists exactly the zoo's entries and expectations.
+"""The bug zoo (tests/support/bug_zoo.py) through the whole automatic checklist: every bug
+is caught by the check its entry names, with the expected words; the sound setup it is
+built from gets no ✗; the README's matrix lists exactly the zoo's entries and
+expectations.
 
 Each entry runs every automatic check in this process on a 1500-row stratified slice of
 the demo (about a minute for the whole zoo on one core); the full matrix, with the sound
@@ -13,13 +14,13 @@ import re
 from pathlib import Path
 
 import pytest
-from bug_zoo import ZOO, Bug, glyph, missed, run_entry, zoo_frame
+from support import REPO_ROOT
+from support.bug_zoo import ZOO, Bug, glyph, missed, run_entry, zoo_frame
 
 from tuirecipe.checks.runner import selected_checks
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-ROOT = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- checks matrix: begin"
 END = "<!-- checks matrix: end -->"
 
@@ -68,7 +69,7 @@ def test_the_zoo_is_large_and_names_real_checks() -> None:
 
 
 def _readme_table() -> list[list[str]]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert BEGIN in text and END in text, "README.md: the checks matrix markers are missing"
     block = text.split(BEGIN, 1)[1].split("\n", 1)[1].split(END, 1)[0]
     return [

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-TESTS = Path(__file__).resolve().parent
+SUPPORT = Path(__file__).resolve().parent  # the broken models load from here
 ZOO_ROWS = 1500  # rows of the demo slice; the dev split is data.dev_fraction of it
 
 
@@ -44,7 +44,7 @@ class Bug:
     name: str  # the matrix's row label
     what: str  # the bug in plain words
     expect: tuple[Expect, ...]
-    model: str = ""  # "module:function" of a user model in tests/, or "" for fasttext
+    model: str = ""  # "module:function" of a model in tests/support/, or "" for fasttext
     frame: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # changes the CSV rows
     dev_is_train: bool = False  # data.dev_path = data.path
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # config sections
@@ -289,7 +289,7 @@ def zoo_config(bug: Bug | None, folder: Path, frame: pd.DataFrame):
     }
     if bug is not None:
         if bug.model:
-            table["model"] = {"name": bug.model, "python_path": [str(TESTS)]}
+            table["model"] = {"name": bug.model, "python_path": [str(SUPPORT)]}
         if bug.dev_is_train:
             table["data"]["dev_path"] = str(path)
         for section, keys in bug.settings.items():

@@ -10,17 +10,16 @@ and every shipped sample config — takes several minutes: run
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from conftest import REAL_DATA
+from support import REPO_ROOT
 
 from tuirecipe.checks.runner import run_checks
 from tuirecipe.config import config_from_dict, load_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_configs"
+SAMPLES = REPO_ROOT / "sample_configs"
 
 
 def _real(name: str) -> str:

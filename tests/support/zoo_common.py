@@ -1,5 +1,5 @@
-"""More broken models for the bug zoo (tests/bug_zoo.py): common mistakes that the models of
-failing_models.py, zoo_newchecks.py and zoo_verdicts.py do not cover.
+"""More broken models for the bug zoo (bug_zoo.py, this folder): common mistakes that the
+models of failing_models.py, zoo_newchecks.py and zoo_verdicts.py do not cover.
 
 Each builder takes a ``ModelSpec`` like a user's ``build(spec)``; each model pools the
 masked token embeddings (``nn.Embedding`` called ``embedding``) into an ``nn.Linear``
