@@ -251,6 +251,22 @@ def _pick(views: list[ResultView]) -> ResultView:
     return current[0] if current else views[0]
 
 
+def judge_tick(inputs: CurrentInputs, name: str, entry: dict[str, Any]) -> ResultView:
+    """A tick as stored (``ChecklistStore.tick``) judged against ``inputs``."""
+    verdict = inputs.judge(name, entry, verb="ticked", redo="tick it again")
+    return ResultView(
+        name=name,
+        kind="tick",
+        status="ticked",
+        summary=str(entry.get("note", "")),
+        current=verdict.current,
+        stale_reason=verdict.reason,
+        ran_on=str(entry.get("ran_on", "")),
+        time=float(entry.get("time", 0.0) or 0.0),
+        record=dict(entry),
+    )
+
+
 def checklist_view(
     config: Config, runs_dir: str | Path | None = None, *, inputs: CurrentInputs | None = None
 ) -> ChecklistView:
@@ -267,22 +283,11 @@ def checklist_view(
         if records:
             results[name] = _pick([judge_result(inputs, r) for r in records])
     store = ChecklistStore(runs)
-    ticks = {}
-    for name, entry in store.ticks().items():
-        if not isinstance(entry, dict):
-            continue
-        verdict = inputs.judge(name, entry, verb="ticked", redo="tick it again")
-        ticks[name] = ResultView(
-            name=name,
-            kind="tick",
-            status="ticked",
-            summary=str(entry.get("note", "")),
-            current=verdict.current,
-            stale_reason=verdict.reason,
-            ran_on=str(entry.get("ran_on", "")),
-            time=float(entry.get("time", 0.0) or 0.0),
-            record=dict(entry),
-        )
+    ticks = {
+        name: judge_tick(inputs, name, entry)
+        for name, entry in store.ticks().items()
+        if isinstance(entry, dict)
+    }
     human = store.human_baseline()
     human_view = None
     if human is not None:

@@ -43,6 +43,7 @@ from tuirecipe.checks.store import (
     ResultView,
     checklist_view,
     judge_result,
+    judge_tick,
 )
 from tuirecipe.config import Config
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
@@ -56,22 +57,6 @@ from tuirecipe.ui.widgets.check_lines import ChecklistState, check_prompt, check
 TICKABLE_AUTO = ("input_view",)  # automatic checks a person also confirms by looking
 NARROW_WIDTH = 100  # below this the side panel hides; `d` shows details full screen
 TOPICS = ("check_started", "check_progress", "check_result", "status", "error")
-
-
-def judge_tick(inputs: CurrentInputs, name: str, entry: dict[str, Any]) -> ResultView:
-    """A tick as stored (``ChecklistStore.tick``) judged against ``inputs``."""
-    verdict = inputs.judge(name, entry, verb="ticked", redo="tick it again")
-    return ResultView(
-        name=name,
-        kind="tick",
-        status="ticked",
-        summary=str(entry.get("note", "")),
-        current=verdict.current,
-        stale_reason=verdict.reason,
-        ran_on=str(entry.get("ran_on", "")),
-        time=float(entry.get("time", 0.0) or 0.0),
-        record=dict(entry),
-    )
 
 
 def judge_human(inputs: CurrentInputs, saved: dict[str, Any]) -> ResultView:
