@@ -270,6 +270,41 @@ def test_overfit_batch_retries_past_a_tiny_learning_rate_that_lr_range_flags(tin
     assert lr_result.status in ("warn", "fail") and "below the band" in lr_result.summary
 
 
+def test_overfit_batch_retries_below_a_learning_rate_far_too_high(tiny) -> None:
+    # train.lr above the LR range test's band: the retry goes down to the band, not 10×
+    # higher still (which only bounces), so overfit_batch judges the model, not the rate
+    ctx = make_ctx(tiny, "textcnn", train={"lr": 5.0}, checks={"overfit_steps": 100})
+    result = run_one(OverfitBatch, ctx)
+    assert result.status == "pass", result.summary
+    assert result.numbers["tries"] == 2 and result.numbers["lr"] < 1.0
+    assert "at train.lr 5 it was still" in result.summary
+
+
+def test_overfit_batch_says_when_only_the_training_loss_got_there(tiny) -> None:
+    from tuirecipe.checks.torchutil import tiny_split
+
+    split = tiny_split(tiny, 16, seed=0)
+    targets = torch.as_tensor(split.targets)
+    attempt = {
+        "lr": 0.1,
+        "max_steps": 100,
+        "losses": [1.0, 0.01],
+        "final": 0.01,
+        "eval_loss": 1.2,
+        "correct": 5,
+        "out": torch.zeros(16, 3),
+        "targets": targets,
+        "low": True,
+        "passed": False,
+    }
+    outcome = OverfitBatch._verdict(tiny, split, [attempt], attempt, 0.05)
+    assert outcome.status == "fail"
+    assert outcome.summary.startswith(
+        "only 5/16 examples right in eval mode (loss 1.2000) though the training loss "
+        "reached 0.0100 < 0.05"
+    )
+
+
 def test_balanced_sample() -> None:
     from tuirecipe.checks.torchutil import balanced_indices
 

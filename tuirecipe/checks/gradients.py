@@ -224,7 +224,8 @@ class Saliency(Check):
             gold_name = names[gold] if gold < len(names) else str(gold)
             prob = float(torch.softmax(out.detach()[0].double(), 0)[predicted])
         else:
-            pred_name, gold_name, prob = f"{float(out[0, 0]):.4g}", f"{float(target[0]):.4g}", None
+            pred_name, gold_name = f"{float(out.detach()[0, 0]):.4g}", f"{float(target[0]):.4g}"
+            prob = None
         ranked = sorted(range(len(values)), key=lambda k: -abs(values[k]))
         top = [{"token": tokens[k], "position": k, "saliency": values[k]} for k in ranked[:10]]
         numbers = {

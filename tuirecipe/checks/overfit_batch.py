@@ -19,11 +19,11 @@ class OverfitBatch(Check):
     order = 50
     description = (
         "Trains on a few class-balanced training examples in one batch until every one "
-        "is predicted right and the loss is below checks.overfit_loss. When train.lr is "
-        "too slow for that, it tries again at the top of the LR range test's band with a "
-        "larger step budget (stopping as soon as it gets there). A model that cannot "
-        "memorise a handful of examples has a bug, too little capacity or a learning "
-        "rate that is far off."
+        "is predicted right and the loss is below checks.overfit_loss. When train.lr does "
+        "not get there (too slow, or so fast it bounces), it tries again at the top of the "
+        "LR range test's band with a larger step budget (stopping as soon as it gets "
+        "there). A model that cannot memorise a handful of examples has a bug, too little "
+        "capacity or a learning rate that is far off."
     )
 
     def run(self, ctx: Any) -> Outcome:
@@ -52,12 +52,13 @@ class OverfitBatch(Check):
     @staticmethod
     def _faster_lr(ctx: Any, config_lr: float) -> float | None:
         """The retry's rate: the top of the LR range test's band (shared with lr_range),
-        or 10× train.lr when the sweep gives nothing above train.lr."""
+        also when train.lr is above the band, or 10× train.lr when the sweep gives none."""
         from tuirecipe.checks.lr_range import lr_sweep
 
         sweep = lr_sweep(ctx)
         found = sweep.get("found")
-        if found and found["suggested_high"] > config_lr and sweep.get("trainable"):
+        if found and sweep.get("trainable"):
+            # below the band: faster; above it, 10× faster still would only diverge
             return float(found["suggested_high"])
         return config_lr * 10
 
@@ -174,7 +175,14 @@ class OverfitBatch(Check):
             f"{len(losses)} steps on {n} examples, target {target:g} "
             f"(lr {best['lr']:.2g}{acc}){retry}"
         )
-        if classify and best["correct"] == n:
+        if best["low"] and classify:
+            # the training-mode loss got there, the eval-mode predictions did not
+            summary = (
+                f"only {best['correct']}/{n} examples right in eval mode (loss "
+                f"{best['eval_loss']:.4f}) though the training loss reached {final:.4f} < "
+                f"{target:g} after {len(losses)} steps (lr {best['lr']:.2g}){retry}"
+            )
+        elif classify and best["correct"] == n:
             # every argmax right is easy on a few examples; memorised means a low loss too
             summary += ": every example right, but the loss is not near zero"
         return Outcome(
