@@ -91,9 +91,11 @@ def _counting_models(ctx: Any) -> Iterator[list[int]]:
         return original(*args, **kwargs)
 
     ctx.fresh_model = counted
+    vars(ctx)["_model_uses"] = built  # torchutil.cached counts a shared measurement's model
     try:
         yield built
     finally:
+        vars(ctx).pop("_model_uses", None)
         if own:
             ctx.fresh_model = original
         else:

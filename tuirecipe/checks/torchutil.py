@@ -262,9 +262,17 @@ def cached(ctx: Any, key: str, compute: Any) -> Any:
     """``compute()`` once per check context: checks of one job share a costly measurement
     (the same fresh model, seed and data give the same result)."""
     store = vars(ctx).setdefault("_shared_measurements", {})
+    uses = vars(ctx).get("_model_uses")  # the running check's count of fresh models
     if key not in store:
-        store[key] = compute()
-    return store[key]
+        before = len(uses) if uses is not None else 0
+        value = compute()
+        store[key] = (value, uses is not None and len(uses) > before)
+    value, built_a_model = store[key]
+    if built_a_model and uses is not None:
+        # A check that reads a measurement made on a fresh model used that model: the
+        # runner's forward diagnosis (NaN rows, shapes) applies to it as if it built it.
+        uses.append(1)
+    return value
 
 
 def majority_correct(data: Any, split: Any) -> np.ndarray:
