@@ -469,3 +469,16 @@ def test_a_training_job_follows_the_configured_schedule(tmp_path: Path) -> None:
     expected = [0.005, 0.01, 0.01, 0.01 * 5 / 6, 0.01 * 4 / 6, 0.01 * 3 / 6, 0.01 * 2 / 6]
     assert lrs[: len(expected)] == pytest.approx(expected)
     assert len(lrs) == 8 and 0 < lrs[-1] < lrs[-2]
+
+
+def test_the_trainer_class_stays_small() -> None:
+    # issue 10: a minGPT-sized loop; everything that is not the loop is a callback
+    import ast
+    import inspect
+
+    import tuirecipe.train.trainer as trainer_module
+
+    tree = ast.parse(inspect.getsource(trainer_module))
+    [cls] = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Trainer"]
+    assert cls.end_lineno is not None
+    assert cls.end_lineno - cls.lineno + 1 <= 160
