@@ -293,3 +293,26 @@ async def test_the_followed_run_reaches_the_header_under_a_modal_screen(tmp_path
         run_label = header.query_one("#header-run", Label)
         assert str(run_label.render()) == "run 2026[/]-odd-run"  # literally, no markup
         assert header.query_one("#header-state", Label).has_class("-running")
+
+
+async def test_a_toast_quoting_markup_is_drawn_literally(tmp_path):
+    # A notification quotes an exception, a path or a run id: "[/]" in it is text. As
+    # markup the toast raised MarkupError while drawing and took the console down.
+    from textual.widgets._toast import Toast
+
+    from tuirecipe.ui.panes.train import TrainPane
+
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        message = "could not read /data/[/]odd[bold]/notes.md: [Errno 13]"
+        app.query_one(TrainPane).notify(message, severity="error")  # a widget's notify
+        toasts = []
+
+        def shown() -> bool:
+            toasts[:] = list(app.screen.query(Toast))
+            return bool(toasts)
+
+        await wait_for(pilot, shown, 5)
+        assert message in toasts[0].render().plain
+        await pilot.pause()
+    assert app.return_code in (None, 0)

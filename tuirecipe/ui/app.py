@@ -18,6 +18,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Label, TabbedContent, TabPane
 
 from tuirecipe.config import Config
@@ -272,6 +273,20 @@ class TuiRecipeApp(App[int]):
 
     def action_refresh_runs(self) -> None:
         self.query_one(RunsPane).refresh_runs()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast is plain text, whoever asks (widgets pass ``markup=True``): the
+        messages quote exceptions, paths, run ids and typed values, and a ``[/]`` in one
+        is data, not a tag (as markup it was misdrawn or refused)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def action_save_notes(self) -> None:
         if self.query_one(NotesPane).save():
