@@ -316,3 +316,24 @@ async def test_a_toast_quoting_markup_is_drawn_literally(tmp_path):
         assert message in toasts[0].render().plain
         await pilot.pause()
     assert app.return_code in (None, 0)
+
+
+async def test_the_run_lines_show_motivation_paths_and_errors_literally(tmp_path):
+    # The typed motivation, the data path and a worker's error message reach the Train
+    # pane's lines as they are: a "[/]" in any of them is text, not a closing tag.
+    from textual.widgets import Label
+
+    from tuirecipe.ui.widgets.run_status import RunStatus
+
+    app = make(tmp_path, data={"path": "data/[/]odd[b].csv"})
+    async with app.run_test(size=SIZE) as pilot:
+        await show(pilot, "3", "train")
+        status = app.query_one(RunStatus)
+        status.show_run("20261130-000000-demo", "try [/] without [bold]dropout")
+        await pilot.pause()
+
+        def line(part: str) -> str:
+            return str(status.query_one(part, Label).render())
+
+        assert "why: try [/] without [bold]dropout" in line("#train-run")
+        assert "data data/[/]odd[b].csv" in line("#train-config")

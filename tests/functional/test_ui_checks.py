@@ -136,8 +136,8 @@ async def switch_config(pilot, pane, config) -> None:
 
 async def test_results_of_another_model_or_data_are_shown_stale_with_their_reason(tmp_path):
     """Issue 11, point 4: checks run on one config, then the model and the data change."""
-    from test_checks_stale import FAST_CHECKS, check_job, write_csv
-    from test_checks_stale import config as csv_config
+    from support.check_jobs import FAST_CHECKS, check_job, write_csv
+    from support.check_jobs import config as csv_config
 
     from tuirecipe.checks.store import ChecklistStore
 
@@ -207,8 +207,8 @@ async def test_a_live_result_is_judged_against_the_config(tmp_path):
     never hides the verdict before it."""
     import time
 
-    from test_checks_stale import config as csv_config
-    from test_checks_stale import write_csv
+    from support.check_jobs import config as csv_config
+    from support.check_jobs import write_csv
 
     from tuirecipe.checks.fingerprint import CurrentInputs
     from tuirecipe.events import CheckResult

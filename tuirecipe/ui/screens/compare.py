@@ -86,7 +86,7 @@ class CompareScreen(Screen[None]):
         from tuirecipe.tune.seeds import seed_noise_verdict
 
         self.seed_noise = await asyncio.to_thread(seed_noise_verdict, self.runs[0], self.runs[1])
-        self.query_one("#compare-seed-noise", Label).update(f"Seed noise: {self.seed_noise}")
+        self.query_one("#compare-seed-noise", Label).update(Text(f"Seed noise: {self.seed_noise}"))
 
     @work(group="compare-load")
     async def load_histories(self) -> None:

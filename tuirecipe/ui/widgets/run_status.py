@@ -82,14 +82,16 @@ class RunStatus(Vertical):
         self.total_steps: int | None = None
 
     def compose(self) -> ComposeResult:
-        yield Label(config_line(self.config), id="train-config")
-        yield Label(IDLE_TEXT, id="train-run")
+        # Plain text, never markup: paths, run ids, the typed motivation, error messages
+        # and "[low, high]" intervals are shown as they are.
+        yield Label(config_line(self.config), id="train-config", markup=False)
+        yield Label(IDLE_TEXT, id="train-run", markup=False)
         with Horizontal(id="train-progress-row"):
             yield RunProgress(id="train-progress")
-            yield Label("", id="train-rate")
-        yield Label("", id="train-step")
-        yield Label("", id="train-eval")
-        yield Label("", id="train-message")
+            yield Label("", id="train-rate", markup=False)
+        yield Label("", id="train-step", markup=False)
+        yield Label("", id="train-eval", markup=False)
+        yield Label("", id="train-message", markup=False)
 
     def on_mount(self) -> None:
         for part in ("#train-step", "#train-eval", "#train-message"):
