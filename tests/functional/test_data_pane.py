@@ -337,3 +337,24 @@ async def test_demo_data_profiles_with_the_real_profiler(
         titles = [str(c.title) for c in app.query_one(ProfileView).query(Collapsible)]
         for name in ("Size", "Labels", "Lengths", "Duplicates", "Corrupted rows"):
             assert any(t.startswith(name) for t in titles), (name, titles)
+
+
+async def test_a_load_error_quoting_markup_is_shown_literally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The loader's message quotes the path; "[/]" in it is text, not a closing tag.
+    monkeypatch.setenv("TUIRECIPE_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "odd[" / "]name"
+    folder.mkdir(parents=True)
+    (folder / "d.csv").write_text("text,label\nhello,a\n", encoding="utf-8")
+    config = config_from_dict(
+        {
+            "runs_dir": str(tmp_path / "runs"),
+            "data": {"path": str(folder / "d.csv"), "label_column": "y"},
+        }
+    )
+    app = PaneApp(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        shown = "\n".join(str(w.render()) for w in app.query(".profile-empty"))
+        assert "data.label_column" in shown and "odd[/]name" in shown, shown

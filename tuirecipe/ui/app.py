@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -70,7 +71,7 @@ class DataSlot(Vertical):
         except Exception as exc:  # the console goes on without it; the log has the trace
             self.log.error(f"Data pane failed to load: {exc!r}")
             self.query_one("#data-loading", Label).update(
-                f"The Data pane failed to load: {type(exc).__name__}: {exc}"
+                Text(f"The Data pane failed to load: {type(exc).__name__}: {exc}")
             )
             return
         await self.query_one("#data-loading", Label).remove()

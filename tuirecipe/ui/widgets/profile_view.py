@@ -74,4 +74,5 @@ class ProfileView(VerticalScroll):
 
     def show_message(self, message: str) -> None:
         self.remove_children()
-        self.mount(Static(message, classes="profile-empty"))
+        # Load errors quote paths and exception texts: shown as they are, never as markup.
+        self.mount(Static(message, classes="profile-empty", markup=False))
