@@ -358,3 +358,27 @@ async def test_a_load_error_quoting_markup_is_shown_literally(
         await _settle(app, pilot)
         shown = "\n".join(str(w.render()) for w in app.query(".profile-empty"))
         assert "data.label_column" in shown and "odd[/]name" in shown, shown
+
+
+async def test_the_source_line_and_label_filter_show_markup_like_text_literally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A loadable file whose path and labels read as markup: the pane loads it and shows
+    # both as they are (the source line raised MarkupError and the profile never came).
+    monkeypatch.setenv("TUIRECIPE_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "d[" / "]ir"
+    folder.mkdir(parents=True)
+    rows = [f"text {i},{'[b]neg' if i % 2 else 'pos[/]'}" for i in range(60)]
+    (folder / "d.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    config = config_from_dict(
+        {"runs_dir": str(tmp_path / "runs"), "data": {"path": str(folder / "d.csv")}}
+    )
+    app = PaneApp(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        source = str(app.query_one("#data-source").render())
+        assert "d[/]ir" in source and "60 rows" in source, source
+        from textual.widgets import Select
+
+        prompts = [str(p) for p, _ in app.query_one("#filter-label", Select)._options]
+        assert "[b]neg" in prompts and "pos[/]" in prompts, prompts

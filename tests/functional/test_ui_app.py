@@ -337,3 +337,19 @@ async def test_the_run_lines_show_motivation_paths_and_errors_literally(tmp_path
 
         assert "why: try [/] without [bold]dropout" in line("#train-run")
         assert "data data/[/]odd[b].csv" in line("#train-config")
+
+
+async def test_the_start_prompt_quotes_a_markup_like_data_path_literally(tmp_path):
+    # s on the Train pane opens a prompt that quotes the config line; a data path with
+    # "[/]" in it crashed the console there.
+    from textual.widgets import Label
+
+    from tuirecipe.ui.modals import TextPrompt
+
+    app = make(tmp_path, data={"path": "d[/]ir/[b]data.csv"})
+    async with app.run_test(size=SIZE) as pilot:
+        await show(pilot, "3", "train")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), 5)
+        explain = app.screen.query_one(".dialog-explain", Label)
+        assert "data d[/]ir/[b]data.csv" in str(explain.render())

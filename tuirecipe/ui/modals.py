@@ -28,9 +28,10 @@ class TextPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self._title, classes="dialog-title")
+            # Plain text: the explanation quotes the config (paths) and titles may too.
+            yield Label(self._title, classes="dialog-title", markup=False)
             if self._explain:
-                yield Label(self._explain, classes="dialog-explain")
+                yield Label(self._explain, classes="dialog-explain", markup=False)
             yield Input(value=self._value, placeholder=self._placeholder, id="prompt-input")
             yield Label("enter: ok   esc: cancel", classes="dialog-keys")
 

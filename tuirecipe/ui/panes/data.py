@@ -165,10 +165,11 @@ class DataPane(Vertical):
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static("loading data…", id="data-source")
+        # The source line quotes the data file's path: plain text, never markup.
+        yield Static("loading data…", id="data-source", markup=False)
         with Horizontal(id="profile-progress-row"):
             yield ProgressBar(total=1.0, show_eta=False, id="profile-progress")
-            yield Static("", id="profile-progress-message")
+            yield Static("", id="profile-progress-message", markup=False)
         with TabbedContent(initial="data-profile-tab", id="data-tabs"):
             with TabPane("Profile", id="data-profile-tab"):
                 yield ProfileView(id="profile-view")
@@ -260,7 +261,10 @@ class DataPane(Vertical):
         browser = self.query_one(DataBrowser)
         browser.set_data(data.frame, flags, self.marks.marks)
         self._labels = sorted(data.frame["label"].astype(str).unique().tolist())[:200]
-        self.query_one("#filter-label", Select).set_options((lbl, lbl) for lbl in self._labels)
+        # Labels come from the data: Text prompts, so "[b]neg" is not drawn as a bold "neg".
+        self.query_one("#filter-label", Select).set_options(
+            (Text(lbl), lbl) for lbl in self._labels
+        )
         self._show_source()
 
     def _find_bad_cases(self, data: LoadedDataset) -> tuple[LabelWrongRows, set[int]]:

@@ -59,7 +59,7 @@ class NotesPane(Widget):
         self._schedule = SaveSchedule(self, SAVE_DELAY_SECONDS, self.save)
 
     def compose(self) -> ComposeResult:
-        yield Label(self._status_text(), id="notes-status")
+        yield Label(self._status_text(), id="notes-status", markup=False)  # paths: plain
         yield TextArea("", id="notes-editor", soft_wrap=True, tab_behavior="focus", read_only=True)
         yield TextArea("", id="notes-run", soft_wrap=True, read_only=True, tab_behavior="focus")
 

@@ -97,7 +97,7 @@ class RunsPane(Widget):
         self.marked: list[str] = []  # run ids, in the order they were marked
 
     def compose(self) -> ComposeResult:
-        yield Label("", id="runs-summary")
+        yield Label("", id="runs-summary", markup=False)  # quotes the runs folder
         table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         for key, title in COLUMNS:
             table.add_column(title, key=key)

@@ -45,7 +45,7 @@ class RunNotes(Widget):
         self._schedule = SaveSchedule(self, RUN_SAVE_DELAY_SECONDS, self.save)
 
     def compose(self) -> ComposeResult:
-        yield Label("Run notes · no run followed", id="run-notes-status")
+        yield Label("Run notes · no run followed", id="run-notes-status", markup=False)
         yield TextArea(
             "", id="run-notes-editor", soft_wrap=True, tab_behavior="focus", read_only=True
         )
