@@ -222,12 +222,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return EXIT_OK
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     if not runs:
-        console.print(f"no runs in {runs_dir}")
+        console.print(Text(f"no runs in {runs_dir}"))
         return EXIT_OK
-    table = Table(title=f"runs in {runs_dir}", box=None, pad_edge=False)
+    # Run ids, folders, notes and motivations are the user's text: Text, never markup.
+    table = Table(title=Text(f"runs in {runs_dir}"), box=None, pad_edge=False)
     show_job = any(r.job != "train" for r in runs)
     table.add_column("run", no_wrap=True, min_width=20)
     if show_job:
@@ -239,7 +241,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     table.add_column("best dev", no_wrap=True, min_width=20)
     table.add_column("notes", overflow="ellipsis", no_wrap=True, max_width=40)
     for r in runs:
-        cells = [r.id] + ([r.job] if show_job else [])
+        cells = [Text(r.id)] + ([r.job] if show_job else [])
         table.add_row(
             *cells,
             _state_markup(r.state),
@@ -247,7 +249,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             _duration(r.duration),
             str(r.last_step),
             _metrics_text(r.best, 3),
-            r.notes_first_line or r.motivation,
+            Text(r.notes_first_line or r.motivation),
         )
     console.print(table)
     return EXIT_OK

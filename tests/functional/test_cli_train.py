@@ -234,3 +234,22 @@ def test_log_lines_quoting_markup_are_printed_literally(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "odd[/]name[bold]" in result.stderr, result.stderr
+
+
+def test_runs_lists_a_markup_like_motivation_literally(tmp_path: Path) -> None:
+    from tuirecipe.config import demo_config
+    from tuirecipe.runs.launch import prepare_run
+
+    config = demo_config()
+    config.runs_dir = str(tmp_path / "runs")
+    prepare_run(config, motivation="why [/] [b]x")
+    result = tuirecipe(
+        "runs",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        cwd=tmp_path,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "why [/] [b]x" in result.stdout
