@@ -13,6 +13,15 @@ import numpy as np
 
 TOP_GROUPS = 50
 ROWS_PER_GROUP = 20
+# (split code per row, split names): a group's rows say which split each is in
+Splits = tuple[np.ndarray, tuple[str, ...]]
+
+
+def _split_of(positions: np.ndarray, splits: Splits | None) -> dict[str, list[str]]:
+    if splits is None:
+        return {}
+    codes, names = splits
+    return {"splits": [names[int(c)] for c in codes[positions]]}
 
 
 def _group_rows(codes: np.ndarray, valid: np.ndarray, wanted: np.ndarray) -> dict[int, np.ndarray]:
@@ -50,6 +59,7 @@ def duplicate_level(
     text_of_row: Callable[[int], str],
     label_codes: np.ndarray,
     label_names: list[str],
+    splits: Splits | None = None,
 ) -> tuple[dict, np.ndarray]:
     """Surplus rows, repeated texts and the largest groups; also the per-code counts."""
     counts = np.bincount(codes[valid], minlength=n_codes)
@@ -67,6 +77,7 @@ def duplicate_level(
                 "count": int(counts[code]),
                 "rows": rows[pos[:ROWS_PER_GROUP]].tolist(),
                 "labels": _label_counts(pos, label_codes, label_names),
+                **_split_of(pos[:ROWS_PER_GROUP], splits),
             }
         )
     summary = {
@@ -86,6 +97,7 @@ def conflict_level(
     text_of_row: Callable[[int], str],
     label_codes: np.ndarray,
     label_names: list[str],
+    splits: Splits | None = None,
 ) -> tuple[dict, np.ndarray]:
     """Texts that appear with more than one (non-missing) label; also a per-code mask."""
     usable = valid & (label_codes >= 0)
@@ -110,7 +122,39 @@ def conflict_level(
                 "count": len(pos),
                 "rows": rows[pos[:ROWS_PER_GROUP]].tolist(),
                 "labels": _label_counts(pos, label_codes, label_names),
+                **_split_of(pos[:ROWS_PER_GROUP], splits),
             }
         )
     summary = {"conflicting_texts": int(conflicting.sum()), "rows": rows_in, "groups": groups}
     return summary, conflicting
+
+
+def level_counts(
+    codes: np.ndarray, n_codes: int, mask: np.ndarray, label_codes: np.ndarray
+) -> dict[str, dict[str, int]]:
+    """Duplicate and conflict counts over the rows in ``mask`` only (one split).
+
+    The same definitions as :func:`duplicate_level` and :func:`conflict_level`, without
+    the example groups: ``surplus_rows`` (rows minus distinct texts), ``repeated_texts``,
+    ``rows_in_groups``; ``conflicting_texts`` and their ``rows``.
+    """
+    counts = np.bincount(codes[mask], minlength=n_codes)
+    repeated = counts > 1
+    usable = mask & (label_codes >= 0)
+    use_codes, use_labels = codes[usable], label_codes[usable]
+    first_label = np.full(n_codes, -1, dtype=np.int64)
+    first_label[use_codes[::-1]] = use_labels[::-1]
+    conflicting = (
+        np.bincount(use_codes[use_labels != first_label[use_codes]], minlength=n_codes) > 0
+    )
+    return {
+        "duplicates": {
+            "surplus_rows": int(mask.sum()) - int((counts > 0).sum()),
+            "repeated_texts": int(repeated.sum()),
+            "rows_in_groups": int(counts[repeated].sum()),
+        },
+        "conflicts": {
+            "conflicting_texts": int(conflicting.sum()),
+            "rows": int(np.bincount(use_codes, minlength=n_codes)[conflicting].sum()),
+        },
+    }
