@@ -91,7 +91,7 @@ def test_render_profile_has_a_titled_block_per_section():
     }
     text = _text(render_profile(profile))
     assert "Size — 10 rows, 2 classes" in text
-    assert "Labels — imbalance 3.0" in text
+    assert "Labels (all rows) — imbalance 3.0" in text
     assert "Mystery" in text and "[i]x[/i]" in text
 
 

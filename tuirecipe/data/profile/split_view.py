@@ -58,7 +58,9 @@ def split_sections(
     """``{"names", "train": {...}, "dev": {...}}``: each split's counts, same units as the
     whole-data sections (rows; surplus rows / rows in groups / texts)."""
     out: dict[str, Any] = {"ran": True, "names": ["train", "dev"]}
-    for name, in_split in (("train", job.train), ("dev", job.dev)):
+    every = np.ones(len(valid), dtype=bool)
+    # "all": the same function over every row, so the table's columns add up visibly
+    for name, in_split in (("all", every), ("train", job.train), ("dev", job.dev)):
         part: dict[str, Any] = {
             "rows": int(in_split.sum()),
             "usable_rows": int((in_split & valid).sum()),

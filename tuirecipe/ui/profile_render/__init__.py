@@ -36,6 +36,7 @@ from tuirecipe.ui.profile_render.findings import (
     render_near_duplicates,
     render_other,
 )
+from tuirecipe.ui.profile_render.splits import render_scope, render_skipped, render_splits
 
 __all__ = [
     "SECTION_TITLES",
@@ -50,15 +51,18 @@ __all__ = [
 
 # key in the profile dict → (title, renderer)
 SECTION_TITLES: dict[str, tuple[str, Callable[[Any], RenderableType]]] = {
+    "scope": ("Scope", render_scope),
     "advice": ("Advice", render_advice),
     "size": ("Size", render_size),
-    "labels": ("Labels", render_labels),
-    "lengths": ("Lengths", render_lengths),
-    "duplicates": ("Duplicates", render_duplicates),
-    "conflicts": ("Contradictory labels", render_conflicts),
-    "near_duplicates": ("Near-duplicates", render_near_duplicates),
+    "labels": ("Labels (all rows)", render_labels),
+    "lengths": ("Lengths (all rows)", render_lengths),
+    "duplicates": ("Duplicates (all rows)", render_duplicates),
+    "conflicts": ("Contradictory labels (all rows)", render_conflicts),
+    "splits": ("Each split", render_splits),
     "leakage": ("Train ↔ dev overlap", render_leakage),
-    "corrupted": ("Corrupted rows", render_corrupted),
+    "near_duplicates": ("Near-duplicates (all rows)", render_near_duplicates),
+    "corrupted": ("Corrupted rows (all rows)", render_corrupted),
+    "skipped": ("Skipped rows", render_skipped),
     "clusters": ("Clusters", render_clusters),
 }
 # Keys of the profile that are bookkeeping, not findings.
@@ -92,7 +96,8 @@ def profile_sections(profile: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
             continue
         canon = _ALIASES.get(key, key)
         if canon in SECTION_TITLES:
-            found[canon] = (key, value)
+            if value or not isinstance(value, (Mapping, list)):  # empty: not in this profile
+                found[canon] = (key, value)
         elif isinstance(value, (Mapping, list)) and value:
             found.setdefault(canon, (key, value))
         elif not isinstance(value, (Mapping, list)):
@@ -142,12 +147,25 @@ def section_summary(key: str, data: Any) -> str:
                 return "not run"
             leak = pick(pick(data, "leakage", default={}), "pairs")
             return (
-                f"{num(pick(data, 'pairs', default=0))} pairs in train"
+                f"{num(pick(data, 'pairs', default=0))} pairs"
                 + (f", {num(leak)} train↔dev" if leak is not None else "")
                 + (", sampled" if pick(data, "sampled") else "")
             )
         if key == "leakage":
+            if pick(data, "ran") is False:
+                return "no dev set"
             return f"{num(pick(data, 'dev_rows_in_train', 'rows', default=0))} dev rows in train"
+        if key == "splits":
+            if pick(data, "ran") is False:
+                return "no split"
+            return " / ".join(
+                f"{name} {num(pick(data.get(name, {}), 'rows'))}"
+                for name in pick(data, "names", default=[])
+            )
+        if key == "skipped":
+            return f"{num(pick(data, 'count', default=0))} rows"
+        if key == "scope":
+            return ""
         if key == "corrupted":
             total = sum(
                 int(pick(c, "count", default=0)) for c in data.values() if isinstance(c, Mapping)
@@ -182,10 +200,11 @@ def render_profile(profile: Mapping[str, Any]) -> RenderableType:
 def render_source(
     path: str, rows: int, sha256: str, skipped: int = 0, notes: Iterable[str] = ()
 ) -> RenderableType:
-    """Which file was profiled: path, rows, fingerprint, rows skipped, loading notes."""
-    line = Text(f"{path} · {rows:,} rows · sha256 {sha256[:12]}")
-    if skipped:
-        line.append(f" · {skipped:,} skipped")
+    """Which file was profiled: path, rows read / used / skipped, fingerprint, notes."""
+    line = Text(
+        f"{path} · {rows + skipped:,} rows read: {rows:,} used, {skipped:,} skipped · "
+        f"sha256 {sha256[:12]}"
+    )
     parts: list[RenderableType] = [line]
     for note in notes:
         parts.append(Text.assemble(("note: ", "bold"), str(note)))
