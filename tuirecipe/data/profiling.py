@@ -53,6 +53,17 @@ class LoadedDataset:
             return f"{self.sha256}+dev:{self.dev_sha256}"
         return f"{self.sha256}:split"
 
+    def counts_line(self) -> str:
+        """Rows read, used (per split) and skipped, in words: the pane and the CLI."""
+        used = len(self.frame)
+        if self.dev_path is not None:
+            split = f"train file; the dev file adds {len(self.dev):,}"
+        else:
+            split = f"{len(self.train):,} train + {len(self.dev):,} dev"
+        return (
+            f"{used + self.skipped:,} rows read: {used:,} used ({split}), {self.skipped:,} skipped"
+        )
+
     @property
     def scope(self) -> str:
         """What "all rows" means for this data, in words."""

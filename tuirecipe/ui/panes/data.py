@@ -330,9 +330,7 @@ class DataPane(Vertical):
         if self.data is None:
             return
         d = self.data
-        parts = [_display_path(d.path), f"{len(d.frame):,} rows", f"sha256 {d.sha256[:12]}"]
-        if d.skipped:
-            parts.append(f"{d.skipped} skipped")
+        parts = [_display_path(d.path), d.counts_line(), f"sha256 {d.sha256[:12]}"]
         if self.marks is not None and len(self.marks):
             parts.append(f"{len(self.marks)} marked")
         self.query_one("#data-source", Static).update(" · ".join(parts))

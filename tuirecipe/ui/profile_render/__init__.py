@@ -197,14 +197,10 @@ def render_profile(profile: Mapping[str, Any]) -> RenderableType:
     return Group(*parts)
 
 
-def render_source(
-    path: str, rows: int, sha256: str, skipped: int = 0, notes: Iterable[str] = ()
-) -> RenderableType:
-    """Which file was profiled: path, rows read / used / skipped, fingerprint, notes."""
-    line = Text(
-        f"{path} · {rows + skipped:,} rows read: {rows:,} used, {skipped:,} skipped · "
-        f"sha256 {sha256[:12]}"
-    )
+def render_source(path: str, counts: str, sha256: str, notes: Iterable[str] = ()) -> RenderableType:
+    """Which file was profiled: path, rows read / used / skipped (``counts``, from
+    :meth:`~tuirecipe.data.profiling.LoadedDataset.counts_line`), fingerprint, notes."""
+    line = Text(f"{path} · {counts} · sha256 {sha256[:12]}")
     parts: list[RenderableType] = [line]
     for note in notes:
         parts.append(Text.assemble(("note: ", "bold"), str(note)))
