@@ -44,6 +44,7 @@ def print_profile(config: Config, *, as_json: bool = False) -> int:
                 "train_rows": len(data.train),
                 "dev_rows": len(data.dev),
                 "counts": data.counts_line(),
+                "skipped_rows": data.skipped_rows,  # every one: row, line, reason
                 "notes": data.notes,
             },
             "profile": prof,
