@@ -47,6 +47,8 @@ def render_splits(data: Mapping[str, Any]) -> RenderableType:
         table.add_row(title, *(Text(value(part)) for _, part in parts))
 
     row("rows", lambda p: num(pick(p, "rows")))
+    if any(isinstance(pick(p, "targets"), Mapping) for _, p in parts):
+        row("target mean ± std", _targets)
     for level, title in _LEVEL_NAMES:
         row(
             f"duplicates, {title} (surplus rows)",
@@ -78,6 +80,13 @@ def render_splits(data: Mapping[str, Any]) -> RenderableType:
             labels.add_row(Text(cut(label, 24)), *cells)
         out += [Text(""), labels]
     return Group(*out)
+
+
+def _targets(part: Mapping[str, Any]) -> str:
+    targets = pick(part, "targets", default={}) or {}
+    if not targets:
+        return "–"
+    return f"{num(pick(targets, 'mean'), 3)} ± {num(pick(targets, 'std'), 3)}"
 
 
 def _corrupted(part: Mapping[str, Any]) -> str:
