@@ -51,6 +51,20 @@ def _label_counts(
     return {("<missing>" if v < 0 else label_names[v]): int(c) for v, c in zip(values, counts)}
 
 
+def conflicting_codes(
+    codes: np.ndarray, n_codes: int, usable: np.ndarray, label_codes: np.ndarray
+) -> np.ndarray:
+    """Per code: True when the ``usable`` rows of that text carry more than one label.
+
+    A text conflicts when some row's label differs from the label of its first row: two
+    O(n) passes instead of hashing (text, label) pairs.
+    """
+    use_codes, use_labels = codes[usable], label_codes[usable]
+    first_label = np.full(n_codes, -1, dtype=np.int64)
+    first_label[use_codes[::-1]] = use_labels[::-1]
+    return np.bincount(use_codes[use_labels != first_label[use_codes]], minlength=n_codes) > 0
+
+
 def duplicate_level(
     codes: np.ndarray,
     n_codes: int,
@@ -101,13 +115,7 @@ def conflict_level(
 ) -> tuple[dict, np.ndarray]:
     """Texts that appear with more than one (non-missing) label; also a per-code mask."""
     usable = valid & (label_codes >= 0)
-    # A text conflicts when some row's label differs from the label of its first row:
-    # two O(n) passes instead of hashing (text, label) pairs.
-    use_codes, use_labels = codes[usable], label_codes[usable]
-    first_label = np.full(n_codes, -1, dtype=np.int64)
-    first_label[use_codes[::-1]] = use_labels[::-1]
-    differs = use_labels != first_label[use_codes]
-    conflicting = np.bincount(use_codes[differs], minlength=n_codes) > 0
+    conflicting = conflicting_codes(codes, n_codes, usable, label_codes)
     rows_in = int(np.bincount(codes[usable], minlength=n_codes)[conflicting].sum())
     top = _top(
         np.where(conflicting, np.bincount(codes[usable], minlength=n_codes), 0), 2, TOP_GROUPS
@@ -141,12 +149,8 @@ def level_counts(
     counts = np.bincount(codes[mask], minlength=n_codes)
     repeated = counts > 1
     usable = mask & (label_codes >= 0)
-    use_codes, use_labels = codes[usable], label_codes[usable]
-    first_label = np.full(n_codes, -1, dtype=np.int64)
-    first_label[use_codes[::-1]] = use_labels[::-1]
-    conflicting = (
-        np.bincount(use_codes[use_labels != first_label[use_codes]], minlength=n_codes) > 0
-    )
+    conflicting = conflicting_codes(codes, n_codes, usable, label_codes)
+    use_codes = codes[usable]
     return {
         "duplicates": {
             "surplus_rows": int(mask.sum()) - int((counts > 0).sum()),

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tuirecipe.data.profile.duplicates import level_counts
+from tuirecipe.data.profile.duplicates import conflicting_codes, level_counts
 from tuirecipe.data.profile.labels import LabelColumn
 
 EXAMPLES = 50
@@ -97,10 +97,7 @@ def leakage_section(
     shared = in_train & in_dev
     # Texts whose rows carry more than one label over train + dev together.
     usable = (train | dev) & (labels.codes >= 0)
-    first = np.full(n_codes, -1, dtype=np.int64)
-    first[codes[usable][::-1]] = labels.codes[usable][::-1]
-    differs = labels.codes[usable] != first[codes[usable]]
-    disagree = np.bincount(codes[usable][differs], minlength=n_codes) > 0
+    disagree = conflicting_codes(codes, n_codes, usable, labels.codes)
     leaked_rows = dev & shared[codes]
     conflicting_rows = leaked_rows & disagree[codes]
     same_rows = leaked_rows & ~disagree[codes]
