@@ -21,8 +21,6 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.tree import DecisionTreeClassifier
 
 AUC_STRONG = 0.85  # a class AUC at or above this (or at or below 1 - this) fires
 AUC_MODERATE = 0.75  # reported as a moderate signal, does not fire
@@ -73,6 +71,11 @@ def _strength(auc: float) -> str:
 
 def _classifier(lengths: np.ndarray, y: np.ndarray, n_classes: int) -> dict[str, Any]:
     """Cross-validated depth-3 tree on the length alone, against majority and chance."""
+    # Imported here, as elsewhere in the core: scikit-learn's estimators load rich, which
+    # the core must not (and most profiles of a regression set never get here).
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.tree import DecisionTreeClassifier
+
     rng = np.random.default_rng(SEED)
     sampled = len(y) > CLASSIFIER_ROWS
     pick = np.sort(rng.choice(len(y), CLASSIFIER_ROWS, replace=False)) if sampled else None
@@ -205,7 +208,8 @@ def length_shortcut(
                 "judged": bool(judged),
             }
         )
-    per_class.sort(key=lambda item: -abs(item["auc"] - 0.5))
+    # Strongest first; on a tie (always, with two classes) the smaller class first.
+    per_class.sort(key=lambda item: (-round(abs(item["auc"] - 0.5), 12), item["rows"]))
     classifier = _classifier(x, y, len(label_names))
     truncated = _truncated(x, y, label_names, max_len, np.asarray(rows)[use])
     strong = [p for p in per_class if p["judged"] and p["strength"] == "strong"]
@@ -216,7 +220,8 @@ def length_shortcut(
     )
     moderate = [p for p in per_class if p["judged"] and p["strength"] == "moderate"]
     reasons = []
-    for p in strong[:3]:
+    # With two classes one AUC is the mirror of the other: name only the first.
+    for p in strong[: 1 if len(per_class) == 2 else 3]:
         reasons.append(
             f"'{p['label']}' rows are {p['direction']} than the rest "
             f"(length AUC {p['auc']:.2f}, median {p['median_length']:g} tokens)"

@@ -36,6 +36,7 @@ from tuirecipe.ui.profile_render.findings import (
     render_near_duplicates,
     render_other,
 )
+from tuirecipe.ui.profile_render.findings_extra import render_length_shortcut, render_unicode
 
 __all__ = [
     "SECTION_TITLES",
@@ -54,11 +55,13 @@ SECTION_TITLES: dict[str, tuple[str, Callable[[Any], RenderableType]]] = {
     "size": ("Size", render_size),
     "labels": ("Labels", render_labels),
     "lengths": ("Lengths", render_lengths),
+    "length_shortcut": ("Length as a shortcut", render_length_shortcut),
     "duplicates": ("Duplicates", render_duplicates),
     "conflicts": ("Contradictory labels", render_conflicts),
     "near_duplicates": ("Near-duplicates", render_near_duplicates),
     "leakage": ("Train ↔ dev overlap", render_leakage),
     "corrupted": ("Corrupted rows", render_corrupted),
+    "unicode": ("Typographic Unicode", render_unicode),
     "clusters": ("Clusters", render_clusters),
 }
 # Keys of the profile that are bookkeeping, not findings.
@@ -136,7 +139,19 @@ def section_summary(key: str, data: Any) -> str:
         if key == "duplicates":
             return f"{num(pick(_level(data), 'surplus_rows', default=0))} exact surplus rows"
         if key == "conflicts":
-            return f"{num(pick(_level(data), 'conflicting_texts', default=0))} texts (exact)"
+            exact = _level(data)
+            beyond = " beyond tolerance" if pick(exact, "tolerance") else ""
+            return f"{num(pick(exact, 'conflicting_texts', default=0))} texts{beyond} (exact)"
+        if key == "unicode":
+            split = pick(pick(data, "vocabulary_split", default={}), "word_types", default=0)
+            return f"{num(pick(data, 'rows', default=0))} rows, {num(split)} word types split"
+        if key == "length_shortcut":
+            if pick(data, "ran") is False:
+                return "not measured"
+            top = (pick(data, "per_class", default=[]) or [{}])[0]
+            auc = f", strongest class AUC {num(pick(top, 'auc'), 2)}" if pick(top, "auc") else ""
+            verdict = "length predicts the label" if pick(data, "fires") else "no shortcut"
+            return verdict + auc
         if key == "near_duplicates":
             if pick(data, "ran") is False:
                 return "not run"
