@@ -15,11 +15,12 @@ import pyarrow as pa
 import pytest
 from conftest import REAL_DATA, requires_real_data
 from sklearn.metrics import roc_auc_score
+from sklearn.tree import DecisionTreeClassifier
 
 from tuirecipe.data.profile.labels import encode_labels
 from tuirecipe.data.profile.normalize import build_text_index
 from tuirecipe.data.profile.regression import TOLERANCE_FRACTION, regression_conflicts
-from tuirecipe.data.profile.shortcut import length_shortcut
+from tuirecipe.data.profile.shortcut import _fit_tree, _histogram, length_shortcut
 from tuirecipe.data.profile.unicode import unicode_section
 
 
@@ -215,8 +216,21 @@ def test_length_auc_equals_scikit_learns_roc_auc_with_ties() -> None:
     labels = [("x", "y", "z")[int(v)] for v in (lengths + rng.integers(0, 8, 400)) % 3]
     out = _shortcut(lengths, labels)
     for item in out["per_class"]:
-        truth = roc_auc_score(np.array(labels) == item["label"], lengths)
-        assert item["auc"] == pytest.approx(truth, abs=1e-12)
+        mine = np.array(labels) == item["label"]
+        assert item["auc"] == pytest.approx(roc_auc_score(mine, lengths), abs=1e-12)
+        assert item["median_length"] == np.median(lengths[mine])
+
+
+def test_the_tree_fitted_on_the_length_table_predicts_as_one_fitted_on_the_rows() -> None:
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 2000)
+    lengths = rng.poisson(10 + 6 * y)  # a real but overlapping length signal
+    values, _, table = _histogram(lengths, y, 3)
+    from_table = _fit_tree(values, table, DecisionTreeClassifier)
+    from_rows = DecisionTreeClassifier(max_depth=3, class_weight="balanced", random_state=0)
+    from_rows.fit(lengths.reshape(-1, 1).astype(float), y)
+    grid = np.arange(lengths.max() + 2).reshape(-1, 1).astype(float)
+    assert (from_table.predict(grid) == from_rows.predict(grid)).all()
 
 
 def test_one_class_is_not_measured() -> None:
