@@ -128,8 +128,17 @@ def test_clean_text_and_ordinary_non_ascii_do_not_fire() -> None:
     assert out["fires"] is False
     assert out["rows"] == 0 and out["kinds"] == []
     assert out["nfkc_changed"] == {"rows": 0, "texts": 0}
-    assert out["vocabulary_split"]["word_types"] == 0
+    assert out["vocabulary_split"]["word_types"] == 0 and out["splits_vocabulary"] is False
     assert out["non_ascii_texts"] == 4
+
+
+def test_a_chunked_text_column_gives_the_same_section() -> None:
+    codes, uniques = pd.factorize(pd.Series(TYPOGRAPHIC))
+    rows = np.arange(len(TYPOGRAPHIC)) + 2
+    whole = unicode_section(pa.array(list(uniques)), codes, rows, None)
+    chunked = pa.chunked_array([list(uniques[:5]), list(uniques[5:])])
+    assert unicode_section(chunked, codes, rows, None) == whole
+    assert whole["splits_vocabulary"] is True
 
 
 def test_rows_left_out_of_codes_are_not_counted() -> None:

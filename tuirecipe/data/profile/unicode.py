@@ -146,11 +146,14 @@ def unicode_section(
 ) -> dict[str, Any]:
     """The ``unicode`` finding over the rows ``codes`` describes.
 
-    ``texts`` are the distinct texts (string or large_string); ``codes[i]`` is the index in
+    ``texts`` are the distinct texts (string or large_string, an Array or ChunkedArray);
+    ``codes[i]`` is the index in
     ``texts`` of row ``i``; ``rows[i]`` its row number and ``lines[i]`` (when given) its line
     in the file. Leave out rows that should not count (blank texts) by leaving them out of
     ``codes``.
     """
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
     codes = np.asarray(codes, dtype=np.int64)
     weights = np.bincount(codes, minlength=len(texts)).astype(np.int64)
     is_ascii = pc.string_is_ascii(texts).to_numpy(zero_copy_only=False)
@@ -198,6 +201,7 @@ def unicode_section(
     )
     split = out["vocabulary_split"]["word_types"]
     out["fires"] = bool(out["rows"])
+    out["splits_vocabulary"] = bool(split)
     if out["rows"]:
         names = ", ".join(k["kind"].replace("_", " ") for k in kinds)
         out["message"] = (
