@@ -36,6 +36,7 @@ from tuirecipe.ui.profile_render.findings import (
     render_near_duplicates,
     render_other,
 )
+from tuirecipe.ui.profile_render.findings_extra import render_length_shortcut, render_unicode
 from tuirecipe.ui.profile_render.splits import render_scope, render_skipped, render_splits
 
 __all__ = [
@@ -56,12 +57,14 @@ SECTION_TITLES: dict[str, tuple[str, Callable[[Any], RenderableType]]] = {
     "size": ("Size", render_size),
     "labels": ("Labels (all rows)", render_labels),
     "lengths": ("Lengths (all rows)", render_lengths),
+    "length_shortcut": ("Length as a shortcut (all rows)", render_length_shortcut),
     "duplicates": ("Duplicates (all rows)", render_duplicates),
     "conflicts": ("Contradictory labels (all rows)", render_conflicts),
     "splits": ("Each split", render_splits),
     "leakage": ("Train ↔ dev overlap", render_leakage),
     "near_duplicates": ("Near-duplicates (all rows)", render_near_duplicates),
     "corrupted": ("Corrupted rows (all rows)", render_corrupted),
+    "unicode": ("Typographic Unicode (all rows)", render_unicode),
     "skipped": ("Skipped rows", render_skipped),
     "clusters": ("Clusters", render_clusters),
 }
@@ -141,7 +144,19 @@ def section_summary(key: str, data: Any) -> str:
         if key == "duplicates":
             return f"{num(pick(_level(data), 'surplus_rows', default=0))} exact surplus rows"
         if key == "conflicts":
-            return f"{num(pick(_level(data), 'conflicting_texts', default=0))} texts (exact)"
+            exact = _level(data)
+            beyond = " beyond tolerance" if pick(exact, "tolerance") else ""
+            return f"{num(pick(exact, 'conflicting_texts', default=0))} texts{beyond} (exact)"
+        if key == "unicode":
+            split = pick(pick(data, "vocabulary_split", default={}), "word_types", default=0)
+            return f"{num(pick(data, 'rows', default=0))} rows, {num(split)} word types split"
+        if key == "length_shortcut":
+            if pick(data, "ran") is False:
+                return "not measured"
+            top = (pick(data, "per_class", default=[]) or [{}])[0]
+            auc = f", strongest class AUC {num(pick(top, 'auc'), 2)}" if pick(top, "auc") else ""
+            verdict = "length predicts the label" if pick(data, "fires") else "no shortcut"
+            return verdict + auc
         if key == "near_duplicates":
             if pick(data, "ran") is False:
                 return "not run"

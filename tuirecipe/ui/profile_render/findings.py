@@ -19,6 +19,7 @@ from tuirecipe.ui.profile_render.cells import (
     pick,
     row_list,
 )
+from tuirecipe.ui.profile_render.findings_extra import render_regression_conflicts
 
 _LEVELS = {"exact": "exact", "case_space": "case + space", "loose": "loose"}
 
@@ -75,6 +76,8 @@ def render_duplicates(data: Mapping[str, Any]) -> RenderableType:
 
 def render_conflicts(data: Any) -> RenderableType:
     levels = _levels(data) if isinstance(data, Mapping) else []
+    if any("tolerance" in level for _, level in levels):  # regression: spread vs tolerance
+        return render_regression_conflicts(dict(levels))
     if not levels:
         return Text("No text appears with two different labels.")
     table = Table(box=None, padding=(0, 1), show_edge=False)
