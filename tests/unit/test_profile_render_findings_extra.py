@@ -126,6 +126,6 @@ def test_new_sections_are_registered_and_drawn_in_the_full_profile() -> None:
     keys = [key for key, _, _ in profile_sections(profile)]
     assert keys == ["length_shortcut", "unicode"]
     out = _text(render_profile(profile))
-    assert "Length as a shortcut — length predicts the label" in out
-    assert "Typographic Unicode — 1 rows, 1 word types split" in out
+    assert "Length as a shortcut (all rows) — length predicts the label" in out
+    assert "Typographic Unicode (all rows) — 1 rows, 1 word types split" in out
     assert "“it’s [/]”" in out

@@ -184,3 +184,40 @@ def test_the_code_version_is_part_of_the_key(tmp_path: Path, monkeypatch) -> Non
     key = profiling.profile_fingerprint(base, data)
     monkeypatch.setattr(profiling, "code_version", lambda: "another")
     assert profiling.profile_fingerprint(base, data) != key
+
+
+def test_regression_conflicts_use_a_tolerance_in_the_whole_data_and_each_split():
+    rng = np.random.default_rng(0)
+    texts = _distinct(200) + ["rated by many"] * 3 + ["rated far apart"] * 2
+    values = list(rng.uniform(0, 10, 200)) + [2.89, 3.0, 3.43, 1.0, 9.0]
+    frame = pd.DataFrame({"text": texts, "label": [str(v) for v in values]})
+    split = np.zeros(len(texts), dtype=np.int8)
+    split[[150, 151, 204]] = 1
+    p = profile_frame(frame, task="regression", split=split, clusters=False)
+    conf = p.conflicts["case_space"]
+    assert conf["conflicting_texts"] == 1 and conf["rows"] == 2
+    assert conf["within_tolerance"]["texts"] == 1
+    assert conf["tolerance"]["source"] == "default"
+    assert p.flags["conflict"].sum() == 2 and p.flags["conflict"][-2:].all()
+    # "rated far apart" has one row in each split: no split holds the conflict alone
+    assert p.splits["train"]["conflicts"]["case_space"]["conflicting_texts"] == 0
+    assert p.splits["all"]["conflicts"]["case_space"]["conflicting_texts"] == 1
+    assert p.leakage["conflicting_texts"] == 1
+
+
+def test_the_new_findings_are_part_of_the_profile():
+    texts = [f"short {i}" for i in range(60)] + [
+        "a much longer review that goes on " + " ".join(["and on"] * 40) + f" {i}"
+        for i in range(60)
+    ]
+    texts[3] = "don’t stop"
+    texts[4] = "don't stop now"
+    frame = pd.DataFrame({"text": texts, "label": ["a"] * 60 + ["b"] * 60})
+    p = profile_frame(frame, max_len=32, clusters=False)
+    assert p.length_shortcut["fires"] and p.unicode["splits_vocabulary"]
+    assert any("typographic" in line for line in p.advice)
+    assert any(line == p.length_shortcut["message"] for line in p.advice)
+    plain = profile_frame(
+        pd.DataFrame({"text": _distinct(120), "label": ["a", "b"] * 60}), clusters=False
+    )
+    assert not plain.length_shortcut["fires"] and not plain.unicode["fires"]

@@ -84,6 +84,17 @@ def build_advice(profile) -> list[str]:
             f"labels ({leak.get('conflicting_dev_rows', 0):,} dev rows): label conflicts that "
             "also cross the split, so the dev score is noisy, not optimistic; fix their labels."
         )
+    shortcut = getattr(profile, "length_shortcut", {}) or {}
+    if shortcut.get("fires"):
+        out.append(str(shortcut.get("message", "")))
+    uni = getattr(profile, "unicode", {}) or {}
+    if uni.get("splits_vocabulary"):
+        words = (uni.get("vocabulary_split") or {}).get("word_types", 0)
+        out.append(
+            f"{(uni.get('rows') or 0):,} rows use typographic characters (curly quotes, "
+            f"dashes, …) and {words:,} word types appear in both spellings: normalise "
+            "them (NFKC plus quote/dash folding) so one word is one token."
+        )
     corrupted = sum(
         v["count"] for k, v in profile.corrupted.items() if k not in ("extreme_length",)
     )

@@ -137,28 +137,14 @@ def conflict_level(
     return summary, conflicting
 
 
-def level_counts(
-    codes: np.ndarray, n_codes: int, mask: np.ndarray, label_codes: np.ndarray
-) -> dict[str, dict[str, int]]:
-    """Duplicate and conflict counts over the rows in ``mask`` only (one split).
-
-    The same definitions as :func:`duplicate_level` and :func:`conflict_level`, without
-    the example groups: ``surplus_rows`` (rows minus distinct texts), ``repeated_texts``,
-    ``rows_in_groups``; ``conflicting_texts`` and their ``rows``.
-    """
+def duplicate_counts(codes: np.ndarray, n_codes: int, mask: np.ndarray) -> dict[str, int]:
+    """Duplicate counts over the rows in ``mask`` only (one split), with the definitions
+    of :func:`duplicate_level`: ``surplus_rows`` (rows minus distinct texts),
+    ``repeated_texts``, ``rows_in_groups``; no example groups."""
     counts = np.bincount(codes[mask], minlength=n_codes)
     repeated = counts > 1
-    usable = mask & (label_codes >= 0)
-    conflicting = conflicting_codes(codes, n_codes, usable, label_codes)
-    use_codes = codes[usable]
     return {
-        "duplicates": {
-            "surplus_rows": int(mask.sum()) - int((counts > 0).sum()),
-            "repeated_texts": int(repeated.sum()),
-            "rows_in_groups": int(counts[repeated].sum()),
-        },
-        "conflicts": {
-            "conflicting_texts": int(conflicting.sum()),
-            "rows": int(np.bincount(use_codes, minlength=n_codes)[conflicting].sum()),
-        },
+        "surplus_rows": int(mask.sum()) - int((counts > 0).sum()),
+        "repeated_texts": int(repeated.sum()),
+        "rows_in_groups": int(counts[repeated].sum()),
     }

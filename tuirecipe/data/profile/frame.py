@@ -37,7 +37,10 @@ from tuirecipe.data.profile.lengths import length_section
 from tuirecipe.data.profile.model import FLAG_NAMES, DatasetProfile
 from tuirecipe.data.profile.neardup import sample_texts
 from tuirecipe.data.profile.normalize import TextIndex, build_text_index
+from tuirecipe.data.profile.regression import default_tolerance, regression_conflicts
+from tuirecipe.data.profile.shortcut import length_shortcut
 from tuirecipe.data.profile.split_view import leakage_section, skipped_section, split_sections
+from tuirecipe.data.profile.unicode import unicode_section
 
 LEVELS = ("exact", "case_space", "loose")
 _DUPLICATE_UNITS = (
@@ -157,6 +160,11 @@ class _Job:
         self.label_set = label_set
         self.train = split == 0
         self.dev = split == 1
+        self.lines = (
+            pd.to_numeric(frame["line"], errors="coerce").fillna(-1).to_numpy(np.int64)
+            if "line" in frame.columns
+            else None
+        )
 
 
 def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
@@ -216,15 +224,18 @@ def _profile(
     }
     splits = (job.split, SPLIT_NAMES) if job.has_split else None
     flags = {name: np.zeros(n, dtype=bool) for name in FLAG_NAMES}
+    conflicts_of = _conflicts_of(task, labels, rows, text_of_row, splits)
+    space_conflicting = np.zeros(0, dtype=bool)
     for level, (codes, n_codes, usable) in level_codes.items():
         args = (codes, n_codes, usable, rows, text_of_row, labels.codes, labels.names)
         profile.duplicates[level], counts = duplicate_level(*args, splits=splits)
-        profile.conflicts[level], conflicting = conflict_level(*args, splits=splits)
+        profile.conflicts[level], conflicting = conflicts_of(codes, n_codes, usable)
         for section in (profile.duplicates[level], profile.conflicts[level]):
             section["scope"] = "all"
         if level == "case_space":
             flags["duplicate"] = usable & (counts[codes] > 1)
             flags["conflict"] = usable & conflicting[codes]
+            space_conflicting = conflicting
     profile.duplicates["unit"] = _DUPLICATE_UNITS
     profile.conflicts["unit"] = _CONFLICT_UNITS
 
@@ -239,6 +250,10 @@ def _profile(
         labels.names,
     )
     flags["long"] = valid & (lengths > job.max_len)
+    if task == "classification":
+        profile.length_shortcut = length_shortcut(
+            lengths, labels.codes, labels.names, valid, job.max_len, rows
+        )
 
     stages.start("corrupted")
     masks = {
@@ -254,6 +269,13 @@ def _profile(
     profile.corrupted = summarise(masks, rows)
     profile.corrupted["extreme_length"]["cutoff_tokens"] = cutoff
     flags["corrupted"] = np.logical_or.reduce(list(masks.values()))
+    lines = job.lines
+    profile.unicode = unicode_section(
+        index.exact_uniques,
+        index.exact_codes[valid],
+        rows[valid],
+        None if lines is None else lines[valid],
+    )
 
     stages.start("vocabulary")
     vocab, dev_oov = _train_vocabulary(index, job.lowercase, job.train, job.dev & valid)
@@ -286,9 +308,17 @@ def _profile(
     stages.start("dev")
     if job.has_split:
         profile.splits = split_sections(
-            job, index, labels, level_codes, lengths, valid, masks, profile.lengths
+            job,
+            index,
+            labels,
+            level_codes,
+            lengths,
+            valid,
+            masks,
+            profile.lengths,
+            conflicts_of,
         )
-        profile.leakage = leakage_section(job, index, labels, valid, text_of_row)
+        profile.leakage = leakage_section(job, index, valid, text_of_row, space_conflicting)
     else:
         profile.splits = {"ran": False, "reason": "no split: every row is training data"}
         profile.leakage = {"ran": False, "reason": "no dev set"}
@@ -310,6 +340,37 @@ def _profile(
     profile.row_groups = np.where(valid, index.space_codes, -1).astype(np.int32)
     profile.row_split = job.split.copy()
     return profile
+
+
+def _conflicts_of(
+    task: str,
+    labels: LabelColumn,
+    rows: np.ndarray,
+    text_of_row: Callable[[int], str],
+    splits: Any,
+) -> Callable[[np.ndarray, int, np.ndarray], tuple[dict, np.ndarray]]:
+    """The conflict finder for the task: other labels on one text (classification), or
+    targets spread beyond a tolerance (regression; the tolerance is set once, from every
+    row's targets, so the whole data and each split judge alike)."""
+    if task == "regression" and labels.values is not None:
+        targets = labels.values
+        tolerance, rule = default_tolerance(targets)
+
+        def regression(codes: np.ndarray, n_codes: int, usable: np.ndarray) -> tuple:
+            section, conflicting = regression_conflicts(
+                codes, n_codes, usable, rows, text_of_row, targets, tolerance
+            )
+            section["tolerance"].update(source="default", rule=rule)
+            return section, conflicting
+
+        return regression
+
+    def classification(codes: np.ndarray, n_codes: int, usable: np.ndarray) -> tuple:
+        return conflict_level(
+            codes, n_codes, usable, rows, text_of_row, labels.codes, labels.names, splits=splits
+        )
+
+    return classification
 
 
 def _sampled_stages(

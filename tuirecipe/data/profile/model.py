@@ -52,6 +52,11 @@ class DatasetProfile:
     splits: dict[str, Any] = field(default_factory=dict)
     # rows the loader left out: count, unit, by_reason, rows [{row, line, reason}], listed
     skipped: dict[str, Any] = field(default_factory=dict)
+    # classification: how well length alone predicts the label (per-class AUC, a
+    # one-feature tree vs chance, truncated rows by class), fires, message
+    length_shortcut: dict[str, Any] = field(default_factory=dict)
+    # typographic / compatibility characters (NFKC): rows, texts, kinds, vocabulary_split
+    unicode: dict[str, Any] = field(default_factory=dict)
     # {category: {count, rows, description}}
     corrupted: dict[str, Any] = field(default_factory=dict)
     # ran, sampled, sample_size, k, clusters [{id, size, share, top_terms, labels, majority, mixed}]

@@ -11,11 +11,12 @@ optimistic; one whose labels disagree across the split is a conflict that also l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from tuirecipe.data.profile.duplicates import conflicting_codes, level_counts
+from tuirecipe.data.profile.duplicates import conflicting_codes, duplicate_counts
 from tuirecipe.data.profile.labels import LabelColumn
 
 EXAMPLES = 50
@@ -54,6 +55,7 @@ def split_sections(
     valid: np.ndarray,
     masks: dict[str, np.ndarray],
     whole_lengths: dict[str, Any],
+    conflicts_of: Callable[[np.ndarray, int, np.ndarray], tuple[dict, np.ndarray]],
 ) -> dict[str, Any]:
     """``{"names", "train": {...}, "dev": {...}}``: each split's counts, same units as the
     whole-data sections (rows; surplus rows / rows in groups / texts)."""
@@ -76,28 +78,41 @@ def split_sections(
             if len(values):
                 part["targets"] = {"mean": float(values.mean()), "std": float(values.std())}
         for level, (codes, n_codes, usable) in level_codes.items():
-            counts = level_counts(codes, n_codes, usable & in_split, labels.codes)
-            part["duplicates"][level] = counts["duplicates"]
-            part["conflicts"][level] = counts["conflicts"]
+            part["duplicates"][level] = duplicate_counts(codes, n_codes, usable & in_split)
+            if labels.values is None:
+                conflicting = conflicting_codes(
+                    codes, n_codes, usable & in_split & (labels.codes >= 0), labels.codes
+                )
+                counted = usable & in_split & (labels.codes >= 0)
+                part["conflicts"][level] = {
+                    "conflicting_texts": int(conflicting.sum()),
+                    "rows": int(np.bincount(codes[counted], minlength=n_codes)[conflicting].sum()),
+                }
+            else:  # regression: the same tolerance as the whole data's
+                found, _ = conflicts_of(codes, n_codes, usable & in_split)
+                part["conflicts"][level] = {
+                    "conflicting_texts": int(found["conflicting_texts"]),
+                    "rows": int(found["rows"]),
+                }
         out[name] = part
     out["max_len"] = whole_lengths.get("max_len")
     return out
 
 
 def leakage_section(
-    job: Any, index: Any, labels: LabelColumn, valid: np.ndarray, text_of_row: Any
+    job: Any, index: Any, valid: np.ndarray, text_of_row: Any, disagree: np.ndarray
 ) -> dict[str, Any]:
     """Dev rows whose ``case_space`` text is also in train, split by whether the labels
-    agree (a leak: dev looks better than it is) or not (a conflict across the split)."""
+    agree (a leak: dev looks better than it is) or not (a conflict across the split).
+    ``disagree``: per ``case_space`` code, the whole data's conflict verdict."""
     codes = index.space_codes
     n_codes = len(index.space_uniques)
     train, dev = job.train & valid, job.dev & valid
     in_train = np.bincount(codes[train], minlength=n_codes) > 0
     in_dev = np.bincount(codes[dev], minlength=n_codes) > 0
     shared = in_train & in_dev
-    # Texts whose rows carry more than one label over train + dev together.
-    usable = (train | dev) & (labels.codes >= 0)
-    disagree = conflicting_codes(codes, n_codes, usable, labels.codes)
+    if len(disagree) != n_codes:
+        disagree = np.zeros(n_codes, dtype=bool)
     leaked_rows = dev & shared[codes]
     conflicting_rows = leaked_rows & disagree[codes]
     same_rows = leaked_rows & ~disagree[codes]

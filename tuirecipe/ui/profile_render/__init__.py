@@ -90,6 +90,12 @@ def render_section(key: str, data: Any) -> RenderableType:
         return Text(f"cannot show this section: {type(exc).__name__}: {exc}", style="italic")
 
 
+def _title(key: str, data: Any) -> str:
+    if key == "conflicts" and pick(_level(data, "case_space"), "task") == "regression":
+        return "Contradictory targets (all rows)"
+    return SECTION_TITLES[key][0]
+
+
 def profile_sections(profile: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
     """``(key, title, data)`` in display order; unknown keys last."""
     found: dict[str, tuple[str, Any]] = {}
@@ -105,7 +111,7 @@ def profile_sections(profile: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
             found.setdefault(canon, (key, value))
         elif not isinstance(value, (Mapping, list)):
             other[key] = value
-    out = [(k, SECTION_TITLES[k][0], found[k][1]) for k in SECTION_TITLES if k in found]
+    out = [(k, _title(k, found[k][1]), found[k][1]) for k in SECTION_TITLES if k in found]
     out += [
         (k, k.replace("_", " ").capitalize(), v[1])
         for k, v in found.items()
