@@ -102,6 +102,7 @@ SAMPLE_PROFILE: dict[str, Any] = {
                 "label_mix": [{"label": "pos", "count": 6, "share": 1.0, "prior": 0.8}],
                 "signal_label": "pos",
                 "lift": 1.25,
+                "odds_ratio": 6.5,
                 "label_signal": "concentrated",
             },
             {
@@ -156,9 +157,10 @@ def test_every_profile_section_renders() -> None:
     assert "leakage: 3 pairs, 2 dev texts" in text["near_duplicates"]
     assert "50.0% of dev" in _rendered(render_section("leakage", SAMPLE_PROFILE["leakage"]))
     assert "mojibake" in text["corrupted"] and "empty" not in text["corrupted"]
-    assert "concentrated: pos ×1.2" in text["clusters"] and "great, stuff" in text["clusters"]
+    assert "concentrated: pos, odds ×6.5" in text["clusters"]
+    assert "great, stuff" in text["clusters"]
     assert "neg 50.0% (20.0%)" in text["clusters"] and "like prior" in text["clusters"]
-    assert "Cramér's V 0.41" in text["clusters"] and "Labels follow topics" in text["clusters"]
+    assert "Labels follow topics" in text["clusters"]
     # a malformed section shows a line instead of raising
     assert "cannot show" in _rendered(render_section("labels", {"counts": [{"count": "x"}]}))
 

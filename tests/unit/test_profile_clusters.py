@@ -240,3 +240,32 @@ def test_clustering_loads_no_rich_torch_or_textual() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_rare_label_that_a_topic_holds_is_named_and_shown_literally() -> None:
+    """Topic 5 holds every row of a rare label ("[b]rare[/b]", 1 % of the data) though
+    three common labels are each larger there: its cluster is concentrated on the rare
+    label, the pane shows that label's share beside the largest two, and its name as
+    written."""
+    from rich.console import Console
+
+    from tuirecipe.ui.profile_render import render_section, section_label
+
+    rng = np.random.default_rng(9)
+    n = 2000
+    topics = np.where(np.arange(n) < 200, 5, rng.integers(0, 5, n))
+    labels = rng.integers(1, 8, n)
+    labels[:200] = np.repeat([0, 1, 2, 3], [20, 60, 60, 60])
+    names = ["[b]rare[/b]"] + [f"common{i}" for i in range(1, 8)]
+    section = cluster_texts(topical_texts(topics), label_codes=labels, label_names=names, k=6)
+    rare = [c for c in section["clusters"] if c["signal_label"] == "[b]rare[/b]"]
+    assert len(rare) == 1 and rare[0]["label_signal"] == "concentrated"
+    assert rare[0]["signal_prior"] == pytest.approx(0.01) and rare[0]["signal_share"] == 0.1
+    assert "[b]rare[/b]" not in list(rare[0]["labels"])[:3]
+    assert section["label_signal"]["concentrated"] == 1
+    assert section["message"].startswith("Some topics carry a label")
+    console = Console(width=200, record=True, color_system=None)
+    console.print(render_section("clusters", section))
+    out = console.export_text()
+    assert "concentrated: [b]rare[/b], odds ×" in out and "[b]rare[/b] 10.0% (1.0%)" in out
+    assert section_label("clusters", "Clusters", section).endswith("1 concentrated on a label")

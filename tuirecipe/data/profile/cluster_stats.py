@@ -28,6 +28,7 @@ ALPHA = 0.01
 MIN_ODDS_RATIO = 2.0
 MIN_SHIFT = 0.5
 MIX_LABELS = 5
+MOSTLY = 0.5  # share of the labelled sample in concentrated clusters: "labels follow topics"
 
 LABEL_TEST = (
     "per cluster and label: one-sided hypergeometric test of over-representation against "
@@ -103,6 +104,8 @@ def label_mixing(
             signal = "like_prior"
         signals[signal] += 1
         shown = by_count[:MIX_LABELS]
+        # A rare label can be the one over-represented without being among the largest.
+        mixed_in = shown if best in shown else [*shown, best]
         per_cluster.append(
             {
                 "labelled": int(sizes[j]),
@@ -115,7 +118,7 @@ def label_mixing(
                         "prior": float(prior[c]),
                         "lift": float(lift[c]),
                     }
-                    for c in shown
+                    for c in mixed_in
                 ],
                 "majority_label": names[major],
                 "majority": float(share[major]),
@@ -132,12 +135,14 @@ def label_mixing(
             }
         )
     association = _association(table[sizes > 0][:, present], n)
+    in_concentrated = sum(c["labelled"] for c in per_cluster if c["label_signal"] == "concentrated")
     overall = {
         "label_association": association,
         "label_signal": signals,
+        "concentrated_share": in_concentrated / max(n, 1),
         "alpha": ALPHA,
         "test": LABEL_TEST,
-        "message": _label_message(signals, per_cluster, association, k),
+        "message": _label_message(signals, in_concentrated / max(n, 1), association, k),
     }
     return per_cluster, overall
 
@@ -161,23 +166,20 @@ def _association(table: np.ndarray, n: int) -> dict[str, Any]:
 
 
 def _label_message(
-    signals: dict[str, int],
-    per_cluster: list[dict[str, Any]],
-    association: dict[str, Any],
-    k: int,
+    signals: dict[str, int], concentrated_share: float, association: dict[str, Any], k: int
 ) -> str:
     if not association.get("ran"):
         return f"Labels not compared with the clusters: {association['reason']}."
     v, p = association["cramers_v"], association["p_value"]
     stats_text = f"Cramér's V {v:.2f}, chi-square p {_p_text(p)}"
     if signals["concentrated"]:
-        rows = sum(c["labelled"] for c in per_cluster if c["label_signal"] == "concentrated")
-        total = sum(c["labelled"] for c in per_cluster) or 1
-        return (
-            f"Labels follow topics: {signals['concentrated']} of {k} clusters "
-            f"({rows / total:.0%} of the labelled sample) hold a label well above its share "
-            f"in the sample ({stats_text}). Topic words alone say much about the label."
+        which = (
+            f"{signals['concentrated']} of {k} clusters ({concentrated_share:.0%} of the "
+            f"labelled sample) hold a label well above its share in the sample ({stats_text})"
         )
+        if concentrated_share >= MOSTLY:
+            return f"Labels follow topics: {which}. Topic words alone say much about the label."
+        return f"Some topics carry a label: {which}."
     if p is not None and p < ALPHA:
         return (
             f"Labels lean only slightly with topics ({stats_text}): no cluster holds a label "

@@ -231,7 +231,8 @@ def render_clusters(data: Any) -> RenderableType:
         table.add_column("labels: share (prior)")
     table.add_column("signal")
     for i, item in enumerate(items[:30]):
-        terms = Text(cut(", ".join(map(str, pick(item, "top_terms", "terms", default=[]))), 44))
+        terms = pick(item, "top_terms", "terms", default=[])
+        terms = Text(cut(", ".join(map(str, list(terms)[:6])), 48))
         cells: list[RenderableType] = [
             str(pick(item, "id", default=i)),
             num(pick(item, "size", "rows")),
@@ -277,7 +278,7 @@ def _cluster_head(data: Mapping[str, Any]) -> list[RenderableType]:
     if message:
         lines.append(Text(str(message)))
     association = pick(data, "label_association", "target_association", default={})
-    if pick(association, "ran"):
+    if pick(association, "ran") and not message:  # the message quotes the figures
         figures = []
         if pick(association, "cramers_v") is not None:
             figures.append(f"Cramér's V {num(float(association['cramers_v']), 2)}")
@@ -306,13 +307,18 @@ def _p(value: Any) -> str:
 
 def _label_mix_cell(item: Mapping[str, Any]) -> Text:
     mix = pick(item, "label_mix", "labels", default={})
-    if isinstance(mix, list):  # [{label, share, prior}]
-        shown = [
-            f"{pick(m, 'label')} {pct(pick(m, 'share'))} ({pct(pick(m, 'prior'))})"
-            for m in mix[:3]
-            if isinstance(m, Mapping)
-        ]
-        return Text(", ".join(shown))
+    if isinstance(mix, list):  # [{label, share, prior}], largest first
+        entries = [m for m in mix if isinstance(m, Mapping)]
+        shown = entries[:3]
+        signal = pick(item, "signal_label")
+        if signal is not None and all(pick(m, "label") != signal for m in shown):
+            shown = entries[:2] + [m for m in entries if pick(m, "label") == signal][:1]
+        return Text(
+            ", ".join(
+                f"{pick(m, 'label')} {pct(pick(m, 'share'))} ({pct(pick(m, 'prior'))})"
+                for m in shown
+            )
+        )
     if isinstance(mix, Mapping):  # {label: count}, as older profiles stored it
         total = sum(float(v) for v in mix.values()) or 1.0
         ranked = sorted(mix.items(), key=lambda kv: -float(kv[1]))[:3]
@@ -340,8 +346,9 @@ def _signal_cell(item: Mapping[str, Any]) -> Text:
     text = Text(str(signal).replace("_", " "), style="bold" if signal != "like_prior" else "")
     if signal in ("concentrated", "slight") and pick(item, "signal_label") is not None:
         text.append(f": {item['signal_label']}")
-        if pick(item, "lift") is not None:
-            text.append(f" ×{float(item['lift']):.1f}")
+        # The odds ratio decided (lift is bounded by 1 / prior, small for a big class).
+        if pick(item, "odds_ratio") is not None:
+            text.append(f", odds ×{num(float(item['odds_ratio']), 1)}")
     return text
 
 
