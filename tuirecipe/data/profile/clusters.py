@@ -65,29 +65,39 @@ def choose_k(n: int) -> int:
     return int(min(MAX_K, max(2, round(math.sqrt(n / ROWS_PER_K)))))
 
 
-@contextmanager
-def _quiet_sklearn() -> Iterator[None]:
-    """Import scikit-learn without rich, on one BLAS/OpenMP thread.
+def _import_sklearn() -> None:
+    """Import the scikit-learn parts used here without loading rich.
 
     scikit-learn 1.9 imports rich, if it is installed, for an optional progress bar
     (``sklearn.callback``); the core must not load rich (tests/unit/test_profile.py). A
     ``None`` entry in ``sys.modules`` makes ``import rich`` fail there, which scikit-learn
     handles by leaving the progress bar out. When rich is already loaded (the console, the
-    CLI) nothing is blocked. One thread: on a busy two-core machine OpenBLAS's and OpenMP's
-    own threads made these small products 10-20x slower.
+    CLI) nothing is blocked. Costs about 1.1 s of CPU once per process.
     """
     blocked = "rich" not in sys.modules
     if blocked:
         sys.modules["rich"] = None  # type: ignore[assignment]
     try:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # k-means' "fewer distinct points" and the like
-            yield
+        import scipy.stats  # noqa: F401
+        import sklearn.cluster  # noqa: F401
+        import sklearn.decomposition  # noqa: F401
+        import sklearn.feature_extraction.text  # noqa: F401
+        import sklearn.preprocessing  # noqa: F401
     finally:
         if blocked and sys.modules.get("rich", False) is None:
             del sys.modules["rich"]
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """BLAS and OpenMP on one thread, for libraries already loaded (so import first):
+    on a busy two-core machine their own threads made these small products 10-20x
+    slower, and threads spinning in a library loaded inside the block went unlimited."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # k-means' "fewer distinct points" and the like
+        yield
 
 
 def tfidf_vectorizer() -> Any:
@@ -96,6 +106,7 @@ def tfidf_vectorizer() -> Any:
     Unigrams only: adding bigrams made the vectorizer 2.5x slower (1.4 s against 0.55 s on
     20,000 AG News texts), more than the whole stage is allowed.
     """
+    _import_sklearn()
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
     return TfidfVectorizer(
@@ -132,8 +143,8 @@ def cluster_texts(
         raise ValueError(f"rows has {len(rows)} entries for {len(texts)} texts")
     if len(texts) < MIN_TEXTS:
         return {"ran": False, "reason": f"fewer than {MIN_TEXTS} texts"}
-    with _quiet_sklearn():
-        return _cluster(texts, label_codes, label_names or [], targets, rows, features, seed, k)
+    _import_sklearn()
+    return _cluster(texts, label_codes, label_names or [], targets, rows, features, seed, k)
 
 
 def _cluster(
@@ -166,7 +177,6 @@ def _cluster(
     unclustered = np.setdiff1d(np.arange(len(texts)), keep)
     if len(keep) < MIN_TEXTS:
         return {"ran": False, "reason": f"fewer than {MIN_TEXTS} texts with words to cluster"}
-    points, reduced = _points(vectors, seed)
     given = k is not None
     k = choose_k(len(keep)) if k is None else int(k)
     if not 2 <= k <= len(keep):
@@ -174,7 +184,9 @@ def _cluster(
 
     from sklearn.cluster import KMeans
 
-    model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(points)
+    with _one_thread():
+        points, reduced = _points(vectors, seed)
+        model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(points)
     raw = model.labels_
     # Number clusters by size, largest first, dropping any that k-means left empty.
     sizes = np.bincount(raw, minlength=k)
