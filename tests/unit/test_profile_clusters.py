@@ -269,3 +269,24 @@ def test_a_rare_label_that_a_topic_holds_is_named_and_shown_literally() -> None:
     out = console.export_text()
     assert "concentrated: [b]rare[/b], odds ×" in out and "[b]rare[/b] 10.0% (1.0%)" in out
     assert section_label("clusters", "Clusters", section).endswith("1 concentrated on a label")
+
+
+def test_the_profile_clusters_regression_targets_and_names_rows_as_the_file_does() -> None:
+    import pandas as pd
+
+    from tuirecipe.data.profile import profile_frame
+
+    topics = np.arange(600) % 3
+    texts = topical_texts(topics)
+    targets = np.where(topics == 0, 4.0, 0.0) + np.random.default_rng(6).normal(0, 1, 600)
+    rows = np.arange(600) * 2 + 10  # as if every record took two lines
+    df = pd.DataFrame({"text": texts, "label": [f"{t:.3f}" for t in targets], "row": rows})
+    section = profile_frame(df, task="regression", near_duplicates=False).clusters
+    assert section["ran"] and not section["sampled"] and section["sample_size"] == 600
+    assert section["k"] == 3
+    assert section["target_association"]["eta_squared"] > 0.5
+    assert section["target_signal"]["higher"] >= 1
+    by_row = dict(zip(rows.tolist(), texts, strict=True))
+    for cluster in section["clusters"]:
+        assert cluster["target"]["count"] == cluster["size"]
+        assert all(by_row[e["row"]] == e["text"] for e in cluster["examples"])
