@@ -309,10 +309,11 @@ def _label_mix_cell(item: Mapping[str, Any]) -> Text:
     mix = pick(item, "label_mix", "labels", default={})
     if isinstance(mix, list):  # [{label, share, prior}], largest first
         entries = [m for m in mix if isinstance(m, Mapping)]
-        shown = entries[:3]
+        shown = entries[:2]
         signal = pick(item, "signal_label")
-        if signal is not None and all(pick(m, "label") != signal for m in shown):
-            shown = entries[:2] + [m for m in entries if pick(m, "label") == signal][:1]
+        judged = pick(item, "label_signal") in ("concentrated", "slight")
+        if judged and all(pick(m, "label") != signal for m in shown):
+            shown += [m for m in entries if pick(m, "label") == signal][:1]
         return Text(
             ", ".join(
                 f"{pick(m, 'label')} {pct(pick(m, 'share'))} ({pct(pick(m, 'prior'))})"
@@ -347,8 +348,9 @@ def _signal_cell(item: Mapping[str, Any]) -> Text:
     if signal in ("concentrated", "slight") and pick(item, "signal_label") is not None:
         text.append(f": {item['signal_label']}")
         # The odds ratio decided (lift is bounded by 1 / prior, small for a big class).
-        if pick(item, "odds_ratio") is not None:
-            text.append(f", odds ×{num(float(item['odds_ratio']), 1)}")
+        odds = pick(item, "odds_ratio")
+        if odds is not None:
+            text.append(f", odds ×{float(odds):.1f}" if odds < 10 else f", odds ×{odds:,.0f}")
     return text
 
 
