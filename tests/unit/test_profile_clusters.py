@@ -6,6 +6,7 @@ clusters; regression targets get per-cluster statistics."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -199,6 +200,9 @@ def test_the_same_seed_gives_the_same_section() -> None:
     names = [f"class{i}" for i in range(6)]
     first = cluster_texts(texts, label_codes=topics, label_names=names, seed=7)
     assert cluster_texts(texts, label_codes=topics, label_names=names, seed=7) == first
+    json.dumps(first, allow_nan=False)  # strict JSON: the profile is saved and printed
+    targets = np.random.default_rng(0).normal(0, 1, len(texts))
+    json.dumps(cluster_texts(texts, targets=targets), allow_nan=False)
 
 
 def test_texts_with_only_stop_words_are_set_aside_with_their_rows() -> None:
@@ -216,6 +220,8 @@ def test_too_few_texts_or_words_do_not_cluster() -> None:
     assert cluster_texts(["goal match"] * (MIN_TEXTS - 1))["ran"] is False
     section = cluster_texts(["the and of it"] * MIN_TEXTS)
     assert section["ran"] is False and "stop words" in section["reason"]
+    same = cluster_texts(["goal match team"] * MIN_TEXTS)  # every word in every text
+    assert same["ran"] is False and "more than half" in same["reason"]
 
 
 def test_examples_name_the_rows_they_come_from() -> None:

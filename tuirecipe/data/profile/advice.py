@@ -8,6 +8,8 @@ Transformer encoder is worth trying; bigger models pay off).
 
 from __future__ import annotations
 
+from tuirecipe.data.profile.cluster_stats import MOSTLY
+
 SMALL_ROWS = 10_000
 LARGE_ROWS = 200_000
 
@@ -80,7 +82,7 @@ def build_advice(profile) -> list[str]:
     if corrupted:
         out.append(f"{corrupted:,} corrupted-row findings (see the list): clean or skip them.")
     concentrated = (profile.clusters.get("label_signal") or {}).get("concentrated", 0)
-    if concentrated and profile.clusters.get("concentrated_share", 0) >= 0.5:
+    if concentrated and profile.clusters.get("concentrated_share", 0) >= MOSTLY:
         out.append(
             f"{concentrated} of {profile.clusters.get('k')} topic clusters hold one label well "
             "above its share (see Clusters): topic words alone predict much of the label, so "

@@ -160,8 +160,12 @@ def _cluster(
     vectorizer = tfidf_vectorizer()
     try:
         tfidf = vectorizer.fit_transform(texts).tocsr()
-    except ValueError:  # empty vocabulary: only stop words, or no word in two texts
-        return {"ran": False, "reason": "no word outside the stop words appears in two texts"}
+    except ValueError:  # sklearn: "empty vocabulary" or "no terms remain" after pruning
+        return {
+            "ran": False,
+            "reason": "no word left once stop words, words in fewer than 2 texts and words "
+            "in more than half of them are dropped",
+        }
     if features is None:
         # A text left with no TF-IDF term (only stop words, or words no other text has)
         # has no direction to cluster by: set it aside and say so.
