@@ -236,7 +236,8 @@ def test_examples_name_the_rows_they_come_from() -> None:
 def test_clustering_loads_no_rich_torch_or_textual() -> None:
     code = (
         "import sys, numpy as np\n"
-        "from tuirecipe.data.profile.clusters import cluster_texts\n"
+        "from tuirecipe.data.profile.clusters import cluster_texts, prepare\n"
+        "prepare()\n"
         "words = 'goal match team bank market stock gene cell virus'.split()\n"
         "rng = np.random.default_rng(0)\n"
         "texts = [' '.join(rng.choice(words, 5)) for _ in range(200)]\n"

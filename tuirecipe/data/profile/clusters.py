@@ -65,6 +65,13 @@ def choose_k(n: int) -> int:
     return int(min(MAX_K, max(2, round(math.sqrt(n / ROWS_PER_K)))))
 
 
+def prepare() -> None:
+    """Import what clustering needs (about 1.1 s of CPU, once per process, holding the
+    GIL). A caller can run this in its helper thread early, while the main thread is in
+    pyarrow code that releases the GIL, instead of paying it during GIL-bound work."""
+    _import_sklearn()
+
+
 def _import_sklearn() -> None:
     """Import the scikit-learn parts used here without loading rich.
 
