@@ -158,6 +158,15 @@ def test_a_features_callable_decides_the_clusters_and_terms_still_come_from_tfid
     assert plain["label_signal"]["concentrated"] == 0
 
 
+def test_a_features_callable_clusters_texts_that_tf_idf_has_no_words_for() -> None:
+    texts = ["the and of", "it is to", "was be have", "a I 1"] * 15  # no word TF-IDF keeps
+    groups = np.arange(60) % 2
+    section = cluster_texts(texts, features=lambda b: np.eye(2)[groups] + 0.01, k=2)
+    assert section["ran"] and sorted(c["size"] for c in section["clusters"]) == [30, 30]
+    assert all(c["top_terms"] == [] for c in section["clusters"])
+    assert cluster_texts(texts)["ran"] is False
+
+
 def test_features_with_the_wrong_number_of_rows_is_a_clear_error() -> None:
     texts = topical_texts(six_class_topics(60))
     with pytest.raises(ValueError, match="features returned 3 rows for 60 texts"):

@@ -164,15 +164,22 @@ def _cluster(
     seed: int,
     k: int | None,
 ) -> dict[str, Any]:
+    from scipy import sparse
+    from sklearn.cluster import KMeans
+
     vectorizer = tfidf_vectorizer()
     try:
         tfidf = vectorizer.fit_transform(texts).tocsr()
+        names = vectorizer.get_feature_names_out()
     except ValueError:  # sklearn: "empty vocabulary" or "no terms remain" after pruning
-        return {
-            "ran": False,
-            "reason": "no word left once stop words, words in fewer than 2 texts and words "
-            "in more than half of them are dropped",
-        }
+        if features is None:
+            return {
+                "ran": False,
+                "reason": "no word left once stop words, words in fewer than 2 texts and "
+                "words in more than half of them are dropped",
+            }
+        # Another encoder can still cluster; the clusters just have no terms to name them.
+        tfidf, names = sparse.csr_matrix((len(texts), 0), dtype=np.float32), np.array([])
     if features is None:
         # A text left with no TF-IDF term (only stop words, or words no other text has)
         # has no direction to cluster by: set it aside and say so.
@@ -193,8 +200,6 @@ def _cluster(
     if not 2 <= k <= len(keep):
         raise ValueError(f"k must be between 2 and {len(keep)}, got {k}")
 
-    from sklearn.cluster import KMeans
-
     with _one_thread():
         points, reduced = _points(vectors, seed)
         model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(points)
@@ -207,7 +212,7 @@ def _cluster(
     assign = renumber[raw]
     centers = model.cluster_centers_[order]
 
-    terms = _top_terms(tfidf[keep], assign, len(order), vectorizer.get_feature_names_out())
+    terms = _top_terms(tfidf[keep], assign, len(order), names)
     clusters = []
     for j in range(len(order)):
         members = np.flatnonzero(assign == j)
