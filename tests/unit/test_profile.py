@@ -224,7 +224,7 @@ def test_dev_leakage_and_oov() -> None:
     assert p.near_duplicates["leakage"]["dev_texts_involved"] == 2
 
 
-def test_clusters_separate_topics_and_flag_mixed() -> None:
+def test_clusters_separate_topics_and_judge_labels_against_the_prior() -> None:
     rng = np.random.default_rng(0)
     topics = {
         "sport": "goal match team coach league score season player".split(),
@@ -243,9 +243,13 @@ def test_clusters_separate_topics_and_flag_mixed() -> None:
         terms = set(cl["top_terms"][:3])
         assert terms <= set(topics["sport"]) or terms <= set(topics["money"])
         assert cl["majority"] >= 0.6  # 25% flipped labels: still a 75% majority
+        assert cl["label_signal"] == "concentrated" and cl["majority_prior"] == 0.5
+    assert c["label_signal"]["concentrated"] == c["k"]
+    assert any("topic clusters hold one label" in line for line in p.advice)
     noise = rng.choice(["x", "y"], 400).tolist()  # labels unrelated to the topics
-    mixed = profile_frame(frame(texts, noise), near_duplicates=False).clusters
-    assert mixed["mixed"] >= len(mixed["clusters"]) / 2 and p.clusters["mixed"] == 0
+    unrelated = profile_frame(frame(texts, noise), near_duplicates=False)
+    assert unrelated.clusters["label_signal"]["concentrated"] == 0
+    assert not any("topic clusters" in line for line in unrelated.advice)
 
 
 def test_progress_and_timings() -> None:
