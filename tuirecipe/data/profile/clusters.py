@@ -23,7 +23,6 @@ and ``sample_size``.
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,26 +72,17 @@ def prepare() -> None:
 
 
 def _import_sklearn() -> None:
-    """Import the scikit-learn parts used here without loading rich.
+    """Import the scikit-learn parts used here (about 1.1 s of CPU once per process).
 
-    scikit-learn 1.9 imports rich, if it is installed, for an optional progress bar
-    (``sklearn.callback``); the core must not load rich (tests/unit/test_profile.py). A
-    ``None`` entry in ``sys.modules`` makes ``import rich`` fail there, which scikit-learn
-    handles by leaving the progress bar out. When rich is already loaded (the console, the
-    CLI) nothing is blocked. Costs about 1.1 s of CPU once per process.
+    scikit-learn itself may load rich for an optional progress bar; that is its business:
+    the core's own code never imports rich, and works when rich cannot be imported at all
+    (tests/unit/test_profile.py runs a profile with rich, textual and torch blocked).
     """
-    blocked = "rich" not in sys.modules
-    if blocked:
-        sys.modules["rich"] = None  # type: ignore[assignment]
-    try:
-        import scipy.stats  # noqa: F401
-        import sklearn.cluster  # noqa: F401
-        import sklearn.decomposition  # noqa: F401
-        import sklearn.feature_extraction.text  # noqa: F401
-        import sklearn.preprocessing  # noqa: F401
-    finally:
-        if blocked and sys.modules.get("rich", False) is None:
-            del sys.modules["rich"]
+    import scipy.stats  # noqa: F401
+    import sklearn.cluster  # noqa: F401
+    import sklearn.decomposition  # noqa: F401
+    import sklearn.feature_extraction.text  # noqa: F401
+    import sklearn.preprocessing  # noqa: F401
 
 
 @contextmanager
