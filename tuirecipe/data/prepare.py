@@ -19,7 +19,7 @@ import pandas as pd
 from tuirecipe.config import Config
 from tuirecipe.data.demo import ensure_demo_file
 from tuirecipe.data.loading import LoadReport, load_table
-from tuirecipe.data.splits import stratified_split
+from tuirecipe.data.splits import split_group_codes, stratified_split
 from tuirecipe.data.tokenize import Vocab, encode_texts
 from tuirecipe.errors import DataError
 
@@ -51,6 +51,7 @@ class PreparedData:
     target_std: float
     class_counts: list[int]  # training examples per class id; [] for regression
     max_len: int
+    split_groups: str = "case_space"  # data.split_groups the split was made with
 
     @property
     def num_outputs(self) -> int:
@@ -63,6 +64,7 @@ class PreparedData:
             "sha256": self.report.sha256,
             "rows": self.report.rows_used,
             "rows_read": self.report.rows_read,
+            "split_groups": self.split_groups,
         }
         if self.dev_report is not None:
             out["dev_path"] = self.dev_report.path
@@ -148,7 +150,11 @@ def prepare_data(config: Config, *, augment: bool = True) -> PreparedData:
     else:
         frame = loaded.frame
         train_idx, dev_idx = stratified_split(
-            frame["label"].to_numpy(), cfg.dev_fraction, config.seed, cfg.task
+            frame["label"].to_numpy(),
+            cfg.dev_fraction,
+            config.seed,
+            cfg.task,
+            groups=split_group_codes(frame["text"], cfg.split_groups),
         )
         if len(dev_idx) == 0:
             raise _empty_dev_error(frame, cfg.task, path)
@@ -199,4 +205,5 @@ def prepare_data(config: Config, *, augment: bool = True) -> PreparedData:
         target_std=std,
         class_counts=counts,
         max_len=cfg.max_len,
+        split_groups=cfg.split_groups,
     )
