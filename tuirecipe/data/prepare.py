@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tuirecipe.config import Config
+from tuirecipe.config import Config, DataConfig
 from tuirecipe.data.demo import ensure_demo_file
 from tuirecipe.data.loading import LoadReport, load_table
 from tuirecipe.data.splits import split_group_codes, stratified_split
@@ -105,9 +105,21 @@ def _split(frame: pd.DataFrame, targets: np.ndarray, vocab: Vocab, max_len: int)
     )
 
 
-def _empty_dev_error(frame: pd.DataFrame, task: str, path: Path) -> DataError:
-    """Why a seeded split left dev empty: too few rows, or no class with two examples."""
-    n = len(frame)
+def _empty_dev_error(frame: pd.DataFrame, cfg: DataConfig, seed: int, path: Path) -> DataError:
+    """Why a seeded split left dev empty: too few rows, no class with two examples, or
+    copies of too few texts to keep apart."""
+    n, task = len(frame), cfg.task
+    if cfg.split_groups != "none":
+        rows_apart = stratified_split(frame["label"].to_numpy(), cfg.dev_fraction, seed, task)
+        if len(rows_apart[1]):
+            return DataError(
+                f"cannot split off a dev set: its {n} rows are copies of too few distinct "
+                f"texts to keep each text's copies on one side (data.split_groups = "
+                f"'{cfg.split_groups}'); add rows, give a dev file in data.dev_path, or set "
+                "data.split_groups = 'none'",
+                source=str(path),
+                key="data.split_groups",
+            )
     if task == "classification" and n >= 10 and frame["label"].nunique() == n:
         numeric = pd.to_numeric(frame["label"], errors="coerce").notna().all()
         hint = (
@@ -157,7 +169,7 @@ def prepare_data(config: Config, *, augment: bool = True) -> PreparedData:
             groups=split_group_codes(frame["text"], cfg.split_groups),
         )
         if len(dev_idx) == 0:
-            raise _empty_dev_error(frame, cfg.task, path)
+            raise _empty_dev_error(frame, cfg, config.seed, path)
         train_frame = frame.iloc[train_idx].reset_index(drop=True)
         dev_frame = frame.iloc[dev_idx].reset_index(drop=True)
         dev_source = str(path)
