@@ -15,6 +15,7 @@ from conftest import REAL_DATA, requires_real_data
 from tuirecipe.config import config_from_dict, load_config
 from tuirecipe.data import prepare_data
 from tuirecipe.data.splits import (
+    overlap_from_codes,
     split_group_codes,
     split_overlap,
     stratified_kfold,
@@ -95,6 +96,16 @@ def test_no_group_straddles_train_and_dev_or_two_folds(level: str, known_index: 
     _, dev = stratified_split(y, 0.2, 0, "classification")
     assert straddling(known, dev_side(n, dev)) > 5
     assert straddling(known, fold_of(n, stratified_kfold(y, 5, 0))) > 10
+
+
+def test_the_splitter_and_the_profile_agree_on_what_one_group_is() -> None:
+    from tuirecipe.data.profile.normalize import build_text_index
+
+    texts = grouped_set()[0]["text"].tolist() + ["Tab\there", "tab here", "TAB  HERE ", ""]
+    index = build_text_index(pd.Series(texts))
+    for level, profile_codes in (("exact", index.exact_codes), ("case_space", index.space_codes)):
+        codes = split_group_codes(texts, level)
+        assert straddling(codes, profile_codes) == 0 and straddling(profile_codes, codes) == 0
 
 
 def test_exact_groups_leave_case_and_space_copies_apart() -> None:
@@ -255,6 +266,13 @@ def test_split_overlap_counts_dev_rows_with_a_copy_in_train() -> None:
     assert split_overlap(train, dev) == {"exact": 2, "case_space": 4}
     assert split_overlap(train, ["new", "other"]) == {"exact": 0, "case_space": 0}
     assert split_overlap(pd.Series(train), pd.Series(["kept "])) == {"exact": 0, "case_space": 1}
+    # the same from codes at hand (a profile's index of train + dev) and row indices
+    codes = {
+        "exact": np.array([0, 1, 2, 3, 4, 0, 5, 0]),
+        "case_space": np.array([0, 1, 2, 0, 1, 0, 3, 0]),
+    }
+    rows_train, rows_dev = np.arange(3), np.arange(3, 8)
+    assert overlap_from_codes(codes, rows_train, rows_dev) == {"exact": 2, "case_space": 4}
 
 
 def test_the_option_is_in_the_run_config_and_the_data_fingerprint(tmp_path: Path) -> None:

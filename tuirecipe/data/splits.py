@@ -57,14 +57,25 @@ def split_overlap(
 
     A leak-free split (``data.split_groups = "case_space"``) gives 0 for both.
     """
-    from tuirecipe.data.profile.normalize import GROUP_LEVELS, text_group_codes
+    from tuirecipe.data.profile.normalize import text_codes_by_level
 
-    train = list(train_texts)
-    both = train + list(dev_texts)
+    train = pd.Series(train_texts, dtype=object, copy=False)
+    both = pd.concat([train, pd.Series(dev_texts, dtype=object, copy=False)], ignore_index=True)
+    rows = np.arange(len(both))
+    return overlap_from_codes(text_codes_by_level(both), rows[: len(train)], rows[len(train) :])
+
+
+def overlap_from_codes(
+    codes: dict[str, np.ndarray], train: np.ndarray, dev: np.ndarray
+) -> dict[str, int]:
+    """:func:`split_overlap` from per-row group codes already at hand, by level (e.g. a
+    profile's ``{"exact": index.exact_codes, "case_space": index.space_codes}``) and the
+    split's row indices."""
     out: dict[str, int] = {}
-    for level in GROUP_LEVELS:
-        codes = text_group_codes(both, level)
-        out[level] = int(np.isin(codes[len(train) :], codes[: len(train)]).sum())
+    for level, level_codes in codes.items():
+        in_train = np.zeros(int(level_codes.max()) + 1 if len(level_codes) else 0, dtype=bool)
+        in_train[level_codes[train]] = True
+        out[level] = int(in_train[level_codes[dev]].sum())
     return out
 
 

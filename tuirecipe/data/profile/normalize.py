@@ -104,13 +104,23 @@ def text_group_codes(values: pd.Series | Sequence[str], level: str) -> np.ndarra
     """
     if level not in GROUP_LEVELS:
         raise ValueError(f"level must be one of {', '.join(GROUP_LEVELS)}, got {level!r}")
+    return text_codes_by_level(values, levels=(level,))[level]
+
+
+def text_codes_by_level(
+    values: pd.Series | Sequence[str], levels: Sequence[str] = GROUP_LEVELS
+) -> dict[str, np.ndarray]:
+    """:func:`text_group_codes` for several levels at once, reading the texts once."""
     series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
     arr, _ = text_array(series)
     encoded = pc.dictionary_encode(arr)
     codes = _codes(encoded)
-    if level == "exact":
-        return codes
-    return _codes(pc.dictionary_encode(case_space(encoded.dictionary)))[codes]
+    out: dict[str, np.ndarray] = {}
+    if "exact" in levels:
+        out["exact"] = codes
+    if "case_space" in levels:
+        out["case_space"] = _codes(pc.dictionary_encode(case_space(encoded.dictionary)))[codes]
+    return out
 
 
 @dataclass
