@@ -24,7 +24,7 @@ from tuirecipe.config import Config
 from tuirecipe.data.loading import load_table
 from tuirecipe.data.prepare import resolve_data_path
 from tuirecipe.data.profile import DatasetProfile, profile_cached
-from tuirecipe.data.splits import stratified_split
+from tuirecipe.data.splits import split_group_codes, stratified_split
 
 Progress = Callable[[float, str], None]
 
@@ -113,7 +113,11 @@ def load_dataset(config: Config) -> LoadedDataset:
             config.resolve_path(cfg.dev_path),
         )
     train_idx, dev_idx = stratified_split(
-        frame["label"].to_numpy(), cfg.dev_fraction, config.seed, cfg.task
+        frame["label"].to_numpy(),
+        cfg.dev_fraction,
+        config.seed,
+        cfg.task,
+        groups=split_group_codes(frame["text"], cfg.split_groups),
     )
     loaded = LoadedDataset(
         path,
