@@ -19,7 +19,8 @@ from tuirecipe.data.profile import neardup
 from tuirecipe.data.profile.normalize import (
     TextIndex,
     _first_index,
-    model_subtokens,
+    model_vocabulary,
+    oov_rate,
 )
 
 Progress = Callable[[float, str], None]
@@ -78,22 +79,8 @@ def row_numbers(frame: pd.DataFrame) -> np.ndarray:
     return np.arange(1, len(frame) + 1, dtype=np.int64)
 
 
-def _subtoken_weights(texts: pa.Array, weights: np.ndarray) -> tuple[pa.Array, np.ndarray]:
-    """Tokenizer tokens of ``texts`` and how often each occurrence counts."""
-    words = pc.utf8_split_whitespace(texts)
-    word_weights = np.repeat(weights, pc.list_value_length(words).to_numpy(zero_copy_only=False))
-    subs = model_subtokens(pc.list_flatten(words))
-    parents = pc.list_parent_indices(subs).to_numpy()
-    return pc.list_flatten(subs), word_weights[parents]
-
-
 def _vocabulary(index: TextIndex, lowercase: bool) -> pa.Array:
-    if lowercase:
-        tokens = index.ws_token_dict
-    else:
-        tokens = pc.unique(pc.list_flatten(pc.utf8_split_whitespace(index.exact_uniques)))
-    vocab = pc.unique(pc.list_flatten(model_subtokens(tokens)))
-    return pc.filter(vocab, pc.not_equal(vocab, ""))
+    return model_vocabulary(index, lowercase)
 
 
 def _dev_section(
@@ -105,13 +92,7 @@ def _dev_section(
     dev_rows: np.ndarray,
 ) -> tuple[float, dict]:
     """Dev out-of-vocabulary rate and dev rows whose case_space text is in train."""
-    texts = pc.utf8_lower(dev.exact_uniques) if lowercase else dev.exact_uniques
-    weights = np.bincount(dev.exact_codes, minlength=len(dev.exact_uniques)).astype(np.float64)
-    subs, sub_weights = _subtoken_weights(texts, weights)
-    known = pc.is_in(subs, value_set=vocab).to_numpy(zero_copy_only=False)
-    total = sub_weights.sum()
-    oov = float(sub_weights[~known].sum() / total) if total else 0.0
-
+    oov = oov_rate(dev, vocab, lowercase)
     where = pc.index_in(dev.space_uniques, value_set=train.space_uniques)
     train_code = where.fill_null(-1).to_numpy().astype(np.int64)
     row_code = train_code[dev.space_codes]
