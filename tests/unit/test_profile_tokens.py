@@ -6,6 +6,7 @@ word-final 'Σ' -> 'ς', are left out of these texts.)"""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -72,3 +73,19 @@ def test_dev_oov_rate_of_a_dev_copied_from_train_is_zero() -> None:
     dev = pd.DataFrame({"text": [t + "  " for t in AWKWARD], "label": ["a"] * len(AWKWARD)})
     p = profile_frame(train, dev=dev, near_duplicates=False, clusters=False)
     assert p.size["dev_oov_rate"] == 0.0
+
+
+def test_index_on_two_threads_equals_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuirecipe.data.profile import normalize
+
+    texts = pd.Series(AWKWARD * 3 + [f"word{i % 7} Word{i % 5}, x{i}!" for i in range(50)])
+    monkeypatch.setattr(normalize, "PARALLEL_MIN", 10**9)
+    serial = build_text_index(texts)
+    monkeypatch.setattr(normalize, "PARALLEL_MIN", 2)
+    halves = build_text_index(texts)
+    for name, value in vars(serial).items():
+        other = getattr(halves, name)
+        if isinstance(value, pa.Array):
+            assert value.to_pylist() == other.to_pylist(), name
+        else:
+            assert np.array_equal(value, other), name

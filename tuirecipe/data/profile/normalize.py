@@ -18,6 +18,7 @@ and mapped back with numpy, never with a Python loop per row.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,6 +112,56 @@ def collapse_space(lowered: pa.Array) -> pa.Array:
     words = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(subset))
     fixed = pc.binary_join(words, pa.scalar(" ", subset.type))
     return pc.replace_with_mask(lowered, needs, fixed.cast(lowered.type))
+
+
+# Above this many distinct texts, the two heaviest steps run on two halves in two threads
+# (pyarrow releases the GIL; the budget machine has two cores).
+PARALLEL_MIN = 100_000
+
+
+def _case_space_of(texts: pa.Array) -> pa.Array:
+    return collapse_space(pc.utf8_lower(texts))
+
+
+def _case_space_all(texts: pa.Array) -> pa.Array:
+    """:func:`_case_space_of` of ``texts``, on two halves in two threads when large."""
+    if len(texts) < PARALLEL_MIN:
+        return _case_space_of(texts)
+    half = len(texts) // 2
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="normalise") as pool:
+        later = pool.submit(_case_space_of, texts.slice(half))
+        first = _case_space_of(texts.slice(0, half))
+        return pa.concat_arrays([first, later.result().cast(first.type)])
+
+
+def _split_encode(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """Split collapsed texts on " ": list offsets, per-token ids and the distinct tokens
+    (in order of first occurrence)."""
+    split = pc.split_pattern(texts, " ")
+    offsets = split.offsets.to_numpy().astype(np.int64)
+    encoded = pc.dictionary_encode(pc.list_flatten(split))
+    return offsets - offsets[0], _codes(encoded), encoded.dictionary
+
+
+def _tokens(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """:func:`_split_encode` of ``texts``, on two halves in two threads when large.
+
+    The halves' distinct tokens are merged in order (the first half's, then the second's
+    new ones), which is the order of first occurrence over the whole: the same ids as in
+    one pass.
+    """
+    if len(texts) < PARALLEL_MIN:
+        return _split_encode(texts)
+    half = len(texts) // 2
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="normalise") as pool:
+        later = pool.submit(_split_encode, texts.slice(half))
+        off_a, ids_a, dict_a = _split_encode(texts.slice(0, half))
+        off_b, ids_b, dict_b = later.result()
+    merged = pc.dictionary_encode(pa.concat_arrays([dict_a, dict_b.cast(dict_a.type)]))
+    remap_b = _codes(merged)[len(dict_a) :]
+    ids = np.concatenate([ids_a, remap_b[ids_b]])
+    offsets = np.concatenate([off_a[:-1], off_b + off_a[-1]])
+    return offsets, ids, merged.dictionary
 
 
 @dataclass
@@ -214,18 +265,13 @@ def build_text_index(
     if on_exact is not None:
         on_exact(u0)
 
-    enc1 = pc.dictionary_encode(collapse_space(pc.utf8_lower(u0)))
+    enc1 = pc.dictionary_encode(_case_space_all(u0))
     map01, u1 = _codes(enc1), enc1.dictionary
     del enc1
     codes1 = map01[codes0]
 
     # Whitespace tokens of each case_space text; the text is collapsed, so split on " ".
-    split = pc.split_pattern(u1, " ")
-    offsets = split.offsets.to_numpy().astype(np.int64)
-    tok_enc = pc.dictionary_encode(pc.list_flatten(split))
-    del split
-    tok_ids, tok_dict = _codes(tok_enc), tok_enc.dictionary
-    del tok_enc
+    offsets, tok_ids, tok_dict = _tokens(u1)
     starts = offsets[:-1]
     text_len = pc.utf8_length(u1).to_numpy().astype(np.int64)
     nonempty = text_len > 0
