@@ -89,3 +89,13 @@ def test_index_on_two_threads_equals_one(monkeypatch: pytest.MonkeyPatch) -> Non
             assert value.to_pylist() == other.to_pylist(), name
         else:
             assert np.array_equal(value, other), name
+
+
+def test_positions_in_either_side_larger() -> None:
+    from tuirecipe.data.profile.normalize import positions_in
+
+    small = pa.array(["b", "zz", "a", ""])
+    large = pa.array(["a", "b", "c", "d", "e", "", "f"], pa.large_string())
+    assert positions_in(small, large).tolist() == [1, -1, 0, 5]
+    assert positions_in(large, small).tolist() == [2, 0, -1, -1, -1, 3, -1]
+    assert positions_in(pa.array([], pa.string()), large).tolist() == []

@@ -21,6 +21,7 @@ from tuirecipe.data.profile.normalize import (
     _first_index,
     model_vocabulary,
     oov_rate,
+    positions_in,
 )
 
 Progress = Callable[[float, str], None]
@@ -93,8 +94,7 @@ def _dev_section(
 ) -> tuple[float, dict]:
     """Dev out-of-vocabulary rate and dev rows whose case_space text is in train."""
     oov = oov_rate(dev, vocab, lowercase)
-    where = pc.index_in(dev.space_uniques, value_set=train.space_uniques)
-    train_code = where.fill_null(-1).to_numpy().astype(np.int64)
+    train_code = positions_in(dev.space_uniques, train.space_uniques)
     row_code = train_code[dev.space_codes]
     leaked = (row_code >= 0) & ~dev.blank
     first_train = _first_index(train.space_codes, len(train.space_uniques))
