@@ -99,3 +99,12 @@ def test_positions_in_either_side_larger() -> None:
     assert positions_in(small, large).tolist() == [1, -1, 0, 5]
     assert positions_in(large, small).tolist() == [2, 0, -1, -1, -1, 3, -1]
     assert positions_in(pa.array([], pa.string()), large).tolist() == []
+
+
+def test_a_column_of_numbers_with_gaps_is_profiled_as_text() -> None:
+    index = build_text_index(pd.Series([1, 2.5, None, float("nan"), 1]))
+    assert index.exact_uniques.to_pylist() == ["1.0", "2.5", ""]
+    assert index.missing.tolist() == [False, False, True, True, False]
+    mixed = build_text_index(pd.Series(["a", 3, None, pd.NA], dtype=object))
+    assert mixed.exact_uniques.to_pylist() == ["a", "3", ""]
+    assert mixed.blank.tolist() == [False, False, True, True]

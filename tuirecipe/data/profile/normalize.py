@@ -47,12 +47,13 @@ def _text_column(values: pd.Series) -> tuple[pa.Array | pa.ChunkedArray, np.ndar
         or pa.types.is_large_string(arr.type)
         or pa.types.is_null(arr.type)
     ):
-        as_str = (
-            values.astype(object)
-            .where(values.notna(), None)
-            .map(lambda v: v if v is None or isinstance(v, str) else str(v))
-        )
-        arr = pa.array(as_str.tolist(), type=pa.large_string())
+        # Not text (numbers, mixed objects): each value as str, missing ones (None, NaN,
+        # NA) as None; a float column keeps NaN through .where(), so test each value.
+        as_str = [
+            None if pd.api.types.is_scalar(v) and pd.isna(v) else str(v)
+            for v in values.astype(object).tolist()
+        ]
+        arr = pa.array(as_str, type=pa.large_string())
     if isinstance(arr, pa.ChunkedArray) and (arr.null_count or not arr.num_chunks):
         arr = arr.combine_chunks()
     if pa.types.is_null(arr.type):
