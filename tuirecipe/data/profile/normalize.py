@@ -174,7 +174,10 @@ def _tokens(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
         off_b, ids_b, dict_b = later.result()
     merged = pc.dictionary_encode(pa.concat_arrays([dict_a, dict_b.cast(dict_a.type)]))
     remap_b = _codes(merged)[len(dict_a) :]
-    ids = np.concatenate([ids_a, remap_b[ids_b]])
+    ids = np.empty(len(ids_a) + len(ids_b), dtype=np.int32)
+    ids[: len(ids_a)] = ids_a
+    np.take(remap_b, ids_b, out=ids[len(ids_a) :])
+    del ids_a, ids_b
     offsets = np.concatenate([off_a[:-1], off_b + off_a[-1]])
     return offsets, ids, merged.dictionary
 
