@@ -278,12 +278,15 @@ def build_text_index(
     """
     # Intermediate arrays are dropped as soon as they are used: on a million distinct
     # texts each is another copy of the whole text.
+    pool = pa.default_memory_pool()
     codes0, u0, missing = _encode_exact(values)
+    pool.release_unused()  # the hash table's copy of every text
     n = len(codes0)
     if on_exact is not None:
         on_exact(u0)
 
     map01, u1 = _encode(_case_space_all(u0))
+    pool.release_unused()
     codes1 = map01[codes0]
 
     # Whitespace tokens of each case_space text; the text is collapsed, so split on " ".
@@ -323,7 +326,7 @@ def build_text_index(
     n2 = len(enc2.dictionary)
     del keys, enc2
     # Hand freed arrow memory back to the system (mimalloc keeps it otherwise).
-    pa.default_memory_pool().release_unused()
+    pool.release_unused()
     loose_to_space = _first_index(map12, n2)
     loose_empty = (np.diff(loose_offsets) == 0)[loose_to_space]
 
