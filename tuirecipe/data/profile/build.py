@@ -13,15 +13,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from tuirecipe.data.profile import neardup
 from tuirecipe.data.profile.normalize import (
     TextIndex,
     _first_index,
-    model_subtokens,
-    token_occurrences,
+    model_vocabulary,
+    oov_rate,
 )
 
 Progress = Callable[[float, str], None]
@@ -80,43 +78,13 @@ def row_numbers(frame: pd.DataFrame) -> np.ndarray:
     return np.arange(1, len(frame) + 1, dtype=np.int64)
 
 
-def _word_occurrences(
-    index: TextIndex, lowercase: bool, masks: list[np.ndarray]
-) -> tuple[pa.Array, list[np.ndarray]]:
-    """Distinct whitespace words (lowercased or not) and how often each occurs in the rows
-    of each mask."""
-    if lowercase:
-        return index.ws_token_dict, [token_occurrences(index, m) for m in masks]
-    words = pc.utf8_split_whitespace(index.exact_uniques)
-    per_text = pc.list_value_length(words).to_numpy(zero_copy_only=False)
-    encoded = pc.dictionary_encode(pc.list_flatten(words))
-    ids = encoded.indices.to_numpy(zero_copy_only=False)
-    n_words = len(encoded.dictionary)
-    out = []
-    for mask in masks:
-        counts = np.bincount(index.exact_codes[mask], minlength=len(index.exact_uniques))
-        out.append(np.bincount(ids, weights=np.repeat(counts, per_text), minlength=n_words))
-    return encoded.dictionary, out
-
-
 def _train_vocabulary(
     index: TextIndex, lowercase: bool, train: np.ndarray, dev: np.ndarray
 ) -> tuple[int, float]:
     """Tokenizer tokens of the training rows (the model's vocabulary is built from them),
     and the share of dev tokens outside it."""
-    words, (train_occ, dev_occ) = _word_occurrences(index, lowercase, [train, dev])
-    subs = model_subtokens(words)
-    flat = pc.list_flatten(subs)
-    parent = pc.list_parent_indices(subs).to_numpy()
-    nonempty = pc.not_equal(flat, "").to_numpy(zero_copy_only=False)
-    in_train = (train_occ[parent] > 0) & nonempty
-    vocab = pc.unique(pc.filter(flat, pa.array(in_train)))
-    weights = dev_occ[parent] * nonempty
-    total = float(weights.sum())
-    if not total:
-        return len(vocab), 0.0
-    known = pc.is_in(flat, value_set=vocab).to_numpy(zero_copy_only=False)
-    return len(vocab), float(weights[~known].sum() / total)
+    vocab = model_vocabulary(index, lowercase, train)
+    return len(vocab), oov_rate(index, vocab, lowercase, dev)
 
 
 def _pair_examples(pairs, sims, left_text, right_text, left_row, right_row) -> list[dict]:

@@ -33,7 +33,13 @@ def encode_labels(
             np.full(n_rows, -1, dtype=np.int64), [], none, np.zeros(n_rows, dtype=bool), None
         )
     # Factorize the raw values first: everything after works on the few distinct labels.
-    raw_codes, raw_uniques = pd.factorize(values.to_numpy(dtype=object, na_value=None))
+    # A pandas string column is factorized as it is (arrow hashing, no Python str per row:
+    # 1M rows would make 1M str objects, ~80 MB, for a handful of labels).
+    if isinstance(values.dtype, pd.StringDtype):
+        raw_codes, raw_uniques = pd.factorize(values)
+        raw_uniques = raw_uniques.to_numpy(dtype=object, na_value=None)
+    else:
+        raw_codes, raw_uniques = pd.factorize(values.to_numpy(dtype=object, na_value=None))
     stripped = [str(u).strip() for u in raw_uniques]
     unknown_code = np.zeros(len(stripped) + 1, dtype=bool)  # index -1 -> False
     numbers = None

@@ -1,0 +1,110 @@
+"""The profile's column-wise text normalisation and token counts agree with Python's
+``str.split()`` and the tokenizer, on texts with awkward whitespace and Unicode.
+
+(Arrow lowercases by simple case mapping: Python's special cases, 'İ' -> 'i̇' and a
+word-final 'Σ' -> 'ς', are left out of these texts.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from tuirecipe.data.profile import profile_frame
+from tuirecipe.data.profile.normalize import (
+    build_text_index,
+    collapse_space,
+    model_vocabulary,
+    oov_rate,
+)
+from tuirecipe.data.tokenize import tokenize
+
+AWKWARD = [
+    "  leading and trailing  ",
+    "tab\there\nnewline\r\nend",
+    "no\u00a0break\u3000ideographic\u2028line",
+    "file\x1cseparator\x1fand\x85next",
+    "Don't stop!!! It's 3.5 stars... OK?",
+    "naïve café, über-cool — ‘quoted’",
+    "Straße ǅ ﬁ Ⅻ",
+    "e\u0301 combining, ٣ digits, snake_case",
+    "emoji 😀😀 #tag &amp; x.y a-b",
+    "...",
+    "",
+    "   ",
+    "plain words only",
+]
+
+
+def test_collapse_space_is_python_split_and_join() -> None:
+    lowered = pa.array([t.lower() for t in AWKWARD])
+    assert collapse_space(lowered).to_pylist() == [" ".join(t.lower().split()) for t in AWKWARD]
+    assert collapse_space(pa.array(["a b", "c"])).to_pylist() == ["a b", "c"]
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_vocabulary_is_the_tokenizers(lowercase: bool) -> None:
+    index = build_text_index(pd.Series(AWKWARD))
+    expected = {tok for t in AWKWARD for tok in tokenize(t, lowercase)}
+    assert sorted(model_vocabulary(index, lowercase).to_pylist()) == sorted(expected)
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_oov_rate_counts_tokenizer_tokens(lowercase: bool) -> None:
+    train = build_text_index(pd.Series(AWKWARD))
+    vocab = model_vocabulary(train, lowercase)
+    # Copies of training texts with extra whitespace around them: nothing is unseen
+    # (whitespace is not a token, so it cannot be out of vocabulary).
+    copies = pd.Series([f"  {t}\t" for t in AWKWARD] + [" " + AWKWARD[4]])
+    assert oov_rate(build_text_index(copies), vocab, lowercase) == 0.0
+    # One repeated row with unseen words: each occurrence counts.
+    dev_texts = [AWKWARD[4], "Brand-new words!", "Brand-new words!"]
+    seen = {tok for t in AWKWARD for tok in tokenize(t, lowercase)}
+    tokens = [tok for t in dev_texts for tok in tokenize(t, lowercase)]
+    expected = sum(tok not in seen for tok in tokens) / len(tokens)
+    assert expected > 0
+    rate = oov_rate(build_text_index(pd.Series(dev_texts)), vocab, lowercase)
+    assert rate == pytest.approx(expected)
+
+
+def test_dev_oov_rate_of_a_dev_copied_from_train_is_zero() -> None:
+    train = pd.DataFrame({"text": AWKWARD * 2, "label": ["a", "b"] * len(AWKWARD)})
+    dev = pd.DataFrame({"text": [t + "  " for t in AWKWARD], "label": ["a"] * len(AWKWARD)})
+    p = profile_frame(train, dev=dev, near_duplicates=False, clusters=False)
+    assert p.size["dev_oov_rate"] == 0.0
+
+
+def test_index_on_two_threads_equals_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuirecipe.data.profile import normalize
+
+    texts = pd.Series(AWKWARD * 3 + [f"word{i % 7} Word{i % 5}, x{i}!" for i in range(50)])
+    monkeypatch.setattr(normalize, "PARALLEL_MIN", 10**9)
+    serial = build_text_index(texts)
+    monkeypatch.setattr(normalize, "PARALLEL_MIN", 2)
+    halves = build_text_index(texts)
+    for name, value in vars(serial).items():
+        other = getattr(halves, name)
+        if isinstance(value, pa.Array):
+            assert value.to_pylist() == other.to_pylist(), name
+        else:
+            assert np.array_equal(value, other), name
+
+
+def test_positions_in_either_side_larger() -> None:
+    from tuirecipe.data.profile.normalize import positions_in
+
+    small = pa.array(["b", "zz", "a", ""])
+    large = pa.array(["a", "b", "c", "d", "e", "", "f"], pa.large_string())
+    assert positions_in(small, large).tolist() == [1, -1, 0, 5]
+    assert positions_in(large, small).tolist() == [2, 0, -1, -1, -1, 3, -1]
+    assert positions_in(pa.array([], pa.string()), large).tolist() == []
+
+
+def test_a_column_of_numbers_with_gaps_is_profiled_as_text() -> None:
+    index = build_text_index(pd.Series([1, 2.5, None, float("nan"), 1]))
+    assert index.exact_uniques.to_pylist() == ["1.0", "2.5", ""]
+    assert index.missing.tolist() == [False, False, True, True, False]
+    mixed = build_text_index(pd.Series(["a", 3, None, pd.NA], dtype=object))
+    assert mixed.exact_uniques.to_pylist() == ["a", "3", ""]
+    assert mixed.blank.tolist() == [False, False, True, True]
