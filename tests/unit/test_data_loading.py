@@ -131,7 +131,10 @@ def test_bad_rows_are_skipped_with_file_row_numbers(tmp_path):
     ]
     assert report.rows_read == 8 and report.rows_used == 2
     assert report.sha256 == file_sha256(path)
-    assert list(loaded.frame.columns) == ["text", "label", "row"]
+    assert list(loaded.frame.columns) == ["text", "label", "row", "line"]
+    # One record per line: the line numbers are the row numbers.
+    assert loaded.frame["line"].tolist() == [2, 9]
+    assert [s.line for s in report.skipped] == [3, 4, 5, 6, 7, 8]
 
 
 def test_classification_labels_are_strings_and_integer_floats_collapse(tmp_path):
