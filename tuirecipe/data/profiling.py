@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from tuirecipe.config import Config
-from tuirecipe.data.loading import load_table
+from tuirecipe.data.loading import SkippedRow, load_table
 from tuirecipe.data.prepare import resolve_data_path
 from tuirecipe.data.profile import DatasetProfile, profile_cached
 from tuirecipe.data.splits import stratified_split
@@ -36,6 +36,8 @@ class LoadedDataset:
     dev_sha256: str = ""
     notes: list[str] = field(default_factory=list)
     skipped: int = 0
+    # The data file's skipped rows (row, line, reason), for the export manifest.
+    skipped_rows: list[SkippedRow] = field(default_factory=list)
 
     @property
     def fingerprint(self) -> str:
@@ -73,6 +75,7 @@ def load_dataset(config: Config) -> LoadedDataset:
             dev_table.report.sha256,
             notes,
             skipped,
+            table.report.skipped,
         )
     train_idx, dev_idx = stratified_split(
         frame["label"].to_numpy(), cfg.dev_fraction, config.seed, cfg.task
@@ -86,6 +89,7 @@ def load_dataset(config: Config) -> LoadedDataset:
         "",
         notes,
         skipped,
+        table.report.skipped,
     )
     return loaded
 

@@ -478,6 +478,7 @@ class DataPane(Vertical):
                 drop_flags=flags,
                 text_column=text_col,
                 label_column=label_col,
+                skipped=self.data.skipped_rows,
             )
         except OSError as exc:
             self.app.call_from_thread(
