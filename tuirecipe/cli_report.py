@@ -39,7 +39,12 @@ def print_profile(config: Config, *, as_json: bool = False) -> int:
                 "path": str(data.path),
                 "sha256": data.sha256,
                 "rows": len(data.frame),
+                "rows_read": len(data.frame) + data.skipped,
                 "skipped": data.skipped,
+                "train_rows": len(data.train),
+                "dev_rows": len(data.dev),
+                "counts": data.counts_line(),
+                "skipped_rows": data.skipped_rows,  # every one: row, line, reason
                 "notes": data.notes,
             },
             "profile": prof,
@@ -58,9 +63,7 @@ def _print_profile_tables(data: Any, prof: dict[str, Any]) -> None:
     from tuirecipe.ui.profile_render import render_profile, render_source
 
     console = Console()
-    console.print(
-        render_source(str(data.path), len(data.frame), data.sha256, data.skipped, data.notes)
-    )
+    console.print(render_source(str(data.path), data.counts_line(), data.sha256, data.notes))
     console.print()
     console.print(render_profile(prof))
 

@@ -191,10 +191,9 @@ def data_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
 @pytest.fixture
 def fake_profile(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, str]]:
     """Stand in for the profiler: record its progress calls, return SAMPLE_PROFILE."""
-    import numpy as np
 
     from tuirecipe.data import profiling
-    from tuirecipe.data.profile import FLAG_NAMES, DatasetProfile
+    from tuirecipe.data.profile import DatasetProfile, profile_frame
 
     calls: list[tuple[float, str]] = []
 
@@ -202,13 +201,15 @@ def fake_profile(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, str]]:
         train_df: pd.DataFrame, *, fingerprint: str, cache_dir: Path, **kwargs: Any
     ) -> DatasetProfile:
         assert len(fingerprint) > 64 and cache_dir.name == "profiles"
-        assert kwargs["dev"] is not None and len(train_df) + len(kwargs["dev"]) == len(ROWS)
+        # the whole file, with each row's split
+        assert len(kwargs["split"]) == len(train_df) == len(ROWS) and kwargs["split"].any()
         for i in range(4):
             kwargs["progress"](i / 4, f"step {i}")
             calls.append((i / 4, f"step {i}"))
         result = DatasetProfile.from_dict(SAMPLE_PROFILE)
-        # no profile flag set: the browser shows the whole-file duplicate/conflict flags
-        result.flags = {name: np.zeros(len(train_df), dtype=bool) for name in FLAG_NAMES}
+        # the sections are made up; the row flags and groups are the real profiler's
+        real = profile_frame(train_df, split=kwargs["split"], clusters=False, near_duplicates=False)
+        result.flags, result.row_groups = real.flags, real.row_groups
         return result
 
     monkeypatch.setattr(profiling, "profile_cached", profile_cached)
@@ -246,14 +247,15 @@ async def test_profile_then_browse_mark_and_export(
         await pilot.pause()
         assert browser.query_state.flag == "duplicate"
         dup_rows = [int(browser.frame["row"].iat[p]) for p in browser.positions]
-        assert dup_rows == [4, 8]  # rows 4 and 8 repeat row 2 ("great stuff", pos)
+        # every row of a repeated text: "great stuff" (2, 4, 8) and "meh" (5, 6)
+        assert dup_rows == [2, 4, 5, 6, 8]
 
         # open the first one: its duplicate group is listed
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, RowDetail)
         group = str(app.screen.query_one("#row-detail-group").render())
-        assert "row 2" in group and "row 8" in group
+        assert "row 4" in group and "row 8" in group
         await pilot.press("escape")
         await pilot.pause()
 
@@ -261,7 +263,7 @@ async def test_profile_then_browse_mark_and_export(
         await pilot.press("d")
         await pilot.pause()
         marks = json.loads((tmp_path / "runs" / "data_marks.json").read_text())
-        assert marks["files"][before]["marks"] == {"4": {"mark": "drop"}}
+        assert marks["files"][before]["marks"] == {"2": {"mark": "drop"}}
         # label-wrong on another row, then export with bulk conflict removal
         await pilot.press("f")  # duplicate → conflict
         await pilot.pause()
@@ -283,7 +285,7 @@ async def test_profile_then_browse_mark_and_export(
     manifest = json.loads((tmp_path / "reviews.cleaned.manifest.json").read_text())
     assert manifest["source"]["sha256"] == before
     reasons = {item["row"]: item["reason"] for item in manifest["removed"]}
-    assert reasons[4] == "marked: drop"
+    assert reasons[2] == "marked: drop"
     assert reasons[5].startswith("conflict") and reasons[6].startswith("conflict")
     assert [item["row"] for item in manifest["label_wrong"]] == [5]
 

@@ -14,7 +14,6 @@ from tuirecipe.data.cleaning import (
     MARK_DROP,
     MARK_LABEL_WRONG,
     MarkStore,
-    basic_row_flags,
     cleaned_paths,
     export_cleaned,
     sha256_of,
@@ -143,10 +142,3 @@ def test_export_keeps_format_and_out_dir(tmp_path: Path) -> None:
     back = pd.read_json(result.path, lines=True)
     assert list(back.columns) == ["sentence", "y"] and len(back) == 5
     assert cleaned_paths(Path("x/noext"))[0] == Path("x/noext.cleaned.csv")
-
-
-def test_basic_row_flags() -> None:
-    flags = basic_row_flags(_frame(), max_len=1)
-    assert flags["duplicate"].tolist() == [False, False, True, False, False, False]
-    assert flags["conflict"].tolist() == [False, False, False, True, True, False]
-    assert flags["long"].tolist() == [True, True, True, True, True, False]

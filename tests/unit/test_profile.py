@@ -219,7 +219,9 @@ def test_dev_leakage_and_oov() -> None:
     assert p.leakage["examples"][0]["train_row"] == 6
     # 'completely novel words here' = 4 of the 14 dev tokens are unseen in train
     assert p.size["dev_oov_rate"] == pytest.approx(4 / 14)
-    assert p.near_duplicates["leakage"]["pairs"] >= 2
+    # the upper-cased and the exact copy are the same loose text on both sides
+    assert p.near_duplicates["leakage"]["loose_copies"] == 2
+    assert p.near_duplicates["leakage"]["dev_texts_involved"] == 2
 
 
 def test_clusters_separate_topics_and_flag_mixed() -> None:

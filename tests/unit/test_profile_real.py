@@ -125,3 +125,31 @@ def test_sms_spam_html_entities_and_imbalance() -> None:
     expected = int(frame["text"].str.contains(r"&(?:lt|gt|amp|quot|#\d+);", regex=True).sum())
     assert profile.corrupted["html_entities"]["count"] == expected
     assert profile.labels["imbalance_ratio"] == pytest.approx(4827 / 747)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_pipeline_a_user_runs_reports_the_whole_file(name: str, tmp_path) -> None:
+    """``tuirecipe data``'s path (load, split as training does, profile): the top-level
+    counts describe the whole file, as SOURCE.md does, and the splits add up to it."""
+    from tuirecipe.config import config_from_dict
+    from tuirecipe.data.profiling import profile_config
+
+    truth = _source_numbers(name)
+    config = config_from_dict(
+        {"data": {"path": str(REAL / name / f"{name}.csv")}, "runs_dir": str(tmp_path)},
+        source=str(tmp_path / "c.toml"),
+        base_dir=str(tmp_path),
+    )
+    data, profile = profile_config(config)
+    assert profile.size["rows"] == truth["rows"] and data.skipped == 0
+    assert profile.duplicates["exact"]["surplus_rows"] == truth["exact_surplus"]
+    assert profile.duplicates["case_space"]["surplus_rows"] == truth["space_surplus"]
+    assert profile.conflicts["exact"]["conflicting_texts"] == truth["exact_conflicts"]
+    counts = {item["label"]: item["count"] for item in profile.labels["counts"]}
+    assert counts == truth["label_counts"]
+    splits = profile.splits
+    assert splits["train"]["rows"] + splits["dev"]["rows"] == truth["rows"]
+    for label, count in truth["label_counts"].items():
+        assert (
+            splits["train"]["labels"].get(label, 0) + splits["dev"]["labels"].get(label, 0) == count
+        )

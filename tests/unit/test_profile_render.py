@@ -5,10 +5,12 @@ its shape. Plain pytest: the builders are Rich only."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from rich.console import Console
@@ -78,7 +80,18 @@ def test_the_json_output_keeps_its_shape(config, capsys):
     assert print_profile(config, as_json=True) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"source", "profile"}
-    assert set(out["source"]) == {"path", "sha256", "rows", "skipped", "notes"}
+    assert set(out["source"]) == {
+        "path",
+        "sha256",
+        "rows",
+        "rows_read",
+        "skipped",
+        "skipped_rows",
+        "train_rows",
+        "dev_rows",
+        "counts",
+        "notes",
+    }
     assert out["source"]["rows"] == len(ROWS)
     assert {"size", "labels", "lengths", "duplicates", "conflicts"} <= set(out["profile"])
 
@@ -91,7 +104,7 @@ def test_render_profile_has_a_titled_block_per_section():
     }
     text = _text(render_profile(profile))
     assert "Size — 10 rows, 2 classes" in text
-    assert "Labels — imbalance 3.0" in text
+    assert "Labels (all rows) — imbalance 3.0" in text
     assert "Mystery" in text and "[i]x[/i]" in text
 
 
@@ -102,7 +115,7 @@ def test_the_cli_profile_does_not_load_textual():
         "import sys, types\n"
         "from tuirecipe.cli_report import _print_profile_tables\n"
         "data = types.SimpleNamespace(path='d.csv', frame=[1, 2], sha256='ab' * 32,"
-        " skipped=0, notes=[])\n"
+        " skipped=0, notes=[], counts_line=lambda: '2 rows read: 2 used, 0 skipped')\n"
         "_print_profile_tables(data, {'size': {'rows': 2}, 'labels': {'counts': {'a': 2}}})\n"
         "assert 'rich' in sys.modules and 'textual' not in sys.modules, 'textual loaded'\n"
     )
@@ -111,3 +124,24 @@ def test_the_cli_profile_does_not_load_textual():
     )
     assert result.returncode == 0, result.stderr
     assert "Size — 2 rows" in result.stdout
+
+
+def test_split_table_scope_and_skipped_rows_render_literally() -> None:
+    from tuirecipe.data.profile import profile_frame
+
+    texts = [f"text {i} [b]" for i in range(40)] + ["same"] * 4
+    labels = ["[/]neg", "pos"] * 20 + ["pos"] * 4
+    split = np.zeros(44, dtype=np.int8)
+    split[[5, 7, 9, 42, 43]] = 1
+    frame = pd.DataFrame({"text": texts, "label": labels})
+    skipped = [{"row": 9, "line": 12, "reason": "empty text [/]"}]
+    profile = profile_frame(frame, split=split, scope="every row of x.csv", skipped=skipped)
+    text = _text(render_profile(profile.to_dict()))
+    assert "All rows: every row of x.csv" in text
+    assert "Each split — train 39 / dev 5" in text
+    assert "[/]neg" in text and "empty text [/]" in text
+    # the skipped row: its line and, since they differ, its record number
+    assert re.search(r"\b12\s+9\s+empty text", text)
+    assert "Skipped rows — 1 rows" in text
+    same = _text(render_section("leakage", profile.leakage))
+    assert "same label in both: 2 dev rows" in same

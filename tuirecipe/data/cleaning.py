@@ -46,7 +46,6 @@ __all__ = [
     "ExportResult",
     "export_cleaned",
     "cleaned_paths",
-    "basic_row_flags",
     "sha256_of",
 ]
 
@@ -55,6 +54,13 @@ MARK_LABEL_WRONG = "label_wrong"
 MARK_KINDS = (MARK_DROP, MARK_LABEL_WRONG)
 # Flags that export_cleaned can remove in bulk.
 BULK_FLAGS = ("duplicate", "conflict")
+# What each bulk removal takes out, in the profile's units (the manifest repeats it).
+REMOVAL_RULES = {
+    "duplicate": "every copy of a text but its first row, texts compared ignoring case and "
+    "spacing: the profile's surplus rows (case + space level)",
+    "conflict": "every row of a text that appears with more than one label, compared "
+    "ignoring case and spacing: the profile's conflict rows (case + space level)",
+}
 MARKS_FILE = "data_marks.json"
 
 
@@ -214,53 +220,6 @@ class MarkStore:
 
 
 # ---------------------------------------------------------------------------------------
-# flags that need no profile
-
-
-def basic_row_flags(
-    frame: pd.DataFrame, *, max_len: int | None = None, lowercase: bool = False
-) -> pd.DataFrame:
-    """Per-row boolean flags computable without the profile, aligned with ``frame``.
-
-    ``duplicate``: the same text and label as an earlier row (the first is not flagged);
-    ``conflict``: the text appears with more than one label (every such row is flagged);
-    ``long``: more whitespace-separated tokens than ``max_len``. The profile's flags are
-    richer (near-duplicates, corrupted rows); these are the fallback and cover the whole
-    file. Integer codes and numpy only: about a second for 1,000,000 rows.
-    """
-    text = frame["text"].astype(str)
-    key = text.str.lower() if lowercase else text
-    text_codes, _ = pd.factorize(key)
-    label_codes, label_names = pd.factorize(frame["label"].astype(str))
-    n_labels = max(1, len(label_names))
-    pair = text_codes.astype(np.int64) * n_labels + label_codes
-    duplicate = pd.Series(pair).duplicated(keep="first").to_numpy()
-    pairs = pd.unique(pair)
-    labels_per_text = np.bincount(
-        pairs // n_labels, minlength=int(text_codes.max()) + 1 if len(text_codes) else 0
-    )
-    conflict = labels_per_text[text_codes] > 1 if len(text_codes) else np.zeros(0, bool)
-    out = pd.DataFrame({"duplicate": duplicate, "conflict": conflict}, index=frame.index)
-    if max_len is not None:
-        out["long"] = _token_counts(text) > max_len
-    return out
-
-
-def _token_counts(text: pd.Series) -> np.ndarray:
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        arrow = getattr(text.array, "_pa_array", None)  # arrow-backed strings: no copy
-        if arrow is None:
-            arrow = pa.array(text.to_numpy(dtype=object), type=pa.large_string())
-        counts = pc.list_value_length(pc.utf8_split_whitespace(arrow))
-        return np.asarray(counts.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
-    except ImportError:  # pragma: no cover - pandas without pyarrow
-        return text.str.split().str.len().fillna(0).to_numpy(dtype=np.int64)
-
-
-# ---------------------------------------------------------------------------------------
 # export
 
 
@@ -296,28 +255,50 @@ def cleaned_paths(source_path: Path, out_dir: Path | None = None) -> tuple[Path,
     return (folder / f"{stem}.cleaned{ext}", folder / f"{stem}.cleaned.manifest.json", fmt)
 
 
-def _bulk_reasons(frame: pd.DataFrame, drop_flags: Iterable[str]) -> dict[int, str]:
-    """Position → reason for the rows removed by ``drop_flags``."""
+def text_groups(text: pd.Series) -> np.ndarray:
+    """Each row's duplicate group: its ``case_space`` text (lowercased, whitespace runs
+    collapsed, stripped) as an integer code, -1 for a blank text. The profile's
+    duplicate and conflict counts, the browser's flags and the export's removals all come
+    from these groups (the profile carries them as ``row_groups``)."""
+    from tuirecipe.data.profile.normalize import build_text_index
+
+    index = build_text_index(text)
+    return np.where(index.blank, -1, index.space_codes).astype(np.int64)
+
+
+def _bulk_reasons(
+    frame: pd.DataFrame, drop_flags: Iterable[str], groups: np.ndarray | None = None
+) -> dict[int, str]:
+    """Position → reason for the rows removed by ``drop_flags``.
+
+    ``conflict`` removes every row of a group with more than one label (the profile's
+    conflict rows); ``duplicate`` removes every row of a group but its first (the
+    profile's surplus rows), so the counts removed equal the profile's.
+    """
     reasons: dict[int, str] = {}
     flags = set(drop_flags)
     unknown = flags - set(BULK_FLAGS)
     if unknown:
         raise ValueError(f"cannot bulk-remove {sorted(unknown)}; use {BULK_FLAGS}")
-    text = frame["text"].astype(str).to_numpy()
-    labels = frame["label"].astype(str).to_numpy()
+    if not flags or not len(frame):
+        return reasons
+    if groups is None or len(groups) != len(frame):
+        groups = text_groups(frame["text"])
+    groups = np.asarray(groups, dtype=np.int64)
     rows = frame["row"].to_numpy()
-    keyed = pd.DataFrame({"t": text, "l": labels})
+    in_group = groups >= 0
     if "conflict" in flags:
-        n_labels = keyed.groupby("t")["l"].transform("nunique").to_numpy()
-        for pos in np.flatnonzero(n_labels > 1):
+        label_codes, _ = pd.factorize(frame["label"].astype(str))
+        keyed = pd.DataFrame({"g": groups[in_group], "l": label_codes[in_group]})
+        n_labels = keyed.groupby("g")["l"].transform("nunique").to_numpy()
+        for pos in np.flatnonzero(in_group)[n_labels > 1]:
             reasons[int(pos)] = "conflict: the same text has other labels"
     if "duplicate" in flags:
-        dup = keyed.duplicated(keep="first").to_numpy()
-        if dup.any():
-            group = keyed.groupby(["t", "l"], sort=False).ngroup().to_numpy()
-            first_pos = pd.Series(np.arange(len(frame))).groupby(group).transform("min").to_numpy()
-            for pos in np.flatnonzero(dup):
-                reasons.setdefault(int(pos), f"duplicate of row {int(rows[first_pos[pos]])}")
+        positions = np.flatnonzero(in_group)
+        first = pd.Series(positions).groupby(groups[positions]).transform("min").to_numpy()
+        for pos, first_pos in zip(positions, first):
+            if pos != first_pos:
+                reasons.setdefault(int(pos), f"duplicate of row {int(rows[first_pos])}")
     return reasons
 
 
@@ -341,6 +322,13 @@ def _write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
         raise
 
 
+def _skipped_entry(item: SkippedRow | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(item, Mapping):
+        row = int(item["row"])
+        return {"row": row, "line": int(item.get("line") or row), "reason": str(item["reason"])}
+    return {"row": int(item.row), "line": int(item.line), "reason": str(item.reason)}
+
+
 def export_cleaned(
     source_path: Path | str,
     frame: pd.DataFrame,
@@ -350,20 +338,24 @@ def export_cleaned(
     out_dir: Path | str | None = None,
     text_column: str = "text",
     label_column: str = "label",
-    skipped: Iterable[SkippedRow] | None = None,
+    groups: np.ndarray | None = None,
+    skipped: Iterable[SkippedRow | Mapping[str, Any]] | None = None,
 ) -> ExportResult:
     """Write ``frame`` minus the removed rows beside ``source_path``, with a manifest.
 
     ``frame`` is a loaded table (``text``, ``label``, ``row``); ``marks`` maps source row
     numbers to ``"drop"`` or ``"label_wrong"``. Rows marked ``drop`` are removed; rows
     marked ``label_wrong`` are kept and listed in the manifest for review. ``drop_flags``
-    may name ``"duplicate"`` (remove exact repeats of text and label, keeping the first)
-    and ``"conflict"`` (remove every row whose text also appears with another label).
+    may name ``"duplicate"`` (remove every copy of a text but the first, ignoring case and
+    spacing: the profile's surplus rows) and ``"conflict"`` (remove every row whose text
+    also appears with another label: the profile's conflict rows). ``groups`` are the
+    profile's ``row_groups`` for ``frame`` (computed the same way when not given).
     The cleaned file has the columns ``text_column`` and ``label_column`` in the source's
     format (CSV when the extension is unknown). The source file is only read.
 
-    ``skipped`` are the rows the loader left out (``LoadReport.skipped``): they are listed
-    in the manifest with their row, line and reason, as rows the cleaned file lacks.
+    ``skipped`` are the rows the loader left out (``LoadReport.skipped``, or the same as
+    ``{"row", "line", "reason"}`` dicts): they are listed in the manifest with their row,
+    line and reason, as rows the cleaned file lacks.
     Every listed row carries ``row`` (record number) and ``line`` (where it starts in the
     source file; the same number unless a quoted field above it spans lines).
     """
@@ -379,7 +371,7 @@ def export_cleaned(
         pos = row_pos.get(int(row))
         if pos is not None and mark == MARK_DROP:
             reasons[pos] = "marked: drop"
-    for pos, reason in _bulk_reasons(frame, drop_flags).items():
+    for pos, reason in _bulk_reasons(frame, drop_flags, groups).items():
         reasons.setdefault(pos, reason)
     keep = np.ones(len(frame), dtype=bool)
     if reasons:
@@ -407,10 +399,7 @@ def export_cleaned(
         }
         for r in wrong_rows
     ]
-    skipped_rows = [
-        {"row": int(s.row), "line": int(s.line), "reason": str(s.reason)}
-        for s in sorted(skipped or (), key=lambda s: s.row)
-    ]
+    skipped_rows = sorted((_skipped_entry(item) for item in skipped or ()), key=lambda e: e["row"])
     counts: dict[str, int] = {}
     for item in removed:
         kind = str(item["reason"]).split(" of row")[0].split(":")[0]
@@ -425,6 +414,7 @@ def export_cleaned(
         },
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "drop_flags": sorted(set(drop_flags)),
+        "rules": {name: rule for name, rule in REMOVAL_RULES.items() if name in set(drop_flags)},
         "removed_count": len(removed),
         "removed_by_reason": counts,
         "removed": removed,

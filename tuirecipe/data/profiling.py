@@ -1,22 +1,27 @@
-"""Profile the dataset a config names: load, split off dev the way training will, profile.
+"""Profile the dataset a config names: load, split off dev the way training will, profile
+every row and then each split.
 
 One function shared by the console's Data pane and ``tuirecipe data``, so both show the
-same numbers for the same config. The profile is cached by the data fingerprint (file
-sha256 plus how dev is split off) under ``$TUIRECIPE_CACHE/profiles`` or
-``<runs_dir>/.cache/profiles``.
+same numbers for the same config. The profile is cached under ``$TUIRECIPE_CACHE/profiles``
+or ``<runs_dir>/.cache/profiles``, keyed by everything that changes it: the file(s)'
+sha256, every ``[data]`` setting, the seed and the profiling code itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from tuirecipe.config import Config
-from tuirecipe.data.loading import SkippedRow, load_table
+from tuirecipe.data.loading import load_table
 from tuirecipe.data.prepare import resolve_data_path
 from tuirecipe.data.profile import DatasetProfile, profile_cached
 from tuirecipe.data.splits import stratified_split
@@ -36,8 +41,10 @@ class LoadedDataset:
     dev_sha256: str = ""
     notes: list[str] = field(default_factory=list)
     skipped: int = 0
-    # The data file's skipped rows (row, line, reason), for the export manifest.
-    skipped_rows: list[SkippedRow] = field(default_factory=list)
+    # each row of ``frame``: 0 train, 1 dev (None when dev is a separate file)
+    split: np.ndarray | None = None
+    skipped_rows: list[dict] = field(default_factory=list)  # row, line, reason
+    dev_path: Path | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -45,6 +52,30 @@ class LoadedDataset:
         if self.dev_sha256:
             return f"{self.sha256}+dev:{self.dev_sha256}"
         return f"{self.sha256}:split"
+
+    def counts_line(self) -> str:
+        """Rows read, used (per split) and skipped, in words: the pane and the CLI."""
+        used = len(self.frame)
+        if self.dev_path is not None:
+            split = f"train file; the dev file adds {len(self.dev):,}"
+        else:
+            split = f"{len(self.train):,} train + {len(self.dev):,} dev"
+        return (
+            f"{used + self.skipped:,} rows read: {used:,} used ({split}), {self.skipped:,} skipped"
+        )
+
+    @property
+    def scope(self) -> str:
+        """What "all rows" means for this data, in words."""
+        if self.dev_path is not None:
+            return (
+                f"every usable row of {self.path.name} ({len(self.frame):,}, train) and of "
+                f"{self.dev_path.name} ({len(self.dev):,}, dev)"
+            )
+        return (
+            f"every usable row of {self.path.name} ({len(self.frame):,}): "
+            f"{len(self.train):,} train + {len(self.dev):,} dev as training splits it"
+        )
 
 
 def profile_cache_dir(config: Config) -> Path:
@@ -61,11 +92,13 @@ def load_dataset(config: Config) -> LoadedDataset:
     frame = table.frame
     notes = list(table.report.notes)
     skipped = len(table.report.skipped)
+    skipped_rows = [_skipped_item(s) for s in table.report.skipped]
     if cfg.dev_path:
         dev_table = load_table(
             config.resolve_path(cfg.dev_path), cfg, key="data.dev_path", require_classes=False
         )
         notes += dev_table.report.notes
+        skipped_rows += [_skipped_item(s, "dev file") for s in dev_table.report.skipped]
         return LoadedDataset(
             path,
             table.report.sha256,
@@ -75,7 +108,9 @@ def load_dataset(config: Config) -> LoadedDataset:
             dev_table.report.sha256,
             notes,
             skipped,
-            table.report.skipped,
+            None,
+            skipped_rows,
+            config.resolve_path(cfg.dev_path),
         )
     train_idx, dev_idx = stratified_split(
         frame["label"].to_numpy(), cfg.dev_fraction, config.seed, cfg.task
@@ -89,25 +124,70 @@ def load_dataset(config: Config) -> LoadedDataset:
         "",
         notes,
         skipped,
-        table.report.skipped,
+        _split_codes(len(frame), dev_idx),
+        skipped_rows,
     )
     return loaded
+
+
+def _split_codes(n: int, dev_idx: np.ndarray) -> np.ndarray:
+    split = np.zeros(n, dtype=np.int8)
+    split[dev_idx] = 1
+    return split
+
+
+def _skipped_item(skipped: object, file: str = "") -> dict:
+    item = {
+        "row": int(getattr(skipped, "row", 0)),
+        "line": int(getattr(skipped, "line", 0) or getattr(skipped, "row", 0)),
+        "reason": str(getattr(skipped, "reason", "")),
+    }
+    if file:
+        item["file"] = file
+    return item
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """sha256 over the source of the data package: a change to how data are loaded, split
+    or profiled gives a fresh profile instead of a stale cached one."""
+    import tuirecipe.data as package
+
+    digest = hashlib.sha256()
+    root = Path(package.__file__).parent
+    for source in sorted(root.rglob("*.py")):
+        digest.update(source.relative_to(root).as_posix().encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def profile_fingerprint(config: Config, data: LoadedDataset) -> str:
+    """Everything the profile depends on besides its own options: the data file(s), every
+    ``[data]`` setting (columns, task, encoding, format, header, lowercase, max_len,
+    vocabulary limits, dev_path / dev_fraction, split grouping), the seed and the code."""
+    settings = dataclasses.asdict(config.data)
+    return (
+        f"{data.fingerprint}:data={sorted(settings.items())!r}:seed={config.seed}"
+        f":code={code_version()}"
+    )
 
 
 def profile_dataset(
     config: Config, data: LoadedDataset, progress: Progress | None = None
 ) -> DatasetProfile:
     cfg = config.data
-    fingerprint = f"{data.fingerprint}:dev_fraction={cfg.dev_fraction}:seed={config.seed}"
+    where = {"split": data.split} if data.split is not None else {"dev": data.dev}
     return profile_cached(
-        data.train,
-        fingerprint=fingerprint,
+        data.frame,
+        fingerprint=profile_fingerprint(config, data),
         cache_dir=profile_cache_dir(config),
         task=cfg.task,
-        dev=data.dev,
         max_len=cfg.max_len,
         lowercase=cfg.lowercase,
+        scope=data.scope,
+        skipped=data.skipped_rows,
         progress=progress,
+        **where,
     )
 
 

@@ -1,8 +1,9 @@
-"""Per-row flags of a loaded table: the profile's flags (train split only) laid onto the
-whole file's rows (core: pandas only, no UI).
+"""The profile's per-row results laid onto the data file's table (core: pandas only).
 
-The data browser filters on these flags; the export removes rows by them, so both come
-from the same groups as the profile's counts.
+The data browser filters on these flags and the export removes rows by these groups, so
+the browser, the export and the profile count the same rows: the profile covers every
+row of the file (and, after it, a separate dev file's rows, which the browser does not
+show).
 """
 
 from __future__ import annotations
@@ -12,36 +13,39 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# Flags the whole-file pass finds too (a text repeated across train and dev): kept from
-# either side.
-WHOLE_FILE_FLAGS = ("duplicate", "conflict")
+from tuirecipe.data.profile.model import FLAG_NAMES
 
 
-def merge_flags(
-    frame: pd.DataFrame, profiled: pd.DataFrame, flags: dict[str, Any], base: pd.DataFrame
-) -> pd.DataFrame:
-    """The profile's per-row flags (aligned with ``profiled``) laid onto ``frame``'s rows.
+def profile_row_flags(profile: Any, data: Any) -> pd.DataFrame | None:
+    """The flags of ``data.frame``'s rows as a frame of bool columns, or None when the
+    profile carries none (or was made from other rows)."""
+    flags = getattr(profile, "flags", None)
+    n = len(data.frame)
+    if not flags or any(len(flags[name]) < n for name in FLAG_NAMES):
+        return None
+    return pd.DataFrame({name: np.asarray(flags[name][:n], dtype=bool) for name in FLAG_NAMES})
 
-    The profile sees the train split only; rows it did not see (dev) keep the ``base``
-    flags, matched by source row number, and ``duplicate``/``conflict`` stay set where
-    the whole-file ``base`` flags found them. A flag whose length does not match
-    ``profiled`` is ignored.
-    """
-    out = base.reset_index(drop=True).copy()
-    where = pd.Index(frame["row"].to_numpy()).get_indexer(profiled["row"].to_numpy())
-    ok = where >= 0
-    for name, values in flags.items():
-        values = pd.Series(values).to_numpy(dtype=bool)
-        if len(values) != len(profiled):
-            continue
-        column = (
-            np.array(out[name].to_numpy(dtype=bool))
-            if name in out
-            else np.zeros(len(out), dtype=bool)
-        )
-        if name in WHOLE_FILE_FLAGS and name in out:
-            column[where[ok]] |= values[ok]
-        else:
-            column[where[ok]] = values[ok]
-        out[name] = column
-    return out
+
+def file_groups(profile: Any, n: int) -> np.ndarray | None:
+    """Each of the first ``n`` rows' duplicate group (``case_space`` code, -1 blank)."""
+    groups = getattr(profile, "row_groups", None)
+    if groups is None or len(groups) < n:
+        return None
+    return np.asarray(groups[:n], dtype=np.int64)
+
+
+def removal_counts(profile: Any, n: int) -> dict[str, int] | None:
+    """What the export's bulk removals would take out of the first ``n`` rows, from the
+    profile's groups and flags: ``duplicate`` = surplus rows (all copies but the first),
+    ``conflict`` = rows of texts with more than one label, ``conflict_texts``."""
+    groups = file_groups(profile, n)
+    flags = getattr(profile, "flags", None)
+    if groups is None or not flags:
+        return None
+    used = groups[groups >= 0]
+    conflict = np.asarray(flags["conflict"][:n], dtype=bool)
+    return {
+        "duplicate": int(len(used) - len(np.unique(used))),
+        "conflict": int(conflict.sum()),
+        "conflict_texts": int(len(np.unique(groups[conflict]))),
+    }

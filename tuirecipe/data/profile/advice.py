@@ -59,20 +59,41 @@ def build_advice(profile) -> list[str]:
     dup = profile.duplicates.get("case_space", {})
     if dup.get("surplus_rows"):
         out.append(
-            f"{dup['surplus_rows']:,} rows repeat another text (ignoring case and "
-            "spacing): de-duplicate before splitting, or repeats leak into dev."
+            f"{dup['surplus_rows']:,} surplus rows repeat another text (whole data, ignoring "
+            "case and spacing): they weigh those texts more in training; de-duplicate, and "
+            "keep copies on one side of the split (data.split_groups) or they leak into dev."
         )
     conf = profile.conflicts.get("case_space", {})
     if conf.get("conflicting_texts"):
         out.append(
-            f"{conf['conflicting_texts']:,} texts carry more than one label: fix or drop "
-            "them; they cap the accuracy any model can reach."
+            f"{conf['conflicting_texts']:,} texts carry more than one label (whole data, "
+            f"{conf.get('rows', 0):,} rows): fix or drop them; they cap the accuracy any "
+            "model can reach."
         )
     leak = profile.leakage
-    if leak.get("dev_rows_in_train"):
+    same = leak.get("same_label_dev_rows", leak.get("dev_rows_in_train", 0))
+    if same:
         out.append(
-            f"{leak['dev_rows_in_train']:,} dev rows also appear in train: the dev score "
-            "will be optimistic; remove them from dev."
+            f"{same:,} dev rows have a copy in train with the same label: the dev score "
+            "will be optimistic; keep copies on one side (data.split_groups) or remove "
+            "them from dev."
+        )
+    if leak.get("conflicting_texts"):
+        out.append(
+            f"{leak['conflicting_texts']:,} texts are in both train and dev with different "
+            f"labels ({leak.get('conflicting_dev_rows', 0):,} dev rows): label conflicts that "
+            "also cross the split, so the dev score is noisy, not optimistic; fix their labels."
+        )
+    shortcut = getattr(profile, "length_shortcut", {}) or {}
+    if shortcut.get("fires"):
+        out.append(str(shortcut.get("message", "")))
+    uni = getattr(profile, "unicode", {}) or {}
+    if uni.get("splits_vocabulary"):
+        words = (uni.get("vocabulary_split") or {}).get("word_types", 0)
+        out.append(
+            f"{(uni.get('rows') or 0):,} rows use typographic characters (curly quotes, "
+            f"dashes, …) and {words:,} word types appear in both spellings: normalise "
+            "them (NFKC plus quote/dash folding) so one word is one token."
         )
     corrupted = sum(
         v["count"] for k, v in profile.corrupted.items() if k not in ("extreme_length",)

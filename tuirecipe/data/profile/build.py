@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from tuirecipe.data.profile.normalize import (
     TextIndex,
     _first_index,
     model_subtokens,
+    token_occurrences,
 )
 
 Progress = Callable[[float, str], None]
@@ -78,61 +80,43 @@ def row_numbers(frame: pd.DataFrame) -> np.ndarray:
     return np.arange(1, len(frame) + 1, dtype=np.int64)
 
 
-def _subtoken_weights(texts: pa.Array, weights: np.ndarray) -> tuple[pa.Array, np.ndarray]:
-    """Tokenizer tokens of ``texts`` and how often each occurrence counts."""
-    words = pc.utf8_split_whitespace(texts)
-    word_weights = np.repeat(weights, pc.list_value_length(words).to_numpy(zero_copy_only=False))
-    subs = model_subtokens(pc.list_flatten(words))
-    parents = pc.list_parent_indices(subs).to_numpy()
-    return pc.list_flatten(subs), word_weights[parents]
-
-
-def _vocabulary(index: TextIndex, lowercase: bool) -> pa.Array:
+def _word_occurrences(
+    index: TextIndex, lowercase: bool, masks: list[np.ndarray]
+) -> tuple[pa.Array, list[np.ndarray]]:
+    """Distinct whitespace words (lowercased or not) and how often each occurs in the rows
+    of each mask."""
     if lowercase:
-        tokens = index.ws_token_dict
-    else:
-        tokens = pc.unique(pc.list_flatten(pc.utf8_split_whitespace(index.exact_uniques)))
-    vocab = pc.unique(pc.list_flatten(model_subtokens(tokens)))
-    return pc.filter(vocab, pc.not_equal(vocab, ""))
+        return index.ws_token_dict, [token_occurrences(index, m) for m in masks]
+    words = pc.utf8_split_whitespace(index.exact_uniques)
+    per_text = pc.list_value_length(words).to_numpy(zero_copy_only=False)
+    encoded = pc.dictionary_encode(pc.list_flatten(words))
+    ids = encoded.indices.to_numpy(zero_copy_only=False)
+    n_words = len(encoded.dictionary)
+    out = []
+    for mask in masks:
+        counts = np.bincount(index.exact_codes[mask], minlength=len(index.exact_uniques))
+        out.append(np.bincount(ids, weights=np.repeat(counts, per_text), minlength=n_words))
+    return encoded.dictionary, out
 
 
-def _dev_section(
-    train: TextIndex,
-    dev: TextIndex,
-    vocab: pa.Array,
-    lowercase: bool,
-    train_rows: np.ndarray,
-    dev_rows: np.ndarray,
-) -> tuple[float, dict]:
-    """Dev out-of-vocabulary rate and dev rows whose case_space text is in train."""
-    texts = pc.utf8_lower(dev.exact_uniques) if lowercase else dev.exact_uniques
-    weights = np.bincount(dev.exact_codes, minlength=len(dev.exact_uniques)).astype(np.float64)
-    subs, sub_weights = _subtoken_weights(texts, weights)
-    known = pc.is_in(subs, value_set=vocab).to_numpy(zero_copy_only=False)
-    total = sub_weights.sum()
-    oov = float(sub_weights[~known].sum() / total) if total else 0.0
-
-    where = pc.index_in(dev.space_uniques, value_set=train.space_uniques)
-    train_code = where.fill_null(-1).to_numpy().astype(np.int64)
-    row_code = train_code[dev.space_codes]
-    leaked = (row_code >= 0) & ~dev.blank
-    first_train = _first_index(train.space_codes, len(train.space_uniques))
-    hits = np.flatnonzero(leaked)
-    examples = [
-        {
-            "dev_row": int(dev_rows[i]),
-            "train_row": int(train_rows[first_train[row_code[i]]]),
-            "text": dev.exact_uniques[int(dev.exact_codes[i])].as_py()[:300],
-        }
-        for i in hits[:EXAMPLES]
-    ]
-    return oov, {
-        "ran": True,
-        "level": "case_space",
-        "dev_rows_in_train": int(len(hits)),
-        "dev_share": float(len(hits) / max(1, int((~dev.blank).sum()))),
-        "examples": examples,
-    }
+def _train_vocabulary(
+    index: TextIndex, lowercase: bool, train: np.ndarray, dev: np.ndarray
+) -> tuple[int, float]:
+    """Tokenizer tokens of the training rows (the model's vocabulary is built from them),
+    and the share of dev tokens outside it."""
+    words, (train_occ, dev_occ) = _word_occurrences(index, lowercase, [train, dev])
+    subs = model_subtokens(words)
+    flat = pc.list_flatten(subs)
+    parent = pc.list_parent_indices(subs).to_numpy()
+    nonempty = pc.not_equal(flat, "").to_numpy(zero_copy_only=False)
+    in_train = (train_occ[parent] > 0) & nonempty
+    vocab = pc.unique(pc.filter(flat, pa.array(in_train)))
+    weights = dev_occ[parent] * nonempty
+    total = float(weights.sum())
+    if not total:
+        return len(vocab), 0.0
+    known = pc.is_in(flat, value_set=vocab).to_numpy(zero_copy_only=False)
+    return len(vocab), float(weights[~known].sum() / total)
 
 
 def _pair_examples(pairs, sims, left_text, right_text, left_row, right_row) -> list[dict]:
@@ -176,39 +160,34 @@ def _near_duplicates(index: TextIndex, rows: np.ndarray) -> tuple[dict, np.ndarr
         "texts_involved": int(len(involved)),
         "examples": _pair_examples(pairs, sims, text, text, row, row),
     }
-    return section, involved, (sample, sig, text, row)
+    return section, involved, (sample, pairs, sims, text, row)
 
 
-def _near_leakage(index: TextIndex, state: tuple, dev: TextIndex, dev_rows: np.ndarray) -> dict:
-    """Train↔dev near-duplicate pairs between the train sample and a dev sample."""
-    sample, sig, text, row = state
-    mapped = pc.index_in(dev.loose_vocab, value_set=index.loose_vocab).to_numpy(
-        zero_copy_only=False
-    )
-    mapped = np.asarray(pd.Series(mapped).fillna(-1), dtype=np.int64)
-    unseen = mapped < 0
-    mapped[unseen] = len(index.loose_vocab) + np.arange(int(unseen.sum()))
-    dev_ids = mapped[dev.loose_ids] if len(dev.loose_ids) else dev.loose_ids
-    dev_first = _first_index(dev.loose_codes, len(dev.loose_empty))
-    dev_cand = np.flatnonzero(~dev.loose_empty & (dev_first >= 0))
-    dev_sample, dev_sampled = neardup.sample_texts(dev_cand, neardup.SAMPLE_SIZE // 5, seed=1)
-    dev_sig = neardup.signatures(dev.loose_offsets, dev_ids, dev.loose_to_space[dev_sample])
-    pairs, sims = neardup.similar_pairs(np.concatenate([sig, dev_sig]))
-    cross = (pairs[:, 0] < len(sample)) & (pairs[:, 1] >= len(sample))
-    pairs, sims = pairs[cross], sims[cross]
-    pairs[:, 1] -= len(sample)
-
-    def dev_text(j: int) -> str:
-        return dev.exact_uniques[int(dev.exact_codes[dev_first[dev_sample[j]]])].as_py()
-
-    def dev_row(j: int) -> int:
-        return int(dev_rows[dev_first[dev_sample[j]]])
-
+def _near_leakage(index: TextIndex, state: tuple, job: Any, valid: np.ndarray) -> dict:
+    """Near copies across the split: loose texts that occur in both train and dev, and
+    near-duplicate pairs (in the sample) with one text in train and the other in dev."""
+    sample, pairs, sims, text, row = state
+    n_loose = len(index.loose_empty)
+    codes = index.loose_codes
+    usable = valid & ~index.loose_empty[codes]
+    in_train = np.bincount(codes[usable & job.train], minlength=n_loose) > 0
+    in_dev = np.bincount(codes[usable & job.dev], minlength=n_loose) > 0
+    same = np.flatnonzero(in_train & in_dev)
+    if len(pairs):
+        a, b = sample[pairs[:, 0]], sample[pairs[:, 1]]
+        cross = (in_train[a] & in_dev[b]) | (in_dev[a] & in_train[b])
+        pairs, sims = pairs[cross], sims[cross]
+        a, b = a[cross], b[cross]
+        dev_side = np.where(in_dev[b] & in_train[a], b, a)
+    else:
+        dev_side = np.empty(0, dtype=np.int64)
+    dev_texts = np.union1d(same, dev_side)
     return {
         "ran": True,
-        "sampled": dev_sampled or len(sample) < len(index.loose_empty),
-        "dev_sample_size": int(len(dev_sample)),
+        "sampled": len(sample) < int((~index.loose_empty).sum()),
+        "unit": "pairs of distinct loose texts; dev texts = distinct loose texts in dev",
         "pairs": int(len(pairs)),
-        "dev_texts_involved": int(len(np.unique(pairs[:, 1]))) if len(pairs) else 0,
-        "examples": _pair_examples(pairs, sims, text, dev_text, row, dev_row),
+        "loose_copies": int(len(same)),
+        "dev_texts_involved": int(len(dev_texts)),
+        "examples": _pair_examples(pairs, sims, text, text, row, row),
     }

@@ -43,7 +43,13 @@ def save_profile(profile: DatasetProfile, path: Path) -> None:
     atomic_write_bytes(path, json.dumps(profile.to_dict(), ensure_ascii=False).encode("utf-8"))
     if profile.flags is not None:
         n = len(next(iter(profile.flags.values())))
-        packed = {name: np.packbits(profile.flags[name]) for name in FLAG_NAMES}
+        packed: dict[str, np.ndarray] = {
+            name: np.packbits(profile.flags[name]) for name in FLAG_NAMES
+        }
+        if profile.row_groups is not None:
+            packed["row_groups"] = profile.row_groups
+        if profile.row_split is not None:
+            packed["row_split"] = profile.row_split
         flags_path = path.with_name(path.name + ".flags.npz")
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
             np.savez(tmp, n=np.array([n]), **packed)  # type: ignore[arg-type]
@@ -65,6 +71,9 @@ def load_profile(path: Path) -> DatasetProfile | None:
             profile.flags = {
                 name: np.unpackbits(data[name], count=n).astype(bool) for name in FLAG_NAMES
             }
+            for name in ("row_groups", "row_split"):
+                if name in data and len(data[name]) == n:
+                    setattr(profile, name, data[name])
     except (OSError, KeyError, ValueError):
         profile.flags = None
     return profile
@@ -78,9 +87,15 @@ def profile_cached(
     ``fingerprint`` must identify the data profiled: the sha256 of the train file, and of
     the dev file when ``dev`` is passed. ``progress`` is not part of the key.
     """
-    options = {k: v for k, v in kwargs.items() if k not in ("progress", "dev")}
+    # ``skipped`` follows from the file and the loader settings, which ``fingerprint``
+    # names; the split is hashed below.
+    ignored = ("progress", "dev", "split", "skipped")
+    options = {k: v for k, v in kwargs.items() if k not in ignored}
     dev = kwargs.get("dev")
     options["dev_rows"] = None if dev is None else len(dev)
+    split = kwargs.get("split")
+    if split is not None:  # the split itself, not only how it was asked for
+        options["split"] = hashlib.sha256(np.asarray(split, np.int8).tobytes()).hexdigest()
     path = Path(cache_dir) / f"profile-{cache_key(fingerprint, len(train), options)}.json"
     cached = load_profile(path)
     if cached is not None:

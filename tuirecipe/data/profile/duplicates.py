@@ -13,6 +13,15 @@ import numpy as np
 
 TOP_GROUPS = 50
 ROWS_PER_GROUP = 20
+# (split code per row, split names): a group's rows say which split each is in
+Splits = tuple[np.ndarray, tuple[str, ...]]
+
+
+def _split_of(positions: np.ndarray, splits: Splits | None) -> dict[str, list[str]]:
+    if splits is None:
+        return {}
+    codes, names = splits
+    return {"splits": [names[int(c)] for c in codes[positions]]}
 
 
 def _group_rows(codes: np.ndarray, valid: np.ndarray, wanted: np.ndarray) -> dict[int, np.ndarray]:
@@ -42,6 +51,20 @@ def _label_counts(
     return {("<missing>" if v < 0 else label_names[v]): int(c) for v, c in zip(values, counts)}
 
 
+def conflicting_codes(
+    codes: np.ndarray, n_codes: int, usable: np.ndarray, label_codes: np.ndarray
+) -> np.ndarray:
+    """Per code: True when the ``usable`` rows of that text carry more than one label.
+
+    A text conflicts when some row's label differs from the label of its first row: two
+    O(n) passes instead of hashing (text, label) pairs.
+    """
+    use_codes, use_labels = codes[usable], label_codes[usable]
+    first_label = np.full(n_codes, -1, dtype=np.int64)
+    first_label[use_codes[::-1]] = use_labels[::-1]
+    return np.bincount(use_codes[use_labels != first_label[use_codes]], minlength=n_codes) > 0
+
+
 def duplicate_level(
     codes: np.ndarray,
     n_codes: int,
@@ -50,6 +73,7 @@ def duplicate_level(
     text_of_row: Callable[[int], str],
     label_codes: np.ndarray,
     label_names: list[str],
+    splits: Splits | None = None,
 ) -> tuple[dict, np.ndarray]:
     """Surplus rows, repeated texts and the largest groups; also the per-code counts."""
     counts = np.bincount(codes[valid], minlength=n_codes)
@@ -67,6 +91,7 @@ def duplicate_level(
                 "count": int(counts[code]),
                 "rows": rows[pos[:ROWS_PER_GROUP]].tolist(),
                 "labels": _label_counts(pos, label_codes, label_names),
+                **_split_of(pos[:ROWS_PER_GROUP], splits),
             }
         )
     summary = {
@@ -86,16 +111,11 @@ def conflict_level(
     text_of_row: Callable[[int], str],
     label_codes: np.ndarray,
     label_names: list[str],
+    splits: Splits | None = None,
 ) -> tuple[dict, np.ndarray]:
     """Texts that appear with more than one (non-missing) label; also a per-code mask."""
     usable = valid & (label_codes >= 0)
-    # A text conflicts when some row's label differs from the label of its first row:
-    # two O(n) passes instead of hashing (text, label) pairs.
-    use_codes, use_labels = codes[usable], label_codes[usable]
-    first_label = np.full(n_codes, -1, dtype=np.int64)
-    first_label[use_codes[::-1]] = use_labels[::-1]
-    differs = use_labels != first_label[use_codes]
-    conflicting = np.bincount(use_codes[differs], minlength=n_codes) > 0
+    conflicting = conflicting_codes(codes, n_codes, usable, label_codes)
     rows_in = int(np.bincount(codes[usable], minlength=n_codes)[conflicting].sum())
     top = _top(
         np.where(conflicting, np.bincount(codes[usable], minlength=n_codes), 0), 2, TOP_GROUPS
@@ -110,7 +130,21 @@ def conflict_level(
                 "count": len(pos),
                 "rows": rows[pos[:ROWS_PER_GROUP]].tolist(),
                 "labels": _label_counts(pos, label_codes, label_names),
+                **_split_of(pos[:ROWS_PER_GROUP], splits),
             }
         )
     summary = {"conflicting_texts": int(conflicting.sum()), "rows": rows_in, "groups": groups}
     return summary, conflicting
+
+
+def duplicate_counts(codes: np.ndarray, n_codes: int, mask: np.ndarray) -> dict[str, int]:
+    """Duplicate counts over the rows in ``mask`` only (one split), with the definitions
+    of :func:`duplicate_level`: ``surplus_rows`` (rows minus distinct texts),
+    ``repeated_texts``, ``rows_in_groups``; no example groups."""
+    counts = np.bincount(codes[mask], minlength=n_codes)
+    repeated = counts > 1
+    return {
+        "surplus_rows": int(mask.sum()) - int((counts > 0).sum()),
+        "repeated_texts": int(repeated.sum()),
+        "rows_in_groups": int(counts[repeated].sum()),
+    }

@@ -19,11 +19,10 @@ from tuirecipe.data.profile import clusters as clusters_mod
 from tuirecipe.data.profile.advice import build_advice, size_scale
 from tuirecipe.data.profile.build import (
     Progress,
-    _dev_section,
     _near_duplicates,
     _near_leakage,
     _Stages,
-    _vocabulary,
+    _train_vocabulary,
     row_numbers,
 )
 from tuirecipe.data.profile.corrupted import extreme_length_mask, summarise, text_categories
@@ -38,29 +37,76 @@ from tuirecipe.data.profile.lengths import length_section
 from tuirecipe.data.profile.model import FLAG_NAMES, DatasetProfile
 from tuirecipe.data.profile.neardup import sample_texts
 from tuirecipe.data.profile.normalize import TextIndex, build_text_index
+from tuirecipe.data.profile.regression import default_tolerance, regression_conflicts
+from tuirecipe.data.profile.shortcut import length_shortcut
+from tuirecipe.data.profile.split_view import leakage_section, skipped_section, split_sections
+from tuirecipe.data.profile.unicode import unicode_section
 
 LEVELS = ("exact", "case_space", "loose")
+_DUPLICATE_UNITS = (
+    "surplus rows = rows minus distinct texts (what de-duplicating removes); "
+    "repeated texts = distinct texts seen more than once; rows in groups = every row of "
+    "a repeated text"
+)
+_CONFLICT_UNITS = (
+    "conflicting texts = distinct texts seen with more than one label; rows = every row "
+    "of such a text"
+)
 T = TypeVar("T")
 
 
+SPLIT_NAMES = ("train", "dev")
+
+
 def profile_frame(
-    train: pd.DataFrame,
+    frame: pd.DataFrame,
     *,
     task: str = "classification",
     dev: pd.DataFrame | None = None,
+    split: np.ndarray | None = None,
     max_len: int = 128,
     lowercase: bool = True,
     label_set: list[str] | None = None,
     near_duplicates: bool = True,
     clusters: bool = True,
+    scope: str | None = None,
+    skipped: list[dict[str, Any]] | None = None,
     progress: Progress | None = None,
 ) -> DatasetProfile:
-    """Profile ``train`` (and ``dev``); see the package docstring for what is measured."""
+    """Profile every row of ``frame``, then each split.
+
+    ``split`` gives each row's split (0 = train, 1 = dev), e.g. how training will split
+    the file; ``dev`` is a separate dev frame, profiled as rows after ``frame``'s (the
+    flags then cover ``frame`` + ``dev`` in that order). Without either, the whole frame
+    is the training data. ``scope`` says in words what the rows are (the file, or the
+    train file + the dev file); ``skipped`` lists the rows the loader left out
+    (``row``, ``line``, ``reason``), which are in no split.
+    """
     if task not in ("classification", "regression"):
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+    if dev is not None:
+        if split is not None:
+            raise ValueError("pass either dev or split, not both")
+        n_train = len(frame)
+        cols = [c for c in ("text", "label", "row", "line") if c in frame.columns]
+        frame = pd.concat(
+            [frame[cols].reset_index(drop=True), dev[cols].reset_index(drop=True)],
+            ignore_index=True,
+        )
+        if "row" not in cols:  # row numbers count from 1 in each frame
+            frame["row"] = np.concatenate(
+                [np.arange(1, n_train + 1), np.arange(1, len(frame) - n_train + 1)]
+            )
+        split = np.concatenate(
+            [np.zeros(n_train, dtype=np.int8), np.ones(len(frame) - n_train, dtype=np.int8)]
+        )
+    has_split = split is not None
+    split_codes = (
+        np.zeros(len(frame), dtype=np.int8) if split is None else np.asarray(split, np.int8)
+    )
+    if len(split_codes) != len(frame):
+        raise ValueError(f"split has {len(split_codes)} entries for {len(frame)} rows")
     stages = _Stages(progress)
-    n = len(train)
-    rows = row_numbers(train)
     profile = DatasetProfile(
         task=task,
         options={
@@ -71,29 +117,54 @@ def profile_frame(
             "clusters": clusters,
         },
     )
-
     # One helper thread (the budget is two cores): pyarrow and numpy release the GIL, so
     # label encoding and the corrupted-text scan overlap the normalisation, and the sampled
     # near-duplicate and cluster stages overlap the exact statistics.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="profile")
     try:
         return _profile(
-            train,
+            _Job(frame, split_codes, has_split, task, max_len, lowercase, label_set),
             profile,
             stages,
             pool,
-            n,
-            rows,
-            task,
-            dev,
-            max_len,
-            lowercase,
-            label_set,
             near_duplicates,
             clusters,
+            scope,
+            skipped or [],
         )
     finally:
         pool.shutdown(wait=True)
+
+
+class _Job:
+    """The rows being profiled and how they are split."""
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        split: np.ndarray,
+        has_split: bool,
+        task: str,
+        max_len: int,
+        lowercase: bool,
+        label_set: list[str] | None,
+    ) -> None:
+        self.frame = frame
+        self.n = len(frame)
+        self.rows = row_numbers(frame)
+        self.split = split
+        self.has_split = has_split
+        self.task = task
+        self.max_len = max_len
+        self.lowercase = lowercase
+        self.label_set = label_set
+        self.train = split == 0
+        self.dev = split == 1
+        self.lines = (
+            pd.to_numeric(frame["line"], errors="coerce").fillna(-1).to_numpy(np.int64)
+            if "line" in frame.columns
+            else None
+        )
 
 
 def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
@@ -103,33 +174,29 @@ def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
 
 
 def _profile(
-    train: pd.DataFrame,
+    job: _Job,
     profile: DatasetProfile,
     stages: _Stages,
     pool: ThreadPoolExecutor,
-    n: int,
-    rows: np.ndarray,
-    task: str,
-    dev: pd.DataFrame | None,
-    max_len: int,
-    lowercase: bool,
-    label_set: list[str] | None,
     near_duplicates: bool,
     clusters: bool,
+    scope: str | None,
+    skipped: list[dict[str, Any]],
 ) -> DatasetProfile:
     wall = time.perf_counter()
+    frame, n, rows, task = job.frame, job.n, job.rows, job.task
     label_future = pool.submit(
         _timed,
         encode_labels,
-        train["label"] if "label" in train.columns else None,
+        frame["label"] if "label" in frame.columns else None,
         n,
         task,
-        label_set,
+        job.label_set,
     )
     scans: list[Future] = []
     stages.start("normalise")
     index = build_text_index(
-        train["text"] if "text" in train.columns else pd.Series([None] * n),
+        frame["text"] if "text" in frame.columns else pd.Series([None] * n),
         on_exact=lambda u: scans.append(pool.submit(_timed, text_categories, u)),
     )
     valid = ~index.blank
@@ -155,14 +222,22 @@ def _profile(
         "case_space": (index.space_codes, len(index.space_uniques), valid),
         "loose": (index.loose_codes, n_loose, valid & ~index.loose_empty[index.loose_codes]),
     }
+    splits = (job.split, SPLIT_NAMES) if job.has_split else None
     flags = {name: np.zeros(n, dtype=bool) for name in FLAG_NAMES}
+    conflicts_of = _conflicts_of(task, labels, rows, text_of_row, splits)
+    space_conflicting = np.zeros(0, dtype=bool)
     for level, (codes, n_codes, usable) in level_codes.items():
         args = (codes, n_codes, usable, rows, text_of_row, labels.codes, labels.names)
-        profile.duplicates[level], counts = duplicate_level(*args)
-        profile.conflicts[level], conflicting = conflict_level(*args)
+        profile.duplicates[level], counts = duplicate_level(*args, splits=splits)
+        profile.conflicts[level], conflicting = conflicts_of(codes, n_codes, usable)
+        for section in (profile.duplicates[level], profile.conflicts[level]):
+            section["scope"] = "all"
         if level == "case_space":
             flags["duplicate"] = usable & (counts[codes] > 1)
             flags["conflict"] = usable & conflicting[codes]
+            space_conflicting = conflicting
+    profile.duplicates["unit"] = _DUPLICATE_UNITS
+    profile.conflicts["unit"] = _CONFLICT_UNITS
 
     stages.start("lengths")
     lengths = index.row_model_tokens()
@@ -170,11 +245,15 @@ def _profile(
         lengths,
         index.row_ws_tokens(),
         valid,
-        max_len,
+        job.max_len,
         labels.codes if task == "classification" else None,
         labels.names,
     )
-    flags["long"] = valid & (lengths > max_len)
+    flags["long"] = valid & (lengths > job.max_len)
+    if task == "classification":
+        profile.length_shortcut = length_shortcut(
+            lengths, labels.codes, labels.names, valid, job.max_len, rows
+        )
 
     stages.start("corrupted")
     masks = {
@@ -190,34 +269,58 @@ def _profile(
     profile.corrupted = summarise(masks, rows)
     profile.corrupted["extreme_length"]["cutoff_tokens"] = cutoff
     flags["corrupted"] = np.logical_or.reduce(list(masks.values()))
+    lines = job.lines
+    profile.unicode = unicode_section(
+        index.exact_uniques,
+        index.exact_codes[valid],
+        rows[valid],
+        None if lines is None else lines[valid],
+    )
 
     stages.start("vocabulary")
-    vocab = _vocabulary(index, lowercase)
-    scale, scale_advice = size_scale(int(valid.sum()))
+    vocab, dev_oov = _train_vocabulary(index, job.lowercase, job.train, job.dev & valid)
+    usable_train = int((valid & job.train).sum())
+    scale, scale_advice = size_scale(usable_train)
     profile.size = {
-        "rows": n + (len(dev) if dev is not None else 0),
-        "train_rows": n,
-        "dev_rows": len(dev) if dev is not None else 0,
-        "usable_train_rows": int(valid.sum()),
+        "rows": n,
+        "usable_rows": int(valid.sum()),
+        "skipped_rows": len(skipped),
+        "rows_read": n + len(skipped),
+        "train_rows": int(job.train.sum()),
+        "dev_rows": int(job.dev.sum()),
+        "usable_train_rows": usable_train,
         "classes": profile.labels.get("classes", 0),
-        "vocab_size": len(vocab),
-        "vocab_unit": "tokenizer tokens" + (", lowercased" if lowercase else ""),
-        "dev_oov_rate": None,
+        "vocab_size": vocab,
+        "vocab_unit": "tokenizer tokens in the training split"
+        + (", lowercased" if job.lowercase else ""),
+        "dev_oov_rate": dev_oov if job.dev.any() else None,
         "scale": scale,
         "scale_advice": scale_advice,
     }
+    profile.skipped = skipped_section(skipped)
+    profile.scope = {
+        "whole": scope or f"all {n:,} rows profiled",
+        "splits": list(SPLIT_NAMES) if job.has_split else [],
+        "note": "labels, lengths, duplicates, conflicts and corrupted rows count every row; "
+        "the splits section gives the same counts within each split",
+    }
 
-    dev_index = dev_rows = None
-    if dev is not None:
-        stages.start("dev")
-        dev_index = build_text_index(
-            dev["text"] if "text" in dev.columns else pd.Series([None] * len(dev))
+    stages.start("dev")
+    if job.has_split:
+        profile.splits = split_sections(
+            job,
+            index,
+            labels,
+            level_codes,
+            lengths,
+            valid,
+            masks,
+            profile.lengths,
+            conflicts_of,
         )
-        dev_rows = row_numbers(dev)
-        profile.size["dev_oov_rate"], profile.leakage = _dev_section(
-            index, dev_index, vocab, lowercase, rows, dev_rows
-        )
+        profile.leakage = leakage_section(job, index, valid, text_of_row, space_conflicting)
     else:
+        profile.splits = {"ran": False, "reason": "no split: every row is training data"}
         profile.leakage = {"ran": False, "reason": "no dev set"}
 
     stages.start("sampled")
@@ -225,8 +328,8 @@ def _profile(
     stages.timings["near_duplicates (helper thread)"] = near_s
     stages.timings["clusters (helper thread)"] = cluster_s
     profile.near_duplicates, profile.clusters = near, cluster_section
-    if near.get("ran") and dev_index is not None and dev_rows is not None:
-        near["leakage"] = _near_leakage(index, state, dev_index, dev_rows)
+    if near.get("ran") and job.has_split and job.dev.any():
+        near["leakage"] = _near_leakage(index, state, job, valid)
     if involved is not None:
         flags["near_duplicate"] = valid & np.isin(index.loose_codes, involved)
 
@@ -234,7 +337,40 @@ def _profile(
     profile.timings["wall"] = round(time.perf_counter() - wall, 4)
     profile.advice = build_advice(profile)
     profile.flags = flags
+    profile.row_groups = np.where(valid, index.space_codes, -1).astype(np.int32)
+    profile.row_split = job.split.copy()
     return profile
+
+
+def _conflicts_of(
+    task: str,
+    labels: LabelColumn,
+    rows: np.ndarray,
+    text_of_row: Callable[[int], str],
+    splits: Any,
+) -> Callable[[np.ndarray, int, np.ndarray], tuple[dict, np.ndarray]]:
+    """The conflict finder for the task: other labels on one text (classification), or
+    targets spread beyond a tolerance (regression; the tolerance is set once, from every
+    row's targets, so the whole data and each split judge alike)."""
+    if task == "regression" and labels.values is not None:
+        targets = labels.values
+        tolerance, rule = default_tolerance(targets)
+
+        def regression(codes: np.ndarray, n_codes: int, usable: np.ndarray) -> tuple:
+            section, conflicting = regression_conflicts(
+                codes, n_codes, usable, rows, text_of_row, targets, tolerance
+            )
+            section["tolerance"].update(source="default", rule=rule)
+            return section, conflicting
+
+        return regression
+
+    def classification(codes: np.ndarray, n_codes: int, usable: np.ndarray) -> tuple:
+        return conflict_level(
+            codes, n_codes, usable, rows, text_of_row, labels.codes, labels.names, splits=splits
+        )
+
+    return classification
 
 
 def _sampled_stages(

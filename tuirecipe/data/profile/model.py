@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
 FLAG_NAMES = ("duplicate", "conflict", "near_duplicate", "corrupted", "long")
+_IN_MEMORY = {"flags", "row_groups", "row_split"}
 
 
 @dataclass
@@ -24,9 +25,12 @@ class DatasetProfile:
 
     version: int = PROFILE_VERSION
     task: str = "classification"
+    # whole (what "all rows" are, in words), splits (names), note
+    scope: dict[str, Any] = field(default_factory=dict)
     # max_len, lowercase, label_set, near_duplicates, clusters (the options used)
     options: dict[str, Any] = field(default_factory=dict)
-    # rows, train_rows, dev_rows, classes, vocab_size, dev_oov_rate, scale, thresholds
+    # rows (every usable row profiled), usable_rows, skipped_rows, rows_read, train_rows,
+    # dev_rows, usable_train_rows, classes, vocab_size, dev_oov_rate, scale, thresholds
     size: dict[str, Any] = field(default_factory=dict)
     # classification: counts [{label, count, percent}], imbalance_ratio, long_tail, missing
     # regression: mean, std, min, max, quantiles {q: v}, histogram {edges, counts}
@@ -40,25 +44,44 @@ class DatasetProfile:
     conflicts: dict[str, Any] = field(default_factory=dict)
     # ran, sampled, sample_size, threshold, method, pairs, examples, leakage {...}
     near_duplicates: dict[str, Any] = field(default_factory=dict)
-    # dev rows whose case_space text is also in train: rows, examples
+    # dev rows whose case_space text is also in train: dev_rows_in_train, same_label_dev_rows,
+    # conflicting_dev_rows, conflicting_texts, shared_texts, examples
     leakage: dict[str, Any] = field(default_factory=dict)
+    # ran, names, train/dev: {rows, usable_rows, labels, lengths, duplicates, conflicts,
+    # corrupted}: the whole-data counts within each split
+    splits: dict[str, Any] = field(default_factory=dict)
+    # rows the loader left out: count, unit, by_reason, rows [{row, line, reason}], listed
+    skipped: dict[str, Any] = field(default_factory=dict)
+    # classification: how well length alone predicts the label (per-class AUC, a
+    # one-feature tree vs chance, truncated rows by class), fires, message
+    length_shortcut: dict[str, Any] = field(default_factory=dict)
+    # typographic / compatibility characters (NFKC): rows, texts, kinds, vocabulary_split
+    unicode: dict[str, Any] = field(default_factory=dict)
     # {category: {count, rows, description}}
     corrupted: dict[str, Any] = field(default_factory=dict)
     # ran, sampled, sample_size, k, clusters [{id, size, share, top_terms, labels, majority, mixed}]
     clusters: dict[str, Any] = field(default_factory=dict)
     advice: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    # In memory only: per-row boolean flags aligned with the profiled frame.
+    # In memory only (saved beside the JSON by the cache): per-row boolean flags aligned
+    # with the profiled rows, each row's case_space group (-1 for a blank text: the group
+    # the flags, the browser and the export share) and split (0 train, 1 dev).
     flags: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    row_groups: np.ndarray | None = field(default=None, repr=False, compare=False)
+    row_split: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (the row flags are left out)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "flags"}
+        out = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in _IN_MEMORY
+        }
         return _plain(out)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DatasetProfile:
-        known = {f.name for f in dataclasses.fields(cls)} - {"flags"}
+        known = {f.name for f in dataclasses.fields(cls)} - _IN_MEMORY
         return cls(**{k: v for k, v in data.items() if k in known})
 
 

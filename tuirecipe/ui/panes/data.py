@@ -46,10 +46,9 @@ from tuirecipe.data.cleaning import (
     ExportResult,
     MarkImport,
     MarkStore,
-    basic_row_flags,
     export_cleaned,
 )
-from tuirecipe.data.row_flags import merge_flags
+from tuirecipe.data.row_flags import file_groups, profile_row_flags, removal_counts
 from tuirecipe.errors import UserError
 from tuirecipe.runs.badcases import (
     CLEANING_FILE,
@@ -68,6 +67,7 @@ from tuirecipe.ui.widgets.browser import (
 from tuirecipe.ui.widgets.profile_view import ProfileView
 
 if TYPE_CHECKING:
+    from tuirecipe.data.profile import DatasetProfile
     from tuirecipe.data.profiling import LoadedDataset
 
 __all__ = ["DataPane", "ExportDialog"]
@@ -159,6 +159,8 @@ class DataPane(Vertical):
         self.data: LoadedDataset | None = None
         self.marks: MarkStore | None = None
         self.profile: dict[str, Any] | None = None
+        # the profile behind the browser's flags and the export's removals
+        self.profile_result: DatasetProfile | None = None
         self.last_export: ExportResult | None = None
         self._labels: list[str] = []
         self._search_timer: Timer | None = None
@@ -223,10 +225,10 @@ class DataPane(Vertical):
         except UserError as exc:
             call(self._load_failed, str(exc))
             return
-        cfg = self.config.data
-        flags = basic_row_flags(data.frame, max_len=cfg.max_len)
         bad_cases, present = self._find_bad_cases(data)
-        call(self._data_loaded, data, flags, bad_cases, present)
+        # No flags until the profile is ready: the browser's flags are the profile's, so
+        # its counts are the profile's.
+        call(self._data_loaded, data, None, bad_cases, present)
 
         def progress(fraction: float, message: str = "") -> None:
             call(self._set_progress, float(fraction), str(message))
@@ -237,12 +239,10 @@ class DataPane(Vertical):
             call(self._profile_failed, str(exc))
             return
         call(self._profile_ready, result.to_dict())
-        from tuirecipe.data.profile import row_flags
-
-        profile_flags = row_flags(result, data.train)
-        if profile_flags:
-            merged = merge_flags(data.frame, data.train, profile_flags, flags)
-            call(self.query_one(DataBrowser).set_flags, merged)
+        flags = profile_row_flags(result, data)
+        if flags is not None:
+            self.profile_result = result
+            call(self.query_one(DataBrowser).set_flags, flags)
 
     def _load_failed(self, message: str) -> None:
         self.query_one("#data-source", Static).update(Text(message, style="bold"))
@@ -251,11 +251,16 @@ class DataPane(Vertical):
         self.app.notify(message, title="Data", severity="error")
 
     def _data_loaded(
-        self, data: LoadedDataset, flags: pd.DataFrame, bad_cases: LabelWrongRows, present: set[int]
+        self,
+        data: LoadedDataset,
+        flags: pd.DataFrame | None,
+        bad_cases: LabelWrongRows,
+        present: set[int],
     ) -> None:
         """``bad_cases``: the runs' label-wrong rows for this file; ``present``: those
         of its rows that are in ``data.frame``."""
         self.data = data
+        self.profile_result = None
         self.marks = MarkStore(self.config.runs_path, data.sha256, data.path)
         self._import_bad_cases(bad_cases, present)
         browser = self.query_one(DataBrowser)
@@ -325,9 +330,7 @@ class DataPane(Vertical):
         if self.data is None:
             return
         d = self.data
-        parts = [_display_path(d.path), f"{len(d.frame):,} rows", f"sha256 {d.sha256[:12]}"]
-        if d.skipped:
-            parts.append(f"{d.skipped} skipped")
+        parts = [_display_path(d.path), d.counts_line(), f"sha256 {d.sha256[:12]}"]
         if self.marks is not None and len(self.marks):
             parts.append(f"{len(self.marks)} marked")
         self.query_one("#data-source", Static).update(" · ".join(parts))
@@ -456,7 +459,8 @@ class DataPane(Vertical):
             f"{drops} row(s) marked drop will be removed; {wrong} marked label-wrong "
             "will be kept and listed in the manifest. The original is not changed."
         )
-        self.app.push_screen(ExportDialog(summary), self._export_confirmed)
+        counts = removal_counts(self.profile_result, len(self.data.frame))
+        self.app.push_screen(ExportDialog(summary, counts), self._export_confirmed)
 
     def _export_confirmed(self, flags: tuple[str, ...] | None) -> None:
         if flags is None or self.data is None or self.marks is None:
@@ -478,7 +482,9 @@ class DataPane(Vertical):
                 drop_flags=flags,
                 text_column=text_col,
                 label_column=label_col,
-                skipped=self.data.skipped_rows,
+                groups=file_groups(self.profile_result, len(self.data.frame)),
+                # the data file's own skipped rows (a dev file's are not in this copy)
+                skipped=[s for s in self.data.skipped_rows if not s.get("file")],
             )
         except OSError as exc:
             self.app.call_from_thread(

@@ -36,6 +36,8 @@ from tuirecipe.ui.profile_render.findings import (
     render_near_duplicates,
     render_other,
 )
+from tuirecipe.ui.profile_render.findings_extra import render_length_shortcut, render_unicode
+from tuirecipe.ui.profile_render.splits import render_scope, render_skipped, render_splits
 
 __all__ = [
     "SECTION_TITLES",
@@ -50,15 +52,20 @@ __all__ = [
 
 # key in the profile dict → (title, renderer)
 SECTION_TITLES: dict[str, tuple[str, Callable[[Any], RenderableType]]] = {
+    "scope": ("Scope", render_scope),
     "advice": ("Advice", render_advice),
     "size": ("Size", render_size),
-    "labels": ("Labels", render_labels),
-    "lengths": ("Lengths", render_lengths),
-    "duplicates": ("Duplicates", render_duplicates),
-    "conflicts": ("Contradictory labels", render_conflicts),
-    "near_duplicates": ("Near-duplicates", render_near_duplicates),
+    "labels": ("Labels (all rows)", render_labels),
+    "lengths": ("Lengths (all rows)", render_lengths),
+    "length_shortcut": ("Length as a shortcut (all rows)", render_length_shortcut),
+    "duplicates": ("Duplicates (all rows)", render_duplicates),
+    "conflicts": ("Contradictory labels (all rows)", render_conflicts),
+    "splits": ("Each split", render_splits),
     "leakage": ("Train ↔ dev overlap", render_leakage),
-    "corrupted": ("Corrupted rows", render_corrupted),
+    "near_duplicates": ("Near-duplicates (all rows)", render_near_duplicates),
+    "corrupted": ("Corrupted rows (all rows)", render_corrupted),
+    "unicode": ("Typographic Unicode (all rows)", render_unicode),
+    "skipped": ("Skipped rows", render_skipped),
     "clusters": ("Clusters", render_clusters),
 }
 # Keys of the profile that are bookkeeping, not findings.
@@ -83,6 +90,12 @@ def render_section(key: str, data: Any) -> RenderableType:
         return Text(f"cannot show this section: {type(exc).__name__}: {exc}", style="italic")
 
 
+def _title(key: str, data: Any) -> str:
+    if key == "conflicts" and pick(_level(data, "case_space"), "task") == "regression":
+        return "Contradictory targets (all rows)"
+    return SECTION_TITLES[key][0]
+
+
 def profile_sections(profile: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
     """``(key, title, data)`` in display order; unknown keys last."""
     found: dict[str, tuple[str, Any]] = {}
@@ -92,12 +105,13 @@ def profile_sections(profile: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
             continue
         canon = _ALIASES.get(key, key)
         if canon in SECTION_TITLES:
-            found[canon] = (key, value)
+            if value or not isinstance(value, (Mapping, list)):  # empty: not in this profile
+                found[canon] = (key, value)
         elif isinstance(value, (Mapping, list)) and value:
             found.setdefault(canon, (key, value))
         elif not isinstance(value, (Mapping, list)):
             other[key] = value
-    out = [(k, SECTION_TITLES[k][0], found[k][1]) for k in SECTION_TITLES if k in found]
+    out = [(k, _title(k, found[k][1]), found[k][1]) for k in SECTION_TITLES if k in found]
     out += [
         (k, k.replace("_", " ").capitalize(), v[1])
         for k, v in found.items()
@@ -136,18 +150,43 @@ def section_summary(key: str, data: Any) -> str:
         if key == "duplicates":
             return f"{num(pick(_level(data), 'surplus_rows', default=0))} exact surplus rows"
         if key == "conflicts":
-            return f"{num(pick(_level(data), 'conflicting_texts', default=0))} texts (exact)"
+            exact = _level(data)
+            beyond = " beyond tolerance" if pick(exact, "tolerance") else ""
+            return f"{num(pick(exact, 'conflicting_texts', default=0))} texts{beyond} (exact)"
+        if key == "unicode":
+            split = pick(pick(data, "vocabulary_split", default={}), "word_types", default=0)
+            return f"{num(pick(data, 'rows', default=0))} rows, {num(split)} word types split"
+        if key == "length_shortcut":
+            if pick(data, "ran") is False:
+                return "not measured"
+            top = (pick(data, "per_class", default=[]) or [{}])[0]
+            auc = f", strongest class AUC {num(pick(top, 'auc'), 2)}" if pick(top, "auc") else ""
+            verdict = "length predicts the label" if pick(data, "fires") else "no shortcut"
+            return verdict + auc
         if key == "near_duplicates":
             if pick(data, "ran") is False:
                 return "not run"
             leak = pick(pick(data, "leakage", default={}), "pairs")
             return (
-                f"{num(pick(data, 'pairs', default=0))} pairs in train"
+                f"{num(pick(data, 'pairs', default=0))} pairs"
                 + (f", {num(leak)} train↔dev" if leak is not None else "")
                 + (", sampled" if pick(data, "sampled") else "")
             )
         if key == "leakage":
+            if pick(data, "ran") is False:
+                return "no dev set"
             return f"{num(pick(data, 'dev_rows_in_train', 'rows', default=0))} dev rows in train"
+        if key == "splits":
+            if pick(data, "ran") is False:
+                return "no split"
+            return " / ".join(
+                f"{name} {num(pick(data.get(name, {}), 'rows'))}"
+                for name in pick(data, "names", default=[])
+            )
+        if key == "skipped":
+            return f"{num(pick(data, 'count', default=0))} rows"
+        if key == "scope":
+            return ""
         if key == "corrupted":
             total = sum(
                 int(pick(c, "count", default=0)) for c in data.values() if isinstance(c, Mapping)
@@ -179,13 +218,10 @@ def render_profile(profile: Mapping[str, Any]) -> RenderableType:
     return Group(*parts)
 
 
-def render_source(
-    path: str, rows: int, sha256: str, skipped: int = 0, notes: Iterable[str] = ()
-) -> RenderableType:
-    """Which file was profiled: path, rows, fingerprint, rows skipped, loading notes."""
-    line = Text(f"{path} · {rows:,} rows · sha256 {sha256[:12]}")
-    if skipped:
-        line.append(f" · {skipped:,} skipped")
+def render_source(path: str, counts: str, sha256: str, notes: Iterable[str] = ()) -> RenderableType:
+    """Which file was profiled: path, rows read / used / skipped (``counts``, from
+    :meth:`~tuirecipe.data.profiling.LoadedDataset.counts_line`), fingerprint, notes."""
+    line = Text(f"{path} · {counts} · sha256 {sha256[:12]}")
     parts: list[RenderableType] = [line]
     for note in notes:
         parts.append(Text.assemble(("note: ", "bold"), str(note)))

@@ -19,6 +19,7 @@ from tuirecipe.ui.profile_render.cells import (
     pick,
     row_list,
 )
+from tuirecipe.ui.profile_render.findings_extra import render_regression_conflicts
 
 _LEVELS = {"exact": "exact", "case_space": "case + space", "loose": "loose"}
 
@@ -75,6 +76,8 @@ def render_duplicates(data: Mapping[str, Any]) -> RenderableType:
 
 def render_conflicts(data: Any) -> RenderableType:
     levels = _levels(data) if isinstance(data, Mapping) else []
+    if any("tolerance" in level for _, level in levels):  # regression: spread vs tolerance
+        return render_regression_conflicts(dict(levels))
     if not levels:
         return Text("No text appears with two different labels.")
     table = Table(box=None, padding=(0, 1), show_edge=False)
@@ -160,6 +163,8 @@ def render_near_duplicates(data: Mapping[str, Any]) -> RenderableType:
 
 
 def render_leakage(data: Mapping[str, Any]) -> RenderableType:
+    if pick(data, "ran") is False:
+        return Text(str(pick(data, "reason", default="no dev set")), style="italic")
     rows = pick(data, "dev_rows_in_train", "rows", "count", default=0)
     line = Text()
     line.append("dev rows whose text (case + space) is also in train: ", style="bold")
@@ -168,12 +173,25 @@ def render_leakage(data: Mapping[str, Any]) -> RenderableType:
     if rate is not None:
         line.append(f" ({pct(rate)} of dev)")
     parts: list[RenderableType] = [line]
+    same = pick(data, "same_label_dev_rows")
+    if same is not None:
+        parts.append(Text(f"  same label in both: {num(same)} dev rows (a leak: dev looks better)"))
+    conflicting = pick(data, "conflicting_texts")
+    if conflicting:
+        parts.append(
+            Text(
+                f"  different labels: {num(conflicting)} texts, "
+                f"{num(pick(data, 'conflicting_dev_rows', default=0))} dev rows "
+                "(a conflict across the split: dev is noisy)"
+            )
+        )
     for ex in list(pick(data, "examples", default=[]) or [])[:6]:
         if isinstance(ex, Mapping):
+            label = "" if pick(ex, "same_label", default=True) else "  other label"
             parts.append(
                 Text(
                     f"  dev row {pick(ex, 'dev_row', 'row', default='?')} = train row "
-                    f"{pick(ex, 'train_row', default='?')}  "
+                    f"{pick(ex, 'train_row', default='?')}{label}  "
                     f"“{cut(pick(ex, 'text', default=''), 60)}”"
                 )
             )

@@ -1,10 +1,14 @@
-"""Confirm a cleaned export of the data file, optionally removing exact duplicates and
-conflicting rows in bulk; dismisses with the bulk flags chosen (None: cancelled)."""
+"""Confirm a cleaned export of the data file, optionally removing duplicate copies and
+conflicting rows in bulk; dismisses with the bulk flags chosen (None: cancelled).
+
+The counts beside each choice are the profile's (:func:`~tuirecipe.data.row_flags.
+removal_counts`): the rows the export will take out, in the profile's units."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -14,7 +18,7 @@ from textual.widgets import Button, Checkbox, Static
 
 
 class ExportDialog(ModalScreen[tuple[str, ...] | None]):
-    """Confirm an export; optionally remove exact duplicates and conflicts in bulk."""
+    """Confirm an export; optionally remove duplicate copies and conflicts in bulk."""
 
     DEFAULT_CSS = """
     ExportDialog {
@@ -39,15 +43,23 @@ class ExportDialog(ModalScreen[tuple[str, ...] | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, summary: str) -> None:
+    def __init__(self, summary: str, counts: dict[str, int] | None = None) -> None:
         super().__init__()
         self.summary = summary
+        self.counts = counts
 
     def compose(self) -> ComposeResult:
+        dups = "also remove duplicate copies (keep each text's first row; case and spacing ignored)"
+        conflicts = "also remove conflicts (every row of a text with more than one label)"
+        if self.counts is not None:
+            dups += f": {self.counts['duplicate']:,} surplus rows"
+            conflicts += (
+                f": {self.counts['conflict']:,} rows of {self.counts['conflict_texts']:,} texts"
+            )
         with Vertical():
-            yield Static(self.summary, id="export-summary")
-            yield Checkbox("also remove exact duplicates (keep the first)", id="export-dups")
-            yield Checkbox("also remove conflicts (same text, other labels)", id="export-conflicts")
+            yield Static(self.summary, id="export-summary", markup=False)
+            yield Checkbox(Text(dups), id="export-dups")
+            yield Checkbox(Text(conflicts), id="export-conflicts")
             with Horizontal(id="export-buttons"):
                 yield Button("Export", variant="primary", id="export-confirm")
                 yield Button("Cancel", id="export-cancel")
