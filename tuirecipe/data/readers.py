@@ -143,7 +143,7 @@ def _arrow_records(payload: memoryview, fmt: str, *, skip_bad_rows: bool) -> _Re
         table = pacsv.read_csv(pa.BufferReader(payload), **options)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if not all(pa.types.is_string(t) for t in table.schema.types):
+    if not all(pa.types.is_large_string(t) for t in table.schema.types):
         return None  # more columns than _string_columns names: pyarrow guessed types
     frame = table.to_pandas()
     frame.columns = range(frame.shape[1])
@@ -155,10 +155,14 @@ def _arrow_records(payload: memoryview, fmt: str, *, skip_bad_rows: bool) -> _Re
 
 
 def _string_columns(limit: int = 1024) -> dict[str, Any]:
-    """Every column (as pyarrow names them) read as a string, never a guessed number."""
+    """Every column (as pyarrow names them) read as a string, never a guessed number.
+
+    Large strings (64-bit offsets): what pandas' arrow-backed strings hold, so handing the
+    table to pandas copies nothing.
+    """
     import pyarrow as pa
 
-    return {f"f{i}": pa.string() for i in range(limit)}
+    return {f"f{i}": pa.large_string() for i in range(limit)}
 
 
 def _pandas_records(text: str, fmt: str, path: Path, key: str) -> _Records:
