@@ -47,7 +47,9 @@ if which == "pandas":
     rows = len(pd.read_csv(path, dtype=str, keep_default_na=False))
 elif which == "pyarrow":
     types = {"text": pa.string(), "label": pa.string()}
-    rows = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types)).num_rows
+    parse = pacsv.ParseOptions(newlines_in_values=True)
+    convert = pacsv.ConvertOptions(column_types=types)
+    rows = pacsv.read_csv(path, parse_options=parse, convert_options=convert).num_rows
 else:
     rows = len(load_table(path, DataConfig()).frame)
 wall = time.perf_counter() - t0
@@ -99,14 +101,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--multiline", action="store_true")
-    parser.add_argument("--csv", type=Path, help="time this file instead of writing one")
+    parser.add_argument("--csv", type=Path, help="time this file (written first if absent)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
+    parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write:
+        write_csv(args.write, args.rows, args.multiline)
+        return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         path = args.csv or Path(tmp) / "unique.csv"
-        if args.csv is None:
-            write_csv(path, args.rows, args.multiline)
+        if not path.exists():  # in a child: Linux keeps a process's peak RSS across exec
+            options = ["--rows", str(args.rows)] + (["--multiline"] if args.multiline else [])
+            subprocess.run([sys.executable, __file__, "--write", str(path), *options], check=True)
         size = path.stat().st_size / 2**20
         print(f"{path.name}: {size:.0f} MB; load average {os.getloadavg()[0]:.2f} (2 cores)")
         best: dict[str, dict[str, float]] = {}
