@@ -91,20 +91,31 @@ SAMPLE_PROFILE: dict[str, Any] = {
     "clusters": {
         "ran": True,
         "k": 2,
+        "message": "Labels follow topics: 1 of 2 clusters hold a label well above its share.",
+        "label_association": {"ran": True, "cramers_v": 0.41, "p_value": 0.003},
+        "label_signal": {"concentrated": 1, "slight": 0, "like_prior": 1},
         "clusters": [
             {
                 "id": 0,
                 "size": 6,
                 "top_terms": ["great", "stuff"],
-                "labels": {"pos": 6},
-                "mixed": False,
+                "label_mix": [{"label": "pos", "count": 6, "share": 1.0, "prior": 0.8}],
+                "signal_label": "pos",
+                "lift": 1.25,
+                "odds_ratio": 6.5,
+                "label_signal": "concentrated",
             },
             {
                 "id": 1,
                 "size": 4,
                 "top_terms": ["meh"],
-                "labels": {"pos": 2, "neg": 2},
-                "mixed": True,
+                "label_mix": [
+                    {"label": "pos", "count": 2, "share": 0.5, "prior": 0.8},
+                    {"label": "neg", "count": 2, "share": 0.5, "prior": 0.2},
+                ],
+                "signal_label": "neg",
+                "lift": 2.5,
+                "label_signal": "like_prior",
             },
         ],
     },
@@ -146,7 +157,10 @@ def test_every_profile_section_renders() -> None:
     assert "leakage: 3 pairs, 2 dev texts" in text["near_duplicates"]
     assert "50.0% of dev" in _rendered(render_section("leakage", SAMPLE_PROFILE["leakage"]))
     assert "mojibake" in text["corrupted"] and "empty" not in text["corrupted"]
-    assert "mixed" in text["clusters"] and "great, stuff" in text["clusters"]
+    assert "concentrated: pos, odds ×6.5" in text["clusters"]
+    assert "great, stuff" in text["clusters"]
+    assert "neg 50.0% (20.0%)" in text["clusters"] and "like prior" in text["clusters"]
+    assert "Labels follow topics" in text["clusters"]
     # a malformed section shows a line instead of raising
     assert "cannot show" in _rendered(render_section("labels", {"counts": [{"count": "x"}]}))
 

@@ -224,7 +224,7 @@ def test_dev_leakage_and_oov() -> None:
     assert p.near_duplicates["leakage"]["dev_texts_involved"] == 2
 
 
-def test_clusters_separate_topics_and_flag_mixed() -> None:
+def test_clusters_separate_topics_and_judge_labels_against_the_prior() -> None:
     rng = np.random.default_rng(0)
     topics = {
         "sport": "goal match team coach league score season player".split(),
@@ -243,9 +243,13 @@ def test_clusters_separate_topics_and_flag_mixed() -> None:
         terms = set(cl["top_terms"][:3])
         assert terms <= set(topics["sport"]) or terms <= set(topics["money"])
         assert cl["majority"] >= 0.6  # 25% flipped labels: still a 75% majority
+        assert cl["label_signal"] == "concentrated" and cl["majority_prior"] == 0.5
+    assert c["label_signal"]["concentrated"] == c["k"]
+    assert any("topic clusters hold one label" in line for line in p.advice)
     noise = rng.choice(["x", "y"], 400).tolist()  # labels unrelated to the topics
-    mixed = profile_frame(frame(texts, noise), near_duplicates=False).clusters
-    assert mixed["mixed"] >= len(mixed["clusters"]) / 2 and p.clusters["mixed"] == 0
+    unrelated = profile_frame(frame(texts, noise), near_duplicates=False)
+    assert unrelated.clusters["label_signal"]["concentrated"] == 0
+    assert not any("topic clusters" in line for line in unrelated.advice)
 
 
 def test_progress_and_timings() -> None:
@@ -323,11 +327,26 @@ def test_empty_frame_does_not_crash() -> None:
     json.dumps(p.to_dict())
 
 
-def test_profile_imports_no_torch_textual_or_rich() -> None:
+def test_profile_needs_no_torch_textual_or_rich() -> None:
+    # None in sys.modules makes an import fail: our code using textual or rich would raise;
+    # torch cannot be blocked so (scikit-learn probes it), so it must simply stay unloaded.
     code = (
-        "import sys, tuirecipe.data.profile as p, pandas as pd\n"
-        "p.profile_frame(pd.DataFrame({'text': ['a b'] * 60, 'label': ['x'] * 60}))\n"
-        "bad = [m for m in ('torch', 'textual', 'rich') if m in sys.modules]\n"
-        "assert not bad, bad\n"
+        "import sys\n"
+        "for name in ('textual', 'rich'):\n"
+        "    sys.modules[name] = None\n"
+        "import tuirecipe.data.profile as p, pandas as pd, numpy as np\n"
+        "words = 'goal match team bank market stock gene cell virus'.split()\n"
+        "rng = np.random.default_rng(0)\n"
+        "texts = [' '.join(rng.choice(words, 5)) + f' n{i}' for i in range(300)]\n"
+        "prof = p.profile_frame(pd.DataFrame({'text': texts, 'label': ['x', 'y'] * 150}))\n"
+        "assert prof.clusters['ran'], prof.clusters\n"
+        "assert 'torch' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+    loaded = (
+        "import sys, tuirecipe.data.profile as p, pandas as pd\n"
+        "p.profile_frame(pd.DataFrame({'text': ['a b'] * 60, 'label': ['x'] * 60}))\n"
+        "bad = [m for m in ('torch', 'textual') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", loaded], check=True)

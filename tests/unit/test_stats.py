@@ -39,27 +39,3 @@ def test_ema_in_pieces_equals_ema_of_the_whole() -> None:
         pieces.append(out)
     np.testing.assert_allclose(np.concatenate(pieces), ema(values, 0.95), rtol=1e-12)
     assert state[1] == 5_000
-
-
-def test_profile_tfidf_is_scikit_learns_formula() -> None:
-    """The profile keeps its own TF-IDF (see clusters.py for why); it must give what
-    scikit-learn's TfidfTransformer gives on the same counts, to float32 precision."""
-    from scipy import sparse
-    from sklearn.feature_extraction.text import TfidfTransformer
-
-    from tuirecipe.data.profile.clusters import _tfidf
-
-    rng = np.random.default_rng(2)
-    lengths = rng.integers(0, 25, 500)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    ids = (rng.zipf(1.4, offsets[-1]) % 400).astype(np.int64)
-    texts = np.flatnonzero(lengths > 0)
-    ours, features = _tfidf(offsets, ids, texts)
-    rows = np.repeat(np.arange(len(texts)), lengths[texts])
-    cols = np.concatenate([ids[offsets[t] : offsets[t + 1]] for t in texts])
-    counts = sparse.csr_matrix(
-        (np.ones(len(cols)), (rows, cols)), shape=(len(texts), int(ids.max()) + 1)
-    )
-    theirs = TfidfTransformer(sublinear_tf=True).fit_transform(counts[:, features])
-    assert ours.shape == theirs.shape and ours.shape[1] > 10
-    np.testing.assert_allclose(ours.toarray(), theirs.toarray(), atol=1e-6)

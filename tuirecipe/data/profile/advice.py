@@ -8,6 +8,8 @@ Transformer encoder is worth trying; bigger models pay off).
 
 from __future__ import annotations
 
+from tuirecipe.data.profile.cluster_stats import MOSTLY
+
 SMALL_ROWS = 10_000
 LARGE_ROWS = 200_000
 
@@ -100,10 +102,11 @@ def build_advice(profile) -> list[str]:
     )
     if corrupted:
         out.append(f"{corrupted:,} corrupted-row findings (see the list): clean or skip them.")
-    mixed = profile.clusters.get("mixed", 0)
-    if mixed:
+    concentrated = (profile.clusters.get("label_signal") or {}).get("concentrated", 0)
+    if concentrated and profile.clusters.get("concentrated_share", 0) >= MOSTLY:
         out.append(
-            f"{mixed} topic cluster(s) have no clear majority label: look there for "
-            "label noise or genuinely hard cases."
+            f"{concentrated} of {profile.clusters.get('k')} topic clusters hold one label well "
+            "above its share (see Clusters): topic words alone predict much of the label, so "
+            "a TF-IDF baseline is the score to beat."
         )
     return [line for line in out if line]

@@ -1,178 +1,309 @@
-"""Topic clusters: TF-IDF → truncated SVD → k-means, over a sample of rows.
+"""Topic clusters of a sample of texts, and how the labels (or targets) spread over them.
 
-Built from the token ids the normaliser already has, with numpy and ``scipy.sparse``.
-scikit-learn's TfidfTransformer/TruncatedSVD/MiniBatchKMeans do the same job (the simple
-baseline check uses its TfidfVectorizer), but not here: importing scikit-learn takes
-1.5–4 s on a cold two-core machine, more than the whole profile is allowed, and since
-scikit-learn 1.9 it also imports rich when rich is installed, which the core must not load
-(tests/test_profile.py). The TF-IDF below is scikit-learn's formula (sublinear tf, smoothed
-idf, l2 rows); the other two steps are the textbook algorithms (randomized SVD after Halko
-et al., k-means++ seeding and Lloyd iterations).
+:func:`cluster_texts` runs ``features(texts)`` → truncated SVD (for a sparse matrix) →
+L2 rows → k-means with a fixed seed, all scikit-learn. The default features are TF-IDF
+(English stop words, words in at least 2 and at most half of the texts, sublinear tf,
+tokens of two or more characters that start with a letter); ``features`` may be any
+callable from texts to a dense or sparse matrix, so a pretrained sentence encoder can take
+its place. The terms that name a cluster always come from TF-IDF: those whose mean weight
+in the cluster exceeds their mean weight in the other clusters the most.
+
+How labels and targets are judged against the clusters is in
+:mod:`tuirecipe.data.profile.cluster_stats`.
+
+Section keys: ``ran`` (and ``reason`` when not), ``method``, ``features``, ``n_features``,
+``k``, ``k_rule``, ``clustered_rows``, ``unclustered`` {count, rows, reason},
+``clusters`` [{id, size, share, top_terms, examples [{row, text}], + label or target
+statistics}], then for classification ``label_association``, ``label_signal``,
+``alpha``, ``test``, ``message``, and for regression ``target_association``,
+``target_signal``, ``alpha``, ``test``, ``message``. ``profile_frame`` adds ``sampled``
+and ``sample_size``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
+from tuirecipe.data.profile.cluster_stats import label_mixing, target_spread
+
 SAMPLE_SIZE = 10_000
+MIN_TEXTS = 40
 MAX_FEATURES = 20_000
 COMPONENTS = 50
-MIN_TEXTS = 40
-MIXED_MAJORITY = 0.6
+MAX_K = 12
+ROWS_PER_K = 50
 TOP_TERMS = 8
+EXAMPLES = 2
+EXAMPLE_CHARS = 160
+# Tokens the default pattern leaves behind that carry no topic: the stems of contractions
+# ("doesn't" -> "doesn"), PTB bracket tokens (SST's "-LRB-") and HTML entity names
+# ("&quot;" in scraped news). Added to scikit-learn's English list.
+EXTRA_STOP_WORDS = frozenset(
+    "don doesn didn isn wasn aren weren hasn haven hadn couldn wouldn shouldn won ll ve re "
+    "lrb rrb lsb rsb quot amp nbsp lt gt apos".split()
+)
+TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W_]+\b"
+
+Features = Callable[[list[str]], Any]  # texts -> np.ndarray or a scipy.sparse matrix
 
 
 def choose_k(n: int) -> int:
-    """About sqrt(n / 20), kept within 8..20 and at most n / 5."""
-    return int(max(2, min(max(8, min(20, round(math.sqrt(n / 20)))), n // 5)))
+    """``round(sqrt(n / 50))`` kept within 2..12.
+
+    Silhouette does not pick k for text: on AG News (4 topics, LSA vectors) it rose steadily
+    from 0.04 at k=2 to 0.12 at k=20. So k is a reading budget instead: enough clusters to
+    split a corpus into sub-topics, few enough to read in one table, and about 50 rows or
+    more per cluster so the per-cluster label test has the power to see a lift.
+    """
+    return int(min(MAX_K, max(2, round(math.sqrt(n / ROWS_PER_K)))))
 
 
-def _tfidf(offsets: np.ndarray, ids: np.ndarray, texts: np.ndarray):
-    from scipy import sparse
-
-    lens = offsets[texts + 1] - offsets[texts]
-    firsts = np.cumsum(lens) - lens
-    positions = np.arange(int(lens.sum())) - np.repeat(firsts - offsets[texts], lens)
-    cols = ids[positions]
-    indptr = np.concatenate([[0], np.cumsum(lens)])
-    counts = sparse.csr_matrix(
-        (np.ones(len(cols), dtype=np.float32), cols, indptr),
-        shape=(len(texts), int(ids.max()) + 1 if len(ids) else 1),
-    )
-    counts.sum_duplicates()
-    df = np.bincount(counts.indices, minlength=counts.shape[1])
-    usable = np.flatnonzero((df >= 2) & (df <= 0.5 * len(texts)))
-    if len(usable) > MAX_FEATURES:
-        usable = usable[np.argsort(-df[usable], kind="stable")[:MAX_FEATURES]]
-    x = counts[:, usable].tocsr()
-    x.data = 1.0 + np.log(x.data)
-    idf = np.log((1 + len(texts)) / (1 + df[usable])) + 1.0
-    x = x.multiply(idf[None, :].astype(np.float32)).tocsr()
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    x = sparse.diags((1.0 / norms).astype(np.float32)) @ x
-    return x.tocsr(), usable
+def prepare() -> None:
+    """Import what clustering needs (about 1.1 s of CPU, once per process, holding the
+    GIL). A caller can run this in its helper thread early, while the main thread is in
+    pyarrow code that releases the GIL, instead of paying it during GIL-bound work."""
+    _import_sklearn()
 
 
-def _randomized_svd(x, rank: int, rng: np.random.Generator) -> np.ndarray:
-    """Rows of ``x`` projected on its top ``rank`` right singular vectors."""
-    width = rank + 10
-    q, _ = np.linalg.qr(x @ rng.standard_normal((x.shape[1], width)).astype(np.float32))
-    for _ in range(2):  # power iterations sharpen the spectrum of sparse text data
-        q, _ = np.linalg.qr(x @ (x.T @ q))
-    u, s, _ = np.linalg.svd(np.asarray((x.T @ q).T), full_matrices=False)
-    return (q @ u[:, :rank]) * s[:rank]
+def _import_sklearn() -> None:
+    """Import the scikit-learn parts used here (about 1.1 s of CPU once per process).
 
-
-def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iters: int = 25) -> np.ndarray:
-    """Cluster ids from k-means++ seeding and Lloyd iterations."""
-    centers = [points[rng.integers(len(points))]]
-    dist = ((points - centers[0]) ** 2).sum(axis=1)
-    for _ in range(1, k):
-        p = dist / dist.sum() if dist.sum() > 0 else None
-        centers.append(points[rng.choice(len(points), p=p)])
-        dist = np.minimum(dist, ((points - centers[-1]) ** 2).sum(axis=1))
-    c = np.array(centers)
-    assign = np.zeros(len(points), dtype=np.int64)
-    for _ in range(iters):
-        d = (points**2).sum(1)[:, None] - 2 * points @ c.T + (c**2).sum(1)[None, :]
-        new = d.argmin(axis=1)
-        if _ and np.array_equal(new, assign):
-            break
-        assign = new
-        for j in range(k):
-            members = points[assign == j]
-            if len(members):
-                c[j] = members.mean(axis=0)
-    return assign
-
-
-def cluster_texts(
-    offsets: np.ndarray,
-    ids: np.ndarray,
-    texts: np.ndarray,
-    label_codes: np.ndarray | None,
-    label_names: list[str],
-    vocab_lookup: Callable[[int], str],
-    seed: int = 0,
-) -> dict:
-    """Clusters of the given texts (one entry per sampled row); see the module docstring."""
-    keep = offsets[texts + 1] > offsets[texts]
-    texts = texts[keep]
-    labels = label_codes[keep] if label_codes is not None else None
-    if len(texts) < MIN_TEXTS:
-        return {"ran": False, "reason": f"fewer than {MIN_TEXTS} texts with words"}
-    with _one_blas_thread():
-        return _cluster(offsets, ids, texts, labels, label_names, vocab_lookup, seed)
+    scikit-learn itself may load rich for an optional progress bar; that is its business:
+    the core's own code never imports rich, and works when rich cannot be imported at all
+    (tests/unit/test_profile.py runs a profile with rich, textual and torch blocked).
+    """
+    import scipy.stats  # noqa: F401
+    import sklearn.cluster  # noqa: F401
+    import sklearn.decomposition  # noqa: F401
+    import sklearn.feature_extraction.text  # noqa: F401
+    import sklearn.preprocessing  # noqa: F401
 
 
 @contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Run BLAS single-threaded: on a busy 2-core machine OpenBLAS's own threads make the
-    small products here 10-20x slower (measured: a 7600x60 QR in 1.1 s instead of 0.06 s)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+def _one_thread() -> Iterator[None]:
+    """BLAS and OpenMP on one thread, for libraries already loaded (so import first):
+    on a busy two-core machine their own threads made these small products 10-20x
+    slower, and threads spinning in a library loaded inside the block went unlimited."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # k-means' "fewer distinct points" and the like
         yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+
+
+def tfidf_vectorizer() -> Any:
+    """The TF-IDF the clusters use for features (by default) and for naming clusters.
+
+    Unigrams only: adding bigrams made the vectorizer 2.5x slower (1.4 s against 0.55 s on
+    20,000 AG News texts), more than the whole stage is allowed.
+    """
+    _import_sklearn()
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+    return TfidfVectorizer(
+        stop_words=sorted(ENGLISH_STOP_WORDS | EXTRA_STOP_WORDS),
+        token_pattern=TOKEN_PATTERN,
+        min_df=2,
+        max_df=0.5,
+        max_features=MAX_FEATURES,
+        sublinear_tf=True,
+        dtype=np.float32,
+    )
+
+
+def cluster_texts(
+    texts: list[str],
+    *,
+    label_codes: np.ndarray | None = None,
+    label_names: list[str] | None = None,
+    targets: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+    features: Features | None = None,
+    seed: int = 0,
+    k: int | None = None,
+) -> dict[str, Any]:
+    """Cluster ``texts`` and judge labels (``label_codes`` into ``label_names``, -1 for
+    none) or regression ``targets`` (NaN for none) against the clusters.
+
+    ``rows`` names each text in the file (default: its position). ``features`` replaces
+    the TF-IDF vectors used for clustering; its output must have one row per text. ``k``
+    fixes the number of clusters (default :func:`choose_k`).
+    """
+    rows = np.arange(len(texts)) if rows is None else np.asarray(rows)
+    if len(rows) != len(texts):
+        raise ValueError(f"rows has {len(rows)} entries for {len(texts)} texts")
+    if len(texts) < MIN_TEXTS:
+        return {"ran": False, "reason": f"fewer than {MIN_TEXTS} texts"}
+    _import_sklearn()
+    return _cluster(texts, label_codes, label_names or [], targets, rows, features, seed, k)
 
 
 def _cluster(
-    offsets: np.ndarray,
-    ids: np.ndarray,
-    texts: np.ndarray,
-    labels: np.ndarray | None,
+    texts: list[str],
+    label_codes: np.ndarray | None,
     label_names: list[str],
-    vocab_lookup: Callable[[int], str],
+    targets: np.ndarray | None,
+    rows: np.ndarray,
+    features: Features | None,
     seed: int,
-) -> dict:
-    rng = np.random.default_rng(seed)
-    x, features = _tfidf(offsets, ids, texts)
-    if x.shape[1] < 3:
-        return {"ran": False, "reason": "too few shared words to cluster"}
-    rank = max(2, min(COMPONENTS, x.shape[1] - 1, len(texts) - 1))
-    emb = _randomized_svd(x, rank, rng)
-    emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
-    k = choose_k(len(texts))
-    assign = _kmeans(emb.astype(np.float64), k, rng)
-    onehot_sizes = np.bincount(assign, minlength=k)
-    overall = np.asarray(x.mean(axis=0)).ravel()
+    k: int | None,
+) -> dict[str, Any]:
+    from scipy import sparse
+    from sklearn.cluster import KMeans
+
+    vectorizer = tfidf_vectorizer()
+    try:
+        tfidf = vectorizer.fit_transform(texts).tocsr()
+        names = vectorizer.get_feature_names_out()
+    except ValueError:  # sklearn: "empty vocabulary" or "no terms remain" after pruning
+        if features is None:
+            return {
+                "ran": False,
+                "reason": "no word left once stop words, words in fewer than 2 texts and "
+                "words in more than half of them are dropped",
+            }
+        # Another encoder can still cluster; the clusters just have no terms to name them.
+        tfidf, names = sparse.csr_matrix((len(texts), 0), dtype=np.float32), np.array([])
+    if features is None:
+        # A text left with no TF-IDF term (only stop words, or words no other text has)
+        # has no direction to cluster by: set it aside and say so.
+        keep = np.flatnonzero(tfidf.getnnz(axis=1) > 0)
+        vectors: Any = tfidf[keep]
+        method = "tf-idf"
+    else:
+        keep = np.arange(len(texts))
+        vectors = features(list(texts))
+        if vectors.shape[0] != len(texts):
+            raise ValueError(f"features returned {vectors.shape[0]} rows for {len(texts)} texts")
+        method = getattr(features, "__name__", type(features).__name__)
+    unclustered = np.setdiff1d(np.arange(len(texts)), keep)
+    if len(keep) < MIN_TEXTS:
+        return {"ran": False, "reason": f"fewer than {MIN_TEXTS} texts with words to cluster"}
+    given = k is not None
+    k = choose_k(len(keep)) if k is None else int(k)
+    if not 2 <= k <= len(keep):
+        raise ValueError(f"k must be between 2 and {len(keep)}, got {k}")
+
+    with _one_thread():
+        points, reduced = _points(vectors, seed)
+        model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(points)
+    raw = model.labels_
+    # Number clusters by size, largest first, dropping any that k-means left empty.
+    sizes = np.bincount(raw, minlength=k)
+    order = [int(j) for j in np.argsort(-sizes, kind="stable") if sizes[j]]
+    renumber = np.full(k, -1)
+    renumber[order] = np.arange(len(order))
+    assign = renumber[raw]
+    centers = model.cluster_centers_[order]
+
+    terms = _top_terms(tfidf[keep], assign, len(order), names)
     clusters = []
-    for j in np.argsort(-onehot_sizes, kind="stable"):
+    for j in range(len(order)):
         members = np.flatnonzero(assign == j)
-        if not len(members):
-            continue
-        # Rank terms by how much more weight they carry here than overall, so words
-        # common everywhere ("the", "to") do not name every cluster.
-        weights = np.asarray(x[members].mean(axis=0)).ravel() - overall
-        top = np.argsort(-weights)[:TOP_TERMS]
-        entry = {
-            "id": int(j),
-            "size": int(len(members)),
-            "share": float(len(members) / len(texts)),
-            "top_terms": [vocab_lookup(int(features[t])) for t in top if weights[t] > 0],
-        }
-        if labels is not None and label_names:
-            found = labels[members]
-            found = found[found >= 0]
-            values, counts = np.unique(found, return_counts=True)
-            order = np.argsort(-counts, kind="stable")
-            mix = {label_names[int(values[i])]: int(counts[i]) for i in order[:5]}
-            majority = float(counts.max() / counts.sum()) if len(counts) else 0.0
-            entry.update(labels=mix, majority=majority, mixed=majority < MIXED_MAJORITY)
-        clusters.append(entry)
-    return {
+        clusters.append(
+            {
+                "id": j,
+                "size": int(len(members)),
+                "share": float(len(members) / len(keep)),
+                "top_terms": terms[j],
+                "examples": _examples(points, members, centers[j], keep, rows, texts),
+            }
+        )
+    section: dict[str, Any] = {
         "ran": True,
-        "k": k,
-        "method": "tf-idf (sublinear, df>=2, <=50%) -> randomized SVD "
-        f"({rank} dims) -> k-means++ / Lloyd",
-        "features": int(x.shape[1]),
+        "method": f"{method} -> "
+        + (f"truncated SVD ({points.shape[1]} dims) -> " if reduced else "")
+        + f"L2 rows -> k-means (seed {seed})",
+        "features": method,
+        "n_features": int(vectors.shape[1]),
+        "k": len(order),
+        "k_rule": "given" if given else _K_RULE,
+        "clustered_rows": int(len(keep)),
+        "unclustered": {
+            "count": int(len(unclustered)),
+            "rows": [int(r) for r in rows[unclustered][:20]],
+            "reason": "no TF-IDF term left: only stop words, or words no other text has",
+        },
         "clusters": clusters,
-        "mixed": sum(1 for c in clusters if c.get("mixed")),
     }
+    if label_codes is not None and label_names:
+        per_cluster, overall = label_mixing(assign, np.asarray(label_codes)[keep], label_names)
+    elif targets is not None:
+        per_cluster, overall = target_spread(assign, np.asarray(targets, dtype=float)[keep])
+    else:
+        return section
+    for entry, extra in zip(clusters, per_cluster, strict=True):
+        entry.update(extra)
+    section.update(overall)
+    return section
+
+
+_K_RULE = "round(sqrt(rows / 50)) within 2..12"
+
+
+def _points(vectors: Any, seed: int) -> tuple[np.ndarray, bool]:
+    """Dense L2-normalised rows; a sparse matrix (TF-IDF) is first reduced by truncated
+    SVD (latent semantic analysis), which also merges words that occur together."""
+    from scipy import sparse
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.preprocessing import normalize
+
+    reduced = sparse.issparse(vectors)
+    if reduced:
+        rank = max(1, min(COMPONENTS, vectors.shape[1] - 1, vectors.shape[0] - 1))
+        points = TruncatedSVD(rank, random_state=seed).fit_transform(vectors)
+    else:
+        points = np.asarray(vectors, dtype=np.float64)
+    if points.ndim != 2 or not np.isfinite(points).all():
+        raise ValueError("features must give a finite 2-D matrix, one row per text")
+    return normalize(points), reduced
+
+
+def _top_terms(tfidf: Any, assign: np.ndarray, k: int, names: np.ndarray) -> list[list[str]]:
+    """Per cluster, the terms whose mean TF-IDF weight in it exceeds their mean weight
+    in the other clusters the most (only terms with a positive difference)."""
+    from scipy import sparse
+
+    n = len(assign)
+    sizes = np.bincount(assign, minlength=k).astype(np.float64)
+    indicator = sparse.csr_matrix((np.ones(n), (assign, np.arange(n))), shape=(k, n))
+    sums = np.asarray((indicator @ tfidf).todense(), dtype=np.float64)
+    total = sums.sum(axis=0)
+    out = []
+    for j in range(k):
+        inside = sums[j] / sizes[j]
+        rest = (total - sums[j]) / max(n - sizes[j], 1.0)
+        score = inside - rest
+        top = np.argsort(-score, kind="stable")[:TOP_TERMS]
+        out.append([str(names[t]) for t in top if score[t] > 0])
+    return out
+
+
+def _examples(
+    points: np.ndarray,
+    members: np.ndarray,
+    center: np.ndarray,
+    keep: np.ndarray,
+    rows: np.ndarray,
+    texts: list[str],
+) -> list[dict[str, Any]]:
+    """The cluster's distinct texts nearest its centre (cosine), with their rows."""
+    closeness = points[members] @ center
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for m in members[np.argsort(-closeness, kind="stable")]:
+        text = texts[int(keep[m])]
+        if text in seen:
+            continue
+        seen.add(text)
+        cut = text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
+        out.append({"row": int(rows[keep[m]]), "text": cut})
+        if len(out) == EXAMPLES:
+            break
+    return out

@@ -392,18 +392,12 @@ def _sampled_stages(
     start = time.perf_counter()
     if clusters:
         sample, sampled = sample_texts(np.flatnonzero(valid), clusters_mod.SAMPLE_SIZE, seed=2)
-        vocab_strings = index.loose_vocab
-
-        def term(i: int) -> str:
-            return vocab_strings[i].as_py()
-
         section = clusters_mod.cluster_texts(
-            index.loose_offsets,
-            index.loose_ids,
-            index.space_codes[sample],
-            labels.codes[sample] if task == "classification" else None,
-            labels.names,
-            term,
+            index.exact_uniques.take(index.exact_codes[sample]).to_pylist(),
+            label_codes=labels.codes[sample] if task == "classification" else None,
+            label_names=labels.names,
+            targets=labels.values[sample] if labels.values is not None else None,
+            rows=rows[sample],
         )
         section.update(sampled=sampled, sample_size=int(len(sample)))
     else:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-PROFILE_VERSION = 2
+PROFILE_VERSION = 3
 FLAG_NAMES = ("duplicate", "conflict", "near_duplicate", "corrupted", "long")
 _IN_MEMORY = {"flags", "row_groups", "row_split"}
 
@@ -59,7 +59,9 @@ class DatasetProfile:
     unicode: dict[str, Any] = field(default_factory=dict)
     # {category: {count, rows, description}}
     corrupted: dict[str, Any] = field(default_factory=dict)
-    # ran, sampled, sample_size, k, clusters [{id, size, share, top_terms, labels, majority, mixed}]
+    # ran, sampled, sample_size, method, features, k, k_rule, clustered_rows, unclustered,
+    # clusters [{id, size, share, top_terms, examples, label_mix | target, label_signal |
+    # target_signal, p_adjusted}], label_association | target_association, message
     clusters: dict[str, Any] = field(default_factory=dict)
     advice: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)

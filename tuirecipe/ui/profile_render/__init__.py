@@ -27,6 +27,7 @@ from tuirecipe.ui.profile_render.distributions import (
     render_size,
 )
 from tuirecipe.ui.profile_render.findings import (
+    clusters_summary,
     render_advice,
     render_clusters,
     render_conflicts,
@@ -193,9 +194,7 @@ def section_summary(key: str, data: Any) -> str:
             )
             return f"{total:,} flagged"
         if key == "clusters":
-            items = pick(data, "clusters", default=[]) if isinstance(data, Mapping) else data
-            mixed = sum(1 for c in items or [] if pick(c, "mixed"))
-            return f"{len(list(items or []))} clusters, {mixed} mixed"
+            return clusters_summary(data)
         if key == "advice":
             return f"{len(data)} notes"
     except Exception:

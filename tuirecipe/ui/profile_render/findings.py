@@ -231,47 +231,145 @@ def render_clusters(data: Any) -> RenderableType:
         reason = pick(data, "reason", "skipped", default="not run")
         return Text(f"Clustering not run: {reason}", style="italic")
     items = pick(data, "clusters", "items", default=[]) if isinstance(data, Mapping) else data
-    items = list(items or [])
+    items = [item for item in list(items or []) if isinstance(item, Mapping)]
     if not items:
         return Text("No clusters.")
-    head = Text()
+    parts: list[RenderableType] = []
     if isinstance(data, Mapping):
-        head.append(f"k = {num(pick(data, 'k', default=len(items)))}   ")
-        if pick(data, "sampled"):
-            head.append(f"(sampled: {num(pick(data, 'sample_size'))} rows)", style="italic")
+        parts += _cluster_head(data)
+    regression = any("target" in item for item in items)
     table = Table(box=None, padding=(0, 1), show_edge=False)
     table.add_column("#", justify="right")
-    table.add_column("size", justify="right")
+    table.add_column("rows", justify="right")
     table.add_column("top terms")
-    table.add_column("label mix")
-    table.add_column("")
+    if regression:
+        for name in ("mean ± std", "median", "min – max", "shift"):
+            table.add_column(name, justify="right")
+    else:
+        table.add_column("labels: share (prior)")
+    table.add_column("signal")
     for i, item in enumerate(items[:30]):
         terms = pick(item, "top_terms", "terms", default=[])
-        mix = pick(item, "labels", "label_mix", default={})
-        if isinstance(mix, Mapping):
-            total = sum(float(v) for v in mix.values()) or 1.0
-            mix_text = ", ".join(
-                f"{k} {100 * float(v) / total:.0f}%"
-                for k, v in sorted(mix.items(), key=lambda kv: -float(kv[1]))[:3]
-                if float(v) / total >= 0.01
-            )
-        elif isinstance(mix, list):
-            mix_text = ", ".join(
-                f"{pick(m, 'label')} {num(pick(m, 'share', 'percent'), 1)}"
-                if isinstance(m, Mapping)
-                else str(m)
-                for m in mix[:3]
-            )
-        else:
-            mix_text = str(mix)
-        table.add_row(
+        terms = Text(cut(", ".join(map(str, list(terms)[:6])), 48))
+        cells: list[RenderableType] = [
             str(pick(item, "id", default=i)),
             num(pick(item, "size", "rows")),
-            Text(cut(", ".join(map(str, terms)), 40)),
-            Text(mix_text),
-            Text("mixed", style="bold") if pick(item, "mixed") else "",
+            terms,
+        ]
+        cells += _target_cells(item) if regression else [_label_mix_cell(item)]
+        cells.append(_signal_cell(item))
+        table.add_row(*cells)
+    parts.append(table)
+    return Group(*parts)
+
+
+def clusters_summary(data: Any) -> str:
+    """A few words for the section title: how many clusters, and what the labels or
+    targets do across them."""
+    if isinstance(data, Mapping) and pick(data, "ran") is False:
+        return "not run"
+    items = pick(data, "clusters", default=[]) if isinstance(data, Mapping) else data
+    items = [item for item in list(items or []) if isinstance(item, Mapping)]
+    head = f"{len(items)} clusters"
+    signals = pick(data, "label_signal")
+    if isinstance(signals, Mapping):
+        if signals.get("concentrated"):
+            return f"{head}, {signals['concentrated']} concentrated on a label"
+        if signals.get("slight"):
+            return f"{head}, labels lean slightly"
+        return f"{head}, labels like the prior"
+    association = pick(data, "target_association", default={})
+    if pick(association, "eta_squared") is not None:
+        return f"{head}, explain {pct(association['eta_squared'])} of target variance"
+    mixed = sum(1 for c in items if pick(c, "mixed"))  # profiles saved before label_signal
+    return f"{head}, {mixed} mixed" if mixed else head
+
+
+def _cluster_head(data: Mapping[str, Any]) -> list[RenderableType]:
+    head = Text(f"k = {num(pick(data, 'k', default=0))}")
+    if pick(data, "method"):
+        head.append(f"   {pick(data, 'method')}", style="dim")
+    if pick(data, "sampled"):
+        head.append(f"   (sampled: {num(pick(data, 'sample_size'))} rows)", style="italic")
+    lines: list[RenderableType] = [head]
+    message = pick(data, "message")
+    if message:
+        lines.append(Text(str(message)))
+    association = pick(data, "label_association", "target_association", default={})
+    if pick(association, "ran") and not message:  # the message quotes the figures
+        figures = []
+        if pick(association, "cramers_v") is not None:
+            figures.append(f"Cramér's V {num(float(association['cramers_v']), 2)}")
+        if pick(association, "eta_squared") is not None:
+            figures.append(f"eta² {num(float(association['eta_squared']), 3)}")
+        figures.append(f"p {_p(pick(association, 'p_value'))}")
+        lines.append(Text("   ".join(figures), style="dim"))
+    aside = pick(data, "unclustered", default={})
+    if pick(aside, "count"):
+        lines.append(
+            Text(
+                f"{num(aside['count'])} rows not clustered ({pick(aside, 'reason', default='')})"
+                f": rows {row_list(pick(aside, 'rows', default=[]), 8)}",
+                style="dim",
+            )
         )
-    return Group(head, table)
+    return lines
+
+
+def _p(value: Any) -> str:
+    if value is None:
+        return "–"
+    value = float(value)
+    return "< 1e-300" if value == 0 else f"{value:.2g}"
+
+
+def _label_mix_cell(item: Mapping[str, Any]) -> Text:
+    mix = pick(item, "label_mix", "labels", default={})
+    if isinstance(mix, list):  # [{label, share, prior}], largest first
+        entries = [m for m in mix if isinstance(m, Mapping)]
+        shown = entries[:2]
+        signal = pick(item, "signal_label")
+        judged = pick(item, "label_signal") in ("concentrated", "slight")
+        if judged and all(pick(m, "label") != signal for m in shown):
+            shown += [m for m in entries if pick(m, "label") == signal][:1]
+        return Text(
+            ", ".join(
+                f"{pick(m, 'label')} {pct(pick(m, 'share'))} ({pct(pick(m, 'prior'))})"
+                for m in shown
+            )
+        )
+    if isinstance(mix, Mapping):  # {label: count}, as older profiles stored it
+        total = sum(float(v) for v in mix.values()) or 1.0
+        ranked = sorted(mix.items(), key=lambda kv: -float(kv[1]))[:3]
+        return Text(", ".join(f"{k} {100 * float(v) / total:.0f}%" for k, v in ranked))
+    return Text(str(mix))
+
+
+def _target_cells(item: Mapping[str, Any]) -> list[RenderableType]:
+    target = pick(item, "target", default={})
+    if not pick(target, "count"):
+        return ["–", "–", "–", "–"]
+    shift = pick(item, "shift")
+    return [
+        f"{num(float(target['mean']), 3)} ± {num(float(target['std']), 3)}",
+        num(float(target["median"]), 3),
+        f"{num(float(target['min']), 3)} – {num(float(target['max']), 3)}",
+        f"{float(shift):+.2f} std" if shift is not None else "–",
+    ]
+
+
+def _signal_cell(item: Mapping[str, Any]) -> Text:
+    signal = pick(item, "label_signal", "target_signal")
+    if signal is None:
+        return Text("mixed", style="bold") if pick(item, "mixed") else Text("")
+    text = Text(str(signal).replace("_", " "), style="bold" if signal != "like_prior" else "")
+    if signal in ("concentrated", "slight") and pick(item, "signal_label") is not None:
+        text.append(f": {item['signal_label']}")
+        # The odds ratio decided (lift is bounded by 1 / prior, small for a big class).
+        odds = pick(item, "odds_ratio")
+        if odds is not None:
+            text.append(f", odds ×{float(odds):.1f}" if odds < 10 else f", odds ×{odds:,.0f}")
+    return text
 
 
 def render_advice(data: Any) -> RenderableType:
