@@ -339,3 +339,21 @@ def test_data_package_imports_no_torch_textual_rich_or_sklearn():
         cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_numeric_and_boolean_cells_become_the_same_strings_as_before():
+    from tuirecipe.data.loading import _as_strings
+
+    cases = [
+        (pd.Series([1.0, -0.0, np.nan, 2.5, 1e20, np.inf, 0.1, 1.0]), ["1", "0", "", "2.5"]),
+        (pd.Series([1.0, np.nan, 2.5], dtype=np.float32), ["1", "", "2.5"]),
+        (pd.Series([3, 1, 3], dtype=np.int64), ["3", "1", "3"]),
+        (pd.Series([True, False, True]), ["true", "false", "true"]),
+        (pd.Series([1, None, 1], dtype="Int64"), ["1", "<NA>", "1"]),
+        (pd.Series([1.5, None], dtype="Float64"), ["1.5", "<NA>"]),
+    ]
+    for values, expected in cases:
+        got = _as_strings(values).tolist()
+        assert got[: len(expected)] == expected, (values.dtype, got)
+    floats = _as_strings(cases[0][0]).tolist()
+    assert floats[4:] == ["100000000000000000000", "inf", "0.1", "1"]

@@ -169,7 +169,7 @@ def _column_index(name: str, table: RawTable, cfg_key: str, path: Path) -> int:
 
 
 def _as_strings(values: pd.Series) -> pd.Series:
-    """Cells to stripped strings; missing cells (None, NaN) become ""."""
+    """Cells to strings; missing cells (None, NaN) become ""."""
     if pd.api.types.is_string_dtype(values.dtype):
         return values.fillna("").astype(str)
 
@@ -182,6 +182,13 @@ def _as_strings(values: pd.Series) -> pd.Series:
             return "true" if v else "false"
         return str(v)
 
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        # Numbers and booleans repeat (labels above all): convert each distinct value once.
+        # Equal numbers give equal strings (0.0 and -0.0 are both "0"); missing values stay
+        # distinct (use_na_sentinel=False), so NaN → "" and pd.NA → "<NA>" as before.
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        names = np.array([one(v) for v in uniques], dtype=object)
+        return pd.Series(names[codes], index=values.index, dtype=str)
     return pd.Series([one(v) for v in values], index=values.index, dtype=str)
 
 
