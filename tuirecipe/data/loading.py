@@ -262,7 +262,7 @@ def load_table(
     ]
     report.skipped = sorted(skipped, key=lambda s: s.row)
     everything = len(dropped) == 0  # the usual case: no copies of the columns
-    if data_cfg.task != "regression" and bool((distinct_out == uniques).all()):
+    if data_cfg.task != "regression" and list(distinct_out) == list(uniques):
         labels_out = label_cells.array  # cleaning changed no label: keep the column as read
         labels_out = labels_out if everything else labels_out[keep]
     else:

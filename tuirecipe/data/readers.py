@@ -98,9 +98,9 @@ def _arrow_records(payload: memoryview, fmt: str, *, skip_bad_rows: bool) -> _Re
 
     None when it cannot be trusted to: a row with too few fields (pandas pads it), a file
     starting with a blank line (pandas finds no columns), anything pyarrow refuses
-    (invalid UTF-8, an unclosed quote, a non-string column). ``skip_bad_rows`` reports rows
-    with too many fields instead of giving up; the payload must then be valid UTF-8
-    (pyarrow decodes a bad row's text to hand it over).
+    (invalid UTF-8, a record longer than a block, more columns than are typed as strings).
+    ``skip_bad_rows`` reports rows with too many fields instead of giving up; the payload
+    must then be valid UTF-8 (pyarrow decodes a bad row's text to hand it over).
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -234,7 +234,9 @@ def _ends_inside_quotes(tail: bytes) -> bool:
 def _arrow_with_lines(
     data: bytes, fmt: str, *, skip_bad_rows: bool
 ) -> tuple[_Records, np.ndarray] | None:
-    """pyarrow's records of UTF-8 ``data`` and their lines; None where pandas must decide."""
+    """pyarrow's records of UTF-8 ``data`` and their start lines; None where pandas must
+    decide: pyarrow declined, the records do not add up to the file's lines, or the last
+    record leaves a quoted field open (pandas' error, which pyarrow does not raise)."""
     records = _arrow_records(_bom_free(data), fmt, skip_bad_rows=skip_bad_rows)
     if records is None:
         return None
