@@ -206,6 +206,29 @@ def _blank(text: pd.Series) -> np.ndarray:
     return (text.str.isspace() | (text.str.len() == 0)).to_numpy(dtype=bool)
 
 
+def _one_chunk(values: Any) -> Any:
+    """Arrow-backed strings in one piece: pyarrow's reader gives a chunk per block, and the
+    profile's string kernels would join them anyway (a copy each time they are asked)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        import pyarrow as pa
+
+        data = pa.array(values)
+        if isinstance(data, pa.ChunkedArray) and data.num_chunks > 1:
+            return pd.array(data.combine_chunks(), dtype=values.dtype)
+    return values
+
+
+def _release_parse_memory() -> None:
+    """Hand the CSV parser's scratch memory back: pyarrow's allocator keeps freed blocks
+    for reuse, a few hundred MB for a 1M-row file, which would sit under the profile's own
+    peak."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pandas without pyarrow
+        return
+    pa.default_memory_pool().release_unused()
+
+
 def _skip_reason(blank: bool, missing: bool, label: str) -> str:
     if blank:
         return "blank row (no text, no label)" if missing else "empty text"
@@ -269,8 +292,8 @@ def load_table(
         labels_out = distinct_out.take(codes if everything else codes[keep])
     out = pd.DataFrame(
         {
-            "text": text.array if everything else text.array[keep],
-            "label": labels_out,
+            "text": _one_chunk(text.array if everything else text.array[keep]),
+            "label": _one_chunk(labels_out),
             "row": rows if everything else rows[keep],
             "line": lines if everything else lines[keep],
         },
@@ -313,4 +336,6 @@ def load_table(
                 f"row 1 has the only label {first_label!r}: if row 1 is a header, set "
                 "data.header = 'yes' and name the columns"
             )
+    del table, frame, text, label_cells  # the reader's chunks; ``out`` has one piece each
+    _release_parse_memory()
     return LoadedTable(out, report)

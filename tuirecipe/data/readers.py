@@ -119,8 +119,13 @@ def _arrow_records(payload: memoryview, fmt: str, *, skip_bad_rows: bool) -> _Re
     tsv = fmt == "tsv"
     options = {
         # Single-threaded when rows may be skipped: only then does pyarrow number them.
+        # One block for the whole file (up to 1 GiB): the columns come out in one piece,
+        # which the profile's kernels need (they would copy chunks together), and on two
+        # cores parallel blocks gain nothing.
         "read_options": pacsv.ReadOptions(
-            autogenerate_column_names=True, use_threads=not skip_bad_rows, block_size=4 << 20
+            autogenerate_column_names=True,
+            use_threads=not skip_bad_rows,
+            block_size=max(1 << 20, min(len(payload) + 1, 1 << 30)),
         ),
         "parse_options": pacsv.ParseOptions(
             delimiter="\t" if tsv else ",",
@@ -140,7 +145,11 @@ def _arrow_records(payload: memoryview, fmt: str, *, skip_bad_rows: bool) -> _Re
         ),
     }
     try:
-        table = pacsv.read_csv(pa.BufferReader(payload), **options)
+        # The system allocator: the parser's scratch goes back to malloc when freed, where
+        # the profile's numpy arrays can reuse it (pyarrow's own pool keeps it to itself).
+        table = pacsv.read_csv(
+            pa.BufferReader(payload), **options, memory_pool=pa.system_memory_pool()
+        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     if not all(pa.types.is_large_string(t) for t in table.schema.types):
