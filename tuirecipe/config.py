@@ -20,6 +20,8 @@ from tuirecipe.errors import ConfigError
 from tuirecipe.models.catalog import BUILTIN_MODELS, unknown_model_message
 
 DEMO_SOURCES = ("demo", "demo:classification", "demo:regression")
+# What the dev split and the k folds keep together on one side (tuirecipe.data.splits).
+SPLIT_GROUPS = ("case_space", "exact", "none")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -36,6 +38,10 @@ class DataConfig:
     encoding: str = "utf-8"  # tried first; on failure a fallback is used and reported
     dev_path: str = ""  # a separate dev file; when empty, dev_fraction of the data
     dev_fraction: float = 0.1
+    # Copies of one text stay on one side of the dev split and in one cross-validation
+    # fold: "case_space" (equal after lowercasing and collapsing whitespace), "exact"
+    # (identical texts), or "none" (rows split one by one, so copies can leak into dev).
+    split_groups: str = "case_space"
     lowercase: bool = True
     min_freq: int = 1
     max_vocab: int = 30000
@@ -53,6 +59,7 @@ class DataConfig:
             0.0 < self.dev_fraction < 1.0 or bool(self.dev_path),
             f"must be between 0 and 1 (exclusive), got {self.dev_fraction}",
         )
+        check.choice("split_groups", self.split_groups, SPLIT_GROUPS)
         check.that("min_freq", self.min_freq >= 1, f"must be at least 1, got {self.min_freq}")
         check.that("max_vocab", self.max_vocab >= 3, f"must be at least 3, got {self.max_vocab}")
         check.that("max_len", self.max_len >= 1, f"must be at least 1, got {self.max_len}")

@@ -222,6 +222,11 @@ ZOO: tuple[Bug, ...] = (
         "each text starts with its own label",
         (_warn("label_signal", "suspiciously easy"),),
         frame=_leaked,
+        # Split row by row, the split this entry was calibrated on. Two of the demo's
+        # mislabelled rows cost the leaked baseline one dev error in 150 when they land in
+        # dev, under NEAR_PERFECT (0.995): seeds 3-5 of that split and seeds 0 and 3 of the
+        # leak-free one. A calibration question for label_signal, not a leak.
+        settings={"data": {"split_groups": "none"}},
     ),
     Bug(
         "dev file = train file",
@@ -251,7 +256,8 @@ ZOO: tuple[Bug, ...] = (
     Bug(
         "lr = 0.5",
         "train.lr = 0.5 for the default TextCNN, far above what the LR range test suggests",
-        (_warn("lr_range", "bottoms out"), _fail("loss_decreases", "prior-entropy floor")),
+        # at or past the sweep's minimum, or past where it exploded: either says lr too high
+        (_warn("lr_range", "train.lr is 0.5, "), _fail("loss_decreases", "prior-entropy floor")),
         settings={"model": {"name": "textcnn"}, "train": {"lr": 0.5}},
     ),
     Bug(

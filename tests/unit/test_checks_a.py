@@ -370,7 +370,11 @@ def test_all_six_pass_on_real_data_with_textcnn(name: str) -> None:
         pytest.skip(f"{path} not available")
     config = config_from_dict(
         {
-            "data": {"path": str(path)},
+            # Split row by row, the split these verdicts were calibrated on: init_loss on
+            # sms_spam turns on the untrained model's shared logit offset, which moves with
+            # the vocabulary and so with the split (seed 1 warns on this split, seeds 0, 1
+            # and 5 on the leak-free one).
+            "data": {"path": str(path), "split_groups": "none"},
             "model": {"name": "textcnn"},
             "train": {"device": "cpu"},
             "checks": {"steps": 40},

@@ -208,10 +208,10 @@ def demo_rows() -> pd.DataFrame:
     return frame.sample(n=2000, random_state=0).reset_index(drop=True)
 
 
-def _label_ctx(tmp_path: Path, frame: pd.DataFrame, dev: pd.DataFrame | None = None):
+def _label_ctx(tmp_path: Path, frame: pd.DataFrame, dev: pd.DataFrame | None = None, **data: str):
     path = tmp_path / "train.csv"
     frame.to_csv(path, index=False)
-    data_cfg = {"path": str(path), "min_freq": 1}
+    data_cfg = {"path": str(path), "min_freq": 1, **data}
     if dev is not None:
         dev_path = tmp_path / "dev.csv"
         dev.to_csv(dev_path, index=False)
@@ -273,8 +273,13 @@ def test_label_signal_on_sms_spam(tmp_path: Path, how: str) -> None:
     result = run_one(LabelSignal, _label_ctx(tmp_path, frame))
     assert result.status == ("pass" if how == "sound" else "fail"), result.summary
     if how == "sound":
-        # The file's exact duplicates put some texts on both sides of the random split; they
+        # The default split keeps each text's copies on one side: no dev text in train.
+        assert result.numbers["dev_rows_in_train"] == 0
+        assert "also in train" not in result.summary
+        # Split row by row, the file's exact duplicates put some texts on both sides; they
         # do not inflate the score, so they are counted in the passing line, not a warning.
+        result = run_one(LabelSignal, _label_ctx(tmp_path, frame, split_groups="none"))
+        assert result.status == "pass", result.summary
         shared = result.numbers["dev_rows_in_train"]
         assert shared > 0 and f"{shared} dev texts also in train" in result.summary
         assert result.numbers["baseline_without_shared_rows"] > result.numbers["majority_acc"]

@@ -61,6 +61,11 @@ def test_int_is_accepted_for_a_float(tmp_path: Path) -> None:
         ("train = 3\n", "train", "must be a table"),
         ("name = '../../x'\n", "name", "not a valid run name"),
         ("[data]\ndev_fraction = 1.5\n", "data.dev_fraction", "between 0 and 1"),
+        (
+            "[data]\nsplit_groups = 'lowercase'\n",
+            "data.split_groups",
+            "must be one of case_space, exact, none, got 'lowercase'",
+        ),
     ],
 )
 def test_each_mistake_names_file_and_key(tmp_path: Path, text: str, key: str, words: str) -> None:
@@ -104,6 +109,10 @@ def test_overrides_apply_and_are_validated(tmp_path: Path) -> None:
     assert "train.batch_size" in str(info.value) and "--set" in str(info.value)
     with pytest.raises(ConfigError, match="unknown key"):
         load_config(path, ["train.nope=1"])
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["data.split_groups=Exact"])
+    assert "key 'data.split_groups'" in str(info.value) and "\n" not in str(info.value)
+    assert load_config(path, ["data.split_groups=none"]).data.split_groups == "none"
     table = apply_overrides({}, ["a.b.c=1"])
     assert table == {"a": {"b": {"c": 1}}}
 

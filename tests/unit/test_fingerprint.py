@@ -164,8 +164,24 @@ def test_a_dev_file_counts_and_the_split_fraction_then_does_not(tmp_path: Path) 
         tmp_path, data={"path": "a.csv", "dev_path": "dev.csv", "dev_fraction": 0.3}
     )
     assert CurrentInputs(other_fraction).judge("loss_decreases", stamp).current
+    ungrouped = config_in(
+        tmp_path, data={"path": "a.csv", "dev_path": "dev.csv", "split_groups": "none"}
+    )
+    assert CurrentInputs(ungrouped).judge("loss_decreases", stamp).current
     write_csv(tmp_path / "dev.csv", extra="y,neg\n")
     assert not CurrentInputs(base).judge("loss_decreases", stamp).current
+
+
+def test_how_copies_are_split_counts_for_a_seeded_split(tmp_path: Path) -> None:
+    write_csv(tmp_path / "a.csv")
+    stamp = CurrentInputs(config_in(tmp_path)).stamp("loss_decreases")
+    ungrouped = CurrentInputs(config_in(tmp_path, data={"path": "a.csv", "split_groups": "none"}))
+    verdict = ungrouped.judge("loss_decreases", stamp)
+    assert verdict.reason == "ran with data.split_groups = case_space (now none) — rerun"
+    # the rows a person read do not depend on how they are split
+    assert ungrouped.judge(
+        "looked_at_data", CurrentInputs(config_in(tmp_path)).stamp("looked_at_data")
+    ).current
 
 
 def test_the_reason_says_what_was_done_and_lists_at_most_three_settings() -> None:

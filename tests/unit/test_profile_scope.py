@@ -156,6 +156,7 @@ CHANGES = {
     "min_freq": 2,
     "max_vocab": 500,
     "max_len": 64,
+    "split_groups": "none",
 }
 
 
@@ -221,3 +222,18 @@ def test_the_new_findings_are_part_of_the_profile():
         pd.DataFrame({"text": _distinct(120), "label": ["a", "b"] * 60}), clusters=False
     )
     assert not plain.length_shortcut["fires"] and not plain.unicode["fires"]
+
+
+def test_the_profile_reports_no_overlap_after_a_leak_free_split(tmp_path: Path) -> None:
+    path = REAL_DATA / "sms_spam" / "sms_spam.csv"
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    default = profiling.profile_config(_config(tmp_path, {"path": str(path)}))[1]
+    assert default.leakage["dev_rows_in_train"] == 0
+    assert default.leakage["exact_dev_rows_in_train"] == 0
+    assert "data.split_groups = case_space" in default.scope["whole"]
+    old = profiling.profile_config(_config(tmp_path, {"path": str(path), "split_groups": "none"}))[
+        1
+    ]
+    assert old.leakage["exact_dev_rows_in_train"] > 20  # the row-by-row split leaks
+    assert "data.split_groups = none" in old.scope["whole"]

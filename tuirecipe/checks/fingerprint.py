@@ -296,7 +296,7 @@ class CurrentInputs:
         keys = list(PREPARED_KEYS if dep.prepared else READ_KEYS)
         if dep.prepared:
             if not data.dev_path:  # the seeded split; with a dev file there is none
-                keys += ["data.dev_fraction", "seed"]
+                keys += ["data.dev_fraction", "data.split_groups", "seed"]
             keys.append("augment.enabled")
             if self.config.augment.enabled:
                 keys += [k for k in flat if k.startswith("augment.") and k != "augment.enabled"]

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tuirecipe.config import Config
+from tuirecipe.config import Config, DataConfig
 from tuirecipe.data.demo import ensure_demo_file
 from tuirecipe.data.loading import LoadReport, load_table
-from tuirecipe.data.splits import stratified_split
+from tuirecipe.data.splits import split_group_codes, stratified_split
 from tuirecipe.data.tokenize import Vocab, encode_texts
 from tuirecipe.errors import DataError
 
@@ -51,6 +51,7 @@ class PreparedData:
     target_std: float
     class_counts: list[int]  # training examples per class id; [] for regression
     max_len: int
+    split_groups: str = "case_space"  # data.split_groups the split was made with
 
     @property
     def num_outputs(self) -> int:
@@ -63,6 +64,7 @@ class PreparedData:
             "sha256": self.report.sha256,
             "rows": self.report.rows_used,
             "rows_read": self.report.rows_read,
+            "split_groups": self.split_groups,
         }
         if self.dev_report is not None:
             out["dev_path"] = self.dev_report.path
@@ -103,9 +105,21 @@ def _split(frame: pd.DataFrame, targets: np.ndarray, vocab: Vocab, max_len: int)
     )
 
 
-def _empty_dev_error(frame: pd.DataFrame, task: str, path: Path) -> DataError:
-    """Why a seeded split left dev empty: too few rows, or no class with two examples."""
-    n = len(frame)
+def _empty_dev_error(frame: pd.DataFrame, cfg: DataConfig, seed: int, path: Path) -> DataError:
+    """Why a seeded split left dev empty: too few rows, no class with two examples, or
+    copies of too few texts to keep apart."""
+    n, task = len(frame), cfg.task
+    if cfg.split_groups != "none":
+        rows_apart = stratified_split(frame["label"].to_numpy(), cfg.dev_fraction, seed, task)
+        if len(rows_apart[1]):
+            return DataError(
+                f"cannot split off a dev set: its {n} rows are copies of too few distinct "
+                f"texts to keep each text's copies on one side (data.split_groups = "
+                f"'{cfg.split_groups}'); add rows, give a dev file in data.dev_path, or set "
+                "data.split_groups = 'none'",
+                source=str(path),
+                key="data.split_groups",
+            )
     if task == "classification" and n >= 10 and frame["label"].nunique() == n:
         numeric = pd.to_numeric(frame["label"], errors="coerce").notna().all()
         hint = (
@@ -148,10 +162,14 @@ def prepare_data(config: Config, *, augment: bool = True) -> PreparedData:
     else:
         frame = loaded.frame
         train_idx, dev_idx = stratified_split(
-            frame["label"].to_numpy(), cfg.dev_fraction, config.seed, cfg.task
+            frame["label"].to_numpy(),
+            cfg.dev_fraction,
+            config.seed,
+            cfg.task,
+            groups=split_group_codes(frame["text"], cfg.split_groups),
         )
         if len(dev_idx) == 0:
-            raise _empty_dev_error(frame, cfg.task, path)
+            raise _empty_dev_error(frame, cfg, config.seed, path)
         train_frame = frame.iloc[train_idx].reset_index(drop=True)
         dev_frame = frame.iloc[dev_idx].reset_index(drop=True)
         dev_source = str(path)
@@ -199,4 +217,5 @@ def prepare_data(config: Config, *, augment: bool = True) -> PreparedData:
         target_std=std,
         class_counts=counts,
         max_len=cfg.max_len,
+        split_groups=cfg.split_groups,
     )

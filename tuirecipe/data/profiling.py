@@ -24,7 +24,7 @@ from tuirecipe.config import Config
 from tuirecipe.data.loading import load_table
 from tuirecipe.data.prepare import resolve_data_path
 from tuirecipe.data.profile import DatasetProfile, profile_cached
-from tuirecipe.data.splits import stratified_split
+from tuirecipe.data.splits import split_group_codes, stratified_split
 
 Progress = Callable[[float, str], None]
 
@@ -45,6 +45,7 @@ class LoadedDataset:
     split: np.ndarray | None = None
     skipped_rows: list[dict] = field(default_factory=list)  # row, line, reason
     dev_path: Path | None = None
+    split_groups: str = ""  # how the split treats copies (data.split_groups)
 
     @property
     def fingerprint(self) -> str:
@@ -72,9 +73,15 @@ class LoadedDataset:
                 f"every usable row of {self.path.name} ({len(self.frame):,}, train) and of "
                 f"{self.dev_path.name} ({len(self.dev):,}, dev)"
             )
+        kept = {
+            "none": "row by row, copies may fall on both sides",
+            "exact": "copies of a text kept on one side",
+            "case_space": "copies kept on one side, ignoring case and spacing",
+        }.get(self.split_groups, "")
         return (
             f"every usable row of {self.path.name} ({len(self.frame):,}): "
             f"{len(self.train):,} train + {len(self.dev):,} dev as training splits it"
+            + (f" ({kept}: data.split_groups = {self.split_groups})" if kept else "")
         )
 
 
@@ -113,7 +120,11 @@ def load_dataset(config: Config) -> LoadedDataset:
             config.resolve_path(cfg.dev_path),
         )
     train_idx, dev_idx = stratified_split(
-        frame["label"].to_numpy(), cfg.dev_fraction, config.seed, cfg.task
+        frame["label"].to_numpy(),
+        cfg.dev_fraction,
+        config.seed,
+        cfg.task,
+        groups=split_group_codes(frame["text"], cfg.split_groups),
     )
     loaded = LoadedDataset(
         path,
@@ -126,6 +137,7 @@ def load_dataset(config: Config) -> LoadedDataset:
         skipped,
         _split_codes(len(frame), dev_idx),
         skipped_rows,
+        split_groups=cfg.split_groups,
     )
     return loaded
 

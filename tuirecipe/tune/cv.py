@@ -1,7 +1,8 @@
 """Stratified k-fold cross-validation, and the ensemble of the fold models.
 
 The data's dev split (``data.dev_path`` or ``data.dev_fraction``) is held out; the
-training split is cut into ``k`` stratified folds. Fold ``i`` is an ordinary worker run
+training split is cut into ``k`` stratified folds, each copy of a text (as
+``data.split_groups`` defines copies) in one fold. Fold ``i`` is an ordinary worker run
 (job ``cv_fold``, its own run directory with every event): it trains on the other folds,
 evaluates on fold ``i`` (its "dev" curve), and writes its probabilities on the held-out
 split. The parent "cv" run then reports per-fold metrics, their mean ± std, each fold
@@ -87,7 +88,7 @@ def run_fold_job(ctx: Any) -> str:
     import torch
 
     from tuirecipe.data.augment import augment_split
-    from tuirecipe.data.splits import stratified_kfold
+    from tuirecipe.data.splits import split_group_codes, stratified_kfold
     from tuirecipe.events import EvalMetrics
     from tuirecipe.train.batches import SplitTensors, predict
     from tuirecipe.train.job import load_data, prepare_training, run_training
@@ -96,7 +97,8 @@ def run_fold_job(ctx: Any) -> str:
     fold, k = int(ctx.args["fold"]), int(ctx.args["k"])
     data = load_data(ctx, augment=False, message=f"loading data (fold {fold + 1} of {k})")
     heldout = data.dev
-    folds = stratified_kfold(data.train.targets, k, config.seed, data.task)
+    groups = split_group_codes(data.train.texts, config.data.split_groups)
+    folds = stratified_kfold(data.train.targets, k, config.seed, data.task, groups=groups)
     train_idx, val_idx = folds[fold]
     fold_train = augment_split(
         subset(data.train, train_idx), data.vocab, config.augment, config.seed, config.data.max_len

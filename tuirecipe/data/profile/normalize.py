@@ -17,7 +17,7 @@ and mapped back with numpy, never with a Python loop per row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +84,45 @@ def collapse_space(lowered: pa.Array) -> pa.Array:
     return pc.replace_with_mask(lowered, needs, fixed.cast(lowered.type))
 
 
+def case_space(texts: pa.Array) -> pa.Array:
+    """The ``case_space`` form of each text: lowercased, whitespace runs collapsed, stripped.
+
+    The one definition of that level: the profile's duplicate groups and the splitter's
+    groups (:func:`text_group_codes`) both come from here.
+    """
+    return collapse_space(pc.utf8_lower(texts))
+
+
+GROUP_LEVELS = ("exact", "case_space")
+
+
+def text_group_codes(values: pd.Series | Sequence[str], level: str) -> np.ndarray:
+    """Per-row int32 codes, equal for texts that are the same at ``level``.
+
+    ``level`` is ``"exact"`` or ``"case_space"``; a missing text counts as ``""``. The
+    normalisation runs on the distinct texts only, so repeats cost nothing.
+    """
+    if level not in GROUP_LEVELS:
+        raise ValueError(f"level must be one of {', '.join(GROUP_LEVELS)}, got {level!r}")
+    return text_codes_by_level(values, levels=(level,))[level]
+
+
+def text_codes_by_level(
+    values: pd.Series | Sequence[str], levels: Sequence[str] = GROUP_LEVELS
+) -> dict[str, np.ndarray]:
+    """:func:`text_group_codes` for several levels at once, reading the texts once."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    arr, _ = text_array(series)
+    encoded = pc.dictionary_encode(arr)
+    codes = _codes(encoded)
+    out: dict[str, np.ndarray] = {}
+    if "exact" in levels:
+        out["exact"] = codes
+    if "case_space" in levels:
+        out["case_space"] = _codes(pc.dictionary_encode(case_space(encoded.dictionary)))[codes]
+    return out
+
+
 @dataclass
 class TextIndex:
     """Per-row codes at each normalisation level and token counts.
@@ -144,7 +183,7 @@ def build_text_index(
     if on_exact is not None:
         on_exact(u0)
 
-    space_u0 = collapse_space(pc.utf8_lower(u0))
+    space_u0 = case_space(u0)
     enc1 = pc.dictionary_encode(space_u0)
     map01, u1 = _codes(enc1), enc1.dictionary
     codes1 = map01[codes0]

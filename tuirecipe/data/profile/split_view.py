@@ -129,12 +129,15 @@ def leakage_section(
         }
         for i in hits[:EXAMPLES]
     ]
+    exact = index.exact_codes
+    exact_in_train = np.bincount(exact[train], minlength=len(index.exact_uniques)) > 0
     n_dev = max(1, int(dev.sum()))
     return {
         "ran": True,
         "level": "case_space",
         "unit": "dev rows (texts: distinct case_space texts)",
         "dev_rows_in_train": int(leaked_rows.sum()),
+        "exact_dev_rows_in_train": int((dev & exact_in_train[exact]).sum()),
         "dev_share": float(leaked_rows.sum() / n_dev),
         "shared_texts": int(shared.sum()),
         "same_label_dev_rows": int(same_rows.sum()),

@@ -173,6 +173,9 @@ def render_leakage(data: Mapping[str, Any]) -> RenderableType:
     if rate is not None:
         line.append(f" ({pct(rate)} of dev)")
     parts: list[RenderableType] = [line]
+    exact = pick(data, "exact_dev_rows_in_train")
+    if exact is not None:
+        parts.append(Text(f"  of which exact copies: {num(exact)} dev rows"))
     same = pick(data, "same_label_dev_rows")
     if same is not None:
         parts.append(Text(f"  same label in both: {num(same)} dev rows (a leak: dev looks better)"))
