@@ -304,6 +304,30 @@ async def test_profile_then_browse_mark_and_export(
     assert [item["row"] for item in manifest["label_wrong"]] == [5]
 
 
+async def test_export_manifest_lists_the_rows_the_loader_skipped(
+    data_config: Config, fake_profile: list, tmp_path: Path
+) -> None:
+    source = Path(data_config.data.path)
+    with source.open("a", encoding="utf-8", newline="") as handle:
+        handle.write('"two\nlines",\n,neg\n')  # rows 14 (lines 14-15) and 15 (line 16)
+    app = PaneApp(data_config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportDialog)
+        await pilot.click("#export-confirm")
+        await _settle(app, pilot)
+        assert app.query_one(DataPane).last_export is not None
+    manifest = json.loads((tmp_path / "reviews.cleaned.manifest.json").read_text())
+    assert manifest["skipped_count"] == 2
+    assert manifest["skipped"] == [
+        {"row": 14, "line": 14, "reason": "missing label"},
+        {"row": 15, "line": 16, "reason": "empty text"},
+    ]
+    assert len(pd.read_csv(tmp_path / "reviews.cleaned.csv")) == len(ROWS)
+
+
 async def test_marks_survive_a_restart(data_config: Config, fake_profile: list) -> None:
     app = PaneApp(data_config)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tuirecipe.config import config_from_dict
+from tuirecipe.data import load_table
 from tuirecipe.data.cleaning import (
     MARK_DROP,
     MARK_LABEL_WRONG,
@@ -71,9 +73,44 @@ def test_export_removes_marked_rows_and_writes_manifest(tmp_path: Path) -> None:
     assert len(cleaned) == 5 and result.kept == 5 and result.removed == 1
     manifest = json.loads(result.manifest_path.read_text())
     assert manifest["source"] == {"path": str(source), "sha256": before, "rows": 6}
-    assert manifest["removed"] == [{"row": 3, "reason": "marked: drop"}]
+    # A frame without a line column: each line is its row.
+    assert manifest["removed"] == [{"row": 3, "line": 3, "reason": "marked: drop"}]
     assert [item["row"] for item in manifest["label_wrong"]] == [5]
     assert manifest["label_wrong"][0]["kept"] is True
+    assert manifest["skipped_count"] == 0 and manifest["skipped"] == []
+
+
+def test_manifest_lists_skipped_rows_with_their_lines(tmp_path: Path) -> None:
+    source = tmp_path / "multi.csv"
+    source.write_bytes(
+        b"text,label\n"  # line 1
+        b'"two\nlines",pos\n'  # row 2, lines 2-3
+        b",neg\n"  # row 3, line 4: empty text
+        b"good,\n"  # row 4, line 5: missing label
+        b'"three\n\nlines",neg\n'  # row 5, lines 6-8
+        b"a,b,c\n"  # row 6, line 9: too many fields
+        b"fine,pos\n"  # row 7, line 10
+        b"fine,pos\n"  # row 8, line 11: a duplicate
+    )
+    loaded = load_table(source, config_from_dict({}).data)
+    result = export_cleaned(
+        source,
+        loaded.frame,
+        {5: MARK_DROP},
+        drop_flags=("duplicate",),
+        skipped=loaded.report.skipped,
+    )
+    manifest = json.loads(result.manifest_path.read_text())
+    assert manifest["skipped_count"] == 3
+    assert [(s["row"], s["line"], s["reason"]) for s in manifest["skipped"]] == [
+        (3, 4, "empty text"),
+        (4, 5, "missing label"),
+        (6, 9, "expected 2 fields, saw 3"),
+    ]
+    assert "not in the cleaned file" in manifest["skipped_note"]
+    assert [(r["row"], r["line"]) for r in manifest["removed"]] == [(5, 6), (8, 11)]
+    cleaned = pd.read_csv(result.path, keep_default_na=False)
+    assert cleaned["text"].tolist() == ["two\nlines", "fine"]
 
 
 def test_bulk_duplicates_and_conflicts(tmp_path: Path) -> None:

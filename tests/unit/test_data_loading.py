@@ -131,7 +131,10 @@ def test_bad_rows_are_skipped_with_file_row_numbers(tmp_path):
     ]
     assert report.rows_read == 8 and report.rows_used == 2
     assert report.sha256 == file_sha256(path)
-    assert list(loaded.frame.columns) == ["text", "label", "row"]
+    assert list(loaded.frame.columns) == ["text", "label", "row", "line"]
+    # One record per line: the line numbers are the row numbers.
+    assert loaded.frame["line"].tolist() == [2, 9]
+    assert [s.line for s in report.skipped] == [3, 4, 5, 6, 7, 8]
 
 
 def test_classification_labels_are_strings_and_integer_floats_collapse(tmp_path):
@@ -336,3 +339,21 @@ def test_data_package_imports_no_torch_textual_rich_or_sklearn():
         cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_numeric_and_boolean_cells_become_the_same_strings_as_before():
+    from tuirecipe.data.loading import _as_strings
+
+    cases = [
+        (pd.Series([1.0, -0.0, np.nan, 2.5, 1e20, np.inf, 0.1, 1.0]), ["1", "0", "", "2.5"]),
+        (pd.Series([1.0, np.nan, 2.5], dtype=np.float32), ["1", "", "2.5"]),
+        (pd.Series([3, 1, 3], dtype=np.int64), ["3", "1", "3"]),
+        (pd.Series([True, False, True]), ["true", "false", "true"]),
+        (pd.Series([1, None, 1], dtype="Int64"), ["1", "<NA>", "1"]),
+        (pd.Series([1.5, None], dtype="Float64"), ["1.5", "<NA>"]),
+    ]
+    for values, expected in cases:
+        got = _as_strings(values).tolist()
+        assert got[: len(expected)] == expected, (values.dtype, got)
+    floats = _as_strings(cases[0][0]).tolist()
+    assert floats[4:] == ["100000000000000000000", "inf", "0.1", "1"]

@@ -10,7 +10,8 @@ a row the person unmarks is not marked again by the same source.
 
 :func:`export_cleaned` writes a cleaned copy *beside* the original
 (``name.cleaned.<ext>``) and a manifest (``name.cleaned.manifest.json``) naming every
-removed row and why. The original file is never written to.
+removed row and why, and the rows the loader skipped (also absent from the cleaned file).
+The original file is never written to.
 
 Rows are identified by their source row number (the ``row`` column of a loaded table),
 which does not change when the file is loaded again.
@@ -32,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from tuirecipe.data.decoding import file_sha256 as sha256_of
+from tuirecipe.data.loading import SkippedRow
 from tuirecipe.fileio import atomic_write_bytes
 
 __all__ = [
@@ -320,6 +322,13 @@ def _write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
         raise
 
 
+def _skipped_entry(item: SkippedRow | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(item, Mapping):
+        row = int(item["row"])
+        return {"row": row, "line": int(item.get("line") or row), "reason": str(item["reason"])}
+    return {"row": int(item.row), "line": int(item.line), "reason": str(item.reason)}
+
+
 def export_cleaned(
     source_path: Path | str,
     frame: pd.DataFrame,
@@ -330,6 +339,7 @@ def export_cleaned(
     text_column: str = "text",
     label_column: str = "label",
     groups: np.ndarray | None = None,
+    skipped: Iterable[SkippedRow | Mapping[str, Any]] | None = None,
 ) -> ExportResult:
     """Write ``frame`` minus the removed rows beside ``source_path``, with a manifest.
 
@@ -342,6 +352,12 @@ def export_cleaned(
     profile's ``row_groups`` for ``frame`` (computed the same way when not given).
     The cleaned file has the columns ``text_column`` and ``label_column`` in the source's
     format (CSV when the extension is unknown). The source file is only read.
+
+    ``skipped`` are the rows the loader left out (``LoadReport.skipped``, or the same as
+    ``{"row", "line", "reason"}`` dicts): they are listed in the manifest with their row,
+    line and reason, as rows the cleaned file lacks.
+    Every listed row carries ``row`` (record number) and ``line`` (where it starts in the
+    source file; the same number unless a quoted field above it spans lines).
     """
     source_path = Path(source_path)
     source_sha = sha256_of(source_path) if source_path.is_file() else ""
@@ -365,8 +381,9 @@ def export_cleaned(
     )
     _write_table(cleaned, out_path, fmt)
 
+    lines = frame["line"].to_numpy() if "line" in frame.columns else rows
     removed = [
-        {"row": int(rows[pos]), "reason": reason}
+        {"row": int(rows[pos]), "line": int(lines[pos]), "reason": reason}
         for pos, reason in sorted(reasons.items(), key=lambda kv: int(rows[kv[0]]))
     ]
     wrong_rows = sorted(
@@ -375,12 +392,14 @@ def export_cleaned(
     label_wrong = [
         {
             "row": r,
+            "line": int(lines[row_pos[r]]),
             "label": str(frame["label"].iat[row_pos[r]]),
             "text": str(frame["text"].iat[row_pos[r]]),
             "kept": bool(keep[row_pos[r]]),
         }
         for r in wrong_rows
     ]
+    skipped_rows = sorted((_skipped_entry(item) for item in skipped or ()), key=lambda e: e["row"])
     counts: dict[str, int] = {}
     for item in removed:
         kind = str(item["reason"]).split(" of row")[0].split(":")[0]
@@ -400,6 +419,12 @@ def export_cleaned(
         "removed_by_reason": counts,
         "removed": removed,
         "label_wrong": label_wrong,
+        "skipped_count": len(skipped_rows),
+        "skipped_note": (
+            "rows of the source the loader could not use (row = record number, line = "
+            "the line where it starts); they are not in the cleaned file"
+        ),
+        "skipped": skipped_rows,
     }
     atomic_write_bytes(
         manifest_path, (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode("utf-8")

@@ -40,7 +40,8 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _codec_name(encoding: str) -> str:
+def codec_name(encoding: str) -> str:
+    """Python's canonical name for ``encoding`` ("UTF8" → "utf-8"); unknown names unchanged."""
     try:
         return codecs.lookup(encoding).name
     except LookupError:
@@ -65,7 +66,7 @@ def _fallback_decode(line: bytes) -> tuple[str, str]:
 
 def decode_bytes(raw: bytes, encoding: str, source: str, key: str = "data.path") -> Decoded:
     """Decode ``raw``; lines the configured ``encoding`` rejects use a reported fallback."""
-    wanted = _codec_name(encoding)
+    wanted = codec_name(encoding)
     if raw.startswith(codecs.BOM_UTF8) and wanted.startswith("utf-8"):
         raw = raw[len(codecs.BOM_UTF8) :]
     elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and "16" not in wanted:

@@ -5,9 +5,11 @@ number and reason, and left out. Only a problem that makes the whole file unusab
 (missing, a folder, binary, empty, no usable rows, a missing column, a single class)
 raises :class:`~tuirecipe.errors.DataError`, naming the file and the config key.
 
-Row numbers are 1-based and count the header, so "row 7" is line 7 of a CSV/TSV/JSONL
-file (for a CSV whose quoted fields span lines it is the record number; for Parquet and a
-JSON array, the record number).
+Row numbers are 1-based record numbers counting the header: a row's identity everywhere
+(marks, bad cases, manifests). The ``line`` column is the physical line where the record
+starts, what an editor shows: equal to ``row`` for a CSV/TSV/JSONL file whose records are
+one line each, larger after a CSV record whose quoted field spans lines. Parquet and a JSON
+array have no lines per record: there ``line`` is the record number, like ``row``.
 
 Columns: by name when the file has a header (or for JSONL keys / Parquet columns), or by
 0-based position written as a string (``text_column = "1"``). A file without a header
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from tuirecipe.config import DataConfig
-from tuirecipe.data.decoding import check_not_binary, decode_bytes, file_sha256
+from tuirecipe.data.decoding import file_sha256
 from tuirecipe.data.readers import RawTable, read_raw
 from tuirecipe.errors import DataError
 
@@ -55,8 +58,19 @@ _EXTENSIONS = {
 
 @dataclass
 class SkippedRow:
+    """A record left out of the loaded table: its record number, why, and its line.
+
+    ``line`` is the physical line where the record starts (0 when built without one: it
+    then repeats ``row``).
+    """
+
     row: int
     reason: str
+    line: int = 0
+
+    def __post_init__(self) -> None:
+        if self.line <= 0:
+            self.line = self.row
 
 
 @dataclass
@@ -87,11 +101,12 @@ def _detect_format(path: Path, raw: bytes, configured: str) -> tuple[str, str | 
         return configured, None
     if path.suffix.lower() in _EXTENSIONS:
         return _EXTENSIONS[path.suffix.lower()], None
-    if raw.startswith(b"PAR1"):
+    head = raw[:65536]
+    if head.startswith(b"PAR1"):
         guess = "parquet"
     else:
-        first = raw.lstrip()[:1]
-        line = raw.split(b"\n", 1)[0]
+        first = head.lstrip()[:1]
+        line = head.split(b"\n", 1)[0]
         guess = "jsonl" if first in (b"{", b"[") else "tsv" if b"\t" in line else "csv"
     return guess, f"format guessed as {guess} (no known file extension)"
 
@@ -111,18 +126,15 @@ def read_columns(path: Path, data_cfg: DataConfig, *, key: str = "data.path") ->
         raw = path.read_bytes()
     except OSError as exc:
         raise _error(f"cannot be read: {exc.strerror}", path, key)
-    sha = hashlib.sha256(raw).hexdigest()
     fmt, note = _detect_format(path, raw, data_cfg.format)
-    if not raw.strip():
+    if not raw or raw.isspace():  # isspace: the same ASCII whitespace as bytes.strip()
         raise _error("is empty", path, key)
-    if fmt == "parquet":
-        decoded = None
-    else:
-        check_not_binary(raw, str(path), key)
-        decoded = decode_bytes(raw, data_cfg.encoding, str(path), key)
-    table = read_raw(path, fmt, raw, decoded, data_cfg, key)
-    report = table.report
-    report.sha256 = sha
+    # hashlib lets go of the GIL on large buffers: hash while the file is parsed.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sha = pool.submit(lambda: hashlib.sha256(raw).hexdigest())
+        table = read_raw(path, fmt, raw, data_cfg, key)
+        report = table.report
+        report.sha256 = sha.result()
     if note:
         report.notes.insert(0, note)
     return table
@@ -157,7 +169,7 @@ def _column_index(name: str, table: RawTable, cfg_key: str, path: Path) -> int:
 
 
 def _as_strings(values: pd.Series) -> pd.Series:
-    """Cells to stripped strings; missing cells (None, NaN) become ""."""
+    """Cells to strings; missing cells (None, NaN) become ""."""
     if pd.api.types.is_string_dtype(values.dtype):
         return values.fillna("").astype(str)
 
@@ -170,7 +182,59 @@ def _as_strings(values: pd.Series) -> pd.Series:
             return "true" if v else "false"
         return str(v)
 
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        # Numbers and booleans repeat (labels above all): convert each distinct value once.
+        # Equal numbers give equal strings (0.0 and -0.0 are both "0"); missing values stay
+        # distinct (use_na_sentinel=False), so NaN → "" and pd.NA → "<NA>" as before.
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        names = np.array([one(v) for v in uniques], dtype=object)
+        return pd.Series(names[codes], index=values.index, dtype=str)
     return pd.Series([one(v) for v in values], index=values.index, dtype=str)
+
+
+def _blank(text: pd.Series) -> np.ndarray:
+    """Empty or whitespace-only cells (``str.strip() == ""``), as a bool array."""
+    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        cells = pa.array(text.array)  # the column's own arrow data, not a copy
+        # Byte lengths come from the offsets alone; utf8_is_space is str.isspace (the
+        # Unicode whitespace str.strip removes) and false for "".
+        empty = pc.equal(pc.binary_length(cells), 0)
+        return np.asarray(pc.or_(empty, pc.utf8_is_space(cells)), dtype=bool)
+    return (text.str.isspace() | (text.str.len() == 0)).to_numpy(dtype=bool)
+
+
+def _one_chunk(values: Any) -> Any:
+    """Arrow-backed strings in one piece: pyarrow's reader gives a chunk per block, and the
+    profile's string kernels would join them anyway (a copy each time they are asked)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        import pyarrow as pa
+
+        data = pa.array(values)
+        if isinstance(data, pa.ChunkedArray) and data.num_chunks > 1:
+            return pd.array(data.combine_chunks(), dtype=values.dtype)
+    return values
+
+
+def _release_parse_memory() -> None:
+    """Hand the CSV parser's scratch memory back: pyarrow's allocator keeps freed blocks
+    for reuse, a few hundred MB for a 1M-row file, which would sit under the profile's own
+    peak."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pandas without pyarrow
+        return
+    pa.default_memory_pool().release_unused()
+
+
+def _skip_reason(blank: bool, missing: bool, label: str) -> str:
+    if blank:
+        return "blank row (no text, no label)" if missing else "empty text"
+    if missing:
+        return "missing label"
+    return f"label {label!r} is not a number"
 
 
 def load_table(
@@ -196,35 +260,45 @@ def load_table(
         )
 
     text = _as_strings(frame.iloc[:, ti])
-    labels = _as_strings(frame.iloc[:, li]).str.strip()
-    rows = table.rows
-    reasons = pd.Series("", index=frame.index, dtype=object)
-    blank = text.str.strip() == ""
-    missing = labels.isin(MISSING_LABELS)
-    reasons[blank & missing] = "blank row (no text, no label)"
-    reasons[blank & ~missing] = "empty text"
-    reasons[~blank & missing] = "missing label"
+    blank = _blank(text)
+    # Labels repeat: clean each distinct label once, then spread to the rows by code.
+    label_cells = _as_strings(frame.iloc[:, li])
+    codes, uniques = pd.factorize(label_cells)
+    distinct = pd.Series(uniques, dtype=str).str.strip()
+    missing = distinct.isin(MISSING_LABELS).to_numpy(dtype=bool)[codes]
+    rows, lines = table.rows, table.lines
+    not_number = np.zeros(len(codes), dtype=bool)
     if data_cfg.task == "regression":
-        values = pd.to_numeric(labels.where(~missing, None), errors="coerce").astype(float)
-        bad = ~missing & ~blank & ~np.isfinite(values.to_numpy())
-        for i in np.flatnonzero(bad.to_numpy()):
-            reasons.iat[i] = f"label {labels.iat[i]!r} is not a number"
-        label_out: pd.Series = values
+        numbers = pd.to_numeric(distinct.mask(distinct.isin(MISSING_LABELS)), errors="coerce")
+        distinct_out: Any = numbers.astype(float).to_numpy()
+        not_number = ~missing & ~blank & ~np.isfinite(distinct_out[codes])
     else:
-        label_out = labels.str.replace(r"^([+-]?\d+)\.0*$", r"\1", regex=True)
-    keep = (reasons == "").to_numpy()
-    dropped = np.flatnonzero(~keep)
-    skipped = report.skipped + [SkippedRow(int(rows[i]), reasons.iat[i]) for i in dropped]
+        distinct_out = distinct.str.replace(r"^([+-]?\d+)\.0*$", r"\1", regex=True).array
+    dropped = np.flatnonzero(blank | missing | not_number)
+    keep = np.ones(len(codes), dtype=bool)
+    keep[dropped] = False
+    skipped = report.skipped + [
+        SkippedRow(
+            int(rows[i]), _skip_reason(blank[i], missing[i], distinct.iat[codes[i]]), int(lines[i])
+        )
+        for i in dropped
+    ]
     report.skipped = sorted(skipped, key=lambda s: s.row)
+    everything = len(dropped) == 0  # the usual case: no copies of the columns
+    if data_cfg.task != "regression" and list(distinct_out) == list(uniques):
+        labels_out = label_cells.array  # cleaning changed no label: keep the column as read
+        labels_out = labels_out if everything else labels_out[keep]
+    else:
+        labels_out = distinct_out.take(codes if everything else codes[keep])
     out = pd.DataFrame(
         {
-            "text": text[keep].astype(str).to_numpy(),
-            "label": label_out[keep].to_numpy(),
-            "row": rows[keep].astype(np.int64),
-        }
+            "text": _one_chunk(text.array if everything else text.array[keep]),
+            "label": _one_chunk(labels_out),
+            "row": rows if everything else rows[keep],
+            "line": lines if everything else lines[keep],
+        },
+        copy=False,
     )
-    if data_cfg.task != "regression":
-        out["label"] = out["label"].astype(str)
     report.rows_used = len(out)
 
     if len(out) == 0:
@@ -250,7 +324,7 @@ def load_table(
                 path,
                 "data.label_column",
             )
-        first_label = labels.iat[0] if len(labels) else None
+        first_label = distinct.iat[codes[0]] if len(codes) else None
         if (
             table.header_guessed
             and not table.has_header
@@ -262,4 +336,6 @@ def load_table(
                 f"row 1 has the only label {first_label!r}: if row 1 is a header, set "
                 "data.header = 'yes' and name the columns"
             )
+    del table, frame, text, label_cells  # the reader's chunks; ``out`` has one piece each
+    _release_parse_memory()
     return LoadedTable(out, report)

@@ -483,6 +483,8 @@ class DataPane(Vertical):
                 text_column=text_col,
                 label_column=label_col,
                 groups=file_groups(self.profile_result, len(self.data.frame)),
+                # the data file's own skipped rows (a dev file's are not in this copy)
+                skipped=[s for s in self.data.skipped_rows if not s.get("file")],
             )
         except OSError as exc:
             self.app.call_from_thread(
