@@ -225,7 +225,7 @@ CASES: list[Case] = [
         profile("nan_labels_some.csv"),
         0,
         (),
-        note=("38 rows · sha256", "2 skipped", "train / dev   34 / 4"),
+        note=("40 rows read: 38 used (34 train + 4 dev), 2 skipped", "train / dev   34 / 4"),
     ),
     Case(
         "data float labels for classification",
@@ -270,7 +270,7 @@ CASES: list[Case] = [
         profile("utf16.csv"),
         0,
         (),
-        note=("40 rows · sha256", "train / dev   36 / 4"),
+        note=("40 rows read: 40 used (36 train + 4 dev), 0 skipped", "train / dev   36 / 4"),
     ),
     Case(
         "a 10 MB single line",
@@ -302,7 +302,7 @@ CASES: list[Case] = [
         profile("quotes.tsv"),
         0,
         (),
-        note=("40 rows · sha256", "train / dev   36 / 4"),
+        note=("40 rows read: 40 used (36 train + 4 dev), 0 skipped", "train / dev   36 / 4"),
     ),
     Case("CSV with ragged rows", data("ragged.csv"), 0, (), note="skipped 2 unusable rows"),
     Case(
