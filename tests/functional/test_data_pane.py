@@ -422,3 +422,32 @@ async def test_the_source_line_and_label_filter_show_markup_like_text_literally(
 
         prompts = [str(p) for p, _ in app.query_one("#filter-label", Select)._options]
         assert "[b]neg" in prompts and "pos[/]" in prompts, prompts
+
+
+async def test_the_row_detail_names_the_line_and_the_profiles_duplicate_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TUIRECIPE_CACHE", str(tmp_path / "cache"))
+    lines = ["text,label"] + [f'"note {i}\nmore of {i}",{"ab"[i % 2]}' for i in range(20)]
+    lines += ["Same Text,a", "same   text,a"]
+    source = tmp_path / "multi.csv"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = config_from_dict(
+        {"runs_dir": str(tmp_path / "runs"), "data": {"path": str(source)}},
+        base_dir=str(tmp_path),
+    )
+    app = PaneApp(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        browser = app.query_one(DataBrowser)
+        assert browser.groups is not None
+        await pilot.press("b", "f")  # the duplicate flag: the two "same text" rows
+        await pilot.pause()
+        assert [int(browser.frame["row"].iat[p]) for p in browser.positions] == [22, 23]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RowDetail)
+        meta = str(app.screen.query_one("#row-detail-meta").render())
+        assert "row 22 (line 42)" in meta
+        group = str(app.screen.query_one("#row-detail-group").render())
+        assert "ignoring case and spacing" in group and "row 23" in group

@@ -237,3 +237,24 @@ def test_the_profile_reports_no_overlap_after_a_leak_free_split(tmp_path: Path) 
     ]
     assert old.leakage["exact_dev_rows_in_train"] > 20  # the row-by-row split leaks
     assert "data.split_groups = none" in old.scope["whole"]
+
+
+def test_rows_of_multi_line_records_carry_the_line_an_editor_shows(tmp_path: Path) -> None:
+    lines = ["text,label"]
+    for i in range(30):
+        lines.append(f'"note {i}\nsecond line of {i}",{"ab"[i % 2]}')
+    lines += ["same text,a", "  SAME text,a", ",b"]  # two copies, then an empty text
+    path = tmp_path / "multi.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data, prof = profiling.profile_config(_config(tmp_path, {"path": str(path)}))
+    group = prof.duplicates["case_space"]["groups"][0]
+    # records 32 and 33 start on lines 62 and 63: 30 records of two lines each before
+    assert group["rows"] == [32, 33] and group["lines"] == [62, 63]
+    assert prof.skipped["rows"] == [{"row": 34, "line": 64, "reason": "empty text"}]
+    from rich.console import Console
+
+    from tuirecipe.ui.profile_render import render_section
+
+    console = Console(record=True, width=120)
+    console.print(render_section("duplicates", prof.duplicates))
+    assert "lines 62, 63 (records 32, 33)" in console.export_text()

@@ -333,6 +333,7 @@ def _profile(
     if involved is not None:
         flags["near_duplicate"] = valid & np.isin(index.loose_codes, involved)
 
+    _add_lines(profile, rows, job.lines)
     profile.timings = stages.done()
     profile.timings["wall"] = round(time.perf_counter() - wall, 4)
     profile.advice = build_advice(profile)
@@ -340,6 +341,46 @@ def _profile(
     profile.row_groups = np.where(valid, index.space_codes, -1).astype(np.int32)
     profile.row_split = job.split.copy()
     return profile
+
+
+_ROW_KEYS = {"rows": "lines", "dev_row": "dev_line", "train_row": "train_line", "row": "line"}
+
+
+def _add_lines(profile: DatasetProfile, rows: np.ndarray, lines: np.ndarray | None) -> None:
+    """Beside every row number the sections list, the line of the file it starts on
+    (``lines``, ``dev_line``, …) when some record spans several lines, so a person can
+    open the file at the place. Left out when lines equal rows, or rows repeat (a separate
+    dev file numbers its rows from 1 again)."""
+    if lines is None or np.array_equal(lines, rows) or len(np.unique(rows)) != len(rows):
+        return
+    line_of = dict(zip(rows.tolist(), lines.tolist()))
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, new in _ROW_KEYS.items():
+                found = value.get(key)
+                if new in value:
+                    continue
+                if isinstance(found, list) and all(isinstance(r, int) for r in found):
+                    value[new] = [line_of.get(r, r) for r in found]
+                elif isinstance(found, int) and not isinstance(found, bool):
+                    value[new] = line_of.get(found, found)
+            for item in list(value.values()):
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for section in (
+        profile.duplicates,
+        profile.conflicts,
+        profile.corrupted,
+        profile.leakage,
+        profile.near_duplicates,
+        profile.length_shortcut,
+        profile.clusters,
+    ):
+        walk(section)
 
 
 def _conflicts_of(

@@ -242,7 +242,8 @@ class DataPane(Vertical):
         flags = profile_row_flags(result, data)
         if flags is not None:
             self.profile_result = result
-            call(self.query_one(DataBrowser).set_flags, flags)
+            groups = file_groups(result, len(data.frame))
+            call(self.query_one(DataBrowser).set_flags, flags, groups)
 
     def _load_failed(self, message: str) -> None:
         self.query_one("#data-source", Static).update(Text(message, style="bold"))

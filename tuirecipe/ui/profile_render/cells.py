@@ -61,6 +61,16 @@ def row_list(rows: Any, limit: int = 12) -> str:
     return shown + (f", … (+{len(rows) - limit})" if len(rows) > limit else "")
 
 
+def where(data: Any, limit: int = 12, rows_key: str = "rows") -> str:
+    """ "rows 2, 4" — or, when the profile gives lines that differ (records spanning
+    several lines), "lines 3, 9 (records 2, 4)"."""
+    rows = pick(data, rows_key, default=[]) or []
+    lines = pick(data, "lines" if rows_key == "rows" else f"{rows_key[:-1]}_lines")
+    if lines and list(lines) != list(rows):
+        return f"lines {row_list(lines, limit)} (records {row_list(rows, limit)})"
+    return f"rows {row_list(rows, limit)}"
+
+
 def advice_lines(items: Any) -> list[RenderableType]:
     if not items:
         return []

@@ -18,6 +18,7 @@ from tuirecipe.ui.profile_render.cells import (
     pct,
     pick,
     row_list,
+    where,
 )
 from tuirecipe.ui.profile_render.findings_extra import render_regression_conflicts
 
@@ -42,7 +43,7 @@ def _group_line(group: Mapping[str, Any]) -> Text:
     )
     line = Text("  ")
     line.append(f"×{count}", style="bold")
-    line.append(f"  rows {row_list(rows, 6)}")
+    line.append(f"  {where(group, 6)}")
     if labels_text:
         line.append(f"  [{labels_text}]")
     line.append(f"  “{cut(pick(group, 'text', default=''), 40)}”")
@@ -208,7 +209,7 @@ def render_corrupted(data: Mapping[str, Any]) -> RenderableType:
     table = Table(box=None, padding=(0, 1), show_edge=False)
     table.add_column("category", style="bold", no_wrap=True)
     table.add_column("rows", justify="right")
-    table.add_column("row numbers")
+    table.add_column("where")
     any_rows = False
     if isinstance(cats, Mapping):
         for name, cat in cats.items():
@@ -221,7 +222,11 @@ def render_corrupted(data: Mapping[str, Any]) -> RenderableType:
             any_rows = True
             title = str(name).replace("_", " ")
             description = pick(cat, "description")
-            table.add_row(title, num(count), Text(row_list(rows, 8)))
+            table.add_row(
+                title,
+                num(count),
+                Text(where(cat, 8) if isinstance(cat, Mapping) else row_list(rows, 8)),
+            )
             if description:
                 table.add_row("", "", Text(str(description), style="dim"))
     if not any_rows:

@@ -12,7 +12,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from tuirecipe.ui.profile_render.cells import advice_lines, cut, num, pct, pick, row_list
+from tuirecipe.ui.profile_render.cells import advice_lines, cut, num, pct, pick, row_list, where
 
 _LEVELS = {"exact": "exact", "case_space": "case + space", "loose": "loose"}
 
@@ -138,7 +138,7 @@ def render_length_shortcut(data: Mapping[str, Any]) -> RenderableType:
 def _spread_line(group: Mapping[str, Any]) -> Text:
     line = Text("  ")
     line.append(f"×{num(pick(group, 'count'))}", style="bold")
-    line.append(f"  rows {row_list(pick(group, 'rows', default=[]), 6)}")
+    line.append(f"  {where(group, 6)}")
     line.append(
         f"  values {num(pick(group, 'min'), 2)}–{num(pick(group, 'max'), 2)} "
         f"(spread {num(pick(group, 'spread'), 2)}, std {num(pick(group, 'std'), 2)})"

@@ -63,7 +63,10 @@ class RowDetail(ModalScreen[None]):
         flags = [FLAG_NAMES.get(f, f) for f in self.browser.flags_of(self.position)]
         mark = self.browser.marks.get(row)
         meta = Text()
+        line = int(frame["line"].iat[self.position]) if "line" in frame.columns else row
         meta.append(f"row {row}", "bold")
+        if line != row:  # a record spanning lines: where an editor shows it
+            meta.append(f" (line {line})")
         meta.append("   label ")
         meta.append(str(frame["label"].iat[self.position]), "bold")
         meta.append(f"   {int(self.browser._lengths[self.position])} chars")
@@ -72,15 +75,22 @@ class RowDetail(ModalScreen[None]):
         return meta
 
     def _group(self) -> Text:
-        """Rows with exactly the same text (vectorised: one comparison on the column)."""
+        """The rows of this row's duplicate group: the profile's (same text ignoring case
+        and spacing, as its counts and the export use), else exactly the same text."""
         frame = self.browser.frame
-        text = str(frame["text"].iat[self.position])
-        same = np.flatnonzero((frame["text"] == text).to_numpy(dtype=bool))
+        groups = self.browser.groups
+        if groups is not None and groups[self.position] >= 0:
+            same = np.flatnonzero(groups == groups[self.position])
+            what = "the same text (ignoring case and spacing)"
+        else:
+            text = str(frame["text"].iat[self.position])
+            same = np.flatnonzero((frame["text"] == text).to_numpy(dtype=bool))
+            what = "exactly this text"
         others = [int(p) for p in same if int(p) != self.position]
         if not others:
-            return Text("No other row has exactly this text.")
+            return Text(f"No other row has {what}.")
         shown = others[:20]
-        lines = [f"Same text in {len(others)} other row(s):"]
+        lines = [f"{len(others)} other row(s) have {what}:"]
         lines += [f"  row {int(frame['row'].iat[p])}  label {frame['label'].iat[p]}" for p in shown]
         if len(others) > len(shown):
             lines.append(f"  … and {len(others) - len(shown)} more")

@@ -187,6 +187,7 @@ class DataBrowser(ScrollView, can_focus=True):
         self.positions: np.ndarray = np.zeros(0, dtype=np.int64)
         self._lengths: np.ndarray = np.zeros(0, dtype=np.int64)
         self._flag_letters: np.ndarray | None = None
+        self.groups: np.ndarray | None = None
         self._label_width = 8
 
     # -- data in ---------------------------------------------------------------------------
@@ -207,13 +208,15 @@ class DataBrowser(ScrollView, can_focus=True):
         self.positions = np.arange(len(self.frame), dtype=np.int64)
         self.set_query(self.query_state)
 
-    def set_flags(self, flags: pd.DataFrame | None) -> None:
-        """Per-row boolean flags (columns named as in :data:`FLAG_LETTERS`)."""
+    def set_flags(self, flags: pd.DataFrame | None, groups: np.ndarray | None = None) -> None:
+        """Per-row boolean flags (columns named as in :data:`FLAG_LETTERS`) and, from the
+        same profile, each row's duplicate group (the row detail lists its group)."""
         if flags is not None:
             flags = flags.reset_index(drop=True)
             if len(flags) != len(self.frame):
                 flags = None
         self.flags = flags
+        self.groups = groups if groups is not None and len(groups) == len(self.frame) else None
         self._flag_letters = None
         if flags is not None and len(flags):
             letters = np.full(len(flags), "", dtype=object)
