@@ -108,3 +108,22 @@ def test_a_column_of_numbers_with_gaps_is_profiled_as_text() -> None:
     mixed = build_text_index(pd.Series(["a", 3, None, pd.NA], dtype=object))
     assert mixed.exact_uniques.to_pylist() == ["a", "3", ""]
     assert mixed.blank.tolist() == [False, False, True, True]
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_vocabulary_and_oov_in_one_pass_equal_the_two_functions(lowercase: bool) -> None:
+    from tuirecipe.data.profile.normalize import vocabulary_and_oov
+
+    texts = pd.Series(
+        ["Hello, world!", "it's (fine)", "Don't STOP", "new #42 words", "hello   WORLD", ""]
+        + [f"row{i}, more-{i % 3}" for i in range(40)]
+    )
+    index = build_text_index(texts)
+    rng = np.random.default_rng(0)
+    train = rng.random(len(texts)) < 0.7
+    dev = ~train
+    size, oov = vocabulary_and_oov(index, lowercase, train, dev)
+    vocab = model_vocabulary(index, lowercase, train)
+    assert size == len(vocab)
+    assert oov == pytest.approx(oov_rate(index, vocab, lowercase, dev))
+    assert 0 < oov < 1

@@ -18,8 +18,7 @@ from tuirecipe.data.profile import neardup
 from tuirecipe.data.profile.normalize import (
     TextIndex,
     _first_index,
-    model_vocabulary,
-    oov_rate,
+    vocabulary_and_oov,
 )
 
 Progress = Callable[[float, str], None]
@@ -83,8 +82,7 @@ def _train_vocabulary(
 ) -> tuple[int, float]:
     """Tokenizer tokens of the training rows (the model's vocabulary is built from them),
     and the share of dev tokens outside it."""
-    vocab = model_vocabulary(index, lowercase, train)
-    return len(vocab), oov_rate(index, vocab, lowercase, dev)
+    return vocabulary_and_oov(index, lowercase, train, dev)
 
 
 def _pair_examples(pairs, sims, left_text, right_text, left_row, right_row) -> list[dict]:

@@ -301,7 +301,16 @@ def _split_tokens(
     if weights is None:
         return out, None
     many_weights = weights[multi]
-    mark_weights = np.bincount(_codes(marks), weights=many_weights, minlength=len(mark_strings))
+    mark_codes = _codes(marks)
+    if weights.ndim == 1:
+        mark_weights = np.bincount(mark_codes, weights=many_weights, minlength=len(mark_strings))
+    else:  # one column per set of weights
+        mark_weights = np.column_stack(
+            [
+                np.bincount(mark_codes, weights=column, minlength=len(mark_strings))
+                for column in many_weights.T
+            ]
+        ).reshape(len(mark_strings), weights.shape[1])
     char_owner = np.repeat(np.arange(len(mark_strings)), [len(t) for t in mark_strings])
     run_weights = many_weights[run_parent][nonempty.to_numpy(zero_copy_only=False)]
     return out, np.concatenate([weights[single], run_weights, mark_weights[char_owner]])
@@ -446,6 +455,29 @@ def oov_rate(
     pa.default_memory_pool().release_unused()
     total = sub_weights.sum()
     return float(sub_weights[~known].sum() / total) if total else 0.0
+
+
+def vocabulary_and_oov(
+    index: TextIndex, lowercase: bool, train: np.ndarray, dev: np.ndarray
+) -> tuple[int, float]:
+    """``len(model_vocabulary(index, lowercase, train))`` and ``oov_rate(index, vocab,
+    lowercase, dev)`` in one pass: the tokens are counted in both splits and split into
+    tokenizer tokens once."""
+    tokens, counts, train_w = _token_weights(index, lowercase, train)
+    dev_w = _token_weights(index, lowercase, dev)[2] if lowercase else None
+    if dev_w is None:  # cased: the same tokens in the same order, counted over dev
+        dev_w = _cased_tokens(index, dev)[2]
+    subs, weights = _split_tokens(tokens, counts, np.column_stack([train_w, dev_w]))
+    assert weights is not None
+    in_train = weights[:, 0] > 0
+    vocab = pc.unique(subs.filter(pa.array(in_train)))
+    total = float(weights[:, 1].sum())
+    if not total:
+        return len(vocab), 0.0
+    # a tokenizer token is known when some training token yields it
+    known = pc.is_in(subs, value_set=vocab).to_numpy(zero_copy_only=False)
+    pa.default_memory_pool().release_unused()
+    return len(vocab), float(weights[~known, 1].sum() / total)
 
 
 def positions_in(needles: pa.Array, haystack: pa.Array) -> np.ndarray:
