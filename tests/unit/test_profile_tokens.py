@@ -127,3 +127,13 @@ def test_vocabulary_and_oov_in_one_pass_equal_the_two_functions(lowercase: bool)
     assert size == len(vocab)
     assert oov == pytest.approx(oov_rate(index, vocab, lowercase, dev))
     assert 0 < oov < 1
+
+
+def test_an_index_built_from_the_splits_codes_equals_a_fresh_one() -> None:
+    from tuirecipe.data.profile.normalize import encode_levels
+
+    texts = pd.Series(["A  b", "a b", "c", "", None, "C ", "d\te"] * 3)
+    fresh = build_text_index(texts)
+    reused = build_text_index(texts, codes=encode_levels(texts))
+    for name in ("exact_codes", "space_codes", "loose_codes", "model_tokens", "blank"):
+        assert np.array_equal(getattr(fresh, name), getattr(reused, name)), name

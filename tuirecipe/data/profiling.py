@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,8 @@ from tuirecipe.config import Config
 from tuirecipe.data.loading import load_table
 from tuirecipe.data.prepare import resolve_data_path
 from tuirecipe.data.profile import DatasetProfile, profile_cached
-from tuirecipe.data.splits import split_group_codes, stratified_split
+from tuirecipe.data.profile.normalize import TextCodes, encode_levels
+from tuirecipe.data.splits import stratified_split
 
 Progress = Callable[[float, str], None]
 
@@ -46,6 +48,8 @@ class LoadedDataset:
     skipped_rows: list[dict] = field(default_factory=list)  # row, line, reason
     dev_path: Path | None = None
     split_groups: str = ""  # how the split treats copies (data.split_groups)
+    # the texts' exact / case_space codes the split used, for the profile to reuse once
+    text_codes: TextCodes | None = field(default=None, repr=False)
 
     @property
     def fingerprint(self) -> str:
@@ -119,12 +123,14 @@ def load_dataset(config: Config) -> LoadedDataset:
             skipped_rows,
             config.resolve_path(cfg.dev_path),
         )
+    # The split's groups are the profile's first two levels: computed once, kept for it.
+    codes = encode_levels(frame["text"]) if cfg.split_groups != "none" else None
     train_idx, dev_idx = stratified_split(
         frame["label"].to_numpy(),
         cfg.dev_fraction,
         config.seed,
         cfg.task,
-        groups=split_group_codes(frame["text"], cfg.split_groups),
+        groups=None if codes is None else codes.by_level([cfg.split_groups])[cfg.split_groups],
     )
     loaded = LoadedDataset(
         path,
@@ -138,6 +144,7 @@ def load_dataset(config: Config) -> LoadedDataset:
         _split_codes(len(frame), dev_idx),
         skipped_rows,
         split_groups=cfg.split_groups,
+        text_codes=codes,
     )
     return loaded
 
@@ -188,7 +195,12 @@ def profile_dataset(
     config: Config, data: LoadedDataset, progress: Progress | None = None
 ) -> DatasetProfile:
     cfg = config.data
-    where = {"split": data.split} if data.split is not None else {"dev": data.dev}
+    where: dict[str, Any] = (
+        {"split": data.split, "text_codes": data.text_codes}
+        if data.split is not None
+        else {"dev": data.dev}
+    )
+    data.text_codes = None  # used once: the profile (or its cache) replaces it
     return profile_cached(
         data.frame,
         fingerprint=profile_fingerprint(config, data),

@@ -89,7 +89,7 @@ def profile_cached(
     """
     # ``skipped`` follows from the file and the loader settings, which ``fingerprint``
     # names; the split is hashed below.
-    ignored = ("progress", "dev", "split", "skipped")
+    ignored = ("progress", "dev", "split", "skipped", "text_codes")
     options = {k: v for k, v in kwargs.items() if k not in ignored}
     dev = kwargs.get("dev")
     options["dev_rows"] = None if dev is None else len(dev)

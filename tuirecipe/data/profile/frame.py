@@ -36,7 +36,7 @@ from tuirecipe.data.profile.labels import (
 from tuirecipe.data.profile.lengths import length_section
 from tuirecipe.data.profile.model import FLAG_NAMES, DatasetProfile
 from tuirecipe.data.profile.neardup import sample_texts
-from tuirecipe.data.profile.normalize import TextIndex, build_text_index
+from tuirecipe.data.profile.normalize import TextCodes, TextIndex, build_text_index
 from tuirecipe.data.profile.regression import default_tolerance, regression_conflicts
 from tuirecipe.data.profile.shortcut import length_shortcut
 from tuirecipe.data.profile.split_view import leakage_section, skipped_section, split_sections
@@ -71,6 +71,7 @@ def profile_frame(
     clusters: bool = True,
     scope: str | None = None,
     skipped: list[dict[str, Any]] | None = None,
+    text_codes: TextCodes | None = None,
     progress: Progress | None = None,
 ) -> DatasetProfile:
     """Profile every row of ``frame``, then each split.
@@ -80,7 +81,8 @@ def profile_frame(
     flags then cover ``frame`` + ``dev`` in that order). Without either, the whole frame
     is the training data. ``scope`` says in words what the rows are (the file, or the
     train file + the dev file); ``skipped`` lists the rows the loader left out
-    (``row``, ``line``, ``reason``), which are in no split.
+    (``row``, ``line``, ``reason``), which are in no split. ``text_codes``: the texts'
+    :func:`~tuirecipe.data.profile.normalize.encode_levels`, when the caller has them.
     """
     if task not in ("classification", "regression"):
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
@@ -131,6 +133,7 @@ def profile_frame(
             clusters,
             scope,
             skipped or [],
+            None if dev is not None else text_codes,
         )
     finally:
         pool.shutdown(wait=True)
@@ -182,6 +185,7 @@ def _profile(
     clusters: bool,
     scope: str | None,
     skipped: list[dict[str, Any]],
+    text_codes: TextCodes | None,
 ) -> DatasetProfile:
     wall = time.perf_counter()
     frame, n, rows, task = job.frame, job.n, job.rows, job.task
@@ -198,6 +202,7 @@ def _profile(
     index = build_text_index(
         frame["text"] if "text" in frame.columns else pd.Series([None] * n),
         on_exact=lambda u: scans.append(pool.submit(_timed, text_categories, u)),
+        codes=text_codes,
     )
     valid = ~index.blank
 

@@ -148,15 +148,43 @@ def text_codes_by_level(
 ) -> dict[str, np.ndarray]:
     """:func:`text_group_codes` for several levels at once, reading the texts once."""
     series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
-    arr, _ = text_array(series)
-    encoded = pc.dictionary_encode(arr)
-    codes = _codes(encoded)
-    out: dict[str, np.ndarray] = {}
-    if "exact" in levels:
-        out["exact"] = codes
-    if "case_space" in levels:
-        out["case_space"] = _codes(pc.dictionary_encode(case_space(encoded.dictionary)))[codes]
-    return out
+    return encode_levels(series).by_level(levels)
+
+
+@dataclass
+class TextCodes:
+    """The first two levels of a text column: what the splitter's groups need, and the
+    start of :func:`build_text_index` (which takes it instead of redoing the work)."""
+
+    n_rows: int
+    exact_codes: np.ndarray
+    exact_uniques: pa.Array
+    missing: np.ndarray
+    exact_to_space: np.ndarray
+    space_uniques: pa.Array
+
+    def by_level(self, levels: Sequence[str] = GROUP_LEVELS) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        if "exact" in levels:
+            out["exact"] = self.exact_codes
+        if "case_space" in levels:
+            out["case_space"] = self.exact_to_space[self.exact_codes]
+        return out
+
+
+def encode_levels(
+    values: pd.Series, on_exact: Callable[[pa.Array], object] | None = None
+) -> TextCodes:
+    """Codes of a text column at the ``exact`` and ``case_space`` levels (``on_exact``
+    gets the distinct raw texts as soon as they are known)."""
+    pool = pa.default_memory_pool()
+    codes0, u0, missing = _encode_exact(values)
+    pool.release_unused()  # the hash table's copy of every text
+    if on_exact is not None:
+        on_exact(u0)
+    map01, u1 = _encode(_case_space_all(u0))
+    pool.release_unused()
+    return TextCodes(len(codes0), codes0, u0, missing, map01, u1)
 
 
 # Above this many distinct texts, the two heaviest steps run on two halves in two threads
@@ -317,24 +345,26 @@ def _split_tokens(
 
 
 def build_text_index(
-    values: pd.Series, on_exact: Callable[[pa.Array], object] | None = None
+    values: pd.Series,
+    on_exact: Callable[[pa.Array], object] | None = None,
+    codes: TextCodes | None = None,
 ) -> TextIndex:
     """Encode a text column at the ``exact``, ``case_space`` and ``loose`` levels.
 
     ``on_exact`` receives the distinct raw texts as soon as they are known (the profile
-    starts its corrupted-text scan on them in another thread).
+    starts its corrupted-text scan on them in another thread). ``codes``: the column's
+    :func:`encode_levels`, when the caller has it already (the split needed it).
     """
     # Intermediate arrays are dropped as soon as they are used: on a million distinct
     # texts each is another copy of the whole text.
     pool = pa.default_memory_pool()
-    codes0, u0, missing = _encode_exact(values)
-    pool.release_unused()  # the hash table's copy of every text
+    if codes is None or codes.n_rows != len(values):
+        codes = encode_levels(values, on_exact)
+    elif on_exact is not None:
+        on_exact(codes.exact_uniques)
+    codes0, u0, missing = codes.exact_codes, codes.exact_uniques, codes.missing
+    map01, u1 = codes.exact_to_space, codes.space_uniques
     n = len(codes0)
-    if on_exact is not None:
-        on_exact(u0)
-
-    map01, u1 = _encode(_case_space_all(u0))
-    pool.release_unused()
     codes1 = map01[codes0]
 
     # Whitespace tokens of each case_space text; the text is collapsed, so split on " ".
