@@ -41,8 +41,8 @@ def print_profile(config: Config, *, as_json: bool = False) -> int:
                 "rows": len(data.frame),
                 "rows_read": len(data.frame) + data.skipped,
                 "skipped": data.skipped,
-                "train_rows": len(data.train),
-                "dev_rows": len(data.dev),
+                "train_rows": data.n_train,
+                "dev_rows": data.n_dev,
                 "counts": data.counts_line(),
                 "skipped_rows": data.skipped_rows,  # every one: row, line, reason
                 "notes": data.notes,

@@ -14,7 +14,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,10 @@ class LoadedDataset:
     path: Path
     sha256: str
     frame: pd.DataFrame  # every usable row of the data file: text, label, row
-    train: pd.DataFrame
-    dev: pd.DataFrame
+    # train / dev when they are not rows of ``frame`` picked by ``split`` (a dev file);
+    # otherwise taken from ``frame`` when first asked for (a copy of each row)
+    train_frame: pd.DataFrame | None
+    dev_frame: pd.DataFrame | None
     dev_sha256: str = ""
     notes: list[str] = field(default_factory=list)
     skipped: int = 0
@@ -50,6 +52,31 @@ class LoadedDataset:
     split_groups: str = ""  # how the split treats copies (data.split_groups)
     # the texts' exact / case_space codes the split used, for the profile to reuse once
     text_codes: TextCodes | None = field(default=None, repr=False)
+
+    @cached_property
+    def train(self) -> pd.DataFrame:
+        if self.train_frame is not None:
+            return self.train_frame
+        return self._part(0)
+
+    @cached_property
+    def dev(self) -> pd.DataFrame:
+        if self.dev_frame is not None:
+            return self.dev_frame
+        return self._part(1)
+
+    def _part(self, code: int) -> pd.DataFrame:
+        if self.split is None:
+            return self.frame if code == 0 else self.frame.iloc[:0]
+        return self.frame.iloc[np.flatnonzero(self.split == code)].reset_index(drop=True)
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train) if self.split is None else int((self.split == 0).sum())
+
+    @property
+    def n_dev(self) -> int:
+        return len(self.dev) if self.split is None else int((self.split == 1).sum())
 
     @property
     def fingerprint(self) -> str:
@@ -62,9 +89,9 @@ class LoadedDataset:
         """Rows read, used (per split) and skipped, in words: the pane and the CLI."""
         used = len(self.frame)
         if self.dev_path is not None:
-            split = f"train file; the dev file adds {len(self.dev):,}"
+            split = f"train file; the dev file adds {self.n_dev:,}"
         else:
-            split = f"{len(self.train):,} train + {len(self.dev):,} dev"
+            split = f"{self.n_train:,} train + {self.n_dev:,} dev"
         return (
             f"{used + self.skipped:,} rows read: {used:,} used ({split}), {self.skipped:,} skipped"
         )
@@ -75,7 +102,7 @@ class LoadedDataset:
         if self.dev_path is not None:
             return (
                 f"every usable row of {self.path.name} ({len(self.frame):,}, train) and of "
-                f"{self.dev_path.name} ({len(self.dev):,}, dev)"
+                f"{self.dev_path.name} ({self.n_dev:,}, dev)"
             )
         kept = {
             "none": "row by row, copies may fall on both sides",
@@ -84,7 +111,7 @@ class LoadedDataset:
         }.get(self.split_groups, "")
         return (
             f"every usable row of {self.path.name} ({len(self.frame):,}): "
-            f"{len(self.train):,} train + {len(self.dev):,} dev as training splits it"
+            f"{self.n_train:,} train + {self.n_dev:,} dev as training splits it"
             + (f" ({kept}: data.split_groups = {self.split_groups})" if kept else "")
         )
 
@@ -125,7 +152,7 @@ def load_dataset(config: Config) -> LoadedDataset:
         )
     # The split's groups are the profile's first two levels: computed once, kept for it.
     codes = encode_levels(frame["text"]) if cfg.split_groups != "none" else None
-    train_idx, dev_idx = stratified_split(
+    _, dev_idx = stratified_split(
         frame["label"].to_numpy(),
         cfg.dev_fraction,
         config.seed,
@@ -136,8 +163,8 @@ def load_dataset(config: Config) -> LoadedDataset:
         path,
         table.report.sha256,
         frame,
-        frame.iloc[train_idx].reset_index(drop=True),
-        frame.iloc[dev_idx].reset_index(drop=True),
+        None,
+        None,
         "",
         notes,
         skipped,
