@@ -123,7 +123,9 @@ def test_three_views_agree_on_the_demo(tmp_path: Path) -> None:
     _three_views(config, tmp_path)
 
 
-@pytest.mark.parametrize("name", ["sms_spam", "trec"])
+@pytest.mark.parametrize(
+    "name", ["sms_spam", "trec", "sentiment_sentences", "sst2_dev", "ag_news_test"]
+)
 def test_three_views_agree_on_a_real_set(tmp_path: Path, name: str) -> None:
     path = REAL_DATA / name / f"{name}.csv"
     if not path.is_file():
