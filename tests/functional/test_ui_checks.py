@@ -391,7 +391,9 @@ async def test_run_all_checks_from_the_pane_and_find_them_after_a_restart(tmp_pa
 
 @pytest.mark.slow
 async def test_run_one_failing_check_shows_why_and_what_to_look_at(tmp_path, worker_env):
-    app = make(tmp_path, checks={"overfit_steps": 1})
+    # One step, and a loss no few steps reach (the retry gets 3 steps at a faster rate,
+    # which on a lucky draw memorises a small batch to the usual target).
+    app = make(tmp_path, checks={"overfit_steps": 1, "overfit_loss": 1e-9})
     async with app.run_test(size=SIZE) as pilot:
         pane = await open_checks(pilot)
         highlight(pane, "overfit_batch")
