@@ -150,16 +150,25 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
-def from_dict(data: dict[str, Any]) -> Event:
-    cls = EVENT_TYPES.get(data.get("type", ""))
+def from_dict(data: Any) -> Event:
+    """The event a decoded line holds. A value that is not an event object (a number,
+    ``null``, a list, a string: a damaged line) raises ``ValueError``, which readers of
+    ``events.jsonl`` treat as a line to skip."""
+    if not isinstance(data, dict):
+        raise ValueError(f"an event line must be a JSON object, not {type(data).__name__}")
+    t = data.get("t", 0.0)
+    if isinstance(t, bool) or not isinstance(t, (int, float)):
+        raise ValueError(f"an event's time must be a number, not {t!r}")
+    kind = data.get("type", "")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        return Unknown(data=data, t=float(data.get("t", 0.0)))
+        return Unknown(data=data, t=float(t))
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {k: v for k, v in data.items() if k in names}
     try:
         return cls(**kwargs)
     except TypeError:
-        return Unknown(data=data, t=float(data.get("t", 0.0)))
+        return Unknown(data=data, t=float(t))
 
 
 def from_json(line: str) -> Event:

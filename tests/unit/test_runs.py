@@ -60,6 +60,29 @@ def test_a_corrupt_middle_line_is_skipped(tmp_path: Path) -> None:
     assert [e.message for e in read_events(path)[0]] == ["a", "b"]
 
 
+DAMAGED = ["570", "null", "[1, 2]", '"text"', "true", '{"t": [1], "type": "log"}']
+
+
+@pytest.mark.parametrize("line", DAMAGED)
+def test_a_line_that_is_valid_json_but_no_event_is_skipped(tmp_path: Path, line: str) -> None:
+    """A damaged line of any JSON type is skipped like a corrupt one, and the run is still
+    listed (it crashed ``runs``, ``attach`` and the console's start for the whole folder)."""
+    run = create_run_dir(tmp_path, "x")
+    run.update_meta(name="x", created=100.0)
+    writer = EventWriter(run.events_path)
+    writer.write(EvalMetrics(step=10, epoch=1.0, split="dev", metrics={"loss": 0.9}))
+    writer.close()
+    with open(run.events_path, "a", encoding="utf-8") as handle:
+        handle.write(line + "\n" + Log(message="after").to_json() + "\n")
+    events = read_events(run.events_path)[0]
+    assert [type(e).__name__ for e in events] == ["EvalMetrics", "Log"]
+    run.write_status(state="finished", started=100.0, ended=160.0, step=10)
+    (summary,) = list_runs(tmp_path)
+    assert summary.best == {"loss": 0.9}
+    with pytest.raises(ValueError):
+        from_json(line)
+
+
 def test_follower_sees_only_new_events(tmp_path: Path) -> None:
     run = create_run_dir(tmp_path, "x")
     follower = Follower(run)
