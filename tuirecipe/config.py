@@ -25,6 +25,14 @@ SPLIT_GROUPS = ("case_space", "exact", "none")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+# Upper bounds that keep a typo from harming the machine: torch seeds are signed 64-bit;
+# a thread per core is plenty (100,000 threads starved other processes of forks); each
+# augmented copy is another copy of the training set in memory.
+MAX_SEED = 2**63 - 1
+MAX_THREADS = 1024
+MAX_COPIES = 100
+
+
 @dataclass
 class DataConfig:
     # "demo" / "demo:regression" use the generated datasets; anything else is a file path,
@@ -182,7 +190,11 @@ class TrainConfig:
         )
         check.that("adv_alpha", self.adv_alpha > 0, f"must be greater than 0, got {self.adv_alpha}")
         check.that("adv_steps", self.adv_steps >= 1, f"must be at least 1, got {self.adv_steps}")
-        check.that("threads", self.threads >= 0, f"must be 0 (auto) or more, got {self.threads}")
+        check.that(
+            "threads",
+            0 <= self.threads <= MAX_THREADS,
+            f"must be 0 (auto) up to {MAX_THREADS}, got {self.threads}",
+        )
         check.choice("schedule", self.schedule, SCHEDULES)
         check.that(
             "warmup_steps", self.warmup_steps >= 0, f"must be 0 or more, got {self.warmup_steps}"
@@ -205,7 +217,11 @@ class AugmentConfig:
     p_replace: float = 0.0  # per token: replace it with a random in-vocabulary token
 
     def _validate(self, check: _Checker) -> None:
-        check.that("copies", self.copies >= 1, f"must be at least 1, got {self.copies}")
+        check.that(
+            "copies",
+            1 <= self.copies <= MAX_COPIES,
+            f"must be between 1 and {MAX_COPIES}, got {self.copies}",
+        )
         for key in ("p_delete", "p_swap", "p_insert", "p_replace"):
             value = getattr(self, key)
             check.that(key, 0.0 <= value <= 1.0, f"must be between 0 and 1, got {value}")
@@ -288,7 +304,11 @@ class Config:
             f"'{self.name}' is not a valid run name (letters, digits, '_', '-', '.'; "
             "no path separators; at most 64 characters)",
         )
-        check.that("seed", self.seed >= 0, f"must be 0 or more, got {self.seed}")
+        check.that(
+            "seed",
+            0 <= self.seed <= MAX_SEED,
+            f"must be between 0 and {MAX_SEED} (torch's largest seed), got {self.seed}",
+        )
 
     # -- paths ---------------------------------------------------------------------------
     def resolve_path(self, value: str) -> Path:
