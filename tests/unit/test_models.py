@@ -220,3 +220,71 @@ def test_init_output_bias_regression_and_no_output_layer() -> None:
     assert init_output_bias(model, data)
     assert model.head.bias.item() == pytest.approx(data.target_mean)
     assert not init_output_bias(nn.Embedding(3, 3), data)
+
+
+USER_FAULTS = {
+    "tr_exits_on_import": (
+        "import sys\nsys.exit(3)\n",
+        "importing 'tr_exits_on_import' failed: SystemExit: 3",
+    ),
+    "tr_exits_in_build": (
+        "import sys\ndef build(spec):\n    sys.exit('bye')\n",
+        "build(spec) raised SystemExit: bye",
+    ),
+    "tr_no_parameters": (
+        "import torch\nclass M(torch.nn.Module):\n"
+        "    def forward(self, ids, mask):\n        return ids.float()\n"
+        "def build(spec):\n    return M()\n",
+        "returned a model with no trainable parameters",
+    ),
+    "tr_out_of_memory": (
+        "def build(spec):\n    raise MemoryError()\n",
+        "build(spec) ran out of memory",
+    ),
+}
+
+
+@pytest.mark.parametrize("module", sorted(USER_FAULTS))
+def test_a_user_model_that_exits_or_cannot_train_is_one_line(tmp_path: Path, module: str):
+    source, expected = USER_FAULTS[module]
+    (tmp_path / f"{module}.py").write_text(source, encoding="utf-8")
+    config = config_from_dict(
+        {"model": {"name": f"{module}:build"}}, source="test.toml", base_dir=str(tmp_path)
+    )
+    with pytest.raises(ModelError) as info:
+        build_model(config, spec_for(config, make_data()))
+    assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_file_in_the_config_folder_does_not_replace_a_standard_module(tmp_path: Path):
+    # colorsys.py beside the config must not shadow the standard library's colorsys
+    (tmp_path / "colorsys.py").write_text("raise RuntimeError('shadowed')\n", encoding="utf-8")
+    (tmp_path / "tr_uses_colorsys.py").write_text(
+        "import colorsys, torch\n"
+        "def build(spec):\n"
+        "    assert colorsys.rgb_to_hsv(1, 0, 0)[0] == 0\n"
+        "    return torch.nn.Linear(2, spec.num_outputs)\n",
+        encoding="utf-8",
+    )
+    sys.modules.pop("colorsys", None)
+    config = config_from_dict(
+        {"model": {"name": "tr_uses_colorsys:build"}}, source="test.toml", base_dir=str(tmp_path)
+    )
+    assert isinstance(build_model(config, spec_for(config, make_data())), nn.Linear)
+
+
+def test_a_builtin_model_too_big_for_memory_names_the_knobs(monkeypatch) -> None:
+    import types
+
+    from tuirecipe.models import registry
+
+    def huge(spec):  # what torch raises for a 4 TB embedding (not allocated for real)
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: 4000000000000 bytes")
+
+    entries = dict(registry.BUILTIN_MODELS)
+    entries["textcnn"] = types.SimpleNamespace(build=huge)
+    monkeypatch.setattr(registry, "BUILTIN_MODELS", entries)
+    config = small_config("textcnn")
+    with pytest.raises(ModelError) as info:
+        build_model(config, spec_for(config, make_data()))
+    assert "does not fit in memory" in str(info.value) and "model.embed_dim" in str(info.value)

@@ -66,7 +66,17 @@ def build_model(config: Config, spec: ModelSpec) -> nn.Module:
     """
     name = config.model.name
     if name in BUILTIN_MODELS:
-        return BUILTIN_MODELS[name].build(spec)
+        try:
+            return BUILTIN_MODELS[name].build(spec)
+        except (MemoryError, RuntimeError) as exc:
+            if not _out_of_memory(exc):
+                raise
+            raise ModelError(
+                f"model '{name}' does not fit in memory ({_describe(exc)}): lower "
+                "model.embed_dim / model.hidden_dim or data.max_vocab",
+                source=config.source,
+                key="model.name",
+            ) from None
     if ":" not in name:
         raise ModelError(unknown_model_message(name), source=config.source, key="model.name")
     folders = [config.resolve_path(p).resolve() for p in config.model.python_path]
@@ -99,10 +109,12 @@ def load_user_model(
     def fail(message: str) -> ModelError:
         return ModelError(f"model '{name}': {message}", source=source, key="model.name")
 
-    for folder in reversed(folders or []):
+    # Appended, not put first: a file in the config's folder named like a standard or
+    # installed module (getpass.py, json.py) must not replace it in the worker.
+    for folder in folders or []:
         text = str(Path(folder).resolve())
         if text not in sys.path:
-            sys.path.insert(0, text)
+            sys.path.append(text)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -114,7 +126,7 @@ def load_user_model(
                 "to model.python_path)"
             ) from None
         raise fail(f"importing '{module_name}' failed: {_describe(exc)}{_where(exc)}") from None
-    except Exception as exc:  # the user's module raised while importing
+    except (Exception, SystemExit) as exc:  # the user's module raised (or exited) importing
         raise fail(f"importing '{module_name}' failed: {_describe(exc)}{_where(exc)}") from None
     build = getattr(module, func_name, None)
     if build is None:
@@ -123,11 +135,21 @@ def load_user_model(
         raise fail(f"'{func_name}' in '{module_name}' is a {type(build).__name__}, not a function")
     try:
         model = build(spec)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
+        if _out_of_memory(exc):
+            raise fail(f"{func_name}(spec) ran out of memory: {_describe(exc)}") from None
         raise fail(f"{func_name}(spec) raised {_describe(exc)}{_where(exc)}") from None
     if not isinstance(model, nn.Module):
         raise fail(f"{func_name}(spec) returned {type(model).__name__}, not a torch.nn.Module")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise fail(f"{func_name}(spec) returned a model with no trainable parameters")
     return model
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and "allocate" in str(exc)
+    )
 
 
 def find_embedding(model: nn.Module, name: str = "") -> nn.Module:
