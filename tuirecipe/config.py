@@ -488,6 +488,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError("config file not found", source=source)
         if p.is_dir():
             raise ConfigError("is a directory, not a config file", source=source)
+        if not p.is_file():  # reading a pipe or a device would wait forever
+            raise ConfigError("is not a regular file (a pipe or a device?)", source=source)
         try:
             text = p.read_text(encoding="utf-8")
         except UnicodeDecodeError:

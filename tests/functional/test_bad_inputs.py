@@ -380,6 +380,20 @@ CASES: list[Case] = [
         ("'../../etc' is not a valid run id",),
     ),
     Case(
+        "data path is a named pipe",
+        profile("pipe.csv"),
+        2,
+        ("pipe.csv", "data.path", "not a regular file"),
+        setup="make_pipes",
+    ),
+    Case(
+        "config is a named pipe",
+        train("pipe.toml"),
+        2,
+        ("pipe.toml", "not a regular file"),
+        setup="make_pipes",
+    ),
+    Case(
         "data command on binary",
         ("data", "--set", "data.path=binary.csv"),
         2,
@@ -392,6 +406,13 @@ def write_one_line_10mb(folder: Path) -> None:
     """10 MB of text and no newline: no header, no label; must not hang or crash."""
     with open(folder / "one_line_10mb.csv", "w", encoding="utf-8") as handle:
         handle.write(("lorem ipsum dolor sit amet " * 400_000)[: 10 * 1024 * 1024])
+
+
+def make_pipes(folder: Path) -> None:
+    """Named pipes where a data file and a config are expected: reading one waits forever
+    for a writer, so they must be refused before any read."""
+    os.mkfifo(folder / "pipe.csv")
+    os.mkfifo(folder / "pipe.toml")
 
 
 @dataclass

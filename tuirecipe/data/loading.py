@@ -122,6 +122,8 @@ def read_columns(path: Path, data_cfg: DataConfig, *, key: str = "data.path") ->
         raise _error("file not found", path, key)
     if path.is_dir():
         raise _error("is a directory, not a data file", path, key)
+    if not path.is_file():  # reading a pipe or a device would wait forever
+        raise _error("is not a regular file (a pipe or a device?)", path, key)
     try:
         raw = path.read_bytes()
     except OSError as exc:
