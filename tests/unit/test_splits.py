@@ -347,3 +347,17 @@ def test_sms_spam_folds_keep_every_group_in_one_fold() -> None:
     # a dev split then folds of its training part, as cross-validation does
     train, dev = stratified_split(y, 0.1, 0, "classification", groups=groups)
     assert split_overlap(texts.iloc[train], texts.iloc[dev]) == {"exact": 0, "case_space": 0}
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_a_long_tail_of_two_row_classes_keeps_every_class_in_train(grouped: bool) -> None:
+    """150 classes of 2 rows: dev (30 rows) cannot be stratified; the fallback shuffle put
+    both rows of some classes in dev, and training refused 'labels the training data does
+    not' have, blaming the label column."""
+    labels = np.repeat([f"c{i}" for i in range(150)], 2)
+    texts = [f"text {i}" for i in range(300)]
+    groups = split_group_codes(texts, "case_space") if grouped else None
+    for seed in range(5):
+        train, dev = stratified_split(labels, 0.1, seed, "classification", groups=groups)
+        assert len(dev) > 0 and set(labels[dev]) <= set(labels[train])
+        assert sorted(np.concatenate([train, dev]).tolist()) == list(range(300))

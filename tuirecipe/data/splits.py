@@ -91,10 +91,50 @@ def stratified_split(
     Classification: each class keeps its share in dev (scikit-learn's stratified split).
     A class with a single example cannot be in both splits, so it goes to train. When the
     dev set is too small to hold every class, the split falls back to a plain shuffle.
-    Regression: a plain seeded shuffle. With fewer than 2 rows, dev is empty.
+    Either way every class keeps a row in train (a class only in dev could not be
+    learned, and training refuses a dev label it never saw). Regression: a plain seeded
+    shuffle. With fewer than 2 rows, dev is empty.
 
     With ``groups``, each group goes to one side whole (see :func:`_grouped_split`).
     """
+    train, dev = _split(labels, dev_fraction, seed, task, groups)
+    if task != "classification" or not len(dev):
+        return train, dev
+    return _every_class_in_train(np.asarray(labels), train, dev, groups)
+
+
+def _every_class_in_train(
+    y: np.ndarray,
+    train: np.ndarray,
+    dev: np.ndarray,
+    groups: np.ndarray | Sequence[int] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move back to train one dev row (with its whole group) of each class that has no
+    training row."""
+    cls, n_classes = _class_ids(y)
+    missing = (np.bincount(cls[train], minlength=n_classes) == 0) & (
+        np.bincount(cls[dev], minlength=n_classes) > 0
+    )
+    if not missing.any():
+        return train, dev
+    # the first dev row of each such class (dev is sorted: deterministic)
+    first = np.unique(cls[dev], return_index=True)
+    back = dev[first[1][missing[first[0]]]]
+    move = np.isin(dev, back)
+    if groups is not None:
+        gid = _group_ids(groups, len(y))
+        move = np.isin(gid[dev], gid[back])
+    train = np.sort(np.concatenate([train, dev[move]])).astype(np.int64)
+    return train, dev[~move]
+
+
+def _split(
+    labels: np.ndarray | Sequence,
+    dev_fraction: float,
+    seed: int,
+    task: str,
+    groups: np.ndarray | Sequence[int] | None,
+) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(labels)
     n = len(y)
     if n < 2:
