@@ -491,7 +491,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not p.is_file():  # reading a pipe or a device would wait forever
             raise ConfigError("is not a regular file (a pipe or a device?)", source=source)
         try:
-            text = p.read_text(encoding="utf-8")
+            text = p.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not TOML
         except UnicodeDecodeError:
             raise ConfigError("is not a UTF-8 text file (is it a TOML config?)", source=source)
         except OSError as exc:

@@ -150,3 +150,9 @@ def test_diff_configs_lists_changed_keys() -> None:
 )
 def test_sample_configs_load(sample: Path) -> None:
     load_config(sample)
+
+
+def test_a_config_saved_with_a_utf8_bom_loads(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf[train]\nlr = 0.01\n")
+    assert load_config(path).train.lr == 0.01
