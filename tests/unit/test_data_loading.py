@@ -357,3 +357,19 @@ def test_numeric_and_boolean_cells_become_the_same_strings_as_before():
         assert got[: len(expected)] == expected, (values.dtype, got)
     floats = _as_strings(cases[0][0]).tolist()
     assert floats[4:] == ["100000000000000000000", "inf", "0.1", "1"]
+
+
+def test_utf16_without_a_byte_order_mark_loads_when_the_encoding_says_so(tmp_path: Path):
+    raw = "text,label\nhello world,a\nbye now,b\n".encode("utf-16-le")
+    path = write(tmp_path, "u16.csv", raw)
+    table = load_table(path, data_cfg(encoding="utf-16-le"))
+    assert table.frame["text"].tolist() == ["hello world", "bye now"]
+    # without the setting, the NULs are refused as a binary file, as before
+    assert "binary" in str(error_of(path))
+
+
+def test_utf32_with_its_mark_is_not_read_as_utf16(tmp_path: Path):
+    raw = "text,label\nhéllo,a\nbye,b\n".encode("utf-32")  # LE mark FF FE 00 00
+    table = load_table(write(tmp_path, "u32.csv", raw), data_cfg())
+    assert table.frame["text"].tolist() == ["héllo", "bye"]
+    assert any("utf-32" in note for note in table.report.notes)

@@ -69,19 +69,19 @@ def decode_bytes(raw: bytes, encoding: str, source: str, key: str = "data.path")
     wanted = codec_name(encoding)
     if raw.startswith(codecs.BOM_UTF8) and wanted.startswith("utf-8"):
         raw = raw[len(codecs.BOM_UTF8) :]
-    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and "16" not in wanted:
+    elif (marked := bom_encoding(raw)) and marked != "utf-8" and marked[-2:] not in wanted:
         try:
-            text = raw.decode("utf-16")
+            text = raw.decode(marked)
         except UnicodeDecodeError:
             pass
         else:
             return Decoded(
                 text,
-                "utf-16",
+                marked,
                 True,
                 [
-                    f"decoded as utf-16 (the file starts with a UTF-16 byte-order mark), "
-                    f"not as the configured {encoding}"
+                    f"decoded as {marked} (the file starts with a {marked.upper()} "
+                    f"byte-order mark), not as the configured {encoding}"
                 ],
             )
     try:
@@ -127,8 +127,24 @@ def decode_bytes(raw: bytes, encoding: str, source: str, key: str = "data.path")
     return Decoded(text, label, True, notes, rows)
 
 
-def check_not_binary(raw: bytes, source: str, key: str = "data.path") -> None:
-    """Refuse files that are not text (NUL bytes near the start, a Parquet magic)."""
+def bom_encoding(raw: bytes) -> str | None:
+    """The encoding a byte-order mark at the start names (UTF-32 is tested first: its
+    little-endian mark begins with UTF-16's)."""
+    for mark, name in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if raw.startswith(mark):
+            return name
+    return None
+
+
+def check_not_binary(raw: bytes, source: str, key: str = "data.path", encoding: str = "") -> None:
+    """Refuse files that are not text (NUL bytes near the start, a Parquet magic). Text in
+    UTF-16 or UTF-32 (by its byte-order mark, or as ``encoding`` says) is full of NULs."""
     head = raw[:65536]
     if head.startswith(b"PAR1"):
         raise DataError(
@@ -136,7 +152,9 @@ def check_not_binary(raw: bytes, source: str, key: str = "data.path") -> None:
             source=source,
             key="data.format",
         )
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if bom_encoding(head) in ("utf-16", "utf-32") or codec_name(encoding).startswith(
+        ("utf-16", "utf-32")
+    ):
         return
     if b"\x00" in head:
         raise DataError(

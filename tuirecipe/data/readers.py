@@ -370,7 +370,7 @@ def read_raw(path: Path, fmt: str, raw: bytes, cfg: DataConfig, key: str) -> Raw
     """Dispatch on ``fmt`` (csv, tsv, jsonl, parquet); text formats are decoded here."""
     if fmt == "parquet":
         return _read_parquet(path, raw, key)
-    check_not_binary(raw, str(path), key)
+    check_not_binary(raw, str(path), key, cfg.encoding)
     if fmt == "jsonl":
         return _read_json(path, decode_bytes(raw, cfg.encoding, str(path), key), key)
     return _read_delimited(path, fmt, raw, cfg, key)
