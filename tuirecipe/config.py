@@ -9,6 +9,7 @@ key. The config is data: it is parsed, never executed.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 import typing
@@ -387,6 +388,8 @@ def _coerce(value: Any, tp: Any, source: str, key: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong
+        if not math.isfinite(value):  # TOML has inf and nan; no setting means either
+            raise ConfigError(f"must be a finite number, got {value!r}", source=source, key=key)
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):

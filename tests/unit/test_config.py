@@ -62,6 +62,8 @@ def test_int_is_accepted_for_a_float(tmp_path: Path) -> None:
         ("name = '../../x'\n", "name", "not a valid run name"),
         ("[data]\ndev_fraction = 1.5\n", "data.dev_fraction", "between 0 and 1"),
         ("seed = 18446744073709551616\n", "seed", "between 0 and 9223372036854775807"),
+        ("[train]\nlr = inf\n", "train.lr", "must be a finite number, got inf"),
+        ("[train]\nweight_decay = nan\n", "train.weight_decay", "must be a finite number"),
         ("[train]\nthreads = 100000\n", "train.threads", "up to 1024"),
         ("[augment]\ncopies = 100000000\n", "augment.copies", "between 1 and 100"),
         (
