@@ -564,35 +564,10 @@ def diff_configs(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, tup
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
-
-
 def dumps_toml(table: dict[str, Any]) -> str:
-    """A small TOML writer for our own config shape (scalars, lists, one level of tables)."""
-    lines: list[str] = []
+    """``table`` as TOML text (tomli-w; the scalars first, then one table per section)."""
+    import tomli_w
+
     scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
     tables = {k: v for k, v in table.items() if isinstance(v, dict)}
-    for key, value in scalars.items():
-        lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    for name, sub in tables.items():
-        lines.append("")
-        lines.append(f"[{_toml_key(name)}]")
-        for key, value in sub.items():
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    return "\n".join(lines).lstrip("\n") + "\n"
+    return tomli_w.dumps({**scalars, **tables})

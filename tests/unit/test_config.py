@@ -158,3 +158,14 @@ def test_a_config_saved_with_a_utf8_bom_loads(tmp_path: Path) -> None:
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf[train]\nlr = 0.01\n")
     assert load_config(path).train.lr == 0.01
+
+
+def test_a_saved_config_reads_back_whatever_characters_its_strings_hold() -> None:
+    import tomllib
+
+    from tuirecipe.config import config_from_dict
+
+    odd = 'data/ctl\x01x "q" \\ tab\there\nnew[/]é.csv'
+    config = config_from_dict({"data": {"path": odd, "text_column": "x\x7fy"}}, base_dir=".")
+    again = tomllib.loads(config.to_toml())
+    assert again["data"]["path"] == odd and again["data"]["text_column"] == "x\x7fy"
