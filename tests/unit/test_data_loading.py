@@ -373,3 +373,24 @@ def test_utf32_with_its_mark_is_not_read_as_utf16(tmp_path: Path):
     table = load_table(write(tmp_path, "u32.csv", raw), data_cfg())
     assert table.frame["text"].tolist() == ["héllo", "bye"]
     assert any("utf-32" in note for note in table.report.notes)
+
+
+def test_json_cells_holding_objects_or_lists_are_skipped_with_their_reason(tmp_path: Path):
+    records = [
+        {"text": {"a": 1}, "label": "x"},
+        {"text": "fine", "label": ["x", "y"]},
+        {"text": "good", "label": "x"},
+        {"text": "bad", "label": "y"},
+    ]
+    table = load_table(write(tmp_path, "nested.json", json.dumps(records)), data_cfg())
+    assert table.frame["text"].tolist() == ["good", "bad"]
+    reasons = {s.row: s.reason for s in table.report.skipped}
+    assert reasons == {
+        1: "text is a JSON object or list, not a string",
+        2: "label is a JSON object or list, not a value",
+    }
+
+
+def test_a_json_array_of_arrays_names_why_no_row_is_usable(tmp_path: Path):
+    message = str(error_of(write(tmp_path, "arrays.json", "[[1, 2], [3, 4]]")))
+    assert "all 2 rows were skipped" in message and "not a JSON object" in message

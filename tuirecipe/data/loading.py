@@ -239,6 +239,13 @@ def _skip_reason(blank: bool, missing: bool, label: str) -> str:
     return f"label {label!r} is not a number"
 
 
+def _nested(values: pd.Series) -> np.ndarray:
+    """Cells holding a dict or a list (only an object column can)."""
+    if values.dtype != object:
+        return np.zeros(len(values), dtype=bool)
+    return np.fromiter((isinstance(v, (dict, list)) for v in values), dtype=bool, count=len(values))
+
+
 def load_table(
     path: Path, data_cfg: DataConfig, *, key: str = "data.path", require_classes: bool = True
 ) -> LoadedTable:
@@ -252,6 +259,14 @@ def load_table(
     table = read_columns(path, data_cfg, key=key)
     report = table.report
     frame = table.frame
+    if not table.columns and report.skipped:  # e.g. a JSON array of arrays
+        first = report.skipped[0]
+        raise _error(
+            f"has no usable rows: all {len(report.skipped)} rows were skipped "
+            f"(first: row {first.row}, {first.reason})",
+            path,
+            key,
+        )
     ti = _column_index(data_cfg.text_column, table, "data.text_column", path)
     li = _column_index(data_cfg.label_column, table, "data.label_column", path)
     if ti == li:
@@ -276,12 +291,20 @@ def load_table(
         not_number = ~missing & ~blank & ~np.isfinite(distinct_out[codes])
     else:
         distinct_out = distinct.str.replace(r"^([+-]?\d+)\.0*$", r"\1", regex=True).array
-    dropped = np.flatnonzero(blank | missing | not_number)
+    # JSON and Parquet cells can hold objects and lists: not a text, not a label
+    nested_text, nested_label = _nested(frame.iloc[:, ti]), _nested(frame.iloc[:, li])
+    dropped = np.flatnonzero(blank | missing | not_number | nested_text | nested_label)
     keep = np.ones(len(codes), dtype=bool)
     keep[dropped] = False
     skipped = report.skipped + [
         SkippedRow(
-            int(rows[i]), _skip_reason(blank[i], missing[i], distinct.iat[codes[i]]), int(lines[i])
+            int(rows[i]),
+            "text is a JSON object or list, not a string"
+            if nested_text[i]
+            else "label is a JSON object or list, not a value"
+            if nested_label[i]
+            else _skip_reason(blank[i], missing[i], distinct.iat[codes[i]]),
+            int(lines[i]),
         )
         for i in dropped
     ]
