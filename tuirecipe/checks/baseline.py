@@ -45,6 +45,18 @@ def _vectorizer(n_train: int) -> Any:
     )
 
 
+def baseline_models() -> dict[str, Any]:
+    """Fresh, unfitted classifiers of the baseline (on TF-IDF of :func:`_vectorizer`)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
+
+    # saga: lbfgs takes seconds per fit on a few thousand TF-IDF rows, saga a fraction.
+    return {
+        "logistic_regression": LogisticRegression(C=10.0, solver="saga", max_iter=300, tol=1e-3),
+        "linear_svm": LinearSVC(C=1.0),
+    }
+
+
 def classification_baseline(
     train_texts: list[str], train_y: Any, dev_texts: list[str], dev_y: Any
 ) -> dict[str, Any]:
@@ -53,8 +65,6 @@ def classification_baseline(
     import warnings
 
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.svm import LinearSVC
 
     from tuirecipe.train.metrics import wilson_interval
 
@@ -76,12 +86,7 @@ def classification_baseline(
     xtr = vec.fit_transform(train_texts)
     xdev = vec.transform(dev_texts)
     out["features"] = int(xtr.shape[1])
-    # saga: lbfgs takes seconds per fit on a few thousand TF-IDF rows, saga a fraction.
-    models = {
-        "logistic_regression": LogisticRegression(C=10.0, solver="saga", max_iter=300, tol=1e-3),
-        "linear_svm": LinearSVC(C=1.0),
-    }
-    for name, clf in models.items():
+    for name, clf in baseline_models().items():
         with warnings.catch_warnings():  # a ConvergenceWarning at tol 1e-3 changes nothing
             warnings.simplefilter("ignore")
             clf.fit(xtr, train_y)
