@@ -17,13 +17,14 @@ from conftest import REAL_DATA, requires_real_data
 from support import SUPPORT, USER_MODELS
 
 from tuirecipe.checks.base import STATUSES, Check, Outcome
+from tuirecipe.checks.baseline import NEAR_PERFECT_ERROR, SimpleBaseline, error_rate_bounds
 from tuirecipe.checks.batch_independence import BatchIndependence
 from tuirecipe.checks.context import CheckContext
 from tuirecipe.checks.eval_determinism import EvalDeterminism
 from tuirecipe.checks.fixed_seed import FixedSeed
 from tuirecipe.checks.forward_independence import ForwardIndependence
 from tuirecipe.checks.init_loss import InitLoss
-from tuirecipe.checks.label_signal import NEAR_PERFECT_ERROR, LabelSignal, error_rate_bounds
+from tuirecipe.checks.label_signal import LabelSignal
 from tuirecipe.checks.padding_invariance import PaddingInvariance
 from tuirecipe.checks.runner import run_checks, run_one
 from tuirecipe.config import config_from_dict
@@ -267,13 +268,18 @@ def test_label_signal_catches_the_label_in_the_text_at_every_seed(tmp_path: Path
     for seed in range(4):
         folder = tmp_path / str(seed)
         folder.mkdir()
-        result = run_one(LabelSignal, _seeded(_label_ctx(folder, frame), seed))
+        ctx = _seeded(_label_ctx(folder, frame), seed)
+        result = run_one(LabelSignal, ctx)
         assert result.status == "warn" and "suspiciously easy" in result.summary, (
             seed,
             result.summary,
         )
         assert result.numbers["out_of_fold_rows"] == len(frame)
         assert result.numbers["out_of_fold_error_upper"] < NEAR_PERFECT_ERROR
+        # simple_baseline asks the same question with the same rule (and the same fit)
+        plain = run_one(SimpleBaseline, ctx)
+        assert plain.status == "warn" and "suspiciously easy" in plain.summary, plain.summary
+        assert plain.numbers["out_of_fold_errors"] == result.numbers["out_of_fold_errors"]
 
 
 def test_label_signal_error_rate_bounds_need_rows_to_call_a_task_near_perfect() -> None:

@@ -11,15 +11,8 @@ A near-perfect baseline warns (a label leaked into the text), and so do dev text
 also occur in training when they are half of dev or more, or visibly inflate the score
 (the baseline's accuracy without them is lower by more than its interval's half-width).
 
-"Near-perfect" is an error count, not a dev accuracy: a dev split of 150 rows at 0.995
-allowed no error at all, so two mislabelled rows of the demo decided, by landing in dev or
-not, whether a label written into every text was caught. When dev alone cannot rule out an
-error rate under ``NEAR_PERFECT_ERROR``, the baseline scores every labelled row once, out of
-fold (``FOLDS`` folds, copies of a text in one fold), and the task is suspiciously easy when
-the one-sided 95 % Clopper-Pearson bound on its error rate is under ``NEAR_PERFECT_ERROR``.
-Measured: the leaked demo slice 2-3 errors in 1,499 rows (bound ≤ 0.52 %), sms_spam, an
-easy honest task, 67-68 in 5,574 (1.2 %, bound 1.5 %). With no error at all the bound needs
-about 300 rows to go under 1 %, so a small set cannot look near-perfect by luck.
+"Near-perfect" is an error count with a binomial bound, not a dev accuracy: see
+:func:`tuirecipe.checks.baseline.near_perfect`, which simple_baseline uses too.
 """
 
 from __future__ import annotations
@@ -28,16 +21,12 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tuirecipe.checks.base import Check, Outcome, register
+from tuirecipe.checks.baseline import near_perfect
 
 if TYPE_CHECKING:  # pragma: no cover
     from tuirecipe.checks.context import CheckContext
 
 Z = 1.96
-# A label leak is suspected when the baseline's error rate is, at 95 % (one-sided), under
-# this: about one error in a hundred rows (see the module's docstring for the figures).
-NEAR_PERFECT_ERROR = 0.01
-CONFIDENCE = 0.95  # of the one-sided bounds on that error rate
-FOLDS = 5  # out-of-fold scoring of every labelled row
 # Share of dev rows found in train that always warns; below it, shared rows warn only when
 # removing them lowers the baseline's dev accuracy by more than its interval's half-width
 # (otherwise the count is given in the passing line). A random split of a file with exact
@@ -68,42 +57,6 @@ def balanced_weights(y: Any) -> Any:
     y = np.asarray(y)
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     return len(y) / (len(classes) * counts[inverse].astype(np.float64))
-
-
-def error_rate_bounds(errors: int, n: int) -> tuple[float, float]:
-    """One-sided ``CONFIDENCE`` Clopper-Pearson bounds (lower, upper) on an error rate seen
-    as ``errors`` in ``n`` rows."""
-    from scipy.stats import beta
-
-    if n <= 0:
-        return 0.0, 1.0
-    low = float(beta.ppf(1 - CONFIDENCE, errors, n - errors + 1)) if errors > 0 else 0.0
-    high = float(beta.ppf(CONFIDENCE, errors + 1, n - errors)) if errors < n else 1.0
-    return low, high
-
-
-def out_of_fold_errors(texts: list[str], targets: Any, model: str, seed: int) -> int:
-    """How many of ``texts`` the baseline ``model`` (a key of
-    :func:`~tuirecipe.checks.baseline.baseline_models`) gets wrong when each row is
-    predicted by a fit on the other folds; every copy of a text (case and spacing aside)
-    sits in one fold, so a copy is no help."""
-    import warnings
-
-    import numpy as np
-    from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-
-    from tuirecipe.checks.baseline import _vectorizer, baseline_models
-    from tuirecipe.data.splits import split_group_codes
-
-    y = np.asarray(targets)
-    groups = split_group_codes(texts, "case_space")
-    folds = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
-    pipe = make_pipeline(_vectorizer(len(texts) * (FOLDS - 1) // FOLDS), baseline_models()[model])
-    with warnings.catch_warnings():  # a rare class with fewer rows than folds; convergence
-        warnings.simplefilter("ignore")
-        pred = cross_val_predict(pipe, texts, y, groups=groups, cv=folds)
-    return int((pred != y).sum())
 
 
 def normalised(text: str) -> str:
@@ -319,12 +272,15 @@ class LabelSignal(Check):
                     f"; {len(shared)} dev texts also in train, without them "
                     f"{numbers['baseline_without_shared_rows']:.3f}"
                 )
-        easy = classify and _near_perfect(ctx, score, model, numbers)
-        if easy:
+        easy = None
+        if classify:
+            easy = near_perfect(ctx, int(round(float(score.sum()))), len(score), model)
+            numbers.update(easy or {})
+        if easy and easy["near_perfect"]:
             lines.append(
                 f"suspiciously easy: the baseline errs on {numbers['out_of_fold_errors']} of "
                 f"{numbers['out_of_fold_rows']} rows scored out of fold (error rate under "
-                f"{numbers['out_of_fold_error_upper']:.2%} at {CONFIDENCE:.0%}; dev acc "
+                f"{numbers['out_of_fold_error_upper']:.2%} at 95 %; dev acc "
                 f"{value:.3f})"
             )
             advice.append(
@@ -373,28 +329,3 @@ class LabelSignal(Check):
             "gain_low": min(low, low_ref),
             "steps": int(ctx.config.checks.steps),
         }
-
-
-def _near_perfect(ctx: Any, score: Any, model: str, numbers: dict[str, Any]) -> bool:
-    """Whether the baseline's error rate is, at ``CONFIDENCE``, under ``NEAR_PERFECT_ERROR``
-    (numbers gains the counts). Dev decides alone when its errors already rule that out;
-    otherwise every labelled row (train and dev) is scored out of fold."""
-    import numpy as np
-
-    n_dev = len(score)
-    dev_errors = int(n_dev - round(float(np.sum(score))))
-    if error_rate_bounds(dev_errors, n_dev)[0] >= NEAR_PERFECT_ERROR:
-        return False
-    data = ctx.data
-    texts = [str(t) for t in data.train.texts] + [str(t) for t in data.dev.texts]
-    targets = np.concatenate([np.asarray(data.train.targets), np.asarray(data.dev.targets)])
-    errors = out_of_fold_errors(texts, targets, model, int(ctx.config.seed))
-    upper = error_rate_bounds(errors, len(texts))[1]
-    numbers.update(
-        {
-            "out_of_fold_errors": errors,
-            "out_of_fold_rows": len(texts),
-            "out_of_fold_error_upper": upper,
-        }
-    )
-    return upper < NEAR_PERFECT_ERROR
