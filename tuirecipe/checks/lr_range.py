@@ -295,8 +295,11 @@ class LrRange(Check):
                 evidence=evidence,
                 advice=advice_stuck,
             )
+        band = f"{found['suggested_low']:.2g}–{found['suggested_high']:.2g}"
+        if found["suggested_low"] == found["suggested_high"]:  # steepest at or past a tenth
+            band = f"{found['suggested_high']:.2g}"
         summary = (
-            f"suggested lr {found['suggested_low']:.2g}–{found['suggested_high']:.2g} "
+            f"suggested lr {band} "
             f"(steepest {found['lr_steepest']:.2g}, minimum at {found['lr_at_min']:.2g},"
             f" loss {start:.3g}→{low:.3g}); train.lr is {lr:.2g}"
         )
