@@ -222,11 +222,6 @@ ZOO: tuple[Bug, ...] = (
         "each text starts with its own label",
         (_warn("label_signal", "suspiciously easy"),),
         frame=_leaked,
-        # Split row by row, the split this entry was calibrated on. Two of the demo's
-        # mislabelled rows cost the leaked baseline one dev error in 150 when they land in
-        # dev, under NEAR_PERFECT (0.995): seeds 3-5 of that split and seeds 0 and 3 of the
-        # leak-free one. A calibration question for label_signal, not a leak.
-        settings={"data": {"split_groups": "none"}},
     ),
     Bug(
         "dev file = train file",

@@ -1,4 +1,16 @@
-"""Check: the loss at initialisation is what a near-constant predictor would get."""
+"""Check: the loss at initialisation is what a near-constant predictor would get.
+
+An untrained model's outputs are small but not zero: a random head adds a shared offset
+(ReLU features are positive) that favours some class, and which class is a draw of the
+initialisation and of the vocabulary (so of the split). Against a skewed prior that draw
+alone moves the loss to either side of log C: on sms_spam (87 % one class) the default
+TextCNN measured 0.81-1.59× log 2 over seeds 0-5, warning at three of them. So a
+classification loss is judged too high only when it is high both as measured and on
+average over the classes (the loss the same outputs get whichever class their offset
+favours: the cross-entropy against uniform labels, log C plus about half the logits'
+variance): the first says the labels pay for it, the second that it is more than the
+direction of a small offset (1.03-1.17× log 2 on those six draws).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +21,8 @@ from tuirecipe.checks.base import Check, Outcome, register
 
 BIAS_MATCH = 0.05  # the output bias counts as "set from the prior" within this (logits)
 # Centred-logit RMS at or above which the initial outputs count as overconfident. Below
-# it, a loss well above log C comes from a small shared offset against a skewed prior
-# (ReLU features are positive, so a random head adds one): a warning, not a failure.
+# it, a loss well above log C (as measured and averaged over the classes, see above) comes
+# from a shared offset too large for an untrained head: a warning, not a failure.
 CONFIDENT_SCALE = 1.0
 # Regression: initial outputs this large relative to the targets' RMS are not "near zero".
 LARGE_OUTPUT = 0.5
@@ -59,6 +71,8 @@ class InitLoss(Check):
     )
 
     def run(self, ctx: Any) -> Outcome:
+        import torch
+
         from tuirecipe.checks.torchutil import (
             expected_init_losses,
             loss_of,
@@ -86,17 +100,27 @@ class InitLoss(Check):
             both = f"output 0: {expected['zero']:.4g}, output at mean: {expected['mean']:.4g}"
         target = expected[which]
         ratio = measured / target if target > 0 else math.inf
+        judged, averaged = measured, None
+        if classify and which == "uniform":
+            # the same outputs scored whichever class their shared offset favours
+            averaged = float(-torch.log_softmax(out.float(), 1).mean())
+            if math.isfinite(averaged):
+                judged = min(measured, averaged)
+        judged_ratio = judged / target if target > 0 else math.inf
         numbers: dict[str, Any] = {
             "init_loss": measured,
             "expected": target,
             "expected_kind": which,
             "ratio": ratio,
+            "judged_ratio": judged_ratio,
             "tolerance": tol,
             "output_bias": state,
             "output_scale": output_scale(out, data.task),
             "examples": int(len(targets)),
         }
         numbers.update({f"expected_{k}": v for k, v in expected.items()})
+        if averaged is not None:
+            numbers["init_loss_class_averaged"] = averaged
         evidence = {
             "expectations": expected,
             "used": which,
@@ -108,15 +132,20 @@ class InitLoss(Check):
             ],
         }
         summary = f"init loss {measured:.4f} vs expected {target:.4f} [{label}]; {both}"
+        if averaged is not None and ratio > 1 + tol >= judged_ratio:
+            summary += (
+                f"; {averaged:.4f} averaged over the classes: the excess is which class "
+                "a small random offset favours, not the outputs' size"
+            )
         floor = min(expected.values())  # no constant predictor does better than this
-        if not math.isfinite(measured) or ratio > 1 + tol:
+        if not math.isfinite(measured) or judged_ratio > 1 + tol:
             summary += f" — {ratio:.2f}× too high" if math.isfinite(ratio) else ""
             if classify:
                 large = numbers["output_scale"] >= CONFIDENT_SCALE
             else:
                 rms = float(out.float().pow(2).mean().sqrt())
                 large = rms >= LARGE_OUTPUT * math.sqrt(max(expected["zero"], 1e-12))
-            if large or ratio > 2 * (1 + tol) or not math.isfinite(measured):
+            if large or judged_ratio > 2 * (1 + tol) or not math.isfinite(measured):
                 return Outcome(
                     "fail",
                     summary,

@@ -10,6 +10,9 @@ given a chance too (short runs with the real and with shuffled labels) before th
 A near-perfect baseline warns (a label leaked into the text), and so do dev texts that
 also occur in training when they are half of dev or more, or visibly inflate the score
 (the baseline's accuracy without them is lower by more than its interval's half-width).
+
+"Near-perfect" is an error count with a binomial bound, not a dev accuracy: see
+:func:`tuirecipe.checks.baseline.near_perfect`, which simple_baseline uses too.
 """
 
 from __future__ import annotations
@@ -18,13 +21,12 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tuirecipe.checks.base import Check, Outcome, register
+from tuirecipe.checks.baseline import near_perfect
 
 if TYPE_CHECKING:  # pragma: no cover
     from tuirecipe.checks.context import CheckContext
 
 Z = 1.96
-NEAR_PERFECT = 0.995  # baseline dev accuracy above which a label leak is suspected
-MIN_DEV_FOR_EASY = 100  # fewer dev rows: a perfect score says little
 # Share of dev rows found in train that always warns; below it, shared rows warn only when
 # removing them lowers the baseline's dev accuracy by more than its interval's half-width
 # (otherwise the count is given in the passing line). A random split of a file with exact
@@ -216,7 +218,7 @@ class LabelSignal(Check):
                 f"; the network learns ({net['real']:{fmt}} vs {net['shuffled']:{fmt}} "
                 "on shuffled labels)"
             )
-        warnings = self._leaks(ctx, classify, value, score)
+        warnings = self._leaks(ctx, classify, value, score, best)
         numbers.update(warnings.pop("numbers"))
         evidence.update(warnings.pop("evidence"))
         if warnings["lines"]:
@@ -230,7 +232,7 @@ class LabelSignal(Check):
         return Outcome("pass", line + warnings["note"], numbers=numbers, evidence=evidence)
 
     @staticmethod
-    def _leaks(ctx: Any, classify: bool, value: float, score: Any) -> dict[str, Any]:
+    def _leaks(ctx: Any, classify: bool, value: float, score: Any, model: str) -> dict[str, Any]:
         """Warnings about label leakage: a near-perfect baseline, dev texts in train."""
         from tuirecipe.checks.diagnose import row_entry
         from tuirecipe.train.metrics import wilson_interval
@@ -270,8 +272,17 @@ class LabelSignal(Check):
                     f"; {len(shared)} dev texts also in train, without them "
                     f"{numbers['baseline_without_shared_rows']:.3f}"
                 )
-        if classify and value >= NEAR_PERFECT and n >= MIN_DEV_FOR_EASY:
-            lines.append(f"suspiciously easy: the baseline reaches dev acc {value:.3f}")
+        easy = None
+        if classify:
+            easy = near_perfect(ctx, int(round(float(score.sum()))), len(score), model)
+            numbers.update(easy or {})
+        if easy and easy["near_perfect"]:
+            lines.append(
+                f"suspiciously easy: the baseline errs on {numbers['out_of_fold_errors']} of "
+                f"{numbers['out_of_fold_rows']} rows scored out of fold (error rate under "
+                f"{numbers['out_of_fold_error_upper']:.2%} at 95 %; dev acc "
+                f"{value:.3f})"
+            )
             advice.append(
                 "a linear model on word counts almost never makes a mistake: look for label "
                 "leakage — the label or an ID that encodes it written into the text, a "
