@@ -239,7 +239,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     table.add_column("time", no_wrap=True, justify="right", min_width=5)
     table.add_column("step", no_wrap=True, justify="right", min_width=4)
     table.add_column("best dev", no_wrap=True, min_width=20)
-    table.add_column("notes", overflow="ellipsis", no_wrap=True, max_width=40)
+    table.add_column("cause / notes", overflow="ellipsis", no_wrap=True, max_width=60)
     for r in runs:
         cells = [Text(r.id)] + ([r.job] if show_job else [])
         table.add_row(
@@ -249,7 +249,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
             _duration(r.duration),
             str(r.last_step),
             _metrics_text(r.best, 3),
-            Text(r.notes_first_line or r.motivation),
+            # why a run ended early comes before its notes: the cause is what one looks for
+            Text(
+                r.message
+                if r.state in ("failed", "stopped") and r.message
+                else r.notes_first_line or r.motivation
+            ),
         )
     console.print(table)
     return EXIT_OK

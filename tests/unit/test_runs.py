@@ -149,6 +149,22 @@ def test_dead_worker_is_seen_and_recorded(tmp_path: Path) -> None:
     assert not run.mark_dead_if_stale()  # only once
 
 
+def test_a_killed_worker_is_listed_with_its_last_step_and_cause(tmp_path: Path) -> None:
+    """Nobody attached: the listing itself sees the worker gone, names why, and shows the
+    last step the worker recorded (its status said step 0: only state changes write it)."""
+    run = create_run_dir(tmp_path, "x")
+    writer = EventWriter(run.events_path)
+    for step in (10, 20, 40):
+        writer.write(StepMetrics(step=step, epoch=0.1, loss=1.0, lr=0.1))
+    writer.close()
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    run.write_status(state="running", pid=proc.pid, step=0)
+    (summary,) = list_runs(tmp_path)
+    assert summary.state == "failed" and summary.last_step == 40
+    assert "gone without finishing" in summary.message
+
+
 def test_list_runs_summarises_best_dev_and_notes(tmp_path: Path) -> None:
     run = create_run_dir(tmp_path, "x")
     run.update_meta(name="x", created=100.0)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuirecipe.runs.rundir import RunDir, read_events
+from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir, read_events
 
 
 @dataclass
@@ -31,14 +31,27 @@ class RunSummary:
 
 def best_dev_metrics(run: RunDir) -> dict[str, float]:
     """Lowest dev loss and the other metrics at that evaluation."""
+    return _from_events(run)[0]
+
+
+def _from_events(run: RunDir) -> tuple[dict[str, float], int]:
+    """The best dev metrics (lowest dev loss) and the last step any event recorded: a
+    running worker writes its step to the events, not to ``status.json``, and a killed
+    one never writes its last step there."""
     best: dict[str, float] = {}
+    last_step = 0
     for event in read_events(run.events_path)[0]:
+        step = getattr(event, "step", None)
+        if event.kind in ("step", "eval") and isinstance(step, int) and not isinstance(step, bool):
+            last_step = max(last_step, step)
         if event.kind != "eval" or getattr(event, "split", "") != "dev":
             continue
         metrics = getattr(event, "metrics", {})
+        if not isinstance(metrics, dict):
+            continue
         if not best or metrics.get("loss", float("inf")) < best.get("loss", float("inf")):
             best = dict(metrics)
-    return best
+    return best, last_step
 
 
 def summarize(run: RunDir) -> RunSummary:
@@ -46,6 +59,10 @@ def summarize(run: RunDir) -> RunSummary:
     meta = run.read_meta()
     job = meta.get("job") or status.get("job") or "train"
     state = run.state()
+    if state == "failed" and status.get("state") not in TERMINAL_STATES:
+        # the worker died without a word: record why once (as any reader may), then show it
+        run.mark_dead_if_stale()
+        status = run.read_status()
     started = status.get("started") or meta.get("created")
     ended = status.get("ended") or (
         status.get("updated") if state not in ("running", "paused") else None
@@ -55,6 +72,7 @@ def summarize(run: RunDir) -> RunSummary:
         import time
 
         duration = (ended or time.time()) - started
+    best, event_step = _from_events(run)
     notes = run.read_notes().strip().splitlines()
     first = next((line.lstrip("# ").strip() for line in notes if line.strip()), "")
     return RunSummary(
@@ -65,8 +83,8 @@ def summarize(run: RunDir) -> RunSummary:
         state=state,
         started=started,
         duration=duration,
-        last_step=int(status.get("step", 0) or 0),
-        best=best_dev_metrics(run),
+        last_step=max(int(status.get("step", 0) or 0), event_step),
+        best=best,
         notes_first_line=first,
         message=status.get("message", ""),
         parent=meta.get("parent"),
