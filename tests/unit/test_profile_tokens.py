@@ -91,16 +91,6 @@ def test_index_on_two_threads_equals_one(monkeypatch: pytest.MonkeyPatch) -> Non
             assert np.array_equal(value, other), name
 
 
-def test_positions_in_either_side_larger() -> None:
-    from tuirecipe.data.profile.normalize import positions_in
-
-    small = pa.array(["b", "zz", "a", ""])
-    large = pa.array(["a", "b", "c", "d", "e", "", "f"], pa.large_string())
-    assert positions_in(small, large).tolist() == [1, -1, 0, 5]
-    assert positions_in(large, small).tolist() == [2, 0, -1, -1, -1, 3, -1]
-    assert positions_in(pa.array([], pa.string()), large).tolist() == []
-
-
 def test_a_column_of_numbers_with_gaps_is_profiled_as_text() -> None:
     index = build_text_index(pd.Series([1, 2.5, None, float("nan"), 1]))
     assert index.exact_uniques.to_pylist() == ["1.0", "2.5", ""]

@@ -510,24 +510,6 @@ def vocabulary_and_oov(
     return len(vocab), float(weights[~known, 1].sum() / total)
 
 
-def positions_in(needles: pa.Array, haystack: pa.Array) -> np.ndarray:
-    """For each of ``needles``, its position in ``haystack`` (distinct strings), else -1.
-
-    The hash table is built on the smaller side: ``pc.index_in(needles, value_set=
-    haystack)`` would hash all of a large haystack (+360 MB for 855k train texts looked up
-    by 100k dev texts), where hashing the needles and probing with the haystack finds the
-    same matches, since each needle matches at most one distinct haystack entry.
-    """
-    if len(needles) >= len(haystack):
-        found = pc.index_in(needles, value_set=haystack)
-        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    where = pc.index_in(haystack, value_set=needles.cast(haystack.type))
-    hit = np.flatnonzero(where.is_valid().to_numpy(zero_copy_only=False))
-    out = np.full(len(needles), -1, dtype=np.int64)
-    out[where.take(pa.array(hit)).to_numpy(zero_copy_only=False)] = hit
-    return out
-
-
 def token_occurrences(index: TextIndex, row_mask: np.ndarray | None = None) -> np.ndarray:
     """How often each lowercased whitespace token occurs over the rows (masked rows only)."""
     space_counts = np.bincount(
