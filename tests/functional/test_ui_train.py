@@ -58,7 +58,8 @@ async def test_a_demo_run_trains_plots_pauses_resumes_and_stops(tmp_path, monkey
         first_len, first_redraws = len(train.history.loss), loss_plot.redraws
         assert await wait_for(pilot, lambda: len(train.history.loss) > first_len + 50, 60)
         assert await wait_for(pilot, lambda: loss_plot.redraws > first_redraws, 5)
-        assert "dev" in str(app.query_one("#train-eval").content)
+        # the eval line is drawn on the pane's next display tick, not with the curves
+        assert await wait_for(pilot, lambda: "dev" in str(app.query_one("#train-eval").content), 10)
         bar = app.query_one("#train-progress")
         assert bar.total == 200_000 and bar.progress > 0
         assert "steps/s" in str(app.query_one("#train-rate").content)
