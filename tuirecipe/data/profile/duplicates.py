@@ -77,9 +77,6 @@ def duplicate_level(
 ) -> tuple[dict, np.ndarray]:
     """Surplus rows, repeated texts and the largest groups; also the per-code counts."""
     counts = np.bincount(codes[valid], minlength=n_codes)
-    n_valid = int(valid.sum())
-    distinct = int((counts > 0).sum())
-    repeated = counts > 1
     top = _top(counts, 2, TOP_GROUPS)
     members = _group_rows(codes, valid, top)
     groups = []
@@ -94,13 +91,7 @@ def duplicate_level(
                 **_split_of(pos[:ROWS_PER_GROUP], splits),
             }
         )
-    summary = {
-        "surplus_rows": n_valid - distinct,
-        "repeated_texts": int(repeated.sum()),
-        "rows_in_groups": int(counts[repeated].sum()),
-        "groups": groups,
-    }
-    return summary, counts
+    return {**_duplicate_summary(counts, int(valid.sum())), "groups": groups}, counts
 
 
 def conflict_level(
@@ -115,11 +106,8 @@ def conflict_level(
 ) -> tuple[dict, np.ndarray]:
     """Texts that appear with more than one (non-missing) label; also a per-code mask."""
     usable = valid & (label_codes >= 0)
-    conflicting = conflicting_codes(codes, n_codes, usable, label_codes)
-    rows_in = int(np.bincount(codes[usable], minlength=n_codes)[conflicting].sum())
-    top = _top(
-        np.where(conflicting, np.bincount(codes[usable], minlength=n_codes), 0), 2, TOP_GROUPS
-    )
+    summary, conflicting, counts = _conflict_summary(codes, n_codes, usable, label_codes)
+    top = _top(np.where(conflicting, counts, 0), 2, TOP_GROUPS)
     members = _group_rows(codes, usable, top)
     groups = []
     for code in top:
@@ -133,18 +121,38 @@ def conflict_level(
                 **_split_of(pos[:ROWS_PER_GROUP], splits),
             }
         )
-    summary = {"conflicting_texts": int(conflicting.sum()), "rows": rows_in, "groups": groups}
-    return summary, conflicting
+    return {**summary, "groups": groups}, conflicting
+
+
+def _duplicate_summary(counts: np.ndarray, n_rows: int) -> dict[str, int]:
+    repeated = counts > 1
+    return {
+        "surplus_rows": n_rows - int((counts > 0).sum()),
+        "repeated_texts": int(repeated.sum()),
+        "rows_in_groups": int(counts[repeated].sum()),
+    }
+
+
+def _conflict_summary(
+    codes: np.ndarray, n_codes: int, usable: np.ndarray, label_codes: np.ndarray
+) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """The conflict counts over the ``usable`` rows, the per-code conflict mask and the
+    per-code row counts."""
+    conflicting = conflicting_codes(codes, n_codes, usable, label_codes)
+    counts = np.bincount(codes[usable], minlength=n_codes)
+    summary = {"conflicting_texts": int(conflicting.sum()), "rows": int(counts[conflicting].sum())}
+    return summary, conflicting, counts
 
 
 def duplicate_counts(codes: np.ndarray, n_codes: int, mask: np.ndarray) -> dict[str, int]:
     """Duplicate counts over the rows in ``mask`` only (one split), with the definitions
-    of :func:`duplicate_level`: ``surplus_rows`` (rows minus distinct texts),
-    ``repeated_texts``, ``rows_in_groups``; no example groups."""
-    counts = np.bincount(codes[mask], minlength=n_codes)
-    repeated = counts > 1
-    return {
-        "surplus_rows": int(mask.sum()) - int((counts > 0).sum()),
-        "repeated_texts": int(repeated.sum()),
-        "rows_in_groups": int(counts[repeated].sum()),
-    }
+    of :func:`duplicate_level`, without its example groups."""
+    return _duplicate_summary(np.bincount(codes[mask], minlength=n_codes), int(mask.sum()))
+
+
+def conflict_counts(
+    codes: np.ndarray, n_codes: int, mask: np.ndarray, label_codes: np.ndarray
+) -> dict[str, int]:
+    """Conflict counts over the rows in ``mask`` only (one split), with the definitions
+    of :func:`conflict_level`, without its example groups."""
+    return _conflict_summary(codes, n_codes, mask & (label_codes >= 0), label_codes)[0]

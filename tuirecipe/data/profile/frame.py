@@ -314,7 +314,6 @@ def _profile(
     if job.has_split:
         profile.splits = split_sections(
             job,
-            index,
             labels,
             level_codes,
             lengths,

@@ -3,7 +3,8 @@ what the two share.
 
 The whole-data sections (labels, lengths, duplicates, conflicts, corrupted rows) count
 every row; :func:`split_sections` repeats those counts inside each split with the same
-definitions (:func:`~tuirecipe.data.profile.duplicates.level_counts`), so a split's
+definitions (:func:`~tuirecipe.data.profile.duplicates.duplicate_counts`,
+:func:`~tuirecipe.data.profile.duplicates.conflict_counts`), so a split's
 numbers can be checked against the whole. :func:`leakage_section` looks across the
 split: a dev text that is also in train with the same label makes the dev score
 optimistic; one whose labels disagree across the split is a conflict that also leaks.
@@ -16,7 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from tuirecipe.data.profile.duplicates import conflicting_codes, duplicate_counts
+from tuirecipe.data.profile.duplicates import (
+    conflict_counts,
+    duplicate_counts,
+)
 from tuirecipe.data.profile.labels import LabelColumn
 
 EXAMPLES = 50
@@ -48,7 +52,6 @@ def _lengths(lengths: np.ndarray, mask: np.ndarray, max_len: int) -> dict[str, A
 
 def split_sections(
     job: Any,
-    index: Any,
     labels: LabelColumn,
     level_codes: dict[str, tuple[np.ndarray, int, np.ndarray]],
     lengths: np.ndarray,
@@ -80,14 +83,9 @@ def split_sections(
         for level, (codes, n_codes, usable) in level_codes.items():
             part["duplicates"][level] = duplicate_counts(codes, n_codes, usable & in_split)
             if labels.values is None:
-                conflicting = conflicting_codes(
-                    codes, n_codes, usable & in_split & (labels.codes >= 0), labels.codes
+                part["conflicts"][level] = conflict_counts(
+                    codes, n_codes, usable & in_split, labels.codes
                 )
-                counted = usable & in_split & (labels.codes >= 0)
-                part["conflicts"][level] = {
-                    "conflicting_texts": int(conflicting.sum()),
-                    "rows": int(np.bincount(codes[counted], minlength=n_codes)[conflicting].sum()),
-                }
             else:  # regression: the same tolerance as the whole data's
                 found, _ = conflicts_of(codes, n_codes, usable & in_split)
                 part["conflicts"][level] = {
