@@ -49,15 +49,22 @@ class ExportDialog(ModalScreen[tuple[str, ...] | None]):
         self.counts = counts
 
     def compose(self) -> ComposeResult:
-        dups = "also remove duplicate copies (keep each text's first row; case and spacing ignored)"
-        conflicts = "also remove conflicts (every row of a text with more than one label)"
+        # One line each (a checkbox does not wrap): the counts first, so 80 columns show them.
+        dups = "also remove duplicate copies (first row of a text kept)"
+        conflicts = "also remove conflicts (texts with several labels)"
         if self.counts is not None:
-            dups += f": {self.counts['duplicate']:,} surplus rows"
-            conflicts += (
-                f": {self.counts['conflict']:,} rows of {self.counts['conflict_texts']:,} texts"
+            dups = f"also remove {self.counts['duplicate']:,} duplicate copies (first kept)"
+            conflicts = (
+                f"also remove {self.counts['conflict']:,} conflict rows "
+                f"({self.counts['conflict_texts']:,} texts)"
             )
         with Vertical():
             yield Static(self.summary, id="export-summary", markup=False)
+            yield Static(
+                "Texts are compared ignoring case and spacing, as the profile counts them.",
+                id="export-rule",
+                markup=False,
+            )
             yield Checkbox(Text(dups), id="export-dups")
             yield Checkbox(Text(conflicts), id="export-conflicts")
             with Horizontal(id="export-buttons"):
