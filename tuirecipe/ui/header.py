@@ -38,17 +38,19 @@ class ConsoleHeader(Horizontal):
     def on_mount(self) -> None:
         self._style_state(self.state)
 
+    # The labels may be absent while the header mounts or the app shuts down (a run's state
+    # can change at any moment), so each update looks the label up and skips if it is gone.
     def watch_run_id(self, run_id: str) -> None:
-        if self.is_mounted:
-            self.query_one("#header-run", Label).update(run_label(run_id))
+        for label in self.query("#header-run").results(Label):
+            label.update(run_label(run_id))
 
     def watch_state(self, state: str) -> None:
-        if self.is_mounted:
-            self.query_one("#header-state", Label).update(Text(state))
-            self._style_state(state)
+        for label in self.query("#header-state").results(Label):
+            label.update(Text(state))
+        self._style_state(state)
 
     def _style_state(self, state: str) -> None:
-        label = self.query_one("#header-state", Label)
-        label.remove_class(*(f"-{s}" for s in STATE_CLASSES))
-        if state in STATE_CLASSES:
-            label.add_class(f"-{state}")
+        for label in self.query("#header-state").results(Label):
+            label.remove_class(*(f"-{s}" for s in STATE_CLASSES))
+            if state in STATE_CLASSES:
+                label.add_class(f"-{state}")
