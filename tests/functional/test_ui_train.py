@@ -177,3 +177,28 @@ async def test_predictions_over_evaluations_and_a_bad_case_mark(tmp_path):
     assert marks[str(view.cases[1]["row"])]["mark"] == "model_weak"
     cleaning = (run.path / "label_wrong.csv").read_text().splitlines()
     assert cleaning[0] == "row,text,gold,pred" and cleaning[1].startswith(f"{worst['row']},")
+
+
+@pytest.mark.parametrize("theme", ["dark", "light", "ansi16"])
+async def test_predictions_and_bad_cases_paint_in_every_builtin_theme(tmp_path, theme):
+    """Theme colours reach Rich through Textual's parser: ansi16's ``ansi_red`` once crashed
+    the bad-case view with MissingStyle when a classification run was opened."""
+    run = write_recorded_run(tmp_path / "runs")
+    app = make_app(
+        config_from_dict({"name": "demo", "runs_dir": str(tmp_path / "runs")}),
+        theme=theme,
+        settings_dir=tmp_path / "settings",
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        train = await follow_recorded(pilot, app, run)
+        train.focus()
+        await pilot.press("e")
+        table = app.query_one("#predictions")
+        assert await wait_for(pilot, lambda: table.row_count == 8)
+        await pilot.press("b")
+        cases = app.query_one("#badcases-table")
+        assert await wait_for(pilot, lambda: cases.row_count > 0)
+        confusion = app.query_one("#badcases-confusion")
+        assert "most confused" in str(confusion.render())
+        await pilot.pause()
+    assert app.theme == theme

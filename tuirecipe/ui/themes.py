@@ -17,6 +17,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from rich.style import Style
+from textual.color import Color
 from textual.theme import Theme
 
 DEFAULT_THEME = "dark"
@@ -120,3 +122,21 @@ def discover_themes(
                 continue
             themes[theme.name] = theme
     return themes, problems
+
+
+def theme_style(variables: dict[str, str], name: str, *, bold: bool = False) -> Style:
+    """A Rich style coloured by the theme variable ``name`` (``"error"``, ``"success"``, …).
+
+    Theme variables are Textual colours: an ANSI theme holds names such as ``ansi_red``
+    that Rich cannot parse, so the colour goes through Textual's parser, which gives the
+    Rich colour (the terminal's own palette entry for ANSI colours). An absent or
+    unparsable variable gives a style with no colour, never an error at paint time.
+    """
+    value = variables.get(name, "")
+    colour = None
+    if value:
+        try:
+            colour = Color.parse(value).rich_color
+        except Exception:
+            colour = None
+    return Style(color=colour, bold=bold or None)

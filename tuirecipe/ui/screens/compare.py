@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -21,6 +22,7 @@ from textual.widgets import DataTable, Footer, Label
 from tuirecipe.runs.compare import KeyRow, compare_configs, parent_warning
 from tuirecipe.runs.curves import RunHistory
 from tuirecipe.runs.rundir import RunDir
+from tuirecipe.ui.themes import theme_style
 from tuirecipe.ui.widgets.curves import CurvePlot
 
 
@@ -105,14 +107,14 @@ class CompareScreen(Screen[None]):
         table.add_column("key", key="key")
         for run in self.runs:
             table.add_column(run.id[-16:], key=run.id)
-        highlight = self.app.theme_variables.get("warning", "")
+        highlight = theme_style(self.app.theme_variables, "warning", bold=True)
         rows = sorted(self.rows, key=lambda r: (not r.changed, r.key))
         changed = 0
         for row in rows:
             if self.only_changed and not row.changed:
                 continue
             changed += row.changed
-            style = f"bold {highlight}" if row.changed else ""
+            style = highlight if row.changed else Style()
             table.add_row(
                 Text(row.key, style=style),
                 *(Text(_value(v), style=style) for v in row.values),

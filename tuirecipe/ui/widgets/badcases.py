@@ -13,6 +13,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -30,6 +31,7 @@ from tuirecipe.runs.badcases import (
     mispredictions,
     most_confused,
 )
+from tuirecipe.ui.themes import theme_style
 
 POLL_SECONDS = 2.0
 MAX_CASES = 500  # shown; the file may hold more
@@ -38,7 +40,10 @@ MARK_NAMES = {"label_wrong": "label wrong", "model_weak": "model weak", "skipped
 
 
 def confusion_renderable(
-    labels: list[str], matrix: list[list[int]], pairs: list[tuple[str, str, int]], highlight: str
+    labels: list[str],
+    matrix: list[list[int]],
+    pairs: list[tuple[str, str, int]],
+    highlight: Style | str,
 ) -> Text:
     """The matrix (gold rows, predicted columns) and the most-confused pairs under it."""
     totals = [sum(row) for row in matrix]
@@ -161,7 +166,10 @@ class BadCasesView(Widget):
             labels, matrix = confusion_matrix(p.rows, p.labels)
             confusion.update(
                 confusion_renderable(
-                    labels, matrix, most_confused(p.rows), self.app.theme_variables.get("error", "")
+                    labels,
+                    matrix,
+                    most_confused(p.rows),
+                    theme_style(self.app.theme_variables, "error"),
                 )
             )
         else:

@@ -12,6 +12,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from tuirecipe.ui.themes import theme_style
+
 KEEP = 4
 TEXT_CHARS = 48
 
@@ -41,8 +43,9 @@ class PredictionsTable(DataTable):
         correct = row.get("correct")
         if correct is None:
             return Text(shown)
-        colours = self.app.theme_variables
-        return Text(shown, style=colours.get("success" if correct else "error", ""))
+        return Text(
+            shown, style=theme_style(self.app.theme_variables, "success" if correct else "error")
+        )
 
     def _rebuild(self) -> None:
         steps = sorted(self.snapshots)[-KEEP:]
