@@ -443,7 +443,7 @@ def _build(cls: type, table: dict[str, Any], source: str, section: str) -> Any:
 # overrides
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
+def parse_override(text: str, source: str = "--set") -> tuple[list[str], Any]:
     """``"train.lr=1e-3"`` → ``(["train", "lr"], 0.001)``.
 
     The value is read as a TOML value when it parses as one (numbers, booleans, lists,
@@ -452,7 +452,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key or not all(part.isidentifier() for part in key.split(".")):
-        raise ConfigError(f"'{text}' is not of the form section.key=value", source="--set")
+        raise ConfigError(f"'{text}' is not of the form section.key=value", source=source)
     raw = raw.strip()
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
@@ -461,14 +461,16 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), value
 
 
-def apply_overrides(table: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+def apply_overrides(
+    table: dict[str, Any], overrides: list[str], source: str = "--set"
+) -> dict[str, Any]:
     for text in overrides:
-        path, value = parse_override(text)
+        path, value = parse_override(text, source)
         node = table
         for part in path[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise ConfigError(f"'{part}' is not a section", source="--set", key=".".join(path))
+                raise ConfigError(f"'{part}' is not a section", source=source, key=".".join(path))
             node = child
         node[path[-1]] = value
     return table
@@ -518,6 +520,28 @@ def config_from_dict(table: dict[str, Any], source: str = "<dict>", base_dir: st
     config.source = source
     config.base_dir = base_dir
     return config
+
+
+def config_with_changes(
+    config: Config, changes: str, source: str = "changes"
+) -> tuple[Config, dict[str, tuple[Any, Any]]]:
+    """``config`` with ``changes`` applied (``"train.lr=3e-4 model.dropout=0.2"``: the
+    ``--set`` syntax, several separated by spaces, shell-quoted when a value has one) and
+    validated like a config file; with the keys that changed, ``{"train.lr": (old, new)}``.
+
+    Raises :class:`ConfigError` naming ``source`` and the key when a change is not valid.
+    """
+    import shlex
+
+    try:
+        parts = shlex.split(changes)
+    except ValueError as exc:  # an unclosed quote
+        raise ConfigError(f"cannot be read: {exc}", source=source) from None
+    base = config.to_dict()
+    table = apply_overrides(config.to_dict(), parts, source)
+    changed = config_from_dict(table, source=source, base_dir=config.base_dir)
+    changed.source = config.source
+    return changed, diff_configs(base, changed.to_dict())
 
 
 def demo_config(task: str = "classification") -> Config:

@@ -344,12 +344,12 @@ async def test_the_start_prompt_quotes_a_markup_like_data_path_literally(tmp_pat
     # "[/]" in it crashed the console there.
     from textual.widgets import Label
 
-    from tuirecipe.ui.modals import TextPrompt
+    from tuirecipe.ui.screens.start_dialog import StartDialog
 
     app = make(tmp_path, data={"path": "d[/]ir/[b]data.csv"})
     async with app.run_test(size=SIZE) as pilot:
         await show(pilot, "3", "train")
         await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), 5)
+        await wait_for(pilot, lambda: isinstance(app.screen, StartDialog), 5)
         explain = app.screen.query_one(".dialog-explain", Label)
         assert "data d[/]ir/[b]data.csv" in str(explain.render())

@@ -169,3 +169,36 @@ def test_a_saved_config_reads_back_whatever_characters_its_strings_hold() -> Non
     config = config_from_dict({"data": {"path": odd, "text_column": "x\x7fy"}}, base_dir=".")
     again = tomllib.loads(config.to_toml())
     assert again["data"]["path"] == odd and again["data"]["text_column"] == "x\x7fy"
+
+
+def test_config_with_changes_validates_like_a_file_and_gives_the_diff():
+    from tuirecipe.config import config_with_changes
+
+    base = demo_config()
+    changed, diff = config_with_changes(base, "train.lr=1e-3 model.dropout=0.25")
+    assert changed.train.lr == 1e-3 and changed.model.dropout == 0.25
+    assert diff == {"model.dropout": (base.model.dropout, 0.25), "train.lr": (base.train.lr, 1e-3)}
+    assert changed.source == base.source and changed.base_dir == base.base_dir
+    assert base.train.lr != 1e-3  # the console's config is left as it was
+    quoted, diff = config_with_changes(base, "data.path='my file.csv'")
+    assert quoted.data.path == "my file.csv" and list(diff) == ["data.path"]
+    assert config_with_changes(base, "  ")[1] == {}
+
+
+@pytest.mark.parametrize(
+    "changes, names",
+    [
+        ("train.lr=-1", "key 'train.lr'"),
+        ("train.lr=fast", "key 'train.lr'"),
+        ("train.nope=2", "key 'train.nope'"),
+        ("lr", "'lr' is not of the form section.key=value"),
+        ("data.path='unclosed", "cannot be read"),
+    ],
+)
+def test_config_with_changes_names_the_key_of_a_bad_change(changes, names):
+    from tuirecipe.config import config_with_changes
+
+    with pytest.raises(ConfigError) as err:
+        config_with_changes(demo_config(), changes, source="changes")
+    message = str(err.value)
+    assert names in message and message.startswith("changes") and "\n" not in message

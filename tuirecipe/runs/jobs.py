@@ -136,9 +136,10 @@ class JobClient:
         parent: RunDir | None = None,
         args: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
+        edits: dict[str, Any] | None = None,
     ) -> Job:
         """Prepare a run directory for ``job`` and start its worker."""
-        run = prepare_run(config, job, motivation=motivation, parent=parent, args=args)
+        run = prepare_run(config, job, motivation=motivation, parent=parent, args=args, edits=edits)
         return self.start_worker(run, env=env)
 
     def start_worker(self, run: RunDir, env: dict[str, str] | None = None) -> Job:

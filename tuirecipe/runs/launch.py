@@ -80,8 +80,13 @@ def prepare_run(
     motivation: str = "",
     parent: RunDir | None = None,
     args: dict[str, Any] | None = None,
+    edits: dict[str, Any] | None = None,
 ) -> RunDir:
-    """Create and fill a run directory for ``job``; the worker is not started yet."""
+    """Create and fill a run directory for ``job``; the worker is not started yet.
+
+    ``edits`` are keys changed by hand for this run against ``config.source`` (the
+    console's start dialog), ``{"train.lr": [old, new]}``; they go to meta.json as
+    ``edits`` with the file they were made against, beside the motivation."""
     if job not in JOBS:
         raise RunError(f"unknown job '{job}'")
     resolved = resolved_config(config)
@@ -114,6 +119,11 @@ def prepare_run(
         "parent": parent.id if parent is not None else None,
         "changed": changed,
         "motivation": motivation,
+        "edits": (
+            {"against": config.source, "changed": {k: list(v) for k, v in edits.items()}}
+            if edits
+            else None
+        ),
         "args": args or {},
     }
     atomic_write_json(run.meta_path, meta)

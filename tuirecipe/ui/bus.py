@@ -65,6 +65,9 @@ class Command:
     config: Config | None = None
     motivation: str = ""
     job: str = "train"
+    # Keys changed for this run against the console's config (the start dialog):
+    # {"train.lr": [old, new]}, recorded in the run's meta.json beside the motivation.
+    edits: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -421,7 +424,9 @@ class WorkerClient:
             self.bus.notify("no config to start a run with", "error")
             return None
         try:
-            run = await self.start_job(command.config, command.job, motivation=command.motivation)
+            run = await self.start_job(
+                command.config, command.job, motivation=command.motivation, edits=command.edits
+            )
         except Exception as exc:  # a user error, or ours: either way the console goes on
             if not isinstance(exc, UserError):
                 log.exception("launching a run failed")
@@ -439,6 +444,7 @@ class WorkerClient:
         *,
         motivation: str = "",
         args: dict[str, Any] | None = None,
+        edits: dict[str, Any] | None = None,
     ) -> RunDir:
         """Start a worker for ``job`` and follow its run; raises what starting raised.
 
@@ -446,7 +452,7 @@ class WorkerClient:
         starts a job of its own (the Checks pane) keeps the run this returns.
         """
         started = await asyncio.to_thread(
-            self.jobs.start, config, job, motivation=motivation, args=args
+            self.jobs.start, config, job, motivation=motivation, args=args, edits=edits
         )
         assert started.run is not None
         self.follower.watch(started.run)

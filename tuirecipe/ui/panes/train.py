@@ -45,8 +45,8 @@ from tuirecipe.runs.history import (
 )
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
 from tuirecipe.ui.bus import COMMAND_TOPIC, RUN_STARTED_TOPIC, START_FAILED_TOPIC, Command, Message
-from tuirecipe.ui.modals import TextPrompt
 from tuirecipe.ui.panes import consume
+from tuirecipe.ui.screens.start_dialog import StartDialog, StartRequest, diff_text
 from tuirecipe.ui.services import Services
 from tuirecipe.ui.widgets.badcases import BadCasesView
 from tuirecipe.ui.widgets.curves import CurvePlot, CurveSettings
@@ -54,7 +54,7 @@ from tuirecipe.ui.widgets.curves_view import CurvesView
 from tuirecipe.ui.widgets.predictions import PredictionsTable
 from tuirecipe.ui.widgets.run_controls import RunControls
 from tuirecipe.ui.widgets.run_notes import RunNotes
-from tuirecipe.ui.widgets.run_status import RunStatus, config_line
+from tuirecipe.ui.widgets.run_status import RunStatus
 
 TOPICS = (
     "step",
@@ -213,24 +213,25 @@ class TrainPane(Widget, can_focus=True):
                 "a run is starting; wait for it before starting another", severity="warning"
             )
             return
-        self.app.push_screen(
-            TextPrompt(
-                "Start a training run",
-                placeholder="why this run? (one line)",
-                explain=f"Saved in the run's meta.json. {config_line(self.config)}",
-            ),
-            self._start_with_motivation,
-        )
+        self.app.push_screen(StartDialog(self.config), self._start_requested)
 
-    def _start_with_motivation(self, motivation: str | None) -> None:
-        if motivation is None:
+    def _start_requested(self, request: StartRequest | None) -> None:
+        if request is None:
             return
         if self.run is not None and self.state in LIVE_STATES:
             # Two at once: the followed run goes on training; the Runs pane lists both.
             self.notify(f"run {self.run.id} goes on training; it is in the Runs pane (5)")
+        if request.edits:
+            self.notify(f"starting with {diff_text(request.edits)}", markup=False)
         self._set_state("starting", of_run=False)
         self.services.bus.publish(
-            COMMAND_TOPIC, Command("start", config=self.config, motivation=motivation)
+            COMMAND_TOPIC,
+            Command(
+                "start",
+                config=request.config,
+                motivation=request.motivation,
+                edits=request.edits or None,
+            ),
         )
 
     def _control(self, action: str) -> None:
