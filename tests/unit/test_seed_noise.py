@@ -50,3 +50,38 @@ def test_without_replicas_it_says_how_to_get_them(tmp_path: Path) -> None:
     assert "tuirecipe seeds" in seed_noise_verdict(a, b)
     c = finished_run(tmp_path, "c", lr=1e-3, seed=1, acc=0.85)
     assert "only in their seed" in seed_noise_verdict(a, c)
+
+
+def test_no_verdict_where_it_would_mean_nothing(tmp_path: Path) -> None:
+    a = finished_run(tmp_path, "a", lr=1e-3, seed=0, acc=0.8)
+    b = finished_run(tmp_path, "b", lr=3e-3, seed=0, acc=0.9)
+    c = finished_run(tmp_path, "c", lr=1e-2, seed=0, acc=0.7)
+    d = finished_run(tmp_path, "d", lr=3e-2, seed=0, acc=0.6)
+    # Four runs with four lr values: no pairwise "seed noise" claim about all four.
+    assert seed_noise_verdict(a, b, c, d).startswith("judged for two runs at a time; 4")
+    # A checks run against a training run of the same config.
+    checks = finished_run(tmp_path, "checks", lr=1e-3, seed=1, acc=0.8)
+    atomic_write_json(checks.meta_path, {"id": "checks", "job": "check"})
+    verdict = seed_noise_verdict(a, checks)
+    assert "checks is a check run" in verdict and "seed noise itself" not in verdict
+    # Two keys changed (lr and dropout): no verdict, the keys are named.
+    e = RunDir(tmp_path / "e")
+    e.path.mkdir()
+    table = {"runs_dir": str(tmp_path), "seed": 0, "train": {"lr": 3e-3}, "model": {"dropout": 0.3}}
+    atomic_write_text(e.config_path, config_from_dict(table).to_toml())
+    atomic_write_json(e.meta_path, {"id": "e", "job": "train"})
+    verdict = seed_noise_verdict(a, e)
+    assert "differ in 2 keys (model.dropout, train.lr)" in verdict
+    # Same config and seed: a rerun.
+    again = finished_run(tmp_path, "again", lr=1e-3, seed=0, acc=0.81)
+    assert "same config and seed" in seed_noise_verdict(a, again)
+
+
+def test_execution_settings_are_not_a_change(tmp_path: Path) -> None:
+    a = finished_run(tmp_path, "a", lr=1e-3, seed=0, acc=0.8)
+    b = RunDir(tmp_path / "b")
+    b.path.mkdir()
+    table = {"runs_dir": str(tmp_path), "seed": 1, "train": {"lr": 1e-3, "threads": 1}}
+    atomic_write_text(b.config_path, config_from_dict(table).to_toml())
+    atomic_write_json(b.meta_path, {"id": "b", "job": "train"})
+    assert "only in their seed" in seed_noise_verdict(a, b)

@@ -107,6 +107,12 @@ def run_seeds(
     return summary
 
 
+def _seed_of(run: Any) -> Any:
+    from tuirecipe.runs.compare import read_config_table
+
+    return read_config_table(run).get("seed")
+
+
 def _config_without_seed(run: Any) -> dict[str, Any]:
     from tuirecipe.config import flatten
     from tuirecipe.runs.compare import IGNORED_KEYS, read_config_table
@@ -115,19 +121,39 @@ def _config_without_seed(run: Any) -> dict[str, Any]:
     return {k: v for k, v in table.items() if k not in IGNORED_KEYS and k != "seed"}
 
 
-def seed_noise_verdict(a: Any, b: Any) -> str:
+def seed_noise_verdict(a: Any, b: Any | None = None, *more: Any) -> str:
     """For two runs (RunDir): does their dev metric differ by more than seed noise?
 
-    Each run's seed replicas are the finished train runs in the same runs directory whose
-    config equals its own but for ``seed`` (``tuirecipe seeds`` makes them). With at least
-    two a side, Welch's t-test decides; otherwise the verdict says how to get them.
+    A verdict is given only where it means something: two training runs whose configs
+    differ in exactly one key besides ``seed`` (execution settings aside). Otherwise it
+    says why there is none (another job, more or fewer than two runs, several keys
+    changed). Each run's seed replicas are the finished train runs in the same runs
+    directory whose config equals its own but for ``seed`` (``tuirecipe seeds`` makes
+    them). With at least two a side, Welch's t-test decides; otherwise the verdict says
+    how to get them.
     """
     from tuirecipe.runs.listing import best_dev_metrics
     from tuirecipe.runs.rundir import RunDir
 
+    if b is None or more:
+        count = 1 if b is None else 2 + len(more)
+        return f"judged for two runs at a time; {count} compared: mark two"
+    jobs = [str(run.read_meta().get("job") or "train") for run in (a, b)]
+    others = [(run.id, job) for run, job in zip((a, b), jobs) if job != "train"]
+    if others:
+        run_id, job = others[0]
+        return f"none: {run_id} is a {job} run, not a training run"
     key_a, key_b = _config_without_seed(a), _config_without_seed(b)
     if key_a == key_b:
+        if _seed_of(a) == _seed_of(b):
+            return "none: the two runs have the same config and seed (a rerun, not a change)"
         return "the two runs differ only in their seed: their gap is seed noise itself"
+    changed = sorted(k for k in set(key_a) | set(key_b) if key_a.get(k) != key_b.get(k))
+    if len(changed) > 1:
+        return (
+            f"none: the runs differ in {len(changed)} keys ({', '.join(changed)}); "
+            "a gap cannot be put down to one change"
+        )
     task = key_a.get("data.task", "classification")
     groups: list[list[float]] = [[], []]
     for path in sorted(a.path.parent.iterdir()):

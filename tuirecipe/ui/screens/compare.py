@@ -87,7 +87,7 @@ class CompareScreen(Screen[None]):
         """Reads every run of the runs directory (and imports scipy): in a thread."""
         from tuirecipe.tune.seeds import seed_noise_verdict
 
-        self.seed_noise = await asyncio.to_thread(seed_noise_verdict, self.runs[0], self.runs[1])
+        self.seed_noise = await asyncio.to_thread(seed_noise_verdict, *self.runs)
         self.query_one("#compare-seed-noise", Label).update(Text(f"Seed noise: {self.seed_noise}"))
 
     @work(group="compare-load")
