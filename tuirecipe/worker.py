@@ -159,8 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         if runner is None:
             raise UserError(f"unknown job '{job.get('job')}'", source=str(run.job_path))
         from tuirecipe.train.device import configure_threads
+        from tuirecipe.tune.pool import pool_threads
 
-        configure_threads(config.train.threads)
+        # train.threads, else the pool's share; recorded in meta.json, not the config.
+        threads = configure_threads(config.train.threads or pool_threads())
+        run.update_meta(execution={"threads": threads})
         state = runner(ctx)
         message = "stopped on request" if state == "stopped" else ""
         ctx.set_state(state, message, ended=time.time())

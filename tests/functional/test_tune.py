@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -189,6 +190,10 @@ def test_sweep_makes_one_child_per_value_differing_only_in_that_key(tmp_path: Pa
         assert meta["changed"]["train.lr"][0] == 0.003  # the parent's value
         lrs.append(meta["changed"]["train.lr"][1])
         assert child.state == "finished" and child.best["loss"] > 0
+        # The pool's share of the cores is an execution setting: in meta, not the config.
+        config = tomllib.loads((Path(child.path) / "config.toml").read_text())
+        assert config["train"]["threads"] == 0
+        assert meta["execution"]["threads"] >= 1
     assert sorted(lrs) == [1e-4, 3e-4, 1e-3]
     assert "best dev loss" in result.stdout and "0.0003" in result.stdout
     summary = json.loads((Path(parent.path) / "summary.json").read_text())

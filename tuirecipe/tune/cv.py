@@ -31,7 +31,6 @@ from tuirecipe.tune.records import (
     finish_parent_run,
     make_parent_run,
     parent_guard,
-    pool_config,
     trial_result,
 )
 from tuirecipe.tune.seeds import mean_std
@@ -170,7 +169,6 @@ def run_cv(
 ) -> dict[str, Any]:
     """Run ``k`` fold runs and aggregate them in a parent "cv" run."""
     pool = make_pool(parallel, config.train.device)
-    config = pool_config(config, pool.parallel)
     parent = make_parent_run(config, "cv", {"k": k}, motivation)
     runs = [
         prepare_run(

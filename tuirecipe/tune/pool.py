@@ -1,8 +1,9 @@
 """Several worker processes at once, each in its own run directory.
 
 On CPU the pool runs ``parallel`` workers (default ``max(1, cpu_count // 2)``) and gives
-each ``cpu_count // parallel`` torch threads (through ``train.threads``, set by the
-caller on the parent config so children do not differ from it). On GPUs it runs one
+each ``cpu_count // parallel`` torch threads (through the ``TUIRECIPE_THREADS``
+variable, read where ``train.threads`` is 0: an execution setting, kept out of the
+children's configs so they do not differ from a normal run). On GPUs it runs one
 worker per device, each seeing only its device through ``CUDA_VISIBLE_DEVICES``.
 Workers are started, stopped and reaped through the pool's
 :class:`~tuirecipe.runs.jobs.JobClient`.
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 
 from tuirecipe.runs.jobs import Job, JobClient, Signalled
 from tuirecipe.runs.rundir import RunDir
+
+THREADS_ENV = "TUIRECIPE_THREADS"  # a pool's share of the CPU cores for each worker
 
 
 def cuda_device_count(device: str) -> int:
@@ -38,6 +41,12 @@ def default_parallel(device: str = "auto") -> int:
 
 def threads_per_worker(parallel: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, parallel))
+
+
+def pool_threads() -> int:
+    """The torch threads the pool that started this worker gave it (0: not in a pool)."""
+    share = os.environ.get(THREADS_ENV, "")
+    return int(share) if share.isdigit() else 0
 
 
 @dataclass
@@ -89,7 +98,11 @@ class WorkerPool:
                         break
                     run = job() if callable(job) else job
                     gpu = self._free_gpu(active)
-                    env = {"CUDA_VISIBLE_DEVICES": str(gpu)} if gpu is not None else None
+                    env = (
+                        {"CUDA_VISIBLE_DEVICES": str(gpu)}
+                        if gpu is not None
+                        else {THREADS_ENV: str(threads_per_worker(width))}
+                    )
                     active.append(_Slot(run, self.jobs.start_worker(run, env=env), gpu))
                     started.append(run)
                 if over:

@@ -48,16 +48,6 @@ def trial_result(run: RunDir) -> dict[str, Any]:
     }
 
 
-def pool_config(config: Config, parallel: int) -> Config:
-    """The parent config with ``train.threads`` set for ``parallel`` workers (if auto)."""
-    from tuirecipe.tune.pool import threads_per_worker
-    from tuirecipe.tune.space import with_values
-
-    if parallel > 1 and hasattr(config.train, "threads") and config.train.threads == 0:
-        return with_values(config, {"train.threads": threads_per_worker(parallel)})
-    return config
-
-
 @contextmanager
 def parent_guard(run: RunDir) -> Iterator[None]:
     """Mark the parent run stopped (Ctrl-C) or failed if its children's loop ends early."""

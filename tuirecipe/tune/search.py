@@ -27,7 +27,6 @@ from tuirecipe.tune.records import (
     finish_parent_run,
     make_parent_run,
     parent_guard,
-    pool_config,
     trial_result,
 )
 from tuirecipe.tune.space import Space, with_values
@@ -112,7 +111,6 @@ def run_search(
 ) -> dict[str, Any]:
     """Run up to ``trials`` sampled configs; results sorted by ``metric`` (best first)."""
     pool = make_pool(parallel, config.train.device)
-    config = pool_config(config, pool.parallel)
     seed = config.seed if seed is None else seed
     samples = space.samples(trials, seed)
     configs = [with_values(config, values) for values in samples]  # validate up front

@@ -23,7 +23,6 @@ from tuirecipe.tune.records import (
     finish_parent_run,
     make_parent_run,
     parent_guard,
-    pool_config,
     trial_result,
 )
 from tuirecipe.tune.space import with_values
@@ -72,7 +71,6 @@ def run_seeds(
 ) -> dict[str, Any]:
     """Train ``config`` with seeds ``first_seed … first_seed + k - 1``; mean ± std."""
     pool = make_pool(parallel, config.train.device)
-    config = pool_config(config, pool.parallel)
     start = config.seed if first_seed is None else first_seed
     seeds = list(range(start, start + k))
     parent = make_parent_run(config, "seeds", {"k": k, "seeds": seeds}, motivation)

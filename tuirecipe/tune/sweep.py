@@ -17,7 +17,6 @@ from tuirecipe.tune.records import (
     finish_parent_run,
     make_parent_run,
     parent_guard,
-    pool_config,
     trial_result,
 )
 from tuirecipe.tune.space import with_values
@@ -44,7 +43,6 @@ def run_sweep(
 ) -> dict[str, Any]:
     """Run one child per value; returns ``{"parent", "key", "results": [...]}``."""
     pool = make_pool(parallel, config.train.device)
-    config = pool_config(config, pool.parallel)
     children = [with_values(config, {key: v}) for v in values]  # validate all up front
     parent = make_parent_run(config, "sweep", {"key": key, "values": values}, motivation)
     runs = [
