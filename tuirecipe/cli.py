@@ -22,6 +22,7 @@ COMMANDS = (
     "data",
     "runs",
     "attach",
+    "compare",
     "sweep",
     "search",
     "seeds",
@@ -130,7 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     attach.add_argument("run", metavar="RUN", help="run id (or a unique part of it) or path")
     attach.add_argument("--runs-dir", default="runs", help="the runs directory (default: runs)")
 
+    from tuirecipe.cli_compare import add_subparser as add_compare_subparser
     from tuirecipe.cli_tune import add_subparsers as add_tune_subparsers
+
+    add_compare_subparser(sub, _add_config_args)
 
     add_tune_subparsers(sub, _add_config_args)
     return parser
@@ -212,6 +216,12 @@ def cmd_attach(args: argparse.Namespace) -> int:
     return follow_run(run, stop_on_interrupt=False, jobs=JobClient())
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from tuirecipe.cli_compare import cmd_compare as compare
+
+    return compare(args)
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from tuirecipe.runs.listing import list_runs
 
@@ -281,6 +291,7 @@ COMMAND_FUNCS = {
     "data": cmd_data,
     "runs": cmd_runs,
     "attach": cmd_attach,
+    "compare": cmd_compare,
 }
 
 

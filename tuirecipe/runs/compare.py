@@ -84,3 +84,35 @@ def change_summary(run: RunDir) -> str:
         old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
         parts.append(f"{key} {old}→{new}")
     return ", ".join(parts)
+
+
+def changed_keys(runs: list[RunDir]) -> list[str]:
+    """Config keys whose values differ between ``runs`` (execution settings aside)."""
+    return [row.key for row in compare_configs(runs, only_changed=True)]
+
+
+def change_warning(runs: list[RunDir]) -> str | None:
+    """A warning when the compared runs differ in more than one key, whatever their
+    lineage (two unrelated runs as much as a run and its parent); ``seed`` counts as a key."""
+    keys = changed_keys(runs)
+    if len(keys) <= 1:
+        return None
+    shown = ", ".join(keys[:8]) + (f", … ({len(keys) - 8} more)" if len(keys) > 8 else "")
+    return (
+        f"the {len(runs)} runs differ in {len(keys)} config keys ({shown}): a difference "
+        "in their results cannot be put down to one of them; change one variable at a time"
+    )
+
+
+def compare_warnings(runs: list[RunDir]) -> list[str]:
+    """Every warning a comparison of ``runs`` gives (the console and ``tuirecipe compare``):
+    a run changed several keys against its parent, and the compared runs differ in several
+    keys (left out for a run and its own parent: the first warning already says it)."""
+    parents = {run.id: run.read_meta().get("parent") for run in runs}
+    warnings = [parent_warning(run) for run in runs]
+    pair = len(runs) == 2 and (
+        parents[runs[0].id] == runs[1].id or parents[runs[1].id] == runs[0].id
+    )
+    if len(runs) > 1 and not pair:
+        warnings.insert(0, change_warning(runs))
+    return [w for w in warnings if w]

@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
-from tuirecipe.runs.compare import KeyRow, compare_configs, parent_warning
+from tuirecipe.runs.compare import KeyRow, compare_configs, compare_warnings
 from tuirecipe.runs.curves import RunHistory
 from tuirecipe.runs.rundir import RunDir
 from tuirecipe.ui.themes import theme_style
@@ -66,7 +66,7 @@ class CompareScreen(Screen[None]):
         """The config diff and the parent warnings (reading config files: in a thread)."""
 
         def read() -> tuple[list[KeyRow], list[str]]:
-            warnings = [w for w in (parent_warning(r) for r in self.runs) if w]
+            warnings = compare_warnings(self.runs)
             return compare_configs(self.runs), warnings
 
         self.rows, self.warnings = await asyncio.to_thread(read)
