@@ -46,15 +46,24 @@ def add_subparsers(sub: Any, add_config_args: Callable[..., None]) -> None:
 
     search = sub.add_parser(
         "search",
-        help="random search over a space in TOML",
-        description="Random search: trials sampled from a [space] TOML "
-        "file; results sorted; best config written out.",
+        help="search a space in TOML with Optuna (TPE, pruning, shared studies)",
+        description="Hyper-parameter search on Optuna: trials drawn from a [space] TOML "
+        "file (conditional keys with when = {...}) by TPE or at random, hopeless ones "
+        "pruned, each run as a tuirecipe run; results sorted, the best config written "
+        "out. With --storage and --study, a search resumes where it stopped and several "
+        "processes (or machines) share one study.",
     )
     common(search)
     search.add_argument(
         "--space", required=True, metavar="SPACE.toml", help="TOML file with a [space] table"
     )
-    search.add_argument("--trials", "-n", type=int, default=10, help="number of trials")
+    search.add_argument(
+        "--trials",
+        "-n",
+        type=int,
+        default=10,
+        help="trials the study should hold (complete, pruned or running; default 10)",
+    )
     search.add_argument(
         "--budget",
         type=float,
@@ -66,14 +75,38 @@ def add_subparsers(sub: Any, add_config_args: Callable[..., None]) -> None:
         "--seed", type=int, default=None, help="sampling seed (default: the config's seed)"
     )
     search.add_argument(
-        "--prune", action="store_true", help="stop hopeless trials (median rule on dev loss)"
+        "--sampler", choices=("tpe", "random"), default="tpe", help="how trials are drawn"
+    )
+    search.add_argument(
+        "--pruner",
+        choices=("none", "median", "halving", "hyperband"),
+        default="none",
+        help="stop hopeless trials at their dev evaluations (default: none)",
+    )
+    search.add_argument("--prune", action="store_true", help="the same as --pruner median")
+    search.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="no pruning before this step (median); the first rung (halving, hyperband)",
     )
     search.add_argument(
         "--metric",
-        choices=("loss", "acc", "mse"),
         default="loss",
-        help="dev metric to sort by (default: loss)",
+        metavar="NAME[,NAME]",
+        help="dev metric to optimise (loss, acc, mse, mae…; maximised where higher is "
+        "better); two or more, e.g. acc,time, for a multi-objective search (time: "
+        "training seconds)",
     )
+    search.add_argument(
+        "--storage",
+        default="",
+        metavar="URL",
+        help="Optuna storage to resume and share the study: sqlite:///search.db, any "
+        "RDB URL, or journal:FILE (default: in memory, this process only)",
+    )
+    search.add_argument("--study", default="", metavar="NAME", help="study name in the storage")
     search.add_argument("--out", default="", help="also write the best config here")
 
     seeds = sub.add_parser(
@@ -177,6 +210,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     from tuirecipe.tune.space import format_value, load_space
 
     _check_positive("--trials", args.trials)
+    _check_positive("--warmup-steps", args.warmup_steps, low=0)
+    if args.study and not args.storage:
+        from tuirecipe.errors import ConfigError
+
+        raise ConfigError(
+            "a study name needs --storage (a study in memory ends with the process)",
+            source="--study",
+        )
     config = _load(args)
     space = load_space(args.space)
     summary = run_search(
@@ -186,8 +227,12 @@ def cmd_search(args: argparse.Namespace) -> int:
         seed=args.seed,
         budget_s=args.budget or None,
         parallel=args.parallel or None,
-        prune=args.prune,
         metric=args.metric,
+        sampler=args.sampler,
+        pruner="median" if args.prune and args.pruner == "none" else args.pruner,
+        warmup_steps=args.warmup_steps,
+        storage=args.storage or None,
+        study_name=args.study or None,
         motivation=args.motivation,
         best_out=Path(args.out) if args.out else None,
     )
@@ -195,24 +240,51 @@ def cmd_search(args: argparse.Namespace) -> int:
         _emit_json(summary)
     else:
         keys = [d.key for d in space.dimensions]
+        objective = summary["objectives"][0]
         rows = []
         for r in summary["results"]:
-            state = "pruned" if r["pruned"] else ("budget" if r["budget_stopped"] else r["state"])
+            if r["budget_stopped"] and r["trial_state"] == "fail":
+                state = "budget"
+            elif r["trial_state"] == "fail":
+                state = r["state"]
+            else:
+                state = r["trial_state"]
+            value = r["value"]
+            shown = "-" if value is None else f"{value:.4g}"
+            if r.get("ci") and r["trial_state"] == "complete":
+                low, high = r["ci"]
+                shown += f" [{low:.3g}, {high:.3g}]"
             rows.append(
                 [
-                    *(format_value(r["values"][k]) for k in keys),
+                    "*" if r["best_trial"] else "",
+                    r["trial"],
+                    *(format_value(r["values"].get(k, "-")) for k in keys),
                     state,
                     r["steps"],
-                    r["best"].get("loss"),
-                    r["best"].get("acc", r["best"].get("mse")),
+                    shown,
+                    *([f"{r['seconds']:.1f}"] if len(summary["objectives"]) > 1 else []),
                     r["run"],
                 ]
             )
+        direction = "highest" if summary["directions"][0] == "maximize" else "lowest"
         _table(
-            f"search (parent {summary['parent']}), sorted by dev {summary['metric']}",
-            [*keys, "state", "steps", "dev loss", "acc", "run"],
+            f"search (parent {summary['parent']}, study {summary['study']}), "
+            f"{direction} dev {objective} first; * best"
+            + (" (Pareto front)" if len(summary["objectives"]) > 1 else ""),
+            [
+                "",
+                "trial",
+                *keys,
+                "state",
+                "steps",
+                f"dev {objective} [95% CI]",
+                *(["seconds"] if len(summary["objectives"]) > 1 else []),
+                "run",
+            ],
             rows,
         )
+        counts = ", ".join(f"{n} {state}" for state, n in summary["study_trials"].items())
+        print(f"study {summary['study']}: {counts}")
         if summary["best_config"]:
             print(f"best config: {summary['best_config']}")
     return _exit_code(summary["results"])
