@@ -63,6 +63,8 @@ class EvalMetrics(Event):
     metrics: dict[str, float]  # loss, acc  | loss, mse, mae
     ci: dict[str, list[float]] = field(default_factory=dict)  # metric -> [low, high]
     n: int = 0
+    # classification: class id -> {precision, recall, f1, support, ci: {…}}
+    per_class: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -88,8 +88,9 @@ def test_training_lowers_dev_loss_and_reports_events() -> None:
     # every 10 steps plus the ends of epochs at 16, 32, 48 and 64
     assert [e.step for e in evals] == [10, 16, 20, 30, 32, 40, 48, 50, 60, 64]
     last = evals[-1]
-    assert last.n == 64 and set(last.metrics) == {"loss", "acc"}
+    assert last.n == 64 and set(last.metrics) == {"loss", "acc", "macro_f1"}
     assert last.ci["acc"][0] < last.metrics["acc"] < last.ci["acc"][1]
+    assert set(last.per_class) == {"0", "1"} and last.per_class["0"]["support"] > 0
     snaps = [e for e in events if isinstance(e, PredictionsSnapshot)]
     assert len(snaps) == len(evals)
     indices = [r["index"] for r in snaps[0].rows]

@@ -15,7 +15,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from tuirecipe.errors import ModelError
-from tuirecipe.train.metrics import mean_interval, wilson_interval
+from tuirecipe.train.metrics import (
+    classification_metrics,
+    mean_interval,
+    regression_metrics,
+    wilson_interval,
+)
 
 
 @dataclass
@@ -133,9 +138,11 @@ def evaluate(
 ) -> dict[str, Any]:
     """Metrics on a whole split with 95 % intervals.
 
-    Classification: ``{"loss", "acc", "n", "ci": {"loss", "acc"}}`` (Wilson for accuracy;
-    the loss is unweighted cross-entropy). Regression: ``{"loss", "mse", "mae", "n",
-    "ci": {"loss", "mse", "mae"}}`` in the targets' units. ``split`` is a data split or a
+    Classification: ``{"loss", "acc", "macro_f1", "n", "ci": {"loss", "acc", "macro_f1"},
+    "per_class": {class id: {precision, recall, f1, support, ci}}}`` (Wilson for accuracy;
+    the loss is unweighted cross-entropy; :func:`classification_metrics`). Regression:
+    ``{"loss", "mse", "mae", "rmse", "spearman", "n", "ci": {…}}`` in the targets' units
+    (``spearman`` only where defined). ``split`` is a data split or a
     :class:`SplitTensors`.
     """
     tensors = (
@@ -150,23 +157,30 @@ def evaluate(
     targets = tensors.targets.cpu()
     if task == "classification":
         losses = F.cross_entropy(out, targets, reduction="none").double().numpy()
-        correct = int((out.argmax(1) == targets).sum())
+        predicted = out.argmax(1)
+        correct = int((predicted == targets).sum())
         lo, hi = wilson_interval(correct, n)
+        report = classification_metrics(targets.numpy(), predicted.numpy())
         return {
             "loss": float(losses.mean()),
             "acc": correct / n,
+            "macro_f1": report["macro_f1"],
             "n": n,
-            "ci": {"loss": list(mean_interval(losses)), "acc": [lo, hi]},
+            "ci": {"loss": list(mean_interval(losses)), "acc": [lo, hi], **report["ci"]},
+            "per_class": report["per_class"],
         }
-    err = out.reshape(-1).double().numpy() - targets.double().numpy()
+    values = out.reshape(-1).double().numpy()
+    err = values - targets.double().numpy()
     sq, ab = err * err, np.abs(err)
     mse_ci = list(mean_interval(sq))
+    extra = regression_metrics(values, targets.double().numpy(), mse_ci)
     return {
         "loss": float(sq.mean()),
         "mse": float(sq.mean()),
         "mae": float(ab.mean()),
+        **{k: v for k, v in extra.items() if k != "ci"},
         "n": n,
-        "ci": {"loss": mse_ci, "mse": mse_ci, "mae": list(mean_interval(ab))},
+        "ci": {"loss": mse_ci, "mse": mse_ci, "mae": list(mean_interval(ab)), **extra["ci"]},
     }
 
 

@@ -209,7 +209,7 @@ class Trainer:
         self.last_eval = {"step": self.step, **result}
         if not self.best_eval or result["loss"] < self.best_eval["loss"]:
             self.best_eval = self.last_eval
-        metrics = {k: v for k, v in result.items() if k not in ("ci", "n")}
+        metrics = {k: v for k, v in result.items() if k not in ("ci", "n", "per_class")}
         self.emit(
             EvalMetrics(
                 step=self.step,
@@ -218,6 +218,7 @@ class Trainer:
                 metrics=metrics,
                 ci=result["ci"],
                 n=result["n"],
+                per_class=result.get("per_class", {}),
             )
         )
         self._call("on_eval_end")
