@@ -55,7 +55,7 @@ def classification_metrics(
     The point values are scikit-learn's (``precision_recall_fscore_support`` over the
     classes that occur in ``gold`` or ``pred``, ``zero_division=0``). Intervals: Wilson
     for precision and recall (binomial proportions), a percentile bootstrap over the rows
-    (``resamples`` resamples, fixed ``seed``) for F1 and macro-F1. Returns
+    (``resamples`` resamples of the confusion matrix, fixed ``seed``) for F1 and macro-F1. Returns
     ``{"macro_f1", "ci": {"macro_f1"}, "per_class": {class id: {...}}}``.
     """
     from sklearn.metrics import precision_recall_fscore_support
@@ -69,18 +69,18 @@ def classification_metrics(
     precision, recall, f1, support = precision_recall_fscore_support(
         gold, pred, labels=classes, zero_division=0
     )
-    # Bootstrap: the same resampled rows for every class, counts by one bincount each.
+    # Bootstrap: F1 depends on the rows only through the confusion matrix, and resampling
+    # n rows with replacement draws its cells from a multinomial with the cells' shares:
+    # the same distribution as a row bootstrap, at the cost of K x K numbers per resample.
     rng = np.random.default_rng(seed)
     k = classes.size
     g = np.searchsorted(classes, gold)
     p = np.searchsorted(classes, pred)
-    idx = rng.integers(0, n, size=(resamples, n))
-    gi, pi = g[idx], p[idx]
-    offset = (np.arange(resamples) * k)[:, None]
-    hit = gi == pi
-    tp = np.bincount((offset + gi)[hit], minlength=resamples * k).reshape(resamples, k)
-    gold_n = np.bincount((offset + gi).ravel(), minlength=resamples * k).reshape(resamples, k)
-    pred_n = np.bincount((offset + pi).ravel(), minlength=resamples * k).reshape(resamples, k)
+    cells = np.bincount(g * k + p, minlength=k * k)
+    draws = rng.multinomial(n, cells / n, size=resamples).reshape(resamples, k, k)
+    tp = np.diagonal(draws, axis1=1, axis2=2)
+    gold_n = draws.sum(axis=2)
+    pred_n = draws.sum(axis=1)
     boot_f1 = _f1_by_class(tp, pred_n - tp, gold_n - tp)
     present = (gold_n + pred_n) > 0  # a class absent from a resample does not count there
     boot_macro = (boot_f1 * present).sum(1) / np.maximum(present.sum(1), 1)
