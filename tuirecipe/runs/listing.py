@@ -24,6 +24,7 @@ class RunSummary:
     message: str = ""
     parent: str | None = None
     motivation: str = ""
+    changed: dict[str, Any] = field(default_factory=dict)  # against the parent: [old, new]
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -89,6 +90,7 @@ def summarize(run: RunDir) -> RunSummary:
         message=status.get("message", ""),
         parent=meta.get("parent"),
         motivation=meta.get("motivation", ""),
+        changed=meta.get("changed") if isinstance(meta.get("changed"), dict) else {},
     )
 
 
@@ -103,3 +105,41 @@ def list_runs(runs_dir: Path) -> list[RunSummary]:
             out.append(summarize(RunDir(path)))
     out.sort(key=lambda s: (s.started or 0, s.id), reverse=True)
     return out
+
+
+def run_tree(runs: list[RunSummary]) -> list[tuple[int, RunSummary]]:
+    """``runs`` as a tree: each run with its depth, children right under their parent (in
+    the order of ``runs``); a run whose parent is not listed stands at the top level."""
+    ids = {r.id for r in runs}
+    children: dict[str, list[RunSummary]] = {}
+    for r in runs:
+        if r.parent in ids and r.parent != r.id:
+            children.setdefault(str(r.parent), []).append(r)
+    out: list[tuple[int, RunSummary]] = []
+    seen: set[str] = set()
+
+    def visit(run: RunSummary, depth: int) -> None:
+        if run.id in seen:  # a cycle of parents in damaged records: list each run once
+            return
+        seen.add(run.id)
+        out.append((depth, run))
+        for child in children.get(run.id, []):
+            visit(child, depth + 1)
+
+    for r in runs:
+        if r.parent not in ids or r.parent == r.id:
+            visit(r, 0)
+    for r in runs:  # runs only reachable through a cycle
+        visit(r, 0)
+    return out
+
+
+def changed_text(changed: dict[str, Any]) -> str:
+    """``train.lr 0.003→0.001`` for each key a run changed against its parent."""
+    parts = []
+    for key, pair in sorted(changed.items()):
+        if isinstance(pair, (list, tuple)) and len(pair) == 2:
+            parts.append(f"{key} {pair[0]!s}→{pair[1]!s}")
+        else:
+            parts.append(str(key))
+    return ", ".join(parts)
