@@ -90,8 +90,13 @@ def summarize(run: RunDir) -> RunSummary:
         message=status.get("message", ""),
         parent=meta.get("parent"),
         motivation=meta.get("motivation", ""),
-        changed=meta.get("changed") if isinstance(meta.get("changed"), dict) else {},
+        changed=_changed(meta),
     )
+
+
+def _changed(meta: dict[str, Any]) -> dict[str, Any]:
+    changed = meta.get("changed")
+    return dict(changed) if isinstance(changed, dict) else {}
 
 
 def list_runs(runs_dir: Path) -> list[RunSummary]:
