@@ -430,7 +430,9 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
         _print_error(message)
         if last_error.get("traceback") and not last_error.get("user_error"):
             print(last_error["traceback"], file=sys.stderr)
-        return EXIT_USER_ERROR if last_error.get("user_error") else EXIT_FAILED
+        # status.json says it too, for a run whose error event could not be written (disk full)
+        user_error = last_error.get("user_error", status.get("user_error"))
+        return EXIT_USER_ERROR if user_error else EXIT_FAILED
     if state == "stopped":
         return EXIT_STOPPED
     return EXIT_OK

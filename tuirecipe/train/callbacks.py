@@ -27,7 +27,7 @@ import torch
 
 from tuirecipe.config import TrainConfig
 from tuirecipe.events import PredictionsSnapshot
-from tuirecipe.fileio import atomic_write_bytes
+from tuirecipe.fileio import atomic_write, atomic_write_bytes
 from tuirecipe.train.batches import SplitTensors, predict
 from tuirecipe.train.optim import set_lr
 
@@ -200,7 +200,9 @@ class Checkpoint:
         self.path = Path(path)
 
     def on_train_end(self, trainer: Trainer) -> None:
-        torch.save(trainer.model.state_dict(), self.path)
+        # Atomic, so a full disk leaves no half checkpoint that would load as garbage.
+        state = trainer.model.state_dict()
+        atomic_write(self.path, lambda handle: torch.save(state, handle))
 
 
 class LrRange:
