@@ -49,10 +49,10 @@ class JobContext:
         self.last_step = 0
 
     def emit(self, event: Event) -> None:
-        step = getattr(event, "step", None)
-        if isinstance(step, int):
-            self.last_step = step
         self.writer.write(event)
+        step = getattr(event, "step", None)
+        if isinstance(step, int):  # once recorded: a step lost to a full disk is not counted
+            self.last_step = step
 
     def log(self, message: str, level: str = "info") -> None:
         self.emit(Log(message=message, level=level))

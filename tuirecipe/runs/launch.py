@@ -22,7 +22,7 @@ from typing import Any
 
 from tuirecipe import __version__
 from tuirecipe.config import Config, diff_configs
-from tuirecipe.errors import RunError
+from tuirecipe.errors import RunError, StorageError
 from tuirecipe.fileio import storage_errors_named
 from tuirecipe.runs.rundir import RunDir, atomic_write_json, atomic_write_text, create_run_dir
 
@@ -90,10 +90,12 @@ def prepare_run(
     run = create_run_dir(resolved.runs_path, config.name)
     try:
         _fill_run_dir(run, config, resolved, job, motivation=motivation, parent=parent, args=args)
-    except BaseException:
+    except BaseException as exc:
         # A run directory is complete or absent: one left half-made (the disk full while
         # writing its config) would be listed as a run that never started.
         shutil.rmtree(run.path, ignore_errors=True)
+        if isinstance(exc, StorageError):
+            exc.message += "; the run was not started"
         raise
     return run
 

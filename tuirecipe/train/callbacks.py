@@ -20,7 +20,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import torch
@@ -202,7 +202,38 @@ class Checkpoint:
     def on_train_end(self, trainer: Trainer) -> None:
         # Atomic, so a full disk leaves no half checkpoint that would load as garbage.
         state = trainer.model.state_dict()
-        atomic_write(self.path, lambda handle: torch.save(state, handle))
+
+        def fill(handle: BinaryIO) -> None:
+            recorded = _WriteErrors(handle)
+            try:
+                torch.save(state, recorded)
+            except RuntimeError:
+                # torch's zip writer turns a failed write into "unexpected pos …": the
+                # error of the write itself (a full disk) is the one to report
+                if recorded.error is not None:
+                    raise recorded.error from None
+                raise
+
+        atomic_write(self.path, fill)
+
+
+class _WriteErrors:
+    """A binary file that keeps the ``OSError`` its writes raised, for callers whose
+    library hides it behind an error of its own."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.handle.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.handle, name)
 
 
 class LrRange:
