@@ -137,8 +137,9 @@ _LINK_WORDS = "is a symbolic link; tuirecipe does not write run files through li
 def append_all(fd: int, data: bytes, path: Path | str) -> None:
     """Append ``data`` to the file open at ``fd`` (see :func:`open_append`) in full or not
     at all: after a failed write (the disk full midway) the file is cut back to where it
-    was, so no half line is left for readers. Raises :class:`StorageError` naming
-    ``path`` for storage errors."""
+    was, so no half line is left for readers (a file has one appending writer at a time:
+    the worker, or a reader recording that the worker is gone). Raises
+    :class:`StorageError` naming ``path`` for storage errors."""
     start = os.fstat(fd).st_size
     view = memoryview(data)
     try:

@@ -412,6 +412,19 @@ def test_a_worker_whose_events_file_is_a_link_fails_naming_it(tmp_path) -> None:
     assert target.read_text() == "precious\n"
 
 
+def test_a_worker_log_that_is_a_link_is_refused_before_the_worker_starts(tmp_path) -> None:
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("precious\n")
+    run = prepare_run(config_in(tmp_path), "train")
+    run.log_path.symlink_to(target)
+    started = []
+    with pytest.raises(StorageError, match="worker.log: is a symbolic link"):
+        JobClient(spawn=lambda *a, **k: started.append(a)).start_worker(run)
+    assert started == [] and target.read_text() == "precious\n"
+    status = run.read_status()
+    assert status["state"] == "failed" and "is a symbolic link" in status["message"]
+
+
 @pytest.mark.parametrize("umask", [0o027, 0o002])
 def test_run_files_follow_the_umask(tmp_path: Path, umask: int) -> None:
     folder = workspace(tmp_path, f"umask{umask:o}")

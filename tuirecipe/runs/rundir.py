@@ -187,6 +187,14 @@ class EventWriter:
         finally:
             os.close(fd)
 
+    def __del__(self) -> None:  # a writer dropped without close(): release its descriptor
+        fd, self._fd = getattr(self, "_fd", None), None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
 
 def read_events(path: Path, offset: int = 0) -> tuple[list[Event], int]:
     """Events from byte ``offset`` on, and the offset to continue from.
