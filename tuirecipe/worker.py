@@ -155,7 +155,9 @@ def reserve_space(run: RunDir) -> None:
     """Set aside :data:`SPACE_RESERVE_BYTES` in the run directory (random bytes, which no
     file system compresses away) to free when the disk fills up."""
     path = run.space_reserve_path
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as handle:
+    path.unlink(missing_ok=True)  # a link left there is removed, never written through
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with open(os.open(path, flags, FILE_MODE), "wb") as handle:
         handle.write(os.urandom(SPACE_RESERVE_BYTES))
         handle.flush()
         os.fsync(handle.fileno())

@@ -412,6 +412,20 @@ def test_a_worker_whose_events_file_is_a_link_fails_naming_it(tmp_path) -> None:
     assert target.read_text() == "precious\n"
 
 
+def test_the_space_reserve_is_never_written_through_a_link(tmp_path) -> None:
+    from tuirecipe.worker import SPACE_RESERVE_BYTES, release_space, reserve_space
+
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("precious\n")
+    run = create_run_dir(tmp_path / "runs", "x")
+    run.space_reserve_path.symlink_to(target)
+    reserve_space(run)
+    assert target.read_text() == "precious\n" and not run.space_reserve_path.is_symlink()
+    assert run.space_reserve_path.stat().st_size == SPACE_RESERVE_BYTES
+    release_space(run)
+    assert not run.space_reserve_path.exists()
+
+
 def test_a_worker_log_that_is_a_link_is_refused_before_the_worker_starts(tmp_path) -> None:
     target = tmp_path / "elsewhere.txt"
     target.write_text("precious\n")
