@@ -23,6 +23,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -370,6 +371,41 @@ def _zombie(pid: int) -> bool:
         return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+# -- a SIGKILLed worker, listed without anyone attaching ----------------------------------
+
+
+def test_a_killed_worker_is_listed_with_its_last_step_and_cause(tmp_path: Path) -> None:
+    """Nobody follows the run: ``tuirecipe runs`` alone sees the worker gone, records why
+    once, and shows the last step the events hold (status.json said step 0)."""
+    folder = workspace(tmp_path, "killed")
+    result = tuirecipe(
+        "train", "--set", "data.path=good.csv", "--set", "train.epochs=100000",
+        *QUICK[:-1], "--detach",
+        cwd=folder, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run = RunDir(folder / "runs" / result.stdout.strip())
+
+    def steps() -> list[int]:
+        return [e.step for e in run.events() if e.kind == "step"]
+
+    wait_until(lambda: len(steps()) >= 3, 120, "the worker to record three steps")
+    pid = run.read_status()["pid"]
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not os.path.exists(f"/proc/{pid}") or _zombie(pid), 30, "the worker to die")
+    recorded = steps()[-1]
+    assert run.read_status()["state"] == "running" and run.read_status()["step"] == 0
+
+    listed = tuirecipe("runs", "--json", cwd=folder, timeout=60)
+    (row,) = json.loads(listed.stdout)
+    assert row["state"] == "failed" and row["last_step"] == recorded
+    assert f"worker process {pid} is gone without finishing" in row["message"]
+    table = tuirecipe("runs", cwd=folder, timeout=60)
+    line = next(l for l in table.stdout.splitlines() if l.startswith(run.id[:15]))
+    assert "failed" in line and f" {recorded} " in line and "worker process" in line
+    assert [e["type"] for e in strict_lines(run.events_path)][-2:] == ["error", "status"]
 
 
 # -- symbolic links, file modes, strict JSON ----------------------------------------------
