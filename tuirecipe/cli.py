@@ -218,7 +218,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     runs_dir = Path(args.runs_dir) if args.runs_dir else _load(args).runs_path
     runs = list_runs(runs_dir)
     if args.json:
-        print(json.dumps([r.to_dict() for r in runs], indent=2, default=str))
+        from tuirecipe.events import finite_or_null
+
+        rows = finite_or_null([r.to_dict() for r in runs])  # strict JSON: a NaN loss is null
+        print(json.dumps(rows, indent=2, default=str, allow_nan=False))
         return EXIT_OK
     from rich.console import Console
     from rich.table import Table

@@ -46,6 +46,12 @@ NONFINITE_KEY = "nonfinite"
 _NONFINITE_WORDS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
+def finite_or_null(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None: for JSON meant for other
+    tools (``tuirecipe runs --json``), where a missing number is the honest reading."""
+    return _without_nonfinite(value, "", {})
+
+
 def _pointer_part(key: object) -> str:
     return str(key).replace("~", "~0").replace("/", "~1")
 

@@ -535,6 +535,19 @@ def test_the_events_of_a_run_that_diverged_are_strict_json(tmp_path: Path) -> No
     assert table.returncode == 0 and "failed" in table.stdout
 
 
+def test_runs_lists_a_run_whose_dev_loss_is_nan_as_strict_json(tmp_path: Path) -> None:
+    run = create_run_dir(tmp_path / "runs", "x")
+    run.write_status(state="failed", step=2, message="loss became nan at step 2")
+    writer = EventWriter(run.events_path)
+    writer.write(EvalMetrics(step=2, epoch=1.0, split="dev", metrics={"loss": math.nan}))
+    writer.close()
+    listed = tuirecipe("runs", "--runs-dir", str(tmp_path / "runs"), "--json", cwd=tmp_path)
+    (row,) = json.loads(listed.stdout, parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    assert row["best"] == {"loss": None}
+    table = tuirecipe("runs", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert "loss nan" in table.stdout and "Traceback" not in table.stderr
+
+
 def test_marker_words_are_not_mistaken_for_numbers() -> None:
     """A log line or a row that says NaN stays text."""
     back = from_dict(json.loads(Log(message="NaN").to_json()))
