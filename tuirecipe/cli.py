@@ -228,7 +228,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     runs_dir = Path(args.runs_dir) if args.runs_dir else _load(args).runs_path
     runs = list_runs(runs_dir)
     if args.json:
-        print(json.dumps([r.to_dict() for r in runs], indent=2, default=str))
+        from tuirecipe.events import finite_or_null
+
+        rows = finite_or_null([r.to_dict() for r in runs])  # strict JSON: a NaN loss is null
+        print(json.dumps(rows, indent=2, default=str, allow_nan=False))
         return EXIT_OK
     from rich.console import Console
     from rich.table import Table
@@ -441,7 +444,9 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
         _print_error(message)
         if last_error.get("traceback") and not last_error.get("user_error"):
             print(last_error["traceback"], file=sys.stderr)
-        return EXIT_USER_ERROR if last_error.get("user_error") else EXIT_FAILED
+        # status.json says it too, for a run whose error event could not be written (disk full)
+        user_error = last_error.get("user_error", status.get("user_error"))
+        return EXIT_USER_ERROR if user_error else EXIT_FAILED
     if state == "stopped":
         return EXIT_STOPPED
     return EXIT_OK

@@ -58,3 +58,10 @@ class ModelError(UserError):
 
 class RunError(UserError):
     """A run directory or run id is wrong (missing, escaping the runs directory, …)."""
+
+
+class StorageError(UserError, OSError):
+    """A file could not be written for a reason outside tuirecipe and outside the user's
+    inputs as such: the disk is full, a quota is used up, the file system is read-only, or
+    a run file is a symbolic link (run files are never written through one). ``source``
+    names the file. Also an ``OSError``, so code that handles failed writes still does."""

@@ -4,12 +4,19 @@ Each event is a small frozen dataclass of plain values (never tensors) with a st
 form: ``{"t": <unix time>, "type": "<kind>", ...fields}``. ``to_json`` / ``from_json``
 round-trip; an unknown ``type`` read back becomes :class:`Unknown` so an older console can
 follow a newer worker's run.
+
+The lines are strict JSON, which has no NaN or infinity: a loss that diverged is written
+as ``null`` where the number would be, and the event's ``"nonfinite"`` member maps the
+place (a JSON Pointer, RFC 6901) to ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``. Other
+tools read a missing number; :func:`from_dict` puts the float back.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -25,7 +32,67 @@ class Event:
         return {"t": self.t, "type": self.kind, **body}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=True)
+        body = self.to_dict()
+        try:
+            return json.dumps(body, separators=(",", ":"), allow_nan=False)
+        except ValueError:  # a NaN or an infinity somewhere: null, and where it was
+            places: dict[str, str] = {}
+            clean = _without_nonfinite(body, "", places)
+            clean[NONFINITE_KEY] = places
+            return json.dumps(clean, separators=(",", ":"), allow_nan=False)
+
+
+NONFINITE_KEY = "nonfinite"
+_NONFINITE_WORDS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def finite_or_null(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None: for JSON meant for other
+    tools (``tuirecipe runs --json``), where a missing number is the honest reading."""
+    return _without_nonfinite(value, "", {})
+
+
+def _pointer_part(key: object) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def _without_nonfinite(value: Any, where: str, places: dict[str, str]) -> Any:
+    """``value`` with each non-finite float replaced by None, noting in ``places`` its
+    JSON Pointer and its word ("NaN", "Infinity", "-Infinity")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        places[where] = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+        return None
+    if isinstance(value, dict):
+        return {
+            k: _without_nonfinite(v, f"{where}/{_pointer_part(k)}", places)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_without_nonfinite(v, f"{where}/{i}", places) for i, v in enumerate(value)]
+    return value
+
+
+def _restore_nonfinite(data: dict[str, Any]) -> dict[str, Any]:
+    """Put back the floats :meth:`Event.to_json` wrote as null (a damaged map is ignored,
+    as are places that do not lead to a null)."""
+    places = data.pop(NONFINITE_KEY, None)
+    if not isinstance(places, dict):
+        return data
+    for pointer, word in places.items():
+        number = _NONFINITE_WORDS.get(word) if isinstance(word, str) else None
+        if number is None or not isinstance(pointer, str) or not pointer.startswith("/"):
+            continue
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer[1:].split("/")]
+        parent: Any = data
+        try:
+            for part in parts[:-1]:
+                parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+            last: Any = int(parts[-1]) if isinstance(parent, list) else parts[-1]
+            if parent[last] is None:
+                parent[last] = number
+        except (KeyError, IndexError, ValueError, TypeError):
+            continue
+    return data
 
 
 @dataclass(frozen=True)
@@ -158,6 +225,8 @@ def from_dict(data: Any) -> Event:
     ``events.jsonl`` treat as a line to skip."""
     if not isinstance(data, dict):
         raise ValueError(f"an event line must be a JSON object, not {type(data).__name__}")
+    if NONFINITE_KEY in data:
+        data = _restore_nonfinite(copy.deepcopy(data))
     t = data.get("t", 0.0)
     if isinstance(t, bool) or not isinstance(t, (int, float)):
         raise ValueError(f"an event's time must be a number, not {t!r}")

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from support import BAD_INPUTS, REPO_ROOT, SUPPORT
 
+from tuirecipe.runs import RunDir
+
 CORPUS = BAD_INPUTS
 TESTS = SUPPORT  # fault_models.py
 REPO = REPO_ROOT
@@ -40,6 +42,10 @@ class Case:
     # for exit 0: words that must appear in the output (a handled input); a tuple: each
     note: str | tuple[str, ...] = ""
     setup: str = ""  # name of a function below that writes a generated file
+    # a fault planted in the worker (tests/support/fault_injection/sitecustomize.py)
+    fault: tuple[str, str] | None = None
+    names_run_file: bool = False  # the line names a run file (the one the disk refused)
+    untouched: tuple[str, ...] = ()  # files (setup writes them) that must stay as they were
 
 
 def train(*args: str, quick: bool = True) -> tuple[str, ...]:
@@ -399,6 +405,45 @@ CASES: list[Case] = [
         2,
         ("binary.csv", "binary file"),
     ),
+    # --- the machine around a run (more in tests/functional/test_faults_io.py) -----------
+    Case(
+        "NUL after the first 64 KB",
+        profile("nul_deep.csv"),
+        2,
+        ("nul_deep.csv", "key 'data.path'", "binary file", "the first NUL is on line 3,002"),
+        setup="write_nul_deep",
+    ),
+    Case(
+        "disk full mid-run",
+        data(
+            "good.csv",
+            *("--set", "model.name=fasttext", "--set", "train.batch_size=8"),
+            quick=False,
+        ),
+        2,
+        ("events.jsonl", "cannot write: no space left on device (the disk is full)"),
+        fault=("TUIRECIPE_TEST_DISK_FULL", "events.jsonl:8"),
+        names_run_file=True,
+    ),
+    Case(
+        "loss diverges (lr = 1e30)",
+        data(
+            "good.csv",
+            *("--set", "model.name=fasttext", "--set", "train.lr=1e30"),
+            quick=False,
+        ),
+        2,
+        ("loss became nan at step", "lower learning rate"),
+    ),
+    Case(
+        "a dead run's events.jsonl is a symbolic link",
+        ("runs", "--runs-dir", "planted_runs", "--json"),
+        0,
+        (),
+        note=("dead-run", "failed", "gone without finishing"),
+        setup="plant_linked_events",
+        untouched=("precious.txt",),
+    ),
 ]
 
 
@@ -415,6 +460,41 @@ def make_pipes(folder: Path) -> None:
     os.mkfifo(folder / "pipe.toml")
 
 
+def write_nul_deep(folder: Path) -> None:
+    """A text file with one NUL far past the first 64 KB (the check once read only those)."""
+    labels = ("neg", "pos")
+    rows = ["text,label"] + [f"row number {i} is plain text,{labels[i % 2]}" for i in range(3000)]
+    rows.append("a row with a \x00 in it,pos")
+    rows += [f"more text {i},neg" for i in range(100)]
+    (folder / "nul_deep.csv").write_bytes(("\n".join(rows) + "\n").encode("utf-8"))
+    assert (folder / "nul_deep.csv").read_bytes().find(b"\x00") > 65536
+
+
+def plant_linked_events(folder: Path) -> None:
+    """A run whose worker is gone, with its events.jsonl a link to a file of the user's:
+    listing it records the death without writing through the link."""
+    (folder / "precious.txt").write_text("the user's own file\n", encoding="utf-8")
+    run = folder / "planted_runs" / "dead-run"
+    run.mkdir(parents=True)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    status = {"state": "running", "pid": gone.pid, "step": 3, "run": "dead-run"}
+    (run / "status.json").write_text(json.dumps(status), encoding="utf-8")
+    (run / "events.jsonl").symlink_to(folder / "precious.txt")
+
+
+def strict_events(path: Path) -> None:
+    """Every line of an events.jsonl is strict JSON (no bare NaN or Infinity)."""
+
+    def refuse(constant: str) -> object:
+        raise AssertionError(f"{path}: bare {constant} in an event line")
+
+    if path.is_symlink():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        json.loads(line, parse_constant=refuse)
+
+
 @dataclass
 class Outcome:
     case: Case
@@ -429,7 +509,11 @@ def run_case(case: Case, root: Path) -> Outcome:
     shutil.copytree(CORPUS, folder, ignore=shutil.ignore_patterns("runs", "__pycache__"))
     if case.setup:
         globals()[case.setup](folder)
+    untouched = {name: (folder / name).read_bytes() for name in case.untouched}
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    if case.fault is not None:
+        env["PYTHONPATH"] = f"{SUPPORT / 'fault_injection'}{os.pathsep}{REPO}"
+        env[case.fault[0]] = case.fault[1]
     result = subprocess.run(
         [sys.executable, "-m", "tuirecipe", *case.argv],
         cwd=folder,
@@ -440,7 +524,11 @@ def run_case(case: Case, root: Path) -> Outcome:
     )
     runs = []
     for status in sorted(folder.rglob("status.json")):
-        runs.append({"dir": str(status.parent), **json.loads(status.read_text())})
+        # as every reader sees it: a worker recorded gone (gone.json) shows failed
+        runs.append({"dir": str(status.parent), **RunDir(status.parent).read_status()})
+        strict_events(status.parent / "events.jsonl")
+    for name, before in untouched.items():
+        assert (folder / name).read_bytes() == before, f"{case.id}: {name} was written to"
     for run_dir in folder.glob("runs/[!.]*"):  # a run directory without status is a bug
         assert (run_dir / "status.json").exists(), f"{case.id}: {run_dir} has no status.json"
     return Outcome(case, result.returncode, result.stdout, result.stderr, runs)
@@ -471,12 +559,15 @@ def test_bad_input_gets_a_clear_answer(case: Case, outcomes: dict[str, Outcome])
         assert all(n in out.stderr + out.stdout for n in notes), detail
     else:
         assert len(errors) == 1, detail
-        assert "/runs/" not in errors[0], "names the run's copy, not the user's file"
+        if not case.names_run_file:
+            assert "/runs/" not in errors[0], "names the run's copy, not the user's file"
         for word in case.words:
             assert word in errors[0], f"{word!r} not in {errors[0]!r}"
     for run in out.runs:  # every run directory made ends in a terminal state
         assert run.get("state") in TERMINAL, (run, detail)
         if run["state"] == "failed":
-            assert run.get("message") and run["message"] in errors[0], (run, detail)
+            # the line shown; for a run only listed (exit 0), the listing shows the cause
+            shown = errors[0] if errors else out.stdout
+            assert run.get("message") and run["message"] in shown, (run, detail)
         else:
             assert case.exit == 0

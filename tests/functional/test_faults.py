@@ -68,10 +68,19 @@ def the_run(folder: Path) -> RunDir:
     return RunDir(Path(run.path))
 
 
+def strict_json(line: str) -> object:
+    """``line`` parsed as strict JSON: bare NaN or Infinity (not JSON) fails the test."""
+
+    def refuse(constant: str) -> object:
+        raise AssertionError(f"bare {constant} in an events.jsonl line: {line[:200]}")
+
+    return json.loads(line, parse_constant=refuse)
+
+
 def event_dicts(run: RunDir) -> list[dict]:
     """Every line of events.jsonl parsed strictly: a corrupt line fails the test."""
     lines = run.events_path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines]
+    return [strict_json(line) for line in lines]
 
 
 @dataclass(frozen=True)
@@ -170,9 +179,12 @@ def test_a_fault_fails_the_run_cleanly(fault: Fault, outcomes: dict[str, tuple])
     assert steps == list(range(1, fault.steps_before + 1))
     assert status["step"] == fault.steps_before
     if fault.name.startswith("NaN"):
-        assert [e["loss"] for e in events if e["type"] == "step"][-1] != [
-            e["loss"] for e in events if e["type"] == "step"
-        ][-1]  # NaN ≠ NaN: recorded as is
+        # strict JSON on disk (null, and where the NaN was) …
+        last = [e for e in events if e["type"] == "step"][-1]
+        assert last["loss"] is None and last["nonfinite"] == {"/loss": "NaN"}
+        # … read back as the NaN it was (NaN ≠ NaN)
+        losses = [e.loss for e in run.events() if e.kind == "step"]
+        assert losses[-1] != losses[-1] and all(x == x for x in losses[:-1])
 
 
 def test_sigkill_of_the_worker_marks_the_run_failed(tmp_path: Path) -> None:

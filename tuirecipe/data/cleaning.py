@@ -22,7 +22,6 @@ from __future__ import annotations
 import builtins
 import json
 import os
-import tempfile
 import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ import pandas as pd
 
 from tuirecipe.data.decoding import file_sha256 as sha256_of
 from tuirecipe.data.loading import SkippedRow
-from tuirecipe.fileio import atomic_write_bytes
+from tuirecipe.fileio import atomic_write_bytes, temp_path_beside
 
 __all__ = [
     "MARK_DROP",
@@ -305,8 +304,7 @@ def _bulk_reasons(
 def _write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
     """Write to a temp file in the same folder, then rename: never a half-written copy."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = temp_path_beside(path)  # created with the umask's mode, like the other run files
     try:
         if fmt == "csv":
             frame.to_csv(tmp, index=False)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tuirecipe.config import Config
+from tuirecipe.fileio import open_append
 from tuirecipe.runs.launch import detached_options, prepare_run, resolved_config, worker_command
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir, process_start
 
@@ -149,7 +150,7 @@ class JobClient:
         it, so the launcher still may) and the error goes to the caller.
         """
         try:
-            with open(run.log_path, "ab") as log:
+            with open(open_append(run.log_path), "ab") as log:  # never through a link
                 proc = self._spawn(worker_command(run), **detached_options(log, env, run.path))
         except BaseException as exc:
             run.write_status(state="failed", message=f"the worker did not start: {exc}")

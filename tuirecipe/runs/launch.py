@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +22,8 @@ from typing import Any
 
 from tuirecipe import __version__
 from tuirecipe.config import Config, diff_configs
-from tuirecipe.errors import RunError
+from tuirecipe.errors import RunError, StorageError
+from tuirecipe.fileio import storage_errors_named
 from tuirecipe.runs.rundir import RunDir, atomic_write_json, atomic_write_text, create_run_dir
 
 # sweep / search / seeds / cv are parent records of tuning runs (no worker of their own);
@@ -91,6 +93,38 @@ def prepare_run(
         raise RunError(f"unknown job '{job}'")
     resolved = resolved_config(config)
     run = create_run_dir(resolved.runs_path, config.name)
+    try:
+        _fill_run_dir(
+            run,
+            config,
+            resolved,
+            job,
+            motivation=motivation,
+            parent=parent,
+            args=args,
+            edits=edits,
+        )
+    except BaseException as exc:
+        # A run directory is complete or absent: one left half-made (the disk full while
+        # writing its config) would be listed as a run that never started.
+        shutil.rmtree(run.path, ignore_errors=True)
+        if isinstance(exc, StorageError):
+            exc.message += "; the run was not started"
+        raise
+    return run
+
+
+def _fill_run_dir(
+    run: RunDir,
+    config: Config,
+    resolved: Config,
+    job: str,
+    *,
+    motivation: str,
+    parent: RunDir | None,
+    args: dict[str, Any] | None,
+    edits: dict[str, Any] | None,
+) -> None:
     atomic_write_text(run.config_path, resolved.to_toml())
     code, diff = code_fingerprint(Path(config.base_dir))
     if diff:
@@ -128,9 +162,9 @@ def prepare_run(
     }
     atomic_write_json(run.meta_path, meta)
     atomic_write_json(run.job_path, {"job": job, "args": args or {}})
-    run.events_path.touch()
+    with storage_errors_named(run.events_path):
+        run.events_path.touch()
     run.write_status(state="created", pid=None, step=0, job=job, host=socket.gethostname())
-    return run
 
 
 def worker_command(run: RunDir) -> list[str]:

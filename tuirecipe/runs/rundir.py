@@ -28,10 +28,19 @@ from typing import Any
 
 from tuirecipe.errors import RunError
 from tuirecipe.events import Event, from_dict
-from tuirecipe.fileio import atomic_write_bytes
+from tuirecipe.fileio import (
+    FILE_MODE,
+    append_all,
+    atomic_write_bytes,
+    open_append,
+    storage_errors_named,
+)
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 TERMINAL_STATES = ("finished", "failed", "stopped")
+# A file of free space a live worker keeps in its run directory and lets go when the disk
+# fills, so that the failure can still be recorded (tuirecipe.worker).
+SPACE_RESERVE = ".space-reserve"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -145,25 +154,46 @@ def how_a_worker_ended(exit_status: int | None) -> str:
 
 
 class EventWriter:
-    """Appends events to ``events.jsonl``, one flushed line each."""
+    """Appends events to ``events.jsonl``, one line each, written through at once.
+
+    Each line goes in one ``write`` to a descriptor opened with ``O_APPEND`` (and never
+    through a symbolic link); a line that cannot be written whole (the disk full) is cut
+    back out, so readers never meet half a line, and the failure is a
+    :class:`~tuirecipe.errors.StorageError` naming the file.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._handle = open(self.path, "a", encoding="utf-8", buffering=1 << 16)
+        self._fd: int | None = open_append(self.path)
 
     def write(self, event: Event) -> None:
-        self._handle.write(event.to_json() + "\n")
-        self._handle.flush()
+        self._append((event.to_json() + "\n").encode("utf-8"))
 
     def write_many(self, events: list[Event]) -> None:
-        self._handle.write("".join(e.to_json() + "\n" for e in events))
-        self._handle.flush()
+        self._append("".join(e.to_json() + "\n" for e in events).encode("utf-8"))
+
+    def _append(self, data: bytes) -> None:
+        if self._fd is None:
+            raise ValueError(f"{self.path}: the event writer is closed")
+        append_all(self._fd, data, self.path)
 
     def close(self) -> None:
-        if not self._handle.closed:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            with storage_errors_named(self.path):
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def __del__(self) -> None:  # a writer dropped without close(): release its descriptor
+        fd, self._fd = getattr(self, "_fd", None), None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def read_events(path: Path, offset: int = 0) -> tuple[list[Event], int]:
@@ -234,6 +264,10 @@ class RunDir:
     def gone_path(self) -> Path:
         return self.path / "gone.json"
 
+    @property
+    def space_reserve_path(self) -> Path:
+        return self.path / SPACE_RESERVE
+
     # -- status --------------------------------------------------------------------------
     def read_status(self) -> dict[str, Any]:
         """``status.json`` as its writer left it, except that a worker recorded gone (by a
@@ -282,26 +316,37 @@ class RunDir:
         if not exited and self.state() != "failed":
             return False
         try:  # the claim: of several readers seeing the death, one records it
-            fd = os.open(self.gone_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(self.gone_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         except FileExistsError:
             return False
+        except OSError:  # a full disk, a read-only copy of the runs: a reader cannot record
+            return False
         os.close(fd)
+        # The worker's space reserve (see tuirecipe.worker) is no longer needed: freeing it
+        # lets the failure be recorded on a full disk.
+        self.space_reserve_path.unlink(missing_ok=True)
         message = (
             f"worker process {status.get('pid')} is gone without finishing "
             f"({how_a_worker_ended(exit_status)})"
         )
         from tuirecipe.events import Error, RunStatus
 
-        writer = EventWriter(self.events_path)
         try:
-            writer.write(Error(message=message, step=status.get("step")))
-            writer.write(RunStatus(state="failed", message=message, step=status.get("step", 0)))
-        finally:
-            writer.close()
-        # Written last: a run shows failed only once its events say so too.
-        atomic_write_json(
-            self.gone_path, {"pid": status.get("pid"), "message": message, "t": time.time()}
-        )
+            writer = EventWriter(self.events_path)
+            try:
+                writer.write(Error(message=message, step=status.get("step")))
+                writer.write(RunStatus(state="failed", message=message, step=status.get("step", 0)))
+            finally:
+                writer.close()
+        except OSError:  # a full disk or a linked events file: gone.json still says it
+            pass
+        # Written last: a run shows failed only once its events say so too (or could not).
+        try:
+            atomic_write_json(
+                self.gone_path, {"pid": status.get("pid"), "message": message, "t": time.time()}
+            )
+        except OSError:
+            return False  # the empty claim stays; read_status ignores it
         return True
 
     # -- meta, notes, events -------------------------------------------------------------

@@ -20,14 +20,14 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import torch
 
 from tuirecipe.config import TrainConfig
 from tuirecipe.events import PredictionsSnapshot
-from tuirecipe.fileio import atomic_write_bytes
+from tuirecipe.fileio import atomic_write, atomic_write_bytes
 from tuirecipe.train.batches import SplitTensors, predict
 from tuirecipe.train.optim import set_lr
 
@@ -200,7 +200,40 @@ class Checkpoint:
         self.path = Path(path)
 
     def on_train_end(self, trainer: Trainer) -> None:
-        torch.save(trainer.model.state_dict(), self.path)
+        # Atomic, so a full disk leaves no half checkpoint that would load as garbage.
+        state = trainer.model.state_dict()
+
+        def fill(handle: BinaryIO) -> None:
+            recorded = _WriteErrors(handle)
+            try:
+                torch.save(state, recorded)
+            except RuntimeError:
+                # torch's zip writer turns a failed write into "unexpected pos …": the
+                # error of the write itself (a full disk) is the one to report
+                if recorded.error is not None:
+                    raise recorded.error from None
+                raise
+
+        atomic_write(self.path, fill)
+
+
+class _WriteErrors:
+    """A binary file that keeps the ``OSError`` its writes raised, for callers whose
+    library hides it behind an error of its own."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.handle.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.handle, name)
 
 
 class LrRange:

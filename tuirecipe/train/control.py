@@ -15,6 +15,12 @@ from collections.abc import Callable
 _POLL_SECONDS = 0.05
 
 
+class StopRequested(BaseException):
+    """A stop asked for during work that is ended at once rather than between steps
+    (loading data). A ``BaseException``, like ``KeyboardInterrupt``: a handler of
+    ``Exception`` in the interrupted code does not swallow it."""
+
+
 class Control:
     def __init__(self, on_state: Callable[[str], None] | None = None) -> None:
         # on_state("paused" | "running") is called when a pause starts and ends (from the

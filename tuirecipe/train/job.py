@@ -14,11 +14,13 @@ what it does with the trained model.
 from __future__ import annotations
 
 import traceback
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from tuirecipe.config import Config
 from tuirecipe.errors import ModelError, UserError
+from tuirecipe.fileio import atomic_write_bytes
 from tuirecipe.train.callbacks import Checkpoint, DevPredictionsFile, standard_callbacks
 from tuirecipe.train.device import is_out_of_memory, pick_device
 from tuirecipe.train.optim import make_optimizer, make_scheduler
@@ -33,7 +35,10 @@ def load_data(ctx: Any, *, augment: bool = True, message: str = "loading data") 
     from tuirecipe.data.prepare import prepare_data
 
     ctx.log(message)
-    data = prepare_data(ctx.config, augment=augment)
+    # A stop ends the loading at once (a large file or many augmented copies take long).
+    interruptible = getattr(ctx, "interruptible", None)
+    with interruptible() if interruptible is not None else nullcontext():
+        data = prepare_data(ctx.config, augment=augment)
     for note in data.report.notes:
         ctx.log(note, level="warning")
     if data.report.skipped:
@@ -79,7 +84,7 @@ def prepare_training(
         },
         **meta,
     )
-    (ctx.run.path / "vocab.json").write_text(data.vocab.to_json(), encoding="utf-8")
+    atomic_write_bytes(ctx.run.path / "vocab.json", data.vocab.to_json().encode("utf-8"))
     ctx.run.write_status(total_steps=total_steps(len(data.train), config.train))
     spec = spec_for(config, data)
     seed_everything(config.seed)  # the initial weights come from the seed
