@@ -68,7 +68,8 @@ class Monitor:
         return best
 
     def describe(self) -> str:
-        return f"{self.split} {self.metric} ({'lower' if self.mode == 'min' else 'higher'} is better)"
+        better = "lower" if self.mode == "min" else "higher"
+        return f"{self.split} {self.metric} ({better} is better)"
 
 
 def monitor_problem(text: str, task: str) -> str | None:

@@ -120,9 +120,7 @@ def record_kept(ctx: Any, info: dict[str, Any]) -> None:
     """The kept checkpoint in ``meta.json`` and ``status.json``, and a log line saying it."""
     ctx.run.update_meta(checkpoint=info)
     ctx.run.write_status(checkpoint=info["file"], checkpoint_step=info["step"])
-    figures = " ".join(
-        f"{k} {v:.4g}" for k, v in info["metrics"].items() if isinstance(v, float)
-    )
+    figures = " ".join(f"{k} {v:.4g}" for k, v in info["metrics"].items() if isinstance(v, float))
     last = info["last"]
     other = "" if info["step"] == last["step"] else f"; last.pt is step {last['step']}"
     ctx.log(

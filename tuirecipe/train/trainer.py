@@ -118,10 +118,10 @@ class Trainer:
         self.read_every_step = self.device.type == "cpu"  # else in blocks: see StepLog
         self.steps_per_epoch = max(1, math.ceil(len(self.train_tensors) / train_cfg.batch_size))
         self.loss: torch.Tensor | None = None
-        self.last_eval: dict[str, Any] = {}
-        self.best_eval: dict[str, Any] = {}
-        self.monitor, self.improved = parse_monitor(train_cfg.monitor, self.task), False
-        self.kept, self.kept_eval = "last", {}  # set at train end by the Checkpoints callback
+        self.last_eval, self.best_eval = {}, {}  # type: dict[str, Any], dict[str, Any]
+        self.kept_eval: dict[str, Any] = {}  # these two set at train end by Checkpoints
+        self.kept, self.improved = "last", False
+        self.monitor = parse_monitor(train_cfg.monitor, self.task)
         self.early_stop_reason, self._stop, self._t0, self._last_eval_step = "", False, 0.0, -1
         for callback in standard_callbacks(train_cfg, seed) if callbacks is None else callbacks:
             self.add_callback(callback)
