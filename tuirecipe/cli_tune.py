@@ -70,9 +70,10 @@ def add_subparsers(sub: Any, add_config_args: Callable[..., None]) -> None:
     )
     search.add_argument(
         "--metric",
-        choices=("loss", "acc", "mse"),
-        default="loss",
-        help="dev metric to sort by (default: loss)",
+        choices=("loss", "acc", "mse", "mae"),
+        default=None,
+        help="dev metric of each trial's kept checkpoint to sort by (default: the one "
+        "train.monitor names, dev loss unless set)",
     )
     search.add_argument("--out", default="", help="also write the best config here")
 
@@ -135,6 +136,13 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     Console().print(table)
 
 
+def _kept(result: dict[str, Any]) -> str:
+    """``best.pt@120``: the checkpoint a row's figures are from (``-`` when none)."""
+    if result.get("checkpoint") and result.get("best_step") is not None:
+        return f"{result['checkpoint']}@{result['best_step']}"
+    return "-"
+
+
 def _emit_json(summary: dict[str, Any]) -> None:
     print(json.dumps(summary, indent=2, default=str))
 
@@ -156,7 +164,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     else:
         _table(
             f"sweep {key} (parent {summary['parent']})",
-            [key, "state", "steps", "best dev loss", "acc", "run"],
+            [key, "state", "steps", "best dev loss", "acc", "kept", "run"],
             [
                 [
                     r["value"],
@@ -164,6 +172,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                     r["steps"],
                     r["best"].get("loss"),
                     r["best"].get("acc", r["best"].get("mse")),
+                    _kept(r),
                     r["run"],
                 ]
                 for r in summary["results"]
@@ -178,6 +187,16 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     _check_positive("--trials", args.trials)
     config = _load(args)
+    if args.metric is not None:
+        from tuirecipe.errors import UserError
+        from tuirecipe.monitor import TASK_METRICS
+
+        known = TASK_METRICS[config.data.task]
+        if args.metric not in known:
+            raise UserError(
+                f"--metric {args.metric}: a {config.data.task} run records "
+                f"{', '.join(known)} on dev"
+            )
     space = load_space(args.space)
     summary = run_search(
         config,
@@ -205,16 +224,22 @@ def cmd_search(args: argparse.Namespace) -> int:
                     r["steps"],
                     r["best"].get("loss"),
                     r["best"].get("acc", r["best"].get("mse")),
+                    _kept(r),
                     r["run"],
                 ]
             )
         _table(
-            f"search (parent {summary['parent']}), sorted by dev {summary['metric']}",
-            [*keys, "state", "steps", "dev loss", "acc", "run"],
+            f"search (parent {summary['parent']}), sorted by dev {summary['metric']} "
+            "of each trial's kept checkpoint",
+            [*keys, "state", "steps", "dev loss", "acc", "kept", "run"],
             rows,
         )
         if summary["best_config"]:
-            print(f"best config: {summary['best_config']}")
+            best, metric = summary["best"], summary["metric"]
+            print(
+                f"best config: {summary['best_config']} (run {best['run']}, "
+                f"{best['kept']}: dev {metric} {_fmt(best['best'].get(metric))})"
+            )
     return _exit_code(summary["results"])
 
 
@@ -229,7 +254,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     else:
         _table(
             f"seeds (parent {summary['parent']})",
-            ["seed", "state", "steps", "dev loss", f"dev {summary['metric']}", "run"],
+            ["seed", "state", "steps", "dev loss", f"dev {summary['metric']}", "kept", "run"],
             [
                 [
                     r["seed"],
@@ -237,6 +262,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
                     r["steps"],
                     r["best"].get("loss"),
                     r["best"].get(summary["metric"]),
+                    _kept(r),
                     r["run"],
                 ]
                 for r in summary["results"]
@@ -262,7 +288,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
     m = summary["metric"]
     _table(
         f"{args.k}-fold cross-validation (parent {summary['parent']})",
-        ["fold", "state", "steps", f"validation {m}", f"held-out {m}", "run"],
+        ["fold", "state", "steps", f"validation {m}", f"held-out {m}", "kept", "run"],
         [
             [
                 i + 1,
@@ -270,6 +296,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
                 f["steps"],
                 f.get("validation", {}).get(m),
                 f.get("heldout", {}).get(m),
+                _kept(f),
                 f["run"],
             ]
             for i, f in enumerate(summary["folds"])
@@ -284,11 +311,16 @@ def cmd_cv(args: argparse.Namespace) -> int:
         f"{summary['heldout_single_std']:.4f}"
     )
     if "ensemble" in summary:
+        lo, hi = summary["ensemble_gain_over_mean_ci"]
+        blo, bhi = summary["ensemble_gain_over_best_ci"]
         print(
             f"held-out {m}, ensemble of {summary['members']}: {summary['ensemble'][m]:.4f} "
-            f"(gain {summary['ensemble_gain_over_mean']:+.4f} over the mean single model, "
-            f"{summary['ensemble_gain_over_best']:+.4f} over the best)"
+            f"(gain {summary['ensemble_gain_over_mean']:+.4f} [{lo:+.4f}, {hi:+.4f}] over "
+            f"the mean single model, {summary['ensemble_gain_over_best']:+.4f} "
+            f"[{blo:+.4f}, {bhi:+.4f}] over the best; 95 % intervals: "
+            f"{summary['ensemble_gain_method']})"
         )
+    print("each fold's figures and held-out outputs are from its kept checkpoint (train.keep)")
     return _exit_code(summary["folds"])
 
 

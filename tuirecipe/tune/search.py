@@ -19,6 +19,7 @@ import numpy as np
 
 from tuirecipe.config import Config
 from tuirecipe.events import EvalMetrics
+from tuirecipe.monitor import METRIC_MODES, parse_monitor
 from tuirecipe.runs.jobs import JobClient, Signalled
 from tuirecipe.runs.launch import prepare_run
 from tuirecipe.runs.rundir import RunDir, read_events
@@ -89,10 +90,11 @@ class _Pruner:
 
 
 def sort_key(result: dict[str, Any], metric: str) -> tuple[int, float]:
+    """Finished trials first, by ``metric`` of each one's kept checkpoint, best first."""
     value = result["best"].get(metric)
     if value is None or not math.isfinite(value):
         return (2, math.inf)
-    value = -value if metric in ("acc",) else value  # higher accuracy is better
+    value = -value if METRIC_MODES.get(metric) == "max" else value  # e.g. higher accuracy
     return (0 if result["state"] == "finished" and not result.get("pruned") else 1, value)
 
 
@@ -106,11 +108,14 @@ def run_search(
     parallel: int | None = None,
     prune: bool = False,
     min_completed: int = 3,
-    metric: str = "loss",
+    metric: str | None = None,
     motivation: str = "",
     best_out: Path | None = None,
 ) -> dict[str, Any]:
-    """Run up to ``trials`` sampled configs; results sorted by ``metric`` (best first)."""
+    """Run up to ``trials`` sampled configs; results sorted by ``metric`` (best first;
+    default: the config's ``train.monitor``), each trial judged by its kept checkpoint."""
+    if metric is None:
+        metric = parse_monitor(config.train.monitor, config.data.task).metric
     pool = make_pool(parallel, config.train.device)
     config = pool_config(config, pool.parallel)
     seed = config.seed if seed is None else seed
