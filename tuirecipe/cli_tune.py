@@ -128,12 +128,15 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    import sys
+
     table = Table(title=title)
     for col in columns:
         table.add_column(col)
     for row in rows:
         table.add_row(*[_fmt(v) for v in row])
-    Console().print(table)
+    # Piped or captured, nothing wraps the lines: room for whole run ids and headers.
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 def _kept(result: dict[str, Any]) -> str:

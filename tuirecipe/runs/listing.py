@@ -82,8 +82,9 @@ def _run_monitor(run: RunDir) -> tuple[Monitor, str]:
         table = tomllib.loads(run.config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         table = {}
-    train = table.get("train") if isinstance(table.get("train"), dict) else {}
-    data = table.get("data") if isinstance(table.get("data"), dict) else {}
+    train: dict[str, Any] = table.get("train") or {}
+    data: dict[str, Any] = table.get("data") or {}
+    train, data = (t if isinstance(t, dict) else {} for t in (train, data))
     monitor = monitor_of(train, str(data.get("task", "classification")))
     return monitor, str(train.get("keep", "best"))
 

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from tuirecipe.errors import RunError, UserError
+from tuirecipe.events import EvalMetrics
 from tuirecipe.monitor import CHECKPOINT_FILES
 from tuirecipe.runs.rundir import RunDir
 
@@ -104,7 +105,8 @@ def _run_split(config: Any, run: RunDir, vocab: Any) -> tuple[Any, list[str], st
     meta = run.read_meta()
     notes = []
     data = prepare_data(config, augment=False)
-    recorded = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+    recorded: dict[str, Any] = meta.get("data") or {}
+    recorded = recorded if isinstance(recorded, dict) else {}
     now = data.fingerprint()
     for key in ("sha256", "dev_sha256"):
         if recorded.get(key) and recorded.get(key) != now.get(key):
@@ -205,7 +207,7 @@ def reevaluate(run: RunDir, *, data_file: Path | None = None, which: str = "kept
     recorded: dict[str, Any] = {}
     if data_file is None and step is not None:
         for event in run.events():
-            if event.kind == "eval" and getattr(event, "split", "") == "dev" and event.step == step:
+            if isinstance(event, EvalMetrics) and event.split == "dev" and event.step == step:
                 recorded = {"metrics": event.metrics, "ci": event.ci, "n": event.n}
     return Reevaluation(
         run=run.id,
