@@ -125,10 +125,10 @@ def _fmt(value: Any) -> str:
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    import sys
+
     from rich.console import Console
     from rich.table import Table
-
-    import sys
 
     table = Table(title=title)
     for col in columns:
