@@ -246,7 +246,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    console = Console()
+    # Piped or captured, nothing wraps the lines: room for the figures and their checkpoint.
+    console = Console(width=None if sys.stdout.isatty() else 160)
     if not runs:
         console.print(Text(f"no runs in {runs_dir}"))
         return EXIT_OK
