@@ -496,7 +496,9 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
 
     kept = kept_dev_eval(run)
     if kept.checkpoint and kept.metrics:
-        why = f"by {kept.monitor.describe()}" if kept.checkpoint == "best.pt" else "train.keep"
+        m = kept.monitor
+        extreme = "lowest" if m.mode == "min" else "highest"
+        why = f"{extreme} {m.split} {m.metric}" if kept.checkpoint == "best.pt" else "train.keep"
         out.print(
             f"kept {kept_label(kept.step, kept.checkpoint)} as model.pt ({why}): "
             f"{_metrics_text(kept.metrics)}",
