@@ -139,3 +139,9 @@ def test_eval_on_a_file_uses_the_runs_labels(early_stopped: RunDir, tmp_path: Pa
     assert figures["matches_recorded"] is None  # another file: nothing recorded to match
     wrong = sum(r["gold"] != r["pred"] for r in rows)
     assert figures["metrics"]["acc"] == pytest.approx(1 - wrong / len(rows))
+
+
+def test_eval_has_help(tmp_path: Path) -> None:
+    result = tuirecipe("eval", "--help", cwd=tmp_path, timeout=30)
+    assert result.returncode == 0 and "--checkpoint" in result.stdout
+    assert "eval" in tuirecipe("--help", cwd=tmp_path, timeout=30).stdout
