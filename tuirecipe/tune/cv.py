@@ -238,11 +238,12 @@ def run_fold_job(ctx: Any) -> str:
     )
     np.save(ctx.run.path / HELDOUT_FILE, outputs)
     held = score(outputs, heldout.targets, data.task)
-    kept_step = int(result.kept_eval.get("step", trainer.step))  # the weights' step
+    # At the run's last step (the worker's status takes its step from events); the weights
+    # are the kept checkpoint's, whose step fold_result.json records.
     ctx.emit(
         EvalMetrics(
-            step=kept_step,
-            epoch=kept_step / trainer.steps_per_epoch,
+            step=trainer.step,
+            epoch=trainer.step / trainer.steps_per_epoch,
             split="heldout",
             metrics=held,
             n=len(heldout),
