@@ -145,3 +145,22 @@ def test_eval_has_help(tmp_path: Path) -> None:
     result = tuirecipe("eval", "--help", cwd=tmp_path, timeout=30)
     assert result.returncode == 0 and "--checkpoint" in result.stdout
     assert "eval" in tuirecipe("--help", cwd=tmp_path, timeout=30).stdout
+
+
+def test_search_ranks_by_the_kept_metric_in_its_own_direction(tmp_path: Path) -> None:
+    from tuirecipe.tune.search import sort_key
+
+    rows = [{"best": {"mae": v, "acc": v}, "state": "finished"} for v in (0.3, 0.1, 0.2)]
+    assert [r["best"]["mae"] for r in sorted(rows, key=lambda r: sort_key(r, "mae"))] == [
+        0.1,
+        0.2,
+        0.3,
+    ]
+    assert sorted(rows, key=lambda r: sort_key(r, "acc"))[0]["best"]["acc"] == 0.3
+    space = tmp_path / "space.toml"
+    space.write_text('[space]\n"train.lr" = {choice = [0.001]}\n', encoding="utf-8")
+    wrong = tuirecipe(
+        "search", "--demo", "regression", "--space", str(space), "--metric", "acc", cwd=tmp_path
+    )
+    assert wrong.returncode == 2 and "--metric acc: a regression run records" in wrong.stderr
+    assert len(wrong.stderr.strip().splitlines()) == 1
