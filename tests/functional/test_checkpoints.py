@@ -131,12 +131,14 @@ def test_eval_on_a_file_uses_the_runs_labels(early_stopped: RunDir, tmp_path: Pa
     rows = predictions["rows"][:40]
     path = tmp_path / "some.csv"
     lines = ["text,label"] + [f'"{r["text"].replace(chr(34), "")}",{r["gold"]}' for r in rows]
+    lines.append(f",{rows[0]['gold']}")  # an empty text: skipped, as training skips it
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = tuirecipe("eval", str(early_stopped.path), "--data", str(path), "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["n"] == len(rows) and figures["split"] == str(path)
     assert figures["matches_recorded"] is None  # another file: nothing recorded to match
+    assert figures["notes"] == [f"skipped 1 unusable rows of {path} (first: row 42: empty text)"]
     wrong = sum(r["gold"] != r["pred"] for r in rows)
     assert figures["metrics"]["acc"] == pytest.approx(1 - wrong / len(rows))
 

@@ -124,8 +124,9 @@ def _run_split(config: Any, run: RunDir, vocab: Any) -> tuple[Any, list[str], st
     return encode_with(split, vocab, config.data.max_len), list(data.label_names), name, notes
 
 
-def _file_split(config: Any, path: Path, vocab: Any, labels: list[str]) -> Any:
-    """``path`` read with the run's column settings, labels mapped to the run's ids."""
+def _file_split(config: Any, path: Path, vocab: Any, labels: list[str]) -> tuple[Any, list[str]]:
+    """``path`` read with the run's column settings, labels mapped to the run's ids; and a
+    note on the rows it skipped (unusable, as training would have skipped them)."""
     import numpy as np
 
     from tuirecipe.data.loading import load_table
@@ -147,7 +148,14 @@ def _file_split(config: Any, path: Path, vocab: Any, labels: list[str]) -> Any:
         targets = frame["label"].astype(str).map(index).to_numpy(dtype=np.int64)
     else:
         targets = frame["label"].to_numpy(dtype=np.float32)
-    return _split(frame, targets, vocab, config.data.max_len)
+    notes = []
+    if loaded.report.skipped:
+        first = loaded.report.skipped[0]
+        notes.append(
+            f"skipped {len(loaded.report.skipped)} unusable rows of {path} "
+            f"(first: row {first.row}: {first.reason})"
+        )
+    return _split(frame, targets, vocab, config.data.max_len), notes
 
 
 def reevaluate(run: RunDir, *, data_file: Path | None = None, which: str = "kept") -> Reevaluation:
@@ -182,7 +190,7 @@ def reevaluate(run: RunDir, *, data_file: Path | None = None, which: str = "kept
         labels = [str(x) for x in meta.get("labels", [])]
         if config.data.task == "classification" and not labels:
             labels = [str(x) for x in _run_split(config, run, vocab)[1]]
-        split = _file_split(config, Path(data_file), vocab, labels)
+        split, notes = _file_split(config, Path(data_file), vocab, labels)
         split_name = str(data_file)
     task = config.data.task
     shape = SimpleNamespace(
