@@ -23,6 +23,7 @@ COMMANDS = (
     "runs",
     "attach",
     "compare",
+    "eval",
     "sweep",
     "search",
     "seeds",
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A terminal experiment console for training neural networks the careful "
         "way. Without a command, opens the console (on the built-in demo when no "
         "CONFIG is given).",
-        epilog="commands: tui, train, check, data, runs, attach, sweep, search, seeds, cv, "
+        epilog="commands: tui, train, check, data, runs, attach, eval, sweep, search, seeds, cv, "
         "augment-preview — 'tuirecipe COMMAND --help' for each.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -132,6 +133,28 @@ def build_parser() -> argparse.ArgumentParser:
     attach.add_argument("--runs-dir", default="runs", help="the runs directory (default: runs)")
 
     from tuirecipe.cli_compare import add_subparser as add_compare_subparser
+
+    evaluate = sub.add_parser(
+        "eval",
+        help="re-evaluate a run's saved checkpoint",
+        description="Load a run's config, vocabulary and checkpoint and evaluate it on the "
+        "run's dev split (a fold run: its validation fold) or on FILE, with the code "
+        "training evaluates with; prints the figures with their 95 %% intervals and the "
+        "checkpoint and step they are from.",
+    )
+    evaluate.add_argument("run", metavar="RUN", help="run id (or a unique part of it) or path")
+    evaluate.add_argument("--runs-dir", default="runs", help="the runs directory (default: runs)")
+    evaluate.add_argument(
+        "--data", metavar="FILE", help="evaluate on this file (the run's columns and labels)"
+    )
+    evaluate.add_argument(
+        "--checkpoint",
+        choices=("kept", "best", "last"),
+        default="kept",
+        help="kept (model.pt, the default), best (best.pt) or last (last.pt)",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+
     from tuirecipe.cli_tune import add_subparsers as add_tune_subparsers
 
     add_compare_subparser(sub, _add_config_args)
@@ -237,7 +260,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    console = Console()
+    # Piped or captured, nothing wraps the lines: room for the figures and their checkpoint.
+    console = Console(width=None if sys.stdout.isatty() else 160)
     if not runs:
         console.print(Text(f"no runs in {runs_dir}"))
         return EXIT_OK
@@ -261,7 +285,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             _when(r.started),
             _duration(r.duration),
             str(r.last_step),
-            _metrics_text(r.best, 3),
+            _best_text(r),
             # why a run ended early comes before its notes: the cause is what one looks for
             Text(
                 r.message
@@ -270,6 +294,41 @@ def cmd_runs(args: argparse.Namespace) -> int:
             ),
         )
     console.print(table)
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.text import Text
+
+    from tuirecipe.runs.reevaluate import reevaluate
+    from tuirecipe.runs.rundir import open_run_dir
+
+    run = open_run_dir(Path(args.runs_dir), args.run)
+    data = Path(args.data) if args.data else None
+    result = reevaluate(run, data_file=data, which=args.checkpoint)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+        return EXIT_OK
+    console = Console()
+    what = result.checkpoint
+    if result.checkpoint == "model.pt" and result.kept_as:
+        what = f"model.pt (the kept {result.kept_as} checkpoint)"
+    at = f" @ step {result.step}" if result.step is not None else " (step unknown)"
+    console.print(Text(f"run {result.run}: {what}{at}, on {result.split} ({result.n} rows)"))
+    for name, value in result.metrics.items():
+        lo, hi = result.ci.get(name, [float("nan")] * 2)
+        console.print(Text(f"  {name:<5} {value:.6g}  95 % interval [{lo:.4g}, {hi:.4g}]"))
+    same = result.matches_recorded()
+    if same is not None:
+        console.print(
+            Text(
+                f"  {'equals' if same else 'DIFFERS from'} the evaluation recorded at step "
+                f"{result.step}" + ("" if same else f": {result.recorded.get('metrics')}")
+            )
+        )
+    for note in result.notes:
+        console.print(Text(f"  note: {note}", style="yellow"))
     return EXIT_OK
 
 
@@ -295,6 +354,7 @@ COMMAND_FUNCS = {
     "runs": cmd_runs,
     "attach": cmd_attach,
     "compare": cmd_compare,
+    "eval": cmd_eval,
 }
 
 
@@ -324,6 +384,15 @@ def _duration(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60}:{seconds % 60:02d}"
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _best_text(summary: Any) -> str:
+    """A run's reported dev figures and the checkpoint holding them: ``loss 0.368 acc
+    0.888 best.pt@70``."""
+    where = ""
+    if summary.checkpoint and summary.best_step is not None:
+        where = f" {summary.checkpoint}@{summary.best_step}"
+    return _metrics_text(summary.best, 3) + where
 
 
 def _metrics_text(metrics: dict[str, Any], digits: int = 4) -> str:
@@ -438,6 +507,18 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
     out = Console()
     if last_eval:
         out.print(f"final dev metrics (step {last_eval.pop('step')}): {_metrics_text(last_eval)}")
+    from tuirecipe.runs.listing import kept_dev_eval, kept_label
+
+    kept = kept_dev_eval(run)
+    if kept.checkpoint and kept.metrics:
+        m = kept.monitor
+        extreme = "lowest" if m.mode == "min" else "highest"
+        why = f"{extreme} {m.split} {m.metric}" if kept.checkpoint == "best.pt" else "train.keep"
+        out.print(
+            f"kept {kept_label(kept.step, kept.checkpoint)} as model.pt ({why}): "
+            f"{_metrics_text(kept.metrics)}",
+            markup=False,
+        )
     out.print(f"run {run.id}: {_state_markup(state)} at step {status.get('step', 0)} — {run.path}")
     if state == "failed":
         message = last_error.get("message") or status.get("message", "failed")

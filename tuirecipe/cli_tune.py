@@ -93,11 +93,12 @@ def add_subparsers(sub: Any, add_config_args: Callable[..., None]) -> None:
     )
     search.add_argument(
         "--metric",
-        default="loss",
+        default=None,
         metavar="NAME[,NAME]",
-        help="dev metric to optimise (loss, acc, mse, mae…; maximised where higher is "
-        "better); two or more, e.g. acc,time, for a multi-objective search (time: "
-        "training seconds)",
+        help="dev metric of each trial's kept checkpoint to optimise (loss, acc, macro_f1, "
+        "mse, mae, rmse, spearman; maximised where higher is better; default: the one "
+        "train.monitor names); two or more, e.g. macro_f1,time, for a multi-objective "
+        "search (time: training seconds)",
     )
     search.add_argument(
         "--storage",
@@ -157,6 +158,8 @@ def _fmt(value: Any) -> str:
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    import sys
+
     from rich.console import Console
     from rich.table import Table
 
@@ -165,7 +168,15 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
         table.add_column(col)
     for row in rows:
         table.add_row(*[_fmt(v) for v in row])
-    Console().print(table)
+    # Piped or captured, nothing wraps the lines: room for whole run ids and headers.
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def _kept(result: dict[str, Any]) -> str:
+    """``best.pt@120``: the checkpoint a row's figures are from (``-`` when none)."""
+    if result.get("checkpoint") and result.get("best_step") is not None:
+        return f"{result['checkpoint']}@{result['best_step']}"
+    return "-"
 
 
 def _emit_json(summary: dict[str, Any]) -> None:
@@ -189,7 +200,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     else:
         _table(
             f"sweep {key} (parent {summary['parent']})",
-            [key, "state", "steps", "best dev loss", "acc", "run"],
+            [key, "state", "steps", "best dev loss", "acc", "kept", "run"],
             [
                 [
                     r["value"],
@@ -197,6 +208,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                     r["steps"],
                     r["best"].get("loss"),
                     r["best"].get("acc", r["best"].get("mse")),
+                    _kept(r),
                     r["run"],
                 ]
                 for r in summary["results"]
@@ -219,6 +231,18 @@ def cmd_search(args: argparse.Namespace) -> int:
             source="--study",
         )
     config = _load(args)
+    if args.metric is not None:
+        from tuirecipe.errors import UserError
+        from tuirecipe.monitor import TASK_METRICS
+        from tuirecipe.tune.search import TIME, parse_objectives
+
+        known = TASK_METRICS[config.data.task]
+        for name in parse_objectives(args.metric):
+            if name not in known and name != TIME:
+                raise UserError(
+                    f"--metric {name}: a {config.data.task} run records "
+                    f"{', '.join(known)} on dev (and '{TIME}' is the training time)"
+                )
     space = load_space(args.space)
     summary = run_search(
         config,
@@ -263,6 +287,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                     r["steps"],
                     shown,
                     *([f"{r['seconds']:.1f}"] if len(summary["objectives"]) > 1 else []),
+                    _kept(r),
                     r["run"],
                 ]
             )
@@ -279,6 +304,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                 "steps",
                 f"dev {objective} [95% CI]",
                 *(["seconds"] if len(summary["objectives"]) > 1 else []),
+                "kept",
                 "run",
             ],
             rows,
@@ -286,7 +312,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         counts = ", ".join(f"{n} {state}" for state, n in summary["study_trials"].items())
         print(f"study {summary['study']}: {counts}")
         if summary["best_config"]:
-            print(f"best config: {summary['best_config']}")
+            best, metric = summary["best"], summary["metric"]
+            print(
+                f"best config: {summary['best_config']} (run {best['run']}, "
+                f"{best['kept']}: dev {metric} {_fmt(best['best'].get(metric))})"
+            )
     return _exit_code(summary["results"])
 
 
@@ -301,7 +331,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     else:
         _table(
             f"seeds (parent {summary['parent']})",
-            ["seed", "state", "steps", "dev loss", f"dev {summary['metric']}", "run"],
+            ["seed", "state", "steps", "dev loss", f"dev {summary['metric']}", "kept", "run"],
             [
                 [
                     r["seed"],
@@ -309,6 +339,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
                     r["steps"],
                     r["best"].get("loss"),
                     r["best"].get(summary["metric"]),
+                    _kept(r),
                     r["run"],
                 ]
                 for r in summary["results"]
@@ -334,7 +365,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
     m = summary["metric"]
     _table(
         f"{args.k}-fold cross-validation (parent {summary['parent']})",
-        ["fold", "state", "steps", f"validation {m}", f"held-out {m}", "run"],
+        ["fold", "state", "steps", f"validation {m}", f"held-out {m}", "kept", "run"],
         [
             [
                 i + 1,
@@ -342,6 +373,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
                 f["steps"],
                 f.get("validation", {}).get(m),
                 f.get("heldout", {}).get(m),
+                _kept(f),
                 f["run"],
             ]
             for i, f in enumerate(summary["folds"])
@@ -356,11 +388,16 @@ def cmd_cv(args: argparse.Namespace) -> int:
         f"{summary['heldout_single_std']:.4f}"
     )
     if "ensemble" in summary:
+        lo, hi = summary["ensemble_gain_over_mean_ci"]
+        blo, bhi = summary["ensemble_gain_over_best_ci"]
         print(
             f"held-out {m}, ensemble of {summary['members']}: {summary['ensemble'][m]:.4f} "
-            f"(gain {summary['ensemble_gain_over_mean']:+.4f} over the mean single model, "
-            f"{summary['ensemble_gain_over_best']:+.4f} over the best)"
+            f"(gain {summary['ensemble_gain_over_mean']:+.4f} [{lo:+.4f}, {hi:+.4f}] over "
+            f"the mean single model, {summary['ensemble_gain_over_best']:+.4f} "
+            f"[{blo:+.4f}, {bhi:+.4f}] over the best; 95 % intervals: "
+            f"{summary['ensemble_gain_method']})"
         )
+    print("each fold's figures and held-out outputs are from its kept checkpoint (train.keep)")
     return _exit_code(summary["folds"])
 
 

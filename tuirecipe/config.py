@@ -19,6 +19,7 @@ from typing import Any
 
 from tuirecipe.errors import ConfigError
 from tuirecipe.models.catalog import BUILTIN_MODELS, unknown_model_message
+from tuirecipe.monitor import KEEP_CHOICES, monitor_problem
 
 DEMO_SOURCES = ("demo", "demo:classification", "demo:regression")
 # What the dev split and the k folds keep together on one side (tuirecipe.data.splits).
@@ -148,7 +149,12 @@ class TrainConfig:
     eval_every: int = 200  # steps; 0 = only at the end of each epoch
     log_every: int = 1  # write step metrics every N steps (every step is still recorded)
     # Regularisation and long-tail knobs (issue 7).
-    early_stopping_patience: int = 0  # evals without a lower dev loss before stopping; 0 = off
+    # evals in a row without a better monitored figure before stopping; 0 = off
+    early_stopping_patience: int = 0
+    # The dev metric that picks the best checkpoint, early stopping and ranking
+    # (tuirecipe.monitor): dev.loss, dev.acc (classification); dev.loss, dev.mse, dev.mae.
+    monitor: str = "dev.loss"
+    keep: str = "best"  # best | last: which checkpoint the run keeps as model.pt and reports
     loss: str = "cross_entropy"  # cross_entropy | focal (classification only)
     focal_gamma: float = 2.0  # focal loss: 0 is plain cross-entropy
     adversarial: str = "none"  # none | fgm | pgd: perturb the embedding output
@@ -197,6 +203,7 @@ class TrainConfig:
             f"must be 0 (auto) up to {MAX_THREADS}, got {self.threads}",
         )
         check.choice("schedule", self.schedule, SCHEDULES)
+        check.choice("keep", self.keep, KEEP_CHOICES)
         check.that(
             "warmup_steps", self.warmup_steps >= 0, f"must be 0 or more, got {self.warmup_steps}"
         )
@@ -310,6 +317,8 @@ class Config:
             0 <= self.seed <= MAX_SEED,
             f"must be between 0 and {MAX_SEED} (torch's largest seed), got {self.seed}",
         )
+        problem = monitor_problem(self.train.monitor, self.data.task)
+        check.that("train.monitor", problem is None, problem or "")
 
     # -- paths ---------------------------------------------------------------------------
     def resolve_path(self, value: str) -> Path:

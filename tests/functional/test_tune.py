@@ -222,12 +222,22 @@ def test_cv_runs_folds_and_the_ensemble(tmp_path: Path) -> None:
     assert summary["ensemble"]["acc"] == pytest.approx(expected["acc"])
     single = np.mean([f["heldout"]["acc"] for f in summary["folds"]])
     assert summary["ensemble_gain_over_mean"] == pytest.approx(expected["acc"] - single)
+    lo, hi = summary["ensemble_gain_over_mean_ci"]  # a paired bootstrap over held-out rows
+    assert lo <= summary["ensemble_gain_over_mean"] <= hi
+    assert "bootstrap" in summary["ensemble_gain_method"]
     for r in fold_runs:  # each fold's training is recorded in its own run directory
         kinds = {e.kind for e in r.events()}
         assert {"step", "eval"} <= kinds
         assert any(e.kind == "eval" and e.split == "heldout" for e in r.events())
         meta = r.read_meta()
         assert meta["parent"] in runs and runs[meta["parent"]].job == "cv"
+        kept = meta["checkpoint"]  # the validation figures are the kept checkpoint's
+        fold = json.loads((r.path / "fold_result.json").read_text())
+        assert fold["validation_kept"]["step"] == kept["step"]
+        again = tuirecipe("eval", str(r.path), "--json", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        figures = json.loads(again.stdout)
+        assert figures["split"].startswith("validation fold") and figures["matches_recorded"]
 
 
 def test_search_writes_sorted_results_and_best_config(tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ def test_short_run_and_the_train_job_give_identical_losses(tmp_path: Path, loss:
     check_ctx = CheckContext(config, data=data, device=torch.device("cpu"))
     short = check_ctx.short_train(check_ctx.fresh_model(), steps=steps, evaluate_dev=False)
     assert short.losses == job_losses  # float equality: bit for bit
-    trained = torch.load(ctx.run.path / "model.pt")
+    trained = torch.load(ctx.run.path / "last.pt")  # model.pt is the kept (best) one
     for name, value in short.model.state_dict().items():
         assert torch.equal(value, trained[name]), name
 

@@ -1,11 +1,20 @@
-"""The list of runs in a runs directory, with what a person wants to see of each."""
+"""The list of runs in a runs directory, with what a person wants to see of each.
+
+A run's "best" figures are those of the checkpoint it kept (:func:`kept_dev_eval`): the
+evaluation ``meta.json`` names under ``checkpoint`` once training has ended, else (a
+running run, or one from before checkpoints were recorded) the best evaluation so far by
+the run's ``train.monitor``. So the figures a table shows are the ones
+``tuirecipe eval RUN`` reproduces from that checkpoint.
+"""
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuirecipe.monitor import CHECKPOINT_FILES, Monitor, monitor_of
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir, read_events
 
 
@@ -19,27 +28,73 @@ class RunSummary:
     started: float | None
     duration: float | None
     last_step: int
-    best: dict[str, float] = field(default_factory=dict)  # best dev metrics
+    best: dict[str, float] = field(default_factory=dict)  # the kept checkpoint's dev metrics
     notes_first_line: str = ""
     message: str = ""
     parent: str | None = None
     motivation: str = ""
     changed: dict[str, Any] = field(default_factory=dict)  # against the parent: [old, new]
+    best_step: int | None = None  # the step of the evaluation in ``best``
+    checkpoint: str = ""  # the file holding those weights ("best.pt", …); "" if none does
+    best_ci: dict[str, list[float]] = field(default_factory=dict)
+
+    def kept_label(self) -> str:
+        """``"best @ step 120 (best.pt)"``: which checkpoint the figures are from."""
+        return kept_label(self.best_step, self.checkpoint)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
+@dataclass
+class KeptEval:
+    """The dev evaluation a run reports, and the checkpoint that reproduces it."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    ci: dict[str, list[float]] = field(default_factory=dict)
+    step: int | None = None
+    checkpoint: str = ""  # "" when no saved checkpoint holds these weights
+    monitor: Monitor = field(default_factory=Monitor)
+
+
+def kept_label(step: int | None, checkpoint: str) -> str:
+    """``"best @ step 120 (best.pt)"``, ``"last @ step 300 (last.pt)"``, or ``"-"``."""
+    if step is None:
+        return "-"
+    kind = next((k for k, f in CHECKPOINT_FILES.items() if f == checkpoint), "")
+    if not kind:
+        return f"step {step} (no checkpoint)"
+    return f"{kind} @ step {step} ({checkpoint})"
+
+
 def best_dev_metrics(run: RunDir) -> dict[str, float]:
-    """Lowest dev loss and the other metrics at that evaluation."""
+    """The dev metrics of the checkpoint the run kept (see :func:`kept_dev_eval`)."""
+    return kept_dev_eval(run).metrics
+
+
+def kept_dev_eval(run: RunDir) -> KeptEval:
+    """The dev evaluation of the run's kept checkpoint (module doc)."""
     return _from_events(run)[0]
 
 
-def _from_events(run: RunDir) -> tuple[dict[str, float], int]:
-    """The best dev metrics (lowest dev loss) and the last step any event recorded: a
-    running worker writes its step to the events, not to ``status.json``, and a killed
-    one never writes its last step there."""
-    best: dict[str, float] = {}
+def _run_monitor(run: RunDir) -> tuple[Monitor, str]:
+    """The run's monitor and ``train.keep`` from its config (dev loss / best by default)."""
+    try:
+        table = tomllib.loads(run.config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        table = {}
+    train: dict[str, Any] = table.get("train") or {}
+    data: dict[str, Any] = table.get("data") or {}
+    train, data = (t if isinstance(t, dict) else {} for t in (train, data))
+    monitor = monitor_of(train, str(data.get("task", "classification")))
+    return monitor, str(train.get("keep", "best"))
+
+
+def _from_events(run: RunDir) -> tuple[KeptEval, int]:
+    """The kept dev evaluation and the last step any event recorded: a running worker
+    writes its step to the events, not to ``status.json``, and a killed one never writes
+    its last step there."""
+    evals: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
     last_step = 0
     for event in read_events(run.events_path)[0]:
         step = getattr(event, "step", None)
@@ -48,11 +103,28 @@ def _from_events(run: RunDir) -> tuple[dict[str, float], int]:
         if event.kind != "eval" or getattr(event, "split", "") != "dev":
             continue
         metrics = getattr(event, "metrics", {})
-        if not isinstance(metrics, dict):
-            continue
-        if not best or metrics.get("loss", float("inf")) < best.get("loss", float("inf")):
-            best = dict(metrics)
-    return best, last_step
+        if isinstance(metrics, dict) and isinstance(step, int):
+            evals.append((step, dict(metrics), dict(getattr(event, "ci", {}) or {})))
+    monitor, keep = _run_monitor(run)
+    recorded = run.read_meta().get("checkpoint")
+    if isinstance(recorded, dict) and isinstance(recorded.get("step"), int):
+        at_step = [e for e in evals if e[0] == recorded["step"]]
+        if at_step:  # the last evaluation at that step: the one the weights were saved at
+            step, metrics, ci = at_step[-1]
+            return KeptEval(metrics, ci, step, str(recorded.get("file", "")), monitor), last_step
+        return KeptEval({}, {}, None, str(recorded.get("file", "")), monitor), last_step
+    if not evals:
+        return KeptEval(monitor=monitor), last_step
+    # Still running (its best.pt holds the best so far), or recorded before checkpoints
+    # were named (no file reproduces its figures).
+    state = run.read_status().get("state")
+    live = state in ("running", "paused")
+    if keep == "last":
+        step, metrics, ci = evals[-1]
+        return KeptEval(metrics, ci, step, "", monitor), last_step
+    best = monitor.best_of(e[1] for e in evals) or evals[0][1]
+    step, metrics, ci = next(e for e in evals if e[1] is best)
+    return KeptEval(metrics, ci, step, CHECKPOINT_FILES["best"] if live else "", monitor), last_step
 
 
 def summarize(run: RunDir) -> RunSummary:
@@ -73,7 +145,7 @@ def summarize(run: RunDir) -> RunSummary:
         import time
 
         duration = (ended or time.time()) - started
-    best, event_step = _from_events(run)
+    kept, event_step = _from_events(run)
     notes = run.read_notes().strip().splitlines()
     first = next((line.lstrip("# ").strip() for line in notes if line.strip()), "")
     return RunSummary(
@@ -85,12 +157,15 @@ def summarize(run: RunDir) -> RunSummary:
         started=started,
         duration=duration,
         last_step=max(int(status.get("step", 0) or 0), event_step),
-        best=best,
+        best=kept.metrics,
         notes_first_line=first,
         message=status.get("message", ""),
         parent=meta.get("parent"),
         motivation=meta.get("motivation", ""),
         changed=_changed(meta),
+        best_step=kept.step,
+        checkpoint=kept.checkpoint,
+        best_ci=kept.ci,
     )
 
 

@@ -13,6 +13,7 @@ from tuirecipe.train.batches import (
 )
 from tuirecipe.train.callbacks import (
     Checkpoint,
+    Checkpoints,
     DevPredictionsFile,
     EarlyStopping,
     LrRange,
@@ -29,6 +30,7 @@ from tuirecipe.train.trainer import HOOK_POINTS, NumericsError, Trainer, TrainRe
 
 __all__ = [
     "Checkpoint",
+    "Checkpoints",
     "Control",
     "DevPredictionsFile",
     "EarlyStopping",

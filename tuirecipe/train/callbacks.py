@@ -9,25 +9,29 @@ uses cost anything per step.
   (the ``predictions`` event the console shows).
 - :class:`DevPredictionsFile`: every dev example's prediction and loss, written to
   ``dev_predictions.json`` at each evaluation (the bad-cases view).
-- :class:`EarlyStopping`: ends the run when the dev loss stops improving.
-- :class:`Checkpoint`: the model's weights to ``model.pt`` when training ends.
+- :class:`EarlyStopping`: ends the run when the monitored dev metric stops improving.
+- :class:`Checkpoints`: ``best.pt`` at each improvement of the monitored metric,
+  ``last.pt`` at the end, the kept one (``train.keep``) restored into the model and copied
+  to ``model.pt``.
+- :class:`Checkpoint`: the model's weights to one file when training ends.
 - :class:`LrRange`: raises the learning rate step by step; stops once the loss diverges.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from tuirecipe.config import TrainConfig
 from tuirecipe.events import PredictionsSnapshot
-from tuirecipe.fileio import atomic_write, atomic_write_bytes
+from tuirecipe.fileio import atomic_write_bytes
+from tuirecipe.monitor import CHECKPOINT_FILES, Monitor
 from tuirecipe.train.batches import SplitTensors, predict
 from tuirecipe.train.optim import set_lr
 
@@ -42,7 +46,7 @@ def standard_callbacks(cfg: TrainConfig, seed: int, sample: int = 8) -> list[Any
     """What every training run gets from its config: prediction samples, early stopping."""
     callbacks: list[Any] = [PredictionSamples(sample, seed)] if sample > 0 else []
     if cfg.early_stopping_patience > 0:
-        callbacks.append(EarlyStopping(cfg.early_stopping_patience))
+        callbacks.append(EarlyStopping(cfg.early_stopping_patience))  # the trainer's monitor
     return callbacks
 
 
@@ -109,13 +113,15 @@ class PredictionSamples:
         return rows
 
 
-def dev_predictions(trainer: Trainer, text_chars: int = DEV_TEXT_CHARS) -> dict[str, Any]:
+def dev_predictions(
+    trainer: Trainer, text_chars: int = DEV_TEXT_CHARS, step: int | None = None
+) -> dict[str, Any]:
     """Every dev example's prediction and loss at this step (for the bad-cases view).
 
     One extra forward pass over the dev split. ``rows``: ``{"row", "text", "gold", "pred",
     "prob", "loss"}`` where ``row`` is the source file's row number, ``prob`` the predicted
     class's probability and ``loss`` the example's cross-entropy (squared error for
-    regression).
+    regression). ``step``: the step the model's weights are from (default: the current).
     """
     dev, names = trainer.data.dev, trainer.data.label_names
     out = predict(trainer.model, trainer.dev_tensors, batch_size=trainer.cfg.batch_size)
@@ -146,7 +152,7 @@ def dev_predictions(trainer: Trainer, text_chars: int = DEV_TEXT_CHARS) -> dict[
         for i in range(len(losses))
     ]
     return {
-        "step": trainer.step,
+        "step": trainer.step if step is None else step,
         "task": trainer.task,
         "labels": [str(n) for n in names],
         "rows": rows,
@@ -154,42 +160,67 @@ def dev_predictions(trainer: Trainer, text_chars: int = DEV_TEXT_CHARS) -> dict[
 
 
 class DevPredictionsFile:
-    """``dev_predictions(trainer)`` written atomically to ``path`` at each evaluation."""
+    """``dev_predictions(trainer)`` written atomically to ``path`` at each evaluation, and
+    once more at the end when the run keeps weights other than the last evaluated ones
+    (register it after :class:`Checkpoints`), so the bad-cases view shows the kept model."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self.written_step: int | None = None
 
     def on_eval_end(self, trainer: Trainer) -> None:
-        text = json.dumps(dev_predictions(trainer), ensure_ascii=False, separators=(",", ":"))
+        self._write(trainer, trainer.step)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        step = trainer.kept_eval.get("step")
+        if step is not None and step != self.written_step and len(trainer.dev_tensors):
+            self._write(trainer, int(step))
+
+    def _write(self, trainer: Trainer, step: int) -> None:
+        record = dev_predictions(trainer, step=step)
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
         atomic_write_bytes(self.path, (text + "\n").encode("utf-8"))
+        self.written_step = step
 
 
 class EarlyStopping:
-    """Stop after ``patience`` evaluations in a row without a lower dev loss.
+    """Stop after ``patience`` evaluations in a row without a better monitored figure.
 
-    The run still ends as "finished" (the trainer's ``stop_early``): stopping here is
-    part of the recipe, not an interruption.
+    The figure is the trainer's ``train.monitor`` (dev loss by default), unless a
+    ``monitor`` is given here. The run still ends as "finished" (the trainer's
+    ``stop_early``): stopping here is part of the recipe, not an interruption. The best
+    weights are brought back by :class:`Checkpoints` (``train.keep = "best"``).
     """
 
-    def __init__(self, patience: int, min_delta: float = 0.0) -> None:
+    def __init__(self, patience: int, min_delta: float = 0.0, monitor: Monitor | None = None):
         self.patience = patience
         self.min_delta = min_delta
-        self.best = math.inf
+        self.monitor = monitor
+        self.best: float | None = None
         self.bad_evals = 0
 
     def on_eval_end(self, trainer: Trainer) -> None:
-        loss = trainer.last_eval.get("loss")
-        if loss is None:
+        monitor = self.monitor or getattr(trainer, "monitor", None) or Monitor()
+        value = monitor.value(trainer.last_eval)
+        if value is None:
             return
-        if loss < self.best - self.min_delta:
-            self.best, self.bad_evals = loss, 0
+        if monitor.improves(value, self.best, self.min_delta):
+            self.best, self.bad_evals = value, 0
             return
         self.bad_evals += 1
         if self.bad_evals >= self.patience:
             trainer.stop_early(
-                f"early stopping: dev loss has not improved on {self.best:.4g} "
-                f"for {self.bad_evals} evaluations"
+                f"early stopping: {monitor.split} {monitor.metric} has not improved on "
+                f"{self.best:.4g} for {self.bad_evals} evaluations"
             )
+
+
+def state_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    """A state_dict serialised by ``torch.save``, every tensor on the CPU (so a
+    checkpoint written on a GPU loads anywhere)."""
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in state.items()}, buffer)
+    return buffer.getvalue()
 
 
 class Checkpoint:
@@ -200,40 +231,72 @@ class Checkpoint:
         self.path = Path(path)
 
     def on_train_end(self, trainer: Trainer) -> None:
-        # Atomic, so a full disk leaves no half checkpoint that would load as garbage.
+        atomic_write_bytes(self.path, state_bytes(trainer.model.state_dict()))
+
+
+class Checkpoints:
+    """The run's checkpoints in ``folder``, all plain ``state_dict`` files written atomically.
+
+    - ``best.pt``: whenever an evaluation improves the trainer's monitored metric (the
+      weights are copied to the CPU then, and only then, so a run pays nothing between
+      improvements);
+    - ``last.pt``: the weights at the end of training;
+    - ``model.pt``: a copy of the kept one. With ``keep = "best"`` the best weights are also
+      loaded back into the model before anything else runs at train end, so what is
+      evaluated after training (dev predictions, a fold's held-out outputs) is the kept
+      model; ``keep = "last"``, or a run without an evaluation, keeps the last weights.
+
+    ``record(info)`` is called once at the end with what was kept: ``{"keep", "file",
+    "step", "monitor", "value", "metrics", "best": {"file", "step"}, "last": {"file",
+    "step"}}`` (the job writes it to ``meta.json`` and ``status.json``).
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        keep: str = "best",
+        record: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.folder, self.keep, self.record = Path(folder), keep, record
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_eval: dict[str, Any] = {}
+
+    def on_eval_end(self, trainer: Trainer) -> None:
+        if not trainer.improved:
+            return
         state = trainer.model.state_dict()
+        self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+        self.best_eval = trainer.last_eval
+        atomic_write_bytes(self.folder / CHECKPOINT_FILES["best"], state_bytes(self.best_state))
 
-        def fill(handle: BinaryIO) -> None:
-            recorded = _WriteErrors(handle)
-            try:
-                torch.save(state, recorded)
-            except RuntimeError:
-                # torch's zip writer turns a failed write into "unexpected pos …": the
-                # error of the write itself (a full disk) is the one to report
-                if recorded.error is not None:
-                    raise recorded.error from None
-                raise
-
-        atomic_write(self.path, fill)
-
-
-class _WriteErrors:
-    """A binary file that keeps the ``OSError`` its writes raised, for callers whose
-    library hides it behind an error of its own."""
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self.handle = handle
-        self.error: OSError | None = None
-
-    def write(self, data: bytes) -> int:
-        try:
-            return self.handle.write(data)
-        except OSError as exc:
-            self.error = self.error or exc
-            raise
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.handle, name)
+    def on_train_end(self, trainer: Trainer) -> None:
+        last = state_bytes(trainer.model.state_dict())
+        atomic_write_bytes(self.folder / CHECKPOINT_FILES["last"], last)
+        last_eval = trainer.last_eval if trainer.last_eval.get("step") == trainer.step else {}
+        if self.keep == "best" and self.best_state is not None:
+            kept, kept_eval = "best", self.best_eval
+            if self.best_eval.get("step") != trainer.step:
+                trainer.model.load_state_dict(self.best_state)
+            data = (self.folder / CHECKPOINT_FILES["best"]).read_bytes()
+        else:
+            kept, kept_eval, data = "last", last_eval, last
+        atomic_write_bytes(self.folder / "model.pt", data)
+        trainer.kept, trainer.kept_eval = kept, kept_eval
+        monitor = trainer.monitor
+        info: dict[str, Any] = {
+            "keep": self.keep,
+            "file": CHECKPOINT_FILES[kept],
+            "step": kept_eval.get("step", trainer.step),
+            "monitor": monitor.name,
+            "mode": monitor.mode,
+            "value": monitor.value(kept_eval) if kept_eval else None,
+            "metrics": {k: v for k, v in kept_eval.items() if k not in ("step", "ci")},
+            "last": {"file": CHECKPOINT_FILES["last"], "step": trainer.step},
+        }
+        if self.best_state is not None:
+            info["best"] = {"file": CHECKPOINT_FILES["best"], "step": self.best_eval["step"]}
+        if self.record is not None:
+            self.record(info)
 
 
 class LrRange:

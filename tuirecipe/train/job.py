@@ -2,7 +2,9 @@
 
 :func:`prepare_training` picks the device, records the run's meta, vocabulary and total
 steps, seeds, builds the model and creates its trainer with the run's callbacks (the
-prediction samples, ``dev_predictions.json``, early stopping, ``model.pt``);
+prediction samples, ``dev_predictions.json``, early stopping, the checkpoints ``best.pt``,
+``last.pt`` and ``model.pt`` = the kept one, recorded in ``meta.json`` and ``status.json``
+under ``checkpoint``);
 :func:`run_training` trains it, turning a crash inside the user's model code into a
 one-line ``ModelError``. A job adds only what is its own: which data it trains on, and
 what it does with the trained model.
@@ -21,7 +23,7 @@ from typing import Any
 from tuirecipe.config import Config
 from tuirecipe.errors import ModelError, UserError
 from tuirecipe.fileio import atomic_write_bytes
-from tuirecipe.train.callbacks import Checkpoint, DevPredictionsFile, standard_callbacks
+from tuirecipe.train.callbacks import Checkpoints, DevPredictionsFile, standard_callbacks
 from tuirecipe.train.device import is_out_of_memory, pick_device
 from tuirecipe.train.optim import make_optimizer, make_scheduler
 from tuirecipe.train.seed import seed_everything
@@ -73,6 +75,7 @@ def prepare_training(
     device = pick_device(config.train.device)
     ctx.run.update_meta(
         data=data.fingerprint(),
+        labels=[str(name) for name in data.label_names],
         device=str(device),
         versions={**ctx.run.read_meta().get("versions", {}), "torch": torch.__version__},
         sizes={
@@ -96,8 +99,9 @@ def prepare_training(
     seed_everything(config.seed)
     callbacks = [
         *standard_callbacks(config.train, config.seed),
+        # before DevPredictionsFile: at train end the kept weights are restored first
+        Checkpoints(ctx.run.path, config.train.keep, record=lambda info: record_kept(ctx, info)),
         DevPredictionsFile(ctx.run.path / "dev_predictions.json"),
-        Checkpoint(ctx.run.path / "model.pt"),
     ]
     model = model.to(device)
     optimizer = make_optimizer(model, config.train)
@@ -114,6 +118,20 @@ def prepare_training(
         scheduler=make_scheduler(optimizer, config.train, total),
         callbacks=callbacks,
         embedding_module=config.model.embedding_module,
+    )
+
+
+def record_kept(ctx: Any, info: dict[str, Any]) -> None:
+    """The kept checkpoint in ``meta.json`` and ``status.json``, and a log line saying it."""
+    ctx.run.update_meta(checkpoint=info)
+    ctx.run.write_status(checkpoint=info["file"], checkpoint_step=info["step"])
+    figures = " ".join(f"{k} {v:.4g}" for k, v in info["metrics"].items() if isinstance(v, float))
+    last = info["last"]
+    other = "" if info["step"] == last["step"] else f"; last.pt is step {last['step']}"
+    ctx.log(
+        f"kept {info['file']} (train.keep = {info['keep']}): step {info['step']}"
+        + (f", dev {figures}" if figures else ", no dev evaluation")
+        + f"; model.pt is a copy of it{other}"
     )
 
 

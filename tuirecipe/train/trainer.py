@@ -23,6 +23,13 @@ callables receiving the trainer at ``HOOK_POINTS``. A hook can read ``trainer.st
 ``trainer.loss`` (a tensor: reading it costs a sync on CUDA), ``trainer.last_eval``, change
 ``trainer.optimizer``'s learning rate, or call ``request_stop()`` (ends "stopped") or
 ``stop_early(reason)`` (ends "finished").
+
+"Best" is judged by ``train.monitor`` (:mod:`tuirecipe.monitor`, dev loss by default):
+after each evaluation ``trainer.improved`` says whether it is the best so far, and
+``trainer.best_eval`` is that evaluation. Which weights the run ends with is the
+:class:`~tuirecipe.train.callbacks.Checkpoints` callback's business (``train.keep``); it
+sets ``trainer.kept`` / ``trainer.kept_eval``, and without it the run keeps its last
+weights.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -38,6 +45,7 @@ from torch import nn
 
 from tuirecipe.config import TrainConfig
 from tuirecipe.events import EvalMetrics, Event, Log, RunStatus
+from tuirecipe.monitor import parse_monitor
 from tuirecipe.train.adversarial import make_adversary
 from tuirecipe.train.batches import (
     SplitTensors,
@@ -62,9 +70,11 @@ class TrainResult:
     steps: int
     epochs: float  # fractional: steps / steps per epoch
     final_eval: dict[str, Any]  # the last dev evaluation ({} when there was none)
-    best_eval: dict[str, Any]  # the evaluation with the lowest dev loss
+    best_eval: dict[str, Any]  # the evaluation with the best monitored figure
     state: str  # "finished" | "stopped"
     elapsed: float = 0.0  # seconds, pauses excluded
+    kept: str = "last"  # whose weights the model ends with: "best" | "last"
+    kept_eval: dict[str, Any] = field(default_factory=dict)  # that checkpoint's evaluation
 
 
 class Trainer:
@@ -108,8 +118,10 @@ class Trainer:
         self.read_every_step = self.device.type == "cpu"  # else in blocks: see StepLog
         self.steps_per_epoch = max(1, math.ceil(len(self.train_tensors) / train_cfg.batch_size))
         self.loss: torch.Tensor | None = None
-        self.last_eval: dict[str, Any] = {}
-        self.best_eval: dict[str, Any] = {}
+        self.last_eval, self.best_eval = {}, {}  # type: dict[str, Any], dict[str, Any]
+        self.kept_eval: dict[str, Any] = {}  # these two set at train end by Checkpoints
+        self.kept, self.improved = "last", False
+        self.monitor = parse_monitor(train_cfg.monitor, self.task)
         self.early_stop_reason, self._stop, self._t0, self._last_eval_step = "", False, 0.0, -1
         for callback in standard_callbacks(train_cfg, seed) if callbacks is None else callbacks:
             self.add_callback(callback)
@@ -192,7 +204,9 @@ class Trainer:
             self._evaluate()  # max_steps ended the run mid-epoch
         self._call("on_train_end")
         epochs = self.step / self.steps_per_epoch
-        return TrainResult(self.step, epochs, self.last_eval, self.best_eval, state, self.elapsed())
+        kept = self.kept_eval or (self.last_eval if self.last_eval.get("step") == self.step else {})
+        best, last = self.best_eval, self.last_eval
+        return TrainResult(self.step, epochs, last, best, state, self.elapsed(), self.kept, kept)
 
     def _call(self, point: str) -> None:
         for hook in self.hooks[point]:
@@ -207,7 +221,9 @@ class Trainer:
             self.model, self.dev_tensors, task=self.task, batch_size=self.cfg.batch_size
         )
         self.last_eval = {"step": self.step, **result}
-        if not self.best_eval or result["loss"] < self.best_eval["loss"]:
+        value, best = self.monitor.value(result), self.monitor.value(self.best_eval)
+        self.improved = value is not None and self.monitor.improves(value, best)
+        if self.improved:
             self.best_eval = self.last_eval
         metrics = {k: v for k, v in result.items() if k not in ("ci", "n", "per_class")}
         self.emit(

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from tuirecipe.config import Config
-from tuirecipe.runs.listing import best_dev_metrics
+from tuirecipe.runs.listing import kept_dev_eval, kept_label
 from tuirecipe.runs.rundir import RunDir, atomic_write_text
 
 
@@ -36,14 +36,22 @@ def finish_parent_run(run: RunDir, summary: dict[str, Any], state: str = "finish
 
 
 def trial_result(run: RunDir) -> dict[str, Any]:
-    """``{"run", "state", "steps", "best": {loss, acc…}}`` of a finished child run."""
+    """A finished child run: ``{"run", "state", "steps", "best": {loss, acc…}, "best_ci",
+    "best_step", "checkpoint", "kept", "message"}``. ``best`` holds the dev figures of the
+    checkpoint the run kept (``checkpoint``, from step ``best_step``; ``kept`` says it in
+    words: "best @ step 120 (best.pt)")."""
     run.mark_dead_if_stale()
     status = run.read_status()
+    kept = kept_dev_eval(run)
     return {
         "run": run.id,
         "state": run.state(),
         "steps": int(status.get("step", 0) or 0),
-        "best": best_dev_metrics(run),
+        "best": kept.metrics,
+        "best_ci": kept.ci,
+        "best_step": kept.step,
+        "checkpoint": kept.checkpoint,
+        "kept": kept_label(kept.step, kept.checkpoint),
         "message": status.get("message", ""),
     }
 

@@ -35,6 +35,7 @@ from typing import Any
 from tuirecipe.config import Config
 from tuirecipe.errors import ConfigError
 from tuirecipe.events import EvalMetrics
+from tuirecipe.monitor import METRIC_MODES, parse_monitor
 from tuirecipe.runs.jobs import JobClient, Signalled
 from tuirecipe.runs.launch import prepare_run
 from tuirecipe.runs.rundir import RunDir, atomic_write_text, read_events
@@ -49,13 +50,12 @@ from tuirecipe.tune.space import Space, with_values
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("none", "median", "halving", "hyperband")
-# Dev metrics where higher is better; every other one (loss, mse, mae…) is minimised.
-MAXIMISED = frozenset({"acc", "accuracy", "macro_f1", "f1", "spearman", "auc"})
 TIME = "time"  # an objective: the trial's training time in seconds, minimised
 
 
 def direction(metric: str) -> str:
-    return "maximize" if metric in MAXIMISED else "minimize"
+    """Optuna's direction for a dev metric (its mode in :data:`METRIC_MODES`)."""
+    return "maximize" if METRIC_MODES.get(metric) == "max" else "minimize"
 
 
 def parse_objectives(text: str) -> list[str]:
@@ -362,7 +362,7 @@ def run_search(
     seed: int | None = None,
     budget_s: float | None = None,
     parallel: int | None = None,
-    metric: str = "loss",
+    metric: str | None = None,
     sampler: str = "tpe",
     pruner: str = "none",
     warmup_steps: int = 0,
@@ -374,6 +374,8 @@ def run_search(
 ) -> dict[str, Any]:
     """Run trials of the study until it holds ``trials`` of them; a summary with this
     process's trials ranked (best first) and the study's best."""
+    if metric is None:  # the config's train.monitor
+        metric = parse_monitor(config.train.monitor, config.data.task).metric
     objectives = parse_objectives(metric)
     seed = config.seed if seed is None else seed
     study = make_study(
