@@ -40,6 +40,7 @@ class Reevaluation:
     ci: dict[str, list[float]]
     recorded: dict[str, Any] = field(default_factory=dict)  # the eval event at ``step``
     notes: list[str] = field(default_factory=list)  # e.g. the data file changed
+    per_class: dict[str, Any] = field(default_factory=dict)  # classification: by class id
 
     def matches_recorded(self) -> bool | None:
         """Equal to the recorded evaluation (metrics and intervals, exactly)? ``None``
@@ -50,6 +51,7 @@ class Reevaluation:
             self.recorded.get("metrics") == self.metrics
             and self.recorded.get("ci") == self.ci
             and self.recorded.get("n") == self.n
+            and self.recorded.get("per_class", {}) == self.per_class
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -211,12 +213,17 @@ def reevaluate(run: RunDir, *, data_file: Path | None = None, which: str = "kept
     model.to(device)
     tensors = SplitTensors.from_split(split, task, device, int(vocab.pad_id))
     result = evaluate(model, tensors, task=task, batch_size=config.train.batch_size)
-    metrics = {k: v for k, v in result.items() if k not in ("ci", "n")}
+    metrics = {k: v for k, v in result.items() if k not in ("ci", "n", "per_class")}
     recorded: dict[str, Any] = {}
     if data_file is None and step is not None:
         for event in run.events():
             if isinstance(event, EvalMetrics) and event.split == "dev" and event.step == step:
-                recorded = {"metrics": event.metrics, "ci": event.ci, "n": event.n}
+                recorded = {
+                    "metrics": event.metrics,
+                    "ci": event.ci,
+                    "n": event.n,
+                    "per_class": event.per_class,
+                }
     return Reevaluation(
         run=run.id,
         checkpoint=path.name,
@@ -228,4 +235,5 @@ def reevaluate(run: RunDir, *, data_file: Path | None = None, which: str = "kept
         ci={k: list(v) for k, v in result["ci"].items()},
         recorded=recorded,
         notes=notes,
+        per_class=result.get("per_class", {}),
     )

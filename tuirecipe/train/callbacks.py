@@ -290,7 +290,7 @@ class Checkpoints:
             "monitor": monitor.name,
             "mode": monitor.mode,
             "value": monitor.value(kept_eval) if kept_eval else None,
-            "metrics": {k: v for k, v in kept_eval.items() if k not in ("step", "ci")},
+            "metrics": {k: v for k, v in kept_eval.items() if k not in ("step", "ci", "per_class")},
             "last": {"file": CHECKPOINT_FILES["last"], "step": trainer.step},
         }
         if self.best_state is not None:

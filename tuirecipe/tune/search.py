@@ -446,7 +446,7 @@ def _summary(
         else:
             value = None
         result.update(
-            ci=_ci_of(run, result["best"]).get(objectives[0]),
+            ci=(result.get("best_ci") or {}).get(objectives[0]),
             trial=trial.number,
             trial_state=state,
             value=value,
@@ -491,16 +491,6 @@ def _summary(
         "pareto": [_best_record(t) for t in best_trials] if len(objectives) > 1 else [],
         "best_config": str(best_path or ""),
     }
-
-
-def _ci_of(run: RunDir, best: dict[str, Any]) -> dict[str, list[float]]:
-    """The confidence intervals of the evaluation the run reports as its best."""
-    if not best:
-        return {}
-    for event in read_events(run.events_path)[0]:
-        if isinstance(event, EvalMetrics) and event.split == "dev" and event.metrics == best:
-            return dict(event.ci)
-    return {}
 
 
 def _best_record(trial: Any) -> dict[str, Any]:
