@@ -101,6 +101,11 @@ def x_axis(low: float, high: float, columns: int, integer: bool) -> Axis:
         ticks = nice_ticks(low, high, count, integer)
         labels = format_ticks(ticks, integer)
         if _fits(ticks, labels, low, high, columns):
+            # plotext drops a label that would run past the right edge: leave it room.
+            per_unit = (columns - 1) / (high - low)
+            overhang = (ticks[-1] - low) * per_unit + len(labels[-1]) / 2 + 1 - columns
+            if overhang > 0:
+                high += overhang / per_unit
             return Axis(low, high, tuple(ticks), tuple(labels))
     ticks = [low] if not integer else [float(math.ceil(low))]
     return Axis(low, high, tuple(ticks), tuple(format_ticks(ticks, integer)))

@@ -19,6 +19,7 @@ Drawing cost does not grow with run length (DESIGN.md §6). Per line:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,6 +44,7 @@ SOURCE_COLORS = ("magenta", "green", "red", "blue", "orange+")
 # (Rich's yellow) and "orange+" colour 11.
 RICH_COLORS = {"orange": "yellow", "orange+": "bright_yellow"}
 LEGEND_MARKS = {"braille": "⣀⣀", "hd": "▄▄"}
+SWATCH = "██"  # a run's colour in the legend
 
 
 @dataclass
@@ -120,6 +122,17 @@ class LineCache:
         self.lod_upto = end
 
 
+def short_names(run_ids: list[str], longest: int = 16) -> list[str]:
+    """Names that tell runs apart in a legend: the ids without the part they share at the
+    start (cut at a ``-``), at most ``longest`` characters (the end kept)."""
+    if len(run_ids) < 2:
+        return [run_id[-longest:] for run_id in run_ids]
+    shared = os.path.commonprefix(run_ids)
+    cut = shared.rfind("-") + 1
+    names = [run_id[cut:] or run_id for run_id in run_ids]
+    return [name[-longest:] for name in names]
+
+
 def map_x(history: RunHistory, steps: np.ndarray, axis: str) -> np.ndarray:
     """Steps to the chosen x axis: steps, epochs, or seconds of training."""
     if axis == "epoch" and len(history.step_epoch):
@@ -178,6 +191,7 @@ class CurveData:
         self._caches: dict[tuple[int, str, float], LineCache] = {}
         self._drawn_lines: list[tuple[str, np.ndarray, np.ndarray, str, str]] = []
         self.header: list[Text] = []  # the title and legend lines of the last draw
+        self._legend_keys: list[tuple[str, str | None, str]] = []  # (mark, colour, text)
 
     def signature(self, width: int, height: int) -> tuple:
         lengths = []
@@ -198,6 +212,11 @@ class CurveData:
         """(label, x, y, colour, marker) per drawn line, each at most 2 points per column."""
         out = []
         alive = set()
+        # The followed run's lines are keyed one by one (colour and marker); any other run
+        # (every run when comparing) has one colour for its lines, told apart by marker,
+        # so it is keyed once by name and the markers once for all: four runs still fit.
+        keys: list[tuple[str, str | None, str]] = []
+        per_run_keys: list[tuple[str, str | None, str]] = []
         for n, (name, history) in enumerate(self.sources):
             for k, spec in enumerate(METRIC_LINES[self.metric][1]):
                 series = spec.pick(history)
@@ -226,8 +245,20 @@ class CurveData:
                     continue
                 label = f"{name} {spec.label}" if name and (n or self.label_first) else spec.label
                 out.append((label, x, y, color, spec.marker))
+                if n == 0 and not self.label_first:
+                    keys.append((LEGEND_MARKS.get(spec.marker, "━━"), color, spec.label))
+                elif (SWATCH, color, name) not in per_run_keys:
+                    per_run_keys.append((SWATCH, color, name))
         for key in set(self._caches) - alive:  # settings changed, or a source went
             del self._caches[key]
+        if self.label_first and per_run_keys:
+            drawn = {marker for *_, marker in out}
+            keys = [
+                (LEGEND_MARKS.get(spec.marker, "━━"), None, spec.label)
+                for spec in METRIC_LINES[self.metric][1]
+                if spec.marker in drawn
+            ]
+        self._legend_keys = keys + per_run_keys
         return out
 
     def title(self) -> str:
@@ -241,10 +272,10 @@ class CurveData:
         if width <= 0:
             return []
         entries = [Text(self.title(), style="bold")]
-        for label, _, _, color, marker in self._drawn_lines:
-            entry = Text(LEGEND_MARKS.get(marker, "━━"), style=RICH_COLORS.get(color, color))
+        for mark, color, text in self._legend_keys:
+            entry = Text(mark, style=RICH_COLORS.get(color, color) if color else "")
             entry.append(" ")
-            entry.append(label)  # run ids are data: appended as plain text, never markup
+            entry.append(text)  # run ids are data: appended as plain text, never markup
             entries.append(entry)
         lines: list[Text] = []
         line = Text()
@@ -256,8 +287,8 @@ class CurveData:
                 line.append("  ")
             line.append_text(entry)
         lines.append(line)
-        for text in lines:
-            text.truncate(width, overflow="ellipsis")
+        for wrapped in lines:
+            wrapped.truncate(width, overflow="ellipsis")
         return lines
 
     def draw(self, plt, width: int, height: int) -> int:
