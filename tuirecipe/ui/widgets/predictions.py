@@ -1,8 +1,9 @@
 """Predictions over training: the fixed dev examples at the last few evaluations.
 
 Rows are the examples of the run's ``PredictionsSnapshot`` events (the same few dev rows
-at every evaluation), columns the gold label and ``pred:prob`` at each of the last
-``KEEP`` evaluations, green when right and red when wrong (theme colours).
+at every evaluation), columns the gold label, ``✓ pred:prob`` or ``✗ pred:prob`` at each of
+the last ``KEEP`` evaluations (green or red as well: theme colours), and the text in the
+width that is left. Enter opens the example's row in the Data browser.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual import on
 from textual.widgets import DataTable
 
+from tuirecipe.ui.messages import DataRowRequested
 from tuirecipe.ui.themes import theme_style
+from tuirecipe.ui.widgets.case_text import cell_text, right_wrong_symbol
 
 KEEP = 4
-TEXT_CHARS = 48
+MIN_TEXT_WIDTH = 16
 
 
 class PredictionsTable(DataTable):
@@ -43,12 +47,34 @@ class PredictionsTable(DataTable):
         correct = row.get("correct")
         if correct is None:
             return Text(shown)
+        symbol = right_wrong_symbol(bool(correct), self.app.console.encoding)
         return Text(
-            shown, style=theme_style(self.app.theme_variables, "success" if correct else "error")
+            f"{symbol} {shown}",
+            style=theme_style(self.app.theme_variables, "success" if correct else "error"),
         )
+
+    def _text_width(self, cells: list[list[Text]]) -> int:
+        """What the other columns leave of the table's width."""
+        if not cells:
+            return MIN_TEXT_WIDTH
+        widths = [max(len(row[k].plain) for row in cells) for k in range(len(cells[0]))]
+        headers = [len(str(column.label)) for column in self.ordered_columns[:-1]]
+        others = sum(max(w, h) for w, h in zip(widths, headers, strict=False))
+        padding = 2 * self.cell_padding * (len(widths) + 1)
+        return max(MIN_TEXT_WIDTH, self.size.width - others - padding - 2)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._rebuild)  # the text column takes the new width
+
+    @on(DataTable.RowSelected)
+    def example_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(DataRowRequested(int(event.row_key.value)))
 
     def _rebuild(self) -> None:
         steps = sorted(self.snapshots)[-KEEP:]
+        keep = self.cursor_row if self.row_count else 0
         self.clear(columns=True)
         self.add_column("row", key="row")
         self.add_column("gold", key="gold")
@@ -58,13 +84,17 @@ class PredictionsTable(DataTable):
         if not steps:
             return
         by_step = {s: {r["index"]: r for r in self.snapshots[s]} for s in steps}
+        rows = []
         for row in self.snapshots[steps[-1]]:
             index = row["index"]
-            text = str(row.get("text", "")).replace("\n", " ")
             # Texts and labels come from the data: Text cells, so DataTable parses no markup.
             cells = [Text(str(index)), Text(str(row.get("label", "")))]
             for step in steps:
                 hit = by_step[step].get(index)
                 cells.append(self._cell(hit) if hit else Text("-"))
-            cells.append(Text(text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"))
-            self.add_row(*cells, key=str(index))
+            rows.append((index, cells, row.get("text", "")))
+        width = self._text_width([cells for _, cells, _ in rows])
+        for index, cells, text in rows:
+            self.add_row(*cells, cell_text(text, width), key=str(index))
+        if self.row_count:
+            self.move_cursor(row=min(keep, self.row_count - 1))
