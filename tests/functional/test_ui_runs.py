@@ -58,7 +58,7 @@ async def test_compare_two_runs_shows_the_config_diff_and_the_warning(tmp_path, 
         table = await runs_table(pilot, app)
         await pilot.press("space", "space")  # marks both (the cursor moves down)
         assert app.query_one("#runs").marked == [CHILD, PARENT]
-        assert table.get_row_at(0)[-1] == "●"
+        assert table.get_cell(CHILD, "mark") == "●"
         await pilot.press("c")
         from tuirecipe.ui.screens.compare import CompareScreen
 
