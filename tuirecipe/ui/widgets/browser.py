@@ -284,7 +284,13 @@ class DataBrowser(ScrollView, can_focus=True):
         if not len(where):
             return "hidden"
         self.cursor = int(where[0])
+        # Shown from another pane, this browser may not have its size yet: scroll once it
+        # has, with the row in the middle of the page.
+        self.call_after_refresh(self._centre_cursor)
         return "shown"
+
+    def _centre_cursor(self) -> None:
+        self.scroll_to(y=max(0, self.cursor - self._page // 2), animate=False)
 
     def flags_of(self, position: int) -> list[str]:
         if self.flags is None:
