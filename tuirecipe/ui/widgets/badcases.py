@@ -45,7 +45,7 @@ MIN_TEXT_WIDTH = 12
 MARK_NAMES = {"label_wrong": "wrong", "model_weak": "weak", "skipped": "skip"}
 
 
-def confusion_renderable(
+def confusion_grid(
     labels: list[str],
     matrix: list[list[int]],
     pairs: list[tuple[str, str, int]],
@@ -55,7 +55,7 @@ def confusion_renderable(
     keep = range(len(labels))  # every label: the panel scrolls when they do not fit
     cw = max(4, min(8, max((len(label) for label in labels), default=3) + 1))  # cell width
     name_width = max(5, min(12, max((len(label) for label in labels), default=5))) + 1
-    out = Text()
+    out = Text(no_wrap=True)  # a grid: the panel scrolls sideways rather than wrap it
     out.append("confusion (gold ↓ · pred →)\n", style="italic")
     out.append(
         " " * name_width + "".join(f"{labels[j][: cw - 1]:>{cw}}" for j in keep) + "\n",
@@ -170,7 +170,7 @@ class BadCasesView(Widget):
         wrong = len(mispredictions(p.rows))
         summary.update(
             f"dev @ {p.step}: {wrong} of {len(p.rows)} mispredicted, worst first · "
-            "w: label wrong · m: model weak · space: skip"
+            "w: label wrong · m: model weak"
         )
         self._text_width = self._fit_text_width()
         for case in self.cases:
@@ -181,7 +181,7 @@ class BadCasesView(Widget):
         if p.task == "classification":
             labels, matrix = confusion_matrix(p.rows, p.labels)
             confusion.update(
-                confusion_renderable(
+                confusion_grid(
                     labels,
                     matrix,
                     most_confused(p.rows),

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
@@ -439,12 +440,27 @@ class CurvePlot(PlotextPlot, can_focus=True):
             # segments is the other half of the cost, and the compositor then only copies.
             console = self.app.console
             options = console.options.update(width=width, height=canvas)
+            plot_lines = console.render_lines(text, options, pad=True)[:canvas]
+            # The legend rows take the canvas's background (the plot theme's), so the
+            # plot reads as one block.
+            canvas_bg = next(
+                (
+                    s.style.bgcolor
+                    for line in plot_lines
+                    for s in line
+                    if s.style and s.style.bgcolor
+                ),
+                None,
+            )
+            for line in header:
+                line.style = Style(bgcolor=canvas_bg)
+                line.pad_right(max(0, width - line.cell_len))
             lines = [
                 *(
                     console.render_lines(line, options.update(height=1), pad=True)[0]
                     for line in header
                 ),
-                *console.render_lines(text, options, pad=True)[:canvas],
+                *plot_lines,
             ]
             strips = [Strip(line, width).simplify() for line in lines]
         except Exception:  # noqa: BLE001 - a plot that cannot draw must not take the pane
