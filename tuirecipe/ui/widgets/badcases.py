@@ -230,6 +230,9 @@ class BadCasesView(Widget):
         self.call_after_refresh(self._refit)  # once the table has its new size
 
     def _refit(self) -> None:
+        table = self.query_one("#badcases-table", DataTable)
+        if table.size.width <= 0:
+            return  # hidden: fitted when shown (a table refilled while hidden lost widths)
         if self.cases and self._fit_text_width() != self._text_width:
             self._show()
 
