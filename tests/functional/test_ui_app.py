@@ -245,8 +245,9 @@ async def test_runs_pane_lists_runs_of_the_runs_dir(tmp_path):
         await show(pilot, "5", "runs")
         table = app.query_one("#runs-table")
         assert await wait_for(pilot, lambda: table.row_count == 1)
-        row = table.get_row_at(0)
-        assert row[0] == run.id and row[1] == "finished" and row[6] == "tried textcnn"
+        cell = lambda column: str(table.get_cell(run.id, column))  # noqa: E731
+        assert (cell("run"), cell("state"), cell("notes")) == (run.id, "finished", "tried textcnn")
+        assert cell("job") == "train" and cell("mark") == ""
         await pilot.press("enter")  # follow it in Train
         assert await wait_for(pilot, lambda: active(app) == "tab-train")
         header = app.query_one("#header")

@@ -11,6 +11,7 @@ from support.waiting import wait_for
 
 from tuirecipe.config import config_from_dict
 from tuirecipe.ui.app import TuiRecipeApp, make_app
+from tuirecipe.ui.widgets.curves import short_names
 
 pytestmark = pytest.mark.usefixtures("without_data_pane")
 SIZE = (120, 40)
@@ -57,7 +58,7 @@ async def test_compare_two_runs_shows_the_config_diff_and_the_warning(tmp_path, 
         table = await runs_table(pilot, app)
         await pilot.press("space", "space")  # marks both (the cursor moves down)
         assert app.query_one("#runs").marked == [CHILD, PARENT]
-        assert table.get_row_at(0)[-1] == "●"
+        assert table.get_cell(CHILD, "mark") == "●"
         await pilot.press("c")
         from tuirecipe.ui.screens.compare import CompareScreen
 
@@ -72,8 +73,9 @@ async def test_compare_two_runs_shows_the_config_diff_and_the_warning(tmp_path, 
         plot = app.screen.query_one("#compare-loss")
         assert await wait_for(pilot, lambda: len(plot.data.sources) == 2)
         labels = [line[0] for line in plot.data.lines(80)]
-        assert any(CHILD[-12:] in label for label in labels)
-        assert any(PARENT[-12:] in label for label in labels)
+        parent_name, child_name = short_names([PARENT, CHILD])
+        assert any(child_name in label for label in labels)
+        assert any(parent_name in label for label in labels)
         await pilot.press("a")  # every key
         assert await wait_for(pilot, lambda: diff.row_count > 2)
         await pilot.press("escape")

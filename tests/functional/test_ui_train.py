@@ -158,6 +158,7 @@ async def test_predictions_over_evaluations_and_a_bad_case_mark(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         train = await follow_recorded(pilot, app, run)
         train.focus()
+        await pilot.press("N")  # the notes column hidden: room for the last four evaluations
         await pilot.press("e")
         table = app.query_one("#predictions")
         assert await wait_for(pilot, lambda: table.row_count == 8)

@@ -56,6 +56,7 @@ async def open_recorded_run(pilot) -> None:
             and all(
                 p.redraws and p._drawn == p.data.signature(p.size.width, p.size.height)
                 for p in train.plots
+                if p.display  # a short pane hides the learning-rate plot
             )
         ),
         10,
@@ -114,3 +115,51 @@ def test_runs_pane_with_a_recorded_run(snap_compare, recorded):
         await pilot.pause()
 
     assert snap_compare(recorded, run_before=run_before, terminal_size=SIZE)
+
+
+def test_train_pane_80x24(snap_compare, recorded):
+    """Issue 14: at 80x24 the status is two lines and loss and accuracy keep rows."""
+
+    async def run_before(pilot):
+        await open_recorded_run(pilot)
+
+    assert snap_compare(recorded, run_before=run_before, terminal_size=(80, 24))
+
+
+def test_compare_four_runs_80x24(snap_compare, tmp_path, monkeypatch):
+    """Issue 14: the compare screen's plots have rows and their legend sits above them."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.setattr(app_module, "DATA_PANE_MODULE", "tuirecipe.ui.panes._left_out")
+    for n in range(4):
+        write_recorded_run(tmp_path / "runs", f"20231114-22132{n}-lr{n}", lr=0.001 * (n + 1))
+    config = config_from_dict({"name": "demo", "runs_dir": "runs"}, base_dir=".")
+    app = make_app(config, theme="dark", settings_dir=tmp_path / "settings")
+
+    async def run_before(pilot):
+        await pilot.press("5")
+        table = pilot.app.query_one("#runs-table")
+        await wait_for(pilot, lambda: table.row_count == 4 and pilot.app.focused is table, 10)
+        await pilot.press("space", "space", "space", "space", "c")
+        await wait_for(pilot, lambda: pilot.app.screen.query("#compare-loss"), 10)
+        screen = pilot.app.screen
+        await wait_for(
+            pilot,
+            lambda: (
+                screen.query_one("#compare-seed-noise").content != ""
+                and "reading" not in str(screen.query_one("#compare-seed-noise").content)
+                and all(
+                    p._strips and p._drawn == p.data.signature(p.size.width, p.size.height)
+                    for p in screen.query("CurvePlot")
+                )
+            ),
+            20,
+        )
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, run_before=run_before, terminal_size=(80, 24))
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

@@ -26,6 +26,7 @@ from tuirecipe.config import Config
 from tuirecipe.ui.bus import NOTICE_TOPIC, Bus, Command, Message, RunFollower, WorkerClient
 from tuirecipe.ui.commands import ConsoleCommands
 from tuirecipe.ui.header import ConsoleHeader
+from tuirecipe.ui.messages import DataRowRequested
 from tuirecipe.ui.modals import QuitScreen, TextPrompt
 from tuirecipe.ui.panes import consume
 from tuirecipe.ui.panes.checks import ChecksPane
@@ -107,6 +108,7 @@ class TuiRecipeApp(App[int]):
         self.settings_dir = Path(settings_dir) if settings_dir else default_settings_dir()
         self.bus = Bus()
         self.follower = RunFollower(self.bus)
+        self._data_row_wanted: int | None = None  # asked from Train, shown in Data
         self.workers_client = WorkerClient(self.bus, self.follower)
         # What the panes are given: they never reach into the App for these.
         self.services = Services(bus=self.bus, follower=self.follower, jobs=self.workers_client)
@@ -214,6 +216,27 @@ class TuiRecipeApp(App[int]):
         first = next((w for w in target.query("*") if w.focusable), None)
         if first is not None:
             first.focus()
+        if pane == "data":
+            self._open_wanted_data_row()
+
+    @on(DataRowRequested)
+    def show_data_row(self, event: DataRowRequested) -> None:
+        """A bad case or a prediction asked for its row: the Data browser, at that row
+        (once the pane is shown and has taken the keyboard: see _focus_pane)."""
+        self._data_row_wanted = event.row
+        self.action_show_pane("data")
+
+    def _open_wanted_data_row(self) -> None:
+        row, self._data_row_wanted = self._data_row_wanted, None
+        if row is None:
+            return
+        panes = self.query("#data")
+        if panes:  # DataPane, loaded lazily (DATA_PANE_MODULE): not imported here
+            show_row = getattr(panes.first(), "show_row", None)
+            if show_row is not None:
+                show_row(row)
+        else:
+            self.notify("the Data pane is still loading", severity="warning")
 
     def action_focus_tabs(self) -> None:
         self.query_one("#panes", TabbedContent).query_one("ContentTabs").focus()

@@ -164,6 +164,7 @@ class DataPane(Vertical):
         self.last_export: ExportResult | None = None
         self._labels: list[str] = []
         self._search_timer: Timer | None = None
+        self._row_wanted: int | None = None  # show_row before the data was loaded
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -272,6 +273,31 @@ class DataPane(Vertical):
             (Text(lbl), lbl) for lbl in self._labels
         )
         self._show_source()
+        if self._row_wanted is not None:
+            row, self._row_wanted = self._row_wanted, None
+            self.call_after_refresh(self.show_row, row)
+
+    def show_row(self, row: int) -> None:
+        """Open the browser at source row ``row`` (asked from a bad case or a prediction)."""
+        if self.data is None:
+            self._row_wanted = row
+            self.app.notify(f"row {row} is shown once the data has loaded", title="Data")
+            return
+        self.action_show_tab("data-browse-tab")
+        found = self.query_one(DataBrowser).go_to_row(row)
+        if found == "hidden":
+            self.app.notify(
+                f"row {row} is hidden by the filters (label, flag, search): clear them to see it",
+                title="Data",
+                severity="warning",
+            )
+        elif found == "absent":
+            self.app.notify(
+                f"row {row} is not in {self.data.path.name} "
+                "(a separate dev file, or a skipped row)",
+                title="Data",
+                severity="warning",
+            )
 
     def _find_bad_cases(self, data: LoadedDataset) -> tuple[LabelWrongRows, set[int]]:
         """The runs' label-wrong rows for this file, and those that are in its table."""

@@ -14,6 +14,7 @@ import asyncio
 import time
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,6 +23,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Label
 
 from tuirecipe.config import Config
+from tuirecipe.runs.jobs import TUNE_JOBS
 from tuirecipe.runs.listing import RunSummary, list_runs
 from tuirecipe.runs.rundir import RunDir
 from tuirecipe.ui.bus import Message
@@ -29,16 +31,20 @@ from tuirecipe.ui.panes import consume
 from tuirecipe.ui.services import Services
 
 REFRESH_SECONDS = 5.0
+# Marked first: at any width it is on screen (off to the right, runs were compared twice).
+# Job tells check runs and tuning parents from training runs.
 COLUMNS = (
+    ("mark", "Mark"),
     ("run", "Run"),
+    ("job", "Job"),
     ("state", "State"),
     ("started", "Started"),
     ("duration", "Duration"),
     ("step", "Step"),
     ("best", "Best dev"),
     ("notes", "Notes"),
-    ("mark", "Marked"),
 )
+NOTES_CHARS = 50
 
 
 def _when(ts: float | None) -> str:
@@ -140,15 +146,17 @@ class RunsPane(Widget):
         self.runs = runs
         table.clear()
         for r in runs:
+            # Ids, jobs and notes are data: Text cells, so DataTable parses no markup.
             table.add_row(
-                r.id,
+                "●" if r.id in self.marked else "",
+                Text(r.id),
+                Text(r.job),
                 r.state,
                 _when(r.started),
                 _duration(r.duration),
-                str(r.last_step),
+                "-" if r.job in TUNE_JOBS else str(r.last_step),  # a parent trains no steps
                 _best(r.best),
-                r.notes_first_line[:50],
-                "●" if r.id in self.marked else "",
+                Text(r.notes_first_line[:NOTES_CHARS]),
                 key=r.id,
             )
         if keep is not None and keep in {r.id for r in runs}:

@@ -73,6 +73,8 @@ TOPICS = (
 # a small CPU), so several small updates hold the event loop less than one big one.
 DISPLAY_SECONDS = 0.25
 DISPLAY_SLOTS = ("lines", "plot-loss", "lines", ("plot-acc", "plot-lr"))
+SHORT_ROWS = 30  # a pane this short gets the compact layout (an 80x24 terminal has 20)
+NARROW_COLUMNS = 100  # a pane this narrow hides the notes column until N shows it
 
 
 class TrainPane(Widget, can_focus=True):
@@ -88,6 +90,8 @@ class TrainPane(Widget, can_focus=True):
         Binding("e", "show_view('predictions')", "Examples", show=False),
         Binding("b", "show_view('badcases')", "Bad cases", show=False),
         Binding("n", "edit_notes", "Notes"),
+        Binding("N", "toggle_notes", "Notes column"),
+        Binding("z", "zoom_plot", "Zoom plot"),
         Binding("O", "clear_overlays", "Clear overlays", show=False),
     ]
 
@@ -120,6 +124,8 @@ class TrainPane(Widget, can_focus=True):
         self._eval_shown = True
         self._ticks = 0
         self._reading_total = False
+        self.notes_shown: bool | None = None  # None: by the width (see _fit_layout)
+        self.zoomed: str | None = None  # the id of the plot shown alone (z)
 
     def compose(self) -> ComposeResult:
         yield RunControls(id="train-buttons")
@@ -203,8 +209,19 @@ class TrainPane(Widget, can_focus=True):
         )
 
     def on_resize(self) -> None:
-        # Short terminals: the loss curve only, so it stays readable.
-        self.set_class(self.size.height < 30, "-short")
+        self._fit_layout()
+
+    def _fit_layout(self) -> None:
+        """Fit the room there is. Short (under SHORT_ROWS rows): the status in two lines,
+        no buttons (their keys are in the footer), loss beside accuracy. Narrow (under
+        NARROW_COLUMNS): the notes column hidden until N shows it."""
+        short = self.size.height < SHORT_ROWS
+        self.set_class(short, "-short")
+        self.status.set_compact(short)
+        notes = self.notes_shown
+        if notes is None:
+            notes = self.size.width >= NARROW_COLUMNS
+        self.set_class(not notes, "-no-notes")
 
     # -- commands ------------------------------------------------------------------------
     def action_start_run(self) -> None:
@@ -273,7 +290,34 @@ class TrainPane(Widget, can_focus=True):
             self.query_one("#predictions").focus()
 
     def action_edit_notes(self) -> None:
+        if self.has_class("-no-notes"):
+            self.notes_shown = True
+            self._fit_layout()
         self.query_one("#run-notes-editor").focus()
+
+    def action_toggle_notes(self) -> None:
+        """Show or hide the run-notes column (hidden by default on a narrow terminal)."""
+        self.notes_shown = self.has_class("-no-notes")
+        self._fit_layout()
+        if not self.notes_shown and self.app.focused is not None:
+            if self.query_one(RunNotes) in self.app.focused.ancestors_with_self:
+                self.focus()
+
+    def action_zoom_plot(self) -> None:
+        """Show the focused plot (else the loss plot) alone over the whole pane; again:
+        back to every plot."""
+        if self.zoomed is not None:
+            self.curves.plot(self.zoomed).remove_class("-zoomed")
+            self.zoomed = None
+            self.remove_class("-zoom")
+            return
+        focused = self.app.focused
+        plot = focused if isinstance(focused, CurvePlot) and self in focused.ancestors else None
+        plot = plot or self.curves.plot("plot-loss")
+        self.action_show_view("curves")
+        self.zoomed = plot.id
+        plot.add_class("-zoomed")
+        self.add_class("-zoom")
 
     @on(RunNotes.Left)
     def notes_left(self) -> None:

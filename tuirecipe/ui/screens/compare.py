@@ -23,7 +23,7 @@ from tuirecipe.runs.compare import KeyRow, compare_configs, compare_warnings
 from tuirecipe.runs.curves import RunHistory
 from tuirecipe.runs.rundir import RunDir
 from tuirecipe.ui.themes import theme_style
-from tuirecipe.ui.widgets.curves import CurvePlot
+from tuirecipe.ui.widgets.curves import CurvePlot, short_names
 
 
 def _value(value: object) -> str:
@@ -49,8 +49,10 @@ class CompareScreen(Screen[None]):
         with Vertical(id="compare"):
             yield Label("Comparing " + ", ".join(r.id for r in self.runs), id="compare-title")
             yield Vertical(id="compare-warnings")
-            with Horizontal(id="compare-body"):
-                with Vertical(id="compare-curves"):
+            # The plots side by side over the whole width, the config diff below them:
+            # at 80x24 each plot keeps rows enough to read.
+            with Vertical(id="compare-body"):
+                with Horizontal(id="compare-curves"):
                     yield CurvePlot("loss", id="compare-loss")
                     yield CurvePlot("acc", id="compare-acc")
                 yield DataTable(id="compare-diff", cursor_type="row", zebra_stripes=True)
@@ -93,7 +95,8 @@ class CompareScreen(Screen[None]):
     @work(group="compare-load")
     async def load_histories(self) -> None:
         histories = await asyncio.to_thread(_read_histories, self.runs)
-        sources = [(run.id[-12:], h) for run, h in zip(self.runs, histories)]
+        names = short_names([run.id for run in self.runs])
+        sources = list(zip(names, histories, strict=True))
         regression = all(not len(h.acc) and "mae" in h.dev for h in histories)
         for plot in self.query(CurvePlot):
             plot.data.label_first = True  # every run's lines carry its name
@@ -105,8 +108,9 @@ class CompareScreen(Screen[None]):
         table = self.query_one("#compare-diff", DataTable)
         table.clear(columns=True)
         table.add_column("key", key="key")
-        for run in self.runs:
-            table.add_column(run.id[-16:], key=run.id)
+        names = short_names([run.id for run in self.runs], longest=24)
+        for run, name in zip(self.runs, names, strict=True):
+            table.add_column(name, key=run.id)
         highlight = theme_style(self.app.theme_variables, "warning", bold=True)
         rows = sorted(self.rows, key=lambda r: (not r.changed, r.key))
         changed = 0

@@ -3,8 +3,10 @@
 Reads the run's ``dev_predictions.json`` (see :mod:`tuirecipe.runs.badcases`) whenever it
 changes (a cheap ``stat`` every two seconds). ``w`` marks the highlighted case "label
 wrong", ``m`` "model weak", space "skipped"; each mark is written to the run directory at
-once, and the label-wrong ones to ``label_wrong.csv``. Beside the list: the confusion
-matrix and the most-confused pairs.
+once, and the label-wrong ones to ``label_wrong.csv``. Enter opens the case's row in the
+Data browser. Under the list: the highlighted case's whole text, wrapped (its tokens
+highlighted when the record holds their saliency). Beside it: the confusion matrix of
+every label (it scrolls when they do not fit) and the most-confused pairs.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from typing import Any
 
 from rich.style import Style
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.widget import Widget
 from textual.widgets import DataTable, Label, Static
 
@@ -31,35 +33,40 @@ from tuirecipe.runs.badcases import (
     mispredictions,
     most_confused,
 )
+from tuirecipe.ui.messages import DataRowRequested
 from tuirecipe.ui.themes import theme_style
+from tuirecipe.ui.widgets.case_text import cell_text, highlighted_tokens, saliency_tokens
 
 POLL_SECONDS = 2.0
 MAX_CASES = 500  # shown; the file may hold more
-MAX_MATRIX_LABELS = 6  # what fits the 34-column side panel
-MARK_NAMES = {"label_wrong": "label wrong", "model_weak": "model weak", "skipped": "skipped"}
+CASE_COLUMNS = ("row", "loss", "gold", "pred", "prob", "mark", "text")
+MIN_TEXT_WIDTH = 12
+# Short, so the text column keeps the width (the summary line spells the keys out).
+MARK_NAMES = {"label_wrong": "wrong", "model_weak": "weak", "skipped": "skip"}
 
 
-def confusion_renderable(
+def confusion_grid(
     labels: list[str],
     matrix: list[list[int]],
     pairs: list[tuple[str, str, int]],
     highlight: Style | str,
 ) -> Text:
     """The matrix (gold rows, predicted columns) and the most-confused pairs under it."""
-    totals = [sum(row) for row in matrix]
-    keep = sorted(sorted(range(len(labels)), key=lambda i: -totals[i])[:MAX_MATRIX_LABELS])
-    cw = 6 if len(keep) <= 4 else 4  # cell width
-    out = Text()
+    keep = range(len(labels))  # every label: the panel scrolls when they do not fit
+    cw = max(4, min(8, max((len(label) for label in labels), default=3) + 1))  # cell width
+    name_width = max(5, min(12, max((len(label) for label in labels), default=5))) + 1
+    out = Text(no_wrap=True)  # a grid: the panel scrolls sideways rather than wrap it
     out.append("confusion (gold ↓ · pred →)\n", style="italic")
-    out.append(" " * 9 + "".join(f"{labels[j][: cw - 1]:>{cw}}" for j in keep) + "\n", style="bold")
+    out.append(
+        " " * name_width + "".join(f"{labels[j][: cw - 1]:>{cw}}" for j in keep) + "\n",
+        style="bold",
+    )
     for i in keep:
-        out.append(f"{labels[i][:8]:<9}")
+        out.append(f"{labels[i][: name_width - 1]:<{name_width}}")
         for j in keep:
             style = "bold" if i == j else (highlight if matrix[i][j] else "")
             out.append(f"{matrix[i][j]:>{cw}}", style=style)
         out.append("\n")
-    if len(labels) > len(keep):
-        out.append(f"{len(keep)} of {len(labels)} labels (most frequent)\n", style="dim")
     out.append("\nmost confused (gold → pred):\n", style="bold")
     for gold, pred, count in pairs:
         out.append(f"  {gold} → {pred}: {count}\n")
@@ -73,6 +80,7 @@ class BadCasesView(Widget):
         Binding("w", "mark('label_wrong')", "Label wrong"),
         Binding("m", "mark('model_weak')", "Model weak"),
         Binding("space", "mark('skipped')", "Skip"),
+        Binding("enter", "open_in_data", "Open in Data", show=False),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -82,15 +90,21 @@ class BadCasesView(Widget):
         self.cases: list[dict[str, Any]] = []
         self.marks: BadCaseMarks | None = None
         self._mtime: float | None = None
+        self._text_width = MIN_TEXT_WIDTH
 
     def compose(self) -> ComposeResult:
         yield Label("No evaluation yet.", id="badcases-summary")
-        with Horizontal(id="badcases-body"):
+        # The list over the whole width (its text column gets what the others leave);
+        # under it the highlighted case's whole text beside the confusion matrix.
+        with Vertical(id="badcases-body"):
             table: DataTable = DataTable(id="badcases-table", cursor_type="row", zebra_stripes=True)
-            for key in ("row", "loss", "gold", "pred", "prob", "mark", "text"):
+            for key in CASE_COLUMNS:
                 table.add_column(key, key=key)
             yield table
-            yield Static("", id="badcases-confusion")
+            with Horizontal(id="badcases-bottom"):
+                yield Static("", id="badcases-text", markup=False)
+                with ScrollableContainer(id="badcases-confusion-box"):
+                    yield Static("", id="badcases-confusion")
 
     def on_mount(self) -> None:
         self.set_interval(POLL_SECONDS, self.reload_if_changed)
@@ -151,21 +165,23 @@ class BadCasesView(Widget):
                 else "No run followed."
             )
             confusion.update("")
+            self._show_case_text()
             return
         wrong = len(mispredictions(p.rows))
         summary.update(
-            f"dev @ step {p.step}: {wrong} of {len(p.rows)} mispredicted, worst "
-            "first · w: label wrong · m: model weak · space: skip · marks saved "
-            "in the run dir"
+            f"dev @ {p.step}: {wrong} of {len(p.rows)} mispredicted, worst first · "
+            "w: label wrong · m: model weak"
         )
+        self._text_width = self._fit_text_width()
         for case in self.cases:
             table.add_row(*self._cells(case), key=str(case["row"]))
         if table.row_count:
             table.move_cursor(row=min(keep, table.row_count - 1))
+        self._show_case_text()
         if p.task == "classification":
             labels, matrix = confusion_matrix(p.rows, p.labels)
             confusion.update(
-                confusion_renderable(
+                confusion_grid(
                     labels,
                     matrix,
                     most_confused(p.rows),
@@ -178,16 +194,90 @@ class BadCasesView(Widget):
     def _cells(self, case: dict[str, Any]) -> list[Any]:
         mark = self.marks.get(case["row"]) if self.marks else None
         prob = case.get("prob")
-        text = str(case.get("text", "")).replace("\n", " ")
+        # Labels and texts come from the data: Text cells, so DataTable parses no markup.
         return [
             str(case["row"]),
             f"{float(case.get('loss') or 0):.3f}",
-            str(case.get("gold")),
-            str(case.get("pred")),
+            Text(str(case.get("gold"))),
+            Text(str(case.get("pred"))),
             f"{prob:.2f}" if isinstance(prob, (int, float)) else "-",
             MARK_NAMES.get(mark or "", ""),
-            text[:80],
+            cell_text(case.get("text", ""), self._text_width),
         ]
+
+    def _fit_text_width(self) -> int:
+        """The text column gets what the other columns leave of the table's width."""
+        table = self.query_one("#badcases-table", DataTable)
+        others = 0
+        for key in CASE_COLUMNS[:-1]:
+            cells = [str(c) for c in (self._cells_of(case)[key] for case in self.cases)]
+            others += max([len(key), *(len(c) for c in cells)])
+        padding = 2 * table.cell_padding * len(CASE_COLUMNS)
+        return max(MIN_TEXT_WIDTH, table.size.width - others - padding - 2)
+
+    def _cells_of(self, case: dict[str, Any]) -> dict[str, Any]:
+        prob = case.get("prob")
+        return {
+            "row": case["row"],
+            "loss": f"{float(case.get('loss') or 0):.3f}",
+            "gold": case.get("gold"),
+            "pred": case.get("pred"),
+            "prob": f"{prob:.2f}" if isinstance(prob, (int, float)) else "-",
+            "mark": max(MARK_NAMES.values(), key=len),  # room for any mark, set or not
+        }
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._refit)  # once the table has its new size
+
+    def _refit(self) -> None:
+        table = self.query_one("#badcases-table", DataTable)
+        if table.size.width <= 0:
+            return  # hidden: fitted when shown (a table refilled while hidden lost widths)
+        if self.cases and self._fit_text_width() != self._text_width:
+            self._show()
+
+    @on(DataTable.RowHighlighted, "#badcases-table")
+    def case_highlighted(self) -> None:
+        self._show_case_text()
+
+    def _show_case_text(self) -> None:
+        """The highlighted case whole: labels, then its text wrapped, then its tokens by
+        saliency when the record has them."""
+        box = self.query_one("#badcases-text", Static)
+        table = self.query_one("#badcases-table", DataTable)
+        if not self.cases or not table.row_count:
+            box.update("")
+            return
+        case = self.cases[min(table.cursor_row, len(self.cases) - 1)]
+        variables = self.app.theme_variables
+        out = Text()
+        out.append(f"row {case['row']} · gold ", style="bold")
+        out.append(str(case.get("gold")))
+        out.append(" · pred ", style="bold")
+        out.append(str(case.get("pred")), style=theme_style(variables, "error"))
+        out.append(" · enter: open in Data\n", style="dim")
+        out.append(str(case.get("text", "")))
+        tokens = saliency_tokens(case)
+        if tokens:
+            out.append("\nsaliency: ", style="bold")
+            out.append_text(
+                highlighted_tokens(
+                    tokens, theme_style(variables, "error"), theme_style(variables, "success")
+                )
+            )
+        box.update(out)
+
+    def action_open_in_data(self) -> None:
+        table = self.query_one("#badcases-table", DataTable)
+        if not self.cases or not table.row_count:
+            return
+        case = self.cases[min(table.cursor_row, len(self.cases) - 1)]
+        self.post_message(DataRowRequested(int(case["row"])))
+
+    @on(DataTable.RowSelected, "#badcases-table")
+    def case_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_in_data()
 
     def action_mark(self, mark: str) -> None:
         table = self.query_one("#badcases-table", DataTable)

@@ -274,6 +274,24 @@ class DataBrowser(ScrollView, can_focus=True):
         pos = self.current_position
         return None if pos is None else int(self.frame["row"].iat[pos])
 
+    def go_to_row(self, row: int) -> str:
+        """Put the cursor on source row ``row``: "shown", or why not: "hidden" (the
+        filters leave it out) or "absent" (not in this table)."""
+        hits = np.flatnonzero(self.frame["row"].to_numpy() == int(row))
+        if not len(hits):
+            return "absent"
+        where = np.flatnonzero(self.positions == hits[0])
+        if not len(where):
+            return "hidden"
+        self.cursor = int(where[0])
+        # Shown from another pane, this browser may not have its size yet: scroll once it
+        # has, with the row in the middle of the page.
+        self.call_after_refresh(self._centre_cursor)
+        return "shown"
+
+    def _centre_cursor(self) -> None:
+        self.scroll_to(y=max(0, self.cursor - self._page // 2), animate=False)
+
     def flags_of(self, position: int) -> list[str]:
         if self.flags is None:
             return []

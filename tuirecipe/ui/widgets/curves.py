@@ -19,17 +19,19 @@ Drawing cost does not grow with run length (DESIGN.md §6). Per line:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
+from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 from tuirecipe.runs.curves import RunHistory, Series, envelope
 from tuirecipe.stats import EMA_START, EmaState, ema_extend
+from tuirecipe.ui.widgets.axes import x_axis, y_axis
 
 X_AXES = ("step", "epoch", "time")
 LOD_BLOCK = 256
@@ -38,7 +40,12 @@ SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
 # The followed run's lines: train cyan, dev orange. Each overlaid run gets one colour for
 # its train and dev lines (told apart by marker).
 FIRST_COLORS = ("cyan", "orange")
-SOURCE_COLORS = ("magenta", "green", "red", "blue", "yellow")
+SOURCE_COLORS = ("magenta", "green", "red", "blue", "orange+")
+# The same colours for the legend, which Rich draws: plotext's "orange" is ANSI colour 3
+# (Rich's yellow) and "orange+" colour 11.
+RICH_COLORS = {"orange": "yellow", "orange+": "bright_yellow"}
+LEGEND_MARKS = {"braille": "⣀⣀", "hd": "▄▄"}
+SWATCH = "██"  # a run's colour in the legend
 
 
 @dataclass
@@ -116,6 +123,17 @@ class LineCache:
         self.lod_upto = end
 
 
+def short_names(run_ids: list[str], longest: int = 16) -> list[str]:
+    """Names that tell runs apart in a legend: the ids without the part they share at the
+    start (cut at a ``-``), at most ``longest`` characters (the end kept)."""
+    if len(run_ids) < 2:
+        return [run_id[-longest:] for run_id in run_ids]
+    shared = os.path.commonprefix(run_ids)
+    cut = shared.rfind("-") + 1
+    names = [run_id[cut:] or run_id for run_id in run_ids]
+    return [name[-longest:] for name in names]
+
+
 def map_x(history: RunHistory, steps: np.ndarray, axis: str) -> np.ndarray:
     """Steps to the chosen x axis: steps, epochs, or seconds of training."""
     if axis == "epoch" and len(history.step_epoch):
@@ -172,6 +190,9 @@ class CurveData:
         self.settings = CurveSettings()
         self.label_first = False  # name the first source's lines too (when comparing)
         self._caches: dict[tuple[int, str, float], LineCache] = {}
+        self._drawn_lines: list[tuple[str, np.ndarray, np.ndarray, str, str]] = []
+        self.header: list[Text] = []  # the title and legend lines of the last draw
+        self._legend_keys: list[tuple[str, str | None, str]] = []  # (mark, colour, text)
 
     def signature(self, width: int, height: int) -> tuple:
         lengths = []
@@ -192,6 +213,11 @@ class CurveData:
         """(label, x, y, colour, marker) per drawn line, each at most 2 points per column."""
         out = []
         alive = set()
+        # The followed run's lines are keyed one by one (colour and marker); any other run
+        # (every run when comparing) has one colour for its lines, told apart by marker,
+        # so it is keyed once by name and the markers once for all: four runs still fit.
+        keys: list[tuple[str, str | None, str]] = []
+        per_run_keys: list[tuple[str, str | None, str]] = []
         for n, (name, history) in enumerate(self.sources):
             for k, spec in enumerate(METRIC_LINES[self.metric][1]):
                 series = spec.pick(history)
@@ -220,24 +246,93 @@ class CurveData:
                     continue
                 label = f"{name} {spec.label}" if name and (n or self.label_first) else spec.label
                 out.append((label, x, y, color, spec.marker))
+                if n == 0 and not self.label_first:
+                    keys.append((LEGEND_MARKS.get(spec.marker, "━━"), color, spec.label))
+                elif (SWATCH, color, name) not in per_run_keys:
+                    per_run_keys.append((SWATCH, color, name))
         for key in set(self._caches) - alive:  # settings changed, or a source went
             del self._caches[key]
+        if self.label_first and per_run_keys:
+            drawn = {marker for *_, marker in out}
+            keys = [
+                (LEGEND_MARKS.get(spec.marker, "━━"), None, spec.label)
+                for spec in METRIC_LINES[self.metric][1]
+                if spec.marker in drawn
+            ]
+        self._legend_keys = keys + per_run_keys
         return out
 
-    def draw(self, plt, width: int, height: int) -> None:
-        """Rebuild ``plt``'s data for a ``width`` x ``height`` plot (not its rendering)."""
-        plt.clear_data()
+    def title(self) -> str:
+        """The metric's name (the smoothing is on the settings line above the plots)."""
         title, _ = METRIC_LINES[self.metric]
-        if self.metric in ("loss", "acc") and self.settings.smoothing and self.sources:
-            title += f" (smoothing {self.settings.smoothing:g})"
-        plt.title(title)
-        plt.xlabel({"step": "step", "epoch": "epoch", "time": "seconds"}[self.settings.x_axis])
-        plt.yscale("log" if self.settings.log_y else "linear")
-        for label, x, y, color, marker in self.lines(max(10, width - 10)):
-            plt.plot(x.tolist(), y.tolist(), label=label, color=color, marker=marker)
+        return title + " (log y)" if self.settings.log_y else title
+
+    def legend(self, width: int) -> list[Text]:
+        """The title and one key per line (colour and marker), wrapped to ``width``: drawn
+        above the plot, so a legend never covers data, however many runs are compared."""
+        if width <= 0:
+            return []
+        entries = [Text(self.title(), style="bold")]
+        for mark, color, text in self._legend_keys:
+            entry = Text(mark, style=RICH_COLORS.get(color, color) if color else "")
+            entry.append(" ")
+            entry.append(text)  # run ids are data: appended as plain text, never markup
+            entries.append(entry)
+        lines: list[Text] = []
+        line = Text()
+        for entry in entries:
+            if line.cell_len and line.cell_len + 2 + entry.cell_len > width:
+                lines.append(line)
+                line = Text()
+            if line.cell_len:
+                line.append("  ")
+            line.append_text(entry)
+        lines.append(line)
+        for wrapped in lines:
+            wrapped.truncate(width, overflow="ellipsis")
+        return lines
+
+    def draw(self, plt, width: int, height: int) -> int:
+        """Rebuild ``plt``'s data for a ``width`` x ``height`` plot (not its rendering) and
+        return the canvas's height: the legend (:attr:`header`) takes the rows above it.
+        Nothing is drawn inside but the lines: limits and ticks are chosen by
+        :mod:`~tuirecipe.ui.widgets.axes`, and on a log axis log10 of the values is drawn
+        linearly, so ticks increase upwards whatever the data."""
+        plt.clear_data()
+        plt.xaxes(True, False)  # no top or right frame: a row and a column more for data
+        plt.yaxes(True, False)
+        self._drawn_lines = self.lines(max(10, width - 10))
+        self.header = self.legend(width)[: max(0, height - 4)]
+        height -= len(self.header)
+        plotted = []
+        for _, x, y, color, marker in self._drawn_lines:
+            if self.settings.log_y:
+                y = np.log10(y)
+            plotted.append((x, y, color, marker))
+        finite_x = [x[np.isfinite(x)] for x, *_ in plotted]
+        finite_y = [y[np.isfinite(y)] for _, y, *_ in plotted]
+        finite_x = [v for v in finite_x if len(v)]
+        finite_y = [v for v in finite_y if len(v)]
+        if not finite_x or not finite_y:
+            return height
+        x_low = float(min(v.min() for v in finite_x))
+        x_high = float(max(v.max() for v in finite_x))
+        y_low = float(min(v.min() for v in finite_y))
+        y_high = float(max(v.max() for v in finite_y))
+        y_ax = y_axis(y_low, y_high, max(1, height - 2), log=self.settings.log_y)
+        label_width = max(len(label) for label in y_ax.labels) if y_ax.labels else 1
+        columns = max(4, width - label_width - 3)
+        x_ax = x_axis(x_low, x_high, columns, self.settings.x_axis != "epoch")
+        plt.xlim(x_ax.low, x_ax.high)
+        plt.ylim(y_ax.low, y_ax.high)
+        plt.xticks(list(x_ax.ticks), list(x_ax.labels))
+        plt.yticks(list(y_ax.ticks), [label.rjust(label_width) for label in y_ax.labels])
+        for xs, ys, color, marker in plotted:
+            plt.plot(xs.tolist(), ys.tolist(), color=color, marker=marker)
+        return height
 
 
-class CurvePlot(PlotextPlot):
+class CurvePlot(PlotextPlot, can_focus=True):
     """A plot of one metric (``loss``, ``acc``, ``mae``, ``lr``) of one or more runs."""
 
     def __init__(self, metric: str, interval: float | None = REDRAW_SECONDS, **kwargs) -> None:
@@ -318,35 +413,67 @@ class CurvePlot(PlotextPlot):
         # Lines and their envelopes are cheap numpy work: done here, where the history
         # grows. plotext's build (25-50 ms for one plot on a small CPU) and the ANSI parse
         # run in a thread, so the event loop is never held for a whole plot.
-        self.data.draw(self.plt, width, height)
+        canvas = self.data.draw(self.plt, width, height)
+        header = list(self.data.header)
         self._building = True
         urgent, self._urgent = self._urgent, False
         self._built_theme = theme
         self.run_worker(
-            lambda: self._build(signature, width, height, urgent),
+            lambda: self._build(signature, width, canvas, header, urgent),
             thread=True,
             group="curve-build",
             exit_on_error=False,
         )
 
-    def _build(self, signature: tuple, width: int, height: int, urgent: bool) -> None:
+    def _build(
+        self, signature: tuple, width: int, canvas: int, header: list[Text], urgent: bool
+    ) -> None:
         try:
-            # PlotextPlot's own render: sizes the figure to the widget, applies the plot
-            # theme that follows the app's, and builds the text. Only the widget calls it
-            # (painting goes through render_line below), here off the event loop.
-            text = cast(Text, self.render())  # PlotextPlot.render returns a rich Text
+            # PlotextPlot.render's work, for the canvas below the legend: size the figure,
+            # apply the plot theme that follows the app's, build the text. Here, off the
+            # event loop (painting goes through render_line below).
+            self.plt.plotsize(width, canvas)
+            self.plt._set_size(width, canvas)  # as PlotextPlot.render (textual-plotext#5)
+            self.plt.theme(self._get_plotext_theme_name(self.app.theme))
+            text = Text.from_ansi(self.plt.build())
             # Cut into lines here too: turning a plot's thousands of coloured cells into
             # segments is the other half of the cost, and the compositor then only copies.
             console = self.app.console
-            options = console.options.update(width=width, height=height)
-            lines = console.render_lines(text, options, pad=True)
-            strips = [Strip(line, width).simplify() for line in lines[:height]]
+            options = console.options.update(width=width, height=canvas)
+            plot_lines = console.render_lines(text, options, pad=True)[:canvas]
+            # The legend rows take the canvas's background (the plot theme's), so the
+            # plot reads as one block.
+            canvas_bg = next(
+                (
+                    s.style.bgcolor
+                    for line in plot_lines
+                    for s in line
+                    if s.style and s.style.bgcolor
+                ),
+                None,
+            )
+            for line in header:
+                line.style = Style(bgcolor=canvas_bg)
+                line.pad_right(max(0, width - line.cell_len))
+            lines = [
+                *(
+                    console.render_lines(line, options.update(height=1), pad=True)[0]
+                    for line in header
+                ),
+                *plot_lines,
+            ]
+            strips = [Strip(line, width).simplify() for line in lines]
         except Exception:  # noqa: BLE001 - a plot that cannot draw must not take the pane
             strips = []
         try:
             self.app.call_from_thread(self._show, signature, strips, urgent)
         except RuntimeError:  # the app closed while this was building
             pass
+
+    def data_rows(self) -> int:
+        """Rows of the data area on screen (between the legend and the x axis): the lines
+        that carry the y axis."""
+        return sum(1 for strip in self._strips if "┤" in strip.text or "│" in strip.text)
 
     def _theme_key(self) -> tuple[str, str]:
         """What decides the plot's colours: its ``theme`` ("auto" follows the app's)."""

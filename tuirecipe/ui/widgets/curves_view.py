@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Grid, Vertical
 from textual.widgets import Label
 
 from tuirecipe.runs.curves import RunHistory
@@ -26,7 +26,7 @@ def is_regression(history: RunHistory) -> bool:
 
 
 class CurvesView(Vertical):
-    """Settings line, loss plot, and the accuracy and learning-rate plots side by side."""
+    """Settings line, then the loss, accuracy (or MAE) and learning-rate plots."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -34,9 +34,13 @@ class CurvesView(Vertical):
         self.overlay_ids: list[str] = []
 
     def compose(self) -> ComposeResult:
+        # A grid, so the stylesheet decides the arrangement by the room there is: loss
+        # across the top and accuracy beside learning rate below it on a tall pane; loss
+        # beside accuracy (learning rate hidden, its value is in the status line) on a
+        # short one; one plot alone when zoomed.
         yield Label(self.settings_text(), id="curve-settings")
-        yield CurvePlot("loss", interval=None, id="plot-loss")
-        with Horizontal(id="train-small-plots"):
+        with Grid(id="curves-grid"):
+            yield CurvePlot("loss", interval=None, id="plot-loss")
             yield CurvePlot("acc", interval=None, id="plot-acc")
             yield CurvePlot("lr", interval=None, id="plot-lr")
 
@@ -54,7 +58,7 @@ class CurvesView(Vertical):
         )
         return (
             f"smoothing {s.smoothing:g} ([ ]) · y {'log' if s.log_y else 'linear'} (l)"
-            f" · x {s.x_axis} (a){overlays}"
+            f" · x {s.x_axis} (a) · z: zoom{overlays}"
         )
 
     def show(self, history: RunHistory, overlays: Mapping[str, RunHistory]) -> None:

@@ -55,9 +55,11 @@ def clock(seconds: float) -> str:
     )
 
 
-def rate_text(last: Any, history: RunHistory, total_steps: int | None, state: str) -> str:
+def rate_text(
+    last: Any, history: RunHistory, total_steps: int | None, state: str, short: bool = False
+) -> str:
     """Steps per second over the last RATE_WINDOW steps, time elapsed and, while the run
-    trains, the time left."""
+    trains, the time left. ``short``: the time left while it trains, else the elapsed."""
     times = history.step_time
     if len(times) < 2:
         return ""
@@ -67,19 +69,43 @@ def rate_text(last: Any, history: RunHistory, total_steps: int | None, state: st
     if seconds <= 0 or steps <= 0:
         return ""
     rate = steps / seconds
-    text = f"{rate:.1f} steps/s · {clock(last.elapsed)} elapsed"
+    eta = ""
     if total_steps and state in ("running", "paused") and last.step < total_steps:
-        text += f" · ETA {clock((total_steps - last.step) / rate)}"
-    return text
+        eta = f"ETA {clock((total_steps - last.step) / rate)}"
+    if short:
+        return f"{rate:.1f} steps/s · " + (eta or f"{clock(last.elapsed)} elapsed")
+    text = f"{rate:.1f} steps/s · {clock(last.elapsed)} elapsed"
+    return f"{text} · {eta}" if eta else text
+
+
+def short_step_text(last: Any, total_steps: int | None) -> str:
+    """The step line of the compact status: step, loss and accuracy."""
+    total = f"/{total_steps}" if total_steps else ""
+    acc = f" · acc {last.acc:.3f}" if last.acc is not None else ""
+    return f"step {last.step}{total} · loss {last.loss:.3f}{acc}"
 
 
 class RunStatus(Vertical):
-    """Config, run, progress, step, evaluation and message lines, top to bottom."""
+    """Config, run, progress, step, evaluation and message lines, top to bottom.
+
+    ``compact`` (a short terminal): two lines only — the progress bar with the step, its
+    metrics and the rate; then the last evaluation and the latest message. The run's id is
+    in the console's header, the config in the start dialog."""
 
     def __init__(self, config: Config, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config = config
         self.total_steps: int | None = None
+        self.compact = False
+        self.following = False  # a run is followed (else the idle text is shown)
+        self._step = ""  # the full-size lines' texts, kept to switch between sizes
+        self._short_step = ""
+        self._rate = ""
+        self._short_rate = ""
+        self._lr = ""
+        self._eval = ""
+        self._message = ""
+        self._texts: dict[str, str] = {}  # what each one-line label shows
 
     def compose(self) -> ComposeResult:
         # Plain text, never markup: paths, run ids, the typed motivation, error messages
@@ -103,6 +129,9 @@ class RunStatus(Vertical):
         While a one-line label stays shown its size is fixed (one line, full width), so
         updating it needs no layout pass of the whole screen.
         """
+        if self._texts.get(part) == text:
+            return  # unchanged: no repaint
+        self._texts[part] = text
         label = self.query_one(part, Label)
         shown = bool(text)
         if label.display == shown and part in ONE_LINE_LABELS:
@@ -111,16 +140,50 @@ class RunStatus(Vertical):
             label.update(text)
             label.display = shown
 
+    def set_compact(self, compact: bool) -> None:
+        """Two lines (a short terminal) or the full block."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        self._relayout()
+
+    def _relayout(self) -> None:
+        compact = self.compact
+        self.query_one("#train-config", Label).display = not compact
+        self.query_one("#train-run", Label).display = not (compact and self.following)
+        self._show_lines()
+
+    def _show_lines(self) -> None:
+        if self.compact:
+            self.line(
+                "#train-rate", " · ".join(t for t in (self._short_step, self._short_rate) if t)
+            )
+            self.line("#train-step", "")
+            # The learning-rate plot is hidden on a short pane: its value leads line two.
+            self.line(
+                "#train-eval", " · ".join(t for t in (self._lr, self._eval, self._message) if t)
+            )
+            self.line("#train-message", "")
+        else:
+            self.line("#train-rate", self._rate)
+            self.line("#train-step", self._step)
+            self.line("#train-eval", self._eval)
+            self.line("#train-message", self._message)
+
     def show_run(self, run_id: str, motivation: str = "") -> None:
         """A new run is followed: its name (and why it was started); the rest cleared."""
         why = f" · why: {motivation}" if motivation else ""
         self.query_one("#train-run", Label).update(f"Run {run_id}{why}")
+        if not self.following:
+            self.following = True
+            self._relayout()
 
     def reset(self, run_id: str) -> None:
         self.total_steps = None
         self.query_one("#train-progress", RunProgress).update(total=None, progress=0)
-        for part in ("#train-step", "#train-eval", "#train-message", "#train-rate"):
-            self.line(part, "")
+        self._step = self._short_step = self._rate = self._short_rate = ""
+        self._lr = self._eval = self._message = ""
+        self._show_lines()
         self.show_run(run_id)
 
     def set_total(self, total_steps: int | None) -> None:
@@ -132,15 +195,18 @@ class RunStatus(Vertical):
         self.query_one("#train-progress", RunProgress).update(progress=last.step)
         total = f"/{self.total_steps}" if self.total_steps else ""
         acc = f" · acc {last.acc:.3f}" if last.acc is not None else ""
-        self.line(
-            "#train-step",
+        self._step = (
             f"step {last.step}{total} · epoch {last.epoch:.2f} · loss {last.loss:.4f}{acc}"
-            f" · lr {last.lr:.2g}",
+            f" · lr {last.lr:.2g}"
         )
+        self._short_step = short_step_text(last, self.total_steps)
+        self._lr = f"lr {last.lr:.2g}"
         self.show_rate(last, history, state)
 
     def show_rate(self, last: Any, history: RunHistory, state: str) -> None:
-        self.line("#train-rate", rate_text(last, history, self.total_steps, state))
+        self._rate = rate_text(last, history, self.total_steps, state)
+        self._short_rate = rate_text(last, history, self.total_steps, state, short=True)
+        self._show_lines()
 
     def show_eval(self, event: Any) -> None:
         parts = [
@@ -149,10 +215,12 @@ class RunStatus(Vertical):
             if isinstance(v, (int, float))
         ]
         n = f" (n={event.n})" if event.n else ""
-        self.line("#train-eval", f"{event.split} @ step {event.step}: " + " · ".join(parts) + n)
+        self._eval = f"{event.split} @ step {event.step}: " + " · ".join(parts) + n
+        self._show_lines()
 
     def show_message(self, text: str) -> None:
-        self.line("#train-message", text)
+        self._message = text
+        self._show_lines()
 
     def show_finished(self) -> None:
         """The run finished: the bar full."""
