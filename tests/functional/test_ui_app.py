@@ -246,7 +246,7 @@ async def test_runs_pane_lists_runs_of_the_runs_dir(tmp_path):
         table = app.query_one("#runs-table")
         assert await wait_for(pilot, lambda: table.row_count == 1)
         row = table.get_row_at(0)
-        assert row[0] == run.id and row[1] == "finished" and row[6] == "tried textcnn"
+        assert [str(row[i]) for i in (0, 1, 6)] == [run.id, "finished", "tried textcnn"]
         await pilot.press("enter")  # follow it in Train
         assert await wait_for(pilot, lambda: active(app) == "tab-train")
         header = app.query_one("#header")

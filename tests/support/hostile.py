@@ -62,9 +62,10 @@ ALL = (*MARKUP_LIKE, ANSI, EMOJI, RTL, LONG)
 LABELS = ["[b]pos[/b]", "neg [/]", f"[CLS] meh {ESC}[7m"]
 MOTIVATION = f"try [b]this[/b] [/] because [CLS] {ESC}[31m [@click=quit]x[/]"
 NOTES = (
-    f"# notes [/] [b]bold?[/b]\n{TOKENS}\n{CLICK}\n{VARIABLE}\n{EMOJI}\n{RTL}\nplain last line\n"
+    "# notes [/] [b]bold?[/b]\n"
+    f"{TOKENS}\n{CLICK}\n{VARIABLE}\n{EMOJI}\n{RTL}\n{ANSI}\nplain last line\n"
 )
-PROJECT_LOG = f"# project log [/]\n{BOLD}\n{TOKENS}\n{CLICK}\n"
+PROJECT_LOG = f"# project log [/]\n{BOLD}\n{TOKENS}\n{CLICK}\n{ANSI}\n"
 MODEL_ERROR = f"bad [/] shape [b]3[/b] vs [CLS] {ESC}[31mred{ESC}[0m [@click=quit]q[/]"
 LOG_LINE = f"warning [/] about [b]{TOKENS}[/b]"
 OPTION = f"opt [/] [b]{ESC}[1m"  # a user model's own config key (reaches spec.options)
@@ -219,7 +220,7 @@ def write_hostile_run(
     config = project.config(f"train.lr={lr}", f"train.max_steps={steps}")
     table = config.to_dict()
     table["data"]["path"] = str(project.data)
-    table["model"]["options"] = {"hostile": OPTION}
+    table["model"]["options"] = {"hostile": OPTION if parent else "plain"}
     atomic_write_text(run.config_path, _toml(table))
     atomic_write_json(
         run.meta_path,
@@ -230,7 +231,7 @@ def write_hostile_run(
             "created": started,
             "seed": 0,
             "parent": parent,
-            "changed": {"train.lr": [0.001, lr], "model.options.hostile": ["[/]", OPTION]}
+            "changed": {"train.lr": [0.001, lr], "model.options.hostile": ["plain", OPTION]}
             if parent
             else {},
             "motivation": MOTIVATION,

@@ -26,7 +26,9 @@ from textual.widget import Widget
 from textual.widgets import Label, TextArea
 
 from tuirecipe.config import Config
+from tuirecipe.printable import printable
 from tuirecipe.runs.rundir import RunDir, atomic_write_text
+from tuirecipe.ui.literal import editable, literal
 from tuirecipe.ui.save_schedule import SAVE_DELAY_SECONDS, SaveSchedule
 
 
@@ -69,6 +71,7 @@ class NotesPane(Widget):
     @work(group="notes-load")
     async def _load_log(self) -> None:
         text, exists, error = await asyncio.to_thread(read_log, self.path)
+        text = editable(text)  # an ESC in the file is shown, not sent to the terminal
         self._saved, self._exists = text, exists
         self.editor.load_text(text)
         if error:
@@ -106,11 +109,13 @@ class NotesPane(Widget):
             self.notify(f"could not read {run.notes_path}: {exc}", severity="error")
             return
         view = self.query_one("#notes-run", TextArea)
-        view.load_text(text or "(no notes yet)")
+        view.load_text(editable(text) or "(no notes yet)")
         self.add_class("-run")
         self.query_one("#notes-status", Label).update(
-            f"Run {run.id} notes · read-only here, edit them in the Train pane (3) · "
-            "ctrl+o: project log"
+            literal(
+                f"Run {run.id} notes · read-only here, edit them in the Train pane (3) · "
+                "ctrl+o: project log"
+            )
         )
         view.focus()
 
@@ -124,7 +129,8 @@ class NotesPane(Widget):
 
     def _status_text(self, note: str = "") -> str:
         where = str(self.path) if self._exists else f"{self.path} (created on first save)"
-        return f"Project log · {where} · ctrl+o: run notes" + (f" · {note}" if note else "")
+        text = f"Project log · {where} · ctrl+o: run notes" + (f" · {note}" if note else "")
+        return printable(text)  # the label is markup=False; a path's ESC is shown escaped
 
     @on(TextArea.Changed, "#notes-editor")
     def schedule_save(self) -> None:

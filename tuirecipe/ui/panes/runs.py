@@ -25,6 +25,7 @@ from tuirecipe.config import Config
 from tuirecipe.runs.listing import RunSummary, list_runs
 from tuirecipe.runs.rundir import RunDir
 from tuirecipe.ui.bus import Message
+from tuirecipe.ui.literal import literal, literal_line
 from tuirecipe.ui.panes import consume
 from tuirecipe.ui.services import Services
 
@@ -140,14 +141,14 @@ class RunsPane(Widget):
         self.runs = runs
         table.clear()
         for r in runs:
-            table.add_row(
-                r.id,
-                r.state,
+            table.add_row(  # ids, states and notes are the user's text: never markup
+                literal_line(r.id),
+                literal_line(r.state),
                 _when(r.started),
                 _duration(r.duration),
                 str(r.last_step),
                 _best(r.best),
-                r.notes_first_line[:50],
+                literal_line(r.notes_first_line[:50]),
                 "●" if r.id in self.marked else "",
                 key=r.id,
             )
@@ -161,7 +162,7 @@ class RunsPane(Widget):
             if runs
             else f"No runs yet in {self.runs_path}. Start one from the Train pane (3)."
         )
-        self.query_one("#runs-summary", Label).update(summary)
+        self.query_one("#runs-summary", Label).update(literal(summary))
 
     @on(DataTable.RowSelected, "#runs-table")
     def follow_selected_run(self, event: DataTable.RowSelected) -> None:

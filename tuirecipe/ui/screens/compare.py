@@ -19,15 +19,18 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
+from tuirecipe.printable import printable_line
 from tuirecipe.runs.compare import KeyRow, compare_configs, parent_warning
 from tuirecipe.runs.curves import RunHistory
 from tuirecipe.runs.rundir import RunDir
+from tuirecipe.ui.literal import literal
 from tuirecipe.ui.themes import theme_style
 from tuirecipe.ui.widgets.curves import CurvePlot
 
 
 def _value(value: object) -> str:
-    return "-" if value is None else str(value)
+    # config values quote paths and user options: escapes shown, not sent (cells are Text)
+    return "-" if value is None else printable_line(str(value))
 
 
 class CompareScreen(Screen[None]):
@@ -47,7 +50,9 @@ class CompareScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="compare"):
-            yield Label("Comparing " + ", ".join(r.id for r in self.runs), id="compare-title")
+            yield Label(
+                literal("Comparing " + ", ".join(r.id for r in self.runs)), id="compare-title"
+            )
             yield Vertical(id="compare-warnings")
             with Horizontal(id="compare-body"):
                 with Vertical(id="compare-curves"):

@@ -22,6 +22,7 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import DataTable, Label, Static
 
+from tuirecipe.printable import printable_line
 from tuirecipe.runs.badcases import (
     PREDICTIONS_FILE,
     BadCaseMarks,
@@ -31,6 +32,7 @@ from tuirecipe.runs.badcases import (
     mispredictions,
     most_confused,
 )
+from tuirecipe.ui.literal import literal_line
 from tuirecipe.ui.themes import theme_style
 
 POLL_SECONDS = 2.0
@@ -46,6 +48,7 @@ def confusion_renderable(
     highlight: Style | str,
 ) -> Text:
     """The matrix (gold rows, predicted columns) and the most-confused pairs under it."""
+    labels = [printable_line(label) for label in labels]  # shown, never sent as escapes
     totals = [sum(row) for row in matrix]
     keep = sorted(sorted(range(len(labels)), key=lambda i: -totals[i])[:MAX_MATRIX_LABELS])
     cw = 6 if len(keep) <= 4 else 4  # cell width
@@ -62,7 +65,7 @@ def confusion_renderable(
         out.append(f"{len(keep)} of {len(labels)} labels (most frequent)\n", style="dim")
     out.append("\nmost confused (gold → pred):\n", style="bold")
     for gold, pred, count in pairs:
-        out.append(f"  {gold} → {pred}: {count}\n")
+        out.append(printable_line(f"  {gold} → {pred}: {count}") + "\n")
     if not pairs:
         out.append("  none\n")
     return out
@@ -182,11 +185,11 @@ class BadCasesView(Widget):
         return [
             str(case["row"]),
             f"{float(case.get('loss') or 0):.3f}",
-            str(case.get("gold")),
-            str(case.get("pred")),
+            literal_line(case.get("gold")),  # labels and texts are data: never markup
+            literal_line(case.get("pred")),
             f"{prob:.2f}" if isinstance(prob, (int, float)) else "-",
             MARK_NAMES.get(mark or "", ""),
-            text[:80],
+            literal_line(text[:80]),
         ]
 
     def action_mark(self, mark: str) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from tuirecipe.printable import printable_line
+from tuirecipe.ui.literal import literal_line
 from tuirecipe.ui.themes import theme_style
 
 KEEP = 4
@@ -40,6 +42,7 @@ class PredictionsTable(DataTable):
             if isinstance(prob, (int, float))
             else (f"{pred:.3g}" if isinstance(pred, float) else str(pred))
         )
+        shown = printable_line(shown)  # a label from the data: its escapes shown, not sent
         correct = row.get("correct")
         if correct is None:
             return Text(shown)
@@ -62,9 +65,11 @@ class PredictionsTable(DataTable):
             index = row["index"]
             text = str(row.get("text", "")).replace("\n", " ")
             # Texts and labels come from the data: Text cells, so DataTable parses no markup.
-            cells = [Text(str(index)), Text(str(row.get("label", "")))]
+            cells = [literal_line(index), literal_line(row.get("label", ""))]
             for step in steps:
                 hit = by_step[step].get(index)
                 cells.append(self._cell(hit) if hit else Text("-"))
-            cells.append(Text(text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"))
+            cells.append(
+                literal_line(text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…")
+            )
             self.add_row(*cells, key=str(index))
