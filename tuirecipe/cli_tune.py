@@ -298,6 +298,7 @@ def cmd_augment_preview(args: argparse.Namespace) -> int:
 
     from tuirecipe.data.augment import preview
     from tuirecipe.data.prepare import prepare_data
+    from tuirecipe.printable import printable
 
     _check_positive("-n", args.n)
     config = _load(args)
@@ -314,8 +315,10 @@ def cmd_augment_preview(args: argparse.Namespace) -> int:
         f"p_insert {a.p_insert}, p_replace {a.p_replace}, copies {a.copies}"
     )
     for i, (orig, aug) in enumerate(pairs, 1):
-        console.print(f"[bold]{i}[/] [dim]original [/] {escape(orig)}", highlight=False)
-        console.print(f"  [dim]augmented[/] {escape(aug)}", highlight=False)
+        # rows from the data: markup escaped, control characters shown (never sent)
+        orig, aug = escape(printable(orig)), escape(printable(aug))
+        console.print(f"[bold]{i}[/] [dim]original [/] {orig}", highlight=False)
+        console.print(f"  [dim]augmented[/] {aug}", highlight=False)
     return 0
 
 

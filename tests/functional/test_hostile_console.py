@@ -42,6 +42,7 @@ from textual.content import Content
 from textual.widgets import OptionList, TextArea
 
 from tuirecipe.ui.app import TuiRecipeApp, make_app
+from tuirecipe.ui.literal import editable
 
 SIZES = [(120, 40), (80, 24)]
 FINISHED, FAILED = "20231114-221320-hostile", "20231114-231320-hostile"
@@ -257,7 +258,8 @@ async def test_runs_compare_train_and_notes_show_hostile_runs(project, tmp_path,
         assert_in(f"why: {shown(MOTIVATION)}", all_text(status), "the run line")
         assert_in(str(project.data.relative_to(project.folder)), all_text(status), "config")
         notes = app.query_one("#run-notes-editor", TextArea)
-        assert await wait_for(pilot, lambda: notes.text == shown(NOTES))
+        assert await wait_for(pilot, lambda: notes.text == editable(NOTES))
+        assert "a line\\u2028separator and a \\x1c file separator" in notes.text
         no_escape_on_screen(app)
 
         train.focus()
@@ -282,11 +284,11 @@ async def test_runs_compare_train_and_notes_show_hostile_runs(project, tmp_path,
 
         await pilot.press("4")  # the project log, then the followed run's notes
         log = app.query_one("#notes-editor", TextArea)
-        assert await wait_for(pilot, lambda: log.text == shown(PROJECT_LOG))
+        assert await wait_for(pilot, lambda: log.text == editable(PROJECT_LOG))
         no_escape_on_screen(app)
         await pilot.press("ctrl+o")
         run_notes = app.query_one("#notes-run", TextArea)
-        assert await wait_for(pilot, lambda: run_notes.text == shown(NOTES))
+        assert await wait_for(pilot, lambda: run_notes.text == editable(NOTES))
         assert FAILED in str(app.query_one("#notes-status").render())
         no_escape_on_screen(app)
     # nothing was edited: neither file was rewritten

@@ -63,7 +63,8 @@ LABELS = ["[b]pos[/b]", "neg [/]", f"[CLS] meh {ESC}[7m"]
 MOTIVATION = f"try [b]this[/b] [/] because [CLS] {ESC}[31m [@click=quit]x[/]"
 NOTES = (
     "# notes [/] [b]bold?[/b]\n"
-    f"{TOKENS}\n{CLICK}\n{VARIABLE}\n{EMOJI}\n{RTL}\n{ANSI}\nplain last line\n"
+    f"{TOKENS}\n{CLICK}\n{VARIABLE}\n{EMOJI}\n{RTL}\n{ANSI}\n"
+    "a line\u2028separator and a \x1c file separator\nplain last line\n"
 )
 PROJECT_LOG = f"# project log [/]\n{BOLD}\n{TOKENS}\n{CLICK}\n{ANSI}\n"
 MODEL_ERROR = f"bad [/] shape [b]3[/b] vs [CLS] {ESC}[31mred{ESC}[0m [@click=quit]q[/]"

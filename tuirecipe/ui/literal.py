@@ -30,4 +30,6 @@ def editable(text: str) -> str:
     What the editor holds is what is saved, so notes that held an ESC are written back
     with the four characters ``\\x1b`` once the user edits them (not before: the editors
     save only changed text)."""
-    return "\r\n".join(printable(part) for part in text.split("\r\n"))
+    shown = "\r\n".join(printable(part) for part in text.split("\r\n"))
+    # a TextArea splits lines at these too (str.splitlines): shown, so they stay text
+    return shown.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")

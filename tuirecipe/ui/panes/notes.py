@@ -35,7 +35,8 @@ from tuirecipe.ui.save_schedule import SAVE_DELAY_SECONDS, SaveSchedule
 def read_log(path: Path) -> tuple[str, bool, str]:
     """The project log's text, whether the file exists, and a problem reading it."""
     try:
-        return path.read_text(encoding="utf-8"), True, ""
+        # bytes decoded as they are: Windows line ends stay (read_text would turn them)
+        return path.read_bytes().decode("utf-8"), True, ""
     except FileNotFoundError:
         return "", False, ""
     except (OSError, UnicodeDecodeError) as exc:
@@ -72,8 +73,11 @@ class NotesPane(Widget):
     async def _load_log(self) -> None:
         text, exists, error = await asyncio.to_thread(read_log, self.path)
         text = editable(text)  # an ESC in the file is shown, not sent to the terminal
-        self._saved, self._exists = text, exists
+        self._exists = exists
         self.editor.load_text(text)
+        # what the editor holds (its own line splitting) counts as saved: nothing is
+        # rewritten until the user edits
+        self._saved = self.editor.text
         if error:
             self.notify(error, severity="error")
         else:  # an unreadable log is not overwritten: it stays read-only

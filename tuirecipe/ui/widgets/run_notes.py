@@ -82,8 +82,8 @@ class RunNotes(Widget):
         if run is not self.run:
             return
         text = editable(text)  # an ESC in the file is shown, not sent to the terminal
-        self._saved = text
         self.editor.load_text(text)
+        self._saved = self.editor.text  # as the editor splits lines: unchanged until edited
         self.editor.read_only = False
         self.loaded = True
 
