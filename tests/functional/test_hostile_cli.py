@@ -37,6 +37,7 @@ from support.hostile import (
 from tuirecipe.runs import RunDir, list_runs
 
 FINISHED, FAILED = "20231114-221320-hostile", "20231114-231320-hostile"
+ODD_ID = "20231116-000000-odd [b]run [CLS] [@click=quit]x \x1b[31m"  # renamed by hand
 EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR = 0, 1, 2
 
 
@@ -73,6 +74,7 @@ def recorded(project: HostileProject) -> HostileProject:
     write_hostile_run(
         project.runs, FAILED, project, failed=True, parent=FINISHED, lr=0.003, started=T0 + 3600
     )
+    write_hostile_run(project.runs, ODD_ID, project, started=T0 + 7200)
     return project
 
 
@@ -172,6 +174,7 @@ def test_runs_and_attach_show_recorded_hostile_runs_literally(recorded):
     assert shown(FAILED_MESSAGE)[:50] in failed_line  # the cause comes before the notes
     finished_line = next(x for x in listed.stdout.splitlines() if x.startswith(FINISHED))
     assert "notes [/] [b]bold?[/b]" in finished_line
+    assert listed.stdout.splitlines()[2].startswith(shown(ODD_ID))  # newest first
 
     as_json = json.loads(tuirecipe(project, "runs", "config.toml", "--json").stdout)
     by_id = {r["id"]: r for r in as_json}
@@ -187,3 +190,6 @@ def test_runs_and_attach_show_recorded_hostile_runs_literally(recorded):
     finished = tuirecipe(project, "attach", FINISHED, "--runs-dir", str(project.runs))
     assert finished.returncode == EXIT_OK
     assert f"run {FINISHED}: finished at step 40 — {project.runs / FINISHED}" in finished.stdout
+    odd = tuirecipe(project, "attach", str(project.runs / ODD_ID))
+    assert odd.returncode == EXIT_OK, odd.stderr
+    assert f"run {shown(ODD_ID)}: finished" in odd.stdout

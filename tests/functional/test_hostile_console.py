@@ -310,3 +310,29 @@ async def test_a_toast_quoting_hostile_text_is_shown_literally(project, tmp_path
         for text in (MODEL_ERROR, MOTIVATION, LOG_LINE, TOKENS):
             assert_in(shown(text), toasts, "the toasts")
         no_escape_on_screen(app)
+
+
+ODD_ID = "20231116-000000-odd [b]run [CLS] [@click=quit]x \x1b[31m"  # renamed by hand (no "/")
+
+
+@pytest.mark.usefixtures("without_data_pane")
+async def test_a_run_folder_with_a_hostile_name_is_listed_and_followed_literally(tmp_path):
+    project = write_hostile_project(tmp_path)
+    write_hostile_run(project.runs, ODD_ID, project, started=T0 + 7200)
+    app = make(project, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        table = app.query_one("#runs-table")
+        assert await wait_for(pilot, lambda: table.row_count == 1)
+        assert str(table.get_row_at(0)[0]) == shown(ODD_ID)
+        no_escape_on_screen(app)
+        table.focus()
+        await pilot.press("enter")
+        train = app.query_one("#train")
+        assert await wait_for(pilot, lambda: train.run is not None and train.run.id == ODD_ID)
+        assert await wait_for(pilot, lambda: len(train.history.loss) == 40)
+        assert app.header.run_id == ODD_ID  # the id itself; shown escaped
+        header = screen_text(app).splitlines()[0]
+        assert f"run {shown(ODD_ID)}" in header and "finished" in header
+        assert_in(f"Run {shown(ODD_ID)}", all_text(app.query_one("#train-status")), "status")
+        no_escape_on_screen(app)
