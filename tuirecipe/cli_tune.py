@@ -126,12 +126,18 @@ def _fmt(value: Any) -> str:
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title)
+    from tuirecipe.printable import printable
+
+    def literal(text: str) -> Text:  # swept values, keys and run ids: text, never markup
+        return Text(printable(text))
+
+    table = Table(title=literal(title))
     for col in columns:
-        table.add_column(col)
+        table.add_column(literal(col))
     for row in rows:
-        table.add_row(*[_fmt(v) for v in row])
+        table.add_row(*[literal(_fmt(v)) for v in row])
     Console().print(table)
 
 
@@ -173,6 +179,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from tuirecipe.printable import printable
     from tuirecipe.tune.search import run_search
     from tuirecipe.tune.space import format_value, load_space
 
@@ -214,7 +221,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             rows,
         )
         if summary["best_config"]:
-            print(f"best config: {summary['best_config']}")
+            print(printable(f"best config: {summary['best_config']}"))
     return _exit_code(summary["results"])
 
 

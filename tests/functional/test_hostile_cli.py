@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from support import REPO_ROOT
 from support.hostile import (
+    CLICK,
     FAILED_MESSAGE,
     LABELS,
     LOG_LINE,
@@ -193,3 +194,16 @@ def test_runs_and_attach_show_recorded_hostile_runs_literally(recorded):
     odd = tuirecipe(project, "attach", str(project.runs / ODD_ID))
     assert odd.returncode == EXIT_OK, odd.stderr
     assert f"run {shown(ODD_ID)}: finished" in odd.stdout
+
+
+def test_tuning_tables_print_swept_values_literally(capsys, monkeypatch):
+    """sweep, search, seeds and cv print their results through one table (their runs
+    train for real; the table is checked here in process): a swept value or run id with
+    markup or an ESC in it was parsed as markup, or sent to the terminal."""
+    from tuirecipe.cli_tune import _table
+
+    monkeypatch.setenv("COLUMNS", "300")
+    _table(f"sweep of data.path {CLICK}", ["data.path", "run"], [[MODEL_ERROR, ODD_ID]])
+    out = capsys.readouterr().out
+    assert f"sweep of data.path {CLICK}" in out
+    assert shown(MODEL_ERROR) in out and shown(ODD_ID) in out and "\x1b" not in out
