@@ -111,7 +111,7 @@ class CompareScreen(Screen[None]):
         table.clear(columns=True)
         table.add_column("key", key="key")
         for run in self.runs:
-            table.add_column(run.id[-16:], key=run.id)
+            table.add_column(literal(run.id[-16:]), key=run.id)  # a str label is markup
         highlight = theme_style(self.app.theme_variables, "warning", bold=True)
         rows = sorted(self.rows, key=lambda r: (not r.changed, r.key))
         changed = 0
