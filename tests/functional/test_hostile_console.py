@@ -336,3 +336,72 @@ async def test_a_run_folder_with_a_hostile_name_is_listed_and_followed_literally
         assert f"run {shown(ODD_ID)}" in header and "finished" in header
         assert_in(f"Run {shown(ODD_ID)}", all_text(app.query_one("#train-status")), "status")
         no_escape_on_screen(app)
+
+
+TYPED = "why [/] [b]bold[/b] [CLS] [@click=quit]"  # a motivation typed in the console
+
+
+async def start_run_from_the_train_pane(pilot, app):
+    await pilot.press("3")
+    train = app.query_one("#train")
+    assert await wait_for(pilot, lambda: app.focused is not None)
+    await pilot.press("s")
+    await pilot.pause()
+    await pilot.press(*TYPED, "enter")
+    assert await wait_for(pilot, lambda: train.run is not None, 60)
+    return train
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("without_data_pane")
+async def test_training_the_hostile_data_live_shows_examples_and_bad_cases(tmp_path, monkeypatch):
+    """The issue's crash: a row ``great film [/] 7`` took the console down seconds after
+    ``s`` (the first evaluation's bad cases, str cells in a DataTable)."""
+    from support import REPO_ROOT
+
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))  # the worker is `python -m tuirecipe…`
+    monkeypatch.setenv("TUIRECIPE_CACHE", str(tmp_path / "cache"))
+    project = write_hostile_project(tmp_path, model="fasttext")
+    app = make(project, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        train = await start_run_from_the_train_pane(pilot, app)
+        assert await wait_for(pilot, lambda: train.state in ("finished", "failed"), 240)
+        log = (train.run.path / "worker.log").read_text()[-2000:]
+        assert train.state == "finished", log
+        assert train.run.read_meta()["motivation"] == TYPED
+        assert_in(f"why: {TYPED}", all_text(app.query_one("#train-status")), "the run line")
+        train.focus()
+        await pilot.press("e")
+        predictions = app.query_one("#predictions")
+        assert await wait_for(pilot, lambda: predictions.row_count > 0)
+        cells = [str(c) for i in range(predictions.row_count) for c in predictions.get_row_at(i)]
+        assert set(cells) & {shown(label) for label in LABELS}
+        no_escape_on_screen(app)
+        await pilot.press("b")
+        cases = app.query_one("#badcases-table")
+        view = app.query_one("#badcases")
+        assert await wait_for(pilot, lambda: view.predictions is not None, 10)
+        texts = [str(c) for i in range(cases.row_count) for c in cases.get_row_at(i)]
+        assert {shown(c["text"])[:80] for c in view.cases} <= set(texts)
+        no_escape_on_screen(app)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("without_data_pane")
+async def test_a_run_failing_with_the_hostile_model_error_shows_it_literally(tmp_path, monkeypatch):
+    from support import REPO_ROOT
+
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    monkeypatch.setenv("TUIRECIPE_CACHE", str(tmp_path / "cache"))
+    project = write_hostile_project(tmp_path)
+    app = make(project, tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        train = await start_run_from_the_train_pane(pilot, app)
+        assert await wait_for(pilot, lambda: train.state in ("finished", "failed"), 240)
+        assert train.state == "failed"
+        status = app.query_one("#train-status")
+        assert await wait_for(pilot, lambda: shown(MODEL_ERROR) in flat(all_text(status)), 10)
+        assert "hostile_model.py:16" in flat(all_text(status))
+        assert await wait_for(pilot, lambda: app.header.state == "failed")
+        no_escape_on_screen(app)
+    assert app.return_code in (0, None)  # the console ran on until the test closed it
