@@ -24,7 +24,7 @@ def print_profile(config: Config, *, as_json: bool = False) -> int:
 
         def progress(fraction: float, message: str) -> None:
             print(
-                f"\r  profiling {fraction:4.0%} {message[:60]:<60}",
+                f"\r  profiling {fraction:4.0%} {printable(message[:60]):<60}",
                 end="",
                 file=sys.stderr,
                 flush=True,
