@@ -19,6 +19,7 @@ from support.hostile import (
     CHECK_ERROR_SUMMARY,
     CHECK_FAIL_SUMMARY,
     CLOSE_TAG,
+    EMOJI,
     FAILED_MESSAGE,
     LABELS,
     LOG_LINE,
@@ -27,6 +28,7 @@ from support.hostile import (
     NOTES,
     OPTION,
     PROJECT_LOG,
+    RTL,
     T0,
     TOKENS,
     HostileProject,
@@ -116,6 +118,9 @@ async def test_data_pane_profile_browser_detail_and_export_show_hostile_text(
         for label in LABELS:  # the label column is 14 cells: a longer label is cut with …
             assert shown(label)[:13] in rows
         assert "sunny bright great film [/] 7 #0" in rows
+        if size[0] >= 120:  # the text column holds these whole
+            assert f"gloomy dark {EMOJI} #7" in rows  # emoji and CJK: two cells each
+            assert f"grey flat {RTL} #8" in rows  # bidi marks kept, in order
         no_escape_on_screen(app)
 
         # a literal search: "[/]" is text, not a pattern
