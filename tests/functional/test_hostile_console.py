@@ -410,3 +410,28 @@ async def test_a_run_failing_with_the_hostile_model_error_shows_it_literally(tmp
         assert await wait_for(pilot, lambda: app.header.state == "failed")
         no_escape_on_screen(app)
     assert app.return_code in (0, None)  # the console ran on until the test closed it
+
+
+@pytest.mark.usefixtures("without_data_pane")
+async def test_notes_files_are_not_rewritten_by_opening_and_quitting(tmp_path):
+    """Mixed line ends, a line separator and an ESC: the editors show them (the ESC
+    escaped) and, as long as nobody types, quitting writes neither file."""
+    project = write_hostile_project(tmp_path)
+    run = write_hostile_run(project.runs, FINISHED, project)
+    log = b"windows\r\nunix\nsep\xe2\x80\xa8arated \x1b[1m\nlast"
+    (project.runs / "notes.md").write_bytes(log)
+    run.notes_path.write_bytes(log)
+    app = make(project, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4")
+        pane = app.query_one("#notes")
+        assert await wait_for(pilot, lambda: pane.loaded)
+        assert "\\x1b[1m" in pane.editor.text and "sep\\u2028arated" in pane.editor.text
+        train = app.query_one("#train")
+        train.follow(run)
+        notes = app.query_one("#run-notes")
+        assert await wait_for(pilot, lambda: notes.loaded)
+        assert not pane.dirty and not notes.dirty
+        await pilot.press("ctrl+q")  # saves whatever changed
+    assert (project.runs / "notes.md").read_bytes() == log
+    assert run.notes_path.read_bytes() == log
