@@ -24,6 +24,7 @@ from support.hostile import (
     LABELS,
     LOG_LINE,
     MODEL_ERROR,
+    MODEL_ERROR_LINE,
     MOTIVATION,
     NOTES,
     OPTION,
@@ -406,7 +407,7 @@ async def test_a_run_failing_with_the_hostile_model_error_shows_it_literally(tmp
         assert train.state == "failed"
         status = app.query_one("#train-status")
         assert await wait_for(pilot, lambda: shown(MODEL_ERROR) in flat(all_text(status)), 10)
-        assert "hostile_model.py:16" in flat(all_text(status))
+        assert f"hostile_model.py:{MODEL_ERROR_LINE}" in flat(all_text(status))
         assert await wait_for(pilot, lambda: app.header.state == "failed")
         no_escape_on_screen(app)
     assert app.return_code in (0, None)  # the console ran on until the test closed it

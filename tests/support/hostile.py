@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuirecipe.checks.fingerprint import CurrentInputs
-from tuirecipe.config import Config, load_config
+from tuirecipe.config import Config, dumps_toml, load_config
 from tuirecipe.events import (
     CheckResult,
     CheckStarted,
@@ -93,7 +93,8 @@ class Hostile(nn.Module):
 def build(spec):
     return Hostile(spec)
 '''
-MODEL_ERROR_LINE = 16  # the ``raise`` above, as file:line names it
+# the ``raise`` above, as file:line names it
+MODEL_ERROR_LINE = HOSTILE_MODEL.splitlines().index("        raise ValueError(MESSAGE)") + 1
 # The one-line cause a failed hostile run records (at step 7).
 FAILED_MESSAGE = (
     f"step 7: model forward failed: ValueError: {MODEL_ERROR} "
@@ -222,7 +223,7 @@ def write_hostile_run(
     table = config.to_dict()
     table["data"]["path"] = str(project.data)
     table["model"]["options"] = {"hostile": OPTION if parent else "plain"}
-    atomic_write_text(run.config_path, _toml(table))
+    atomic_write_text(run.config_path, dumps_toml(table))
     atomic_write_json(
         run.meta_path,
         {
@@ -310,12 +311,6 @@ def write_hostile_run(
         dumps_predictions(last, "classification", LABELS, dev), encoding="utf-8"
     )
     return run
-
-
-def _toml(table: dict) -> str:
-    from tuirecipe.config import dumps_toml
-
-    return dumps_toml(table)
 
 
 # -- a recorded check run ------------------------------------------------------------------
