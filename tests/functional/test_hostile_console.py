@@ -436,3 +436,27 @@ async def test_notes_files_are_not_rewritten_by_opening_and_quitting(tmp_path):
         await pilot.press("ctrl+q")  # saves whatever changed
     assert (project.runs / "notes.md").read_bytes() == log
     assert run.notes_path.read_bytes() == log
+
+
+@pytest.mark.usefixtures("without_data_pane")
+async def test_the_human_baseline_shows_hostile_rows_and_labels_literally(project, tmp_path):
+    app = make(project, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        pane = app.query_one("#checks")
+        assert await wait_for(pilot, lambda: pane.loaded)
+        pane.query_one("#checks-list", OptionList).focus()
+        await pilot.press("h")
+        screen = app.screen
+        assert screen.id == "human-baseline"
+        assert await wait_for(pilot, lambda: screen.loaded, 60)
+        keys = widget_text(screen.query_one("#human-keys"))
+        for label in LABELS:
+            assert_in(shown(label), keys, "the class keys")
+        for _ in range(len(screen.sample)):  # every example, as it is in the file
+            text = screen.sample[len(screen.answers)][1]
+            example = all_text(screen.query_one("#human-example-box"))
+            assert_in(shown(text)[:200], example, "the example")
+            no_escape_on_screen(app)
+            await pilot.press("s")
+        assert await wait_for(pilot, lambda: screen.result is not None)
