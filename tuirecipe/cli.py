@@ -179,7 +179,10 @@ def _load(args: argparse.Namespace):
 
 
 def _print_error(message: str) -> None:
-    print(f"tuirecipe: error: {message}", file=sys.stderr)
+    from tuirecipe.printable import printable
+
+    # Messages quote rows, paths and exceptions: their control characters are shown.
+    print(f"tuirecipe: error: {printable(message)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,15 +261,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return EXIT_OK
     from rich.console import Console
     from rich.table import Table
-    from rich.text import Text
 
     # Piped or captured, nothing wraps the lines: room for the figures and their checkpoint.
     console = Console(width=None if sys.stdout.isatty() else 160)
     if not runs:
-        console.print(Text(f"no runs in {runs_dir}"))
+        console.print(_literal(f"no runs in {runs_dir}"))
         return EXIT_OK
     # Run ids, folders, notes and motivations are the user's text: Text, never markup.
-    table = Table(title=Text(f"runs in {runs_dir}"), box=None, pad_edge=False)
+    table = Table(title=_literal(f"runs in {runs_dir}"), box=None, pad_edge=False)
     show_job = any(r.job != "train" for r in runs)
     table.add_column("run", no_wrap=True, min_width=20)
     if show_job:
@@ -278,16 +280,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
     table.add_column("best dev", no_wrap=True, min_width=20)
     table.add_column("cause / notes", overflow="ellipsis", no_wrap=True, max_width=60)
     for r in runs:
-        cells = [Text(r.id)] + ([r.job] if show_job else [])
+        cells = [_literal(r.id)] + ([_literal(r.job)] if show_job else [])
         table.add_row(
             *cells,
-            _state_markup(r.state),
+            _state_text(r.state),
             _when(r.started),
             _duration(r.duration),
             str(r.last_step),
             _best_text(r),
             # why a run ended early comes before its notes: the cause is what one looks for
-            Text(
+            _literal(
                 r.message
                 if r.state in ("failed", "stopped") and r.message
                 else r.notes_first_line or r.motivation
@@ -362,7 +364,18 @@ COMMAND_FUNCS = {
 # following a run in the terminal
 
 
-def _state_markup(state: str) -> str:
+def _literal(text: str, style: str = ""):
+    """Outside text for a Rich console: never markup, control characters shown escaped
+    (an ESC in a row or a path must not reach the terminal as a command)."""
+    from rich.text import Text
+
+    from tuirecipe.printable import printable
+
+    return Text(printable(text), style=style)
+
+
+def _state_text(state: str):
+    """A run's state, coloured (a damaged status.json may hold any text: shown literally)."""
     colour = {
         "finished": "green",
         "failed": "red",
@@ -370,7 +383,7 @@ def _state_markup(state: str) -> str:
         "running": "cyan",
         "paused": "magenta",
     }.get(state, "white")
-    return f"[{colour}]{state}[/]"
+    return _literal(state, colour)
 
 
 def _when(ts: float | None) -> str:
@@ -430,7 +443,9 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
     last_eval: dict[str, Any] = {}
     last_error: dict[str, Any] = {}
     stop_wanted = stop_sent = False
-    console.print(f"run [bold]{run.id}[/] in {run.path.parent}")
+    console.print(
+        Text.assemble("run ", _literal(run.id, "bold"), " in ", _literal(str(run.path.parent)))
+    )
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -456,12 +471,12 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
                     elif isinstance(event, EvalMetrics):
                         last_eval = {"step": event.step, **event.metrics}
                         progress.console.print(
-                            f"  eval @ step {event.step}: {_metrics_text(event.metrics)}"
+                            _literal(f"  eval @ step {event.step}: {_metrics_text(event.metrics)}")
                         )
                     elif isinstance(event, Log):
                         # A log line quotes paths, rows and exceptions: text, not markup.
                         style = "yellow" if event.level == "warning" else "dim"
-                        progress.console.print(Text(f"  {event.message}", style=style))
+                        progress.console.print(_literal(f"  {event.message}", style))
                     elif isinstance(event, Error):
                         last_error = {
                             "message": event.message,
@@ -470,7 +485,7 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
                         }
                     elif isinstance(event, CheckResult):
                         progress.console.print(
-                            Text(f"  check {event.name}: {event.status} — {event.summary}")
+                            _literal(f"  check {event.name}: {event.status} — {event.summary}")
                         )
                 status = run.read_status()
                 if status.get("total_steps") and progress.tasks[0].total is None:
@@ -492,7 +507,7 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
             except KeyboardInterrupt:
                 if not stop_on_interrupt:
                     console.print(
-                        f"detached; the run goes on. Re-attach: tuirecipe attach {run.id}"
+                        _literal(f"detached; the run goes on. Re-attach: tuirecipe attach {run.id}")
                     )
                     return EXIT_OK
                 if stop_wanted:
@@ -506,7 +521,8 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
     state = status.get("state", run.state())
     out = Console()
     if last_eval:
-        out.print(f"final dev metrics (step {last_eval.pop('step')}): {_metrics_text(last_eval)}")
+        step = last_eval.pop("step")
+        out.print(_literal(f"final dev metrics (step {step}): {_metrics_text(last_eval)}"))
     from tuirecipe.runs.listing import kept_dev_eval, kept_label
 
     kept = kept_dev_eval(run)
@@ -515,16 +531,25 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
         extreme = "lowest" if m.mode == "min" else "highest"
         why = f"{extreme} {m.split} {m.metric}" if kept.checkpoint == "best.pt" else "train.keep"
         out.print(
-            f"kept {kept_label(kept.step, kept.checkpoint)} as model.pt ({why}): "
-            f"{_metrics_text(kept.metrics)}",
-            markup=False,
+            _literal(
+                f"kept {kept_label(kept.step, kept.checkpoint)} as model.pt ({why}): "
+                f"{_metrics_text(kept.metrics)}"
+            )
         )
-    out.print(f"run {run.id}: {_state_markup(state)} at step {status.get('step', 0)} — {run.path}")
+    out.print(
+        Text.assemble(
+            _literal(f"run {run.id}: "),
+            _state_text(state),
+            _literal(f" at step {status.get('step', 0)} — {run.path}"),
+        )
+    )
     if state == "failed":
         message = last_error.get("message") or status.get("message", "failed")
         _print_error(message)
         if last_error.get("traceback") and not last_error.get("user_error"):
-            print(last_error["traceback"], file=sys.stderr)
+            from tuirecipe.printable import printable
+
+            print(printable(last_error["traceback"]), file=sys.stderr)
         # status.json says it too, for a run whose error event could not be written (disk full)
         user_error = last_error.get("user_error", status.get("user_error"))
         return EXIT_USER_ERROR if user_error else EXIT_FAILED

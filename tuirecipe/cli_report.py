@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from tuirecipe.config import Config
+from tuirecipe.printable import printable
 
 
 def print_profile(config: Config, *, as_json: bool = False) -> int:
@@ -23,7 +24,7 @@ def print_profile(config: Config, *, as_json: bool = False) -> int:
 
         def progress(fraction: float, message: str) -> None:
             print(
-                f"\r  profiling {fraction:4.0%} {message[:60]:<60}",
+                f"\r  profiling {fraction:4.0%} {printable(message[:60]):<60}",
                 end="",
                 file=sys.stderr,
                 flush=True,
@@ -100,7 +101,7 @@ def run_checks_headless(config: Config, *, only: list[str], as_json: bool = Fals
         from tuirecipe.checks.fingerprint import CurrentInputs
 
         ran_on = CurrentInputs(config).for_check("").describe()
-        print(f"checks run {run.id} in {run.path.parent} on {ran_on}", file=sys.stderr)
+        print(printable(f"checks run {run.id} in {run.path.parent} on {ran_on}"), file=sys.stderr)
     try:
         while True:
             for event in follower.poll():
@@ -149,23 +150,27 @@ def run_checks_headless(config: Config, *, only: list[str], as_json: bool = Fals
     failed = [r for r in results if r.status in ("fail", "error")]
     if state == "failed":
         if not as_json:
-            print(f"tuirecipe: error: {error or run.read_status().get('message')}", file=sys.stderr)
+            message = error or run.read_status().get("message")
+            print(printable(f"tuirecipe: error: {message}"), file=sys.stderr)
         return 2
     if not as_json:
         counts = {s: sum(r.status == s for r in results) for s in STATUSES}
-        print(" · ".join(f"{n} {s}" for s, n in counts.items()) + f" — {run.path}")
+        print(printable(" · ".join(f"{n} {s}" for s, n in counts.items()) + f" — {run.path}"))
     return 1 if failed else 0
 
 
 def _print_check_line(event: Any, titles: dict[str, str]) -> None:
     mark = {"pass": "\u2713", "warn": "!", "fail": "\u2717", "error": "E"}.get(event.status, "?")
+    # Summaries and advice quote rows, labels and exceptions: control characters shown.
     print(
-        f"{mark} {event.status:5} {titles.get(event.name, event.name):32} {event.summary}"
-        f"  ({event.seconds:.1f}s)"
+        printable(
+            f"{mark} {event.status:5} {titles.get(event.name, event.name):32} {event.summary}"
+            f"  ({event.seconds:.1f}s)"
+        )
     )
     advice = event.evidence.get("advice") if isinstance(event.evidence, dict) else None
     if advice and event.status != "pass":
-        print(f"        → {advice}")
+        print(printable(f"        → {advice}"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -208,7 +213,7 @@ def print_checklist(config: Config, *, only: list[str], as_json: bool = False) -
         }
         print(json.dumps(out, indent=2, default=str))
         return 1 if failed else 0
-    print(f"checklist in {config.runs_path} for {inputs.for_check('').describe()}")
+    print(printable(f"checklist in {config.runs_path} for {inputs.for_check('').describe()}"))
     for row in rows:
         _print_checklist_row(row)
     tally = {s: sum(r["counts_as"] == s for r in rows) for s in ("pass", "warn", "fail", "error")}
@@ -260,8 +265,8 @@ def _print_checklist_row(row: dict[str, Any]) -> None:
     if shown == "stale":
         # The old verdict stays out of the verdict column: it is history, not today's.
         was = f" (was {row['status']})" if row.get("status") else ""
-        print(f"~ {'stale':10} {title:40} {row['stale_reason']}{was}")
+        print(printable(f"~ {'stale':10} {title:40} {row['stale_reason']}{was}"))
     elif shown in ("not run", "not ticked", "not done"):
         print(f"\u00b7 {shown:10} {title}")
     else:
-        print(f"{_MARKS.get(shown, '?')} {shown:10} {title:40} {row['summary']}")
+        print(printable(f"{_MARKS.get(shown, '?')} {shown:10} {title:40} {row['summary']}"))

@@ -162,12 +162,18 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title)
+    from tuirecipe.printable import printable
+
+    def literal(text: str) -> Text:  # swept values, keys and run ids: text, never markup
+        return Text(printable(text))
+
+    table = Table(title=literal(title))
     for col in columns:
-        table.add_column(col)
+        table.add_column(literal(col))
     for row in rows:
-        table.add_row(*[_fmt(v) for v in row])
+        table.add_row(*[literal(_fmt(v)) for v in row])
     # Piped or captured, nothing wraps the lines: room for whole run ids and headers.
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
@@ -218,6 +224,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from tuirecipe.printable import printable
     from tuirecipe.tune.search import run_search
     from tuirecipe.tune.space import format_value, load_space
 
@@ -312,10 +319,12 @@ def cmd_search(args: argparse.Namespace) -> int:
         counts = ", ".join(f"{n} {state}" for state, n in summary["study_trials"].items())
         print(f"study {summary['study']}: {counts}")
         if summary["best_config"]:
-            best, metric = summary["best"], summary["metric"]
+            best = summary["best"]
             print(
-                f"best config: {summary['best_config']} (run {best['run']}, "
-                f"{best['kept']}: dev {metric} {_fmt(best['best'].get(metric))})"
+                printable(
+                    f"best config: {summary['best_config']} (trial {best['trial']}, "
+                    f"run {best['run']})"
+                )
             )
     return _exit_code(summary["results"])
 
@@ -407,6 +416,7 @@ def cmd_augment_preview(args: argparse.Namespace) -> int:
 
     from tuirecipe.data.augment import preview
     from tuirecipe.data.prepare import prepare_data
+    from tuirecipe.printable import printable
 
     _check_positive("-n", args.n)
     config = _load(args)
@@ -423,8 +433,10 @@ def cmd_augment_preview(args: argparse.Namespace) -> int:
         f"p_insert {a.p_insert}, p_replace {a.p_replace}, copies {a.copies}"
     )
     for i, (orig, aug) in enumerate(pairs, 1):
-        console.print(f"[bold]{i}[/] [dim]original [/] {escape(orig)}", highlight=False)
-        console.print(f"  [dim]augmented[/] {escape(aug)}", highlight=False)
+        # rows from the data: markup escaped, control characters shown (never sent)
+        orig, aug = escape(printable(orig)), escape(printable(aug))
+        console.print(f"[bold]{i}[/] [dim]original [/] {orig}", highlight=False)
+        console.print(f"  [dim]augmented[/] {aug}", highlight=False)
     return 0
 
 

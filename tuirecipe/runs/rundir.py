@@ -361,7 +361,8 @@ class RunDir:
 
     def read_notes(self) -> str:
         try:
-            return self.notes_path.read_text(encoding="utf-8")
+            # decoded as written: Windows line ends stay (read_text would translate them)
+            return self.notes_path.read_bytes().decode("utf-8")
         except FileNotFoundError:
             return ""
 

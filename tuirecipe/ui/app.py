@@ -310,7 +310,11 @@ class TuiRecipeApp(App[int]):
         """Every toast is plain text, whoever asks (widgets pass ``markup=True``): the
         messages quote exceptions, paths, run ids and typed values, and a ``[/]`` in one
         is data, not a tag (as markup it was misdrawn or refused)."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+        from tuirecipe.printable import printable  # an ESC in a message is shown, not sent
+
+        super().notify(
+            printable(message), title=title, severity=severity, timeout=timeout, markup=False
+        )
 
     def action_save_notes(self) -> None:
         if self.query_one(NotesPane).save():

@@ -8,6 +8,8 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Label
 
+from tuirecipe.printable import printable_line
+
 STATE_CLASSES = ("created", "running", "paused", "finished", "failed", "stopped")
 
 
@@ -15,7 +17,7 @@ def run_label(run_id: str) -> Text:
     """'run <id>' with the id in bold, shown literally (a run id is never markup)."""
     if not run_id:
         return Text("no run followed")
-    return Text.assemble("run ", (run_id, "bold"))
+    return Text.assemble("run ", (printable_line(run_id), "bold"))
 
 
 class ConsoleHeader(Horizontal):
@@ -31,9 +33,10 @@ class ConsoleHeader(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("tuirecipe", id="header-title")
-        yield Label(Text.assemble("project ", (self.project, "bold")), id="header-project")
+        project = printable_line(self.project)
+        yield Label(Text.assemble("project ", (project, "bold")), id="header-project")
         yield Label(run_label(self.run_id), id="header-run")
-        yield Label(Text(self.state), id="header-state")
+        yield Label(Text(printable_line(self.state)), id="header-state")
 
     def on_mount(self) -> None:
         self._style_state(self.state)
@@ -46,7 +49,7 @@ class ConsoleHeader(Horizontal):
 
     def watch_state(self, state: str) -> None:
         for label in self.query("#header-state").results(Label):
-            label.update(Text(state))
+            label.update(Text(printable_line(state)))  # a damaged status may hold anything
         self._style_state(state)
 
     def _style_state(self, state: str) -> None:

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -50,12 +49,14 @@ from tuirecipe.data.cleaning import (
 )
 from tuirecipe.data.row_flags import file_groups, profile_row_flags, removal_counts
 from tuirecipe.errors import UserError
+from tuirecipe.printable import printable
 from tuirecipe.runs.badcases import (
     CLEANING_FILE,
     LabelWrongRows,
     describe_bad_case_import,
     label_wrong_rows,
 )
+from tuirecipe.ui.literal import literal, literal_line
 from tuirecipe.ui.screens.export_dialog import ExportDialog
 from tuirecipe.ui.screens.row_detail import RowDetail
 from tuirecipe.ui.widgets.browser import (
@@ -247,9 +248,11 @@ class DataPane(Vertical):
             call(self.query_one(DataBrowser).set_flags, flags, groups)
 
     def _load_failed(self, message: str) -> None:
-        self.query_one("#data-source", Static).update(Text(message, style="bold"))
+        self.query_one("#data-source", Static).update(literal(message, style="bold"))
         self.query_one("#profile-progress-row").add_class("-done")
-        self.query_one(ProfileView).show_message(f"The data cannot be loaded:\n{message}")
+        self.query_one(ProfileView).show_message(
+            printable(f"The data cannot be loaded:\n{message}")
+        )
         self.app.notify(message, title="Data", severity="error")
 
     def _data_loaded(
@@ -270,7 +273,7 @@ class DataPane(Vertical):
         self._labels = sorted(data.frame["label"].astype(str).unique().tolist())[:200]
         # Labels come from the data: Text prompts, so "[b]neg" is not drawn as a bold "neg".
         self.query_one("#filter-label", Select).set_options(
-            (Text(lbl), lbl) for lbl in self._labels
+            (literal_line(lbl), lbl) for lbl in self._labels
         )
         self._show_source()
         if self._row_wanted is not None:
@@ -360,11 +363,11 @@ class DataPane(Vertical):
         parts = [_display_path(d.path), d.counts_line(), f"sha256 {d.sha256[:12]}"]
         if self.marks is not None and len(self.marks):
             parts.append(f"{len(self.marks)} marked")
-        self.query_one("#data-source", Static).update(" · ".join(parts))
+        self.query_one("#data-source", Static).update(literal(" · ".join(parts)))
 
     def _profile_failed(self, message: str) -> None:
         self.query_one("#profile-progress-row").add_class("-done")
-        self.query_one(ProfileView).show_message(f"No profile: {message}")
+        self.query_one(ProfileView).show_message(printable(f"No profile: {message}"))
 
     async def _profile_ready(self, profile: dict[str, Any]) -> None:
         self.profile = profile

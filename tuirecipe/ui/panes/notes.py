@@ -26,14 +26,17 @@ from textual.widget import Widget
 from textual.widgets import Label, TextArea
 
 from tuirecipe.config import Config
+from tuirecipe.printable import printable
 from tuirecipe.runs.rundir import RunDir, atomic_write_text
+from tuirecipe.ui.literal import editable, literal
 from tuirecipe.ui.save_schedule import SAVE_DELAY_SECONDS, SaveSchedule
 
 
 def read_log(path: Path) -> tuple[str, bool, str]:
     """The project log's text, whether the file exists, and a problem reading it."""
     try:
-        return path.read_text(encoding="utf-8"), True, ""
+        # bytes decoded as they are: Windows line ends stay (read_text would turn them)
+        return path.read_bytes().decode("utf-8"), True, ""
     except FileNotFoundError:
         return "", False, ""
     except (OSError, UnicodeDecodeError) as exc:
@@ -69,8 +72,12 @@ class NotesPane(Widget):
     @work(group="notes-load")
     async def _load_log(self) -> None:
         text, exists, error = await asyncio.to_thread(read_log, self.path)
-        self._saved, self._exists = text, exists
+        text = editable(text)  # an ESC in the file is shown, not sent to the terminal
+        self._exists = exists
         self.editor.load_text(text)
+        # what the editor holds (its own line splitting) counts as saved: nothing is
+        # rewritten until the user edits
+        self._saved = self.editor.text
         if error:
             self.notify(error, severity="error")
         else:  # an unreadable log is not overwritten: it stays read-only
@@ -106,11 +113,13 @@ class NotesPane(Widget):
             self.notify(f"could not read {run.notes_path}: {exc}", severity="error")
             return
         view = self.query_one("#notes-run", TextArea)
-        view.load_text(text or "(no notes yet)")
+        view.load_text(editable(text) or "(no notes yet)")
         self.add_class("-run")
         self.query_one("#notes-status", Label).update(
-            f"Run {run.id} notes · read-only here, edit them in the Train pane (3) · "
-            "ctrl+o: project log"
+            literal(
+                f"Run {run.id} notes · read-only here, edit them in the Train pane (3) · "
+                "ctrl+o: project log"
+            )
         )
         view.focus()
 
@@ -124,7 +133,8 @@ class NotesPane(Widget):
 
     def _status_text(self, note: str = "") -> str:
         where = str(self.path) if self._exists else f"{self.path} (created on first save)"
-        return f"Project log · {where} · ctrl+o: run notes" + (f" · {note}" if note else "")
+        text = f"Project log · {where} · ctrl+o: run notes" + (f" · {note}" if note else "")
+        return printable(text)  # the label is markup=False; a path's ESC is shown escaped
 
     @on(TextArea.Changed, "#notes-editor")
     def schedule_save(self) -> None:

@@ -14,7 +14,6 @@ import asyncio
 import time
 from pathlib import Path
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,6 +26,7 @@ from tuirecipe.runs.jobs import TUNE_JOBS
 from tuirecipe.runs.listing import RunSummary, list_runs
 from tuirecipe.runs.rundir import RunDir
 from tuirecipe.ui.bus import Message
+from tuirecipe.ui.literal import literal, literal_line
 from tuirecipe.ui.panes import consume
 from tuirecipe.ui.services import Services
 
@@ -146,17 +146,17 @@ class RunsPane(Widget):
         self.runs = runs
         table.clear()
         for r in runs:
-            # Ids, jobs and notes are data: Text cells, so DataTable parses no markup.
+            # Ids, jobs, states and notes are data: literal cells, never markup.
             table.add_row(
                 "●" if r.id in self.marked else "",
-                Text(r.id),
-                Text(r.job),
-                r.state,
+                literal_line(r.id),
+                literal_line(r.job),
+                literal_line(r.state),
                 _when(r.started),
                 _duration(r.duration),
                 "-" if r.job in TUNE_JOBS else str(r.last_step),  # a parent trains no steps
                 _best(r.best),
-                Text(r.notes_first_line[:NOTES_CHARS]),
+                literal_line(r.notes_first_line[:NOTES_CHARS]),
                 key=r.id,
             )
         if keep is not None and keep in {r.id for r in runs}:
@@ -169,7 +169,7 @@ class RunsPane(Widget):
             if runs
             else f"No runs yet in {self.runs_path}. Start one from the Train pane (3)."
         )
-        self.query_one("#runs-summary", Label).update(summary)
+        self.query_one("#runs-summary", Label).update(literal(summary))
 
     @on(DataTable.RowSelected, "#runs-table")
     def follow_selected_run(self, event: DataTable.RowSelected) -> None:

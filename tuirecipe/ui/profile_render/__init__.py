@@ -20,6 +20,7 @@ from rich.padding import Padding
 from rich.rule import Rule
 from rich.text import Text
 
+from tuirecipe.printable import printable
 from tuirecipe.ui.profile_render.cells import bar, num, pct, pick
 from tuirecipe.ui.profile_render.distributions import (
     render_labels,
@@ -98,7 +99,9 @@ def _title(key: str, data: Any) -> str:
 
 
 def profile_sections(profile: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
-    """``(key, title, data)`` in display order; unknown keys last."""
+    """``(key, title, data)`` in display order; unknown keys last. Every string in the
+    data (texts, labels, paths) has its control characters escaped for display."""
+    profile = _printable(profile)
     found: dict[str, tuple[str, Any]] = {}
     other: dict[str, Any] = {}
     for key, value in profile.items():
@@ -121,6 +124,18 @@ def profile_sections(profile: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
     if other:
         out.append(("other", "Other", other))
     return out
+
+
+def _printable(value: Any) -> Any:
+    """``value`` with :func:`~tuirecipe.printable.printable` applied to every string in it
+    (rows and labels may hold terminal escapes; shown, they must not act)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, Mapping):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_printable(v) for v in value]
+    return value
 
 
 def _level(data: Any, name: str = "exact") -> Mapping[str, Any]:
@@ -220,8 +235,8 @@ def render_profile(profile: Mapping[str, Any]) -> RenderableType:
 def render_source(path: str, counts: str, sha256: str, notes: Iterable[str] = ()) -> RenderableType:
     """Which file was profiled: path, rows read / used / skipped (``counts``, from
     :meth:`~tuirecipe.data.profiling.LoadedDataset.counts_line`), fingerprint, notes."""
-    line = Text(f"{path} · {counts} · sha256 {sha256[:12]}")
+    line = Text(printable(f"{path} · {counts} · sha256 {sha256[:12]}"))
     parts: list[RenderableType] = [line]
     for note in notes:
-        parts.append(Text.assemble(("note: ", "bold"), str(note)))
+        parts.append(Text.assemble(("note: ", "bold"), printable(str(note))))
     return Group(*parts)

@@ -19,15 +19,18 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
+from tuirecipe.printable import printable_line
 from tuirecipe.runs.compare import KeyRow, compare_configs, compare_warnings
 from tuirecipe.runs.curves import RunHistory
 from tuirecipe.runs.rundir import RunDir
+from tuirecipe.ui.literal import literal
 from tuirecipe.ui.themes import theme_style
 from tuirecipe.ui.widgets.curves import CurvePlot, short_names
 
 
 def _value(value: object) -> str:
-    return "-" if value is None else str(value)
+    # config values quote paths and user options: escapes shown, not sent (cells are Text)
+    return "-" if value is None else printable_line(str(value))
 
 
 class CompareScreen(Screen[None]):
@@ -47,7 +50,9 @@ class CompareScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="compare"):
-            yield Label("Comparing " + ", ".join(r.id for r in self.runs), id="compare-title")
+            yield Label(
+                literal("Comparing " + ", ".join(r.id for r in self.runs)), id="compare-title"
+            )
             yield Vertical(id="compare-warnings")
             # The plots side by side over the whole width, the config diff below them:
             # at 80x24 each plot keeps rows enough to read.
@@ -110,7 +115,7 @@ class CompareScreen(Screen[None]):
         table.add_column("key", key="key")
         names = short_names([run.id for run in self.runs], longest=24)
         for run, name in zip(self.runs, names, strict=True):
-            table.add_column(name, key=run.id)
+            table.add_column(literal(name), key=run.id)  # a str label is markup
         highlight = theme_style(self.app.theme_variables, "warning", bold=True)
         rows = sorted(self.rows, key=lambda r: (not r.changed, r.key))
         changed = 0

@@ -16,6 +16,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Static
 
+from tuirecipe.printable import printable
+
 
 class ExportDialog(ModalScreen[tuple[str, ...] | None]):
     """Confirm an export; optionally remove duplicate copies and conflicts in bulk."""
@@ -59,7 +61,8 @@ class ExportDialog(ModalScreen[tuple[str, ...] | None]):
                 f"({self.counts['conflict_texts']:,} texts)"
             )
         with Vertical():
-            yield Static(self.summary, id="export-summary", markup=False)
+            # quotes the data file's path: its control characters shown, never sent
+            yield Static(printable(self.summary), id="export-summary", markup=False)
             yield Static(
                 "Texts are compared ignoring case and spacing, as the profile counts them.",
                 id="export-rule",

@@ -13,6 +13,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tuirecipe.printable import printable_line
+from tuirecipe.ui.literal import literal
 from tuirecipe.ui.widgets.browser import FLAG_NAMES, MARK_TEXT, DataBrowser
 
 
@@ -68,7 +70,7 @@ class RowDetail(ModalScreen[None]):
         if line != row:  # a record spanning lines: where an editor shows it
             meta.append(f" (line {line})")
         meta.append("   label ")
-        meta.append(str(frame["label"].iat[self.position]), "bold")
+        meta.append(printable_line(str(frame["label"].iat[self.position])), "bold")
         meta.append(f"   {int(self.browser._lengths[self.position])} chars")
         meta.append("   flags: " + (", ".join(flags) if flags else "none"))
         meta.append("   mark: " + (MARK_TEXT.get(mark, mark) if mark else "none"))
@@ -94,13 +96,14 @@ class RowDetail(ModalScreen[None]):
         lines += [f"  row {int(frame['row'].iat[p])}  label {frame['label'].iat[p]}" for p in shown]
         if len(others) > len(shown):
             lines.append(f"  … and {len(others) - len(shown)} more")
-        return Text("\n".join(lines))  # labels come from the data: shown literally
+        return literal("\n".join(lines))  # labels come from the data: shown literally
 
     def compose(self) -> ComposeResult:
         frame = self.browser.frame
         with VerticalScroll(id="row-detail-box"):
             yield Static(self._meta(), id="row-detail-meta")
-            yield Static(Text(str(frame["text"].iat[self.position])), id="row-detail-text")
+            # the row as it is: brackets literal, control characters shown escaped
+            yield Static(literal(frame["text"].iat[self.position]), id="row-detail-text")
             yield Static(self._group(), id="row-detail-group")
             yield Button("Close", id="row-detail-close")
 

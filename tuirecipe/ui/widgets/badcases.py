@@ -24,6 +24,7 @@ from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.widget import Widget
 from textual.widgets import DataTable, Label, Static
 
+from tuirecipe.printable import printable, printable_line
 from tuirecipe.runs.badcases import (
     PREDICTIONS_FILE,
     BadCaseMarks,
@@ -33,6 +34,7 @@ from tuirecipe.runs.badcases import (
     mispredictions,
     most_confused,
 )
+from tuirecipe.ui.literal import literal_line
 from tuirecipe.ui.messages import DataRowRequested
 from tuirecipe.ui.themes import theme_style
 from tuirecipe.ui.widgets.case_text import cell_text, highlighted_tokens, saliency_tokens
@@ -52,6 +54,7 @@ def confusion_grid(
     highlight: Style | str,
 ) -> Text:
     """The matrix (gold rows, predicted columns) and the most-confused pairs under it."""
+    labels = [printable_line(label) for label in labels]  # shown, never sent as escapes
     keep = range(len(labels))  # every label: the panel scrolls when they do not fit
     cw = max(4, min(8, max((len(label) for label in labels), default=3) + 1))  # cell width
     name_width = max(5, min(12, max((len(label) for label in labels), default=5))) + 1
@@ -69,7 +72,7 @@ def confusion_grid(
         out.append("\n")
     out.append("\nmost confused (gold → pred):\n", style="bold")
     for gold, pred, count in pairs:
-        out.append(f"  {gold} → {pred}: {count}\n")
+        out.append(printable_line(f"  {gold} → {pred}: {count}") + "\n")
     if not pairs:
         out.append("  none\n")
     return out
@@ -198,8 +201,8 @@ class BadCasesView(Widget):
         return [
             str(case["row"]),
             f"{float(case.get('loss') or 0):.3f}",
-            Text(str(case.get("gold"))),
-            Text(str(case.get("pred"))),
+            literal_line(case.get("gold")),  # labels and texts are data: never markup
+            literal_line(case.get("pred")),
             f"{prob:.2f}" if isinstance(prob, (int, float)) else "-",
             MARK_NAMES.get(mark or "", ""),
             cell_text(case.get("text", ""), self._text_width),
@@ -251,12 +254,13 @@ class BadCasesView(Widget):
         case = self.cases[min(table.cursor_row, len(self.cases) - 1)]
         variables = self.app.theme_variables
         out = Text()
+        # labels and the text are data: appended as text, control characters shown escaped
         out.append(f"row {case['row']} · gold ", style="bold")
-        out.append(str(case.get("gold")))
+        out.append(printable_line(str(case.get("gold"))))
         out.append(" · pred ", style="bold")
-        out.append(str(case.get("pred")), style=theme_style(variables, "error"))
+        out.append(printable_line(str(case.get("pred"))), style=theme_style(variables, "error"))
         out.append(" · enter: open in Data\n", style="dim")
-        out.append(str(case.get("text", "")))
+        out.append(printable(str(case.get("text", ""))))
         tokens = saliency_tokens(case)
         if tokens:
             out.append("\nsaliency: ", style="bold")

@@ -31,6 +31,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tuirecipe.data.row_query import SORTS, BrowserQuery, select_rows
+from tuirecipe.printable import printable
 
 __all__ = [
     "FLAG_NAMES",
@@ -62,11 +63,10 @@ THREAD_THRESHOLD = 200_000
 
 
 def _one_line(text: str) -> str:
-    """Newlines and tabs shown as visible marks, other control characters dropped."""
+    """Newlines shown as ⏎, tabs as a space, other control characters escaped (ESC as
+    ``\\x1b``: shown, never sent to the terminal)."""
     text = text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎").replace("\t", " ")
-    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text):
-        text = "".join(c if not (ord(c) < 32 or 0x7F <= ord(c) < 0xA0) else "�" for c in text)
-    return text
+    return printable(text)
 
 
 def _fit(text: str, width: int) -> str:
@@ -342,7 +342,7 @@ class DataBrowser(ScrollView, can_focus=True):
         values = {
             "mark": MARK_TEXT.get(mark, "") if mark else "",
             "row": str(row),
-            "label": str(frame["label"].iat[pos]),
+            "label": _one_line(str(frame["label"].iat[pos])),
             "flags": letters,
             "chars": str(int(self._lengths[pos])),
             "text": _one_line(str(frame["text"].iat[pos])),

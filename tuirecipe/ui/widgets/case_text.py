@@ -14,6 +14,8 @@ from typing import Any
 from rich.style import Style
 from rich.text import Text
 
+from tuirecipe.printable import printable, printable_line
+
 # Right/wrong by shape as well as colour: colour is lost on the cursor row and in some
 # 16-colour palettes. ASCII stand-ins for a terminal whose encoding lacks the symbols.
 SYMBOLS = {True: "✓", False: "✗"}
@@ -29,7 +31,7 @@ def right_wrong_symbol(correct: bool, encoding: str = "utf-8") -> str:
 def cell_text(text: Any, width: int) -> Text:
     """One line of ``text`` in ``width`` cells, with … when cut (never markup)."""
     line = str(text if text is not None else "").replace("\r", " ").replace("\n", " ")
-    out = Text(line, no_wrap=True, overflow="ellipsis")
+    out = Text(printable(line), no_wrap=True, overflow="ellipsis")
     out.truncate(max(1, width), overflow="ellipsis")
     return out
 
@@ -62,6 +64,7 @@ def highlighted_tokens(
         if n:
             out.append(" ")
         share = abs(value) / top if top > 0 else 0.0
+        token = printable_line(token)  # a token from the data: escapes shown, never sent
         if share >= 1 - STRONG_SHARE:
             style: Style | str = positive if value > 0 else negative
             out.append(token, style=Style.combine([Style.parse("bold underline"), _style(style)]))

@@ -31,12 +31,14 @@ from typing import Any
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 from textual_plotext import PlotextPlot
 
 from tuirecipe.checks.store import ResultView
+from tuirecipe.printable import printable
 
 STATUS_GLYPHS: dict[str, tuple[str, str]] = {
     "pass": ("✓", "$success"),
@@ -64,8 +66,9 @@ def status_glyph(status: str) -> tuple[str, str]:
 
 def escape(text: str) -> str:
     """Make ``text`` literal in Textual markup (every ``[`` escaped, even an unclosed
-    one, which ``textual.markup.escape`` leaves alone)."""
-    return str(text).replace("[", "\\[")
+    one, which ``textual.markup.escape`` leaves alone), its control characters shown
+    escaped (an ESC in a summary must not reach the terminal)."""
+    return printable(str(text)).replace("[", "\\[")
 
 
 # -- evidence → blocks (plain data) ------------------------------------------------------
@@ -197,6 +200,11 @@ def _series_blocks(series: list[tuple[str, list[float]]]) -> list[Block]:
 
 
 # -- blocks → renderables ----------------------------------------------------------------
+def _literal(value: object) -> Text:
+    """A table cell from evidence: Rich would read a ``str`` as markup."""
+    return Text(printable(str(value)))
+
+
 def kv_table(pairs: list[tuple[str, str]], title: str = "") -> Table:
     table = Table(
         box=box.SIMPLE_HEAD,
@@ -209,8 +217,8 @@ def kv_table(pairs: list[tuple[str, str]], title: str = "") -> Table:
     )
     table.add_column("key", style="bold", no_wrap=True)
     table.add_column("value", ratio=1, overflow="fold")
-    for key, value in pairs:
-        table.add_row(key, value)
+    for key, value in pairs:  # evidence quotes rows, labels, paths: text, never markup
+        table.add_row(_literal(key), _literal(value))
     return table
 
 
@@ -230,10 +238,13 @@ def dict_table(rows: list[dict[str, Any]], title: str) -> Table:
     for column in columns:
         wide = any(isinstance(v := r.get(column), str) and len(v) > 20 for r in rows)
         table.add_column(
-            column, ratio=3 if wide else 1, overflow="fold", justify="left" if wide else "right"
+            _literal(column),
+            ratio=3 if wide else 1,
+            overflow="fold",
+            justify="left" if wide else "right",
         )
     for row in rows[:MAX_TABLE_ROWS]:
-        table.add_row(*(format_value(row[c], 60) if c in row else "" for c in columns))
+        table.add_row(*(_literal(format_value(row[c], 60)) if c in row else "" for c in columns))
     if len(rows) > MAX_TABLE_ROWS:
         table.caption = f"… {len(rows) - MAX_TABLE_ROWS} more"
     return table

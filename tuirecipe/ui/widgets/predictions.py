@@ -14,6 +14,8 @@ from rich.text import Text
 from textual import on
 from textual.widgets import DataTable
 
+from tuirecipe.printable import printable_line
+from tuirecipe.ui.literal import literal_line
 from tuirecipe.ui.messages import DataRowRequested
 from tuirecipe.ui.themes import theme_style
 from tuirecipe.ui.widgets.case_text import cell_text, right_wrong_symbol
@@ -46,6 +48,7 @@ class PredictionsTable(DataTable):
             if isinstance(prob, (int, float))
             else (f"{pred:.3g}" if isinstance(pred, float) else str(pred))
         )
+        shown = printable_line(shown)  # a label from the data: its escapes shown, not sent
         correct = row.get("correct")
         if correct is None:
             return Text(shown)
@@ -93,7 +96,7 @@ class PredictionsTable(DataTable):
         for row in self.snapshots[steps[-1]]:
             index = row["index"]
             # Texts and labels come from the data: Text cells, so DataTable parses no markup.
-            cells = [Text(str(index)), Text(str(row.get("label", "")))]
+            cells = [literal_line(index), literal_line(row.get("label", ""))]
             for step in steps:
                 hit = by_step[step].get(index)
                 cells.append(self._cell(hit) if hit else Text("-"))

@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Label, TextArea
 
 from tuirecipe.runs.rundir import RunDir, atomic_write_text
+from tuirecipe.ui.literal import editable, literal
 from tuirecipe.ui.save_schedule import RUN_SAVE_DELAY_SECONDS, SaveSchedule
 
 
@@ -80,15 +81,16 @@ class RunNotes(Widget):
             return
         if run is not self.run:
             return
-        self._saved = text
+        text = editable(text)  # an ESC in the file is shown, not sent to the terminal
         self.editor.load_text(text)
+        self._saved = self.editor.text  # as the editor splits lines: unchanged until edited
         self.editor.read_only = False
         self.loaded = True
 
     def _status(self, note: str = "") -> None:
         where = f"Run notes · {self.run.id}/notes.md" if self.run else "Run notes · no run"
         self.query_one("#run-notes-status", Label).update(
-            where + (f" · {note}" if note else "") + " · ctrl+t: stamp"
+            literal(where + (f" · {note}" if note else "") + " · ctrl+t: stamp")
         )
 
     @on(TextArea.Changed, "#run-notes-editor")

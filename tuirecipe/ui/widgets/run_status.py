@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label
 
 from tuirecipe.config import Config
+from tuirecipe.printable import printable
 from tuirecipe.runs.curves import RunHistory
 from tuirecipe.ui.widgets.progress import RunProgress
 
@@ -110,7 +111,7 @@ class RunStatus(Vertical):
     def compose(self) -> ComposeResult:
         # Plain text, never markup: paths, run ids, the typed motivation, error messages
         # and "[low, high]" intervals are shown as they are.
-        yield Label(config_line(self.config), id="train-config", markup=False)
+        yield Label(printable(config_line(self.config)), id="train-config", markup=False)
         yield Label(IDLE_TEXT, id="train-run", markup=False)
         with Horizontal(id="train-progress-row"):
             yield RunProgress(id="train-progress")
@@ -133,6 +134,7 @@ class RunStatus(Vertical):
             return  # unchanged: no repaint
         self._texts[part] = text
         label = self.query_one(part, Label)
+        text = printable(text)  # messages quote rows and exceptions: an ESC is shown, not sent
         shown = bool(text)
         if label.display == shown and part in ONE_LINE_LABELS:
             label.update(text, layout=False)
@@ -173,7 +175,7 @@ class RunStatus(Vertical):
     def show_run(self, run_id: str, motivation: str = "") -> None:
         """A new run is followed: its name (and why it was started); the rest cleared."""
         why = f" · why: {motivation}" if motivation else ""
-        self.query_one("#train-run", Label).update(f"Run {run_id}{why}")
+        self.query_one("#train-run", Label).update(printable(f"Run {run_id}{why}"))
         if not self.following:
             self.following = True
             self._relayout()
