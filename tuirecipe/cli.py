@@ -249,7 +249,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from tuirecipe.runs.listing import list_runs
+    from tuirecipe.runs.listing import changed_text, list_runs, run_tree
 
     runs_dir = Path(args.runs_dir) if args.runs_dir else _load(args).runs_path
     runs = list_runs(runs_dir)
@@ -269,18 +269,24 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return EXIT_OK
     # Run ids, folders, notes and motivations are the user's text: Text, never markup.
     table = Table(title=_literal(f"runs in {runs_dir}"), box=None, pad_edge=False)
-    show_job = any(r.job != "train" for r in runs)
-    table.add_column("run", no_wrap=True, min_width=20)
-    if show_job:
-        table.add_column("job", no_wrap=True)
+    # Parents with their children under them (a sweep, a search, cv folds, a run started
+    # from another), each child with the keys it changed: the lineage at a glance.
+    tree = run_tree(runs)
+    names = [("  " * (depth - 1) + "└ " if depth else "") + r.id for depth, r in tree]
+    table.add_column("run", no_wrap=True, min_width=max(20, *(len(n) for n in names)))
+    table.add_column("job", no_wrap=True)
     table.add_column("state", no_wrap=True, min_width=8)
     table.add_column("started", no_wrap=True, min_width=11)
     table.add_column("time", no_wrap=True, justify="right", min_width=5)
     table.add_column("step", no_wrap=True, justify="right", min_width=4)
     table.add_column("best dev", no_wrap=True, min_width=20)
+    if any(r.changed for _, r in tree):
+        table.add_column("changed", overflow="ellipsis", no_wrap=True, max_width=40)
     table.add_column("cause / notes", overflow="ellipsis", no_wrap=True, max_width=60)
-    for r in runs:
-        cells = [_literal(r.id)] + ([_literal(r.job)] if show_job else [])
+    has_changed = any(r.changed for _, r in tree)
+    for name, (_, r) in zip(names, tree, strict=True):
+        cells = [_literal(name), _literal(r.job)]
+        changed = [_literal(changed_text(r.changed))] if has_changed else []
         table.add_row(
             *cells,
             _state_text(r.state),
@@ -288,6 +294,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             _duration(r.duration),
             str(r.last_step),
             _best_text(r),
+            *changed,
             # why a run ended early comes before its notes: the cause is what one looks for
             _literal(
                 r.message
