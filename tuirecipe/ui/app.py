@@ -20,6 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.notifications import SeverityLevel
+from textual.widget import Widget
 from textual.widgets import Footer, Label, TabbedContent, TabPane
 
 from tuirecipe.config import Config
@@ -152,7 +153,7 @@ class TuiRecipeApp(App[int]):
             for number, (pane, title) in enumerate(self.PANES, start=1):
                 with TabPane(f"{number} {title}", id=f"tab-{pane}"):
                     yield panes[pane]
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # ? lists ctrl+p
 
     def on_mount(self) -> None:
         # Background threads (plot builds, file reads, profiling) hold the GIL for up to
@@ -167,6 +168,7 @@ class TuiRecipeApp(App[int]):
         self.follower.start()
         self.workers_client.start()
         consume(self, self.bus, (NOTICE_TOPIC,), self.show_notice)
+        self.watch(self.screen, "focused", self._focus_moved, init=False)
         self._theme_chosen_here = True
         for problem in self.problems:
             self.notify(str(problem), title="Theme", severity="error", timeout=12)
@@ -214,6 +216,23 @@ class TuiRecipeApp(App[int]):
         first = next((w for w in target.query("*") if w.focusable), None)
         if first is not None:
             first.focus()
+
+    def _focus_moved(self, focused: Widget | None) -> None:
+        if focused is None:
+            self.call_after_refresh(self._refocus_if_lost)
+
+    def _refocus_if_lost(self) -> None:
+        """The focused widget went away (a sub-view switched hid it, or it was removed):
+        the keyboard goes back to the pane on show, so its keys keep working. Left alone,
+        Textual focuses nothing, and only the App's own keys (q) answer."""
+        if not self.screen_stack:  # closing
+            return
+        main = self.screen_stack[0]
+        if self.screen is not main or main.focused is not None:
+            return
+        tabs = self.query("#panes")
+        if tabs:
+            self._focus_pane(tabs.first(TabbedContent).active.removeprefix("tab-"))
 
     def action_focus_tabs(self) -> None:
         self.query_one("#panes", TabbedContent).query_one("ContentTabs").focus()

@@ -75,18 +75,24 @@ DISPLAY_SECONDS = 0.25
 DISPLAY_SLOTS = ("lines", "plot-loss", "lines", ("plot-acc", "plot-lr"))
 
 
+SMOOTHING = Binding.Group("Smoothing")
+VIEWS = Binding.Group("Views")
+# Keys that change the curves: offered (footer, help) only while the curves are shown.
+CURVE_ACTIONS = frozenset({"smoothing", "toggle_log", "cycle_x_axis", "clear_overlays"})
+
+
 class TrainPane(Widget, can_focus=True):
     BINDINGS = [
         Binding("s", "start_run", "Start"),
         Binding("p", "pause_or_resume", "Pause/resume"),
         Binding("x", "stop_run", "Stop"),
-        Binding("left_square_bracket", "smoothing(-1)", "Smooth-"),
-        Binding("right_square_bracket", "smoothing(1)", "Smooth+"),
+        Binding("g", "show_view('curves')", "Curves", group=VIEWS),
+        Binding("e", "show_view('predictions')", "Examples", group=VIEWS),
+        Binding("b", "show_view('badcases')", "Bad cases", group=VIEWS),
+        Binding("left_square_bracket", "smoothing(-1)", "Smooth-", group=SMOOTHING),
+        Binding("right_square_bracket", "smoothing(1)", "Smooth+", group=SMOOTHING),
         Binding("l", "toggle_log", "Log y"),
         Binding("a", "cycle_x_axis", "X axis"),
-        Binding("g", "show_view('curves')", "Curves", show=False),
-        Binding("e", "show_view('predictions')", "Examples", show=False),
-        Binding("b", "show_view('badcases')", "Bad cases", show=False),
         Binding("n", "edit_notes", "Notes"),
         Binding("O", "clear_overlays", "Clear overlays", show=False),
     ]
@@ -265,11 +271,22 @@ class TrainPane(Widget, can_focus=True):
         self.curves.cycle_x_axis()
 
     def action_show_view(self, view: str) -> None:
+        """Show a sub-view and give it the keyboard (the pane itself for the curves): the
+        widget focused before may be the one just hidden, and a hidden widget loses focus."""
         self.query_one("#train-views", TabbedContent).active = f"view-{view}"
-        if view == "badcases":
-            self.query_one("#badcases-table").focus()
-        elif view == "predictions":
-            self.query_one("#predictions").focus()
+        target = {"badcases": "#badcases-table", "predictions": "#predictions"}.get(view)
+        (self.query_one(target) if target else self).focus()
+        self.refresh_bindings()
+
+    @on(TabbedContent.TabActivated, "#train-views")
+    def view_shown(self) -> None:
+        """A sub-view shown by key or by a click on its tab: the curve keys come and go."""
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in CURVE_ACTIONS:
+            return self.query_one("#train-views", TabbedContent).active == "view-curves"
+        return True
 
     def action_edit_notes(self) -> None:
         self.query_one("#run-notes-editor").focus()
