@@ -95,6 +95,7 @@ class TuiRecipeApp(App[int]):
             Binding(str(n), f"show_pane('{pane}')", title, show=False)
             for n, (pane, title) in enumerate(PANES, start=1)
         ),
+        Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
@@ -237,6 +238,15 @@ class TuiRecipeApp(App[int]):
     def action_focus_tabs(self) -> None:
         self.query_one("#panes", TabbedContent).query_one("ContentTabs").focus()
 
+    def action_help(self) -> None:
+        """``?``: the keys of where the keyboard is (pane, sub-view or dialog) and the
+        global ones, read from the live bindings."""
+        from tuirecipe.ui.screens.help import HelpScreen, help_sections
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(help_sections(self.screen)))
+
     def action_set_theme(self, name: str) -> None:
         self.theme = name
 
@@ -248,6 +258,9 @@ class TuiRecipeApp(App[int]):
         train = self.query_one(TrainPane)
         if train.run is None:
             self.notify(f"no run to {action}", severity="warning")
+            return
+        if action == "stop":  # asked first, as the x key does
+            train.action_stop_run()
             return
         self.bus.publish("command", Command(action, run_id=train.run.id))
 

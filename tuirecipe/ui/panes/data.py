@@ -13,6 +13,7 @@ over a mark the person set.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +47,7 @@ from tuirecipe.data.cleaning import (
     ExportResult,
     MarkImport,
     MarkStore,
+    cleaned_paths,
     export_cleaned,
 )
 from tuirecipe.data.row_flags import file_groups, profile_row_flags, removal_counts
@@ -56,6 +58,7 @@ from tuirecipe.runs.badcases import (
     describe_bad_case_import,
     label_wrong_rows,
 )
+from tuirecipe.ui.modals import ConfirmScreen
 from tuirecipe.ui.screens.export_dialog import ExportDialog
 from tuirecipe.ui.screens.row_detail import RowDetail
 from tuirecipe.ui.widgets.browser import (
@@ -467,6 +470,29 @@ class DataPane(Vertical):
         if flags is None or self.data is None or self.marks is None:
             return
         assert set(flags) <= set(BULK_FLAGS)
+        self._export_unless_declined(flags)
+
+    @work(exclusive=True, group="data-export-ask")
+    async def _export_unless_declined(self, flags: tuple[str, ...]) -> None:
+        """A cleaned copy already there (an earlier export) is overwritten only once the
+        person says so."""
+        assert self.data is not None
+        out_path, manifest_path, _ = cleaned_paths(self.data.path)
+        paths = (out_path, manifest_path)
+        there = await asyncio.to_thread(lambda: [p for p in paths if p.exists()])
+        if there:
+            names = " and ".join(_display_path(p) for p in there)
+            overwrite = await self.app.push_screen_wait(
+                ConfirmScreen(
+                    "Overwrite the last export?",
+                    f"{names} already exist{'s' if len(there) == 1 else ''} (an earlier "
+                    "export). Exporting again replaces them.",
+                    yes="Overwrite",
+                )
+            )
+            if not overwrite:
+                self.app.notify("export cancelled; the earlier one is kept", title="Export")
+                return
         self.run_export(flags)
 
     @work(thread=True, exclusive=True, group="data-export", exit_on_error=False)

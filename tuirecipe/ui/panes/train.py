@@ -45,7 +45,7 @@ from tuirecipe.runs.history import (
 )
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
 from tuirecipe.ui.bus import COMMAND_TOPIC, RUN_STARTED_TOPIC, START_FAILED_TOPIC, Command, Message
-from tuirecipe.ui.modals import TextPrompt
+from tuirecipe.ui.modals import ConfirmScreen, TextPrompt
 from tuirecipe.ui.panes import consume
 from tuirecipe.ui.services import Services
 from tuirecipe.ui.widgets.badcases import BadCasesView
@@ -251,12 +251,36 @@ class TrainPane(Widget, can_focus=True):
         self._control("resume" if self.state == "paused" else "pause")
 
     def action_stop_run(self) -> None:
-        self._control("stop")
+        """Stopping cannot be undone (a stopped run is not resumed): asked first, as for
+        any run that is live; a run already over is said so."""
+        run = self.run
+        if run is None:
+            self._control("stop")  # says there is none
+            return
+        if self.state not in LIVE_STATES:
+            self.notify(f"run {run.id} is {self.state or 'not running'}: nothing to stop")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.run is run:
+                self._control("stop")
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Stop run {run.id}?",
+                f"It is {self.state}; a stopped run ends after its current step and "
+                "cannot be resumed (its checkpoints and curves are kept).",
+                yes="Stop it",
+            ),
+            answered,
+        )
 
     @on(RunControls.Pressed)
     def run_button_pressed(self, event: RunControls.Pressed) -> None:
         if event.action == "start":
             self.action_start_run()
+        elif event.action == "stop":
+            self.action_stop_run()
         else:
             self._control(event.action)
 

@@ -16,6 +16,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Static
 
+from tuirecipe.ui.widgets.tick_box import TickBox
+
 
 class ExportDialog(ModalScreen[tuple[str, ...] | None]):
     """Confirm an export; optionally remove duplicate copies and conflicts in bulk."""
@@ -65,8 +67,8 @@ class ExportDialog(ModalScreen[tuple[str, ...] | None]):
                 id="export-rule",
                 markup=False,
             )
-            yield Checkbox(Text(dups), id="export-dups")
-            yield Checkbox(Text(conflicts), id="export-conflicts")
+            yield TickBox(Text(dups), id="export-dups")
+            yield TickBox(Text(conflicts), id="export-conflicts")
             with Horizontal(id="export-buttons"):
                 yield Button("Export", variant="primary", id="export-confirm")
                 yield Button("Cancel", id="export-cancel")
