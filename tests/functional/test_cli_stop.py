@@ -1,6 +1,6 @@
 """`tuirecipe stop RUN`, `--version`, and what the help texts name: the check registry's
 names under `check --help`, the console's --theme in the top-level help. `runs` shows
-whole run ids at 120 columns."""
+whole run ids at 120 columns; `attach` says which of its clocks is which."""
 
 from __future__ import annotations
 
@@ -106,3 +106,11 @@ def test_runs_shows_whole_ids_at_120_columns(tmp_path):
     assert done.returncode == 0, done.stderr
     for run_id in ids:
         assert run_id in done.stdout
+
+
+def test_attach_labels_its_two_clocks(tmp_path):
+    write_recorded_run(tmp_path / "runs", "20261130-002939-done")
+    done = tuirecipe("attach", "002939", cwd=tmp_path, columns=160)
+    assert done.returncode == 0, done.stderr
+    bar = next(line for line in done.stderr.splitlines() if "200/200 steps" in line)
+    assert "elapsed " in bar and " left " in bar

@@ -28,7 +28,7 @@ from tuirecipe.ui.bus import NOTICE_TOPIC, Bus, Command, Message, RunFollower, W
 from tuirecipe.ui.commands import ConsoleCommands
 from tuirecipe.ui.header import ConsoleHeader
 from tuirecipe.ui.modals import QuitScreen, TextPrompt
-from tuirecipe.ui.panes import consume
+from tuirecipe.ui.panes import consume, typing_into
 from tuirecipe.ui.panes.checks import ChecksPane
 from tuirecipe.ui.panes.notes import NotesPane
 from tuirecipe.ui.panes.runs import RunsPane
@@ -97,7 +97,7 @@ class TuiRecipeApp(App[int]):
         ),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+q", "quit_anywhere", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -374,6 +374,19 @@ class TuiRecipeApp(App[int]):
             except Exception:
                 if not come_what_may:
                     raise
+
+    # Printable keys type into a text box (the notes editors, the search box): while one
+    # has the keyboard, the App's letter and digit keys are not offered; Esc leaves it.
+    TYPED_ACTIONS = frozenset({"show_pane", "quit", "help"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action not in self.TYPED_ACTIONS or len(self.screen_stack) != 1:
+            return True  # a dialog's box (or the palette's) is its own affair
+        return not typing_into(self.screen)
+
+    async def action_quit_anywhere(self) -> None:
+        """ctrl+q: quits from anywhere, a text box included."""
+        await self.action_quit()
 
     async def action_quit(self) -> None:
         self._save_all_notes()

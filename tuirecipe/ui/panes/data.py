@@ -59,6 +59,7 @@ from tuirecipe.runs.badcases import (
     label_wrong_rows,
 )
 from tuirecipe.ui.modals import ConfirmScreen
+from tuirecipe.ui.panes import typing_into
 from tuirecipe.ui.screens.export_dialog import ExportDialog
 from tuirecipe.ui.screens.row_detail import RowDetail
 from tuirecipe.ui.widgets.browser import (
@@ -147,6 +148,7 @@ class DataPane(Vertical):
         Binding("f", "cycle_flag", "Flag filter"),
         Binding("l", "cycle_label", "Label filter"),
         Binding("e", "export", "Export"),
+        Binding("escape", "back", "Back", show=False),
     ]
 
     def __init__(
@@ -320,6 +322,8 @@ class DataPane(Vertical):
             browser = self.query_one(DataBrowser)
             for row in result.marked:
                 browser.set_mark(row, MARK_LABEL_WRONG)
+            if result.marked:
+                self._show_mark_counts()  # both lines: they said 2 and 3 marked once
         message = describe_bad_case_import(result, bad_cases)
         if message:
             self.app.notify(
@@ -413,6 +417,11 @@ class DataPane(Vertical):
             self.app.notify(f"cannot save the mark: {exc}", title="Data", severity="error")
             return
         self.query_one(DataBrowser).set_mark(event.row, event.mark)
+        self._show_mark_counts()
+
+    def _show_mark_counts(self) -> None:
+        """The marks are counted on the source line and the browser's status line: both
+        are redrawn whenever marks change, from the one store."""
         self._update_status()
         self._show_source()
 
@@ -427,6 +436,28 @@ class DataPane(Vertical):
             self.query_one(DataBrowser).focus()
         else:
             self.query_one(ProfileView).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action != "back" and typing_into(self.screen):  # the search box has the letters
+            return False
+        if action == "show_tab":  # the tab already shown is not offered
+            return self.query_one("#data-tabs", TabbedContent).active != parameters[0]
+        return True
+
+    @on(TabbedContent.TabActivated, "#data-tabs")
+    def tab_shown(self) -> None:
+        self.refresh_bindings()
+
+    def action_back(self) -> None:
+        """Esc backs out one level: the search box or a filter to the rows, the rows to
+        the profile."""
+        focused = self.screen.focused
+        if isinstance(focused, (Input, Select)) or (
+            focused is not None and any(isinstance(a, Select) for a in focused.ancestors)
+        ):
+            self.query_one(DataBrowser).focus()
+        elif self.query_one("#data-tabs", TabbedContent).active == "data-browse-tab":
+            self.action_show_tab("data-profile-tab")
 
     def action_focus_search(self) -> None:
         self.action_show_tab("data-browse-tab")

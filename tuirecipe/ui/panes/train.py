@@ -46,7 +46,7 @@ from tuirecipe.runs.history import (
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
 from tuirecipe.ui.bus import COMMAND_TOPIC, RUN_STARTED_TOPIC, START_FAILED_TOPIC, Command, Message
 from tuirecipe.ui.modals import ConfirmScreen, TextPrompt
-from tuirecipe.ui.panes import consume
+from tuirecipe.ui.panes import consume, typing_into
 from tuirecipe.ui.services import Services
 from tuirecipe.ui.widgets.badcases import BadCasesView
 from tuirecipe.ui.widgets.curves import CurvePlot, CurveSettings
@@ -223,7 +223,7 @@ class TrainPane(Widget, can_focus=True):
             TextPrompt(
                 "Start a training run",
                 placeholder="why this run? (one line)",
-                explain=f"Saved in the run's meta.json. {config_line(self.config)}",
+                explain=f"Saved in the run's meta.json. {config_line(self.config, 'New run')}",
             ),
             self._start_with_motivation,
         )
@@ -308,8 +308,13 @@ class TrainPane(Widget, can_focus=True):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if typing_into(self.screen):  # the run notes editor: letters are text
+            return False
+        shown = self.query_one("#train-views", TabbedContent).active
         if action in CURVE_ACTIONS:
-            return self.query_one("#train-views", TabbedContent).active == "view-curves"
+            return shown == "view-curves"
+        if action == "show_view":  # the view already shown is not offered
+            return shown != f"view-{parameters[0]}"
         return True
 
     def action_edit_notes(self) -> None:
@@ -399,6 +404,7 @@ class TrainPane(Widget, can_focus=True):
         self.history = loaded.history
         self.checks = loaded.checks
         self.status.show_run(run.id, loaded.motivation)
+        self.status.show_config(loaded.config)  # the run's, not the console's
         self.status.set_total(loaded.total_steps)
         self._set_state(loaded.state)
         for snapshot in loaded.snapshots:

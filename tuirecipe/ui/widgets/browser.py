@@ -127,7 +127,7 @@ class DataBrowser(ScrollView, can_focus=True):
         Binding("d", "mark('drop')", "Drop"),
         Binding("w", "mark('label_wrong')", "Label wrong"),
         Binding("u", "mark('')", "Unmark"),
-        Binding("s", "cycle_sort", "Sort"),
+        Binding("s", "cycle_sort", "Sort ▲/▼"),
         Binding("up", "cursor(-1)", "Up", show=False),
         Binding("down", "cursor(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
@@ -390,7 +390,11 @@ class DataBrowser(ScrollView, can_focus=True):
             self.cursor = self.cursor + 1  # move on, like a reviewer working down a list
 
     def action_cycle_sort(self) -> None:
+        """Each key ascending, then (pressed again) descending, then the next key."""
         q = self.query_state
+        if not q.descending:
+            self.set_query(BrowserQuery(q.label, q.flag, q.search, q.sort, True))
+            return
         nxt = SORTS[(SORTS.index(q.sort) + 1) % len(SORTS)]
         self.set_query(BrowserQuery(q.label, q.flag, q.search, nxt, False))
 

@@ -30,7 +30,7 @@ class RunNotes(Widget):
     BINDINGS = [
         Binding("ctrl+t", "stamp", "Stamp step"),
         Binding("ctrl+s", "save", "Save", show=False),
-        Binding("escape", "leave", "Leave notes", show=False),
+        Binding("escape", "leave", "Leave notes"),
     ]
 
     class Left(Message):
