@@ -69,8 +69,8 @@ async def test_every_footer_key_of_every_subview_has_an_effect(tmp_path):
     app = make(tmp_path)
     asked = refuse_to_start_checks(app)
     walked: dict[str, list[str]] = {}
-    async with app.run_test(size=SIZE) as pilot:
-        data = None
+    # Notices shown (run_test hides them by default): a notice is an effect too.
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         assert await wait_for(pilot, lambda: bool(app.query("#data-slot > #data")), 30)
         data = app.query_one("#data")
         assert await wait_for(pilot, lambda: data.profile_result is not None, 180)
