@@ -216,3 +216,66 @@ async def test_esc_backs_out_of_browse_search(tmp_path):
         await pilot.press("escape")  # and out of the rows, to the profile
         tabs = app.query_one("#data-tabs")
         assert await wait_for(pilot, lambda: tabs.active == "data-profile-tab")
+
+
+async def test_a_newcomer_is_pointed_from_data_to_the_checks(tmp_path):
+    app = make(tmp_path)
+    asked = refuse_to_start_checks(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await wait_for(pilot, lambda: bool(app.query("#data-slot > #data")), 30)
+        data = app.query_one("#data")
+        pointer = app.query_one("#data-next")
+        assert not pointer.display  # not before the profile is in
+        assert await wait_for(pilot, lambda: data.profile_result is not None, 180)
+        assert await wait_for(pilot, lambda: pointer.display)
+        words = str(pointer.render())
+        assert "2 opens Checks" in words and "a runs them all" in words
+        await pilot.press("2", "a")  # doing as it says starts the checks
+        assert await wait_for(pilot, lambda: bool(asked))
+        summary = str(app.query_one("#checks-summary").render())
+        assert "a: run them all" in summary
+
+
+async def test_export_ticks_read_without_colour_and_a_second_export_asks(tmp_path):
+    from tuirecipe.ui.modals import ConfirmScreen
+    from tuirecipe.ui.screens.export_dialog import ExportDialog
+
+    config = config_from_dict(
+        {"name": "demo", "runs_dir": str(tmp_path / "runs")}, base_dir=str(tmp_path)
+    )
+    app = make_app(config, theme="ansi16", settings_dir=tmp_path / "settings")
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, lambda: bool(app.query("#data-slot > #data")), 30)
+        data = app.query_one("#data")
+        assert await wait_for(pilot, lambda: data.profile_result is not None, 180)
+        await pilot.press("1", "e")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        box = app.screen.query_one("#export-dups")
+        assert str(box.render()).startswith("[ ]")  # unticked reads unticked, in 16 colours
+        await pilot.click("#export-dups")
+        assert await wait_for(pilot, lambda: str(box.render()).startswith("[x]"))
+        await pilot.click("#export-confirm")
+        # (another test of this session may have exported the demo data already)
+        assert await wait_for(
+            pilot,
+            lambda: data.last_export is not None or isinstance(app.screen, ConfirmScreen),
+            60,
+        )
+        if isinstance(app.screen, ConfirmScreen):
+            await pilot.press("y")
+        assert await wait_for(pilot, lambda: data.last_export is not None, 60)
+        first = data.last_export.path
+        written = first.stat().st_mtime_ns
+        for answer, overwritten in (("n", False), ("y", True)):
+            data.last_export = None
+            await pilot.press("e")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+            await pilot.click("#export-confirm")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert first.name in str(app.screen.query_one(".dialog-explain").render())
+            await pilot.press(answer)
+            if overwritten:
+                assert await wait_for(pilot, lambda: data.last_export is not None, 60)
+            else:
+                assert await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+                assert data.last_export is None and first.stat().st_mtime_ns == written

@@ -106,16 +106,22 @@ async def go_to(pilot, view: str) -> None:
     no_blinking(app)
 
 
-def _scrolls(widget) -> bool:
-    """The widget or a container around it can scroll: what it clips can be reached."""
-    for node in widget.ancestors_with_self:
-        styles = getattr(node, "styles", None)
-        if styles is None:
-            continue
-        if styles.overflow_y in ("auto", "scroll") or styles.overflow_x in ("auto", "scroll"):
-            if node is not widget or node.is_container:
-                return True
-    return False
+def _clipper(widget, region):
+    """The nearest container whose visible area does not hold all of ``region``."""
+    compositor = widget.screen._compositor
+    for node in widget.ancestors:
+        if node is widget.screen or node not in compositor.visible_widgets:
+            return node
+        _, clip = compositor.visible_widgets[node]
+        box = node.scrollable_content_region
+        if box.intersection(region) != region:
+            return node
+    return widget.screen
+
+
+def _scrolls(node) -> bool:
+    styles = node.styles
+    return styles.overflow_y in ("auto", "scroll") or styles.overflow_x in ("auto", "scroll")
 
 
 def overflowing(app) -> list[str]:
@@ -128,8 +134,8 @@ def overflowing(app) -> list[str]:
     - and for any widget: its box cut by the edge of a container that cannot scroll
       (nor the screen), so part of it is never shown.
 
-    Widgets inside a scrolling container are exempt from the first and last: what does not
-    fit can be scrolled to."""
+    A box cut by a container that scrolls is not overflow: what does not fit can be
+    scrolled to. Lost rows inside a text's own box are, wherever it is."""
     from textual.geometry import Size
     from textual.widgets import Static
 
@@ -139,7 +145,7 @@ def overflowing(app) -> list[str]:
         if not widget.display or not region.area:
             continue
         name = f"{type(widget).__name__}#{widget.id}" if widget.id else type(widget).__name__
-        if clip.intersection(region) != region and not _scrolls(widget):
+        if clip.intersection(region) != region and not _scrolls(_clipper(widget, region)):
             problems.append(f"{name}: box {region} cut to {clip.intersection(region)}")
             continue
         if not isinstance(widget, Static) or widget.is_container:
@@ -152,8 +158,26 @@ def overflowing(app) -> list[str]:
             wide = widget.get_content_width(Size(100_000, box.height), app.size)
             if wide > box.width and styles.text_overflow != "ellipsis":
                 problems.append(f"{name}: {wide} columns of text in {box.width}")
-        elif not _scrolls(widget):
+        else:
             tall = widget.get_content_height(Size(box.width, 100_000), app.size, box.width)
             if tall > box.height:
                 problems.append(f"{name}: {tall} rows of text in {box.height}")
     return problems
+
+
+def footer_overflow(app) -> str:
+    """ "" when the footer's keys all fit on its one row; else how far they run over."""
+    from textual.widgets import Footer
+
+    footers = app.screen.query(Footer)
+    if not footers:
+        return ""
+    footer = footers.first()
+    keys = [w for w in footer.children if w.display]
+    if not keys:
+        return ""
+    right = max(w.region.right for w in keys)
+    if right > footer.region.right:
+        shown = " ".join(str(k) for k, _ in footer_keys(app))
+        return f"footer keys end at column {right} of {footer.region.right}: {shown}"
+    return ""

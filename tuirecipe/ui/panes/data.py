@@ -87,6 +87,9 @@ def _display_path(path: Path) -> str:
         return "~" + text[len(home) :] if text.startswith(home + os.sep) else text
 
 
+NEXT_STEP = "Next: the sanity checks. 2 opens Checks, where a runs them all."
+
+
 class DataPane(Vertical):
     """Profile and browse the configured dataset; mark rows; export a cleaned copy."""
 
@@ -95,7 +98,8 @@ class DataPane(Vertical):
         height: 1fr;
     }
     DataPane > #data-source {
-        height: 1;
+        height: auto;  /* path, counts, hash and marks wrap at 80 columns, never cut */
+        max-height: 3;
         padding: 0 1;
         color: $text-muted;
     }
@@ -105,6 +109,17 @@ class DataPane(Vertical):
     }
     DataPane > #profile-progress-row.-done {
         display: none;
+    }
+    DataPane > #data-next {
+        display: none;
+        height: 1;
+        padding: 0 1;
+        color: $accent;
+        text-overflow: ellipsis;
+        text-wrap: nowrap;
+    }
+    DataPane > #data-next.-shown {
+        display: block;
     }
     DataPane #profile-progress-message {
         width: 1fr;
@@ -177,6 +192,8 @@ class DataPane(Vertical):
         with Horizontal(id="profile-progress-row"):
             yield ProgressBar(total=1.0, show_eta=False, id="profile-progress")
             yield Static("", id="profile-progress-message", markup=False)
+        # Where the progress bar was, once the profile is in: the recipe's next step.
+        yield Static(NEXT_STEP, id="data-next", markup=False)
         with TabbedContent(initial="data-profile-tab", id="data-tabs"):
             with TabPane("Profile", id="data-profile-tab"):
                 yield ProfileView(id="profile-view")
@@ -351,6 +368,7 @@ class DataPane(Vertical):
         self.profile = profile
         self._set_progress(1.0, "profile ready")
         self.query_one("#profile-progress-row").add_class("-done")
+        self.query_one("#data-next").add_class("-shown")
         await self.query_one(ProfileView).show_profile(profile)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
