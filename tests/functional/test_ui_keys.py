@@ -279,3 +279,27 @@ async def test_export_ticks_read_without_colour_and_a_second_export_asks(tmp_pat
             else:
                 assert await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
                 assert data.last_export is None and first.stat().st_mtime_ns == written
+
+
+async def test_esc_backs_out_of_a_train_view_and_home_goes_to_the_newest_run(
+    tmp_path, without_data_pane
+):
+    classification, _ = recorded_runs(tmp_path)
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await follow(pilot, classification)
+        views = app.query_one("#train-views")
+        await pilot.press("b")
+        assert await wait_for(pilot, lambda: views.active == "view-badcases")
+        await pilot.press("escape")
+        assert await wait_for(pilot, lambda: views.active == "view-curves")
+        await pilot.press("5")
+        table = app.query_one("#runs-table", DataTable)
+        assert await wait_for(pilot, lambda: table.row_count == 2)
+        await pilot.press("down")
+        assert await wait_for(pilot, lambda: table.cursor_row == 1)
+        await pilot.press("home")
+        assert await wait_for(pilot, lambda: table.cursor_row == 0)
+        await pilot.press("end")
+        assert await wait_for(pilot, lambda: table.cursor_row == 1)

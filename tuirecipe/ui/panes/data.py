@@ -160,8 +160,8 @@ class DataPane(Vertical):
         Binding("p", "show_tab('data-profile-tab')", "Profile"),
         Binding("b", "show_tab('data-browse-tab')", "Browse"),
         Binding("slash", "focus_search", "Search"),
-        Binding("f", "cycle_flag", "Flag filter"),
-        Binding("l", "cycle_label", "Label filter"),
+        Binding("f", "cycle_flag", "Flag"),  # short: Browse's footer fits 120 columns
+        Binding("l", "cycle_label", "Label"),
         Binding("e", "export", "Export"),
         Binding("escape", "back", "Back", show=False),
     ]

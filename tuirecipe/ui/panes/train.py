@@ -95,6 +95,7 @@ class TrainPane(Widget, can_focus=True):
         Binding("a", "cycle_x_axis", "X axis"),
         Binding("n", "edit_notes", "Notes"),
         Binding("O", "clear_overlays", "Clear overlays", show=False),
+        Binding("escape", "back", "Back to curves", show=False),
     ]
 
     class RunChanged(TextualMessage):
@@ -302,6 +303,10 @@ class TrainPane(Widget, can_focus=True):
         (self.query_one(target) if target else self).focus()
         self.refresh_bindings()
 
+    def action_back(self) -> None:
+        """Esc backs out one level: examples or bad cases back to the curves."""
+        self.action_show_view("curves")
+
     @on(TabbedContent.TabActivated, "#train-views")
     def view_shown(self) -> None:
         """A sub-view shown by key or by a click on its tab: the curve keys come and go."""
@@ -315,6 +320,8 @@ class TrainPane(Widget, can_focus=True):
             return shown == "view-curves"
         if action == "show_view":  # the view already shown is not offered
             return shown != f"view-{parameters[0]}"
+        if action == "back":
+            return shown != "view-curves"
         return True
 
     def action_edit_notes(self) -> None:

@@ -127,7 +127,7 @@ class DataBrowser(ScrollView, can_focus=True):
         Binding("d", "mark('drop')", "Drop"),
         Binding("w", "mark('label_wrong')", "Label wrong"),
         Binding("u", "mark('')", "Unmark"),
-        Binding("s", "cycle_sort", "Sort ▲/▼"),
+        Binding("s", "cycle_sort", "Sort"),
         Binding("up", "cursor(-1)", "Up", show=False),
         Binding("down", "cursor(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
