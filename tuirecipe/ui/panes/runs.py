@@ -64,8 +64,9 @@ class RunsPane(Widget):
         Binding("c", "compare", "Compare"),
         Binding("o", "overlay", "Overlay"),
         Binding("w", "app.sweep", "Sweep"),
-        Binding("home", "first_run", "Newest run", show=False),
-        Binding("end", "last_run", "Oldest run", show=False),
+        # Priority: the table's own home/end scroll sideways, not to the first/last run.
+        Binding("home", "first_run", "Newest run", show=False, priority=True),
+        Binding("end", "last_run", "Oldest run", show=False, priority=True),
     ]
 
     class RunChosen(TextualMessage):
