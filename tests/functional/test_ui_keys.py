@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Input
 
 from tuirecipe.config import config_from_dict
 from tuirecipe.errors import UserError
+from tuirecipe.runs.badcases import LabelWrongRows
 from tuirecipe.runs.rundir import RunDir
 from tuirecipe.ui.app import TuiRecipeApp, make_app
 
@@ -216,6 +217,19 @@ async def test_esc_backs_out_of_browse_search(tmp_path):
         await pilot.press("escape")  # and out of the rows, to the profile
         tabs = app.query_one("#data-tabs")
         assert await wait_for(pilot, lambda: tabs.active == "data-profile-tab")
+
+        # The two lines that count marks say the same, however a mark came.
+        def counts() -> list[str]:
+            return [str(app.query_one(f"#{w}").render()) for w in ("data-source", "browser-status")]
+
+        data.query_one("#filter-search", Input).value = ""  # (the search typed above)
+        await pilot.press("b", "d")
+        assert await wait_for(pilot, lambda: all("1 marked" in c for c in counts()), detail=counts)
+        row = int(data.data.frame["row"].iat[10])
+        listed = LabelWrongRows(rows={row: ["20231114-221320-demo"]})
+        listed.runs["20231114-221320-demo"] = 1
+        data._import_bad_cases(listed, {row}, data.data)  # a rescan found a run's list
+        assert await wait_for(pilot, lambda: all("2 marked" in c for c in counts()), detail=counts)
 
 
 async def test_a_newcomer_is_pointed_from_data_to_the_checks(tmp_path):
