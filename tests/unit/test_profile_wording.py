@@ -30,7 +30,7 @@ def text_of(renderable) -> str:
 def test_title_and_body_give_the_truncation_at_the_same_max_len():
     words = truncation_words(LENGTHS)
     assert words.startswith("max_len 128 truncates 0.2% of rows")
-    assert "suggested 64 would truncate 3.0%" in words
+    assert "suggested max_len 64 would truncate 3.0%" in words
     assert words in section_summary("lengths", LENGTHS)
     assert words in text_of(render_lengths(LENGTHS))
     # the suggested figure never stands beside "truncates" alone

@@ -132,7 +132,7 @@ def truncation_words(data: Mapping[str, Any]) -> str:
     suggested = pick(data, "suggested_max_len", "suggested")
     at_suggested = pick(data, "truncation_rate_at_suggested")
     if suggested is not None and suggested != configured:
-        words += f" (suggested {num(suggested)}" + (
+        words += f" (suggested max_len {num(suggested)}" + (
             f" would truncate {pct(at_suggested)})" if at_suggested is not None else ")"
         )
     return words

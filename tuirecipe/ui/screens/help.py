@@ -35,7 +35,7 @@ def section_title(node: DOMNode) -> str:
         return str(title)
     if isinstance(node, Screen) and type(node).__module__.startswith("textual."):
         return "Screen"
-    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", type(node).__name__)
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", type(node).__name__).capitalize()
 
 
 def help_sections(screen: Screen) -> list[HelpSection]:
