@@ -24,6 +24,7 @@ COMMANDS = (
     "attach",
     "compare",
     "eval",
+    "stop",
     "sweep",
     "search",
     "seeds",
@@ -61,9 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="A terminal experiment console for training neural networks the careful "
         "way. Without a command, opens the console (on the built-in demo when no "
         "CONFIG is given).",
-        epilog="commands: tui, train, check, data, runs, attach, eval, sweep, search, seeds, cv, "
-        "augment-preview — 'tuirecipe COMMAND --help' for each.",
+        epilog="commands: tui, train, check, data, runs, attach, stop, compare, eval, sweep, "
+        "search, seeds, cv, augment-preview — 'tuirecipe COMMAND --help' for each. The "
+        "console takes --theme NAME (e.g. `tuirecipe --theme ansi16` on a 16-colour "
+        "terminal; remembered for next time): 'tuirecipe tui --help'.",
     )
+    from tuirecipe import __version__
+
+    parser.add_argument("--version", action="version", version=f"tuirecipe {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     tui = sub.add_parser(
@@ -90,10 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
+    from tuirecipe.checks.base import all_checks  # the registry: no torch, ~30 ms
+
+    automatic = ", ".join(c.name for c in all_checks() if c.kind == "auto")
+    by_hand = ", ".join(c.name for c in all_checks() if c.kind != "auto")
     check = sub.add_parser(
         "check",
         help="run the sanity checks headless (exit 1 on a failure)",
         description="Run the automatic sanity checks in a worker process.",
+        epilog=f"automatic checks (for --only): {automatic}. Done by hand in the console "
+        f"(listed by --list): {by_hand}.",
     )
     _add_config_args(check)
     check.add_argument(
@@ -154,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="kept (model.pt, the default), best (best.pt) or last (last.pt)",
     )
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    stop = sub.add_parser(
+        "stop",
+        help="stop a running run",
+        description="Ask a run's worker to stop after its current step (the run is "
+        "marked stopped; its checkpoints and curves are kept). The signal goes only to a "
+        "process that proves to be that run's worker.",
+    )
+    stop.add_argument("run", metavar="RUN", help="run id (or a unique part of it) or path")
+    stop.add_argument("--runs-dir", default="runs", help="the runs directory (default: runs)")
 
     from tuirecipe.cli_tune import add_subparsers as add_tune_subparsers
 
@@ -187,7 +208,7 @@ def _print_error(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv = ["tui", *argv]
     args = build_parser().parse_args(argv)
     from tuirecipe.errors import UserError
@@ -246,6 +267,31 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from tuirecipe.cli_compare import cmd_compare as compare
 
     return compare(args)
+
+
+STOP_STARTING_SECONDS = 15.0  # a worker still starting gets this long to take the signal
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from tuirecipe.errors import UserError
+    from tuirecipe.runs.jobs import JobClient, Signalled
+    from tuirecipe.runs.rundir import TERMINAL_STATES, open_run_dir
+
+    run = open_run_dir(Path(args.runs_dir), args.run)
+    state = run.state()
+    if state in TERMINAL_STATES:
+        raise UserError(f"run {run.id} is {state}: nothing to stop")
+    jobs = JobClient()
+    deadline = time.monotonic() + STOP_STARTING_SECONDS
+    # A worker still starting has no handler yet (the signal would kill it): wait for it.
+    while (result := jobs.control(run, "stop")) is Signalled.STARTING:
+        if time.monotonic() > deadline:
+            raise UserError(f"run {run.id} is still starting after {STOP_STARTING_SECONDS:g} s")
+        time.sleep(0.2)
+    if result is Signalled.NO_WORKER:
+        raise UserError(f"run {run.id} ({state}) has no live worker on this machine to stop")
+    print(f"stop sent to run {run.id}; it stops after its current step")
+    return EXIT_OK
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -364,6 +410,7 @@ COMMAND_FUNCS = {
     "attach": cmd_attach,
     "compare": cmd_compare,
     "eval": cmd_eval,
+    "stop": cmd_stop,
 }
 
 
@@ -458,7 +505,10 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
         BarColumn(),
         TextColumn("{task.completed}/{task.total} steps"),
         TextColumn("{task.fields[metrics]}"),
+        # Two clocks side by side read alike: each says which it is.
+        TextColumn("elapsed"),
         TimeElapsedColumn(),
+        TextColumn("left"),
         TimeRemainingColumn(),
         console=console,
         disable=quiet,

@@ -173,3 +173,22 @@ async def test_row_detail_shows_whole_text_and_group() -> None:
         assert "row 4" in group and "label z" in group
         await pilot.press("escape")
         assert not isinstance(app.screen, RowDetail)
+
+
+async def test_the_sort_key_sorts_each_column_both_ways() -> None:
+    frame = _frame(30)
+    app = BrowserApp(frame)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        browser = app.query_one(DataBrowser)
+        browser.focus()
+        seen = []
+        for _ in range(4):
+            await pilot.press("s")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            seen.append((browser.query_state.sort, browser.query_state.descending))
+            if len(seen) == 1:  # the second press on "row" (the start) reverses it
+                rows = frame["row"].to_numpy()[browser.positions]
+                assert len(rows) == 30 and np.all(np.diff(rows) < 0)
+        assert seen == [("row", True), ("length", False), ("length", True), ("label", False)]

@@ -78,7 +78,9 @@ async def test_a_demo_run_trains_plots_pauses_resumes_and_stops(tmp_path, monkey
         assert await wait_for(pilot, lambda: train.state == "running", 30)
         assert await wait_for(pilot, lambda: len(train.history.loss) > paused_at + 20, 60)
 
-        await pilot.press("x")  # stop
+        await pilot.press("x")  # stop: asked first
+        assert await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        await pilot.press("y")
         assert await wait_for(pilot, lambda: train.state == "stopped", 60)
         rows = json.loads((train.run.path / "dev_predictions.json").read_text())["rows"]
         assert rows and {"row", "text", "gold", "pred", "prob", "loss"} <= set(rows[0])

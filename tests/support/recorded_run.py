@@ -3,6 +3,8 @@
 ``write_recorded_run`` writes config.toml, meta.json, events.jsonl (steps, evaluations,
 predictions snapshots), status.json (finished), notes.md and dev_predictions.json, with
 timestamps counted from a fixed ``T0`` so a snapshot never changes with the clock.
+``task="regression"`` writes a regression run instead (no accuracy; dev mse and mae;
+numeric golds and predictions), as the worker writes one.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ def write_recorded_run(
     parent: str | None = None,
     changed: dict | None = None,
     notes: str = "# baseline fasttext\nloss falls steadily; dev acc plateaus near 0.8.\n",
+    task: str = "classification",
 ) -> RunDir:
+    regression = task == "regression"
     run = RunDir(Path(runs_dir) / run_id)
     run.path.mkdir(parents=True)
     config = config_from_dict(
@@ -50,6 +54,7 @@ def write_recorded_run(
             "seed": 0,
             "model": {"name": "fasttext"},
             "train": {"lr": lr, "max_steps": steps, "eval_every": eval_every},
+            **({"data": {"path": "demo:regression", "task": "regression"}} if regression else {}),
         }
     )
     atomic_write_text(run.config_path, config.to_toml())
@@ -79,7 +84,7 @@ def write_recorded_run(
                 epoch=step / 40,
                 loss=loss,
                 lr=lr,
-                acc=acc,
+                acc=None if regression else acc,
                 examples=step * 32,
                 elapsed=step * 0.05,
                 t=T0 + 2 + step * 0.05,
@@ -94,14 +99,34 @@ def write_recorded_run(
                     step=step,
                     epoch=step / 40,
                     split="dev",
-                    metrics={"loss": dev_loss, "acc": dev_acc},
-                    ci={"acc": [dev_acc - 0.05, dev_acc + 0.05]},
+                    metrics=(
+                        {"loss": dev_loss, "mse": dev_loss, "mae": dev_loss**0.5 * 0.8}
+                        if regression
+                        else {"loss": dev_loss, "acc": dev_acc}
+                    ),
+                    ci=(
+                        {"mse": [dev_loss - 0.05, dev_loss + 0.05]}
+                        if regression
+                        else {"acc": [dev_acc - 0.05, dev_acc + 0.05]}
+                    ),
                     n=400,
                     t=t,
                 )
             )
             rows = []
             for i, text in enumerate(TEXTS):
+                if regression:
+                    target = 1.0 + i * 0.5
+                    rows.append(
+                        {
+                            "index": 10 + i * 7,
+                            "text": text,
+                            "label": target,
+                            "pred": round(target + 0.3 * math.sin(i + step), 3),
+                            "prob": None,
+                        }
+                    )
+                    continue
                 gold = LABELS[i % 3]
                 right = (i + step // eval_every) % 3 != 0
                 pred = gold if right else LABELS[(i + 1) % 3]
@@ -133,7 +158,20 @@ def write_recorded_run(
     )
     run.write_notes(notes)
     dev_rows = []
-    for i in range(30):
+    for i in range(30 if regression else 0):
+        target = 1.0 + (i % 7) * 0.5
+        pred = round(target + 0.4 * math.sin(i * 1.3), 3)
+        dev_rows.append(
+            {
+                "row": 100 + i,
+                "text": f"dev example {i}: {TEXTS[i % 8]}",
+                "gold": target,
+                "pred": pred,
+                "prob": None,
+                "loss": round((pred - target) ** 2, 5),
+            }
+        )
+    for i in range(0 if regression else 30):
         gold = LABELS[i % 3]
         pred = LABELS[(i + 1 + i // 8) % 3] if i % 4 == 0 else gold
         loss = round(0.1 + (i * 37 % 23) / 10, 3) if pred != gold else round(0.05 + i / 100, 3)
@@ -148,7 +186,7 @@ def write_recorded_run(
             }
         )
     (run.path / "dev_predictions.json").write_text(
-        dumps_predictions(steps, "classification", LABELS, dev_rows), encoding="utf-8"
+        dumps_predictions(steps, task, [] if regression else LABELS, dev_rows), encoding="utf-8"
     )
     return run
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tuirecipe.events import CheckResult, EvalMetrics, PredictionsSnapshot, StepMetrics
-from tuirecipe.runs.compare import change_summary
+from tuirecipe.runs.compare import change_summary, read_config_table
 from tuirecipe.runs.curves import RunHistory
 from tuirecipe.runs.rundir import RunDir
 
@@ -52,6 +52,7 @@ class LoadedRun:
     motivation: str = ""
     parent: str = ""
     change: str = ""  # the keys changed against the parent, "" when none
+    config: dict[str, Any] = field(default_factory=dict)  # its config.toml ({}: unreadable)
 
 
 def load_run(run: RunDir) -> LoadedRun:
@@ -65,6 +66,7 @@ def load_run(run: RunDir) -> LoadedRun:
         motivation=str(meta.get("motivation") or ""),
         parent=str(parent),
         change=change_summary(run) if parent else "",
+        config=read_config_table(run),
     )
     events = run.events()
     loaded.history.add(events)

@@ -20,6 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.notifications import SeverityLevel
+from textual.widget import Widget
 from textual.widgets import Footer, Label, TabbedContent, TabPane
 
 from tuirecipe.config import Config
@@ -28,7 +29,7 @@ from tuirecipe.ui.commands import ConsoleCommands
 from tuirecipe.ui.header import ConsoleHeader
 from tuirecipe.ui.messages import DataRowRequested
 from tuirecipe.ui.modals import QuitScreen, TextPrompt
-from tuirecipe.ui.panes import consume
+from tuirecipe.ui.panes import consume, typing_into
 from tuirecipe.ui.panes.checks import ChecksPane
 from tuirecipe.ui.panes.notes import NotesPane
 from tuirecipe.ui.panes.runs import RunsPane
@@ -95,8 +96,9 @@ class TuiRecipeApp(App[int]):
             Binding(str(n), f"show_pane('{pane}')", title, show=False)
             for n, (pane, title) in enumerate(PANES, start=1)
         ),
+        Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+q", "quit_anywhere", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -154,7 +156,7 @@ class TuiRecipeApp(App[int]):
             for number, (pane, title) in enumerate(self.PANES, start=1):
                 with TabPane(f"{number} {title}", id=f"tab-{pane}"):
                     yield panes[pane]
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # ? lists ctrl+p
 
     def on_mount(self) -> None:
         # Background threads (plot builds, file reads, profiling) hold the GIL for up to
@@ -169,6 +171,7 @@ class TuiRecipeApp(App[int]):
         self.follower.start()
         self.workers_client.start()
         consume(self, self.bus, (NOTICE_TOPIC,), self.show_notice)
+        self.watch(self.screen, "focused", self._focus_moved, init=False)
         self._theme_chosen_here = True
         for problem in self.problems:
             self.notify(str(problem), title="Theme", severity="error", timeout=12)
@@ -238,8 +241,34 @@ class TuiRecipeApp(App[int]):
         else:
             self.notify("the Data pane is still loading", severity="warning")
 
+    def _focus_moved(self, focused: Widget | None) -> None:
+        if focused is None:
+            self.call_after_refresh(self._refocus_if_lost)
+
+    def _refocus_if_lost(self) -> None:
+        """The focused widget went away (a sub-view switched hid it, or it was removed):
+        the keyboard goes back to the pane on show, so its keys keep working. Left alone,
+        Textual focuses nothing, and only the App's own keys (q) answer."""
+        if not self.screen_stack:  # closing
+            return
+        main = self.screen_stack[0]
+        if self.screen is not main or main.focused is not None:
+            return
+        tabs = self.query("#panes")
+        if tabs:
+            self._focus_pane(tabs.first(TabbedContent).active.removeprefix("tab-"))
+
     def action_focus_tabs(self) -> None:
         self.query_one("#panes", TabbedContent).query_one("ContentTabs").focus()
+
+    def action_help(self) -> None:
+        """``?``: the keys of where the keyboard is (pane, sub-view or dialog) and the
+        global ones, read from the live bindings."""
+        from tuirecipe.ui.screens.help import HelpScreen, help_sections
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(help_sections(self.screen)))
 
     def action_set_theme(self, name: str) -> None:
         self.theme = name
@@ -252,6 +281,9 @@ class TuiRecipeApp(App[int]):
         train = self.query_one(TrainPane)
         if train.run is None:
             self.notify(f"no run to {action}", severity="warning")
+            return
+        if action == "stop":  # asked first, as the x key does
+            train.action_stop_run()
             return
         self.bus.publish("command", Command(action, run_id=train.run.id))
 
@@ -369,6 +401,19 @@ class TuiRecipeApp(App[int]):
             except Exception:
                 if not come_what_may:
                     raise
+
+    # Printable keys type into a text box (the notes editors, the search box): while one
+    # has the keyboard, the App's letter and digit keys are not offered; Esc leaves it.
+    TYPED_ACTIONS = frozenset({"show_pane", "quit", "help"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action not in self.TYPED_ACTIONS or len(self.screen_stack) != 1:
+            return True  # a dialog's box (or the palette's) is its own affair
+        return not typing_into(self.screen)
+
+    async def action_quit_anywhere(self) -> None:
+        """ctrl+q: quits from anywhere, a text box included."""
+        await self.action_quit()
 
     async def action_quit(self) -> None:
         self._save_all_notes()

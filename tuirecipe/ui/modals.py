@@ -1,4 +1,5 @@
-"""Small modal screens the console asks questions with: one line of text, quitting."""
+"""Small modal screens the console asks questions with: one line of text, yes or no,
+quitting."""
 
 from __future__ import annotations
 
@@ -86,3 +87,40 @@ class QuitScreen(ModalScreen[str]):
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Ask before something that cannot be undone: y (or the button) answers True;
+    n or Esc answers False."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, title: str, explain: str, yes: str = "Yes") -> None:
+        super().__init__(classes="prompt")
+        self._title, self._explain, self._yes = title, explain, yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._title, classes="dialog-title", markup=False)
+            # Run ids and paths are quoted in it: plain text.
+            yield Label(self._explain, classes="dialog-explain", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self._yes} (y)", id="confirm-yes", variant="error")
+                yield Button("No (n, esc)", id="confirm-no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()  # Enter by habit does no harm
+
+    @on(Button.Pressed, "#confirm-yes")
+    def said_yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#confirm-no")
+    def said_no(self) -> None:
+        self.dismiss(False)
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -9,6 +9,7 @@ Transformer encoder is worth trying; bigger models pay off).
 from __future__ import annotations
 
 from tuirecipe.data.profile.cluster_stats import MOSTLY
+from tuirecipe.data.profile.corrupted import corrupted_counts
 
 SMALL_ROWS = 10_000
 LARGE_ROWS = 200_000
@@ -97,11 +98,12 @@ def build_advice(profile) -> list[str]:
             f"dashes, …) and {words:,} word types appear in both spellings: normalise "
             "them (NFKC plus quote/dash folding) so one word is one token."
         )
-    corrupted = sum(
-        v["count"] for k, v in profile.corrupted.items() if k not in ("extreme_length",)
-    )
+    corrupted, long_rows = corrupted_counts(profile.corrupted)
     if corrupted:
-        out.append(f"{corrupted:,} corrupted-row findings (see the list): clean or skip them.")
+        more = f"; {long_rows:,} more flagged for extreme length" if long_rows else ""
+        out.append(
+            f"{corrupted:,} corrupted-row findings (see the list{more}): clean or skip them."
+        )
     concentrated = (profile.clusters.get("label_signal") or {}).get("concentrated", 0)
     if concentrated and profile.clusters.get("concentrated_share", 0) >= MOSTLY:
         out.append(

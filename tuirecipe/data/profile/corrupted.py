@@ -8,6 +8,9 @@ Each category yields a boolean mask over the rows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,6 +52,25 @@ DESCRIPTIONS = {
     "no_words": "text has no word characters (empty after dropping punctuation)",
     "extreme_length": "longer than both the 99.9th percentile and 4x the 99th percentile",
 }
+
+# Flagged for a look, but a long text is not damage: counted apart from the corrupted.
+NOT_DAMAGE = ("extreme_length",)
+
+
+def corrupted_counts(found: Mapping[str, Any]) -> tuple[int, int]:
+    """``(corrupted, other flags)`` from a profile's ``corrupted`` section (category →
+    ``{"count": …}``) or a split's (category → count): the one place both are counted,
+    so the advice, the section's title and the splits table say the same numbers."""
+    damaged = flagged = 0
+    for category, value in found.items():
+        count = value.get("count", 0) if isinstance(value, Mapping) else value
+        if not isinstance(count, (int, float)):
+            continue
+        if category in NOT_DAMAGE:
+            flagged += int(count)
+        else:
+            damaged += int(count)
+    return damaged, flagged
 
 
 def text_categories(uniques: pa.Array) -> dict[str, np.ndarray]:

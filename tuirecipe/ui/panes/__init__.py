@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from textual.dom import DOMNode
+from textual.screen import Screen
+from textual.widgets import Input, TextArea
 
 from tuirecipe.ui.bus import Bus, Message, Subscription
 
@@ -34,3 +36,13 @@ def consume(
 
     widget.run_worker(loop(), group="bus", exit_on_error=False)
     return sub
+
+
+def typing_into(screen: Screen) -> bool:
+    """The keyboard is in a text box that takes printable keys (an editor, a search box):
+    letters and digits type there, so the keys bound to them are not offered (the footer
+    and ``?`` show only what works); Esc leaves the box and gives them back."""
+    focused = screen.focused
+    if isinstance(focused, Input):
+        return True
+    return isinstance(focused, TextArea) and not focused.read_only

@@ -482,7 +482,13 @@ class ChecksPane(Widget):
         from tuirecipe.ui.modals import TextPrompt
 
         name = self.highlighted_name()
-        if name is None or not self._tickable(name):
+        if name is None:
+            return
+        if not self._tickable(name):
+            self.notify(
+                "notes go with ticks: only manual checks and the input view take one",
+                severity="warning",
+            )
             return
 
         def save(note: str | None) -> None:

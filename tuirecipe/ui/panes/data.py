@@ -13,6 +13,7 @@ over a mark the person set.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +46,7 @@ from tuirecipe.data.cleaning import (
     ExportResult,
     MarkImport,
     MarkStore,
+    cleaned_paths,
     export_cleaned,
 )
 from tuirecipe.data.row_flags import file_groups, profile_row_flags, removal_counts
@@ -57,6 +59,8 @@ from tuirecipe.runs.badcases import (
     label_wrong_rows,
 )
 from tuirecipe.ui.literal import literal, literal_line
+from tuirecipe.ui.modals import ConfirmScreen
+from tuirecipe.ui.panes import typing_into
 from tuirecipe.ui.screens.export_dialog import ExportDialog
 from tuirecipe.ui.screens.row_detail import RowDetail
 from tuirecipe.ui.widgets.browser import (
@@ -84,6 +88,9 @@ def _display_path(path: Path) -> str:
         return "~" + text[len(home) :] if text.startswith(home + os.sep) else text
 
 
+NEXT_STEP = "Next: the sanity checks. 2 opens Checks, where a runs them all."
+
+
 class DataPane(Vertical):
     """Profile and browse the configured dataset; mark rows; export a cleaned copy."""
 
@@ -92,7 +99,8 @@ class DataPane(Vertical):
         height: 1fr;
     }
     DataPane > #data-source {
-        height: 1;
+        height: auto;  /* path, counts, hash and marks wrap at 80 columns, never cut */
+        max-height: 3;
         padding: 0 1;
         color: $text-muted;
     }
@@ -102,6 +110,17 @@ class DataPane(Vertical):
     }
     DataPane > #profile-progress-row.-done {
         display: none;
+    }
+    DataPane > #data-next {
+        display: none;
+        height: 1;
+        padding: 0 1;
+        color: $accent;
+        text-overflow: ellipsis;
+        text-wrap: nowrap;
+    }
+    DataPane > #data-next.-shown {
+        display: block;
     }
     DataPane #profile-progress-message {
         width: 1fr;
@@ -142,9 +161,10 @@ class DataPane(Vertical):
         Binding("p", "show_tab('data-profile-tab')", "Profile"),
         Binding("b", "show_tab('data-browse-tab')", "Browse"),
         Binding("slash", "focus_search", "Search"),
-        Binding("f", "cycle_flag", "Flag filter"),
-        Binding("l", "cycle_label", "Label filter"),
+        Binding("f", "cycle_flag", "Flag"),  # short: Browse's footer fits 120 columns
+        Binding("l", "cycle_label", "Label"),
         Binding("e", "export", "Export"),
+        Binding("escape", "back", "Back", show=False),
     ]
 
     def __init__(
@@ -174,6 +194,8 @@ class DataPane(Vertical):
         with Horizontal(id="profile-progress-row"):
             yield ProgressBar(total=1.0, show_eta=False, id="profile-progress")
             yield Static("", id="profile-progress-message", markup=False)
+        # Where the progress bar was, once the profile is in: the recipe's next step.
+        yield Static(NEXT_STEP, id="data-next", markup=False)
         with TabbedContent(initial="data-profile-tab", id="data-tabs"):
             with TabPane("Profile", id="data-profile-tab"):
                 yield ProfileView(id="profile-view")
@@ -346,6 +368,8 @@ class DataPane(Vertical):
             browser = self.query_one(DataBrowser)
             for row in result.marked:
                 browser.set_mark(row, MARK_LABEL_WRONG)
+            if result.marked:
+                self._show_mark_counts()  # both lines: they said 2 and 3 marked once
         message = describe_bad_case_import(result, bad_cases)
         if message:
             self.app.notify(
@@ -373,6 +397,7 @@ class DataPane(Vertical):
         self.profile = profile
         self._set_progress(1.0, "profile ready")
         self.query_one("#profile-progress-row").add_class("-done")
+        self.query_one("#data-next").add_class("-shown")
         await self.query_one(ProfileView).show_profile(profile)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -439,6 +464,11 @@ class DataPane(Vertical):
             self.app.notify(f"cannot save the mark: {exc}", title="Data", severity="error")
             return
         self.query_one(DataBrowser).set_mark(event.row, event.mark)
+        self._show_mark_counts()
+
+    def _show_mark_counts(self) -> None:
+        """The marks are counted on the source line and the browser's status line: both
+        are redrawn whenever marks change, from the one store."""
         self._update_status()
         self._show_source()
 
@@ -453,6 +483,28 @@ class DataPane(Vertical):
             self.query_one(DataBrowser).focus()
         else:
             self.query_one(ProfileView).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action != "back" and typing_into(self.screen):  # the search box has the letters
+            return False
+        if action == "show_tab":  # the tab already shown is not offered
+            return self.query_one("#data-tabs", TabbedContent).active != parameters[0]
+        return True
+
+    @on(TabbedContent.TabActivated, "#data-tabs")
+    def tab_shown(self) -> None:
+        self.refresh_bindings()
+
+    def action_back(self) -> None:
+        """Esc backs out one level: the search box or a filter to the rows, the rows to
+        the profile."""
+        focused = self.screen.focused
+        if isinstance(focused, (Input, Select)) or (
+            focused is not None and any(isinstance(a, Select) for a in focused.ancestors)
+        ):
+            self.query_one(DataBrowser).focus()
+        elif self.query_one("#data-tabs", TabbedContent).active == "data-browse-tab":
+            self.action_show_tab("data-profile-tab")
 
     def action_focus_search(self) -> None:
         self.action_show_tab("data-browse-tab")
@@ -496,6 +548,29 @@ class DataPane(Vertical):
         if flags is None or self.data is None or self.marks is None:
             return
         assert set(flags) <= set(BULK_FLAGS)
+        self._export_unless_declined(flags)
+
+    @work(exclusive=True, group="data-export-ask")
+    async def _export_unless_declined(self, flags: tuple[str, ...]) -> None:
+        """A cleaned copy already there (an earlier export) is overwritten only once the
+        person says so."""
+        assert self.data is not None
+        out_path, manifest_path, _ = cleaned_paths(self.data.path)
+        paths = (out_path, manifest_path)
+        there = await asyncio.to_thread(lambda: [p for p in paths if p.exists()])
+        if there:
+            names = " and ".join(_display_path(p) for p in there)
+            overwrite = await self.app.push_screen_wait(
+                ConfirmScreen(
+                    "Overwrite the last export?",
+                    f"{names} already exist{'s' if len(there) == 1 else ''} (an earlier "
+                    "export). Exporting again replaces them.",
+                    yes="Overwrite",
+                )
+            )
+            if not overwrite:
+                self.app.notify("export cancelled; the earlier one is kept", title="Export")
+                return
         self.run_export(flags)
 
     @work(thread=True, exclusive=True, group="data-export", exit_on_error=False)

@@ -133,7 +133,10 @@ class NotesPane(Widget):
 
     def _status_text(self, note: str = "") -> str:
         where = str(self.path) if self._exists else f"{self.path} (created on first save)"
-        text = f"Project log · {where} · ctrl+o: run notes" + (f" · {note}" if note else "")
+        text = (
+            f"Project log · {where} · ctrl+o: run notes · esc leaves the editor (digits "
+            "type here; after esc, 1-5 switch panes)" + (f" · {note}" if note else "")
+        )
         return printable(text)  # the label is markup=False; a path's ESC is shown escaped
 
     @on(TextArea.Changed, "#notes-editor")
@@ -164,7 +167,11 @@ class NotesPane(Widget):
         return True
 
     def action_save(self) -> None:
-        self.save()
+        if not self.dirty:
+            self.notify("nothing to save: the notes are as saved", timeout=2)
+            return
+        if self.save():
+            self.notify("notes saved", timeout=2)
 
     def on_unmount(self) -> None:
         self._schedule.cancel()

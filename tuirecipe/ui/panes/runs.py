@@ -70,6 +70,9 @@ class RunsPane(Widget):
         Binding("c", "compare", "Compare"),
         Binding("o", "overlay", "Overlay"),
         Binding("w", "app.sweep", "Sweep"),
+        # Priority: the table's own home/end scroll sideways, not to the first/last run.
+        Binding("home", "first_run", "Newest run", show=False, priority=True),
+        Binding("end", "last_run", "Oldest run", show=False, priority=True),
     ]
 
     class RunChosen(TextualMessage):
@@ -131,12 +134,22 @@ class RunsPane(Widget):
         self._refresh_if_shown()
 
     def action_refresh_runs(self) -> None:
-        self.refresh_runs()
+        self.refresh_runs(say_so=True)
+
+    def action_first_run(self) -> None:
+        """Home: the top row (the newest run), not the table's leftmost column."""
+        self.query_one("#runs-table", DataTable).action_scroll_top()
+
+    def action_last_run(self) -> None:
+        self.query_one("#runs-table", DataTable).action_scroll_bottom()
 
     @work(exclusive=True, group="runs-refresh")
-    async def refresh_runs(self) -> None:
+    async def refresh_runs(self, say_so: bool = False) -> None:
+        """Read the runs again (in a thread); ``say_so``: asked for by a key, answered."""
         runs = await asyncio.to_thread(list_runs, self.runs_path)
         self.show_runs(runs)
+        if say_so:
+            self.notify(f"{len(runs)} run{'s' if len(runs) != 1 else ''} listed", timeout=2)
 
     def show_runs(self, runs: list[RunSummary]) -> None:
         table = self.query_one("#runs-table", DataTable)

@@ -45,7 +45,8 @@ from tuirecipe.runs.history import (
 )
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
 from tuirecipe.ui.bus import COMMAND_TOPIC, RUN_STARTED_TOPIC, START_FAILED_TOPIC, Command, Message
-from tuirecipe.ui.panes import consume
+from tuirecipe.ui.modals import ConfirmScreen
+from tuirecipe.ui.panes import consume, typing_into
 from tuirecipe.ui.screens.start_dialog import StartDialog, StartRequest, diff_text
 from tuirecipe.ui.services import Services
 from tuirecipe.ui.widgets.badcases import BadCasesView
@@ -77,22 +78,29 @@ SHORT_ROWS = 30  # a pane this short gets the compact layout (an 80x24 terminal 
 NARROW_COLUMNS = 100  # a pane this narrow hides the notes column until N shows it
 
 
+SMOOTHING = Binding.Group("Smoothing")
+VIEWS = Binding.Group("Views")
+# Keys that change the curves: offered (footer, help) only while the curves are shown.
+CURVE_ACTIONS = frozenset({"smoothing", "toggle_log", "cycle_x_axis", "clear_overlays"})
+
+
 class TrainPane(Widget, can_focus=True):
     BINDINGS = [
         Binding("s", "start_run", "Start"),
         Binding("p", "pause_or_resume", "Pause/resume"),
         Binding("x", "stop_run", "Stop"),
-        Binding("left_square_bracket", "smoothing(-1)", "Smooth-"),
-        Binding("right_square_bracket", "smoothing(1)", "Smooth+"),
+        Binding("g", "show_view('curves')", "Curves", group=VIEWS),
+        Binding("e", "show_view('predictions')", "Examples", group=VIEWS),
+        Binding("b", "show_view('badcases')", "Bad cases", group=VIEWS),
+        Binding("left_square_bracket", "smoothing(-1)", "Smooth-", group=SMOOTHING),
+        Binding("right_square_bracket", "smoothing(1)", "Smooth+", group=SMOOTHING),
         Binding("l", "toggle_log", "Log y"),
         Binding("a", "cycle_x_axis", "X axis"),
-        Binding("g", "show_view('curves')", "Curves", show=False),
-        Binding("e", "show_view('predictions')", "Examples", show=False),
-        Binding("b", "show_view('badcases')", "Bad cases", show=False),
         Binding("n", "edit_notes", "Notes"),
         Binding("N", "toggle_notes", "Notes column"),
         Binding("z", "zoom_plot", "Zoom plot"),
         Binding("O", "clear_overlays", "Clear overlays", show=False),
+        Binding("escape", "back", "Back to curves", show=False),
     ]
 
     class RunChanged(TextualMessage):
@@ -263,12 +271,36 @@ class TrainPane(Widget, can_focus=True):
         self._control("resume" if self.state == "paused" else "pause")
 
     def action_stop_run(self) -> None:
-        self._control("stop")
+        """Stopping cannot be undone (a stopped run is not resumed): asked first, as for
+        any run that is live; a run already over is said so."""
+        run = self.run
+        if run is None:
+            self._control("stop")  # says there is none
+            return
+        if self.state not in LIVE_STATES:
+            self.notify(f"run {run.id} is {self.state or 'not running'}: nothing to stop")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.run is run:
+                self._control("stop")
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Stop run {run.id}?",
+                f"It is {self.state}; a stopped run ends after its current step and "
+                "cannot be resumed (its checkpoints and curves are kept).",
+                yes="Stop it",
+            ),
+            answered,
+        )
 
     @on(RunControls.Pressed)
     def run_button_pressed(self, event: RunControls.Pressed) -> None:
         if event.action == "start":
             self.action_start_run()
+        elif event.action == "stop":
+            self.action_stop_run()
         else:
             self._control(event.action)
 
@@ -283,11 +315,33 @@ class TrainPane(Widget, can_focus=True):
         self.curves.cycle_x_axis()
 
     def action_show_view(self, view: str) -> None:
+        """Show a sub-view and give it the keyboard (the pane itself for the curves): the
+        widget focused before may be the one just hidden, and a hidden widget loses focus."""
         self.query_one("#train-views", TabbedContent).active = f"view-{view}"
-        if view == "badcases":
-            self.query_one("#badcases-table").focus()
-        elif view == "predictions":
-            self.query_one("#predictions").focus()
+        target = {"badcases": "#badcases-table", "predictions": "#predictions"}.get(view)
+        (self.query_one(target) if target else self).focus()
+        self.refresh_bindings()
+
+    def action_back(self) -> None:
+        """Esc backs out one level: examples or bad cases back to the curves."""
+        self.action_show_view("curves")
+
+    @on(TabbedContent.TabActivated, "#train-views")
+    def view_shown(self) -> None:
+        """A sub-view shown by key or by a click on its tab: the curve keys come and go."""
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if typing_into(self.screen):  # the run notes editor: letters are text
+            return False
+        shown = self.query_one("#train-views", TabbedContent).active
+        if action in CURVE_ACTIONS:
+            return shown == "view-curves"
+        if action == "show_view":  # the view already shown is not offered
+            return shown != f"view-{parameters[0]}"
+        if action == "back":
+            return shown != "view-curves"
+        return True
 
     def action_edit_notes(self) -> None:
         if self.has_class("-no-notes"):
@@ -403,6 +457,7 @@ class TrainPane(Widget, can_focus=True):
         self.history = loaded.history
         self.checks = loaded.checks
         self.status.show_run(run.id, loaded.motivation)
+        self.status.show_config(loaded.config)  # the run's, not the console's
         self.status.set_total(loaded.total_steps)
         self._set_state(loaded.state)
         for snapshot in loaded.snapshots:

@@ -21,7 +21,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from tuirecipe.printable import printable
-from tuirecipe.ui.profile_render.cells import bar, num, pct, pick
+from tuirecipe.ui.profile_render.cells import bar, num, pick
 from tuirecipe.ui.profile_render.distributions import (
     render_labels,
     render_lengths,
@@ -158,11 +158,9 @@ def section_summary(key: str, data: Any) -> str:
                 ", long tail" if pick(data, "long_tail") else ""
             )
         if key == "lengths":
-            return (
-                f"p95 {num(pick(data, 'p95'), 0)}, suggested max_len "
-                f"{num(pick(data, 'suggested_max_len'))}, truncates "
-                f"{pct(pick(data, 'truncation_rate'))}"
-            )
+            from tuirecipe.ui.profile_render.distributions import truncation_words
+
+            return f"p95 {num(pick(data, 'p95'), 0)}, {truncation_words(data)}"
         if key == "duplicates":
             return f"{num(pick(_level(data), 'surplus_rows', default=0))} exact surplus rows"
         if key == "conflicts":
@@ -204,10 +202,12 @@ def section_summary(key: str, data: Any) -> str:
         if key == "scope":
             return ""
         if key == "corrupted":
-            total = sum(
-                int(pick(c, "count", default=0)) for c in data.values() if isinstance(c, Mapping)
+            from tuirecipe.data.profile.corrupted import corrupted_counts
+
+            damaged, long_rows = corrupted_counts(data)
+            return f"{damaged:,} corrupted" + (
+                f", {long_rows:,} extreme length" if long_rows else ""
             )
-            return f"{total:,} flagged"
         if key == "clusters":
             return clusters_summary(data)
         if key == "advice":

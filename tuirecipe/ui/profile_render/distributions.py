@@ -120,6 +120,24 @@ def _histogram(
     return table
 
 
+def truncation_words(data: Mapping[str, Any]) -> str:
+    """The one wording of the truncation figure (the section's title and its body): the
+    share of all rows cut at the configured max_len, then what the suggested one would cut.
+    Said once, so a title cannot put one max_len's figure beside the other's name."""
+    configured = pick(data, "max_len", "configured_max_len")
+    words = (
+        f"max_len {num(configured)} truncates "
+        f"{pct(pick(data, 'truncation_rate', 'truncated'))} of rows"
+    )
+    suggested = pick(data, "suggested_max_len", "suggested")
+    at_suggested = pick(data, "truncation_rate_at_suggested")
+    if suggested is not None and suggested != configured:
+        words += f" (suggested max_len {num(suggested)}" + (
+            f" would truncate {pct(at_suggested)})" if at_suggested is not None else ")"
+        )
+    return words
+
+
 def render_lengths(data: Mapping[str, Any]) -> RenderableType:
     pcts = pick(data, "percentiles", default=data)
     line = Text()
@@ -130,19 +148,7 @@ def render_lengths(data: Mapping[str, Any]) -> RenderableType:
     if unit:
         line.append(f"({unit})", style="dim")
     parts: list[RenderableType] = [line]
-    suggested = pick(data, "suggested_max_len", "suggested")
-    configured = pick(data, "max_len", "configured_max_len")
-    trunc = pick(data, "truncation_rate", "truncated")
-    text = Text()
-    text.append("suggested max_len ")
-    text.append(num(suggested), style="bold")
-    at_suggested = pick(data, "truncation_rate_at_suggested")
-    if at_suggested is not None:
-        text.append(f" (truncates {pct(at_suggested)})")
-    text.append("   configured max_len ")
-    text.append(num(configured), style="bold")
-    text.append(f": truncates {pct(trunc)} of rows")
-    parts.append(text)
+    parts.append(Text(truncation_words(data)))
     hist = _histogram(pick(data, "histogram", "hist"))
     if hist is not None:
         parts.append(hist)

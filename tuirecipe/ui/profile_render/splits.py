@@ -90,8 +90,9 @@ def _targets(part: Mapping[str, Any]) -> str:
 
 
 def _corrupted(part: Mapping[str, Any]) -> str:
-    found = pick(part, "corrupted", default={}) or {}
-    return num(sum(int(v) for k, v in found.items() if k != "extreme_length"))
+    from tuirecipe.data.profile.corrupted import corrupted_counts
+
+    return num(corrupted_counts(pick(part, "corrupted", default={}) or {})[0])
 
 
 def _lengths(lengths: Mapping[str, Any]) -> str:

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Static
 
 from tuirecipe.printable import printable
+from tuirecipe.ui.widgets.tick_box import TickBox
 
 
 class ExportDialog(ModalScreen[tuple[str, ...] | None]):
@@ -68,8 +69,8 @@ class ExportDialog(ModalScreen[tuple[str, ...] | None]):
                 id="export-rule",
                 markup=False,
             )
-            yield Checkbox(Text(dups), id="export-dups")
-            yield Checkbox(Text(conflicts), id="export-conflicts")
+            yield TickBox(Text(dups), id="export-dups")
+            yield TickBox(Text(conflicts), id="export-conflicts")
             with Horizontal(id="export-buttons"):
                 yield Button("Export", variant="primary", id="export-confirm")
                 yield Button("Cancel", id="export-cancel")

@@ -23,6 +23,7 @@ from textual.widgets import Input, Label, Static
 
 from tuirecipe.config import Config, config_with_changes
 from tuirecipe.errors import ConfigError
+from tuirecipe.printable import printable
 from tuirecipe.ui.themes import theme_style
 from tuirecipe.ui.widgets.run_status import config_line
 
@@ -60,8 +61,10 @@ class StartDialog(ModalScreen[StartRequest | None]):
             # Plain text throughout: paths, values and error messages come from outside.
             yield Label(self._title, classes="dialog-title", markup=False)
             yield Label(
-                f"{config_line(self.config)} (from {self.config.source}; the motivation "
-                "and changes are saved in the run's meta.json)",
+                printable(
+                    f"{config_line(self.config, 'New run')} (from {self.config.source}; the "
+                    "motivation and changes are saved in the run's meta.json)"
+                ),
                 classes="dialog-explain",
                 markup=False,
             )
@@ -94,13 +97,13 @@ class StartDialog(ModalScreen[StartRequest | None]):
         line = self.query_one("#start-diff", Static)
         variables = self.app.theme_variables
         if self._result is None:
-            line.update(Text(self._error, style=theme_style(variables, "error")))
+            line.update(Text(printable(self._error), style=theme_style(variables, "error")))
             return
         edits = self._result[1]
         if not edits:
             line.update(Text("no config changes: the run trains the config above", style="dim"))
             return
-        out = Text(f"changes: {diff_text(edits)}")
+        out = Text(printable(f"changes: {diff_text(edits)}"))
         if len(edits) > 1:
             out.append(f"\n{ONE_CHANGE_HINT}", style=theme_style(variables, "warning"))
         line.update(out)

@@ -408,7 +408,11 @@ class DataBrowser(ScrollView, can_focus=True):
             self.cursor = self.cursor + 1  # move on, like a reviewer working down a list
 
     def action_cycle_sort(self) -> None:
+        """Each key ascending, then (pressed again) descending, then the next key."""
         q = self.query_state
+        if not q.descending:
+            self.set_query(BrowserQuery(q.label, q.flag, q.search, q.sort, True))
+            return
         nxt = SORTS[(SORTS.index(q.sort) + 1) % len(SORTS)]
         self.set_query(BrowserQuery(q.label, q.flag, q.search, nxt, False))
 

@@ -174,4 +174,6 @@ def checklist_summary(
         parts.append(f"[$accent]running {escape(', '.join(running))}[/]  x: stop")
     elif not loaded:
         parts.append("reading results…")
+    elif not words:  # a newcomer's first visit: what to press
+        parts.append("[$accent]a: run them all[/], r: the highlighted one")
     return " · ".join(parts)

@@ -31,7 +31,7 @@ class RunNotes(Widget):
     BINDINGS = [
         Binding("ctrl+t", "stamp", "Stamp step"),
         Binding("ctrl+s", "save", "Save", show=False),
-        Binding("escape", "leave", "Leave notes", show=False),
+        Binding("escape", "leave", "Leave notes"),
     ]
 
     class Left(Message):

@@ -28,19 +28,25 @@ IDLE_TEXT = (
 )
 
 
-def config_line(config: Config) -> str:
-    """The config a new run would train, in one line."""
-    steps = f"max {config.train.max_steps} steps" if config.train.max_steps else ""
+def config_line(config: Config | dict[str, Any], title: str = "Config") -> str:
+    """A config in one line: the console's (what a new run would train) or, as a table
+    read from a run's ``config.toml``, the followed run's."""
+    table = config.to_dict() if isinstance(config, Config) else config
+    train, model, data = (table.get(k) or {} for k in ("train", "model", "data"))
+
+    def part(fmt: str, value: Any) -> str:
+        return fmt.format(value) if value not in (None, "") else ""
+
     parts = [
-        f"model {config.model.name}",
-        f"data {config.data.path}",
-        f"{config.train.epochs} epochs",
-        steps,
-        f"batch {config.train.batch_size}",
-        f"lr {config.train.lr:g}",
-        f"device {config.train.device}",
+        part("model {}", model.get("name")),
+        part("data {}", data.get("path")),
+        part("{} epochs", train.get("epochs")),
+        part("max {} steps", train.get("max_steps") or None),
+        part("batch {}", train.get("batch_size")),
+        part("lr {:g}", train.get("lr")),
+        part("device {}", train.get("device")),
     ]
-    return "Config: " + " · ".join(p for p in parts if p)
+    return f"{title}: " + (" · ".join(p for p in parts if p) or "not readable")
 
 
 def metric_text(name: str, value: float, ci: dict[str, list[float]]) -> str:
@@ -171,6 +177,12 @@ class RunStatus(Vertical):
             self.line("#train-step", self._step)
             self.line("#train-eval", self._eval)
             self.line("#train-message", self._message)
+
+    def show_config(self, table: dict[str, Any] | None) -> None:
+        """The followed run's config (its ``config.toml``), or with None the console's:
+        what ``s`` would start."""
+        line = config_line(table, "Run config") if table is not None else config_line(self.config)
+        self.query_one("#train-config", Label).update(printable(line))
 
     def show_run(self, run_id: str, motivation: str = "") -> None:
         """A new run is followed: its name (and why it was started); the rest cleared."""
