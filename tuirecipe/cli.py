@@ -295,6 +295,9 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    from rich.text import Text
+
+    from tuirecipe.printable import printable_line
     from tuirecipe.runs.listing import changed_text, list_runs, run_tree
 
     runs_dir = Path(args.runs_dir) if args.runs_dir else _load(args).runs_path
@@ -309,7 +312,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     # Piped or captured, nothing wraps the lines: room for the figures and their checkpoint.
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = Console(width=None if sys.stdout.isatty() else 220)
     if not runs:
         console.print(_literal(f"no runs in {runs_dir}"))
         return EXIT_OK
@@ -318,9 +321,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
     # Parents with their children under them (a sweep, a search, cv folds, a run started
     # from another), each child with the keys it changed: the lineage at a glance.
     tree = run_tree(runs)
-    names = [("  " * (depth - 1) + "└ " if depth else "") + r.id for depth, r in tree]
+    names = [
+        ("  " * (depth - 1) + "└ " if depth else "") + printable_line(r.id) for depth, r in tree
+    ]
+    # Whole ids (they are what `attach` and `stop` take): the notes column gives way.
     table.add_column("run", no_wrap=True, min_width=max(20, *(len(n) for n in names)))
-    table.add_column("job", no_wrap=True)
+    table.add_column("job", no_wrap=True, min_width=max(3, *(len(r.job) for r in runs)))
     table.add_column("state", no_wrap=True, min_width=8)
     table.add_column("started", no_wrap=True, min_width=11)
     table.add_column("time", no_wrap=True, justify="right", min_width=5)
@@ -328,10 +334,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     table.add_column("best dev", no_wrap=True, min_width=20)
     if any(r.changed for _, r in tree):
         table.add_column("changed", overflow="ellipsis", no_wrap=True, max_width=40)
-    table.add_column("cause / notes", overflow="ellipsis", no_wrap=True, max_width=60)
+    table.add_column("cause / notes", overflow="ellipsis", no_wrap=True, max_width=80)
     has_changed = any(r.changed for _, r in tree)
     for name, (_, r) in zip(names, tree, strict=True):
-        cells = [_literal(name), _literal(r.job)]
+        cells = [Text(name), _literal(r.job)]  # the name is already printable
         changed = [_literal(changed_text(r.changed))] if has_changed else []
         table.add_row(
             *cells,

@@ -171,9 +171,12 @@ def test_runs_and_attach_show_recorded_hostile_runs_literally(recorded):
     listed = tuirecipe(project, "runs", "config.toml")
     assert listed.returncode == EXIT_OK
     assert f"runs in {project.runs}" in listed.stdout
-    failed_line = next(x for x in listed.stdout.splitlines() if x.startswith(FAILED))
+    # a child run stands under its parent ("└ " in front of its id)
+    failed_line = next(x for x in listed.stdout.splitlines() if x.lstrip(" └").startswith(FAILED))
     assert shown(FAILED_MESSAGE)[:50] in failed_line  # the cause comes before the notes
-    finished_line = next(x for x in listed.stdout.splitlines() if x.startswith(FINISHED))
+    finished_line = next(
+        x for x in listed.stdout.splitlines() if x.lstrip(" └").startswith(FINISHED)
+    )
     assert "notes [/] [b]bold?[/b]" in finished_line
     assert listed.stdout.splitlines()[2].startswith(shown(ODD_ID))  # newest first
 

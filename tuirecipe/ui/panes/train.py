@@ -481,7 +481,7 @@ class TrainPane(Widget, can_focus=True):
             live = self._run_state if self.run is not None else ""
             # A second run that failed to start leaves the followed one as it was.
             self._set_state(live if live in LIVE_STATES else "failed to start", of_run=False)
-            self.status.show_message(f"not started: {message.payload}")
+            self.status.show_message(f"not started: {message.payload}", urgent=True)
             return
         if self.run is None or message.run_id != self.run.id:
             if message.run_id in self._overlay_pending:
@@ -559,7 +559,8 @@ class TrainPane(Widget, can_focus=True):
     def _show_status(self, event: Any) -> None:
         self._set_state(event.state)
         if event.message:
-            self.status.show_message(event.message)
+            # why a run failed or stopped leads the short status line
+            self.status.show_message(event.message, urgent=event.state in ("failed", "stopped"))
         if event.state in TERMINAL_STATES:
             self._display_latest()  # the last step and evaluation, not at the next tick
             if event.state == "finished":
@@ -569,7 +570,7 @@ class TrainPane(Widget, can_focus=True):
             self.query_one(BadCasesView).reload_if_changed()
 
     def _show_error(self, event: Any) -> None:
-        self.status.show_message(f"error: {event.message}")
+        self.status.show_message(f"error: {event.message}", urgent=True)
 
     def _show_log(self, event: Any) -> None:
         self.status.show_message(event.message)

@@ -112,6 +112,7 @@ class RunStatus(Vertical):
         self._lr = ""
         self._eval = ""
         self._message = ""
+        self._urgent = False
         self._texts: dict[str, str] = {}  # what each one-line label shows
 
     def compose(self) -> ComposeResult:
@@ -169,7 +170,16 @@ class RunStatus(Vertical):
             self.line("#train-step", "")
             # The learning-rate plot is hidden on a short pane: its value leads line two.
             self.line(
-                "#train-eval", " · ".join(t for t in (self._lr, self._eval, self._message) if t)
+                "#train-eval",
+                " · ".join(
+                    t
+                    for t in (
+                        (self._message, self._lr, self._eval)
+                        if self._urgent
+                        else (self._lr, self._eval, self._message)
+                    )
+                    if t
+                ),
             )
             self.line("#train-message", "")
         else:
@@ -197,6 +207,7 @@ class RunStatus(Vertical):
         self.query_one("#train-progress", RunProgress).update(total=None, progress=0)
         self._step = self._short_step = self._rate = self._short_rate = ""
         self._lr = self._eval = self._message = ""
+        self._urgent = False
         self._show_lines()
         self.show_run(run_id)
 
@@ -232,8 +243,10 @@ class RunStatus(Vertical):
         self._eval = f"{event.split} @ step {event.step}: " + " · ".join(parts) + n
         self._show_lines()
 
-    def show_message(self, text: str) -> None:
-        self._message = text
+    def show_message(self, text: str, urgent: bool = False) -> None:
+        """The latest message; an ``urgent`` one (an error, a run that did not start)
+        leads the short status line, where the rest may be cut."""
+        self._message, self._urgent = text, urgent
         self._show_lines()
 
     def show_finished(self) -> None:
