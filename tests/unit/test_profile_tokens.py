@@ -127,3 +127,35 @@ def test_an_index_built_from_the_splits_codes_equals_a_fresh_one() -> None:
     reused = build_text_index(texts, codes=encode_levels(texts))
     for name in ("exact_codes", "space_codes", "loose_codes", "model_tokens", "blank"):
         assert np.array_equal(getattr(fresh, name), getattr(reused, name)), name
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_vocabulary_and_oov_count_per_text_like_per_row(lowercase: bool) -> None:
+    """The one-pass count works per distinct text (a token is in training when a text with
+    a training row holds it); it must equal the per-row reference functions on copies that
+    straddle the split, case and space variants, Unicode and empty texts."""
+    from tuirecipe.data.profile.normalize import vocabulary_and_oov
+
+    texts = pd.Series(
+        AWKWARD
+        + ["Café au lait!", "café  AU lait!", "CAFÉ au lait!", "only-in-dev ¿qué?", ""]
+        + ["Straße ǅ ﬁ Ⅻ"] * 3
+        + [f"row{i} {'Word' if i % 2 else 'word'}, x{i % 4}!" for i in range(30)]
+    )
+    index = build_text_index(texts)
+    n = len(texts)
+    train = np.zeros(n, dtype=bool)
+    train[: len(AWKWARD)] = True
+    train[len(AWKWARD) + 1] = True  # one case/space variant in train, the others in dev
+    train[len(AWKWARD) + 5] = True  # one copy of a repeated text in train
+    train[len(AWKWARD) + 8 :: 2] = True
+    for dev in (~train, ~train & (texts != ""), np.zeros(n, dtype=bool)):
+        size, oov = vocabulary_and_oov(index, lowercase, train, dev)
+        vocab = model_vocabulary(index, lowercase, train)
+        assert size == len(vocab)
+        expected = oov_rate(index, vocab, lowercase, dev) if dev.any() else 0.0
+        assert oov == expected
+    assert 0 < vocabulary_and_oov(index, lowercase, train, ~train)[1] < 1
+    # every row in training: nothing in dev is unseen
+    everything = np.ones(n, dtype=bool)
+    assert vocabulary_and_oov(index, lowercase, everything, everything)[1] == 0.0

@@ -381,7 +381,8 @@ def build_text_index(
     empty_pos = pc.index(loose_vocab, "").as_py()
 
     # Every list holds at least one element ("" splits to [""]), so reduceat is safe.
-    model_tokens = np.add.reduceat(sub_counts[tok_ids], starts, dtype=np.int64).astype(np.int32)
+    # int32 throughout: a text's token count fits, and no 8-byte copy of every token.
+    model_tokens = np.add.reduceat(sub_counts[tok_ids], starts, dtype=np.int32)
     ws_tokens = np.where(nonempty, np.diff(offsets), 0).astype(np.int32)
 
     lids = tok_to_loose[tok_ids]
@@ -487,27 +488,78 @@ def oov_rate(
     return float(sub_weights[~known].sum() / total) if total else 0.0
 
 
+def _token_table(
+    index: TextIndex, lowercase: bool
+) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The whitespace tokens of each distinct text, as the vocabulary sees them: distinct
+    tokens, their tokenizer-token counts, per-text offsets into the token ids, the ids,
+    each row's text code and the number of texts. Lowercased: the index's own tokens of
+    the ``case_space`` texts; cased: the raw texts split once here."""
+    if lowercase:
+        return (
+            index.ws_token_dict,
+            index.ws_sub_counts,
+            index.ws_offsets,
+            index.ws_ids,
+            index.space_codes,
+            len(index.space_uniques),
+        )
+    words = pc.utf8_split_whitespace(index.exact_uniques)
+    encoded = pc.dictionary_encode(pc.list_flatten(words))
+    offsets = words.offsets.to_numpy().astype(np.int64)
+    tokens = encoded.dictionary
+    return (
+        tokens,
+        subtoken_count(tokens),
+        offsets - offsets[0],
+        _codes(encoded),
+        index.exact_codes,
+        len(index.exact_uniques),
+    )
+
+
+def _positions(offsets: np.ndarray, texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (into the token ids) of the tokens of ``texts``, and each text's count."""
+    starts, lens = offsets[texts], np.diff(offsets)[texts]
+    firsts = np.cumsum(lens) - lens
+    return np.arange(int(lens.sum()), dtype=np.int64) + np.repeat(starts - firsts, lens), lens
+
+
 def vocabulary_and_oov(
     index: TextIndex, lowercase: bool, train: np.ndarray, dev: np.ndarray
 ) -> tuple[int, float]:
     """``len(model_vocabulary(index, lowercase, train))`` and ``oov_rate(index, vocab,
-    lowercase, dev)`` in one pass: the tokens are counted in both splits and split into
-    tokenizer tokens once."""
-    tokens, counts, train_w = _token_weights(index, lowercase, train)
-    dev_w = _token_weights(index, lowercase, dev)[2] if lowercase else None
-    if dev_w is None:  # cased: the same tokens in the same order, counted over dev
-        dev_w = _cased_tokens(index, dev)[2]
-    subs, weights = _split_tokens(tokens, counts, np.column_stack([train_w, dev_w]))
-    assert weights is not None
-    in_train = weights[:, 0] > 0
-    vocab = pc.unique(subs.filter(pa.array(in_train)))
-    total = float(weights[:, 1].sum())
+    lowercase, dev)``, the same numbers with less work on large data.
+
+    Whitespace tokens are counted per distinct text, never per row: a token is in
+    training when some text with a training row holds it (all occurrences, less those in
+    texts without one: one integer count over every token, the rest on the few texts
+    outside training). Only training tokens are split into tokenizer tokens for the
+    vocabulary, and only dev tokens that are not training tokens for the OOV share (a
+    training token's tokenizer tokens are all in the vocabulary). Every weight is a whole
+    count, so the share equals the two functions' to the last bit.
+    """
+    tokens, counts, offsets, ids, row_codes, n_texts = _token_table(index, lowercase)
+    n_tokens = len(tokens)
+    text_in_train = np.bincount(row_codes[train], minlength=n_texts) > 0
+    outside, _ = _positions(offsets, np.flatnonzero(~text_in_train))
+    in_train = np.bincount(ids, minlength=n_tokens) > np.bincount(ids[outside], minlength=n_tokens)
+    del outside
+    vocab = pc.unique(_split_tokens(tokens.filter(pa.array(in_train)), counts[in_train])[0])
+    dev_rows = np.bincount(row_codes[dev], minlength=n_texts)
+    dev_texts = np.flatnonzero(dev_rows)
+    at, lens = _positions(offsets, dev_texts)
+    dev_w = np.bincount(ids[at], weights=np.repeat(dev_rows[dev_texts], lens), minlength=n_tokens)
+    del at
+    total = float((dev_w * counts).sum())
     if not total:
         return len(vocab), 0.0
-    # a tokenizer token is known when some training token yields it
+    unseen = (dev_w > 0) & ~in_train
+    subs, weights = _split_tokens(tokens.filter(pa.array(unseen)), counts[unseen], dev_w[unseen])
+    assert weights is not None
     known = pc.is_in(subs, value_set=vocab).to_numpy(zero_copy_only=False)
     pa.default_memory_pool().release_unused()
-    return len(vocab), float(weights[~known, 1].sum() / total)
+    return len(vocab), float(weights[~known].sum() / total)
 
 
 def token_occurrences(index: TextIndex, row_mask: np.ndarray | None = None) -> np.ndarray:
