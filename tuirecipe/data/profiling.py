@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -126,6 +127,27 @@ def load_dataset(config: Config) -> LoadedDataset:
     """Load the data file (and dev file) and split as ``prepare_data`` would."""
     cfg = config.data
     path = resolve_data_path(config)
+    # scikit-learn takes a second or more of CPU to import (the split and the clusters
+    # use it): imported in a helper thread while the file is parsed and its texts
+    # encoded, work that pyarrow does without the GIL.
+    # (A bad file's error is not held up waiting for the import.)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imports")
+    try:
+        return _load_and_split(config, path, pool.submit(_import_sklearn, cfg.task))
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _import_sklearn(task: str) -> None:
+    if task == "classification":
+        import sklearn.model_selection  # noqa: F401
+    from tuirecipe.data.profile import clusters
+
+    clusters.prepare()
+
+
+def _load_and_split(config: Config, path: Path, imported: Future) -> LoadedDataset:
+    cfg = config.data
     table = load_table(path, cfg)
     frame = table.frame
     notes = list(table.report.notes)
@@ -152,6 +174,7 @@ def load_dataset(config: Config) -> LoadedDataset:
         )
     # The split's groups are the profile's first two levels: computed once, kept for it.
     codes = encode_levels(frame["text"]) if cfg.split_groups != "none" else None
+    imported.result()
     _, dev_idx = stratified_split(
         frame["label"].to_numpy(),
         cfg.dev_fraction,
