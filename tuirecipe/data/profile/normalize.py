@@ -344,6 +344,40 @@ def _split_tokens(
     return out, np.concatenate([weights[single], run_weights, mark_weights[char_owner]])
 
 
+def _model_token_counts(
+    tok_dict: pa.Array, tok_ids: np.ndarray, starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tokenizer tokens in each distinct whitespace token, and summed over each text."""
+    sub_counts = subtoken_count(tok_dict)
+    # Every list holds at least one element ("" splits to [""]), so reduceat is safe.
+    # int32 throughout: a text's token count fits, and no 8-byte copy of every token.
+    return sub_counts, np.add.reduceat(sub_counts[tok_ids], starts, dtype=np.int32)
+
+
+def _loose_level(
+    lids: np.ndarray, empty_pos: int, offsets: np.ndarray, n_texts: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Each text's loose token ids (``lids``, one per whitespace token) without the empty
+    ones (id ``empty_pos``), their per-text offsets, and the texts' loose codes (equal id
+    sequences, equal code) with how many there are."""
+    if empty_pos >= 0:
+        dropped = np.flatnonzero(lids == empty_pos)
+        loose_offsets = offsets - np.searchsorted(dropped, offsets)
+        lids = np.delete(lids, dropped)
+        del dropped
+    else:
+        loose_offsets = offsets
+    # Exact grouping of id sequences: view each text's loose ids as one binary string.
+    lids = np.ascontiguousarray(lids, dtype=np.int32)
+    keys = pa.Array.from_buffers(
+        pa.large_binary(),
+        n_texts,
+        [None, pa.py_buffer((loose_offsets * 4).astype(np.int64)), pa.py_buffer(lids)],
+    )
+    enc2 = pc.dictionary_encode(keys)
+    return lids, loose_offsets, _codes(enc2), len(enc2.dictionary)
+
+
 def build_text_index(
     values: pd.Series,
     on_exact: Callable[[pa.Array], object] | None = None,
@@ -373,37 +407,28 @@ def build_text_index(
     text_len = pc.utf8_length(u1).to_numpy().astype(np.int64)
     nonempty = text_len > 0
 
-    # Per distinct whitespace token: tokenizer-token count and its loose (punctuation-free) form.
-    sub_counts = subtoken_count(tok_dict)
-    loose_tok = pc.replace_substring_regex(tok_dict, f"{_NOT_WORD}+", "")
-    loose_enc = pc.dictionary_encode(loose_tok)
-    tok_to_loose, loose_vocab = _codes(loose_enc), loose_enc.dictionary
-    empty_pos = pc.index(loose_vocab, "").as_py()
+    # Per distinct whitespace token: tokenizer-token count (summed per text) and its loose
+    # (punctuation-free) form. The two are independent: on large data the counts are
+    # taken in a second thread while this one builds the loose level.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="normalise") as threads:
+        if len(tok_ids) >= PARALLEL_MIN:
+            counted = threads.submit(_model_token_counts, tok_dict, tok_ids, starts)
+        else:
+            counted = None
+        loose_tok = pc.replace_substring_regex(tok_dict, f"{_NOT_WORD}+", "")
+        loose_enc = pc.dictionary_encode(loose_tok)
+        del loose_tok
+        tok_to_loose, loose_vocab = _codes(loose_enc), loose_enc.dictionary
+        del loose_enc
+        empty_pos = pc.index(loose_vocab, "").as_py()
+        ws_tokens = np.where(nonempty, np.diff(offsets), 0).astype(np.int32)
+        loose = _loose_level(tok_to_loose[tok_ids], empty_pos, offsets, len(u1))
+        del tok_to_loose
+        sub_counts, model_tokens = (
+            _model_token_counts(tok_dict, tok_ids, starts) if counted is None else counted.result()
+        )
+    lids, loose_offsets, map12, n2 = loose
 
-    # Every list holds at least one element ("" splits to [""]), so reduceat is safe.
-    # int32 throughout: a text's token count fits, and no 8-byte copy of every token.
-    model_tokens = np.add.reduceat(sub_counts[tok_ids], starts, dtype=np.int32)
-    ws_tokens = np.where(nonempty, np.diff(offsets), 0).astype(np.int32)
-
-    lids = tok_to_loose[tok_ids]
-    if empty_pos >= 0:
-        dropped = np.flatnonzero(lids == empty_pos)
-        loose_offsets = offsets - np.searchsorted(dropped, offsets)
-        lids = np.delete(lids, dropped)
-        del dropped
-    else:
-        loose_offsets = offsets
-    # Exact grouping of id sequences: view each text's loose ids as one binary string.
-    lids = np.ascontiguousarray(lids, dtype=np.int32)
-    keys = pa.Array.from_buffers(
-        pa.large_binary(),
-        len(u1),
-        [None, pa.py_buffer((loose_offsets * 4).astype(np.int64)), pa.py_buffer(lids)],
-    )
-    enc2 = pc.dictionary_encode(keys)
-    map12 = _codes(enc2)
-    n2 = len(enc2.dictionary)
-    del keys, enc2
     # Hand freed arrow memory back to the system (mimalloc keeps it otherwise).
     pool.release_unused()
     loose_to_space = _first_index(map12, n2)
