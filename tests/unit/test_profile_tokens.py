@@ -159,3 +159,12 @@ def test_vocabulary_and_oov_count_per_text_like_per_row(lowercase: bool) -> None
     # every row in training: nothing in dev is unseen
     everything = np.ones(n, dtype=bool)
     assert vocabulary_and_oov(index, lowercase, everything, everything)[1] == 0.0
+
+
+def test_id_counts_in_slices_equal_one_bincount() -> None:
+    from tuirecipe.data.profile.normalize import _id_counts
+
+    ids = np.random.default_rng(0).integers(0, 50, 1000).astype(np.int32)
+    for chunk in (1, 7, 999, 1000, 4096):
+        assert np.array_equal(_id_counts(ids, 60, chunk), np.bincount(ids, minlength=60))
+    assert np.array_equal(_id_counts(ids[:0], 3), np.zeros(3, dtype=np.int64))
