@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -115,6 +116,26 @@ class LoadedDataset:
             f"{self.n_train:,} train + {self.n_dev:,} dev as training splits it"
             + (f" ({kept}: data.split_groups = {self.split_groups})" if kept else "")
         )
+
+
+def without_huge_pages() -> bool:
+    """Back this process with ordinary 4 KiB pages (Linux ``PR_SET_THP_DISABLE``); whether
+    it applied (False off Linux, or where the call is refused).
+
+    For a process that only profiles data (``tuirecipe data``): the profile allocates and
+    frees many large arrays, and with transparent huge pages each first touch zeroes 2 MiB
+    at a time. Measured on 1M distinct rows: about 1 s less system time (0.5 s less CPU in
+    all) and 90 MB lower peak memory. Process-wide and inherited by child processes, so
+    only a command that does nothing else calls it.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(41, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def profile_cache_dir(config: Config) -> Path:
