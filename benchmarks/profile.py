@@ -204,6 +204,7 @@ _STAGES = textwrap.dedent(
     from tuirecipe.cli_report import _print_profile_tables
     from tuirecipe.config import load_config
     from tuirecipe.data import profiling
+    profiling.without_huge_pages()  # as the command does
     mark("imports (CLI, config, profiling)")
     config = load_config(sys.argv[1])
     data = profiling.load_dataset(config)
