@@ -168,3 +168,17 @@ def test_id_counts_in_slices_equal_one_bincount() -> None:
     for chunk in (1, 7, 999, 1000, 4096):
         assert np.array_equal(_id_counts(ids, 60, chunk), np.bincount(ids, minlength=60))
     assert np.array_equal(_id_counts(ids[:0], 3), np.zeros(3, dtype=np.int64))
+
+
+def test_sums_per_text_in_slices_equal_one_reduceat() -> None:
+    from tuirecipe.data.profile.normalize import _sums_per_text
+
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        lens = rng.integers(1, 5, rng.integers(1, 40))
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        ids = rng.integers(0, 30, int(lens.sum())).astype(np.int32)
+        per_token = rng.integers(0, 4, 30).astype(np.int32)
+        expected = np.add.reduceat(per_token[ids], starts)
+        for chunk in (1, 2, 3, 7, 1 << 22):
+            assert np.array_equal(_sums_per_text(per_token, ids, starts, chunk), expected)

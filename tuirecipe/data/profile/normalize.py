@@ -349,9 +349,26 @@ def _model_token_counts(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Tokenizer tokens in each distinct whitespace token, and summed over each text."""
     sub_counts = subtoken_count(tok_dict)
-    # Every list holds at least one element ("" splits to [""]), so reduceat is safe.
-    # int32 throughout: a text's token count fits, and no 8-byte copy of every token.
-    return sub_counts, np.add.reduceat(sub_counts[tok_ids], starts, dtype=np.int32)
+    return sub_counts, _sums_per_text(sub_counts, tok_ids, starts)
+
+
+def _sums_per_text(
+    per_token: np.ndarray, tok_ids: np.ndarray, starts: np.ndarray, chunk: int = 1 << 22
+) -> np.ndarray:
+    """``per_token[tok_ids]`` summed over each text (texts start at ``starts``), in int32,
+    a slice of texts holding about ``chunk`` tokens at a time (no copy of every token).
+
+    Every text holds at least one token ("" splits to [""]), so reduceat is safe.
+    """
+    out = np.empty(len(starts), dtype=np.int32)
+    bounds = np.append(np.searchsorted(starts, np.arange(0, len(tok_ids), chunk)), len(starts))
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if a == b:
+            continue
+        end = starts[b] if b < len(starts) else len(tok_ids)
+        values = per_token[tok_ids[starts[a] : end]]
+        np.add.reduceat(values, starts[a:b] - starts[a], dtype=np.int32, out=out[a:b])
+    return out
 
 
 def _loose_level(
