@@ -182,3 +182,25 @@ def test_sums_per_text_in_slices_equal_one_reduceat() -> None:
         expected = np.add.reduceat(per_token[ids], starts)
         for chunk in (1, 2, 3, 7, 1 << 22):
             assert np.array_equal(_sums_per_text(per_token, ids, starts, chunk), expected)
+
+
+def test_distinct_texts_keep_their_own_array_with_the_same_codes() -> None:
+    from tuirecipe.data.profile.normalize import _encode, encode_levels
+
+    texts = pa.array(["b", "A  b", "", "a b", "é"], pa.large_string())
+    codes, uniques = _encode(texts)
+    assert uniques is texts and codes.tolist() == [0, 1, 2, 3, 4]
+    chunked = pa.chunked_array([texts])
+    codes, uniques = _encode(chunked)
+    assert uniques.equals(texts) and codes.tolist() == [0, 1, 2, 3, 4]
+    repeated = pa.array(["x", "y", "x"])
+    codes, uniques = _encode(repeated)
+    assert uniques.to_pylist() == ["x", "y"] and codes.tolist() == [0, 1, 0]
+    # the levels of a distinct column equal those of the same texts with a repeat added
+    series = pd.Series(["b", "A  b", None, "a b", "é"], dtype="string[pyarrow]")
+    alone = encode_levels(series)
+    with_copy = encode_levels(pd.concat([series, series.iloc[:1]], ignore_index=True))
+    assert alone.exact_uniques.to_pylist() == with_copy.exact_uniques.to_pylist()
+    assert alone.space_uniques.to_pylist() == with_copy.space_uniques.to_pylist()
+    assert alone.exact_codes.tolist() == with_copy.exact_codes[:5].tolist()
+    assert alone.missing.tolist() == [False, False, True, False, False]

@@ -87,8 +87,17 @@ def _encode(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     encoded = pc.dictionary_encode(arr)
     if isinstance(encoded, pa.ChunkedArray):
         codes = np.concatenate([_codes(chunk) for chunk in encoded.chunks])
-        return codes, encoded.chunk(0).dictionary
-    return _codes(encoded), encoded.dictionary
+        uniques = encoded.chunk(0).dictionary
+    else:
+        codes, uniques = _codes(encoded), encoded.dictionary
+    # Every value distinct: the distinct values are the values themselves, in order, so
+    # keep those instead of the hash table's copy (137 MB for 1M distinct texts).
+    if len(uniques) == len(arr):
+        if isinstance(arr, pa.Array):
+            return codes, arr
+        if arr.num_chunks == 1:
+            return codes, arr.chunk(0)
+    return codes, uniques
 
 
 def _codes(encoded: pa.DictionaryArray) -> np.ndarray:
