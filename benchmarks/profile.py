@@ -204,6 +204,7 @@ _STAGES = textwrap.dedent(
     from tuirecipe.cli_report import _print_profile_tables
     from tuirecipe.config import load_config
     from tuirecipe.data import profiling
+    profiling.without_huge_pages()  # as the command does
     mark("imports (CLI, config, profiling)")
     config = load_config(sys.argv[1])
     data = profiling.load_dataset(config)
@@ -316,7 +317,9 @@ def in_process(args: argparse.Namespace, base: pd.DataFrame, origin: str) -> Non
     seconds = time.perf_counter() - t0
     print(f"full profile: {seconds:.2f} s")
     print("  stages: " + ", ".join(f"{k} {v:.2f}" for k, v in profile.timings.items()))
-    dup, conf = profile.duplicates, profile.conflicts
+    # the sections also hold a "unit" line beside the levels
+    dup = {k: v for k, v in profile.duplicates.items() if isinstance(v, dict)}
+    conf = {k: v for k, v in profile.conflicts.items() if isinstance(v, dict)}
     print(
         "  duplicates (surplus rows): "
         + ", ".join(f"{level} {dup[level]['surplus_rows']:,}" for level in dup)

@@ -395,7 +395,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     from tuirecipe.cli_report import print_profile
+    from tuirecipe.data.profiling import without_huge_pages
 
+    without_huge_pages()  # this process only profiles: see the function
     return print_profile(_load(args), as_json=args.json)
 
 

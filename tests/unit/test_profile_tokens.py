@@ -127,3 +127,80 @@ def test_an_index_built_from_the_splits_codes_equals_a_fresh_one() -> None:
     reused = build_text_index(texts, codes=encode_levels(texts))
     for name in ("exact_codes", "space_codes", "loose_codes", "model_tokens", "blank"):
         assert np.array_equal(getattr(fresh, name), getattr(reused, name)), name
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_vocabulary_and_oov_count_per_text_like_per_row(lowercase: bool) -> None:
+    """The one-pass count works per distinct text (a token is in training when a text with
+    a training row holds it); it must equal the per-row reference functions on copies that
+    straddle the split, case and space variants, Unicode and empty texts."""
+    from tuirecipe.data.profile.normalize import vocabulary_and_oov
+
+    texts = pd.Series(
+        AWKWARD
+        + ["Café au lait!", "café  AU lait!", "CAFÉ au lait!", "only-in-dev ¿qué?", ""]
+        + ["Straße ǅ ﬁ Ⅻ"] * 3
+        + [f"row{i} {'Word' if i % 2 else 'word'}, x{i % 4}!" for i in range(30)]
+    )
+    index = build_text_index(texts)
+    n = len(texts)
+    train = np.zeros(n, dtype=bool)
+    train[: len(AWKWARD)] = True
+    train[len(AWKWARD) + 1] = True  # one case/space variant in train, the others in dev
+    train[len(AWKWARD) + 5] = True  # one copy of a repeated text in train
+    train[len(AWKWARD) + 8 :: 2] = True
+    for dev in (~train, ~train & (texts != ""), np.zeros(n, dtype=bool)):
+        size, oov = vocabulary_and_oov(index, lowercase, train, dev)
+        vocab = model_vocabulary(index, lowercase, train)
+        assert size == len(vocab)
+        expected = oov_rate(index, vocab, lowercase, dev) if dev.any() else 0.0
+        assert oov == expected
+    assert 0 < vocabulary_and_oov(index, lowercase, train, ~train)[1] < 1
+    # every row in training: nothing in dev is unseen
+    everything = np.ones(n, dtype=bool)
+    assert vocabulary_and_oov(index, lowercase, everything, everything)[1] == 0.0
+
+
+def test_id_counts_in_slices_equal_one_bincount() -> None:
+    from tuirecipe.data.profile.normalize import _id_counts
+
+    ids = np.random.default_rng(0).integers(0, 50, 1000).astype(np.int32)
+    for chunk in (1, 7, 999, 1000, 4096):
+        assert np.array_equal(_id_counts(ids, 60, chunk), np.bincount(ids, minlength=60))
+    assert np.array_equal(_id_counts(ids[:0], 3), np.zeros(3, dtype=np.int64))
+
+
+def test_sums_per_text_in_slices_equal_one_reduceat() -> None:
+    from tuirecipe.data.profile.normalize import _sums_per_text
+
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        lens = rng.integers(1, 5, rng.integers(1, 40))
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        ids = rng.integers(0, 30, int(lens.sum())).astype(np.int32)
+        per_token = rng.integers(0, 4, 30).astype(np.int32)
+        expected = np.add.reduceat(per_token[ids], starts)
+        for chunk in (1, 2, 3, 7, 1 << 22):
+            assert np.array_equal(_sums_per_text(per_token, ids, starts, chunk), expected)
+
+
+def test_distinct_texts_keep_their_own_array_with_the_same_codes() -> None:
+    from tuirecipe.data.profile.normalize import _encode, encode_levels
+
+    texts = pa.array(["b", "A  b", "", "a b", "é"], pa.large_string())
+    codes, uniques = _encode(texts)
+    assert uniques is texts and codes.tolist() == [0, 1, 2, 3, 4]
+    chunked = pa.chunked_array([texts])
+    codes, uniques = _encode(chunked)
+    assert uniques.equals(texts) and codes.tolist() == [0, 1, 2, 3, 4]
+    repeated = pa.array(["x", "y", "x"])
+    codes, uniques = _encode(repeated)
+    assert uniques.to_pylist() == ["x", "y"] and codes.tolist() == [0, 1, 0]
+    # the levels of a distinct column equal those of the same texts with a repeat added
+    series = pd.Series(["b", "A  b", None, "a b", "é"], dtype="string[pyarrow]")
+    alone = encode_levels(series)
+    with_copy = encode_levels(pd.concat([series, series.iloc[:1]], ignore_index=True))
+    assert alone.exact_uniques.to_pylist() == with_copy.exact_uniques.to_pylist()
+    assert alone.space_uniques.to_pylist() == with_copy.space_uniques.to_pylist()
+    assert alone.exact_codes.tolist() == with_copy.exact_codes[:5].tolist()
+    assert alone.missing.tolist() == [False, False, True, False, False]

@@ -119,10 +119,11 @@ def profile_frame(
             "clusters": clusters,
         },
     )
-    # One helper thread (the budget is two cores): pyarrow and numpy release the GIL, so
-    # label encoding and the corrupted-text scan overlap the normalisation, and the sampled
-    # near-duplicate and cluster stages overlap the exact statistics.
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="profile")
+    # Two helper threads (the budget is two cores): pyarrow and numpy release the GIL, so
+    # label encoding and the corrupted-text scan overlap the normalisation, and the
+    # vocabulary and the sampled near-duplicate and cluster stages overlap the exact
+    # statistics (and each other).
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="profile")
     try:
         return _profile(
             _Job(frame, split_codes, has_split, task, max_len, lowercase, label_set),
@@ -211,6 +212,9 @@ def _profile(
     background = pool.submit(
         _sampled_stages, index, rows, labels, task, near_duplicates, clusters, valid
     )
+    vocabulary = pool.submit(
+        _timed, _train_vocabulary, index, job.lowercase, job.train, job.dev & valid
+    )
     profile.labels = (
         classification_section(labels) if task == "classification" else regression_section(labels)
     )
@@ -283,7 +287,7 @@ def _profile(
     )
 
     stages.start("vocabulary")
-    vocab, dev_oov = _train_vocabulary(index, job.lowercase, job.train, job.dev & valid)
+    (vocab, dev_oov), stages.timings["vocabulary (helper thread)"] = vocabulary.result()
     usable_train = int((valid & job.train).sum())
     scale, scale_advice = size_scale(usable_train)
     profile.size = {

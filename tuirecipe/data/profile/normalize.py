@@ -87,8 +87,17 @@ def _encode(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     encoded = pc.dictionary_encode(arr)
     if isinstance(encoded, pa.ChunkedArray):
         codes = np.concatenate([_codes(chunk) for chunk in encoded.chunks])
-        return codes, encoded.chunk(0).dictionary
-    return _codes(encoded), encoded.dictionary
+        uniques = encoded.chunk(0).dictionary
+    else:
+        codes, uniques = _codes(encoded), encoded.dictionary
+    # Every value distinct: the distinct values are the values themselves, in order, so
+    # keep those instead of the hash table's copy (137 MB for 1M distinct texts).
+    if len(uniques) == len(arr):
+        if isinstance(arr, pa.Array):
+            return codes, arr
+        if arr.num_chunks == 1:
+            return codes, arr.chunk(0)
+    return codes, uniques
 
 
 def _codes(encoded: pa.DictionaryArray) -> np.ndarray:
@@ -344,6 +353,57 @@ def _split_tokens(
     return out, np.concatenate([weights[single], run_weights, mark_weights[char_owner]])
 
 
+def _model_token_counts(
+    tok_dict: pa.Array, tok_ids: np.ndarray, starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tokenizer tokens in each distinct whitespace token, and summed over each text."""
+    sub_counts = subtoken_count(tok_dict)
+    return sub_counts, _sums_per_text(sub_counts, tok_ids, starts)
+
+
+def _sums_per_text(
+    per_token: np.ndarray, tok_ids: np.ndarray, starts: np.ndarray, chunk: int = 1 << 22
+) -> np.ndarray:
+    """``per_token[tok_ids]`` summed over each text (texts start at ``starts``), in int32,
+    a slice of texts holding about ``chunk`` tokens at a time (no copy of every token).
+
+    Every text holds at least one token ("" splits to [""]), so reduceat is safe.
+    """
+    out = np.empty(len(starts), dtype=np.int32)
+    bounds = np.append(np.searchsorted(starts, np.arange(0, len(tok_ids), chunk)), len(starts))
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if a == b:
+            continue
+        end = starts[b] if b < len(starts) else len(tok_ids)
+        values = per_token[tok_ids[starts[a] : end]]
+        np.add.reduceat(values, starts[a:b] - starts[a], dtype=np.int32, out=out[a:b])
+    return out
+
+
+def _loose_level(
+    lids: np.ndarray, empty_pos: int, offsets: np.ndarray, n_texts: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Each text's loose token ids (``lids``, one per whitespace token) without the empty
+    ones (id ``empty_pos``), their per-text offsets, and the texts' loose codes (equal id
+    sequences, equal code) with how many there are."""
+    if empty_pos >= 0:
+        dropped = np.flatnonzero(lids == empty_pos)
+        loose_offsets = offsets - np.searchsorted(dropped, offsets)
+        lids = np.delete(lids, dropped)
+        del dropped
+    else:
+        loose_offsets = offsets
+    # Exact grouping of id sequences: view each text's loose ids as one binary string.
+    lids = np.ascontiguousarray(lids, dtype=np.int32)
+    keys = pa.Array.from_buffers(
+        pa.large_binary(),
+        n_texts,
+        [None, pa.py_buffer((loose_offsets * 4).astype(np.int64)), pa.py_buffer(lids)],
+    )
+    enc2 = pc.dictionary_encode(keys)
+    return lids, loose_offsets, _codes(enc2), len(enc2.dictionary)
+
+
 def build_text_index(
     values: pd.Series,
     on_exact: Callable[[pa.Array], object] | None = None,
@@ -373,36 +433,28 @@ def build_text_index(
     text_len = pc.utf8_length(u1).to_numpy().astype(np.int64)
     nonempty = text_len > 0
 
-    # Per distinct whitespace token: tokenizer-token count and its loose (punctuation-free) form.
-    sub_counts = subtoken_count(tok_dict)
-    loose_tok = pc.replace_substring_regex(tok_dict, f"{_NOT_WORD}+", "")
-    loose_enc = pc.dictionary_encode(loose_tok)
-    tok_to_loose, loose_vocab = _codes(loose_enc), loose_enc.dictionary
-    empty_pos = pc.index(loose_vocab, "").as_py()
+    # Per distinct whitespace token: tokenizer-token count (summed per text) and its loose
+    # (punctuation-free) form. The two are independent: on large data the counts are
+    # taken in a second thread while this one builds the loose level.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="normalise") as threads:
+        if len(tok_ids) >= PARALLEL_MIN:
+            counted = threads.submit(_model_token_counts, tok_dict, tok_ids, starts)
+        else:
+            counted = None
+        loose_tok = pc.replace_substring_regex(tok_dict, f"{_NOT_WORD}+", "")
+        loose_enc = pc.dictionary_encode(loose_tok)
+        del loose_tok
+        tok_to_loose, loose_vocab = _codes(loose_enc), loose_enc.dictionary
+        del loose_enc
+        empty_pos = pc.index(loose_vocab, "").as_py()
+        ws_tokens = np.where(nonempty, np.diff(offsets), 0).astype(np.int32)
+        loose = _loose_level(tok_to_loose[tok_ids], empty_pos, offsets, len(u1))
+        del tok_to_loose
+        sub_counts, model_tokens = (
+            _model_token_counts(tok_dict, tok_ids, starts) if counted is None else counted.result()
+        )
+    lids, loose_offsets, map12, n2 = loose
 
-    # Every list holds at least one element ("" splits to [""]), so reduceat is safe.
-    model_tokens = np.add.reduceat(sub_counts[tok_ids], starts, dtype=np.int64).astype(np.int32)
-    ws_tokens = np.where(nonempty, np.diff(offsets), 0).astype(np.int32)
-
-    lids = tok_to_loose[tok_ids]
-    if empty_pos >= 0:
-        dropped = np.flatnonzero(lids == empty_pos)
-        loose_offsets = offsets - np.searchsorted(dropped, offsets)
-        lids = np.delete(lids, dropped)
-        del dropped
-    else:
-        loose_offsets = offsets
-    # Exact grouping of id sequences: view each text's loose ids as one binary string.
-    lids = np.ascontiguousarray(lids, dtype=np.int32)
-    keys = pa.Array.from_buffers(
-        pa.large_binary(),
-        len(u1),
-        [None, pa.py_buffer((loose_offsets * 4).astype(np.int64)), pa.py_buffer(lids)],
-    )
-    enc2 = pc.dictionary_encode(keys)
-    map12 = _codes(enc2)
-    n2 = len(enc2.dictionary)
-    del keys, enc2
     # Hand freed arrow memory back to the system (mimalloc keeps it otherwise).
     pool.release_unused()
     loose_to_space = _first_index(map12, n2)
@@ -487,27 +539,87 @@ def oov_rate(
     return float(sub_weights[~known].sum() / total) if total else 0.0
 
 
+def _token_table(
+    index: TextIndex, lowercase: bool
+) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The whitespace tokens of each distinct text, as the vocabulary sees them: distinct
+    tokens, their tokenizer-token counts, per-text offsets into the token ids, the ids,
+    each row's text code and the number of texts. Lowercased: the index's own tokens of
+    the ``case_space`` texts; cased: the raw texts split once here."""
+    if lowercase:
+        return (
+            index.ws_token_dict,
+            index.ws_sub_counts,
+            index.ws_offsets,
+            index.ws_ids,
+            index.space_codes,
+            len(index.space_uniques),
+        )
+    words = pc.utf8_split_whitespace(index.exact_uniques)
+    encoded = pc.dictionary_encode(pc.list_flatten(words))
+    offsets = words.offsets.to_numpy().astype(np.int64)
+    tokens = encoded.dictionary
+    return (
+        tokens,
+        subtoken_count(tokens),
+        offsets - offsets[0],
+        _codes(encoded),
+        index.exact_codes,
+        len(index.exact_uniques),
+    )
+
+
+def _positions(offsets: np.ndarray, texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (into the token ids) of the tokens of ``texts``, and each text's count."""
+    starts, lens = offsets[texts], np.diff(offsets)[texts]
+    firsts = np.cumsum(lens) - lens
+    return np.arange(int(lens.sum()), dtype=np.int64) + np.repeat(starts - firsts, lens), lens
+
+
+def _id_counts(ids: np.ndarray, n: int, chunk: int = 1 << 22) -> np.ndarray:
+    """``np.bincount(ids, minlength=n)`` in slices: bincount copies int32 ids to int64
+    first, 175 MB at 22M tokens, where a slice at a time takes 32 MB."""
+    counts = np.zeros(n, dtype=np.int64)
+    for start in range(0, len(ids), chunk):
+        counts += np.bincount(ids[start : start + chunk], minlength=n)
+    return counts
+
+
 def vocabulary_and_oov(
     index: TextIndex, lowercase: bool, train: np.ndarray, dev: np.ndarray
 ) -> tuple[int, float]:
     """``len(model_vocabulary(index, lowercase, train))`` and ``oov_rate(index, vocab,
-    lowercase, dev)`` in one pass: the tokens are counted in both splits and split into
-    tokenizer tokens once."""
-    tokens, counts, train_w = _token_weights(index, lowercase, train)
-    dev_w = _token_weights(index, lowercase, dev)[2] if lowercase else None
-    if dev_w is None:  # cased: the same tokens in the same order, counted over dev
-        dev_w = _cased_tokens(index, dev)[2]
-    subs, weights = _split_tokens(tokens, counts, np.column_stack([train_w, dev_w]))
-    assert weights is not None
-    in_train = weights[:, 0] > 0
-    vocab = pc.unique(subs.filter(pa.array(in_train)))
-    total = float(weights[:, 1].sum())
+    lowercase, dev)``, the same numbers with less work on large data.
+
+    Whitespace tokens are counted per distinct text, never per row: a token is in
+    training when some text with a training row holds it (all occurrences, less those in
+    texts without one: one integer count over every token, the rest on the few texts
+    outside training). Only training tokens are split into tokenizer tokens for the
+    vocabulary, and only dev tokens that are not training tokens for the OOV share (a
+    training token's tokenizer tokens are all in the vocabulary). Every weight is a whole
+    count, so the share equals the two functions' to the last bit.
+    """
+    tokens, counts, offsets, ids, row_codes, n_texts = _token_table(index, lowercase)
+    n_tokens = len(tokens)
+    text_in_train = np.bincount(row_codes[train], minlength=n_texts) > 0
+    outside, _ = _positions(offsets, np.flatnonzero(~text_in_train))
+    in_train = _id_counts(ids, n_tokens) > np.bincount(ids[outside], minlength=n_tokens)
+    del outside
+    vocab = pc.unique(_split_tokens(tokens.filter(pa.array(in_train)), counts[in_train])[0])
+    dev_rows = np.bincount(row_codes[dev], minlength=n_texts)
+    dev_texts = np.flatnonzero(dev_rows)
+    at, lens = _positions(offsets, dev_texts)
+    dev_w = np.bincount(ids[at], weights=np.repeat(dev_rows[dev_texts], lens), minlength=n_tokens)
+    del at
+    total = float((dev_w * counts).sum())
     if not total:
         return len(vocab), 0.0
-    # a tokenizer token is known when some training token yields it
+    unseen = (dev_w > 0) & ~in_train
+    subs, weights = _split_tokens(tokens.filter(pa.array(unseen)), counts[unseen], dev_w[unseen])
+    assert weights is not None
     known = pc.is_in(subs, value_set=vocab).to_numpy(zero_copy_only=False)
     pa.default_memory_pool().release_unused()
-    return len(vocab), float(weights[~known, 1].sum() / total)
+    return len(vocab), float(weights[~known].sum() / total)
 
 
 def token_occurrences(index: TextIndex, row_mask: np.ndarray | None = None) -> np.ndarray:
