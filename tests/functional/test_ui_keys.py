@@ -133,7 +133,7 @@ async def test_dead_keys_after_examples_then_curves(tmp_path, without_data_pane)
         await pilot.press("e")
         assert await wait_for(pilot, lambda: views.active == "view-predictions")
         await pilot.press("s")  # start asks for a motivation
-        assert await wait_for(pilot, lambda: type(app.screen).__name__ == "TextPrompt")
+        assert await wait_for(pilot, lambda: type(app.screen).__name__ == "StartDialog")
         await pilot.press("escape")
 
 

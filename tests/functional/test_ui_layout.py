@@ -163,7 +163,9 @@ async def test_at_80x24_a_live_demo_run_shows_readable_loss_and_accuracy(tmp_pat
             30,
         )
         rows = (loss.data_rows(), acc.data_rows())
-        await pilot.press("x")
+        await pilot.press("x")  # stopping a live run asks first
+        assert await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        await pilot.press("y")
         assert await wait_for(pilot, lambda: train.state == "stopped", 60)
     assert min(rows) >= MIN_DATA_ROWS, rows
 

@@ -34,7 +34,7 @@ THEMES = ("dark", "light", "ansi16")
 # Overflows in views another part of issue 14 rebuilds (the Train layout's bad cases and
 # confusion matrix, the compare screen): reported as warnings here, not failed, until that
 # work lands; then this set empties and they fail like any other.
-REBUILT_ELSEWHERE = {"badcases-confusion", "compare-seed-noise"}
+REBUILT_ELSEWHERE: set[str] = set()  # overflows tolerated for now (as warnings): none
 SIZES = ((80, 24), (120, 40))
 
 
@@ -110,7 +110,7 @@ async def test_every_view_draws_without_overflow(tmp_path: Path, theme: str, siz
                 await go_to(pilot, view)
                 await look(pilot, f"{view} ({kind})", found)
         await go_to(pilot, "Train curves")
-        await dialog(pilot, ("s",), "TextPrompt", "Train start prompt", found)
+        await dialog(pilot, ("s",), "StartDialog", "Train start dialog", found)
         train = app.query_one("#train")
         train.state = "running"  # only a live run asks before stopping
         await dialog(pilot, ("x",), "ConfirmScreen", "Train stop confirmation", found)

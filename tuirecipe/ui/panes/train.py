@@ -81,7 +81,9 @@ NARROW_COLUMNS = 100  # a pane this narrow hides the notes column until N shows 
 SMOOTHING = Binding.Group("Smoothing")
 VIEWS = Binding.Group("Views")
 # Keys that change the curves: offered (footer, help) only while the curves are shown.
-CURVE_ACTIONS = frozenset({"smoothing", "toggle_log", "cycle_x_axis", "clear_overlays"})
+CURVE_ACTIONS = frozenset(
+    {"smoothing", "toggle_log", "cycle_x_axis", "clear_overlays", "zoom_plot"}
+)
 
 
 class TrainPane(Widget, can_focus=True):
@@ -317,6 +319,8 @@ class TrainPane(Widget, can_focus=True):
     def action_show_view(self, view: str) -> None:
         """Show a sub-view and give it the keyboard (the pane itself for the curves): the
         widget focused before may be the one just hidden, and a hidden widget loses focus."""
+        if self.zoomed is not None and view != "curves":
+            self.action_zoom_plot()  # a zoomed plot would cover the other view
         self.query_one("#train-views", TabbedContent).active = f"view-{view}"
         target = {"badcases": "#badcases-table", "predictions": "#predictions"}.get(view)
         (self.query_one(target) if target else self).focus()
