@@ -99,7 +99,8 @@ class TrainPane(Widget, can_focus=True):
         Binding("l", "toggle_log", "Log y"),
         Binding("a", "cycle_x_axis", "X axis"),
         Binding("n", "edit_notes", "Notes"),
-        Binding("N", "toggle_notes", "Notes column"),
+        # Not in the footer (it is full at 120 columns): ? lists it.
+        Binding("N", "toggle_notes", "Notes column", show=False),
         Binding("z", "zoom_plot", "Zoom plot"),
         Binding("O", "clear_overlays", "Clear overlays", show=False),
         Binding("escape", "back", "Back to curves", show=False),
