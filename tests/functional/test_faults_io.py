@@ -366,6 +366,31 @@ def test_a_stop_while_the_data_loads_ends_the_run_at_once(tmp_path: Path) -> Non
     assert row["state"] == "stopped" and row["message"] == status["message"]
 
 
+def test_a_stop_while_a_check_job_loads_its_data_ends_it_at_once(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The check job prepares the data before its first check: a stop during that ends
+    the job at once as stopped, as a training run's does."""
+    from tuirecipe.config import load_config
+
+    folder = workspace(tmp_path, "slow-checks")
+    marker = tmp_path / "loading"
+    monkeypatch.setenv("PYTHONPATH", f"{HOOKS}{os.pathsep}{REPO_ROOT}")
+    monkeypatch.setenv("TUIRECIPE_TEST_BLOCK_LOAD", str(marker))
+    monkeypatch.chdir(folder)
+    config = load_config(None, ["data.path=good.csv", f"runs_dir={folder / 'runs'}"])
+    jobs = JobClient()
+    job = jobs.start(config, "check")
+    assert job.run is not None
+    run = job.run
+    wait_until(marker.exists, 120, "the check job to start loading the data")
+    assert jobs.control(run, "stop") is Signalled.SENT
+    wait_until(lambda: run.read_status().get("state") == "stopped", 60, "the job to stop")
+    assert run.read_status()["message"] == "stopped on request while loading data"
+    assert not [e for e in run.events() if e.kind == "check_started"]
+    jobs.wait(job, timeout=30)
+
+
 def _zombie(pid: int) -> bool:
     try:
         return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from tuirecipe.checks.base import Check, Outcome, all_checks, get_check
@@ -152,11 +152,23 @@ def fingerprinting(config: Config, emit: Callable[[Event], None]) -> Callable[[E
 def run_checks_job(job: Any) -> str:
     """The worker's ``check`` job; ``job.args["only"]`` may name checks."""
     only = job.args.get("only") or job.config.checks.only or None
+    data = None
+    # Hashing and preparing the data can take long on a big file: a stop ends it at once
+    # (the worker's interruptible stretch) instead of waiting for the first check.
+    with job.interruptible() if hasattr(job, "interruptible") else nullcontext():
+        emit = fingerprinting(job.config, job.emit)
+        try:
+            from tuirecipe.data.prepare import prepare_data
+
+            data = prepare_data(job.config)
+        except UserError:
+            data = None  # each check that needs the data reports why, as it always did
     results = run_checks(
         job.config,
         only,
-        emit=fingerprinting(job.config, job.emit),
+        emit=emit,
         should_stop=lambda: job.control.stop_requested,
+        data=data,
     )
     failed = [r.name for r in results if r.status in ("fail", "error")]
     job.run.write_status(checks={r.name: r.status for r in results}, failed_checks=failed)
