@@ -152,8 +152,10 @@ class TrainConfig:
     # evals in a row without a better monitored figure before stopping; 0 = off
     early_stopping_patience: int = 0
     # The dev metric that picks the best checkpoint, early stopping and ranking
-    # (tuirecipe.monitor): dev.loss, dev.acc (classification); dev.loss, dev.mse, dev.mae.
-    monitor: str = "dev.loss"
+    # (tuirecipe.monitor): auto (dev loss; dev macro-F1 for long-tailed labels), dev.loss,
+    # dev.acc, dev.macro_f1 (classification); dev.loss, dev.mse, dev.mae, dev.rmse,
+    # dev.spearman (regression).
+    monitor: str = "auto"
     keep: str = "best"  # best | last: which checkpoint the run keeps as model.pt and reports
     loss: str = "cross_entropy"  # cross_entropy | focal (classification only)
     focal_gamma: float = 2.0  # focal loss: 0 is plain cross-entropy

@@ -18,6 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_MONITOR = "dev.loss"
+AUTO = "auto"  # dev loss, or dev macro-F1 where the training labels are long-tailed
+# "Long-tailed": the largest training class holds at least this many times the rows of
+# the smallest. Loss and accuracy are then ruled by the big classes, and a checkpoint
+# that gives up the rare ones can look best by them.
+LONG_TAIL_RATIO = 10
 KEEP_CHOICES = ("best", "last")
 
 # metric name (as in an eval event's ``metrics``) -> "min" | "max"
@@ -82,6 +87,8 @@ class Monitor:
 
 def monitor_problem(text: str, task: str) -> str | None:
     """Why ``text`` is not a monitor for ``task`` (``None`` when it is one)."""
+    if text == AUTO:
+        return None
     split, _, metric = text.partition(".")
     known = TASK_METRICS.get(task, ())
     choices = ", ".join(f"dev.{m}" for m in known)
@@ -97,6 +104,8 @@ def parse_monitor(text: str = DEFAULT_MONITOR, task: str = "classification") -> 
     problem = monitor_problem(text, task)
     if problem is not None:
         raise ValueError(problem)
+    if text == AUTO:  # without the data to judge by: dev loss (resolve_monitor decides)
+        return Monitor()
     metric = text.partition(".")[2]
     return Monitor(metric, METRIC_MODES[metric])
 
@@ -108,3 +117,29 @@ def monitor_of(train_table: Mapping[str, Any], task: str) -> Monitor:
         return parse_monitor(str(train_table.get("monitor", DEFAULT_MONITOR)), task)
     except ValueError:
         return Monitor()
+
+
+def long_tail(class_counts: Iterable[int]) -> tuple[bool, float]:
+    """Whether training labels with these counts are long-tailed, and the ratio of the
+    largest class to the smallest (classes with no training row left out)."""
+    present = [int(c) for c in class_counts if int(c) > 0]
+    if len(present) < 2:
+        return False, 1.0
+    ratio = max(present) / min(present)
+    return ratio >= LONG_TAIL_RATIO, ratio
+
+
+def resolve_monitor(text: str, task: str, class_counts: Iterable[int] = ()) -> tuple[Monitor, str]:
+    """The monitor a run uses, and a note when ``auto`` chose for the data: dev loss, but
+    dev macro-F1 for classification whose training labels are long-tailed."""
+    if text != AUTO:
+        return parse_monitor(text, task), ""
+    if task == "classification":
+        tailed, ratio = long_tail(class_counts)
+        if tailed:
+            return Monitor("macro_f1", METRIC_MODES["macro_f1"]), (
+                f"long-tailed labels (the largest class has {ratio:.0f}x the rows of the "
+                "smallest): dev macro-F1 picks the kept checkpoint and drives early "
+                "stopping, so rare classes count; set train.monitor to choose another"
+            )
+    return Monitor(), ""

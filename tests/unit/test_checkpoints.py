@@ -245,3 +245,52 @@ def test_the_ensemble_gain_gets_a_paired_bootstrap_interval() -> None:
     assert same["over_mean"] == 0.0 and same["over_mean_ci"] == [0.0, 0.0]
     loss = gain_interval(noisy, targets, "classification", "loss")
     assert loss["over_mean_ci"][0] <= loss["over_mean"] <= loss["over_mean_ci"][1]
+
+
+# -- train.monitor = "auto" -----------------------------------------------------------------
+
+
+def test_auto_monitors_macro_f1_only_where_the_labels_are_long_tailed() -> None:
+    from tuirecipe.monitor import resolve_monitor
+
+    tailed, note = resolve_monitor("auto", "classification", [900, 60, 20])
+    assert tailed == Monitor("macro_f1", "max") and "45x" in note and "train.monitor" in note
+    assert resolve_monitor("auto", "classification", [100, 90, 80]) == (Monitor(), "")
+    # an empty class does not count; 100 against 11 is under 10x
+    assert resolve_monitor("auto", "classification", [100, 0, 11]) == (Monitor(), "")
+    assert resolve_monitor("auto", "regression", []) == (Monitor(), "")
+    assert resolve_monitor("dev.acc", "classification", [900, 20])[0] == Monitor("acc", "max")
+
+
+def test_a_long_tailed_run_keeps_its_best_by_macro_f1_and_says_why(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    rows = ["text,label"]
+    for label, count, word in (
+        ("common", 400, "alpha"),
+        ("rare", 24, "omega"),
+        ("odd", 20, "zeta"),
+    ):
+        for i in range(count):
+            filler = " ".join(rng.choice(["x", "y", "z", "w"], size=4))
+            rows.append(f"{word} {filler} {i},{label}")
+    (tmp_path / "tail.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config = load_config(
+        None,
+        [
+            f"runs_dir={tmp_path / 'runs'}",
+            f"data.path={tmp_path / 'tail.csv'}",
+            "model.name=fasttext",
+            "train.max_steps=30",
+            "train.eval_every=10",
+        ],
+    )
+    assert config.train.monitor == "auto"  # the default
+    ctx, trainer, _, evals = train(config)
+    assert trainer.monitor == Monitor("macro_f1", "max")
+    notes = [e.message for e in ctx.events if isinstance(e, Log)]
+    assert any(n.startswith("long-tailed labels (the largest class has 20x") for n in notes)
+    recorded = ctx.run.read_meta()["checkpoint"]
+    assert recorded["monitor"] == "dev.macro_f1"
+    best = max(evals, key=lambda s: (evals[s]["macro_f1"], -s))
+    assert recorded["step"] == best
+    assert kept_dev_eval(ctx.run).monitor == Monitor("macro_f1", "max")  # listed alike

@@ -86,7 +86,12 @@ def _run_monitor(run: RunDir) -> tuple[Monitor, str]:
     train: dict[str, Any] = table.get("train") or {}
     data: dict[str, Any] = table.get("data") or {}
     train, data = (t if isinstance(t, dict) else {} for t in (train, data))
-    monitor = monitor_of(train, str(data.get("task", "classification")))
+    task = str(data.get("task", "classification"))
+    recorded = run.read_meta().get("checkpoint")
+    name = recorded.get("monitor") if isinstance(recorded, dict) else None
+    # The monitor the run used (train.monitor = "auto" chose one for its data), else its
+    # config's.
+    monitor = monitor_of({"monitor": name} if isinstance(name, str) else train, task)
     return monitor, str(train.get("keep", "best"))
 
 

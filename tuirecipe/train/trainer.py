@@ -45,7 +45,7 @@ from torch import nn
 
 from tuirecipe.config import TrainConfig
 from tuirecipe.events import EvalMetrics, Event, Log, RunStatus
-from tuirecipe.monitor import parse_monitor
+from tuirecipe.monitor import resolve_monitor
 from tuirecipe.train.adversarial import make_adversary
 from tuirecipe.train.batches import (
     SplitTensors,
@@ -121,7 +121,9 @@ class Trainer:
         self.last_eval, self.best_eval = {}, {}  # type: dict[str, Any], dict[str, Any]
         self.kept_eval: dict[str, Any] = {}  # these two set at train end by Checkpoints
         self.kept, self.improved = "last", False
-        self.monitor = parse_monitor(train_cfg.monitor, self.task)
+        self.monitor, self.monitor_note = resolve_monitor(
+            train_cfg.monitor, self.task, list(data.class_counts)
+        )
         self.early_stop_reason, self._stop, self._t0, self._last_eval_step = "", False, 0.0, -1
         for callback in standard_callbacks(train_cfg, seed) if callbacks is None else callbacks:
             self.add_callback(callback)
@@ -159,6 +161,8 @@ class Trainer:
             self.emit, self.steps_per_epoch, cfg.log_every, self.read_every_step, classify
         )
         self._t0, state = time.perf_counter(), "finished"
+        if self.monitor_note:
+            self.emit(Log(message=self.monitor_note))
         model.train()
         for self.epoch in range(cfg.epochs):
             for ids, mask, y in iter_batches(

@@ -35,7 +35,7 @@ from typing import Any
 from tuirecipe.config import Config
 from tuirecipe.errors import ConfigError
 from tuirecipe.events import EvalMetrics
-from tuirecipe.monitor import METRIC_MODES, parse_monitor
+from tuirecipe.monitor import AUTO, METRIC_MODES, parse_monitor, resolve_monitor
 from tuirecipe.runs.jobs import JobClient, Signalled
 from tuirecipe.runs.launch import prepare_run
 from tuirecipe.runs.rundir import RunDir, atomic_write_text, read_events
@@ -56,6 +56,17 @@ TIME = "time"  # an objective: the trial's training time in seconds, minimised
 def direction(metric: str) -> str:
     """Optuna's direction for a dev metric (its mode in :data:`METRIC_MODES`)."""
     return "maximize" if METRIC_MODES.get(metric) == "max" else "minimize"
+
+
+def search_monitor(config: Config) -> Any:
+    """The monitor every trial of ``config`` judges its best by: ``train.monitor``, with
+    ``auto`` decided on the training labels as a trial's trainer will."""
+    if config.train.monitor != AUTO or config.data.task != "classification":
+        return parse_monitor(config.train.monitor, config.data.task)
+    from tuirecipe.data.prepare import prepare_data
+
+    counts = prepare_data(config, augment=False).class_counts
+    return resolve_monitor(config.train.monitor, config.data.task, counts)[0]
 
 
 def parse_objectives(text: str) -> list[str]:
@@ -374,8 +385,8 @@ def run_search(
 ) -> dict[str, Any]:
     """Run trials of the study until it holds ``trials`` of them; a summary with this
     process's trials ranked (best first) and the study's best."""
-    if metric is None:  # the config's train.monitor
-        metric = parse_monitor(config.train.monitor, config.data.task).metric
+    if metric is None:  # the config's train.monitor: what each trial keeps its best by
+        metric = search_monitor(config).metric
     objectives = parse_objectives(metric)
     seed = config.seed if seed is None else seed
     study = make_study(
