@@ -55,10 +55,18 @@ def differs_beyond_noise(
     return welch_t_test(a_values, b_values) < alpha
 
 
-def metric_of(best: dict[str, Any], task: str) -> tuple[str, float]:
-    """The dev metric reported for a run: accuracy, or MSE for regression."""
-    key = "acc" if task == "classification" else "mse"
+def metric_of(best: dict[str, Any], task: str, name: str | None = None) -> tuple[str, float]:
+    """The dev metric reported for a run: ``name`` (the run's monitor) when given and not
+    the loss, else accuracy (classification) or MSE (regression)."""
+    key = name if name and name != "loss" else ("acc" if task == "classification" else "mse")
     return key, float(best.get(key, math.nan))
+
+
+def monitored_name(run: Any) -> str | None:
+    """The dev metric ``run`` judged its best by (``train.monitor``, auto resolved)."""
+    from tuirecipe.runs.listing import kept_dev_eval
+
+    return kept_dev_eval(run).monitor.metric
 
 
 def run_seeds(
@@ -86,8 +94,9 @@ def run_seeds(
     with parent_guard(parent):
         pool.run(runs)
     results = [{"seed": s, **trial_result(r)} for s, r in zip(seeds, runs)]
-    name, _ = metric_of({}, config.data.task)
-    values = [metric_of(r["best"], config.data.task)[1] for r in results]
+    watched = monitored_name(runs[0]) if runs else None  # macro-F1 on long-tailed labels
+    name, _ = metric_of({}, config.data.task, watched)
+    values = [metric_of(r["best"], config.data.task, watched)[1] for r in results]
     losses = [float(r["best"].get("loss", math.nan)) for r in results]
     mean, std = mean_std(values)
     loss_mean, loss_std = mean_std(losses)
@@ -153,6 +162,7 @@ def seed_noise_verdict(a: Any, b: Any | None = None, *more: Any) -> str:
             "a gap cannot be put down to one change"
         )
     task = key_a.get("data.task", "classification")
+    watched = monitored_name(a)  # the metric the runs keep their best by
     groups: list[list[float]] = [[], []]
     for path in sorted(a.path.parent.iterdir()):
         if not (path / "config.toml").is_file():
@@ -163,10 +173,10 @@ def seed_noise_verdict(a: Any, b: Any | None = None, *more: Any) -> str:
         config = _config_without_seed(run)
         for i, wanted in enumerate((key_a, key_b)):
             if config == wanted:
-                value = metric_of(best_dev_metrics(run), task)[1]
+                value = metric_of(best_dev_metrics(run), task, watched)[1]
                 if math.isfinite(value):
                     groups[i].append(value)
-    name, _ = metric_of({}, task)
+    name, _ = metric_of({}, task, watched)
     if min(len(g) for g in groups) < 2:
         return (
             f"unknown: {len(groups[0])} and {len(groups[1])} finished seed replicas; "
