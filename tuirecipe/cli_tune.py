@@ -186,7 +186,10 @@ def _kept(result: dict[str, Any]) -> str:
 
 
 def _emit_json(summary: dict[str, Any]) -> None:
-    print(json.dumps(summary, indent=2, default=str))
+    from tuirecipe.events import finite_or_null
+
+    # strict JSON for other tools: a diverged trial's NaN is null
+    print(json.dumps(finite_or_null(summary), indent=2, default=str, allow_nan=False))
 
 
 def _exit_code(results: list[dict[str, Any]]) -> int:

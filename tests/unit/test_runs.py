@@ -198,3 +198,28 @@ def test_a_dead_workers_end_is_named_when_known():
     assert how_a_worker_ended(-10) == "ended by SIGUSR1"
     assert how_a_worker_ended(3) == "exit status 3"
     assert how_a_worker_ended(None) == "killed, or crashed in native code"  # not our child
+
+
+def test_run_json_files_are_strict_json_with_null_for_nan(tmp_path) -> None:
+    """status.json, meta.json and a tuning summary.json never hold a bare NaN."""
+    import json as _json
+    import math as _math
+
+    from tuirecipe.runs.rundir import atomic_write_json
+    from tuirecipe.tune.records import finish_parent_run
+
+    path = tmp_path / "meta.json"
+    atomic_write_json(path, {"value": _math.nan, "nested": [1.0, _math.inf]})
+
+    def refuse(word: str) -> object:
+        raise AssertionError(f"bare {word}")
+
+    assert _json.loads(path.read_text(), parse_constant=refuse) == {
+        "nested": [1.0, None],
+        "value": None,
+    }
+    run = RunDir(tmp_path / "parent")
+    run.path.mkdir()
+    finish_parent_run(run, {"results": [{"best": {"loss": _math.nan}}]})
+    summary = _json.loads((run.path / "summary.json").read_text(), parse_constant=refuse)
+    assert summary["results"][0]["best"]["loss"] is None

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tuirecipe.errors import RunError
-from tuirecipe.events import Event, from_dict
+from tuirecipe.events import Event, finite_or_null, from_dict
 from tuirecipe.fileio import (
     FILE_MODE,
     append_all,
@@ -49,7 +49,10 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    """``obj`` as strict JSON (a NaN or infinity is written as null: other tools reject
+    the bare words), replaced atomically."""
+    text = json.dumps(finite_or_null(obj), indent=2, sort_keys=True, default=str, allow_nan=False)
+    atomic_write_text(path, text + "\n")
 
 
 def read_json(path: Path, default: Any = None) -> Any:

@@ -31,7 +31,11 @@ def make_parent_run(config: Config, job: str, args: dict[str, Any], motivation: 
 
 
 def finish_parent_run(run: RunDir, summary: dict[str, Any], state: str = "finished") -> None:
-    atomic_write_text(run.path / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    from tuirecipe.events import finite_or_null
+
+    # strict JSON: a diverged trial's NaN is null (other tools reject a bare NaN)
+    text = json.dumps(finite_or_null(summary), indent=2, default=str, allow_nan=False)
+    atomic_write_text(run.path / "summary.json", text + "\n")
     run.write_status(state=state, ended=time.time())
 
 
