@@ -259,6 +259,8 @@ def test_search_writes_sorted_results_and_best_config(tmp_path: Path) -> None:
         "2",
         "--seed",
         "5",
+        "--metric",
+        "loss",  # the demo is long-tailed: without it the objective is macro-F1 (auto)
         "--json",
         "--out",
         str(tmp_path / "best.toml"),
