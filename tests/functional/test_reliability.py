@@ -423,7 +423,11 @@ async def test_two_runs_at_once_from_one_console_and_two_consoles_on_one_run(tmp
             # The second console follows the first run and stops it.
             other_train.follow(first)
             assert await wait_for(other, lambda: other_train.state == "running", 15)
-            other_train.action_stop_run()
+            other_train.action_stop_run()  # a live run: it asks first
+            assert await wait_for(
+                other, lambda: type(second_app.screen).__name__ == "ConfirmScreen"
+            )
+            await other.press("y")
             assert await wait_for(other, lambda: other_train.state == "stopped", 60)
         # Quitting asks about the run still training here (the first has stopped).
         from tuirecipe.ui.modals import QuitScreen
