@@ -77,4 +77,6 @@ def test_evaluate_regression_in_target_units() -> None:
     assert result["mse"] == pytest.approx(float((err**2).mean()), rel=1e-6)
     assert result["mae"] == pytest.approx(float(np.abs(err).mean()), rel=1e-6)
     assert result["loss"] == result["mse"]
-    assert set(result["ci"]) == {"loss", "mse", "mae"}
+    assert result["rmse"] == pytest.approx(float(np.sqrt((err**2).mean())), rel=1e-6)
+    # a constant prediction has no rank correlation: Spearman is left out, not made up
+    assert set(result["ci"]) == {"loss", "mse", "mae", "rmse"} and "spearman" not in result

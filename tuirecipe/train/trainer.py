@@ -229,16 +229,20 @@ class Trainer:
         self.improved = value is not None and self.monitor.improves(value, best)
         if self.improved:
             self.best_eval = self.last_eval
-        metrics = {k: v for k, v in result.items() if k not in ("ci", "n", "per_class")}
-        self.emit(
-            EvalMetrics(
-                step=self.step,
-                epoch=self.step / self.steps_per_epoch,
-                split="dev",
-                metrics=metrics,
-                ci=result["ci"],
-                n=result["n"],
-                per_class=result.get("per_class", {}),
-            )
-        )
+        self.emit(eval_event(result, self.step, self.step / self.steps_per_epoch))
         self._call("on_eval_end")
+
+
+def eval_event(result: dict[str, Any], step: int, epoch: float, split: str = "dev") -> EvalMetrics:
+    """The event for an :func:`~tuirecipe.train.batches.evaluate` result: its figures as
+    ``metrics``, the intervals, the row count and the per-class figures apart."""
+    metrics = {k: v for k, v in result.items() if k not in ("ci", "n", "per_class")}
+    return EvalMetrics(
+        step=step,
+        epoch=epoch,
+        split=split,
+        metrics=metrics,
+        ci=result["ci"],
+        n=result["n"],
+        per_class=result.get("per_class", {}),
+    )
