@@ -332,10 +332,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     table.add_column("time", no_wrap=True, justify="right", min_width=5)
     table.add_column("step", no_wrap=True, justify="right", min_width=4)
     table.add_column("best dev", no_wrap=True, min_width=20)
-    if any(r.changed for _, r in tree):
+    has_changed = any(r.changed for _, r in tree)
+    if has_changed:
         table.add_column("changed", overflow="ellipsis", no_wrap=True, max_width=40)
     table.add_column("cause / notes", overflow="ellipsis", no_wrap=True, max_width=80)
-    has_changed = any(r.changed for _, r in tree)
     for name, (_, r) in zip(names, tree, strict=True):
         cells = [Text(name), _literal(r.job)]  # the name is already printable
         changed = [_literal(changed_text(r.changed))] if has_changed else []
