@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--detach", action="store_true", help="start the run and return at once, printing its id"
     )
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--gpus",
+        type=int,
+        metavar="N",
+        help="train data-parallel in N processes under torchrun, one per GPU (sets "
+        'train.gpus; train.batch_size is split between them); with train.device = "cpu", '
+        "N CPU processes on gloo, to test the multi-process path without a GPU",
+    )
 
     from tuirecipe.checks.base import all_checks  # the registry: no torch, ~30 ms
 
@@ -246,6 +254,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tuirecipe.runs.jobs import JobClient
 
     config = _load(args)
+    if args.gpus is not None:
+        from tuirecipe.config import MAX_GPUS
+        from tuirecipe.errors import UserError
+
+        if not 1 <= args.gpus <= MAX_GPUS:
+            raise UserError(f"--gpus must be 1 up to {MAX_GPUS}, got {args.gpus}")
+        config.train.gpus = args.gpus
     jobs = JobClient()
     job = jobs.start(config, "train", motivation=args.motivation)
     assert job.run is not None

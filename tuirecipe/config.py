@@ -32,6 +32,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # augmented copy is another copy of the training set in memory.
 MAX_SEED = 2**63 - 1
 MAX_THREADS = 1024
+MAX_GPUS = 64  # processes of one data-parallel run (train.gpus)
 MAX_COPIES = 100
 
 
@@ -164,6 +165,10 @@ class TrainConfig:
     adv_alpha: float = 0.3  # PGD step size
     adv_steps: int = 3  # PGD steps
     threads: int = 0  # torch CPU threads in the worker; 0 = all cores but one
+    # Data-parallel processes (torchrun + DDP, tuirecipe.train.distributed): 0 or 1 = one
+    # process; N = one per GPU (NCCL), or with device = "cpu" N CPU processes (gloo).
+    # An execution setting, like threads: recorded in meta.json "execution".
+    gpus: int = 0
     schedule: str = "constant"  # constant | linear | cosine: decay of lr to 0 by the last step
     warmup_steps: int = 0  # steps of linear warm-up from near 0 to lr before the schedule
 
@@ -203,6 +208,9 @@ class TrainConfig:
             "threads",
             0 <= self.threads <= MAX_THREADS,
             f"must be 0 (auto) up to {MAX_THREADS}, got {self.threads}",
+        )
+        check.that(
+            "gpus", 0 <= self.gpus <= MAX_GPUS, f"must be 0 up to {MAX_GPUS}, got {self.gpus}"
         )
         check.choice("schedule", self.schedule, SCHEDULES)
         check.choice("keep", self.keep, KEEP_CHOICES)

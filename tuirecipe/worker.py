@@ -47,6 +47,7 @@ class JobContext:
         self.writer = EventWriter(run.events_path)
         self.control = Control(on_state=self._on_control_change)
         self.last_step = 0
+        self.distributed: Any = None  # this rank's place when train.gpus > 1
 
     def emit(self, event: Event) -> None:
         self.writer.write(event)
@@ -84,6 +85,38 @@ class JobContext:
                 signal.signal(sig, handler)
 
 
+class PeerContext(JobContext):
+    """The context of a rank other than 0 in a multi-process run
+    (:mod:`tuirecipe.train.distributed`): the same job, but rank 0 alone writes the run
+    directory, so here events and states go nowhere."""
+
+    def __init__(self, run: RunDir, config: Config, args: dict[str, Any]) -> None:
+        from tuirecipe.train.control import Control
+
+        self.run, self.config, self.args = run, config, args
+        self.control = Control()
+        self.last_step = 0
+        self.distributed = None
+
+    def emit(self, event: Event) -> None:
+        step = getattr(event, "step", None)
+        if isinstance(step, int):
+            self.last_step = step
+
+    def set_state(self, state: str, message: str = "", **extra: Any) -> None:
+        pass
+
+
+def launch_rank() -> tuple[int, int]:
+    """``(rank, processes)`` of this worker: torchrun's ``RANK`` and ``WORLD_SIZE``, or
+    ``(0, 1)`` for a worker started alone."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        return (int(os.environ.get("RANK", "0")), world) if world > 1 else (0, 1)
+    except ValueError:
+        return 0, 1
+
+
 def _install_signal_handlers(ctx: JobContext) -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: ctx.control.request_stop())
@@ -112,6 +145,10 @@ def run_train(ctx: JobContext) -> str:
     """The train job: data, model, trainer (:mod:`tuirecipe.train.job`). Returns the state."""
     from tuirecipe.train.job import load_data, prepare_training, run_training
 
+    if launch_rank()[1] > 1:  # one of train.gpus processes under torchrun
+        from tuirecipe.train.distributed import run_train_job
+
+        return run_train_job(ctx)
     data = load_data(ctx)
     describe = f"{len(data.train):,} train / {len(data.dev):,} dev rows"
     trainer = prepare_training(ctx, data, describe=describe)
@@ -220,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m tuirecipe.worker RUN_DIR", file=sys.stderr)
         return 2
     run = RunDir(Path(argv[0]).resolve())
+    rank, world = launch_rank()
+    if rank != 0:
+        return _peer_main(run, early, rank, world)
     # From here on this process is the one writer of status.json. It says first who it
     # is (pid, start time, host, run id), so that others can tell it is alive and signal
     # it knowing it is this run's worker (tuirecipe.runs.jobs), never a reused pid.
@@ -228,7 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     ctx: JobContext | None = None
     code = 0
     try:
-        run.write_status(**worker_identity(), run=run.id, started=time.time())
+        identity = worker_identity()
+        if world > 1:  # rank 0 is the run's worker; torchrun (its parent) launched it
+            identity["launcher"] = worker_identity(os.getppid())
+            identity["ranks"] = world
+        run.write_status(**identity, run=run.id, started=time.time())
         reserve_space(run)
         job = read_json(run.job_path, default={}) or {}
         config = load_config(run.config_path)
@@ -249,16 +293,17 @@ def main(argv: list[str] | None = None) -> int:
         if runner is None:
             raise UserError(f"unknown job '{job.get('job')}'", source=str(run.job_path))
         from tuirecipe.train.device import configure_threads
-        from tuirecipe.tune.pool import pool_threads
 
         # train.threads, else the pool's share; recorded in meta.json, not the config.
-        threads = configure_threads(config.train.threads or pool_threads())
-        run.update_meta(execution={"threads": threads})
+        threads = configure_threads(config.train.threads or _threads_share(world))
+        run.update_meta(execution={**(run.read_meta().get("execution") or {}), "threads": threads})
         try:
             state = runner(ctx)
             message = "stopped on request" if state == "stopped" else ""
         except StopRequested as stop:
             state, message = "stopped", str(stop)
+        if state == "stopped" and world > 1:
+            _raise_peer_failure(ctx)  # stopped by torchrun because another rank failed
         ctx.set_state(state, message, ended=time.time())
     except BaseException as exc:  # noqa: BLE001 - the run must be marked failed, whatever it was
         code = _fail(run, ctx, exc)
@@ -272,8 +317,83 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def _threads_share(world: int) -> int:
+    """Torch threads where ``train.threads`` is 0: the pool's share, else (several
+    processes of one run on this machine) the cores but one split between them."""
+    threads = pool_threads()
+    if threads or world <= 1:
+        return threads
+    return max(1, ((os.cpu_count() or 1) - 1) // world)
+
+
+def pool_threads() -> int:
+    from tuirecipe.tune.pool import pool_threads as share
+
+    return share()
+
+
+class PeerFailed(Exception):
+    """Another rank of this multi-process run failed (the message says which and why)."""
+
+
+def _raise_peer_failure(ctx: JobContext | None) -> None:
+    ranks = getattr(ctx, "distributed", None)
+    message = ranks.peer_failure() if ranks is not None else None
+    if message:
+        raise PeerFailed(message)
+
+
+def _peer_main(run: RunDir, early: dict[str, bool], rank: int, world: int) -> int:
+    """A rank other than 0: the same job, silent; a failure is left for rank 0 to record
+    (through torchrun's store) and said in ``worker.log``. Exits at once after a failure:
+    its process group may be in a collective that never completes."""
+    ctx: PeerContext | None = None
+    try:
+        job = read_json(run.job_path, default={}) or {}
+        config = load_config(run.config_path)
+        meta = run.read_meta()
+        config.source = meta.get("config_source") or config.source
+        config.base_dir = meta.get("config_dir") or config.base_dir
+        ctx = PeerContext(run, config, job.get("args", {}))
+        _install_signal_handlers(ctx)  # SIGTERM: torchrun ending the run
+        if early["stop"]:
+            ctx.control.request_stop()
+        if job.get("job", "train") != "train":
+            raise UserError(f"the {job.get('job')} job runs in one process, not {world}")
+        from tuirecipe.train.device import configure_threads
+
+        configure_threads(config.train.threads or _threads_share(world))
+        run_train(ctx)
+        return 0
+    except StopRequested:
+        return 0
+    except BaseException as exc:  # noqa: BLE001 - reported to rank 0, whatever it was
+        from tuirecipe.train import distributed
+
+        if isinstance(exc, UserError):
+            message, trace = str(exc), ""
+        else:
+            message = _oom_message(exc) or f"{type(exc).__name__}: {exc}"
+            trace = _traceback_tail(exc)
+        ranks = getattr(ctx, "distributed", None)
+        store = ranks.store if ranks is not None else distributed.connect_store()
+        distributed.report_failure(store, rank, world, message, trace)
+        sys.stdout.flush()
+        os._exit(2 if isinstance(exc, UserError) else 1)
+
+
 def _fail(run: RunDir, ctx: JobContext | None, exc: BaseException) -> int:
     """Record ``exc`` as the run's failure; the worker's exit code."""
+    ranks = getattr(ctx, "distributed", None)
+    if ranks is not None and not isinstance(exc, UserError):
+        from tuirecipe.train.distributed import lost_peer_message
+
+        # A collective failed: the rank that failed says why, or it was killed.
+        lost = ranks.peer_failure() or lost_peer_message(exc, ranks.world)
+        if lost:
+            trace = "" if isinstance(exc, PeerFailed) else _traceback_tail(exc)
+            record_failure(run, ctx, lost, user_error=False, trace=trace)
+            return 1
     full = _as_storage_error(exc, run)
     if full is not None:
         release_space(run)  # room for the last event and status.json

@@ -50,6 +50,7 @@ IGNORED_KEYS = frozenset(
         "data.dev_path",
         "model.python_path",
         "train.threads",
+        "train.gpus",
         "train.eval_every",
         "train.log_every",
         "train.epochs",

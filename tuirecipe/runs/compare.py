@@ -18,7 +18,8 @@ from tuirecipe.runs.rundir import RunDir
 # Keys that differ between runs without being an experimental change: names and where
 # things are written, and execution settings (CPU threads, the device), which decide how
 # fast a run goes, not what it learns.
-IGNORED_KEYS = frozenset({"name", "runs_dir", "train.threads", "train.device"})
+# train.gpus too: train.batch_size is the batch of a whole step, split between the processes.
+IGNORED_KEYS = frozenset({"name", "runs_dir", "train.threads", "train.device", "train.gpus"})
 
 
 @dataclass(frozen=True)

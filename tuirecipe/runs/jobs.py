@@ -256,6 +256,11 @@ class JobClient:
         signal would kill it instead, so the answer is STARTING (ask again) unless
         ``even_if_starting``. A worker this client did not start is signalled only once
         it proves to be that run's (see :func:`signal_verified`).
+
+        A multi-process run (``ranks`` in its status; :mod:`tuirecipe.train.distributed`)
+        is signalled through its rank 0, the pid its status names, which passes the
+        request on to every rank; the process this client holds is torchrun, which would
+        end every rank on a stop and die of a pause.
         """
         sig = CONTROL_SIGNALS[action]
         status = run.read_status()
@@ -265,6 +270,19 @@ class JobClient:
         if action != "stop" and status.get("job") in TUNE_JOBS:
             return Signalled.NO_WORKER  # a pause would kill the orchestrating process
         job = self.job_for(run)
+        if job is not None and (status.get("ranks") or 1) > 1:
+            if not job.alive():
+                return Signalled.NO_WORKER
+            if state == "created":
+                if not even_if_starting:
+                    return Signalled.STARTING
+                if action == "stop":  # torchrun passes it on to every starting rank
+                    try:
+                        job.proc.send_signal(sig)
+                    except ProcessLookupError:
+                        return Signalled.NO_WORKER
+                    return Signalled.SENT
+            job = None  # to rank 0, verified like any worker this client did not start
         if job is not None:
             if not job.alive():
                 return Signalled.NO_WORKER

@@ -160,16 +160,33 @@ def _fill_run_dir(
         ),
         "args": args or {},
     }
+    processes = train_processes(config, job)
+    if processes > 1:  # how it runs, not what it learns: no config change
+        meta["execution"] = {"processes": processes, "launcher": "torchrun"}
     atomic_write_json(run.meta_path, meta)
     atomic_write_json(run.job_path, {"job": job, "args": args or {}})
     with storage_errors_named(run.events_path):
         run.events_path.touch()
-    run.write_status(state="created", pid=None, step=0, job=job, host=socket.gethostname())
+    ranks = {"ranks": processes} if processes > 1 else {}
+    run.write_status(state="created", pid=None, step=0, job=job, host=socket.gethostname(), **ranks)
+
+
+def train_processes(config: Config, job: str) -> int:
+    """How many processes run ``job``: ``train.gpus`` for a train job (data parallel
+    under torchrun), else one."""
+    return max(1, config.train.gpus) if job == "train" else 1
 
 
 def worker_command(run: RunDir) -> list[str]:
-    """The command line of ``run``'s worker: ``python -m tuirecipe.worker RUN_DIR``."""
-    return [sys.executable, "-m", "tuirecipe.worker", str(run.path)]
+    """The command line of ``run``'s worker: ``python -m tuirecipe.worker RUN_DIR``, or
+    for a multi-process run torchrun starting that many of them on this machine
+    (``--standalone``: a rendezvous on a free local port; :mod:`tuirecipe.train.distributed`)."""
+    worker = ["-m", "tuirecipe.worker", str(run.path)]
+    processes = int((run.read_meta().get("execution") or {}).get("processes") or 1)
+    if processes <= 1:
+        return [sys.executable, *worker]
+    torchrun = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+    return [sys.executable, *torchrun, *worker]
 
 
 def detached_options(log: Any, env: dict[str, str] | None = None, cwd: Path | None = None) -> dict:

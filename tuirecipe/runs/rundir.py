@@ -332,6 +332,13 @@ class RunDir:
             f"worker process {status.get('pid')} is gone without finishing "
             f"({how_a_worker_ended(exit_status)})"
         )
+        if (status.get("ranks") or 1) > 1:  # torchrun and its ranks (train.gpus)
+            launcher = (status.get("launcher") or {}).get("pid", "?")
+            message = (
+                f"the {status['ranks']} training processes (torchrun {launcher}, rank 0 "
+                f"{status.get('pid')}) are gone without finishing "
+                f"({how_a_worker_ended(exit_status)})"
+            )
         from tuirecipe.events import Error, RunStatus
 
         try:

@@ -67,14 +67,23 @@ def iter_batches(
     batch_size: int,
     *,
     generator: torch.Generator | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """``(input_ids, attention_mask, targets)`` batches; shuffled when given a generator.
+
+    ``shard = (rank, world)``: only that rank's share of the (same) permutation, for
+    data-parallel training (:func:`tuirecipe.train.distributed.shard_order`).
 
     Batch widths are computed on the CPU for the whole epoch at once, so trimming costs no
     device synchronisation.
     """
     n = len(tensors)
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    if shard is not None and shard[1] > 1:
+        from tuirecipe.train.distributed import shard_order
+
+        order = shard_order(order, *shard)
+        n = len(order)
     pad = (-n) % batch_size
     extents = torch.cat([tensors.extent[order], torch.zeros(pad, dtype=torch.int64)])
     widths = extents.view(-1, batch_size).amax(1).clamp(min=1).tolist()

@@ -53,9 +53,14 @@ def load_data(ctx: Any, *, augment: bool = True, message: str = "loading data") 
     return data
 
 
-def total_steps(train_rows: int, cfg: Any) -> int:
-    """Optimizer steps a run will make: whole epochs, capped by ``train.max_steps``."""
-    total = -(-train_rows // cfg.batch_size) * cfg.epochs
+def total_steps(train_rows: int, cfg: Any, world: int = 1) -> int:
+    """Optimizer steps a run will make: whole epochs, capped by ``train.max_steps``.
+    ``world`` data-parallel processes each train on their share of the rows, in their
+    share of each batch (the same number of steps)."""
+    batch = cfg.batch_size
+    if world > 1:
+        train_rows, batch = -(-train_rows // world), batch // world
+    total = -(-train_rows // batch) * cfg.epochs
     return min(total, cfg.max_steps) if cfg.max_steps else total
 
 
@@ -72,28 +77,35 @@ def prepare_training(
     from tuirecipe.models import build_model, spec_for
 
     config: Config = ctx.config
-    device = pick_device(config.train.device)
-    ctx.run.update_meta(
-        data=data.fingerprint(),
-        labels=[str(name) for name in data.label_names],
-        device=str(device),
-        versions={**ctx.run.read_meta().get("versions", {}), "torch": torch.__version__},
-        sizes={
-            "train": len(data.train),
-            "dev": len(data.dev),
-            "vocab": len(data.vocab),
-            "classes": len(data.label_names),
-            **(sizes or {}),
-        },
-        **meta,
-    )
-    atomic_write_bytes(ctx.run.path / "vocab.json", data.vocab.to_json().encode("utf-8"))
-    ctx.run.write_status(total_steps=total_steps(len(data.train), config.train))
+    # One rank of a multi-process run (tuirecipe.train.distributed): its device, shard and
+    # synced control; only rank 0 (the lead) writes the run directory.
+    ranks = getattr(ctx, "distributed", None)
+    lead, world = (ranks.lead, ranks.world) if ranks is not None else (True, 1)
+    device = ranks.device if ranks is not None else pick_device(config.train.device)
+    total = total_steps(len(data.train), config.train, world)
+    if lead:
+        ctx.run.update_meta(
+            data=data.fingerprint(),
+            labels=[str(name) for name in data.label_names],
+            device=str(device),
+            versions={**ctx.run.read_meta().get("versions", {}), "torch": torch.__version__},
+            sizes={
+                "train": len(data.train),
+                "dev": len(data.dev),
+                "vocab": len(data.vocab),
+                "classes": len(data.label_names),
+                **(sizes or {}),
+            },
+            **meta,
+        )
+        atomic_write_bytes(ctx.run.path / "vocab.json", data.vocab.to_json().encode("utf-8"))
+        ctx.run.write_status(total_steps=total)
     spec = spec_for(config, data)
     seed_everything(config.seed)  # the initial weights come from the seed
     model = build_model(config, spec)
     params = sum(p.numel() for p in model.parameters())
-    ctx.log(f"model {config.model.name}: {params:,} parameters on {device}; {describe}")
+    where = f"{device} × {world} processes" if world > 1 else str(device)
+    ctx.log(f"model {config.model.name}: {params:,} parameters on {where}; {describe}")
     # Seeded again after the build, so dropout draws the same numbers whatever the model's
     # initialisation consumed.
     seed_everything(config.seed)
@@ -105,20 +117,23 @@ def prepare_training(
     ]
     model = model.to(device)
     optimizer = make_optimizer(model, config.train)
-    total = total_steps(len(data.train), config.train)
-    return Trainer(
+    trainer = Trainer(
         model,
         data,
-        config.train,
+        ranks.train_config(config.train) if ranks is not None else config.train,
         seed=config.seed,
         emit=ctx.emit,
-        control=ctx.control,
+        control=ranks.control(ctx.control) if ranks is not None else ctx.control,
         device=device,
         optimizer=optimizer,
         scheduler=make_scheduler(optimizer, config.train, total),
-        callbacks=callbacks,
+        callbacks=callbacks if lead else [],
         embedding_module=config.model.embedding_module,
+        distributed=ranks,
     )
+    if ranks is not None:
+        ranks.attach(trainer)
+    return trainer
 
 
 def record_kept(ctx: Any, info: dict[str, Any]) -> None:

@@ -96,12 +96,17 @@ class Trainer:
         scheduler: Any = None,
         callbacks: Iterable[Any] | None = None,
         embedding_module: str = "",
+        distributed: Any = None,
     ) -> None:
         self.cfg, self.data, self.task, self.emit = train_cfg, data, data.task, emit
         self.control, self.scheduler = control, scheduler
         self.device = torch.device(device if device is not None else "cpu")
         self.generator = torch.Generator().manual_seed(seed)  # data order only
         self.model = model.to(self.device)
+        # One of several data-parallel processes (tuirecipe.train.distributed): this one
+        # trains through the DDP wrapper on its shard; self.model stays the plain module.
+        self.shard = distributed.shard if distributed is not None else None
+        self.train_model = distributed.wrap(self.model) if distributed is not None else self.model
         self.optimizer = optimizer or make_optimizer(self.model, train_cfg)
         self.hooks: dict[str, list[Callable[[Trainer], None]]] = {p: [] for p in HOOK_POINTS}
         pad_id = int(data.vocab.pad_id)
@@ -116,7 +121,9 @@ class Trainer:
         if control is not None and control.on_state is None:
             control.on_state = lambda state: emit(RunStatus(state=state, step=self.step))
         self.read_every_step = self.device.type == "cpu"  # else in blocks: see StepLog
-        self.steps_per_epoch = max(1, math.ceil(len(self.train_tensors) / train_cfg.batch_size))
+        rows = len(self.train_tensors)
+        rows = -(-rows // self.shard[1]) if self.shard is not None else rows
+        self.steps_per_epoch = max(1, math.ceil(rows / train_cfg.batch_size))
         self.loss: torch.Tensor | None = None
         self.last_eval, self.best_eval = {}, {}  # type: dict[str, Any], dict[str, Any]
         self.kept_eval: dict[str, Any] = {}  # these two set at train end by Checkpoints
@@ -143,6 +150,11 @@ class Trainer:
         """Stop after the current step (for hooks); the run ends as "stopped"."""
         self._stop = True
 
+    @property
+    def stopping(self) -> bool:
+        """Whether a hook or early stopping asked to stop after this step."""
+        return self._stop
+
     def stop_early(self, reason: str) -> None:
         """Stop after the current step and end as "finished" (early stopping)."""
         self.early_stop_reason, self._stop = reason, True
@@ -153,7 +165,7 @@ class Trainer:
         return time.perf_counter() - self._t0 - paused
 
     def run(self) -> TrainResult:
-        cfg, model, opt, control = self.cfg, self.model, self.optimizer, self.control
+        cfg, model, opt, control = self.cfg, self.train_model, self.optimizer, self.control
         params = [p for p in model.parameters() if p.requires_grad]
         task, loss_fn, adversary = self.task, self.loss_fn, self.adversary
         classify, batch_end = task == "classification", self.hooks["on_batch_end"]
@@ -166,7 +178,7 @@ class Trainer:
         model.train()
         for self.epoch in range(cfg.epochs):
             for ids, mask, y in iter_batches(
-                self.train_tensors, cfg.batch_size, generator=self.generator
+                self.train_tensors, cfg.batch_size, generator=self.generator, shard=self.shard
             ):
                 if (control is not None and control.checkpoint()) or self._stop:
                     state = "finished" if self.early_stop_reason else "stopped"
