@@ -338,9 +338,9 @@ class PeerFailed(Exception):
 
 def _raise_peer_failure(ctx: JobContext | None) -> None:
     ranks = getattr(ctx, "distributed", None)
-    message = ranks.peer_failure() if ranks is not None else None
-    if message:
-        raise PeerFailed(message)
+    failure = ranks.peer_failure() if ranks is not None else None
+    if failure is not None:
+        raise PeerFailed(failure.message)
 
 
 def _peer_main(run: RunDir, early: dict[str, bool], rank: int, world: int) -> int:
@@ -371,13 +371,14 @@ def _peer_main(run: RunDir, early: dict[str, bool], rank: int, world: int) -> in
         from tuirecipe.train import distributed
 
         if isinstance(exc, UserError):
-            message, trace = str(exc), ""
+            message, trace = str(exc), _traceback_tail(exc) if exc.__cause__ else ""
         else:
             message = _oom_message(exc) or f"{type(exc).__name__}: {exc}"
             trace = _traceback_tail(exc)
         ranks = getattr(ctx, "distributed", None)
         store = ranks.store if ranks is not None else distributed.connect_store()
-        distributed.report_failure(store, rank, world, message, trace)
+        user_error = isinstance(exc, UserError)
+        distributed.report_failure(store, rank, world, message, trace, user_error)
         sys.stdout.flush()
         os._exit(2 if isinstance(exc, UserError) else 1)
 
@@ -389,10 +390,15 @@ def _fail(run: RunDir, ctx: JobContext | None, exc: BaseException) -> int:
         from tuirecipe.train.distributed import lost_peer_message
 
         # A collective failed: the rank that failed says why, or it was killed.
-        lost = ranks.peer_failure() or lost_peer_message(exc, ranks.world)
+        failure = ranks.peer_failure()
+        if failure is not None:
+            record_failure(
+                run, ctx, failure.message, user_error=failure.user_error, trace=failure.traceback
+            )
+            return 2 if failure.user_error else 1
+        lost = lost_peer_message(exc, ranks.world)
         if lost:
-            trace = "" if isinstance(exc, PeerFailed) else _traceback_tail(exc)
-            record_failure(run, ctx, lost, user_error=False, trace=trace)
+            record_failure(run, ctx, lost, user_error=False, trace=_traceback_tail(exc))
             return 1
     full = _as_storage_error(exc, run)
     if full is not None:

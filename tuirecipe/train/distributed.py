@@ -9,18 +9,23 @@ the N processes (ranks) runs the same train job on its own device, wrapped in Py
   ``auto`` or ``cuda``; gloo on the CPU when ``train.device = "cpu"`` is set explicitly —
   slower than one process on most machines, it is how the multi-process path is tested
   without a GPU. Asking for N GPUs where there are fewer is a one-line error.
-- **Data.** ``train.batch_size`` is per process, so a step trains on N × batch_size rows.
-  Each epoch every rank draws the same seeded permutation and takes every N-th row of it
-  from its rank on (:func:`shard_order`, what ``DistributedSampler`` does, padded by
-  repeating the permutation's start so every rank has as many rows and steps). Rank r's
-  batch i and the other ranks' batch i together are rows ``i·N·B … (i+1)·N·B`` of the
-  permutation: the rows a one-process run with batch N·B trains on at step i; with
-  gradients averaged by DDP, that step is the same step up to float summation order
-  (exact in value when the loss is a plain mean and the model ignores padding; dropout
-  draws other masks).
+- **Data.** ``train.batch_size`` is the batch of a whole step, split evenly between the
+  N processes (B/N rows each; it must divide), so ``train.gpus`` changes how fast a run
+  goes, not what it learns: it is an execution setting (``meta.json`` ``execution``,
+  ignored by run comparisons). Each epoch every rank draws the same seeded permutation and
+  takes every N-th row of it from its rank on (:func:`shard_order`, what
+  ``DistributedSampler`` does, padded by repeating the permutation's start so every rank
+  has as many rows and steps). Batch i of all ranks together is rows ``i·B … (i+1)·B`` of
+  the permutation, the rows a one-process run trains on at step i; with the gradients
+  averaged by DDP it is the same step up to float summation order, exactly so when the
+  loss is a plain mean (no ``train.class_weights``), the model's output ignores padding
+  (each rank trims its own rows) and there is no dropout (each rank draws its own masks).
+  A test checks the dev curve and final weights against a one-process run.
 - **Evaluation** runs on rank 0 only, on the whole dev set, while the others wait at the
   next step; its decisions (early stopping, a hook's stop) reach them through the control
-  exchange below. Step metrics are rank 0's own batch (as Lightning logs by default).
+  exchange below. Step metrics (loss, accuracy, examples) are rank 0's own share of
+  each batch, as Lightning logs by default: a noisier figure than the one-process curve,
+  which reading every rank's loss would cost a device synchronisation to fix.
 - **The run directory is rank 0's.** Only rank 0 writes events, status, meta and
   checkpoints; the other ranks' context emits nothing (:class:`tuirecipe.worker.PeerContext`).
   Their output (a traceback) goes to ``worker.log`` with torchrun's.
@@ -28,13 +33,14 @@ the N processes (ranks) runs the same train job on its own device, wrapped in Py
   routes there for a multi-process run). Before every step all ranks exchange their
   ``[stop, pause]`` flags in one all-reduce (maximum) on a CPU gloo group
   (:class:`SyncedControl`), so all of them stop or pause at the same step. The cost is one
-  small blocking CPU round trip per step (measured ≈ 0.05 ms on an idle machine, 0.5–1 ms on
-  the loaded 2-core dev box) and never a device synchronisation, so the GPU queue keeps
-  running ahead. Reading the flags only every k steps would not be sound: rank 0's early
-  stopping acts at the step it decides.
+  small blocking CPU round trip per step (measured 0.5–1 ms on the loaded 2-core dev box)
+  and never a device synchronisation, so the GPU queue keeps running ahead. Reading the
+  flags only every k steps would not be sound: rank 0's early stopping acts at the step
+  it decides.
 - **Failures.** A rank that fails puts its message in torchrun's key-value store and
   exits; rank 0's next collective then fails and it records ``rank R of N failed: …``.
-  A rank killed outright (no message) is named as such. Every rank dies with torchrun
+  A rank killed outright leaves no message: rank 0 says another process ended without a
+  word (worker.log has torchrun's account of which). Every rank dies with torchrun
   (``PR_SET_PDEATHSIG`` on Linux), so a killed torchrun leaves no rank training, and the
   run is marked failed by whoever follows it (the job pipeline tracks torchrun's pid).
   With NCCL a dead peer can block rank 0 in the device; torchrun then kills it after its
@@ -239,29 +245,39 @@ class Distributed:
                 pass
 
     # -- failures --------------------------------------------------------------------------
-    def report_failure(self, message: str, trace: str = "") -> None:
-        """A rank other than 0 leaves its failure for rank 0 to record."""
-        report_failure(self.store, self.rank, self.world, message, trace)
-
-    def peer_failure(self) -> str | None:
-        """What another rank reported before failing, as one line; None when none did."""
+    def peer_failure(self) -> PeerFailure | None:
+        """What another rank reported before failing; None when none did."""
         return peer_failure(self.store, self.world)
 
 
-def report_failure(store: Any, rank: int, world: int, message: str, trace: str = "") -> None:
+@dataclass(frozen=True)
+class PeerFailure:
+    """A failure another rank reported: ``message`` is one line naming the rank."""
+
+    message: str
+    traceback: str = ""
+    user_error: bool = False
+
+
+def report_failure(
+    store: Any, rank: int, world: int, message: str, trace: str = "", user_error: bool = False
+) -> None:
+    """A rank other than 0 leaves its failure for rank 0 to record (in torchrun's store,
+    which outlives the ranks) and says it in ``worker.log``."""
     first = (message.strip().splitlines() or [""])[0]
     print(f"tuirecipe: rank {rank} of {world} failed: {first}", file=sys.stderr, flush=True)
     if trace:
         print(trace, file=sys.stderr, flush=True)
     if store is None:
         return
+    report = {"message": first, "traceback": trace, "user_error": user_error}
     try:
-        store.set(_FAILED_KEY.format(rank=rank), json.dumps({"message": first, "t": time.time()}))
+        store.set(_FAILED_KEY.format(rank=rank), json.dumps(report))
     except RuntimeError:
         pass
 
 
-def peer_failure(store: Any, world: int) -> str | None:
+def peer_failure(store: Any, world: int) -> PeerFailure | None:
     if store is None:
         return None
     for rank in range(1, world):
@@ -272,14 +288,18 @@ def peer_failure(store: Any, world: int) -> str | None:
             report = json.loads(store.get(key).decode("utf-8"))
         except (RuntimeError, ValueError, UnicodeDecodeError):
             continue
-        return f"rank {rank} of {world} failed: {report.get('message', '')}"
+        return PeerFailure(
+            f"rank {rank} of {world} failed: {report.get('message', '')}",
+            str(report.get("traceback") or ""),
+            bool(report.get("user_error")),
+        )
     return None
 
 
 def lost_peer_message(exc: BaseException, world: int) -> str | None:
     """One line for a collective that failed because another rank is gone."""
     text = str(exc)
-    lost = ("Connection closed by peer", "Connection reset", "Broken pipe", "NCCL")
+    lost = ("Connection closed by peer", "Connection reset by peer", "Broken pipe")
     if not isinstance(exc, RuntimeError) or not any(word in text for word in lost):
         return None
     return (
@@ -400,8 +420,10 @@ def run_train_job(ctx: Any) -> str:
         data = load_data(ctx)
     except StopRequested:
         synced.exchange(True, False)  # the others learn it after their loading
+        ranks.close()
         raise
     if synced.checkpoint():
+        ranks.close()
         raise StopRequested("stopped on request while loading data")
     describe = f"{len(data.train):,} train / {len(data.dev):,} dev rows"
     trainer = prepare_training(ctx, data, describe=describe)
