@@ -212,3 +212,24 @@ def test_a_batch_that_does_not_split_between_the_processes_is_refused(monkeypatc
     with pytest.raises(UserError, match="not supported") as adversarial:
         distributed.run_train_job(ctx)
     assert adversarial.value.key == "train.adversarial"
+
+
+def test_a_worker_started_from_inside_another_torchrun_job_is_not_a_rank(monkeypatch):
+    from tuirecipe.runs.launch import detached_options
+
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    monkeypatch.setenv("RANK", "3")
+    env = detached_options(None)["env"]
+    assert "WORLD_SIZE" not in env and "RANK" not in env
+    assert detached_options(None, {"RANK": "1"})["env"]["RANK"] == "1"  # asked for: kept
+
+
+@pytest.mark.parametrize("value", ["0", "65"])
+def test_a_bad_gpus_flag_is_one_line(tmp_path, monkeypatch, capsys, value):
+    from tuirecipe.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--gpus", value, "--set", f"runs_dir={tmp_path}/runs"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"tuirecipe: error: --gpus must be 1 up to 64, got {value}"]
+    assert not (tmp_path / "runs").exists()  # nothing started

@@ -177,6 +177,17 @@ def train_processes(config: Config, job: str) -> int:
     return max(1, config.train.gpus) if job == "train" else 1
 
 
+# What torchrun tells each process it starts (tuirecipe.train.distributed reads these).
+TORCHRUN_ENV = (
+    "RANK",
+    "WORLD_SIZE",
+    "LOCAL_RANK",
+    "LOCAL_WORLD_SIZE",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+)
+
+
 def worker_command(run: RunDir) -> list[str]:
     """The command line of ``run``'s worker: ``python -m tuirecipe.worker RUN_DIR``, or
     for a multi-process run torchrun starting that many of them on this machine
@@ -196,6 +207,11 @@ def detached_options(log: Any, env: dict[str, str] | None = None, cwd: Path | No
     sets ``CUDA_VISIBLE_DEVICES`` there to give each worker its own GPU)."""
     merged = {**os.environ, **(env or {})}
     merged.setdefault("PYTHONUNBUFFERED", "1")
+    # A worker is one rank of a multi-process run only when torchrun says so: a console
+    # started inside someone else's torchrun job must not pass its place on.
+    for name in TORCHRUN_ENV:
+        if name not in (env or {}):
+            merged.pop(name, None)
     return {
         "stdin": subprocess.DEVNULL,
         "stdout": log,
