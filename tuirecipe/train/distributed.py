@@ -70,6 +70,9 @@ from tuirecipe.errors import UserError
 _POLL_SECONDS = 0.1  # while paused: how often the ranks exchange flags
 _FAILED_KEY = "tuirecipe/failed/{rank}"  # torchrun's store: a failed rank's report
 _PR_SET_PDEATHSIG = 1
+# How long ranks wait for each other at the control exchange (rank 0 evaluating, writing
+# checkpoints); a pause polls, so it never waits this long.
+CONTROL_TIMEOUT = datetime.timedelta(hours=6)
 
 
 def launch_env() -> tuple[int, int, int]:
@@ -322,7 +325,9 @@ def setup(device_name: str) -> Distributed:
     if device.type == "cuda":
         kwargs["device_id"] = device
     dist.init_process_group(**kwargs)
-    group = dist.new_group(backend="gloo") if backend != "gloo" else dist.group.WORLD
+    # Its own group: waiting there is by design (for rank 0's evaluation, its checkpoints,
+    # a pause), so it gets a long timeout; a dead rank is noticed at once regardless.
+    group = dist.new_group(backend="gloo", timeout=CONTROL_TIMEOUT)
     return Distributed(rank, world, local_rank, device, backend, group, store)
 
 
