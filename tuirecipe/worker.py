@@ -370,6 +370,10 @@ def _peer_main(run: RunDir, early: dict[str, bool], rank: int, world: int) -> in
     except BaseException as exc:  # noqa: BLE001 - reported to rank 0, whatever it was
         from tuirecipe.train import distributed
 
+        if distributed.lost_peer_message(exc, world):  # another rank ended: not this one's fault
+            print(f"tuirecipe: rank {rank} of {world} ends: another rank is gone", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(1)
         if isinstance(exc, UserError):
             message, trace = str(exc), _traceback_tail(exc) if exc.__cause__ else ""
         else:

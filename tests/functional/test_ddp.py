@@ -9,6 +9,7 @@ directory; the NCCL variant at the end needs two CUDA devices.
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 from pathlib import Path
@@ -204,6 +205,32 @@ def test_a_killed_torchrun_takes_its_ranks_and_the_run_is_marked_failed(tmp_path
     assert "training processes" in status["message"] and "SIGKILL" in status["message"]
     last = events(run, "status")[-1]
     assert last["state"] == "failed"
+
+
+def children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_a_rank_killed_without_a_word_fails_the_run_saying_so(tmp_path):
+    jobs = JobClient()
+    job = jobs.start(make_config(tmp_path, 2, epochs=500, eval_every=0), "train")
+    run = job.run
+    assert run is not None
+    wait_until(lambda: len(events(run, "step")) >= 2, 180, f"steps:\n{log_tail(run)}")
+    rank0 = run.read_status()["pid"]
+    others = [pid for pid in children(job.pid) if pid != rank0]
+    assert len(others) == 1, children(job.pid)
+    os.kill(others[0], signal.SIGKILL)
+    assert finish(jobs, job) != 0
+    status = run.read_status()
+    assert status["state"] == "failed", log_tail(run)
+    assert "another process of this 2-process run ended without a word" in status["message"]
+    assert len(events(run, "error")) == 1
 
 
 def test_gpus_on_a_machine_without_them_is_one_clear_line(tmp_path):
