@@ -320,16 +320,12 @@ def main(argv: list[str] | None = None) -> int:
 def _threads_share(world: int) -> int:
     """Torch threads where ``train.threads`` is 0: the pool's share, else (several
     processes of one run on this machine) the cores but one split between them."""
+    from tuirecipe.tune.pool import pool_threads
+
     threads = pool_threads()
     if threads or world <= 1:
         return threads
     return max(1, ((os.cpu_count() or 1) - 1) // world)
-
-
-def pool_threads() -> int:
-    from tuirecipe.tune.pool import pool_threads as share
-
-    return share()
 
 
 class PeerFailed(Exception):

@@ -18,6 +18,7 @@ import pytest
 from support.waiting import wait_until
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.slow  # each starts torchrun and two processes that import torch
 
 from tuirecipe.config import config_from_dict  # noqa: E402
 from tuirecipe.runs.jobs import JobClient, Signalled  # noqa: E402
