@@ -145,6 +145,29 @@ def test_pause_and_stop_reach_every_rank(tmp_path):
     assert states.count("paused") == 1  # rank 0 alone records it
 
 
+@pytest.mark.parametrize("eval_every", [0, 3])
+def test_early_stopping_on_rank_0_ends_every_rank(tmp_path, eval_every):
+    """Rank 0 alone evaluates; its early stop reaches the others mid-epoch (at the next
+    step's exchange) or at an epoch's end (the others wait at the next epoch's first)."""
+    config = make_config(
+        tmp_path, 2, epochs=40, eval_every=eval_every, lr=0.5, early_stopping_patience=1
+    )
+    jobs = JobClient()
+    job = jobs.start(config, "train")
+    assert job.run is not None
+    assert finish(jobs, job) == 0, log_tail(job.run)  # both ranks ended cleanly
+    status = job.run.read_status()
+    assert status["state"] == "finished"
+    assert any(e["message"].startswith("early stopping") for e in events(job.run, "log"))
+    step = status["step"]
+    steps = [e["step"] for e in events(job.run, "step")]
+    assert step < 40 * 11 and steps == list(range(1, step + 1))
+    if eval_every == 0:
+        assert step % 11 == 0  # at an epoch's end
+    else:
+        assert step % 11 != 0 and step % eval_every == 0  # mid-epoch, at an evaluation
+
+
 CRASHING_MODEL = """
 import os
 from torch import nn
