@@ -114,11 +114,6 @@ def shard_order(order: torch.Tensor, rank: int, world: int) -> torch.Tensor:
     return order[rank::world]
 
 
-def shard_rows(rows: int, world: int) -> int:
-    """Rows each rank trains on per epoch."""
-    return -(-rows // world) if world > 1 else rows
-
-
 def _gpus_error(message: str) -> UserError:
     return UserError(message, key="train.gpus")
 
