@@ -40,6 +40,9 @@ from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir, process_start
 CONTROL_SIGNALS = {"stop": signal.SIGTERM, "pause": signal.SIGUSR1, "resume": signal.SIGUSR2}
 # Parent records of tuning runs: their process (the orchestrator) only understands stop.
 TUNE_JOBS = ("sweep", "search", "seeds", "cv")
+# A run tracked from the user's own script (tuirecipe.track): its process is theirs, and
+# pause/resume signals would kill it. Only a follower (``tuirecipe follow``) takes a stop.
+TRACKED_JOBS = ("track",)
 
 
 class Signalled(enum.Enum):
@@ -262,8 +265,10 @@ class JobClient:
         state = status.get("state")
         if state in TERMINAL_STATES:
             return Signalled.NO_WORKER
-        if action != "stop" and status.get("job") in TUNE_JOBS:
+        if action != "stop" and status.get("job") in TUNE_JOBS + ("follow",):
             return Signalled.NO_WORKER  # a pause would kill the orchestrating process
+        if status.get("job") in TRACKED_JOBS:
+            return Signalled.NO_WORKER  # the user's own script: never signalled from here
         job = self.job_for(run)
         if job is not None:
             if not job.alive():

@@ -225,6 +225,17 @@ def read_events(path: Path, offset: int = 0) -> tuple[list[Event], int]:
     return events, offset + end + 1
 
 
+def last_event_step(path: Path) -> int:
+    """The largest step of the step and evaluation events in ``path`` (0 without any)."""
+    last = 0
+    for event in read_events(path)[0]:
+        step = getattr(event, "step", None)
+        if event.kind in ("step", "eval", "metrics") and isinstance(step, int):
+            if not isinstance(step, bool):
+                last = max(last, step)
+    return last
+
+
 @dataclass
 class RunDir:
     """Paths and small helpers for one run directory."""
@@ -334,11 +345,14 @@ class RunDir:
         )
         from tuirecipe.events import Error, RunStatus
 
+        # The last step the events recorded: a worker writes its step there, not to
+        # status.json, and a killed one never brings status.json up to date.
+        step = max(int(status.get("step", 0) or 0), last_event_step(self.events_path))
         try:
             writer = EventWriter(self.events_path)
             try:
-                writer.write(Error(message=message, step=status.get("step")))
-                writer.write(RunStatus(state="failed", message=message, step=status.get("step", 0)))
+                writer.write(Error(message=message, step=step))
+                writer.write(RunStatus(state="failed", message=message, step=step))
             finally:
                 writer.close()
         except OSError:  # a full disk or a linked events file: gone.json still says it
