@@ -39,6 +39,7 @@ This module imports neither torch nor the console's libraries.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import math
 import os
@@ -89,6 +90,7 @@ METRIC_ALIASES = {"accuracy": "acc", "learning_rate": "lr", "global_step": "step
 STEP_FIELDS = ("loss", "acc", "lr", "epoch")
 
 
+@functools.lru_cache(maxsize=4096)  # a loop logs the same few names again and again
 def split_metric(name: str) -> tuple[str, str]:
     """``(split, metric)`` for a logged name: ``"val_accuracy"`` → ``("dev", "acc")``,
     ``"train/loss"`` → ``("train", "loss")``, ``"loss"`` → ``("train", "loss")``.
@@ -308,7 +310,7 @@ class Run:
                 self.flush()
 
     def _write_queued(self) -> None:
-        events: list[Event] = []
+        lines: list[str] = []
         queue = self._queue
         while queue:
             kind, t, step, payload = queue.popleft()
@@ -319,12 +321,13 @@ class Run:
                 continue
             if kind == "predictions":
                 rows = [self._prediction_row(i, row) for i, row in enumerate(payload)]
-                events.append(PredictionsSnapshot(step=at, rows=rows, t=t))
+                lines.append(PredictionsSnapshot(step=at, rows=rows, t=t).to_json())
             else:
-                events.extend(self._events_for(t, at, payload))
-            self._last_step = max(self._last_step, at)
-        if events and self._writer is not None:
-            self._writer.write_many(events)
+                self._lines_for(lines, t, at, payload)
+            if at > self._last_step:
+                self._last_step = at
+        if lines and self._writer is not None:
+            self._writer.write_lines(lines)
         now = time.time()
         if self._last_step != self._status_step and now - self._status_time > STATUS_SECONDS:
             # The step a reader names if this process dies without a word.
@@ -341,32 +344,33 @@ class Run:
         out["prob"] = prob if prob is not None else math.nan
         return out
 
-    def _events_for(self, t: float, step: int, metrics: Mapping[str, Any]) -> list[Event]:
+    def _lines_for(self, lines: list[str], t: float, step: int, metrics: Mapping[str, Any]) -> None:
+        """Append the event lines for one ``log`` call to ``lines``."""
         train: dict[str, float] = {}
         evals: dict[str, dict[str, float]] = {}
         other: dict[str, float] = {}
         for name, value in metrics.items():
-            number = _number(value)
+            number = value if type(value) is float else _number(value)
             if number is None:
                 self._warn(ValueError(f"metric {name!r} = {value!r} is not a number"))
                 continue
-            split, metric = split_metric(str(name))
+            split, metric = split_metric(name)
             if metric == "epoch":
                 self._epoch = number
             elif metric in ("examples", "samples"):
                 self._examples = int(number)
             elif split == "train" and metric in STEP_FIELDS:
                 train[metric] = number
-            elif split in ("dev", "test"):
+            elif split != "train":
                 evals.setdefault(split, {})[metric] = number
             else:
-                other[str(name)] = number
+                other[name] = number
         if "lr" in train:
             self._lr = train["lr"]
-        out: list[Event] = []
         if "loss" in train:
-            out.append(
-                StepMetrics(
+            lines.append(
+                step_line(
+                    t,
                     step=step,
                     epoch=self._epoch,
                     loss=train["loss"],
@@ -374,16 +378,59 @@ class Run:
                     acc=train.get("acc"),
                     examples=self._examples,
                     elapsed=max(0.0, t - self._t0),
-                    t=t,
                 )
             )
         else:  # an lr or acc without a loss: kept, but no point on the loss curve
             other.update({k: v for k, v in train.items() if k != "lr"})
         for split, values in evals.items():
-            out.append(EvalMetrics(step=step, epoch=self._epoch, split=split, metrics=values, t=t))
+            event = EvalMetrics(step=step, epoch=self._epoch, split=split, metrics=values, t=t)
+            lines.append(event.to_json())
         if other:
-            out.append(TrackedMetrics(step=step, values=other, t=t))
-        return out
+            lines.append(TrackedMetrics(step=step, values=other, t=t).to_json())
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def step_line(
+    t: float,
+    *,
+    step: int,
+    epoch: float,
+    loss: float,
+    lr: float,
+    acc: float | None,
+    examples: int,
+    elapsed: float,
+) -> str:
+    """``StepMetrics(...).to_json()``, built without the dataclass: a tracked loop logs a
+    step every few microseconds, and the generic form costs several of them. Falls back
+    to the event's own form when a figure is not finite (its null-and-map encoding)."""
+    body = {
+        "t": t,
+        "type": StepMetrics.kind,
+        "step": step,
+        "epoch": epoch,
+        "loss": loss,
+        "lr": lr,
+        "acc": acc,
+        "examples": examples,
+        "elapsed": elapsed,
+    }
+    try:
+        return _ENCODE(body)
+    except ValueError:
+        event = StepMetrics(
+            step=step,
+            epoch=epoch,
+            loss=loss,
+            lr=lr,
+            acc=acc,
+            examples=examples,
+            elapsed=elapsed,
+            t=t,
+        )
+        return event.to_json()
 
 
 # ---------------------------------------------------------------------------------------

@@ -158,7 +158,7 @@ def test_a_full_disk_is_one_warning_and_the_loop_goes_on(tmp_path, monkeypatch):
     def full(*_args, **_kwargs):
         raise storage_error(OSError(errno.ENOSPC, "No space left on device"), run.dir.events_path)
 
-    monkeypatch.setattr(run._writer, "write_many", full)
+    monkeypatch.setattr(run._writer, "write_lines", full)
     monkeypatch.setattr(run.dir, "write_status", full)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -259,3 +259,20 @@ def test_a_dead_process_is_recorded_failed_at_the_last_logged_step(tmp_path):
     assert summary.state == "failed" and summary.last_step == 12
     errors = [e for e in run.dir.events() if isinstance(e, Error)]
     assert len(errors) == 1 and errors[0].step == 12 and "is gone" in errors[0].message
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"step": 3, "epoch": 0.5, "loss": 0.25, "lr": 0.001, "acc": 0.5, "examples": 96},
+        {"step": 4, "epoch": 0.0, "loss": float("nan"), "lr": float("nan"), "acc": None},
+        {"step": 5, "epoch": 1.0, "loss": float("inf"), "lr": 0.1, "acc": None},
+    ],
+)
+def test_the_fast_step_line_is_the_events_own_form(fields):
+    from tuirecipe.events import from_json
+
+    full = {"examples": 0, "elapsed": 1.5, **fields}
+    line = track.step_line(1234.5, **full)
+    assert line == StepMetrics(**full, t=1234.5).to_json()
+    assert from_json(line).to_json() == line

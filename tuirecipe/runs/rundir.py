@@ -175,6 +175,10 @@ class EventWriter:
     def write_many(self, events: list[Event]) -> None:
         self._append("".join(e.to_json() + "\n" for e in events).encode("utf-8"))
 
+    def write_lines(self, lines: list[str]) -> None:
+        """Append event lines already in their JSON form (``Event.to_json``), in one write."""
+        self._append("".join(line + "\n" for line in lines).encode("utf-8"))
+
     def _append(self, data: bytes) -> None:
         if self._fd is None:
             raise ValueError(f"{self.path}: the event writer is closed")
