@@ -30,6 +30,7 @@ COMMANDS = (
     "seeds",
     "cv",
     "augment-preview",
+    "follow",
 )
 
 
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "way. Without a command, opens the console (on the built-in demo when no "
         "CONFIG is given).",
         epilog="commands: tui, train, check, data, runs, attach, stop, compare, eval, sweep, "
-        "search, seeds, cv, augment-preview — 'tuirecipe COMMAND --help' for each. The "
+        "search, seeds, cv, augment-preview, follow — 'tuirecipe COMMAND --help' for each. The "
         "console takes --theme NAME (e.g. `tuirecipe --theme ansi16` on a 16-colour "
         "terminal; remembered for next time): 'tuirecipe tui --help'.",
     )
@@ -181,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_subparser(sub, _add_config_args)
 
     add_tune_subparsers(sub, _add_config_args)
+    from tuirecipe.cli_follow import add_subparser as add_follow_subparser
+
+    add_follow_subparser(sub)
     return parser
 
 
@@ -409,7 +413,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     return run_checks_headless(_load(args), only=args.only, as_json=args.json)
 
 
+def cmd_follow(args: argparse.Namespace) -> int:
+    from tuirecipe.cli_follow import cmd_follow as follow
+
+    return follow(args)
+
+
 COMMAND_FUNCS = {
+    "follow": cmd_follow,
     "tui": cmd_tui,
     "train": cmd_train,
     "check": cmd_check,

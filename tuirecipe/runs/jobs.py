@@ -57,7 +57,7 @@ class Signalled(enum.Enum):
 class Job:
     """One process this client started."""
 
-    kind: str  # "worker" (fills ``run``) or "tune" (a tuning command, e.g. a sweep)
+    kind: str  # "worker" (fills ``run``), "tune" (a tuning command, e.g. a sweep), "follow"
     proc: Any  # the subprocess.Popen handle
     label: str  # what a person calls it: the run id, or "sweep train.lr=…"
     log_path: Path
@@ -183,6 +183,19 @@ class JobClient:
         with open(log_path, "ab") as log:
             proc = self._spawn(argv, **detached_options(log))
         return self._add(Job("tune", proc, label, log_path))
+
+    def start_follow(self, path: Path, options: list[str], runs_dir: Path) -> Job:
+        """Start ``tuirecipe follow PATH OPTIONS…`` as a detached process (it makes and
+        fills its own run; see :mod:`tuirecipe.runs.logfollow`), its output logged under
+        ``<runs>/.follow/``."""
+        folder = Path(runs_dir) / ".follow"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        log_path = folder / f"follow-{stamp}-{os.getpid()}.log"
+        argv = [sys.executable, "-m", "tuirecipe", "follow", str(path), *options]
+        with open(open_append(log_path), "ab") as log:
+            proc = self._spawn(argv, **detached_options(log))
+        return self._add(Job("follow", proc, f"follow {path}", log_path))
 
     def _add(self, job: Job) -> Job:
         with self._lock:
