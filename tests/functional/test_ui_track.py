@@ -81,3 +81,44 @@ async def test_the_console_follows_a_tracked_script_live(tmp_path):
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+async def test_the_console_shows_the_rows_a_followed_csv_gets(tmp_path):
+    log = tmp_path / "metrics.csv"
+    log.write_text("epoch,step,train_loss,val_loss\n0,1,1.5,\n0,2,1.4,\n", encoding="utf-8")
+    runs = tmp_path / "runs"
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tuirecipe", "follow", str(log), "--runs-dir", str(runs)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith(b"following ")  # the run exists
+        config = config_from_dict({"name": "demo", "runs_dir": str(runs)}, base_dir=str(tmp_path))
+        app = make_app(config, theme="dark", settings_dir=tmp_path / "settings")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("5")
+            table = app.query_one("#runs-table")
+            assert await wait_for(pilot, lambda: table.row_count == 1, 30)
+            assert await wait_for(pilot, lambda: app.focused is table)
+            await pilot.press("enter")
+            train = app.query_one("#train")
+            assert await wait_for(pilot, lambda: len(train.history.loss) == 2, 30)
+            with open(log, "a", encoding="utf-8") as handle:
+                handle.write("0,3,1.25,\n0,3,,1.3\n")
+            assert await wait_for(pilot, lambda: len(train.history.loss) == 3, 30)
+            assert train.history.loss.y[-1] == 1.25
+            assert await wait_for(pilot, lambda: "loss" in train.history.dev, 30)
+            assert train.history.dev["loss"].y[-1] == 1.3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
