@@ -88,6 +88,8 @@ TRAIN_PREFIXES = ("train", "training")
 METRIC_ALIASES = {"accuracy": "acc", "learning_rate": "lr", "global_step": "step"}
 # Per-step train figures that ride on the step event beside the loss.
 STEP_FIELDS = ("loss", "acc", "lr", "epoch")
+# How fast, not how well: kept as logged, never taken for an evaluation's figures.
+SPEED_WORDS = ("runtime", "per_second", "flos")
 
 
 @functools.lru_cache(maxsize=4096)  # a loop logs the same few names again and again
@@ -97,7 +99,9 @@ def split_metric(name: str) -> tuple[str, str]:
 
     Separators ``/ - . space`` count as ``_``; a split word may come first or last
     (``"loss/val"``); Lightning's ``_step`` suffix (the per-step value) is dropped and its
-    ``_epoch`` kept (an epoch average is another figure than the step's)."""
+    ``_epoch`` kept (an epoch average is another figure than the step's). Speed figures
+    (``eval_runtime``, ``train_samples_per_second``, ``total_flos``) keep their own name
+    and are no split's metric."""
     parts = [
         p
         for p in name.lower()
@@ -121,6 +125,8 @@ def split_metric(name: str) -> tuple[str, str]:
     if len(parts) > 1 and parts[-1] == "step":
         parts = parts[:-1]
     metric = "_".join(parts)
+    if metric.endswith(SPEED_WORDS):
+        return "train", name
     return split, METRIC_ALIASES.get(metric, metric)
 
 
@@ -204,6 +210,16 @@ class Run:
         except Exception as exc:  # noqa: BLE001 - never into the user's loop
             self._warn(exc)
 
+    def set_config(self, config: Mapping[str, Any]) -> None:
+        """Replace the run's ``config.toml`` with ``config`` (a framework hands its
+        settings over after the run began)."""
+        from tuirecipe.config import dumps_toml
+
+        try:
+            atomic_write_text(self.dir.config_path, dumps_toml(_plain_toml(config)))
+        except Exception as exc:  # noqa: BLE001 - never into the user's loop
+            self._warn(exc)
+
     def flush(self) -> None:
         """Write everything queued now (also done by the thread, ``finish`` and exit)."""
         if os.getpid() != self._pid:  # a forked child (a data loader worker) never writes
@@ -260,10 +276,12 @@ class Run:
         if exc is None:
             self.finish("finished")
         else:
-            self._finish_for(exc)
+            self.finish_with(exc)
 
     # -- inside ------------------------------------------------------------------------------
-    def _finish_for(self, exc: BaseException) -> None:
+    def finish_with(self, exc: BaseException) -> None:
+        """End the run for ``exc``: Ctrl-C is stopped, ``SystemExit(0)`` finished, anything
+        else failed with its first line (and the traceback's tail in an error event)."""
         if isinstance(exc, KeyboardInterrupt):
             self.finish("stopped", "interrupted (Ctrl-C)")
             return
@@ -283,7 +301,7 @@ class Run:
             return
         uncaught = getattr(sys, "last_value", None)
         if isinstance(uncaught, BaseException):
-            self._finish_for(uncaught)
+            self.finish_with(uncaught)
         else:
             self.finish("finished")
 

@@ -77,7 +77,7 @@ def follow_log(
         run.finish("failed", str(exc))
         raise
     except BaseException as exc:
-        run._finish_for(exc)
+        run.finish_with(exc)
         raise
     message = "" if state == "finished" else f"stopped following {source.path}"
     if state == "finished" and idle is not None and not once:
