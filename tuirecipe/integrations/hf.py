@@ -68,8 +68,13 @@ class TuirecipeCallback(TrainerCallback):
         logs: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if self.run is not None and logs:
-            self.run.log(int(state.global_step), **dict(logs))
+        if self.run is None or not logs:
+            return
+        values = dict(logs)
+        if "train_runtime" in values and "train_loss" in values:
+            # The end-of-training summary: the mean loss over all steps, not this step's.
+            values["train_loss_mean"] = values.pop("train_loss")
+        self.run.log(int(state.global_step), **values)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.run is not None:
