@@ -134,7 +134,8 @@ def test_tensorboard_logs_are_read_with_tensorboards_reader(tmp_path):
 def test_without_tensorboard_a_tensorboard_folder_is_one_clear_error(tmp_path, monkeypatch):
     import sys
 
-    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if not installed
+    for name in ("tensorboard", "tensorboard.backend", "tensorboard.backend.event_processing"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
     folder = tmp_path / "tb"
     folder.mkdir()
     (folder / "events.out.tfevents.1.host").write_bytes(b"")
