@@ -292,6 +292,11 @@ def cmd_stop(args: argparse.Namespace) -> int:
         if time.monotonic() > deadline:
             raise UserError(f"run {run.id} is still starting after {STOP_STARTING_SECONDS:g} s")
         time.sleep(0.2)
+    if result is Signalled.NO_WORKER and run.read_status().get("job") == "track":
+        raise UserError(
+            f"run {run.id} is recorded by its own script (pid {run.read_status().get('pid')}), "
+            "which tuirecipe never signals: stop that script"
+        )
     if result is Signalled.NO_WORKER:
         raise UserError(f"run {run.id} ({state}) has no live worker on this machine to stop")
     print(f"stop sent to run {run.id}; it stops after its current step")

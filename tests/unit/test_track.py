@@ -276,3 +276,16 @@ def test_the_fast_step_line_is_the_events_own_form(fields):
     line = track.step_line(1234.5, **full)
     assert line == StepMetrics(**full, t=1234.5).to_json()
     assert from_json(line).to_json() == line
+
+
+def test_tuirecipe_stop_refuses_a_tracked_script_in_one_line(tmp_path, capsys):
+    from tuirecipe.cli import main
+
+    run = track.start(name="mine", runs_dir=tmp_path)
+    try:
+        assert main(["stop", run.id, "--runs-dir", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert "recorded by its own script" in err and str(os.getpid()) in err
+        assert run.dir.state() == "running"
+    finally:
+        run.finish()
