@@ -191,7 +191,7 @@ class Run:
     def log(self, step: int, **metrics: Any) -> None:
         """Record ``metrics`` (any names; numbers, NumPy numbers or one-element tensors)
         at ``step``. Queued: written within :attr:`flush_seconds`."""
-        if self.state == "running":
+        if self.state == "running" and os.getpid() == self._pid:  # not in a forked child
             self._queue.append(("log", time.time(), step, metrics))
 
     def log_predictions(self, step: int, rows: list[Mapping[str, Any]]) -> None:

@@ -289,3 +289,23 @@ def test_tuirecipe_stop_refuses_a_tracked_script_in_one_line(tmp_path, capsys):
         assert run.dir.state() == "running"
     finally:
         run.finish()
+
+
+def test_predictions_are_recorded_for_the_predictions_view(tmp_path):
+    from tuirecipe.events import PredictionsSnapshot
+
+    run = track.start(name="preds", runs_dir=tmp_path)
+    run.log_predictions(
+        10, [{"text": "good film", "label": "pos", "pred": "pos", "prob": 0.9}, {"text": "meh"}]
+    )
+    run.finish()
+    [snapshot] = [e for e in run.dir.events() if isinstance(e, PredictionsSnapshot)]
+    assert snapshot.step == 10
+    assert snapshot.rows[0] == {
+        "index": 0,
+        "text": "good film",
+        "label": "pos",
+        "pred": "pos",
+        "prob": 0.9,
+    }
+    assert snapshot.rows[1]["index"] == 1 and snapshot.rows[1]["label"] == ""

@@ -58,7 +58,8 @@ class TuirecipeLogger(Logger):
 
     @property
     def version(self) -> str:
-        return self.experiment.id
+        run = self.experiment  # on ranks other than zero, Lightning's dummy
+        return run.id if isinstance(run, tuirecipe.track.Run) else ""
 
     @property
     @rank_zero_experiment
