@@ -358,8 +358,13 @@ class Run:
         out.setdefault("index", i)
         for key in ("text", "label", "pred"):
             out[key] = str(out.get(key, ""))
-        prob = _number(out.get("prob"))
-        out["prob"] = prob if prob is not None else math.nan
+        prob = _number(out.get("prob")) if out.get("prob") is not None else None
+        if prob is None:
+            out.pop("prob", None)  # the view then shows the prediction alone
+        else:
+            out["prob"] = prob
+        if "correct" not in out and out["label"] and out["pred"]:
+            out["correct"] = out["label"] == out["pred"]
         return out
 
     def _lines_for(self, lines: list[str], t: float, step: int, metrics: Mapping[str, Any]) -> None:
