@@ -307,5 +307,6 @@ def test_predictions_are_recorded_for_the_predictions_view(tmp_path):
         "label": "pos",
         "pred": "pos",
         "prob": 0.9,
+        "correct": True,
     }
-    assert snapshot.rows[1]["index"] == 1 and snapshot.rows[1]["label"] == ""
+    assert snapshot.rows[1] == {"index": 1, "text": "meh", "label": "", "pred": ""}
