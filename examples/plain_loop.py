@@ -81,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     with tuirecipe.track.start(
-        name=args.name, config=config, motivation=args.motivation, runs_dir=args.runs_dir
+        name=args.name,
+        config=config,
+        motivation=args.motivation,
+        runs_dir=args.runs_dir,
+        total_steps=args.steps,
     ) as run:
         print(run.id, flush=True)
         per_epoch = len(train_x) // args.batch_size

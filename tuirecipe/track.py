@@ -533,6 +533,7 @@ def start(
     code_dir: str | os.PathLike[str] | None = None,
     job: str = "track",
     source: str | None = None,
+    total_steps: int | None = None,
     flush_seconds: float = FLUSH_SECONDS,
 ) -> Run:
     """Create a run directory under ``runs_dir`` for this process's training and return
@@ -542,6 +543,7 @@ def start(
     ``data``: a data file whose sha256 goes to ``meta.json``. ``parent``: the id of the run
     this one changes (its config keys changed are recorded). ``code_dir``: where the code
     is (its git commit and uncommitted diff are recorded; default: the script's folder).
+    ``total_steps``: how many steps the loop will make, when known (progress bars).
 
     Bad arguments (a name that is not a run name, an unreadable config or data file, a
     runs directory that cannot be written) raise :class:`~tuirecipe.errors.UserError`
@@ -607,6 +609,7 @@ def start(
             run=run_dir.id,
             started=now,
             message="",
+            **({"total_steps": int(total_steps)} if total_steps else {}),
             **worker_identity(),
         )
         writer = EventWriter(run_dir.events_path)

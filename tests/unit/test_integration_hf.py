@@ -80,6 +80,7 @@ def test_a_hugging_face_trainer_run_is_recorded(tmp_path):
     assert {"eval_runtime", "train_runtime", "train_loss_mean"} <= extra
     summary = summarize(run.dir)
     assert summary.state == "finished" and summary.last_step == 6
+    assert run.dir.read_status()["total_steps"] == 6
     assert set(summary.best) >= {"loss"}
     table = run.dir.config_path.read_text(encoding="utf-8")
     assert "learning_rate = 0.001" in table and "hidden_size = 8" in table

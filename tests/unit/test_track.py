@@ -65,6 +65,7 @@ def test_a_tracked_loop_is_a_run_the_readers_know(tmp_path):
         motivation="try a smaller lr",
         runs_dir=tmp_path / "runs",
         data=data,
+        total_steps=30,
     )
     _loop(run)
     run.note("first note")
@@ -91,6 +92,7 @@ def test_a_tracked_loop_is_a_run_the_readers_know(tmp_path):
     assert run.dir.read_notes() == "first note\nsecond note\n"
     status = run.dir.read_status()
     assert status["state"] == "finished" and status["step"] == 30
+    assert status["total_steps"] == 30
     assert status["pid"] == os.getpid() and status["pid_start"] and status["host"]
 
     summary = summarize(run.dir)

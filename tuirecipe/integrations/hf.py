@@ -58,6 +58,7 @@ class TuirecipeCallback(TrainerCallback):
             motivation=self.motivation,
             runs_dir=self.runs_dir,
             data=self.data,
+            total_steps=int(state.max_steps) if state.max_steps else None,
         )
 
     def on_log(
