@@ -20,15 +20,8 @@ from argparse import Namespace
 from collections.abc import Mapping
 from typing import Any
 
-try:
-    from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
-    from lightning.pytorch.utilities import rank_zero_only
-except ImportError:  # the older package name
-    from pytorch_lightning.loggers.logger import (  # type: ignore[assignment]
-        Logger,
-        rank_zero_experiment,
-    )
-    from pytorch_lightning.utilities import rank_zero_only
+from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
+from lightning.pytorch.utilities import rank_zero_only
 
 import tuirecipe.track
 
