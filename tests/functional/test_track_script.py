@@ -12,8 +12,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-from support.recorded_run import write_recorded_run
-
 from tuirecipe.cli import main
 from tuirecipe.events import Error, StepMetrics
 from tuirecipe.runs.listing import list_runs, summarize
@@ -110,9 +108,23 @@ def test_a_script_that_ends_without_finish_is_finished(tmp_path):
 
 
 def test_compare_a_tracked_example_run_with_a_worker_run(tmp_path, capsys):
+    from tuirecipe.config import config_from_dict
+    from tuirecipe.runs.jobs import JobClient
+
     runs = tmp_path / "runs"
-    worker = write_recorded_run(runs, "20231114-221320-demo", lr=0.001)
-    done = subprocess.run(
+    # A real worker run (the demo, a few steps) and the example script, side by side.
+    config = config_from_dict(
+        {
+            "name": "worker",
+            "runs_dir": str(runs),
+            "model": {"name": "fasttext"},
+            "train": {"lr": 0.001, "max_steps": 5, "eval_every": 5, "device": "cpu"},
+        },
+        base_dir=str(tmp_path),
+    )
+    jobs = JobClient()
+    job = jobs.start(config, "train")
+    example = subprocess.Popen(
         [
             sys.executable,
             str(EXAMPLE),
@@ -123,25 +135,29 @@ def test_compare_a_tracked_example_run_with_a_worker_run(tmp_path, capsys):
             "--eval-every",
             "10",
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=_env(),
         cwd=tmp_path,
-        timeout=300,
     )
-    assert done.returncode == 0, done.stderr
-    tracked = done.stdout.split()[0]
-    code = main(["compare", "--runs-dir", str(runs), "--json", tracked, worker.id])
+    out, err = example.communicate(timeout=300)
+    assert example.returncode == 0, err
+    assert jobs.wait(job, timeout=300) == 0, job.log_path.read_text(encoding="utf-8")
+    tracked, worker = out.split()[0], job.run.id
+    code = main(["compare", "--runs-dir", str(runs), "--json", tracked, worker])
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     by_id = {r["id"]: r for r in report["runs"]}
     assert by_id[tracked]["job"] == "track" and by_id[tracked]["state"] == "finished"
+    assert by_id[worker]["job"] == "train" and by_id[worker]["state"] == "finished"
     assert set(by_id[tracked]["best"]) == {"loss", "acc"}
+    assert {"loss", "acc"} <= set(by_id[worker]["best"])
     keys = {row["key"]: row["values"] for row in report["keys"]}
     assert keys["train.lr"] == [0.05, 0.001]
     assert keys["model.name"] == ["bag-of-words", "fasttext"]
     assert any("differ in" in w for w in report["warnings"])
     # and as a table, for a person
-    assert main(["compare", "--runs-dir", str(runs), tracked, worker.id]) == 0
-    out = capsys.readouterr().out
-    assert "bag-of-words" in out and "best dev acc" in out
+    assert main(["compare", "--runs-dir", str(runs), tracked, worker]) == 0
+    table = capsys.readouterr().out
+    assert "bag-of-words" in table and "best dev acc" in table
