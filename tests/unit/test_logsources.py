@@ -98,6 +98,10 @@ def test_paths_that_cannot_be_followed_are_refused(tmp_path):
         open_source(tmp_path / "notes.txt")
     with pytest.raises(DataError, match="neither metrics.csv nor TensorBoard"):
         open_source(tmp_path)
+    (tmp_path / "exp1").mkdir()
+    (tmp_path / "exp1" / "events.out.tfevents.1.host").write_bytes(b"")
+    with pytest.raises(DataError, match=r"in sub-folders \(exp1\): follow one of them"):
+        open_source(tmp_path)
 
 
 def test_a_lightning_version_folder_is_followed_through_its_metrics_csv(tmp_path):

@@ -251,8 +251,15 @@ def open_source(path: Path | str) -> LogSource:
     if path.is_dir():
         if (path / "metrics.csv").is_file():
             return CsvSource(path / "metrics.csv")
-        if any(path.rglob("events.out.tfevents*")):
+        if any(path.glob("events.out.tfevents*")):
             return TensorBoardSource(path)
+        nested = sorted({p.parent for p in path.rglob("events.out.tfevents*")})
+        if nested:  # TensorBoard's reader takes one run's folder, not a tree of runs
+            names = ", ".join(str(p.relative_to(path)) for p in nested[:5])
+            raise DataError(
+                f"the TensorBoard event files are in sub-folders ({names}): follow one of them",
+                source=str(path),
+            )
         raise DataError(
             "the folder holds neither metrics.csv nor TensorBoard event files", source=str(path)
         )
