@@ -190,8 +190,14 @@ class Run:
     # -- what the loop calls ---------------------------------------------------------------
     def log(self, step: int, **metrics: Any) -> None:
         """Record ``metrics`` (any names; numbers, NumPy numbers or one-element tensors)
-        at ``step``. Queued: written within :attr:`flush_seconds`."""
+        at ``step``. Queued: written within :attr:`flush_seconds`; a tensor is read then
+        (a GPU tensor's ``.item()`` is left to the background thread)."""
         if self.state == "running" and os.getpid() == self._pid:  # not in a forked child
+            for name, value in metrics.items():
+                if type(value) is not float and getattr(value, "requires_grad", False):
+                    # A loss tensor keeps its whole graph (the activations) alive while
+                    # queued: keep the number only.
+                    metrics[name] = value.detach()
             self._queue.append(("log", time.time(), step, metrics))
 
     def log_predictions(self, step: int, rows: list[Mapping[str, Any]]) -> None:

@@ -312,3 +312,16 @@ def test_predictions_are_recorded_for_the_predictions_view(tmp_path):
         "correct": True,
     }
     assert snapshot.rows[1] == {"index": 1, "text": "meh", "label": "", "pred": ""}
+
+
+def test_a_loss_tensor_is_queued_without_its_graph(tmp_path):
+    torch = pytest.importorskip("torch")
+    run = track.start(name="tensor", runs_dir=tmp_path, flush_seconds=60)
+    weight = torch.ones(3, requires_grad=True)
+    loss = (weight * 2).sum()
+    run.log(1, loss=loss, acc=torch.tensor(0.5))
+    queued = run._queue[0][3]
+    assert not queued["loss"].requires_grad and queued["loss"].grad_fn is None
+    run.finish()
+    [step] = [e for e in run.dir.events() if isinstance(e, StepMetrics)]
+    assert (step.loss, step.acc) == (6.0, 0.5)
