@@ -30,6 +30,7 @@ COMMANDS = (
     "seeds",
     "cv",
     "augment-preview",
+    "follow",
 )
 
 
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "way. Without a command, opens the console (on the built-in demo when no "
         "CONFIG is given).",
         epilog="commands: tui, train, check, data, runs, attach, stop, compare, eval, sweep, "
-        "search, seeds, cv, augment-preview — 'tuirecipe COMMAND --help' for each. The "
+        "search, seeds, cv, augment-preview, follow — 'tuirecipe COMMAND --help' for each. The "
         "console takes --theme NAME (e.g. `tuirecipe --theme ansi16` on a 16-colour "
         "terminal; remembered for next time): 'tuirecipe tui --help'.",
     )
@@ -189,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_subparser(sub, _add_config_args)
 
     add_tune_subparsers(sub, _add_config_args)
+    from tuirecipe.cli_follow import add_subparser as add_follow_subparser
+
+    add_follow_subparser(sub)
     return parser
 
 
@@ -303,6 +307,11 @@ def cmd_stop(args: argparse.Namespace) -> int:
         if time.monotonic() > deadline:
             raise UserError(f"run {run.id} is still starting after {STOP_STARTING_SECONDS:g} s")
         time.sleep(0.2)
+    if result is Signalled.NO_WORKER and run.read_status().get("job") == "track":
+        raise UserError(
+            f"run {run.id} is recorded by its own script (pid {run.read_status().get('pid')}), "
+            "which tuirecipe never signals: stop that script"
+        )
     if result is Signalled.NO_WORKER:
         raise UserError(f"run {run.id} ({state}) has no live worker on this machine to stop")
     print(f"stop sent to run {run.id}; it stops after its current step")
@@ -424,7 +433,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     return run_checks_headless(_load(args), only=args.only, as_json=args.json)
 
 
+def cmd_follow(args: argparse.Namespace) -> int:
+    from tuirecipe.cli_follow import cmd_follow as follow
+
+    return follow(args)
+
+
 COMMAND_FUNCS = {
+    "follow": cmd_follow,
     "tui": cmd_tui,
     "train": cmd_train,
     "check": cmd_check,

@@ -180,6 +180,16 @@ class PredictionsSnapshot(Event):
 
 
 @dataclass(frozen=True)
+class TrackedMetrics(Event):
+    """Figures a tracked run (:mod:`tuirecipe.track`) logged under names that are neither a
+    train step's (loss, acc, lr) nor an evaluation's: kept as logged, by name."""
+
+    kind: ClassVar[str] = "metrics"
+    step: int
+    values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Log(Event):
     kind: ClassVar[str] = "log"
     message: str
@@ -213,6 +223,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CheckProgress,
         CheckResult,
         PredictionsSnapshot,
+        TrackedMetrics,
         Log,
         Error,
     )

@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "tuirecipe"
-NOT_CORE = {"cli", "cli_report", "__main__"}
+# integrations/: hooks run inside a user's own Lightning or Hugging Face process; they
+# import their framework (optional, and Lightning brings rich), never the console.
+NOT_CORE = {"cli", "cli_report", "__main__", "integrations"}
 
 
 def _module_name(path: Path) -> str:

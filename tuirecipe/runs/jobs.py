@@ -40,6 +40,9 @@ from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir, process_start
 CONTROL_SIGNALS = {"stop": signal.SIGTERM, "pause": signal.SIGUSR1, "resume": signal.SIGUSR2}
 # Parent records of tuning runs: their process (the orchestrator) only understands stop.
 TUNE_JOBS = ("sweep", "search", "seeds", "cv")
+# A run tracked from the user's own script (tuirecipe.track): its process is theirs, and
+# pause/resume signals would kill it. Only a follower (``tuirecipe follow``) takes a stop.
+TRACKED_JOBS = ("track",)
 
 
 class Signalled(enum.Enum):
@@ -54,7 +57,7 @@ class Signalled(enum.Enum):
 class Job:
     """One process this client started."""
 
-    kind: str  # "worker" (fills ``run``) or "tune" (a tuning command, e.g. a sweep)
+    kind: str  # "worker" (fills ``run``), "tune" (a tuning command, e.g. a sweep), "follow"
     proc: Any  # the subprocess.Popen handle
     label: str  # what a person calls it: the run id, or "sweep train.lr=…"
     log_path: Path
@@ -181,6 +184,19 @@ class JobClient:
             proc = self._spawn(argv, **detached_options(log))
         return self._add(Job("tune", proc, label, log_path))
 
+    def start_follow(self, path: Path, options: list[str], runs_dir: Path) -> Job:
+        """Start ``tuirecipe follow PATH OPTIONS…`` as a detached process (it makes and
+        fills its own run; see :mod:`tuirecipe.runs.logfollow`), its output logged under
+        ``<runs>/.follow/``."""
+        folder = Path(runs_dir) / ".follow"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        log_path = folder / f"follow-{stamp}-{os.getpid()}.log"
+        argv = [sys.executable, "-m", "tuirecipe", "follow", str(path), *options]
+        with open(open_append(log_path), "ab") as log:
+            proc = self._spawn(argv, **detached_options(log))
+        return self._add(Job("follow", proc, f"follow {path}", log_path))
+
     def _add(self, job: Job) -> Job:
         with self._lock:
             self._jobs.append(job)
@@ -267,8 +283,10 @@ class JobClient:
         state = status.get("state")
         if state in TERMINAL_STATES:
             return Signalled.NO_WORKER
-        if action != "stop" and status.get("job") in TUNE_JOBS:
+        if action != "stop" and status.get("job") in TUNE_JOBS + ("follow",):
             return Signalled.NO_WORKER  # a pause would kill the orchestrating process
+        if status.get("job") in TRACKED_JOBS:
+            return Signalled.NO_WORKER  # the user's own script: never signalled from here
         job = self.job_for(run)
         if job is not None and (status.get("ranks") or 1) > 1:
             if not job.alive():

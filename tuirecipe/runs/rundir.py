@@ -175,6 +175,10 @@ class EventWriter:
     def write_many(self, events: list[Event]) -> None:
         self._append("".join(e.to_json() + "\n" for e in events).encode("utf-8"))
 
+    def write_lines(self, lines: list[str]) -> None:
+        """Append event lines already in their JSON form (``Event.to_json``), in one write."""
+        self._append("".join(line + "\n" for line in lines).encode("utf-8"))
+
     def _append(self, data: bytes) -> None:
         if self._fd is None:
             raise ValueError(f"{self.path}: the event writer is closed")
@@ -223,6 +227,17 @@ def read_events(path: Path, offset: int = 0) -> tuple[list[Event], int]:
         except (ValueError, UnicodeDecodeError):
             continue
     return events, offset + end + 1
+
+
+def last_event_step(path: Path) -> int:
+    """The largest step of the step and evaluation events in ``path`` (0 without any)."""
+    last = 0
+    for event in read_events(path)[0]:
+        step = getattr(event, "step", None)
+        if event.kind in ("step", "eval", "metrics") and isinstance(step, int):
+            if not isinstance(step, bool):
+                last = max(last, step)
+    return last
 
 
 @dataclass
@@ -341,11 +356,14 @@ class RunDir:
             )
         from tuirecipe.events import Error, RunStatus
 
+        # The last step the events recorded: a worker writes its step there, not to
+        # status.json, and a killed one never brings status.json up to date.
+        step = max(int(status.get("step", 0) or 0), last_event_step(self.events_path))
         try:
             writer = EventWriter(self.events_path)
             try:
-                writer.write(Error(message=message, step=status.get("step")))
-                writer.write(RunStatus(state="failed", message=message, step=status.get("step", 0)))
+                writer.write(Error(message=message, step=step))
+                writer.write(RunStatus(state="failed", message=message, step=step))
             finally:
                 writer.close()
         except OSError:  # a full disk or a linked events file: gone.json still says it
