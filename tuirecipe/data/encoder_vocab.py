@@ -50,6 +50,11 @@ class EncoderVocab:
     def __len__(self) -> int:
         return len(self.tokenizer)
 
+    @property
+    def description(self) -> str:
+        """Which tokenizer this is, in words (the input-view check shows it)."""
+        return f"{type(self.tokenizer).__name__} of encoder folder {self.folder.path}"
+
     @cached_property
     def itos(self) -> list[str]:
         """Every id's token string (word pieces as the tokenizer writes them)."""

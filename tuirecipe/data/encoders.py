@@ -219,7 +219,7 @@ def load_tokenizer(folder: EncoderFolder, *, key: str = "model.encoder", source:
     transformers = _transformers(key, source)
     try:
         return transformers.AutoTokenizer.from_pretrained(str(folder.path), local_files_only=True)
-    except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
+    except Exception as exc:  # noqa: BLE001 - as for the weights below
         raise ConfigError(
             f"encoder folder '{folder.path}': its tokenizer cannot be loaded ({_first_line(exc)})",
             source=source,
@@ -232,7 +232,9 @@ def load_backbone(folder: EncoderFolder, *, key: str = "model.encoder", source: 
     transformers = _transformers(key, source)
     try:
         return transformers.AutoModel.from_pretrained(str(folder.path), local_files_only=True)
-    except (OSError, ValueError, KeyError, TypeError, ImportError, RuntimeError) as exc:
+    # Anything the library raises reading the folder (a damaged weights file raises
+    # safetensors' own error class) is the folder's problem, named in one line.
+    except Exception as exc:  # noqa: BLE001
         raise ConfigError(
             f"encoder folder '{folder.path}': its weights cannot be loaded ({_first_line(exc)})",
             source=source,
@@ -379,7 +381,10 @@ def embed_in_subprocess(
             str(out_path),
             str(max_len),
         ]
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        # The child imports this package as the caller did, installed or from its source.
+        root = str(Path(__file__).resolve().parents[2])
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+        env = {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         with subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
