@@ -105,7 +105,8 @@ def test_fine_tuning_changes_the_encoder(tmp_path: Path) -> None:
     model, before, result = train(config, data)
     assert result.steps == 6
     after = model.state_dict()
-    changed = [k for k in after if k.startswith("encoder.") and not torch.equal(before[k], after[k])]
+    encoder = [k for k in after if k.startswith("encoder.")]
+    changed = [k for k in encoder if not torch.equal(before[k], after[k])]
     assert len(changed) > 10
     assert model._features == {}
 
