@@ -210,3 +210,63 @@ def test_the_encoder_vocabulary_pads_cuts_and_counts_as_its_tokenizer(no_network
     assert vocab.decode(encoded.ids[0]) == ["[CLS]", "hello", "world", "[SEP]"]
     restored = Vocab.from_json(vocab.to_json())
     assert isinstance(restored, EncoderVocab) and restored.folder == vocab.folder
+
+
+# -- semantic clusters in the profile --------------------------------------------------------
+
+
+class CountingFeatures:
+    """Stands in for an encoder's embeddings: counts its calls, one direction per topic."""
+
+    __name__ = "counting embeddings"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        return np.array([[1.0, 0.1] if "goal" in t else [0.1, 1.0] for t in texts])
+
+
+def topic_frame():
+    import pandas as pd
+
+    texts = [f"a late goal wins it {i}" for i in range(40)]
+    texts += [f"shares slide on the market {i}" for i in range(40)]
+    labels = ["sport"] * 40 + ["money"] * 40
+    return pd.DataFrame({"text": texts, "label": labels, "row": np.arange(2, 82)})
+
+
+def test_the_profile_clusters_on_the_features_given_and_its_cache_follows_the_encoder(
+    tmp_path: Path,
+) -> None:
+    from tuirecipe.data.profile import profile_cached
+
+    folder = fake_folder(tmp_path / "enc", b"weights one")
+    features = CountingFeatures()
+
+    def profile():
+        return profile_cached(
+            topic_frame(),
+            fingerprint="file",
+            cache_dir=tmp_path / "cache",
+            cluster_features=features,
+            cluster_encoder=inspect_folder(folder).key(),
+        )
+
+    clusters = profile().clusters
+    assert features.calls == 1
+    assert clusters["features"] == "counting embeddings" and clusters["n_features"] == 2
+    assert clusters["purity"] == 1.0 and clusters["purity_prior"] == 0.5
+    profile()
+    assert features.calls == 1  # the same encoder: from the cache
+    (folder / "model.safetensors").write_bytes(b"weights two")
+    profile()
+    assert features.calls == 2  # other weights in the same folder: computed again
+
+
+def test_without_an_encoder_the_profile_clusters_on_tf_idf(tmp_path: Path) -> None:
+    from tuirecipe.data.profile import profile_cached
+
+    clusters = profile_cached(topic_frame(), fingerprint="f", cache_dir=tmp_path).clusters
+    assert clusters["features"] == "tf-idf"
