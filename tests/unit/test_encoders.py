@@ -270,3 +270,30 @@ def test_without_an_encoder_the_profile_clusters_on_tf_idf(tmp_path: Path) -> No
 
     clusters = profile_cached(topic_frame(), fingerprint="f", cache_dir=tmp_path).clusters
     assert clusters["features"] == "tf-idf"
+
+
+def test_minilm_clusters_of_the_demo_are_purer_than_the_prior(no_network: None) -> None:
+    """A real-encoder check kept small: 300 demo tickets, embedded in process."""
+    pytest.importorskip("transformers")
+    import pandas as pd
+
+    from tuirecipe.data.demo import ensure_demo_file
+    from tuirecipe.data.encoders import embed_texts
+    from tuirecipe.data.profile.clusters import cluster_texts
+
+    frame = pd.read_csv(ensure_demo_file("classification"), keep_default_na=False)
+    frame = frame[frame["text"].str.strip() != ""].sample(300, random_state=0)
+    codes, names = pd.factorize(frame["label"].astype(str))
+    folder = inspect_folder(minilm())
+
+    def minilm_features(texts: list[str]) -> np.ndarray:
+        return embed_texts(folder, texts, max_len=64, device="cpu")
+
+    section = cluster_texts(
+        frame["text"].tolist(),
+        label_codes=codes,
+        label_names=[str(n) for n in names],
+        features=minilm_features,
+    )
+    assert section["features"] == "minilm_features" and section["n_features"] == 384
+    assert section["purity"] > section["purity_prior"] + 0.1, section["purity"]
