@@ -81,10 +81,12 @@ class PretrainedEncoderModel(nn.Module):
         return self.head(self.dropout(features))
 
     def _pooled(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The sentence embedding as the folder defines it (pooling, then L2 for a
-        sentence-transformers folder that normalises)."""
-        pooled = pool(encoder_states(self.encoder, input_ids, mask), mask, self.pooling)
-        return nn.functional.normalize(pooled, dim=-1) if self.folder.normalize else pooled
+        """The folder's pooling of the token states. A sentence-transformers folder's
+        final L2 normalisation is left out: it serves cosine similarity, and on unit
+        vectors a head started small needed many more steps at a fine-tuning rate
+        (MiniLM on trec, lr 5e-5: train loss still 1.45 at batch accuracy 0.9 after
+        110 steps)."""
+        return pool(encoder_states(self.encoder, input_ids, mask), mask, self.pooling)
 
     def _watched(self) -> bool:
         """Whether any hook would see (or change) what the network computes."""
