@@ -297,3 +297,19 @@ def test_minilm_clusters_of_the_demo_are_purer_than_the_prior(no_network: None) 
     )
     assert section["features"] == "minilm_features" and section["n_features"] == 384
     assert section["purity"] > section["purity_prior"] + 0.1, section["purity"]
+
+
+def test_checks_results_go_stale_when_the_encoders_files_change(tmp_path: Path) -> None:
+    from tuirecipe.checks.fingerprint import CurrentInputs
+    from tuirecipe.config import config_from_dict
+
+    folder = fake_folder(tmp_path / "enc", b"weights one")
+    table = {"model": {"name": "pretrained", "encoder": "enc"}}
+    config = config_from_dict(table, source="x.toml", base_dir=str(tmp_path))
+    before = CurrentInputs(config)
+    stamp = before.stamp("overfit_batch")
+    assert "model.encoder" in before.for_check("input_view").settings  # its tokenizer
+    assert before.judge("overfit_batch", stamp).current
+    (folder / "model.safetensors").write_bytes(b"weights two")
+    verdict = CurrentInputs(config).judge("overfit_batch", stamp)
+    assert not verdict.current and "source of model pretrained has changed" in verdict.reason
