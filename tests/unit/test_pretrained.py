@@ -133,3 +133,13 @@ def test_max_len_beyond_the_encoder_is_one_line(tmp_path: Path) -> None:
 def test_pretrained_needs_an_encoder_folder_in_the_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="model.encoder"):
         config_from_dict({"model": {"name": "pretrained"}}, source="x.toml")
+
+
+def test_cross_validation_folds_keep_the_encoders_tokenizer(tmp_path: Path) -> None:
+    from tuirecipe.tune.cv import fold_data
+
+    config = tiny_config(tmp_path)
+    data = prepare_data(config, augment=False)
+    training, heldout = fold_data(config, data, 0, 2)
+    assert training.vocab is data.vocab
+    assert (heldout.ids == data.dev.ids[:, : heldout.ids.shape[1]]).all()
