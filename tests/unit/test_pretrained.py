@@ -143,3 +143,28 @@ def test_cross_validation_folds_keep_the_encoders_tokenizer(tmp_path: Path) -> N
     training, heldout = fold_data(config, data, 0, 2)
     assert training.vocab is data.vocab
     assert (heldout.ids == data.dev.ids[:, : heldout.ids.shape[1]]).all()
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_loaded_weights_are_no_initialisation_and_a_chosen_freeze_no_warning(
+    tmp_path: Path, frozen: bool
+) -> None:
+    from tuirecipe.checks.gradients import GradientFlow
+    from tuirecipe.checks.initialisation import Initialisation, layer_scales
+
+    config = tiny_config(tmp_path, freeze_encoder=frozen)
+    ctx = CheckContext(config, device=torch.device("cpu"))
+    flow = run_one(GradientFlow, ctx)
+    assert flow.status == "pass", flow.summary
+    assert ("frozen as the config asks" in flow.summary) == frozen
+    init = run_one(Initialisation, ctx)
+    assert init.numbers["layers_far_off"] == 0, init.summary
+    # a loaded layer far from LeCun/Glorot scale (fine-tuned weights can be) is shown,
+    # not judged; the same layer in a model that does not say it was loaded is judged
+    model = ctx.fresh_model()
+    with torch.no_grad():
+        model.encoder.encoder.layer[0].output.dense.weight.mul_(0.01)
+    assert not any(row["far_off"] for row in layer_scales(model))
+    del model.pretrained_parameters
+    far = [row["layer"] for row in layer_scales(model) if row["far_off"]]
+    assert far == ["encoder.encoder.layer.0.output.dense.weight"]

@@ -41,7 +41,13 @@ def _backbone(folder: EncoderFolder) -> nn.Module:
     key = (str(folder.path), folder.fingerprint)
     if key not in _LOADED:
         _LOADED.clear()  # keep one: a second encoder in one process is rare and large
-        _LOADED[key] = load_backbone(folder, key="model.encoder")
+        backbone = load_backbone(folder, key="model.encoder")
+        if isinstance(getattr(backbone, "pooler", None), nn.Module):
+            # BERT's pooler (a dense layer on [CLS]) is left out: the head reads the
+            # folder's own pooling, and a layer that never gets a gradient would be
+            # reported as not training.
+            backbone.pooler = None
+        _LOADED[key] = backbone
     return copy.deepcopy(_LOADED[key])
 
 
@@ -61,9 +67,14 @@ class PretrainedEncoderModel(nn.Module):
         # close to the bias, which init_output_bias sets to the prior.
         nn.init.normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
+        # What the checks need to know: these weights were loaded, not initialised, and
+        # (frozen) were frozen on purpose.
+        self.pretrained_parameters = ("encoder.",)
+        self.frozen_by_config: tuple[str, ...] = ()
         if self.frozen:
             self.encoder.requires_grad_(False)
             self.encoder.eval()
+            self.frozen_by_config = ("encoder.",)
         self._features: dict[bytes, torch.Tensor] = {}
 
     def train(self, mode: bool = True) -> PretrainedEncoderModel:
