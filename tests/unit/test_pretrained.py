@@ -168,3 +168,17 @@ def test_loaded_weights_are_no_initialisation_and_a_chosen_freeze_no_warning(
     del model.pretrained_parameters
     far = [row["layer"] for row in layer_scales(model) if row["far_off"]]
     assert far == ["encoder.encoder.layer.0.output.dense.weight"]
+
+
+def test_a_regression_head_starts_at_the_target_mean_and_trains(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, freeze_encoder=True)
+    lines = ["text,label"] + [f"a score of {i} out of ten,{i % 10}" for i in range(24)]
+    (tmp_path / "tiny.csv").write_text("\n".join(lines) + "\n")
+    config.data.task = "regression"
+    data = prepare_data(config)
+    model = build_model(config, spec_for(config, data))
+    assert init_output_bias(model, data)
+    assert model.head.out_features == 1
+    assert float(model.head.bias.detach()) == pytest.approx(data.target_mean)
+    result = Trainer(model, data, config.train, seed=0, emit=lambda e: None).run()
+    assert result.steps == 6 and "rmse" in result.final_eval
