@@ -211,6 +211,7 @@ def _transformers(key: str, source: str | None) -> Any:
     import transformers
 
     transformers.logging.set_verbosity_error()  # its warnings are not the user's business
+    transformers.logging.disable_progress_bar()  # nor its "Loading weights" bars
     return transformers
 
 
