@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tuirecipe.errors import ConfigError
-from tuirecipe.models.catalog import BUILTIN_MODELS, unknown_model_message
+from tuirecipe.models.catalog import BUILTIN_MODELS, PRETRAINED, unknown_model_message
 from tuirecipe.monitor import KEEP_CHOICES, monitor_problem
 
 DEMO_SOURCES = ("demo", "demo:classification", "demo:regression")
@@ -57,6 +57,10 @@ class DataConfig:
     min_freq: int = 1
     max_vocab: int = 30000
     max_len: int = 128
+    # A local pretrained encoder folder (Hugging Face or sentence-transformers format,
+    # relative to the config's folder): its sentence embeddings replace TF-IDF as the
+    # profile's cluster features. Empty = TF-IDF. Needs the 'encoders' extra.
+    encoder: str = ""
 
     def _validate(self, check: _Checker) -> None:
         check.choice("format", self.format, ("auto", "csv", "tsv", "jsonl", "parquet"))
@@ -101,15 +105,25 @@ class ModelConfig:
     embedding_module: str = ""
     # Extra folders put on sys.path before importing a user model (relative to the config).
     python_path: list[str] = field(default_factory=list)
+    # name = "pretrained": the local encoder folder to fine-tune (relative to the config's
+    # folder), and whether to freeze it and train only the head (a linear probe).
+    encoder: str = ""
+    freeze_encoder: bool = False
     options: dict[str, Any] = field(default_factory=dict)
 
     def _validate(self, check: _Checker) -> None:
         is_user = ":" in self.name
         check.that(
             "name",
-            is_user or self.name in BUILTIN_MODELS,
+            is_user or self.name in BUILTIN_MODELS or self.name == PRETRAINED,
             unknown_model_message(self.name),
         )
+        if self.name == PRETRAINED:
+            check.that(
+                "encoder",
+                bool(self.encoder.strip()),
+                "must name a local encoder folder when model.name is 'pretrained'",
+            )
         if is_user:
             module, _, func = self.name.partition(":")
             check.that(

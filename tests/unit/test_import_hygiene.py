@@ -86,3 +86,10 @@ def test_ui_modules_import_no_torch():
 def test_the_scan_names_a_culprit():
     # A scan that could not fail would prove nothing: the CLI imports rich when it prints.
     assert _culprits(["tuirecipe.config", "rich.console"], ("rich",)) == {"rich.console": ["rich"]}
+
+
+def test_no_module_imports_the_encoder_libraries_when_imported():
+    # The 'encoders' extra is optional: importing any module, core or UI, must work
+    # without it (transformers is imported only when an encoder folder is used).
+    watched = ("transformers", "sentence_transformers", "huggingface_hub")
+    assert _culprits(core_modules() + ui_modules(), watched) == {}

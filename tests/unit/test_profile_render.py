@@ -145,3 +145,35 @@ def test_split_table_scope_and_skipped_rows_render_literally() -> None:
     assert "Skipped rows — 1 rows" in text
     same = _text(render_section("leakage", profile.leakage))
     assert "same label in both: 2 dev rows" in same
+
+
+def test_clusters_show_their_purity_and_example_texts_literally() -> None:
+    from tuirecipe.ui.profile_render.findings import render_clusters
+
+    section = {
+        "ran": True,
+        "k": 2,
+        "method": "model embeddings (mean pooling) -> L2 rows -> k-means (seed 0)",
+        "purity": 0.9,
+        "purity_prior": 0.5,
+        "clusters": [
+            {
+                "id": 0,
+                "size": 5,
+                "top_terms": ["goal"],
+                "examples": [{"row": 7, "text": "[b]x[/b] goal"}],
+            },
+            {
+                "id": 1,
+                "size": 5,
+                "top_terms": ["bank"],
+                "examples": [{"row": 9, "text": "rates up"}],
+            },
+        ],
+    }
+    text = _text(render_clusters(section), width=120)
+    assert "purity 90.0%" in text and "(the prior's: 50.0%)" in text
+    assert "row 7: [b]x[/b] goal" in text and "row 9: rates up" in text
+    assert "model embeddings (mean pooling)" in text
+    del section["purity"]
+    assert "purity" not in _text(render_clusters(section), width=120)

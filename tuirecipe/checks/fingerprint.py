@@ -259,6 +259,14 @@ def module_source(config: Config) -> Path | None:
 
 
 def _model_source_digest(config: Config) -> str:
+    if config.model.name == "pretrained":  # the encoder folder's files are its source
+        from tuirecipe.data.encoders import folder_fingerprint
+
+        folder = config.resolve_path(config.model.encoder)
+        try:
+            return folder_fingerprint(folder.resolve()) if folder.is_dir() else "not found"
+        except OSError:
+            return "not readable"
     if config.model.name in BUILTIN_MODELS or ":" not in config.model.name:
         return ""
     source = module_source(config)
@@ -299,6 +307,8 @@ class CurrentInputs:
             if not data.dev_path:  # the seeded split; with a dev file there is none
                 keys += ["data.dev_fraction", "data.split_groups", "seed"]
             keys.append("augment.enabled")
+            if self.config.model.name == "pretrained":  # its tokenizer prepares the data
+                keys += ["model.name", "model.encoder"]
             if self.config.augment.enabled:
                 keys += [k for k in flat if k.startswith("augment.") and k != "augment.enabled"]
         return {k: flat[k] for k in keys if k in flat}

@@ -143,6 +143,19 @@ class GradientFlow(Check):
                 "back (multiplied by 0, a dead ReLU, a bias before a normalisation). "
                 "NaN/Inf: look for log(0), division by zero or an overflow",
             )
+        # A model may name the parameters its config froze on purpose (the pretrained
+        # rung's encoder under model.freeze_encoder): frozen as asked is no warning.
+        chosen = tuple(getattr(model, "frozen_by_config", ()))
+        unasked = [n for n in frozen if not n.startswith(chosen)] if chosen else frozen
+        if frozen and not unasked:
+            return Outcome(
+                "pass",
+                f"all {len(trainable)} trainable parameters get finite, non-zero gradients "
+                f"(loss {numbers['loss']:.3g}, batch {len(rows)}); {len(frozen)} frozen "
+                "as the config asks",
+                numbers=numbers,
+                evidence=evidence,
+            )
         if frozen:
             return Outcome(
                 "warn",

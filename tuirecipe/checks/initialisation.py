@@ -20,6 +20,9 @@ def layer_scales(model: Any, output: Any = None) -> list[dict[str, Any]]:
     """
     from torch import nn
 
+    # Weights a model loaded from a checkpoint (the pretrained rung's encoder) are not an
+    # initialisation: shown, never judged.
+    loaded = tuple(getattr(model, "pretrained_parameters", ()))
     rows = []
     for name, module in model.named_modules():
         for pname, param in module.named_parameters(recurse=False):
@@ -35,6 +38,8 @@ def layer_scales(model: Any, output: Any = None) -> list[dict[str, Any]]:
             lecun, glorot = math.sqrt(1.0 / fan_in), math.sqrt(2.0 / (fan_in + fan_out))
             off = min(_factor(std, lecun), _factor(std, glorot))
             zero_output = module is output and std == 0.0
+            full = f"{name}.{pname}" if name else pname
+            pretrained = bool(loaded) and full.startswith(loaded)
             rows.append(
                 {
                     "layer": f"{name}.{pname}" if name else pname,
@@ -48,7 +53,8 @@ def layer_scales(model: Any, output: Any = None) -> list[dict[str, Any]]:
                     "off_by": off if math.isfinite(off) else None,
                     "embedding": is_embedding,
                     "output": module is output,
-                    "far_off": off > FAR_OFF and not (is_embedding or zero_output),
+                    "pretrained": pretrained,
+                    "far_off": off > FAR_OFF and not (is_embedding or zero_output or pretrained),
                 }
             )
     return rows

@@ -89,6 +89,7 @@ class InputView(Check):
 
         name_of = _token_names(vocab)
         lowercase = bool(getattr(vocab, "lowercase", True))
+        count_tokens = getattr(vocab, "token_count", None)
         decoded = []
         pad_rows = unk_tokens = real_tokens = cut_rows = 0
         for r in range(ids.shape[0]):
@@ -99,7 +100,12 @@ class InputView(Check):
             unk_tokens += unk
             real_tokens += len(real)
             text = split.texts[rows[r]] if matched else ""
-            full = len(tokenize(text, lowercase)) if matched else len(real)
+            if not matched:
+                full = len(real)
+            elif count_tokens is not None:  # a pretrained encoder's own tokenizer
+                full = int(count_tokens(text))
+            else:
+                full = len(tokenize(text, lowercase))
             cut = full > data.max_len
             cut_rows += cut
             tokens = [
@@ -158,6 +164,7 @@ class InputView(Check):
             "shapes": {"input_ids": list(ids.shape), "attention_mask": list(mask.shape)},
             "dtypes": {"input_ids": str(ids.dtype), "attention_mask": str(mask.dtype)},
             "legend": "· padding, <unk> unknown token, ✂ tokens cut at max_len",
+            "tokenizer": str(getattr(vocab, "description", "word tokenizer (data.lowercase)")),
             "batch_rows": rows if matched else [],
             "look": "read a few rows: do the tokens say what the text says, and does the "
             "label fit?",

@@ -87,8 +87,10 @@ def augment_split(split: Any, vocab: Any, cfg: AugmentConfig, seed: int, max_len
     encoded = encode_texts(vocab, new_texts, max_len)
     width = max(split.ids.shape[1], encoded.ids.shape[1])
 
+    pad_id = int(getattr(vocab, "pad_id", 0))  # a pretrained tokenizer's may not be 0
+
     def widen(ids: np.ndarray) -> np.ndarray:
-        return np.pad(ids, ((0, 0), (0, width - ids.shape[1])))
+        return np.pad(ids, ((0, 0), (0, width - ids.shape[1])), constant_values=pad_id)
 
     copies = cfg.copies
     return Split(

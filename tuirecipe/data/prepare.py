@@ -43,7 +43,7 @@ class PreparedData:
     task: str
     train: Split
     dev: Split
-    vocab: Vocab
+    vocab: Any  # a Vocab, or a pretrained encoder's EncoderVocab
     label_names: list[str]  # class id → label string, sorted; [] for regression
     report: LoadReport
     dev_report: LoadReport | None
@@ -91,7 +91,26 @@ def resolve_data_path(config: Config) -> Path:
     return ensure_demo_file(task)
 
 
-def _split(frame: pd.DataFrame, targets: np.ndarray, vocab: Vocab, max_len: int) -> Split:
+def build_vocab(config: Config, texts: Any) -> Any:
+    """The word vocabulary of the training ``texts``, or, for ``model.name = "pretrained"``,
+    the encoder's own tokenizer (:class:`~tuirecipe.data.encoder_vocab.EncoderVocab`)."""
+    cfg = config.data
+    if config.model.name == "pretrained":
+        from tuirecipe.data.encoder_vocab import EncoderVocab, check_max_len
+        from tuirecipe.data.encoders import inspect_folder
+
+        folder = inspect_folder(
+            config.resolve_path(config.model.encoder), key="model.encoder", source=config.source
+        )
+        vocab = EncoderVocab(folder, key="model.encoder", source=config.source)
+        check_max_len(vocab, cfg.max_len, config.source)
+        return vocab
+    return Vocab.build(
+        texts, lowercase=cfg.lowercase, min_freq=cfg.min_freq, max_size=cfg.max_vocab
+    )
+
+
+def _split(frame: pd.DataFrame, targets: np.ndarray, vocab: Any, max_len: int) -> Split:
     texts = frame["text"].tolist()
     encoded = encode_texts(vocab, texts, max_len)
     return Split(
@@ -174,9 +193,7 @@ def prepare_data(config: Config, *, augment: bool = True) -> PreparedData:
         dev_frame = frame.iloc[dev_idx].reset_index(drop=True)
         dev_source = str(path)
 
-    vocab = Vocab.build(
-        train_frame["text"], lowercase=cfg.lowercase, min_freq=cfg.min_freq, max_size=cfg.max_vocab
-    )
+    vocab = build_vocab(config, train_frame["text"])
     if cfg.task == "classification":
         label_names = sorted(train_frame["label"].unique().tolist())
         index = {name: i for i, name in enumerate(label_names)}

@@ -272,6 +272,9 @@ def profile_dataset(
         else {"dev": data.dev}
     )
     data.text_codes = None  # used once: the profile (or its cache) replaces it
+    if cfg.encoder:
+        features = EncoderFeatures.from_config(config, progress)
+        where.update(cluster_features=features, cluster_encoder=features.folder.key())
     return profile_cached(
         data.frame,
         fingerprint=profile_fingerprint(config, data),
@@ -284,6 +287,45 @@ def profile_dataset(
         progress=progress,
         **where,
     )
+
+
+class EncoderFeatures:
+    """Cluster features from ``data.encoder``: sentence embeddings of the sampled texts,
+    computed in a child process (torch never loads in the caller, which may be the
+    console) on the GPU when there is one, and kept on disk beside the profiles by the
+    encoder and the texts (:func:`tuirecipe.data.encoders.embed_in_subprocess`)."""
+
+    def __init__(
+        self, folder: Any, cache_dir: Path, max_len: int, progress: Progress | None = None
+    ) -> None:
+        self.folder, self.cache_dir, self.max_len = folder, cache_dir, max_len
+        self.progress = progress
+        self.__name__ = f"{folder.name} embeddings ({folder.pooling} pooling)"
+
+    @classmethod
+    def from_config(cls, config: Config, progress: Progress | None = None) -> EncoderFeatures:
+        from tuirecipe.data.encoders import inspect_folder, require_extra
+
+        require_extra("data.encoder", config.source)
+        folder = inspect_folder(
+            config.resolve_path(config.data.encoder), key="data.encoder", source=config.source
+        )
+        cache = profile_cache_dir(config).parent / "embeddings"
+        return cls(folder, cache, config.data.max_len, progress)
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        from tuirecipe.data.encoders import embed_in_subprocess
+
+        def report(done: int, total: int) -> None:
+            if self.progress is not None:
+                self.progress(
+                    0.75 + 0.2 * done / max(total, 1),
+                    f"embedding texts with {self.folder.name}: {done:,} of {total:,}",
+                )
+
+        return embed_in_subprocess(
+            self.folder, texts, cache_dir=self.cache_dir, max_len=self.max_len, progress=report
+        )
 
 
 def profile_config(

@@ -91,15 +91,21 @@ class Vocab:
         return json.dumps({"lowercase": self.lowercase, "itos": self.itos}, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, data: str | dict[str, Any]) -> Vocab:
+    def from_json(cls, data: str | dict[str, Any]) -> Any:
+        """The saved vocabulary; a pretrained encoder's tokenizer when the run used one
+        (its record names the encoder folder instead of listing tokens)."""
         table = json.loads(data) if isinstance(data, str) else data
+        if "encoder" in table:
+            from tuirecipe.data.encoder_vocab import EncoderVocab
+
+            return EncoderVocab.from_json(table)
         return cls(list(table["itos"]), bool(table["lowercase"]))
 
     def save(self, path: Path) -> None:
         Path(path).write_text(self.to_json(), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> Vocab:
+    def load(cls, path: Path) -> Any:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
 
@@ -121,7 +127,11 @@ class Encoded:
     unk_rate: float
 
 
-def encode_texts(vocab: Vocab, texts: Sequence[str], max_len: int) -> Encoded:
+def encode_texts(vocab: Any, texts: Sequence[str], max_len: int) -> Encoded:
+    """``texts`` as ids of ``vocab``; a vocabulary with its own ``encode_texts`` (a
+    pretrained encoder's tokenizer) encodes them itself."""
+    if not isinstance(vocab, Vocab):
+        return vocab.encode_texts(texts, max_len)
     if max_len < 1:
         raise ValueError(f"max_len must be at least 1, got {max_len}")
     find, get, lower = _TOKEN_RE.findall, vocab.stoi.get, vocab.lowercase

@@ -20,7 +20,18 @@ from types import MappingProxyType
 from typing import Any
 
 # ModelConfig fields that describe where the model comes from, not how it is sized.
-_NOT_HYPERPARAMETERS = ("name", "embedding_module", "python_path", "options")
+_NOT_HYPERPARAMETERS = (
+    "name",
+    "embedding_module",
+    "python_path",
+    "options",
+    "encoder",
+    "freeze_encoder",
+)
+# The pretrained rung: a local encoder folder (model.encoder) with a head on top
+# (tuirecipe.models.pretrained). Not in BUILTIN_MODELS: it cannot be built without a folder.
+PRETRAINED = "pretrained"
+PRETRAINED_BUILDER = "tuirecipe.models.pretrained:PretrainedEncoderModel"
 
 
 @dataclass(frozen=True)
@@ -85,5 +96,5 @@ def unknown_model_message(name: str) -> str:
     """The one line shown for a model name that is neither built in nor ``pkg.mod:fn``."""
     return (
         f"unknown model '{name}'; use one of {', '.join(BUILTIN_MODELS)} "
-        "or 'package.module:function'"
+        "or 'package.module:function', or 'pretrained' with model.encoder"
     )

@@ -20,8 +20,13 @@ import torch
 from torch import nn
 
 from tuirecipe.config import Config
-from tuirecipe.errors import ModelError
-from tuirecipe.models.catalog import BUILTIN_MODELS, unknown_model_message
+from tuirecipe.errors import ModelError, UserError
+from tuirecipe.models.catalog import (
+    BUILTIN_MODELS,
+    PRETRAINED,
+    PRETRAINED_BUILDER,
+    unknown_model_message,
+)
 
 
 @dataclass
@@ -65,6 +70,8 @@ def build_model(config: Config, spec: ModelSpec) -> nn.Module:
     initialisation.
     """
     name = config.model.name
+    if name == PRETRAINED:
+        return _build_pretrained(config, spec)
     if name in BUILTIN_MODELS:
         try:
             return BUILTIN_MODELS[name].build(spec)
@@ -84,6 +91,30 @@ def build_model(config: Config, spec: ModelSpec) -> nn.Module:
     if base not in folders:  # a run's resolved config already lists it
         folders.append(base)
     return load_user_model(name, spec, folders, source=config.source)
+
+
+def _build_pretrained(config: Config, spec: ModelSpec) -> nn.Module:
+    """The pretrained rung (:mod:`tuirecipe.models.pretrained`) on ``model.encoder``,
+    resolved against the config's folder."""
+    module, _, attribute = PRETRAINED_BUILDER.partition(":")
+    folder = str(config.resolve_path(config.model.encoder))
+    options = {**spec.options, "encoder": folder}
+    try:
+        builder = getattr(importlib.import_module(module), attribute)
+        return builder(dataclasses.replace(spec, options=options))
+    except ModelError:
+        raise
+    except UserError as exc:  # a bad folder or a missing extra: one line, as it is
+        exc.source = exc.source or config.source
+        raise
+    except (MemoryError, RuntimeError) as exc:
+        if not _out_of_memory(exc):
+            raise
+        raise ModelError(
+            f"the encoder in '{folder}' does not fit in memory ({_describe(exc)})",
+            source=config.source,
+            key="model.encoder",
+        ) from None
 
 
 def _where(exc: BaseException) -> str:

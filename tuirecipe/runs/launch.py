@@ -39,6 +39,9 @@ def resolved_config(config: Config) -> Config:
     if out.data.dev_path:
         out.data.dev_path = str(config.resolve_path(config.data.dev_path).resolve())
     out.runs_dir = str(config.runs_path.resolve())
+    for table in (out.data, out.model):  # encoder folders (tuirecipe.data.encoders)
+        if table.encoder:
+            table.encoder = str(config.resolve_path(table.encoder).resolve())
     if ":" in out.model.name:
         paths = [str(config.resolve_path(p).resolve()) for p in config.model.python_path]
         base = str(Path(config.base_dir).resolve())

@@ -97,8 +97,16 @@ def fold_data(config: Config, data: Any, fold: int, k: int) -> tuple[Any, Any]:
     folds = stratified_kfold(data.train.targets, k, config.seed, data.task, groups=groups)
     train_idx, val_idx = folds[fold]
     train_part = subset(data.train, train_idx)
-    vocab = Vocab.build(
-        train_part.texts, lowercase=cfg.lowercase, min_freq=cfg.min_freq, max_size=cfg.max_vocab
+    # A pretrained encoder's tokenizer is fixed: nothing of the fold is in it.
+    vocab = (
+        Vocab.build(
+            train_part.texts,
+            lowercase=cfg.lowercase,
+            min_freq=cfg.min_freq,
+            max_size=cfg.max_vocab,
+        )
+        if isinstance(data.vocab, Vocab)
+        else data.vocab
     )
     fold_train = augment_split(
         encode_with(train_part, vocab, cfg.max_len), vocab, config.augment, config.seed, cfg.max_len

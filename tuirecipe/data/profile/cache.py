@@ -89,7 +89,9 @@ def profile_cached(
     """
     # ``skipped`` follows from the file and the loader settings, which ``fingerprint``
     # names; the split is hashed below.
-    ignored = ("progress", "dev", "split", "skipped", "text_codes")
+    # ``cluster_features`` is a function: the encoder it runs is keyed by
+    # ``cluster_encoder`` (its folder and the hash of its files).
+    ignored = ("progress", "dev", "split", "skipped", "text_codes", "cluster_features")
     options = {k: v for k, v in kwargs.items() if k not in ignored}
     dev = kwargs.get("dev")
     options["dev_rows"] = None if dev is None else len(dev)

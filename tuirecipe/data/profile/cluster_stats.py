@@ -138,6 +138,11 @@ def label_mixing(
     in_concentrated = sum(c["labelled"] for c in per_cluster if c["label_signal"] == "concentrated")
     overall = {
         "label_association": association,
+        # Purity: the share of labelled rows whose label is their cluster's majority label;
+        # against the prior's (every row called the majority class), which any clustering
+        # reaches without looking at the texts.
+        "purity": float(table.max(axis=1).sum() / n) if n else None,
+        "purity_prior": float(prior.max()) if n else None,
         "label_signal": signals,
         "concentrated_share": in_concentrated / max(n, 1),
         "alpha": ALPHA,

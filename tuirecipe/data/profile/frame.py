@@ -72,6 +72,8 @@ def profile_frame(
     scope: str | None = None,
     skipped: list[dict[str, Any]] | None = None,
     text_codes: TextCodes | None = None,
+    cluster_features: Any = None,
+    cluster_encoder: dict[str, str] | None = None,
     progress: Progress | None = None,
 ) -> DatasetProfile:
     """Profile every row of ``frame``, then each split.
@@ -83,6 +85,9 @@ def profile_frame(
     train file + the dev file); ``skipped`` lists the rows the loader left out
     (``row``, ``line``, ``reason``), which are in no split. ``text_codes``: the texts'
     :func:`~tuirecipe.data.profile.normalize.encode_levels`, when the caller has them.
+    ``cluster_features``: texts -> matrix, replacing TF-IDF as the cluster features (a
+    pretrained encoder's embeddings); ``cluster_encoder`` names that encoder (path and
+    files' hash) in the options, so a cached profile is keyed by it.
     """
     if task not in ("classification", "regression"):
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
@@ -117,6 +122,7 @@ def profile_frame(
             "label_set": label_set,
             "near_duplicates": near_duplicates,
             "clusters": clusters,
+            "cluster_encoder": cluster_encoder,
         },
     )
     # Two helper threads (the budget is two cores): pyarrow and numpy release the GIL, so
@@ -135,6 +141,7 @@ def profile_frame(
             scope,
             skipped or [],
             None if dev is not None else text_codes,
+            cluster_features,
         )
     finally:
         pool.shutdown(wait=True)
@@ -187,6 +194,7 @@ def _profile(
     scope: str | None,
     skipped: list[dict[str, Any]],
     text_codes: TextCodes | None,
+    cluster_features: Any = None,
 ) -> DatasetProfile:
     wall = time.perf_counter()
     frame, n, rows, task = job.frame, job.n, job.rows, job.task
@@ -210,7 +218,15 @@ def _profile(
     stages.start("labels")
     labels, stages.timings["labels (helper thread)"] = label_future.result()
     background = pool.submit(
-        _sampled_stages, index, rows, labels, task, near_duplicates, clusters, valid
+        _sampled_stages,
+        index,
+        rows,
+        labels,
+        task,
+        near_duplicates,
+        clusters,
+        valid,
+        cluster_features,
     )
     vocabulary = pool.submit(
         _timed, _train_vocabulary, index, job.lowercase, job.train, job.dev & valid
@@ -430,6 +446,7 @@ def _sampled_stages(
     near_duplicates: bool,
     clusters: bool,
     valid: np.ndarray,
+    features: Any = None,
 ) -> tuple:
     """Near-duplicates and clusters (both on samples of large data), run in the helper."""
     start = time.perf_counter()
@@ -447,6 +464,7 @@ def _sampled_stages(
             label_names=labels.names,
             targets=labels.values[sample] if labels.values is not None else None,
             rows=rows[sample],
+            features=features,
         )
         section.update(sampled=sampled, sample_size=int(len(sample)))
     else:

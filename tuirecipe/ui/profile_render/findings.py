@@ -267,6 +267,11 @@ def render_clusters(data: Any) -> RenderableType:
         cells += _target_cells(item) if regression else [_label_mix_cell(item)]
         cells.append(_signal_cell(item))
         table.add_row(*cells)
+        for example in list(pick(item, "examples", default=[]) or [])[:2]:
+            if isinstance(example, Mapping):  # the texts nearest the cluster's centre
+                line = Text(f"row {pick(example, 'row', default='?')}: ", style="dim")
+                line.append(Text(cut(str(pick(example, "text", default="")), 72), style="dim"))
+                table.add_row("", "", line)
     parts.append(table)
     return Group(*parts)
 
@@ -312,6 +317,14 @@ def _cluster_head(data: Mapping[str, Any]) -> list[RenderableType]:
             figures.append(f"eta² {num(float(association['eta_squared']), 3)}")
         figures.append(f"p {_p(pick(association, 'p_value'))}")
         lines.append(Text("   ".join(figures), style="dim"))
+    if pick(data, "purity") is not None and pick(data, "purity_prior") is not None:
+        lines.append(
+            Text(
+                f"purity {pct(float(data['purity']))}: rows whose label is their cluster's "
+                f"majority label (the prior's: {pct(float(data['purity_prior']))})",
+                style="dim",
+            )
+        )
     aside = pick(data, "unclustered", default={})
     if pick(aside, "count"):
         lines.append(
