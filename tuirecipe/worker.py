@@ -109,12 +109,30 @@ def _oom_message(exc: BaseException) -> str | None:
 
 
 def run_train(ctx: JobContext) -> str:
-    """The train job: data, model, trainer (:mod:`tuirecipe.train.job`). Returns the state."""
+    """The train job: data, model, trainer (:mod:`tuirecipe.train.job`). Returns the state.
+
+    With ``resume`` in the job's args (``tuirecipe resume``) the trainer continues from the
+    run's ``resume.pt`` (:mod:`tuirecipe.train.resume`), on the same data."""
     from tuirecipe.train.job import load_data, prepare_training, run_training
 
+    resume = None
+    if ctx.args.get("resume"):
+        from tuirecipe.train import resume as resuming
+
+        resume = resuming.load(ctx.run.path)  # a damaged checkpoint fails before the data
+        recorded = (ctx.run.read_meta().get("data") or {}).get("sha256")
     data = load_data(ctx)
+    if resume is not None and recorded and data.fingerprint().get("sha256") != recorded:
+        raise resuming.ResumeError(
+            "the data file changed since the run started (its sha256 differs from "
+            "meta.json's): cannot resume on other data",
+            source=str(data.fingerprint().get("path")),
+        )
     describe = f"{len(data.train):,} train / {len(data.dev):,} dev rows"
     trainer = prepare_training(ctx, data, describe=describe)
+    if resume is not None:
+        resuming.restore(trainer, resume)
+        ctx.last_step = trainer.step
     return run_training(trainer, ctx.config).state
 
 
@@ -239,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         config.source = meta.get("config_source") or config.source
         config.base_dir = meta.get("config_dir") or config.base_dir
         ctx = JobContext(run, config, job.get("args", {}))
+        if ctx.args.get("resume"):  # the step counts on from the checkpoint's
+            info = read_json(run.path / "resume.json", default={}) or {}
+            ctx.last_step = int(info.get("step", 0))
         _install_signal_handlers(ctx)
         if early["stop"]:
             ctx.control.request_stop()

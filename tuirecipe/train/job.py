@@ -20,14 +20,15 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from tuirecipe.config import Config
+from tuirecipe.config import Config, checkpoint_interval
 from tuirecipe.errors import ModelError, UserError
 from tuirecipe.fileio import atomic_write_bytes
 from tuirecipe.train.callbacks import Checkpoints, DevPredictionsFile, standard_callbacks
 from tuirecipe.train.device import is_out_of_memory, pick_device
 from tuirecipe.train.optim import make_optimizer, make_scheduler
+from tuirecipe.train.resume import ResumeCheckpoint
 from tuirecipe.train.seed import seed_everything
-from tuirecipe.train.trainer import Trainer, TrainResult
+from tuirecipe.train.trainer import Trainer, TrainResult, steps_per_epoch
 
 _PACKAGE = str(Path(__file__).resolve().parents[1])  # frames under it are not user code
 
@@ -54,8 +55,9 @@ def load_data(ctx: Any, *, augment: bool = True, message: str = "loading data") 
 
 
 def total_steps(train_rows: int, cfg: Any) -> int:
-    """Optimizer steps a run will make: whole epochs, capped by ``train.max_steps``."""
-    total = -(-train_rows // cfg.batch_size) * cfg.epochs
+    """Optimizer steps a run will make: whole epochs, capped by ``train.max_steps``. With
+    ``train.grad_accum_steps`` N an optimizer step takes N batches (fewer at an epoch's end)."""
+    total = steps_per_epoch(train_rows, cfg) * cfg.epochs if train_rows else 0
     return min(total, cfg.max_steps) if cfg.max_steps else total
 
 
@@ -97,8 +99,12 @@ def prepare_training(
     # Seeded again after the build, so dropout draws the same numbers whatever the model's
     # initialisation consumed.
     seed_everything(config.seed)
+    # resume.pt (train.checkpoint_every) before Checkpoints: at a stop it saves the
+    # weights of the last step, not the best ones Checkpoints then restores
+    resumable = [ResumeCheckpoint(ctx.run.path, config.train.checkpoint_every)]
     callbacks = [
         *standard_callbacks(config.train, config.seed),
+        *(resumable if checkpoint_interval(config.train.checkpoint_every) != (0, 0.0) else []),
         # before DevPredictionsFile: at train end the kept weights are restored first
         Checkpoints(ctx.run.path, config.train.keep, record=lambda info: record_kept(ctx, info)),
         DevPredictionsFile(ctx.run.path / "dev_predictions.json"),
