@@ -68,10 +68,10 @@ def prepare_resume(run: RunDir) -> dict[str, Any]:
     info: dict[str, Any] = read_json(run.path / RESUME_INFO, default={}) or {}
     status = run.read_status()
     job = read_json(run.job_path, default={}) or {}
-    args = job.get("args") if isinstance(job.get("args"), dict) else {}
+    args: dict[str, Any] = job["args"] if isinstance(job.get("args"), dict) else {}
     atomic_write_json(run.job_path, {**job, "job": "train", "args": {**args, "resume": True}})
     meta = run.read_meta()
-    resumes = meta.get("resumes") if isinstance(meta.get("resumes"), list) else []
+    resumes: list[Any] = meta["resumes"] if isinstance(meta.get("resumes"), list) else []
     record = {
         "t": time.time(),
         "from_step": info.get("step"),

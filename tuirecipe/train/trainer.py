@@ -272,7 +272,7 @@ def forward_backward(trainer: Trainer, group: list[Batch]) -> tuple[torch.Tensor
     """
     model, loss_fn, adversary = trainer.model, trainer.loss_fn, trainer.adversary
     rows = sum(len(y) for _, _, y in group)
-    parts = []
+    parts: list[Batch] = []  # (weighted loss, outputs, targets) of each batch
     for ids, mask, y in group:
         out = model(ids, mask)
         if trainer.step == 0 and not parts:
