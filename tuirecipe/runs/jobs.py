@@ -162,6 +162,7 @@ class JobClient:
         """Continue a failed or stopped training ``run`` from its ``resume.pt`` in the same
         run directory (:mod:`tuirecipe.runs.resume`); a run that cannot be resumed is a
         one-line ``RunError`` and nothing starts."""
+        run = RunDir(run.path.resolve())  # the worker runs inside it: never a relative path
         prepare_resume(run)
         return self.start_worker(run, env=env)
 
