@@ -65,6 +65,7 @@ TOPICS = (
     "error",
     "log",
     "check_result",
+    "resumed",
     RUN_STARTED_TOPIC,
     START_FAILED_TOPIC,
 )
@@ -549,6 +550,12 @@ class TrainPane(Widget, can_focus=True):
     def _display_eval(self, event: Any) -> None:
         self._eval_shown = True
         self.status.show_eval(event)
+
+    def _show_resumed(self, event: Any) -> None:
+        """The run continued from a checkpoint (``tuirecipe resume``): the curves go back
+        to its step, and steps the interrupted worker wrote after it are not shown."""
+        self.history.add_new([event])
+        self._update_plots()
 
     def _show_predictions(self, event: Any) -> None:
         self.query_one(PredictionsTable).add_snapshot(event.step, event.rows)
