@@ -8,7 +8,6 @@ import hashlib
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from support.recorded_run import write_recorded_run
