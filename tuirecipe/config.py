@@ -135,6 +135,7 @@ class ModelConfig:
 
 
 SCHEDULES = ("constant", "linear", "cosine", "one_cycle")
+LR_SOURCES = ("config", "range_test")
 # train.checkpoint_every as a duration: "10m", "90s", "1.5h" (a bare number counts steps).
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
@@ -200,6 +201,9 @@ class TrainConfig:
     label_smoothing: float = 0.0  # cross-entropy on training batches only; dev loss is plain
     # resume.pt for `tuirecipe resume`: every N optimizer steps, or a duration "10m"; 0 = off
     checkpoint_every: int | str = 0
+    # "range_test": the worker runs the LR range test (checks.lr_*) on a fresh model first
+    # and trains at the top of its suggested band instead of train.lr (one_cycle's peak)
+    lr_from: str = "config"
 
     def _validate(self, check: _Checker) -> None:
         check.that(
@@ -268,6 +272,7 @@ class TrainConfig:
             not (self.label_smoothing and self.loss == "focal"),
             'applies to loss = "cross_entropy" only, not focal',
         )
+        check.choice("lr_from", self.lr_from, LR_SOURCES)
         try:
             checkpoint_interval(self.checkpoint_every)
         except ValueError as exc:

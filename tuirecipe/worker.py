@@ -128,12 +128,38 @@ def run_train(ctx: JobContext) -> str:
             "meta.json's): cannot resume on other data",
             source=str(data.fingerprint().get("path")),
         )
+    if resume is None and ctx.config.train.lr_from == "range_test":
+        seed_lr_from_range_test(ctx, data)
     describe = f"{len(data.train):,} train / {len(data.dev):,} dev rows"
     trainer = prepare_training(ctx, data, describe=describe)
     if resume is not None:
         resuming.restore(trainer, resume)
         ctx.last_step = trainer.step
     return run_training(trainer, ctx.config).state
+
+
+def seed_lr_from_range_test(ctx: JobContext, data: Any) -> None:
+    """``train.lr_from = "range_test"``: sweep first, then train at the suggestion (it
+    replaces ``train.lr`` for this run; ``meta.json`` records it under ``lr_range_test``).
+    A resumed run keeps the rate it started with (it is in the optimizer's state)."""
+    from tuirecipe.checks.lr_range import rate_for_training
+    from tuirecipe.train.device import pick_device
+
+    ctx.log("train.lr_from = range_test: running the LR range test first")
+    found = rate_for_training(
+        ctx.config,
+        data,
+        pick_device(ctx.config.train.device),
+        should_stop=lambda: ctx.control.stop_requested,
+    )
+    low, high = found["band"]
+    ctx.log(
+        f"LR range test: suggested band {low:.3g}–{high:.3g} (minimum at "
+        f"{found['lr_at_min']:.3g}); training at {found['lr']:.3g} instead of train.lr "
+        f"{ctx.config.train.lr:g}"
+    )
+    ctx.run.update_meta(lr_range_test={**found, "config_lr": ctx.config.train.lr})
+    ctx.config.train.lr = found["lr"]
 
 
 def run_check(ctx: JobContext) -> str:

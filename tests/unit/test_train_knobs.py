@@ -257,3 +257,73 @@ def test_the_knobs_survive_the_runs_config_toml(tmp_path: Path) -> None:
             4,
         )
         assert again.label_smoothing == 0.1 and again.checkpoint_every == cfg.train.checkpoint_every
+
+
+# -- the LR range test seeds the rate ---------------------------------------------------------
+
+
+class WorkerCtx:
+    """The parts of the worker's JobContext that run_train uses, without a process."""
+
+    def __init__(self, config) -> None:
+        from tuirecipe.runs.launch import prepare_run
+        from tuirecipe.train.control import Control
+
+        self.config, self.args, self.control = config, {}, Control()
+        self.run = prepare_run(config)
+        self.events: list = []
+
+    def emit(self, event) -> None:
+        self.events.append(event)
+
+    def log(self, message: str, level: str = "info") -> None:
+        from tuirecipe.events import Log
+
+        self.emit(Log(message=message, level=level))
+
+
+def range_test_config(tmp_path: Path, *overrides: str):
+    return load_config(
+        None,
+        [
+            f"runs_dir={tmp_path}",
+            "seed=2",
+            "model.name=fasttext",
+            "model.embed_dim=8",
+            "data.max_len=24",
+            "train.batch_size=256",
+            "train.max_steps=12",
+            "train.eval_every=0",
+            "train.schedule=one_cycle",
+            "train.lr_from=range_test",
+            "checks.lr_steps=40",
+            *overrides,
+        ],
+    )
+
+
+def test_lr_from_range_test_trains_one_cycle_up_to_the_suggested_rate(tmp_path: Path) -> None:
+    from tuirecipe.worker import run_train
+
+    ctx = WorkerCtx(range_test_config(tmp_path))
+    assert run_train(ctx) == "finished"
+    found = ctx.run.read_meta()["lr_range_test"]
+    low, high = found["band"]
+    assert found["lr"] == high and low <= high and found["steps"] >= 3
+    assert found["config_lr"] == 3e-4 and found["lr"] != pytest.approx(3e-4)
+    lrs = [e.lr for e in ctx.events if isinstance(e, StepMetrics)]
+    assert len(lrs) == 12
+    assert max(lrs) == pytest.approx(found["lr"], rel=1e-9)  # one_cycle's peak
+    assert lrs[0] == pytest.approx(found["lr"] / 25, rel=1e-9)
+    logs = [e.message for e in ctx.events if e.kind == "log"]
+    assert any("training at" in m and "instead of train.lr 0.0003" in m for m in logs)
+
+
+def test_a_range_test_that_finds_no_rate_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    from tuirecipe.checks.lr_range import rate_for_training
+    from tuirecipe.data.prepare import prepare_data
+
+    config = range_test_config(tmp_path, "checks.lr_steps=2")
+    with pytest.raises(ConfigError) as info:
+        rate_for_training(config, prepare_data(config), torch.device("cpu"))
+    assert "train.lr_from" in str(info.value) and "\n" not in str(info.value)
