@@ -251,3 +251,26 @@ def test_prepare_resume_records_it_and_hands_the_run_back_to_a_worker(tmp_path: 
     assert not (run.path / "gone.json").exists()
     with pytest.raises(RunError, match="created"):
         prepare_resume(run)  # already handed over
+
+
+def test_a_duration_checkpoints_by_the_clock_not_by_the_step(monkeypatch, tmp_path) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(resuming.time, "monotonic", lambda: clock[0])
+    saved: list[int] = []
+    monkeypatch.setattr(resuming, "save", lambda trainer, folder, **_: saved.append(trainer.step))
+
+    class Step:
+        step = 0
+
+    every = resuming.ResumeCheckpoint(tmp_path, "10m")
+    for seconds in (100, 400, 120, 30, 600, 1):  # clock time each step takes
+        Step.step += 1
+        clock[0] += seconds
+        every.on_step_end(Step)  # type: ignore[arg-type]
+    assert saved == [3, 5]  # 620 s after the start, then 630 s after that save
+    counted = resuming.ResumeCheckpoint(tmp_path, 2)
+    saved.clear()
+    for step in range(1, 6):
+        Step.step = step
+        counted.on_step_end(Step)  # type: ignore[arg-type]
+    assert saved == [2, 4]

@@ -46,10 +46,12 @@ def resume_problem(run: RunDir) -> str | None:
             "or unreadable)"
         )
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        with open(path, "rb") as handle:  # in chunks: a checkpoint can be gigabytes
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as exc:
         return f"cannot read the resume checkpoint {path}: {exc.strerror}"
-    if len(data) != info.get("bytes") or hashlib.sha256(data).hexdigest() != info["sha256"]:
+    if size != info.get("bytes") or digest != info["sha256"]:
         return (
             f"the resume checkpoint of run {run.id} is damaged ({RESUME_FILE} does not match "
             f"the size and sha256 in {RESUME_INFO})"
