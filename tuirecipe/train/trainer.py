@@ -6,7 +6,8 @@ batch, trims it to its longest row (dynamic padding), and does forward / backwar
 optimizer (``make_optimizer``: AdamW unless the caller passes another). Per step it adds
 only a batch-accuracy reduction, reading the loss, and one ``StepMetrics`` event; on CUDA
 the losses are read in blocks of ``log_every`` steps so the GPU is not synchronised every
-step.
+step. An optimizer step takes ``train.grad_accum_steps`` batches (:func:`iter_steps`,
+:func:`forward_backward`); steps, step events and hooks count optimizer steps.
 
 Seeding is the caller's: ``seed`` here fixes the data order only (a generator of its own,
 no global state touched). A job seeds the global generators before building the model and
@@ -171,9 +172,9 @@ class Trainer:
         model.train()
         first_epoch = self.epoch  # 0 unless resumed
         for self.epoch in range(first_epoch, cfg.epochs):
-            if self.epoch != first_epoch:  # a resumed epoch draws its shuffle again
+            if self.epoch != first_epoch:  # a new epoch: its shuffle is drawn from here
                 self.epoch_rng, self.position = self.generator.get_state(), 0
-            self.generator.set_state(self.epoch_rng)
+            self.generator.set_state(self.epoch_rng)  # a resumed epoch draws it again
             for group in iter_steps(
                 self.train_tensors, cfg, generator=self.generator, start=self.position
             ):
@@ -271,7 +272,7 @@ def forward_backward(trainer: Trainer, group: list[Batch]) -> tuple[torch.Tensor
     rows, so N batches of B rows give the gradient of one batch of N x B rows.
     """
     model, loss_fn, adversary = trainer.model, trainer.loss_fn, trainer.adversary
-    rows = sum(len(y) for _, _, y in group)
+    rows = sum(len(y) for _, _, y in group) if len(group) > 1 else 0
     parts: list[Batch] = []  # (weighted loss, outputs, targets) of each batch
     for ids, mask, y in group:
         out = model(ids, mask)
