@@ -136,6 +136,20 @@ def test_a_run_crashed_after_its_checkpoint_resumes_on_the_same_curve(
     assert not (run.path / "resume.pt").exists() and not (run.path / "resume.json").exists()
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_on_cuda_a_resumed_run_follows_the_uninterrupted_curve(tmp_path: Path) -> None:
+    # the CUDA generator comes back too; kernels may differ in their last bits between
+    # runs, so the tolerance is the fixed-seed check's (checks.seed_cuda_tolerance)
+    config = config_for(tmp_path, "train.device=cuda", "train.log_every=5")
+    want = losses(train(config, prepare_run(config))[0])
+    run = prepare_run(config)
+    first, _ = train(config, run, crash_at=10)
+    second, _ = train(config, run, resume=True)
+    got = losses(drop_superseded(first + second))
+    assert list(got) == list(range(1, 17))
+    assert got == pytest.approx(want, rel=1e-5)
+
+
 def test_a_stopped_run_resumes_from_where_it_stopped(tmp_path: Path, reference) -> None:
     want, _ = reference
     config = config_for(tmp_path)
