@@ -145,3 +145,12 @@ def test_resume_refuses_a_run_without_a_checkpoint_or_a_damaged_one(tmp_path: Pa
     [line] = out.stderr.strip().splitlines()
     assert "damaged" in line and run.id in line
     assert run.read_status()["state"] == "failed"
+
+
+def test_resume_has_help_and_names_a_missing_run_in_one_line(tmp_path: Path) -> None:
+    helped = tuirecipe("resume", "--help", cwd=tmp_path, timeout=60)
+    assert helped.returncode == 0 and "train.checkpoint_every" in helped.stdout
+    missing = tuirecipe("resume", "no-such-run", "--runs-dir", "runs", cwd=tmp_path, timeout=60)
+    assert missing.returncode == 2
+    [line] = missing.stderr.strip().splitlines()
+    assert "no run 'no-such-run'" in line
