@@ -16,9 +16,11 @@ from tuirecipe.config import diff_configs, flatten
 from tuirecipe.runs.rundir import RunDir
 
 # Keys that differ between runs without being an experimental change: names and where
-# things are written, and execution settings (CPU threads, the device), which decide how
-# fast a run goes, not what it learns.
-IGNORED_KEYS = frozenset({"name", "runs_dir", "train.threads", "train.device"})
+# things are written, and execution settings (CPU threads, the device, resume checkpoints),
+# which decide how fast or safely a run goes, not what it learns.
+IGNORED_KEYS = frozenset(
+    {"name", "runs_dir", "train.threads", "train.device", "train.checkpoint_every"}
+)
 
 
 @dataclass(frozen=True)
