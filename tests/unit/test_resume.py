@@ -193,11 +193,11 @@ def test_readers_see_one_curve_from_an_events_file_with_a_resume(tmp_path: Path)
     got = losses(run.events())
     assert got == {1: 1.0, 2: 2.0, 3: 3.0, 4: 14.0, 5: 15.0, 6: 16.0, 7: 17.0}
     # a follower that read the first part already cuts back when the resume arrives
-    events, offset = read_events(run.events_path)
+    events, _ = read_events(run.events_path)
     history = RunHistory()
     cut = next(i for i, e in enumerate(events) if isinstance(e, Resumed))
     first_part = events[:cut]  # as a live follower saw it before the crash
-    history.add_new([e for e in first_part])
+    history.add_new(first_part)
     history.add_new(
         [Resumed(step=3), *(StepMetrics(step=s, epoch=0.0, loss=10.0 + s, lr=0.1) for s in (4, 5))]
     )
@@ -288,3 +288,17 @@ def test_a_duration_checkpoints_by_the_clock_not_by_the_step(monkeypatch, tmp_pa
         Step.step = step
         counted.on_step_end(Step)  # type: ignore[arg-type]
     assert saved == [2, 4]
+
+
+def test_a_console_that_hears_of_the_resume_before_the_old_steps_skips_them() -> None:
+    # the bus delivers a resumed event at once and step events in batches: the replaced
+    # worker's steps (written before the resume) can arrive after it
+    history = RunHistory()
+    history.add_new(
+        [StepMetrics(step=s, epoch=0.0, loss=float(s), lr=0.1, t=100.0 + s) for s in (1, 2, 3)]
+    )
+    history.add_new([Resumed(step=2, t=200.0)])
+    late = [StepMetrics(step=s, epoch=0.0, loss=float(s), lr=0.1, t=100.0 + s) for s in (4, 5)]
+    new = [StepMetrics(step=s, epoch=0.0, loss=10.0 + s, lr=0.1, t=200.0 + s) for s in (3, 4)]
+    assert history.add_new(late + new) == new
+    assert list(history.loss.x) == [1, 2, 3, 4] and list(history.loss.y) == [1, 2, 13, 14]
