@@ -25,6 +25,7 @@ COMMANDS = (
     "compare",
     "eval",
     "stop",
+    "resume",
     "sweep",
     "search",
     "seeds",
@@ -63,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="A terminal experiment console for training neural networks the careful "
         "way. Without a command, opens the console (on the built-in demo when no "
         "CONFIG is given).",
-        epilog="commands: tui, train, check, data, runs, attach, stop, compare, eval, sweep, "
-        "search, seeds, cv, augment-preview, follow — 'tuirecipe COMMAND --help' for each. The "
+        epilog="commands: tui, train, check, data, runs, attach, stop, resume, compare, eval, "
+        "sweep, search, seeds, cv, augment-preview, follow — 'tuirecipe COMMAND --help' for "
+        "each. The "
         "console takes --theme NAME (e.g. `tuirecipe --theme ansi16` on a 16-colour "
         "terminal; remembered for next time): 'tuirecipe tui --help'.",
     )
@@ -184,6 +186,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stop.add_argument("run", metavar="RUN", help="run id (or a unique part of it) or path")
     stop.add_argument("--runs-dir", default="runs", help="the runs directory (default: runs)")
+
+    resume = sub.add_parser(
+        "resume",
+        help="continue a failed or stopped training run from its checkpoint",
+        description="Continue a failed or stopped training run in its own run directory "
+        "from resume.pt (written every train.checkpoint_every steps or minutes, and when "
+        "it is stopped): the step count goes on, and the step events the interrupted "
+        "worker wrote after the checkpoint are superseded. Follows it like train; Ctrl-C "
+        "stops it, --detach leaves it running.",
+    )
+    resume.add_argument("run", metavar="RUN", help="run id (or a unique part of it) or path")
+    resume.add_argument("--runs-dir", default="runs", help="the runs directory (default: runs)")
+    resume.add_argument("--detach", action="store_true", help="resume the run and return at once")
+    resume.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
     from tuirecipe.cli_tune import add_subparsers as add_tune_subparsers
 
@@ -318,6 +334,20 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_resume(args: argparse.Namespace) -> int:
+    from tuirecipe.runs.jobs import JobClient
+    from tuirecipe.runs.rundir import open_run_dir
+
+    run = open_run_dir(Path(args.runs_dir), args.run)
+    offset = run.events_path.stat().st_size if run.events_path.exists() else 0
+    jobs = JobClient()
+    jobs.resume(run)
+    if args.detach:
+        print(run.id)
+        return EXIT_OK
+    return follow_run(run, stop_on_interrupt=True, quiet=args.quiet, jobs=jobs, offset=offset)
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from rich.text import Text
 
@@ -450,6 +480,7 @@ COMMAND_FUNCS = {
     "compare": cmd_compare,
     "eval": cmd_eval,
     "stop": cmd_stop,
+    "resume": cmd_resume,
 }
 
 
@@ -509,8 +540,12 @@ def _metrics_text(metrics: dict[str, Any], digits: int = 4) -> str:
     )
 
 
-def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) -> int:
+def follow_run(
+    run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None, offset: int = 0
+) -> int:
     """Show a run's progress until it ends; return the exit code for its final state.
+
+    ``offset``: where in ``events.jsonl`` to start (a resumed run: after its past).
 
     ``jobs`` is the :class:`~tuirecipe.runs.jobs.JobClient` that started the worker (if
     this process did): it reaps the worker, stops it on Ctrl-C and names how it died.
@@ -532,7 +567,7 @@ def follow_run(run, *, stop_on_interrupt: bool, quiet: bool = False, jobs=None) 
 
     jobs = jobs if jobs is not None else JobClient()
     console = Console(stderr=True)
-    follower = Follower(run)
+    follower = Follower(run, offset)
     last_eval: dict[str, Any] = {}
     last_error: dict[str, Any] = {}
     stop_wanted = stop_sent = False

@@ -12,6 +12,7 @@ import dataclasses
 import math
 import re
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,7 +149,32 @@ class ModelConfig:
             )
 
 
-SCHEDULES = ("constant", "linear", "cosine")
+SCHEDULES = ("constant", "linear", "cosine", "one_cycle")
+LR_SOURCES = ("config", "range_test")
+# train.checkpoint_every as a duration: "10m", "90s", "1.5h" (a bare number counts steps).
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def checkpoint_interval(value: int | str) -> tuple[int, float]:
+    """``train.checkpoint_every`` as ``(steps, seconds)``, one of them 0 (both 0: off).
+
+    An integer (or a string of digits) counts optimizer steps; ``"10m"``, ``"90s"``,
+    ``"1.5h"`` is a wall-clock interval. Raises ``ValueError`` for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"must be 0 (off) or more steps, got {value}")
+        return value, 0.0
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text), 0.0
+    match = _DURATION_RE.match(text)
+    if match is None or float(match.group(1)) <= 0:
+        raise ValueError(
+            f'must be a number of steps (e.g. 500) or a duration such as "10m", "90s" '
+            f'or "1h", got {value!r}'
+        )
+    return 0, float(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
 @dataclass
@@ -183,8 +209,20 @@ class TrainConfig:
     # process; N = one per GPU (NCCL), or with device = "cpu" N CPU processes (gloo).
     # An execution setting, like threads: recorded in meta.json "execution".
     gpus: int = 0
-    schedule: str = "constant"  # constant | linear | cosine: decay of lr to 0 by the last step
+    # constant | linear | cosine: decay of lr to 0 by the last step; one_cycle: torch's
+    # OneCycleLR with train.lr as the peak (the warm-up is its rise; 30 % when unset)
+    schedule: str = "constant"
     warmup_steps: int = 0  # steps of linear warm-up from near 0 to lr before the schedule
+    warmup_fraction: float = 0.0  # … or the warm-up as a share of the run's steps (0-1)
+    # micro-batches of batch_size per optimizer step (an effective batch of N x batch_size);
+    # eval_every, max_steps, checkpoint_every and step events count optimizer steps
+    grad_accum_steps: int = 1
+    label_smoothing: float = 0.0  # cross-entropy on training batches only; dev loss is plain
+    # resume.pt for `tuirecipe resume`: every N optimizer steps, or a duration "10m"; 0 = off
+    checkpoint_every: int | str = 0
+    # "range_test": the worker runs the LR range test (checks.lr_*) on a fresh model first
+    # and trains at the top of its suggested band instead of train.lr (one_cycle's peak)
+    lr_from: str = "config"
 
     def _validate(self, check: _Checker) -> None:
         check.that(
@@ -231,6 +269,36 @@ class TrainConfig:
         check.that(
             "warmup_steps", self.warmup_steps >= 0, f"must be 0 or more, got {self.warmup_steps}"
         )
+        check.that(
+            "warmup_fraction",
+            0.0 <= self.warmup_fraction < 1.0,
+            f"must be a share of the steps in [0, 1), got {self.warmup_fraction}",
+        )
+        check.that(
+            "warmup_fraction",
+            not (self.warmup_fraction and self.warmup_steps),
+            "set warmup_steps or warmup_fraction, not both",
+        )
+        check.that(
+            "grad_accum_steps",
+            self.grad_accum_steps >= 1,
+            f"must be at least 1, got {self.grad_accum_steps}",
+        )
+        check.that(
+            "label_smoothing",
+            0.0 <= self.label_smoothing < 1.0,
+            f"must be in [0, 1), got {self.label_smoothing}",
+        )
+        check.that(
+            "label_smoothing",
+            not (self.label_smoothing and self.loss == "focal"),
+            'applies to loss = "cross_entropy" only, not focal',
+        )
+        check.choice("lr_from", self.lr_from, LR_SOURCES)
+        try:
+            checkpoint_interval(self.checkpoint_every)
+        except ValueError as exc:
+            check.fail("checkpoint_every", str(exc))
 
 
 @dataclass
@@ -418,6 +486,14 @@ def _coerce(value: Any, tp: Any, source: str, key: str) -> Any:
         if not isinstance(value, dict):
             raise wrong
         return dict(value)
+    if origin in (typing.Union, types.UnionType):  # e.g. int | str: the first that fits
+        for option in typing.get_args(tp):
+            try:
+                return _coerce(value, option, source, key)
+            except ConfigError:
+                continue
+        names = " or ".join(_type_name(t) for t in typing.get_args(tp))
+        raise ConfigError(f"must be {names}, got {value!r}", source=source, key=key)
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong

@@ -208,6 +208,41 @@ class Error(Event):
 
 
 @dataclass(frozen=True)
+class Resumed(Event):
+    """Training continued from a checkpoint taken after optimizer step ``step``
+    (``tuirecipe resume``). Step, eval and predictions events written earlier for later
+    steps (by the worker that died or stopped after the checkpoint) are superseded: readers
+    drop them (:func:`drop_superseded`), so the run shows one curve."""
+
+    kind: ClassVar[str] = "resumed"
+    step: int
+    epoch: float = 0.0
+    checkpoint: str = "resume.pt"
+    message: str = ""
+
+
+# Events tied to a training step that a later ``resumed`` event can supersede.
+SUPERSEDABLE = ("step", "eval", "predictions")
+
+
+def drop_superseded(events: list[Event]) -> list[Event]:
+    """``events`` without the step, eval and predictions events that a later
+    :class:`Resumed` supersedes (their step is past the checkpoint it resumed from)."""
+    if not any(isinstance(e, Resumed) for e in events):
+        return events
+    keep: list[Event] = []
+    limit = math.inf
+    for event in reversed(events):
+        if isinstance(event, Resumed):
+            limit = min(limit, event.step)
+        elif event.kind in SUPERSEDABLE and getattr(event, "step", -1) > limit:
+            continue
+        keep.append(event)
+    keep.reverse()
+    return keep
+
+
+@dataclass(frozen=True)
 class Unknown(Event):
     kind: ClassVar[str] = "unknown"
     data: dict[str, Any] = field(default_factory=dict)
@@ -226,6 +261,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TrackedMetrics,
         Log,
         Error,
+        Resumed,
     )
 }
 

@@ -142,17 +142,66 @@ def _oom_message(exc: BaseException) -> str | None:
 
 
 def run_train(ctx: JobContext) -> str:
-    """The train job: data, model, trainer (:mod:`tuirecipe.train.job`). Returns the state."""
+    """The train job: data, model, trainer (:mod:`tuirecipe.train.job`). Returns the state.
+
+    With ``resume`` in the job's args (``tuirecipe resume``) the trainer continues from the
+    run's ``resume.pt`` (:mod:`tuirecipe.train.resume`), on the same data."""
     from tuirecipe.train.job import load_data, prepare_training, run_training
 
     if launch_rank()[1] > 1:  # one of train.gpus processes under torchrun
+        if ctx.args.get("resume"):
+            raise UserError(
+                "resuming a data-parallel run (train.gpus > 1) is not supported yet",
+                key="train.gpus",
+            )
         from tuirecipe.train.distributed import run_train_job
 
         return run_train_job(ctx)
+    resume = None
+    if ctx.args.get("resume"):
+        from tuirecipe.train import resume as resuming
+
+        resume = resuming.load(ctx.run.path)  # a damaged checkpoint fails before the data
+        recorded = (ctx.run.read_meta().get("data") or {}).get("sha256")
     data = load_data(ctx)
+    if resume is not None and recorded and data.fingerprint().get("sha256") != recorded:
+        raise resuming.ResumeError(
+            "the data file changed since the run started (its sha256 differs from "
+            "meta.json's): cannot resume on other data",
+            source=str(data.fingerprint().get("path")),
+        )
+    if resume is None and ctx.config.train.lr_from == "range_test":
+        seed_lr_from_range_test(ctx, data)
     describe = f"{len(data.train):,} train / {len(data.dev):,} dev rows"
     trainer = prepare_training(ctx, data, describe=describe)
+    if resume is not None:
+        resuming.restore(trainer, resume)
+        ctx.last_step = trainer.step
     return run_training(trainer, ctx.config).state
+
+
+def seed_lr_from_range_test(ctx: JobContext, data: Any) -> None:
+    """``train.lr_from = "range_test"``: sweep first, then train at the suggestion (it
+    replaces ``train.lr`` for this run; ``meta.json`` records it under ``lr_range_test``).
+    A resumed run keeps the rate it started with (it is in the optimizer's state)."""
+    from tuirecipe.checks.lr_range import rate_for_training
+    from tuirecipe.train.device import pick_device
+
+    ctx.log("train.lr_from = range_test: running the LR range test first")
+    found = rate_for_training(
+        ctx.config,
+        data,
+        pick_device(ctx.config.train.device),
+        should_stop=lambda: ctx.control.stop_requested,
+    )
+    low, high = found["band"]
+    ctx.log(
+        f"LR range test: suggested band {low:.3g}–{high:.3g} (minimum at "
+        f"{found['lr_at_min']:.3g}); training at {found['lr']:.3g} instead of train.lr "
+        f"{ctx.config.train.lr:g}"
+    )
+    ctx.run.update_meta(lr_range_test={**found, "config_lr": ctx.config.train.lr})
+    ctx.config.train.lr = found["lr"]
 
 
 def run_check(ctx: JobContext) -> str:
@@ -283,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
         config.source = meta.get("config_source") or config.source
         config.base_dir = meta.get("config_dir") or config.base_dir
         ctx = JobContext(run, config, job.get("args", {}))
+        if ctx.args.get("resume"):  # the step counts on from the checkpoint's
+            info = read_json(run.path / "resume.json", default={}) or {}
+            ctx.last_step = int(info.get("step", 0))
         _install_signal_handlers(ctx)
         if early["stop"]:
             ctx.control.request_stop()

@@ -8,6 +8,9 @@ recorded before the failure.
 
 from __future__ import annotations
 
+import os
+import signal
+
 import torch
 from torch import nn
 
@@ -83,3 +86,31 @@ def oom_at_step(spec) -> nn.Module:
 
 def wrong_shape(spec) -> nn.Module:
     return _WrongShape(spec)
+
+
+class _KilledOnce(nn.Module):
+    """An averaged-embedding classifier with dropout (so resuming must bring back the random
+    state) that kills its own process with SIGKILL on training forward pass ``fail_step``
+    while the file ``kill_marker`` exists, deleting it first: the run dies once, mid-step,
+    without a word, and the same model resumed from a checkpoint trains on."""
+
+    def __init__(self, spec) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(spec.vocab_size, 8, padding_idx=spec.pad_id)
+        self.drop = nn.Dropout(0.3)
+        self.out = nn.Linear(8, spec.num_outputs)
+        self.fail_step = int(spec.options.get("fail_step", 3))
+        self.marker = str(spec.options.get("kill_marker", ""))
+        self.calls = 0
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.calls += 1
+            if self.calls == self.fail_step and self.marker and os.path.exists(self.marker):
+                os.unlink(self.marker)
+                os.kill(os.getpid(), signal.SIGKILL)
+        return self.out(self.drop(self.emb(input_ids).mean(1)))
+
+
+def killed_once(spec) -> nn.Module:
+    return _KilledOnce(spec)

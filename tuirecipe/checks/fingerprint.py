@@ -41,7 +41,7 @@ from tuirecipe.models.catalog import BUILTIN_MODELS
 VERSION = 1
 
 # Settings that never change a verdict: where things are written, how often a long run
-# logs or evaluates, how many CPU threads it gets, and which checks a job runs.
+# logs, evaluates or checkpoints, how many CPU threads it gets, which checks a job runs.
 IGNORED_KEYS = frozenset(
     {
         "name",
@@ -56,6 +56,9 @@ IGNORED_KEYS = frozenset(
         "train.epochs",
         "train.max_steps",
         "train.early_stopping_patience",
+        "train.checkpoint_every",  # resume checkpoints of long runs
+        "train.lr_from",  # the checks train at train.lr whatever a run's rate comes from
+        "train.label_smoothing",  # the checks' short runs train without it
         "checks.only",
     }
 )

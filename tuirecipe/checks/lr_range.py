@@ -425,3 +425,35 @@ def _sweep(ctx: CheckContext) -> dict[str, Any]:
         out["smoothed"] = smooth(losses, beta)
         out["found"] = suggest(used, out["smoothed"], losses, beta)
     return out
+
+
+def rate_for_training(
+    config: Any, data: Any, device: Any, emit: Any = None, should_stop: Any = None
+) -> dict[str, Any]:
+    """``train.lr_from = "range_test"``: the range test on a fresh model of ``config`` and
+    ``data`` (the check's own sweep, ``checks.lr_min`` to ``checks.lr_max``), and the rate
+    a run then trains at: the top of the suggested band, a tenth of the rate at the
+    smoothed loss's minimum (fastai's ``lr_find`` followed by ``fit_one_cycle`` uses the
+    same point as the peak). ``{"lr", "band", "lr_at_min", "stopped"}``; a sweep that
+    finds no rate is a one-line ``ConfigError`` naming ``train.lr_from``."""
+    from tuirecipe.checks.context import CheckContext
+    from tuirecipe.errors import ConfigError
+
+    ctx = CheckContext(config, emit=emit, should_stop=should_stop, data=data, device=device)
+    ctx.current_check = "lr_range"
+    swept = _sweep(ctx)
+    found = swept.get("found")
+    if not found or len(swept.get("losses", [])) < 3:
+        why = swept.get("stopped") or "too few steps"
+        raise ConfigError(
+            f"the LR range test found no learning rate ({why}); set train.lr instead",
+            source=config.source,
+            key="train.lr_from",
+        )
+    return {
+        "lr": float(found["suggested_high"]),
+        "band": [float(found["suggested_low"]), float(found["suggested_high"])],
+        "lr_at_min": float(found["lr_at_min"]),
+        "stopped": swept.get("stopped", ""),
+        "steps": len(swept["losses"]),
+    }

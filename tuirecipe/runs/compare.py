@@ -16,10 +16,12 @@ from tuirecipe.config import diff_configs, flatten
 from tuirecipe.runs.rundir import RunDir
 
 # Keys that differ between runs without being an experimental change: names and where
-# things are written, and execution settings (CPU threads, the device), which decide how
-# fast a run goes, not what it learns.
+# things are written, and execution settings (CPU threads, the device, resume checkpoints),
+# which decide how fast or safely a run goes, not what it learns.
 # train.gpus too: train.batch_size is the batch of a whole step, split between the processes.
-IGNORED_KEYS = frozenset({"name", "runs_dir", "train.threads", "train.device", "train.gpus"})
+IGNORED_KEYS = frozenset(
+    {"name", "runs_dir", "train.threads", "train.device", "train.gpus", "train.checkpoint_every"}
+)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tuirecipe.events import EvalMetrics, Event, StepMetrics
+from tuirecipe.events import EvalMetrics, Event, Resumed, StepMetrics
 
 
 class Series:
@@ -41,6 +41,10 @@ class Series:
 
     def __len__(self) -> int:
         return self.n
+
+    def cut_after(self, x: float) -> None:
+        """Drop the points past ``x`` (x is in increasing order)."""
+        self.n = int(np.searchsorted(self.x, x, "right"))
 
 
 def envelope(
@@ -106,23 +110,45 @@ class RunHistory:
     dev: dict[str, Series] = field(default_factory=dict)  # metric -> (step, value)
     last_step: int = 0
     last_eval_step: int = -1  # of the last dev evaluation (one at step 0 counts)
+    resumed_t: float = 0.0  # when the run last resumed: step events older than it are stale
 
     def add_new(self, events: Iterable[Event]) -> list[Event]:
         """Add the steps and dev evaluations that come after the last ones recorded, and
         return them: a run read from its file and then followed on the bus sees some
-        events twice."""
-        new: list[Event] = [
-            e
-            for e in events
-            if (isinstance(e, StepMetrics) and e.step > self.last_step)
-            or (isinstance(e, EvalMetrics) and e.split == "dev" and e.step > self.last_eval_step)
-        ]
-        self.add(new)
+        events twice. A ``resumed`` event cuts the history back to its step first, and the
+        steps written before it (by the worker it replaced: a console's bus may deliver them
+        after it) are skipped."""
+        new: list[Event] = []
+        for e in events:
+            if isinstance(e, Resumed):
+                self.resumed_at(e.step, e.t)
+                new.append(e)
+            elif isinstance(e, (StepMetrics, EvalMetrics)) and e.t < self.resumed_t:
+                continue
+            elif (isinstance(e, StepMetrics) and e.step > self.last_step) or (
+                isinstance(e, EvalMetrics) and e.split == "dev" and e.step > self.last_eval_step
+            ):
+                self.add([e])
+                new.append(e)
         return new
+
+    def resumed_at(self, step: int, t: float = 0.0) -> None:
+        """The run continued at time ``t`` from a checkpoint at ``step``: what was recorded
+        past it is superseded (see :class:`~tuirecipe.events.Resumed`)."""
+        for series in (self.loss, self.acc, self.lr, self.step_time, self.step_epoch):
+            series.cut_after(step)
+        for series in self.dev.values():
+            series.cut_after(step)
+        self.last_step = min(self.last_step, step)
+        evaluated = [int(s.x[-1]) for s in self.dev.values() if len(s)]
+        self.last_eval_step = max(evaluated) if evaluated else -1
+        self.resumed_t = max(self.resumed_t, t)
 
     def add(self, events: Iterable[Event]) -> None:
         for event in events:
-            if isinstance(event, StepMetrics):
+            if isinstance(event, Resumed):
+                self.resumed_at(event.step, event.t)
+            elif isinstance(event, StepMetrics):
                 s = event.step
                 self.loss.append(s, event.loss)
                 if event.acc is not None:

@@ -35,6 +35,7 @@ from typing import Any
 from tuirecipe.config import Config
 from tuirecipe.fileio import open_append
 from tuirecipe.runs.launch import detached_options, prepare_run, resolved_config, worker_command
+from tuirecipe.runs.resume import prepare_resume
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir, process_start
 
 CONTROL_SIGNALS = {"stop": signal.SIGTERM, "pause": signal.SIGUSR1, "resume": signal.SIGUSR2}
@@ -159,6 +160,14 @@ class JobClient:
             run.write_status(state="failed", message=f"the worker did not start: {exc}")
             raise
         return self._add(Job("worker", proc, run.id, run.log_path, run=run))
+
+    def resume(self, run: RunDir, env: dict[str, str] | None = None) -> Job:
+        """Continue a failed or stopped training ``run`` from its ``resume.pt`` in the same
+        run directory (:mod:`tuirecipe.runs.resume`); a run that cannot be resumed is a
+        one-line ``RunError`` and nothing starts."""
+        run = RunDir(run.path.resolve())  # the worker runs inside it: never a relative path
+        prepare_resume(run)
+        return self.start_worker(run, env=env)
 
     def start_tune(self, config: Config, command: str, options: list[str], label: str) -> Job:
         """Start ``tuirecipe COMMAND CONFIG OPTIONS…`` (a sweep, search, seeds or cv) as a

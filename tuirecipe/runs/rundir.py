@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tuirecipe.errors import RunError
-from tuirecipe.events import Event, finite_or_null, from_dict
+from tuirecipe.events import Event, drop_superseded, finite_or_null, from_dict
 from tuirecipe.fileio import (
     FILE_MODE,
     append_all,
@@ -207,7 +207,10 @@ def read_events(path: Path, offset: int = 0) -> tuple[list[Event], int]:
     """Events from byte ``offset`` on, and the offset to continue from.
 
     A last line without its newline is a write in progress: it is left for the next call.
-    A corrupt complete line (a crash mid-write followed by more writes) is skipped.
+    A corrupt complete line (a crash mid-write followed by more writes) is skipped. Step
+    events superseded by a later ``resumed`` event among those read are dropped
+    (:func:`~tuirecipe.events.drop_superseded`); a reader that reads on from an offset
+    meets the ``resumed`` event and cuts back what it holds itself (``RunHistory``).
     """
     try:
         with open(path, "rb") as handle:
@@ -226,7 +229,7 @@ def read_events(path: Path, offset: int = 0) -> tuple[list[Event], int]:
             events.append(from_dict(json.loads(line)))
         except (ValueError, UnicodeDecodeError):
             continue
-    return events, offset + end + 1
+    return drop_superseded(events), offset + end + 1
 
 
 def last_event_step(path: Path) -> int:

@@ -68,6 +68,7 @@ def iter_batches(
     *,
     generator: torch.Generator | None = None,
     shard: tuple[int, int] | None = None,
+    start: int = 0,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """``(input_ids, attention_mask, targets)`` batches; shuffled when given a generator.
 
@@ -75,7 +76,8 @@ def iter_batches(
     data-parallel training (:func:`tuirecipe.train.distributed.shard_order`).
 
     Batch widths are computed on the CPU for the whole epoch at once, so trimming costs no
-    device synchronisation.
+    device synchronisation. ``start`` skips the epoch's first batches (the order is drawn
+    all the same: a resumed run continues its epoch where the checkpoint left it).
     """
     n = len(tensors)
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
@@ -88,8 +90,8 @@ def iter_batches(
     extents = torch.cat([tensors.extent[order], torch.zeros(pad, dtype=torch.int64)])
     widths = extents.view(-1, batch_size).amax(1).clamp(min=1).tolist()
     order = order.to(tensors.ids.device)
-    for i, width in enumerate(widths):
-        yield tensors.batch(order[i * batch_size : (i + 1) * batch_size], width)
+    for i in range(start, len(widths)):
+        yield tensors.batch(order[i * batch_size : (i + 1) * batch_size], widths[i])
 
 
 def compute_loss(

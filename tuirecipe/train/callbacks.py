@@ -15,6 +15,9 @@ uses cost anything per step.
   to ``model.pt``.
 - :class:`Checkpoint`: the model's weights to one file when training ends.
 - :class:`LrRange`: raises the learning rate step by step; stops once the loss diverges.
+
+A callback with state that a resumed run must get back has ``state_dict()`` and
+``load_state_dict(state)`` (:mod:`tuirecipe.train.resume` saves and restores them).
 """
 
 from __future__ import annotations
@@ -199,6 +202,12 @@ class EarlyStopping:
         self.best: float | None = None
         self.bad_evals = 0
 
+    def state_dict(self) -> dict[str, Any]:  # a resume checkpoint's share
+        return {"best": self.best, "bad_evals": self.bad_evals}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.bad_evals = state["best"], state["bad_evals"]
+
     def on_eval_end(self, trainer: Trainer) -> None:
         monitor = self.monitor or getattr(trainer, "monitor", None) or Monitor()
         value = monitor.value(trainer.last_eval)
@@ -260,6 +269,20 @@ class Checkpoints:
         self.folder, self.keep, self.record = Path(folder), keep, record
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_eval: dict[str, Any] = {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """A resume checkpoint's share: the best weights so far and their evaluation."""
+        return {"best_state": self.best_state, "best_eval": self.best_eval}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Back to a resume checkpoint's moment; ``best.pt`` is rewritten to match it (the
+        interrupted worker may have saved a better one after the checkpoint)."""
+        self.best_state, self.best_eval = state["best_state"], state["best_eval"]
+        best = self.folder / CHECKPOINT_FILES["best"]
+        if self.best_state is None:
+            best.unlink(missing_ok=True)
+        else:
+            atomic_write_bytes(best, state_bytes(self.best_state))
 
     def on_eval_end(self, trainer: Trainer) -> None:
         if not trainer.improved:

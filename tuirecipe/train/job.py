@@ -15,19 +15,21 @@ what it does with the trained model.
 
 from __future__ import annotations
 
+import dataclasses
 import traceback
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from tuirecipe.config import Config
+from tuirecipe.config import Config, checkpoint_interval
 from tuirecipe.errors import ModelError, UserError
 from tuirecipe.fileio import atomic_write_bytes
 from tuirecipe.train.callbacks import Checkpoints, DevPredictionsFile, standard_callbacks
 from tuirecipe.train.device import is_out_of_memory, pick_device
 from tuirecipe.train.optim import make_optimizer, make_scheduler
+from tuirecipe.train.resume import ResumeCheckpoint
 from tuirecipe.train.seed import seed_everything
-from tuirecipe.train.trainer import Trainer, TrainResult
+from tuirecipe.train.trainer import Trainer, TrainResult, steps_per_epoch
 
 _PACKAGE = str(Path(__file__).resolve().parents[1])  # frames under it are not user code
 
@@ -54,13 +56,14 @@ def load_data(ctx: Any, *, augment: bool = True, message: str = "loading data") 
 
 
 def total_steps(train_rows: int, cfg: Any, world: int = 1) -> int:
-    """Optimizer steps a run will make: whole epochs, capped by ``train.max_steps``.
+    """Optimizer steps a run will make: whole epochs, capped by ``train.max_steps``. With
+    ``train.grad_accum_steps`` N an optimizer step takes N batches (fewer at an epoch's end).
     ``world`` data-parallel processes each train on their share of the rows, in their
     share of each batch (the same number of steps)."""
-    batch = cfg.batch_size
     if world > 1:
-        train_rows, batch = -(-train_rows // world), batch // world
-    total = -(-train_rows // batch) * cfg.epochs
+        train_rows = -(-train_rows // world)
+        cfg = dataclasses.replace(cfg, batch_size=cfg.batch_size // world)
+    total = steps_per_epoch(train_rows, cfg) * cfg.epochs if train_rows else 0
     return min(total, cfg.max_steps) if cfg.max_steps else total
 
 
@@ -109,8 +112,12 @@ def prepare_training(
     # Seeded again after the build, so dropout draws the same numbers whatever the model's
     # initialisation consumed.
     seed_everything(config.seed)
+    # resume.pt (train.checkpoint_every) before Checkpoints: at a stop it saves the
+    # weights of the last step, not the best ones Checkpoints then restores
+    resumable = [ResumeCheckpoint(ctx.run.path, config.train.checkpoint_every)]
     callbacks = [
         *standard_callbacks(config.train, config.seed),
+        *(resumable if checkpoint_interval(config.train.checkpoint_every) != (0, 0.0) else []),
         # before DevPredictionsFile: at train end the kept weights are restored first
         Checkpoints(ctx.run.path, config.train.keep, record=lambda info: record_kept(ctx, info)),
         DevPredictionsFile(ctx.run.path / "dev_predictions.json"),

@@ -38,8 +38,17 @@ def focal_loss(
 
 
 def make_loss_fn(cfg: TrainConfig, task: str, weight: torch.Tensor | None = None) -> LossFn:
-    """``loss(output, targets)`` for ``train.loss``; regression always uses MSE."""
+    """``loss(output, targets)`` for ``train.loss``; regression always uses MSE.
+
+    ``train.label_smoothing`` (classification, cross-entropy) trains against targets mixed
+    with the uniform distribution, so the training loss it reports is the smoothed one (its
+    floor is above 0). Only training batches use it: the dev loss stays plain cross-entropy
+    (:func:`~tuirecipe.train.batches.evaluate`), comparable across runs whatever they set.
+    """
     if task == "classification" and cfg.loss == "focal":
         gamma = cfg.focal_gamma
         return lambda out, y: focal_loss(out, y, gamma, weight)
+    if task == "classification" and cfg.label_smoothing > 0:
+        smoothing = float(cfg.label_smoothing)
+        return lambda out, y: F.cross_entropy(out, y, weight=weight, label_smoothing=smoothing)
     return lambda out, y: compute_loss(out, y, task, weight)

@@ -6,7 +6,8 @@ batch, trims it to its longest row (dynamic padding), and does forward / backwar
 optimizer (``make_optimizer``: AdamW unless the caller passes another). Per step it adds
 only a batch-accuracy reduction, reading the loss, and one ``StepMetrics`` event; on CUDA
 the losses are read in blocks of ``log_every`` steps so the GPU is not synchronised every
-step.
+step. An optimizer step takes ``train.grad_accum_steps`` batches (:func:`iter_steps`,
+:func:`forward_backward`); steps, step events and hooks count optimizer steps.
 
 Seeding is the caller's: ``seed`` here fixes the data order only (a generator of its own,
 no global state touched). A job seeds the global generators before building the model and
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,8 @@ from tuirecipe.train.optim import make_optimizer
 from tuirecipe.train.prepared import TrainingData
 from tuirecipe.train.steplog import NumericsError, StepLog
 
-HOOK_POINTS = ("on_batch_end", "on_eval_end", "on_epoch_end", "on_train_end")
+# on_step_end: after an optimizer step and the evaluation due at it, if any (checkpoints)
+HOOK_POINTS = ("on_batch_end", "on_eval_end", "on_step_end", "on_epoch_end", "on_train_end")
 __all__ = ["HOOK_POINTS", "NumericsError", "TrainResult", "Trainer"]
 
 
@@ -123,7 +125,10 @@ class Trainer:
         self.read_every_step = self.device.type == "cpu"  # else in blocks: see StepLog
         rows = len(self.train_tensors)
         rows = -(-rows // self.shard[1]) if self.shard is not None else rows
-        self.steps_per_epoch = max(1, math.ceil(rows / train_cfg.batch_size))
+        self.steps_per_epoch = steps_per_epoch(rows, train_cfg)
+        # Where the data stands (tuirecipe.train.resume saves and restores it): batches done
+        # in this epoch and the data-order generator's state when the epoch's shuffle was drawn.
+        self.position, self.epoch_rng, self.resumed = 0, self.generator.get_state(), (0.0, 0)
         self.loss: torch.Tensor | None = None
         self.last_eval, self.best_eval = {}, {}  # type: dict[str, Any], dict[str, Any]
         self.kept_eval: dict[str, Any] = {}  # these two set at train end by Checkpoints
@@ -132,6 +137,7 @@ class Trainer:
             train_cfg.monitor, self.task, list(data.class_counts)
         )
         self.early_stop_reason, self._stop, self._t0, self._last_eval_step = "", False, 0.0, -1
+        self.end_state, self.callbacks = "", []  # type: str, list[Any]
         for callback in standard_callbacks(train_cfg, seed) if callbacks is None else callbacks:
             self.add_callback(callback)
 
@@ -142,6 +148,7 @@ class Trainer:
 
     def add_callback(self, callback: Any) -> None:
         """Register each of ``callback``'s methods that is named after a hook point."""
+        self.callbacks.append(callback)
         for point in HOOK_POINTS:
             if callable(getattr(callback, point, None)):
                 self.hooks[point].append(getattr(callback, point))
@@ -162,36 +169,37 @@ class Trainer:
 
     def elapsed(self) -> float:
         paused = self.control.paused_seconds if self.control is not None else 0.0
-        return time.perf_counter() - self._t0 - paused
+        return time.perf_counter() - self._t0 - paused + self.resumed[0]
 
     def run(self) -> TrainResult:
         cfg, model, opt, control = self.cfg, self.train_model, self.optimizer, self.control
         params = [p for p in model.parameters() if p.requires_grad]
-        task, loss_fn, adversary = self.task, self.loss_fn, self.adversary
-        classify, batch_end = task == "classification", self.hooks["on_batch_end"]
+        classify, batch_end = self.task == "classification", self.hooks["on_batch_end"]
         self.log = log = StepLog(
             self.emit, self.steps_per_epoch, cfg.log_every, self.read_every_step, classify
         )
-        self._t0, state = time.perf_counter(), "finished"
+        self._t0, state, log.examples = time.perf_counter(), "finished", self.resumed[1]
         if self.monitor_note:
             self.emit(Log(message=self.monitor_note))
         model.train()
-        for self.epoch in range(cfg.epochs):
-            for ids, mask, y in iter_batches(
-                self.train_tensors, cfg.batch_size, generator=self.generator, shard=self.shard
+        first_epoch = self.epoch  # 0 unless resumed
+        for self.epoch in range(first_epoch, cfg.epochs):
+            if self.epoch != first_epoch:  # a new epoch: its shuffle is drawn from here
+                self.epoch_rng, self.position = self.generator.get_state(), 0
+            self.generator.set_state(self.epoch_rng)  # a resumed epoch draws it again
+            for group in iter_steps(
+                self.train_tensors,
+                cfg,
+                generator=self.generator,
+                start=self.position,
+                shard=self.shard,
             ):
                 if (control is not None and control.checkpoint()) or self._stop:
                     state = "finished" if self.early_stop_reason else "stopped"
                     break
-                out = model(ids, mask)
-                if self.step == 0:
-                    check_output_shape(out, len(y), task, self.num_classes)
-                loss = loss_fn(out, y)
                 opt.zero_grad(set_to_none=True)
-                if adversary is not None:  # clean + adversarial; the clean loss is reported
-                    (loss + adversary.loss(ids, mask, y, loss)).backward()
-                else:
-                    loss.backward()
+                loss, out, y = forward_backward(self, group)
+                self.position += len(group)
                 if cfg.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 lr = opt.param_groups[0]["lr"]  # the rate this step uses
@@ -205,6 +213,7 @@ class Trainer:
                     hook(self)
                 if cfg.eval_every and self.step % cfg.eval_every == 0:
                     self._evaluate()
+                self._call("on_step_end")
                 if cfg.max_steps and self.step >= cfg.max_steps:
                     break
             else:  # the epoch ran to its end
@@ -218,6 +227,7 @@ class Trainer:
         log.flush()
         if state == "finished" and self._last_eval_step != self.step:
             self._evaluate()  # max_steps ended the run mid-epoch
+        self.end_state = state
         self._call("on_train_end")
         epochs = self.step / self.steps_per_epoch
         kept = self.kept_eval or (self.last_eval if self.last_eval.get("step") == self.step else {})
@@ -243,6 +253,63 @@ class Trainer:
             self.best_eval = self.last_eval
         self.emit(eval_event(result, self.step, self.step / self.steps_per_epoch))
         self._call("on_eval_end")
+
+
+def steps_per_epoch(rows: int, cfg: TrainConfig) -> int:
+    """Optimizer steps in one epoch of ``rows`` training rows: a step takes
+    ``train.grad_accum_steps`` batches, the epoch's last one what is left."""
+    batches = max(1, math.ceil(rows / cfg.batch_size))
+    return max(1, math.ceil(batches / max(1, cfg.grad_accum_steps)))
+
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def iter_steps(
+    tensors: SplitTensors,
+    cfg: TrainConfig,
+    *,
+    generator: torch.Generator,
+    start: int = 0,
+    shard: tuple[int, int] | None = None,
+) -> Iterator[list[Batch]]:
+    """One epoch as optimizer steps: each a list of ``train.grad_accum_steps`` batches of
+    ``train.batch_size`` (the epoch's last step takes what is left), from batch ``start``."""
+    accum, group = max(1, cfg.grad_accum_steps), []  # type: int, list[Batch]
+    batches = iter_batches(tensors, cfg.batch_size, generator=generator, start=start, shard=shard)
+    for batch in batches:
+        group.append(batch)
+        if len(group) == accum:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def forward_backward(trainer: Trainer, group: list[Batch]) -> tuple[torch.Tensor, Any, Any]:
+    """Forward and backward passes over one optimizer step's batches; the step's mean loss
+    (the clean loss, when adversarial training adds its own), outputs and targets.
+
+    With several batches each batch's mean loss is weighted by its share of the step's
+    rows, so N batches of B rows give the gradient of one batch of N x B rows.
+    """
+    model, loss_fn, adversary = trainer.train_model, trainer.loss_fn, trainer.adversary
+    rows = sum(len(y) for _, _, y in group) if len(group) > 1 else 0
+    parts: list[Batch] = []  # (weighted loss, outputs, targets) of each batch
+    for ids, mask, y in group:
+        out = model(ids, mask)
+        if trainer.step == 0 and not parts:
+            check_output_shape(out, len(y), trainer.task, trainer.num_classes)
+        loss = loss_fn(out, y)
+        total = loss + adversary.loss(ids, mask, y, loss) if adversary is not None else loss
+        if len(group) == 1:
+            total.backward()
+            return loss, out, y
+        share = len(y) / rows
+        (total * share).backward()
+        parts.append((loss.detach() * share, out.detach(), y))
+    loss = torch.stack([p[0] for p in parts]).sum()
+    return loss, torch.cat([p[1] for p in parts]), torch.cat([p[2] for p in parts])
 
 
 def eval_event(result: dict[str, Any], step: int, epoch: float, split: str = "dev") -> EvalMetrics:

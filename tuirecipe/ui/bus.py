@@ -458,6 +458,15 @@ class WorkerClient:
         self.follower.watch(started.run)
         return started.run
 
+    async def resume_run(self, run: RunDir) -> RunDir:
+        """Continue a failed or stopped run from its checkpoint in its own run directory
+        (:meth:`JobClient.resume`) and follow it; raises what resuming raised (a
+        ``RunError`` saying why it cannot)."""
+        started = await asyncio.to_thread(self.jobs.resume, run)
+        assert started.run is not None
+        self.follower.watch(started.run)
+        return started.run
+
     async def start_tune(self, config: Config, command: str, options: list[str], label: str) -> Job:
         """Start a detached tuning process (``tuirecipe sweep …``); raises on failure."""
         return await asyncio.to_thread(self.jobs.start_tune, config, command, options, label)

@@ -5,7 +5,9 @@ the runs happens in a thread. Enter on a row follows that run in the Train pane
 (attaching to a finished run is the same as following a live one, so its curves, notes
 and checks show there; a run still training is followed live). Space marks runs, ``c``
 compares the marked runs (curves overlaid, config diff), ``o`` overlays the highlighted
-run's curves on the Train pane's.
+run's curves on the Train pane's. ``R`` (shift+r) resumes the highlighted failed or stopped
+training run from its checkpoint (``train.checkpoint_every``), after asking, through the
+worker client, and follows it in the Train pane.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Label
 
 from tuirecipe.config import Config
+from tuirecipe.errors import UserError
 from tuirecipe.runs.jobs import TUNE_JOBS
 from tuirecipe.runs.listing import RunSummary, list_runs
+from tuirecipe.runs.resume import resume_problem
 from tuirecipe.runs.rundir import RunDir
 from tuirecipe.ui.bus import Message
 from tuirecipe.ui.literal import literal, literal_line
+from tuirecipe.ui.modals import ConfirmScreen
 from tuirecipe.ui.panes import consume
 from tuirecipe.ui.services import Services
 
@@ -70,6 +75,7 @@ class RunsPane(Widget):
         Binding("c", "compare", "Compare"),
         Binding("o", "overlay", "Overlay"),
         Binding("w", "app.sweep", "Sweep"),
+        Binding("R", "resume_run", "Resume run"),
         # Priority: the table's own home/end scroll sideways, not to the first/last run.
         Binding("home", "first_run", "Newest run", show=False, priority=True),
         Binding("end", "last_run", "Oldest run", show=False, priority=True),
@@ -178,7 +184,7 @@ class RunsPane(Widget):
         summary = (
             f"{len(runs)} run{'s' if len(runs) != 1 else ''} in {self.runs_path}"
             " · enter: open in Train · space: mark · c: compare marked · o: overlay"
-            " · r: refresh"
+            " · R: resume · r: refresh"
             if runs
             else f"No runs yet in {self.runs_path}. Start one from the Train pane (3)."
         )
@@ -226,3 +232,36 @@ class RunsPane(Widget):
         run = self.highlighted_run()
         if run is not None:
             self.post_message(self.OverlayChosen(run.path))
+
+    @work(exclusive=True, group="runs-resume")
+    async def action_resume_run(self) -> None:
+        """Resume the highlighted failed or stopped run, after asking; a run that cannot be
+        resumed (finished, live, no checkpoint, a damaged one) is said so in one line."""
+        run = self.highlighted_run()
+        if run is None:
+            self.notify("no run to resume", severity="warning")
+            return
+        problem = await asyncio.to_thread(resume_problem, run)  # reads the checkpoint
+        if problem is not None:
+            self.notify(problem, severity="warning", markup=False)
+            return
+        summary = next((r for r in self.runs if r.id == run.id), None)
+        where = f"{summary.state} at step {summary.last_step}" if summary else "not running"
+        yes = await self.app.push_screen_wait(
+            ConfirmScreen(
+                f"Resume run {run.id}?",
+                f"It is {where}. It continues from its checkpoint (resume.pt) in the same "
+                "run directory; steps recorded after the checkpoint are superseded.",
+                yes="Resume it",
+            )
+        )
+        if not yes:
+            return
+        try:
+            await self.services.jobs.resume_run(run)
+        except UserError as exc:
+            self.notify(f"run not resumed: {exc}", severity="error", markup=False)
+            return
+        self.notify(f"resuming run {run.id}", markup=False)
+        self.post_message(self.RunChosen(run.path))
+        self.refresh_runs()

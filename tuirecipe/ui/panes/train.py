@@ -65,6 +65,7 @@ TOPICS = (
     "error",
     "log",
     "check_result",
+    "resumed",
     RUN_STARTED_TOPIC,
     START_FAILED_TOPIC,
 )
@@ -274,8 +275,8 @@ class TrainPane(Widget, can_focus=True):
         self._control("resume" if self.state == "paused" else "pause")
 
     def action_stop_run(self) -> None:
-        """Stopping cannot be undone (a stopped run is not resumed): asked first, as for
-        any run that is live; a run already over is said so."""
+        """Stopping ends the run (only a run writing resume checkpoints can be continued
+        later): asked first, as for any run that is live; a run already over is said so."""
         run = self.run
         if run is None:
             self._control("stop")  # says there is none
@@ -291,8 +292,9 @@ class TrainPane(Widget, can_focus=True):
         self.app.push_screen(
             ConfirmScreen(
                 f"Stop run {run.id}?",
-                f"It is {self.state}; a stopped run ends after its current step and "
-                "cannot be resumed (its checkpoints and curves are kept).",
+                f"It is {self.state}; a stopped run ends after its current step (its "
+                "checkpoints and curves are kept) and can be resumed later (R in Runs) "
+                "only when it writes resume checkpoints (train.checkpoint_every).",
                 yes="Stop it",
             ),
             answered,
@@ -549,6 +551,12 @@ class TrainPane(Widget, can_focus=True):
     def _display_eval(self, event: Any) -> None:
         self._eval_shown = True
         self.status.show_eval(event)
+
+    def _show_resumed(self, event: Any) -> None:
+        """The run continued from a checkpoint (``tuirecipe resume``): the curves go back
+        to its step, and steps the interrupted worker wrote after it are not shown."""
+        self.history.add_new([event])
+        self._update_plots()
 
     def _show_predictions(self, event: Any) -> None:
         self.query_one(PredictionsTable).add_snapshot(event.step, event.rows)
