@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_args(data)
     data.add_argument("--json", action="store_true", help="print the profile as JSON")
+    data.add_argument(
+        "--label-noise",
+        action="store_true",
+        help="also estimate label noise (confident learning on 5-fold TF-IDF + logistic "
+        "regression; seconds per 10,000 rows, cached)",
+    )
 
     runs = sub.add_parser(
         "runs", help="list runs", description="List the runs of a runs directory, newest first."
@@ -398,7 +404,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     from tuirecipe.data.profiling import without_huge_pages
 
     without_huge_pages()  # this process only profiles: see the function
-    return print_profile(_load(args), as_json=args.json)
+    return print_profile(_load(args), as_json=args.json, label_noise=args.label_noise)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
