@@ -102,6 +102,17 @@ def load_noise(path: Path, n: int) -> LabelNoise | None:
     return noise
 
 
+def cached_label_noise(
+    config: Config, data: LoadedDataset, folds: int = DEFAULT_FOLDS
+) -> LabelNoise | None:
+    """The estimate when the cache already holds it for this data and settings (reads a
+    file, computes nothing), else None."""
+    if config.data.task != "classification":
+        return None
+    path = noise_cache_path(config, data, noise_settings(folds, config.seed, True))
+    return load_noise(path, len(data.frame))
+
+
 def _estimate(texts: list[str], labels: list[str], kwargs: dict[str, Any]) -> LabelNoise:
     """Top-level (picklable) for the subprocess."""
     return estimate_label_noise(texts, labels, **kwargs)
