@@ -9,19 +9,25 @@ the profile (:func:`~tuirecipe.data.profiling.profile_fingerprint`: the file, ev
 ``noise-<key>.json`` (the section) and ``noise-<key>.npz`` (the per-row arrays); a bad
 entry is recomputed, never fatal.
 
-``in_subprocess=True`` fits the folds in a separate process (``spawn``): scikit-learn's
-vectoriser and solver hold the GIL for seconds, which would stall the console's event loop
-if run in one of its threads.
+``in_subprocess=True`` fits the folds in a separate process (``python -m
+tuirecipe.data.label_noise_run IN OUT``): scikit-learn's vectoriser and solver hold the GIL
+for seconds, which would stall the console's event loop if run in one of its threads. Not
+``multiprocessing``: its ``spawn`` re-runs the parent's main script, which a user's script
+without a ``__main__`` guard turns into a crash, and ``fork`` from a threaded console is
+unsafe. The child reads its input from a pickle this process wrote in the cache folder and
+writes the cache entry; a short-lived computation with no run directory, so not a job of
+:class:`~tuirecipe.runs.jobs.JobClient`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,9 +119,32 @@ def cached_label_noise(
     return load_noise(path, len(data.frame))
 
 
-def _estimate(texts: list[str], labels: list[str], kwargs: dict[str, Any]) -> LabelNoise:
-    """Top-level (picklable) for the subprocess."""
-    return estimate_label_noise(texts, labels, **kwargs)
+def _estimate_in_subprocess(
+    texts: list[str], labels: list[str], kwargs: dict[str, Any], path: Path
+) -> LabelNoise:
+    """Run :func:`estimate_label_noise` in a child process that saves to ``path``."""
+    from tuirecipe.data.label_noise import NotApplicable
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix="noise-job-") as folder:
+        job = Path(folder) / "input.pickle"
+        out = Path(folder) / "noise.json"
+        with open(job, "wb") as handle:
+            pickle.dump({"texts": texts, "labels": labels, "kwargs": kwargs}, handle, protocol=5)
+        done = subprocess.run(
+            [sys.executable, "-m", "tuirecipe.data.label_noise_run", str(job), str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+            start_new_session=True,
+        )
+        noise = load_noise(out, len(texts)) if done.returncode == 0 else None
+        if noise is None:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            if done.returncode == 3:  # the child's NotApplicable: its one line
+                raise NotApplicable(last)
+            raise RuntimeError(f"the label-noise process failed ({done.returncode}): {last}")
+    return noise
 
 
 def label_noise_for(
@@ -159,9 +188,7 @@ def label_noise_for(
     if in_subprocess:
         if progress is not None:
             progress(0.05, f"label noise: {folds}-fold TF-IDF + logistic regression (worker)")
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            noise = pool.submit(_estimate, texts, labels, kwargs).result()
+        noise = _estimate_in_subprocess(texts, labels, kwargs, path)
         if progress is not None:
             progress(1.0, "label noise ready")
     else:
@@ -193,3 +220,23 @@ def noise_report(
         status = "does not apply" if config.data.task != "classification" else "not run"
         return {"ran": False, "status": status, "message": str(exc)}
     return noise.section
+
+
+def _child(argv: list[str]) -> int:
+    """The child process: read the input pickle, estimate, save beside ``OUT``."""
+    from tuirecipe.data.label_noise import NotApplicable
+
+    job, out = Path(argv[0]), Path(argv[1])
+    with open(job, "rb") as handle:
+        given = pickle.load(handle)  # written by the parent, in its own cache folder
+    try:
+        noise = estimate_label_noise(given["texts"], given["labels"], **given["kwargs"])
+    except NotApplicable as exc:
+        print(str(exc), file=sys.stderr)
+        return 3
+    save_noise(noise, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1:]))

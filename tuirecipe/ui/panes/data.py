@@ -455,8 +455,6 @@ class DataPane(Vertical):
     ) -> None:
         if data is not self.data:
             return  # another file was loaded meanwhile
-        self.label_noise = noise
-        self.query_one(DataBrowser).set_label_noise(noise)
         if self.profile is not None:
             self.profile = {**self.profile, "label_noise": section}
             view = self.query_one(ProfileView)
@@ -466,6 +464,8 @@ class DataPane(Vertical):
                 if c.collapsed and c.id
             ]
             await view.show_profile(self.profile, collapsed)
+        self.query_one(DataBrowser).set_label_noise(noise)
+        self.label_noise = noise  # last: set once the profile and the browser show it
         if noise is None:
             self.app.notify(str(section.get("message", "")), title="Label noise", markup=False)
             return
@@ -628,7 +628,9 @@ class DataPane(Vertical):
             select.value = nxt
 
     def action_cycle_flag(self) -> None:
-        self._cycle("#filter-flag", [*FLAG_NAMES, "marked"])
+        # the label-error flag only once there is an estimate (n) to flag with
+        names = [f for f in FLAG_NAMES if f != "label_error" or self.label_noise is not None]
+        self._cycle("#filter-flag", [*names, "marked"])
 
     def action_cycle_label(self) -> None:
         self._cycle("#filter-label", self._labels)
