@@ -1,6 +1,6 @@
 """The label-noise estimate and the label audit in the Data pane (Pilot): ``n`` estimates
 in a worker process, the browser flags and sorts the rows, a marked row's export carries
-the reason, the bulk removal takes exactly the flagged rows; ``a`` relabels a sample and
+the reason, the bulk removal takes exactly the flagged rows; ``A`` relabels a sample and
 marks the disagreements label-wrong."""
 
 from __future__ import annotations
@@ -130,7 +130,9 @@ async def test_label_audit_reports_agreement_and_marks_disagreements(
     app = PaneApp(config)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await _loaded(app, pilot)
-        await pilot.press("a")
+        await pilot.press("a")  # "a" is the Checks pane's; the audit is A
+        assert not isinstance(app.screen, LabelAuditScreen)
+        await pilot.press("A")
         screen = app.screen
         assert isinstance(screen, LabelAuditScreen)
         await wait_for(pilot, lambda: screen.loaded, timeout=30)

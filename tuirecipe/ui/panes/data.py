@@ -9,6 +9,12 @@ exports a cleaned copy beside the original (:func:`~tuirecipe.data.cleaning.expo
 Rows that runs on the same file listed as label-wrong in their bad cases
 (``label_wrong.csv``) are imported as ``label_wrong`` marks once per run and row, never
 over a mark the person set.
+
+``n`` estimates label noise (:mod:`tuirecipe.data.label_noise`, in a child process, cached
+like the profile; a cached estimate is shown on load): the profile gains its section and
+the browser a ``label error?`` flag (E) and a ``quality`` sort. ``A`` opens the label audit
+(:class:`~tuirecipe.ui.screens.label_audit.LabelAuditScreen`); the rows the person
+relabels differently are marked label-wrong.
 """
 
 from __future__ import annotations
@@ -170,7 +176,8 @@ class DataPane(Vertical):
         # not in the footer (Browse's fits 120 columns): the help screen and the profile's
         # label-noise section name them
         Binding("n", "label_noise", "Label noise", show=False),
-        Binding("a", "label_audit", "Label audit", show=False),
+        # A, not a: "a" runs every check in the Checks pane, a key pressed often
+        Binding("A", "label_audit", "Label audit", show=False),
         Binding("escape", "back", "Back", show=False),
     ]
 

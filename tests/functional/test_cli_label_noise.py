@@ -1,0 +1,58 @@
+"""``tuirecipe data --label-noise``: the estimate in the JSON profile and the printed one,
+counted as the core counts it; for regression one line saying it does not apply."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from support.noisy_text import flip, separable
+
+pytest.importorskip("cleanlab")
+
+
+def tuirecipe(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TUIRECIPE_CACHE": str(cwd / "cache")}
+    return subprocess.run(
+        [sys.executable, "-m", "tuirecipe", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
+
+
+def test_the_json_profile_carries_the_estimate(tmp_path: Path) -> None:
+    texts, truth = separable(40)
+    noisy, flipped = flip(truth, 0.08, seed=6)
+    pd.DataFrame({"text": texts, "label": noisy}).to_csv(tmp_path / "news.csv", index=False)
+    (tmp_path / "config.toml").write_text('[data]\npath = "news.csv"\n')
+    result = tuirecipe("data", "config.toml", "--label-noise", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    section = json.loads(result.stdout)["profile"]["label_noise"]
+    assert section["rows"] == len(texts) and section["flagged"] >= 0.8 * flipped.sum()
+    assert section["scope"].startswith("whole file: every usable row of news.csv")
+    lo, hi = section["interval"]
+    assert lo < section["rate"] < hi
+    printed = tuirecipe("data", "config.toml", "--label-noise", cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    assert f"{section['flagged']} of {len(texts)} rows" in " ".join(printed.stdout.split())
+    plain = json.loads(tuirecipe("data", "config.toml", "--json", cwd=tmp_path).stdout)
+    assert "label_noise" not in plain["profile"]  # only when asked for
+
+
+def test_regression_says_it_does_not_apply(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"text": [f"row {i} words" for i in range(30)], "label": range(30)})
+    frame.to_csv(tmp_path / "scores.csv", index=False)
+    (tmp_path / "config.toml").write_text('[data]\npath = "scores.csv"\ntask = "regression"\n')
+    result = tuirecipe("data", "config.toml", "--label-noise", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    section = json.loads(result.stdout)["profile"]["label_noise"]
+    assert section["ran"] is False and section["status"] == "does not apply"
+    assert "does not apply to regression" in section["message"]
