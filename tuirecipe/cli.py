@@ -133,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="also estimate label noise (confident learning on 5-fold TF-IDF + logistic "
         "regression; seconds per 10,000 rows, cached)",
     )
+    data.add_argument(
+        "--audit",
+        type=int,
+        metavar="N",
+        help="label audit: relabel N sampled rows (answers read from stdin), report the "
+        "agreement with the given labels and mark the disagreements label-wrong",
+    )
 
     runs = sub.add_parser(
         "runs", help="list runs", description="List the runs of a runs directory, newest first."
@@ -403,6 +410,10 @@ def cmd_data(args: argparse.Namespace) -> int:
     from tuirecipe.cli_report import print_profile
     from tuirecipe.data.profiling import without_huge_pages
 
+    if args.audit is not None:
+        from tuirecipe.cli_audit import run_label_audit
+
+        return run_label_audit(_load(args), args.audit, as_json=args.json)
     without_huge_pages()  # this process only profiles: see the function
     return print_profile(_load(args), as_json=args.json, label_noise=args.label_noise)
 

@@ -56,3 +56,30 @@ def test_regression_says_it_does_not_apply(tmp_path: Path) -> None:
     section = json.loads(result.stdout)["profile"]["label_noise"]
     assert section["ran"] is False and section["status"] == "does not apply"
     assert "does not apply to regression" in section["message"]
+
+
+def test_the_audit_reads_answers_and_marks_the_disagreements(tmp_path: Path) -> None:
+    texts, truth = separable(10)
+    pd.DataFrame({"text": texts, "label": truth}).to_csv(tmp_path / "news.csv", index=False)
+    (tmp_path / "config.toml").write_text('[data]\npath = "news.csv"\n')
+    # classes sorted: money, science, sport. Answer "sport" (3) to all, skip one, one typo.
+    answers = "s\nnonsense\n" + "3\n" * 5
+    result = subprocess.run(
+        [sys.executable, "-m", "tuirecipe", "data", "config.toml", "--audit", "6", "--json"],
+        cwd=tmp_path,
+        input=answers,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TUIRECIPE_CACHE": str(tmp_path / "cache")},
+    )
+    assert result.returncode == 0, result.stderr
+    audit = json.loads(result.stdout)
+    assert (audit["sampled"], audit["answered"], audit["skipped"]) == (6, 5, 1)
+    assert "not a label: 'nonsense'" in result.stderr
+    wrong = {d["row"] for d in audit["disagreements"]}
+    assert all(d["yours"] == "sport" and d["given"] != "sport" for d in audit["disagreements"])
+    assert audit["agreed"] == 5 - len(wrong)
+    marks = json.loads((tmp_path / "runs" / "data_marks.json").read_text())
+    (entry,) = marks["files"].values()
+    assert {int(r) for r in entry["marks"]} == wrong
