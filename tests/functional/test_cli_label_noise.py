@@ -83,3 +83,39 @@ def test_the_audit_reads_answers_and_marks_the_disagreements(tmp_path: Path) -> 
     marks = json.loads((tmp_path / "runs" / "data_marks.json").read_text())
     (entry,) = marks["files"].values()
     assert {int(r) for r in entry["marks"]} == wrong
+
+
+def test_the_child_process_estimate_can_be_cancelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console's path: the estimate in a child process. Cancelled, the child is ended
+    and nothing is cached; left alone, it gives the in-process estimate's flags."""
+    from tuirecipe.config import config_from_dict
+    from tuirecipe.data.label_noise import estimate_label_noise
+    from tuirecipe.data.label_noise_run import cached_label_noise, label_noise_for
+    from tuirecipe.data.profiling import profile_config
+
+    monkeypatch.setenv("TUIRECIPE_CACHE", str(tmp_path / "cache"))
+    texts, truth = separable(30)
+    noisy, _ = flip(truth, 0.1, seed=7)
+    pd.DataFrame({"text": texts, "label": noisy}).to_csv(tmp_path / "news.csv", index=False)
+    config = config_from_dict(
+        {"runs_dir": str(tmp_path / "runs"), "data": {"path": str(tmp_path / "news.csv")}},
+        base_dir=str(tmp_path),
+    )
+    data, profile = profile_config(config)
+    polls: list[bool] = []
+
+    def cancel() -> bool:
+        polls.append(True)
+        return True
+
+    assert label_noise_for(config, data, profile, in_subprocess=True, cancelled=cancel) is None
+    assert polls and cached_label_noise(config, data) is None
+    noise = label_noise_for(config, data, profile, in_subprocess=True)
+    assert noise is not None
+    here = estimate_label_noise(
+        texts, noisy, seed=config.seed, groups=profile.row_groups[: len(texts)]
+    )
+    assert noise.issue.tolist() == here.issue.tolist()
+    assert cached_label_noise(config, data) is not None

@@ -28,6 +28,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,9 +121,14 @@ def cached_label_noise(
 
 
 def _estimate_in_subprocess(
-    texts: list[str], labels: list[str], kwargs: dict[str, Any], path: Path
-) -> LabelNoise:
-    """Run :func:`estimate_label_noise` in a child process that saves to ``path``."""
+    texts: list[str],
+    labels: list[str],
+    kwargs: dict[str, Any],
+    path: Path,
+    cancelled: Callable[[], bool] | None = None,
+) -> LabelNoise | None:
+    """Run :func:`estimate_label_noise` in a child process that saves to ``path``; None
+    when ``cancelled()`` turned true meanwhile (the child is then ended)."""
     from tuirecipe.data.label_noise import NotApplicable
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,19 +137,35 @@ def _estimate_in_subprocess(
         out = Path(folder) / "noise.json"
         with open(job, "wb") as handle:
             pickle.dump({"texts": texts, "labels": labels, "kwargs": kwargs}, handle, protocol=5)
-        done = subprocess.run(
-            [sys.executable, "-m", "tuirecipe.data.label_noise_run", str(job), str(out)],
-            capture_output=True,
-            text=True,
-            check=False,
-            start_new_session=True,
-        )
-        noise = load_noise(out, len(texts)) if done.returncode == 0 else None
+        errors = Path(folder) / "stderr.txt"
+        with open(errors, "wb") as stderr:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "tuirecipe.data.label_noise_run", str(job), str(out)],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
+            )
+            try:
+                while True:
+                    try:
+                        code = child.wait(timeout=0.25)
+                        break
+                    except subprocess.TimeoutExpired:
+                        if cancelled is not None and cancelled():
+                            child.kill()  # our own child, through its handle
+                            child.wait()
+                            return None
+            except BaseException:
+                child.kill()
+                child.wait()
+                raise
+        noise = load_noise(out, len(texts)) if code == 0 else None
         if noise is None:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            if done.returncode == 3:  # the child's NotApplicable: its one line
+            text = errors.read_text(encoding="utf-8", errors="replace").strip()
+            last = (text.splitlines() or ["no output"])[-1]
+            if code == 3:  # the child's NotApplicable: its one line
                 raise NotApplicable(last)
-            raise RuntimeError(f"the label-noise process failed ({done.returncode}): {last}")
+            raise RuntimeError(f"the label-noise process failed ({code}): {last}")
     return noise
 
 
@@ -155,8 +177,11 @@ def label_noise_for(
     folds: int = DEFAULT_FOLDS,
     progress: Progress | None = None,
     in_subprocess: bool = False,
-) -> LabelNoise:
-    """The estimate for the loaded data, from the cache when it is there.
+    cancelled: Callable[[], bool] | None = None,
+) -> LabelNoise | None:
+    """The estimate for the loaded data, from the cache when it is there. In a
+    subprocess, ``cancelled()`` is polled: when it turns true the child is ended and the
+    answer is None.
 
     Raises :class:`~tuirecipe.data.label_noise.NotApplicable` (one line) for regression,
     a single class or too few rows.
@@ -188,7 +213,9 @@ def label_noise_for(
     if in_subprocess:
         if progress is not None:
             progress(0.05, f"label noise: {folds}-fold TF-IDF + logistic regression (worker)")
-        noise = _estimate_in_subprocess(texts, labels, kwargs, path)
+        noise = _estimate_in_subprocess(texts, labels, kwargs, path, cancelled)
+        if noise is None:
+            return None
         if progress is not None:
             progress(1.0, "label noise ready")
     else:
@@ -219,6 +246,7 @@ def noise_report(
     except NotApplicable as exc:
         status = "does not apply" if config.data.task != "classification" else "not run"
         return {"ran": False, "status": status, "message": str(exc)}
+    assert noise is not None  # only a cancelled subprocess gives None
     return noise.section
 
 

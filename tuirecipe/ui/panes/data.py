@@ -43,7 +43,7 @@ from textual.widgets import (
     TabPane,
     Tabs,
 )
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from tuirecipe.config import Config
 from tuirecipe.data.cleaning import (
@@ -446,8 +446,15 @@ class DataPane(Vertical):
         from tuirecipe.data.label_noise_run import label_noise_for
 
         call: Callable[..., Any] = self.app.call_from_thread
+        worker = get_current_worker()
         try:
-            noise = label_noise_for(self.config, data, profile, in_subprocess=True)
+            noise = label_noise_for(
+                self.config,
+                data,
+                profile,
+                in_subprocess=True,
+                cancelled=lambda: worker.is_cancelled,
+            )
         except NotApplicable as exc:
             call(self._noise_ready, data, None, {"ran": False, "message": str(exc)})
             return
@@ -455,7 +462,8 @@ class DataPane(Vertical):
             message = f"label noise failed: {type(exc).__name__}: {exc}"
             call(self.app.notify, message, title="Label noise", severity="error", markup=False)
             return
-        call(self._noise_ready, data, noise, noise.section)
+        if noise is not None:  # None: cancelled (the console quit, or n pressed again)
+            call(self._noise_ready, data, noise, noise.section)
 
     async def _noise_ready(
         self, data: LoadedDataset, noise: LabelNoise | None, section: dict[str, Any]
