@@ -134,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
         "regression; seconds per 10,000 rows, cached)",
     )
     data.add_argument(
+        "--label-noise-from",
+        metavar="CV_RUN",
+        help="estimate label noise with a `tuirecipe cv` run's out-of-fold probabilities "
+        "(its run id or folder) instead of TF-IDF + logistic regression",
+    )
+    data.add_argument(
         "--audit",
         type=int,
         metavar="N",
@@ -415,7 +421,12 @@ def cmd_data(args: argparse.Namespace) -> int:
 
         return run_label_audit(_load(args), args.audit, as_json=args.json)
     without_huge_pages()  # this process only profiles: see the function
-    return print_profile(_load(args), as_json=args.json, label_noise=args.label_noise)
+    return print_profile(
+        _load(args),
+        as_json=args.json,
+        label_noise=args.label_noise or bool(args.label_noise_from),
+        noise_from=args.label_noise_from,
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from support.noisy_text import flip, separable
@@ -119,3 +120,44 @@ def test_the_child_process_estimate_can_be_cancelled(
     )
     assert noise.issue.tolist() == here.issue.tolist()
     assert cached_label_noise(config, data) is not None
+
+
+def test_a_cv_run_is_a_probability_source(tmp_path: Path) -> None:
+    """``--label-noise-from CV_RUN``: the fold models' own out-of-fold probabilities (each
+    training row from the model that held it out, dev rows from all of them) find the
+    flips; a run that is not a cv run is one line."""
+    texts, truth = separable(60)
+    noisy, flipped = flip(truth, 0.08, seed=8)
+    pd.DataFrame({"text": texts, "label": noisy}).to_csv(tmp_path / "news.csv", index=False)
+    (tmp_path / "config.toml").write_text('[data]\npath = "news.csv"\n')
+    trained = tuirecipe(
+        "cv",
+        "config.toml",
+        "--set",
+        "model.name=fasttext",
+        "--set",
+        "train.lr=0.01",
+        "--set",
+        "train.max_steps=200",
+        "-k",
+        "2",
+        "--parallel",
+        "2",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert trained.returncode == 0, trained.stderr
+    parent = json.loads(trained.stdout)["parent"]
+    result = tuirecipe("data", "config.toml", "--label-noise-from", parent, "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    section = json.loads(result.stdout)["profile"]["label_noise"]
+    assert section["source"].startswith(f"tuirecipe cv run {parent} (2 folds)")
+    assert section["rows"] == len(texts)
+    assert section["flagged"] <= min(20, 2.5 * flipped.sum())  # so every one is listed
+    found = {e["row"] for e in section["examples"]}
+    assert len(found) == section["flagged"]
+    flipped_rows = {int(p) + 2 for p in np.flatnonzero(flipped)}  # line 1 is the header
+    assert len(found & flipped_rows) >= 0.7 * len(flipped_rows)
+    wrong = tuirecipe("data", "config.toml", "--label-noise-from", "nothing", cwd=tmp_path)
+    assert wrong.returncode == 2 and "not a finished cv run" in wrong.stderr
+    assert len(wrong.stderr.strip().splitlines()) == 1
