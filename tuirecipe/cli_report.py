@@ -16,7 +16,13 @@ from tuirecipe.config import Config
 from tuirecipe.printable import printable
 
 
-def print_profile(config: Config, *, as_json: bool = False) -> int:
+def print_profile(
+    config: Config,
+    *,
+    as_json: bool = False,
+    label_noise: bool = False,
+    noise_from: str | None = None,
+) -> int:
     from tuirecipe.data.profiling import profile_config
 
     progress = None
@@ -34,6 +40,17 @@ def print_profile(config: Config, *, as_json: bool = False) -> int:
     if progress is not None:
         print("\r" + " " * 80 + "\r", end="", file=sys.stderr)
     prof = profile.to_dict()
+    if label_noise:
+        from tuirecipe.data.label_noise_run import noise_report
+
+        if noise_from:
+            from tuirecipe.tune.cv_noise import label_noise_from_cv
+
+            prof["label_noise"] = label_noise_from_cv(config, data, noise_from).section
+        else:
+            prof["label_noise"] = noise_report(config, data, profile, progress)
+        if progress is not None:
+            print("\r" + " " * 80 + "\r", end="", file=sys.stderr)
     if as_json:
         out = {
             "source": {

@@ -52,13 +52,15 @@ MARK_DROP = "drop"
 MARK_LABEL_WRONG = "label_wrong"
 MARK_KINDS = (MARK_DROP, MARK_LABEL_WRONG)
 # Flags that export_cleaned can remove in bulk.
-BULK_FLAGS = ("duplicate", "conflict")
+BULK_FLAGS = ("duplicate", "conflict", "label_error")
 # What each bulk removal takes out, in the profile's units (the manifest repeats it).
 REMOVAL_RULES = {
     "duplicate": "every copy of a text but its first row, texts compared ignoring case and "
     "spacing: the profile's surplus rows (case + space level)",
     "conflict": "every row of a text that appears with more than one label, compared "
     "ignoring case and spacing: the profile's conflict rows (case + space level)",
+    "label_error": "every row the label-noise estimate flags as a likely label error "
+    "(confident learning on out-of-fold probabilities): its flagged rows",
 }
 MARKS_FILE = "data_marks.json"
 
@@ -279,6 +281,7 @@ def _bulk_reasons(
     unknown = flags - set(BULK_FLAGS)
     if unknown:
         raise ValueError(f"cannot bulk-remove {sorted(unknown)}; use {BULK_FLAGS}")
+    flags.discard("label_error")  # export_cleaned removes those from ``label_errors``
     if not flags or not len(frame):
         return reasons
     if groups is None or len(groups) != len(frame):
@@ -338,6 +341,7 @@ def export_cleaned(
     label_column: str = "label",
     groups: np.ndarray | None = None,
     skipped: Iterable[SkippedRow | Mapping[str, Any]] | None = None,
+    label_errors: Mapping[int, str] | None = None,
 ) -> ExportResult:
     """Write ``frame`` minus the removed rows beside ``source_path``, with a manifest.
 
@@ -356,6 +360,11 @@ def export_cleaned(
     line and reason, as rows the cleaned file lacks.
     Every listed row carries ``row`` (record number) and ``line`` (where it starts in the
     source file; the same number unless a quoted field above it spans lines).
+
+    ``label_errors`` maps source row numbers to the label-noise estimate's reason
+    (:func:`tuirecipe.data.label_noise.label_errors_by_row`): a flagged row the person
+    marked keeps that reason beside the mark, and ``drop_flags`` may name
+    ``"label_error"`` to remove every flagged row.
     """
     source_path = Path(source_path)
     source_sha = sha256_of(source_path) if source_path.is_file() else ""
@@ -365,12 +374,19 @@ def export_cleaned(
     rows = frame["row"].to_numpy()
     row_pos = {int(r): i for i, r in enumerate(rows)}
     reasons: dict[int, str] = {}
+    errors = {int(r): str(why) for r, why in (label_errors or {}).items()}
     for row, mark in marks.items():
         pos = row_pos.get(int(row))
         if pos is not None and mark == MARK_DROP:
-            reasons[pos] = "marked: drop"
+            why = errors.get(int(row))
+            reasons[pos] = "marked: drop" + (f"; {why}" if why else "")
     for pos, reason in _bulk_reasons(frame, drop_flags, groups).items():
         reasons.setdefault(pos, reason)
+    if "label_error" in set(drop_flags):
+        for row, why in errors.items():
+            pos = row_pos.get(row)
+            if pos is not None:
+                reasons.setdefault(pos, f"label_error: {why}")
     keep = np.ones(len(frame), dtype=bool)
     if reasons:
         keep[np.fromiter(reasons.keys(), dtype=np.int64)] = False
@@ -394,6 +410,7 @@ def export_cleaned(
             "label": str(frame["label"].iat[row_pos[r]]),
             "text": str(frame["text"].iat[row_pos[r]]),
             "kept": bool(keep[row_pos[r]]),
+            **({"likely_label_error": errors[r]} if r in errors else {}),
         }
         for r in wrong_rows
     ]

@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-SORTS = ("row", "length", "label")
+# "quality": the label-noise estimate's label quality, most suspect first (rows without an
+# estimate keep their order)
+SORTS = ("row", "length", "label", "quality")
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,7 @@ class BrowserQuery:
     label: str | None = None
     flag: str | None = None  # a flag column name, or "marked"
     search: str = ""
-    sort: str = "row"  # row | length | label
+    sort: str = "row"  # row | length | label | quality
     descending: bool = False
 
 
@@ -46,8 +48,10 @@ def select_rows(
     flags: pd.DataFrame | None,
     marks: dict[int, str],
     query: BrowserQuery,
+    quality: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Positions of the rows matching ``query``, in display order (vectorised)."""
+    """Positions of the rows matching ``query``, in display order (vectorised).
+    ``quality``: each row's label quality (the label-noise estimate's), for that sort."""
     n = len(frame)
     keep = np.ones(n, dtype=bool)
     if query.label is not None:
@@ -67,6 +71,8 @@ def select_rows(
     positions = np.flatnonzero(keep)
     if query.sort == "length":
         order = np.argsort(lengths[positions], kind="stable")
+    elif query.sort == "quality" and quality is not None and len(quality) == n:
+        order = np.argsort(quality[positions], kind="stable")
     elif query.sort == "label":
         codes = pd.Categorical(frame["label"].astype(str)).codes
         order = np.argsort(codes[positions], kind="stable")

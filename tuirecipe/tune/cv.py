@@ -48,6 +48,10 @@ from tuirecipe.tune.records import (
 from tuirecipe.tune.seeds import mean_std
 
 HELDOUT_FILE = "heldout_outputs.npy"
+# the fold model's probabilities on its own validation fold (classification): every
+# training row gets one from the model that did not train on it (the label-noise estimate's
+# out-of-fold source, :mod:`tuirecipe.tune.cv_noise`)
+VALIDATION_FILE = "validation_outputs.npy"
 FOLD_FILE = "fold_result.json"
 
 
@@ -244,6 +248,14 @@ def run_fold_job(ctx: Any) -> str:
         .astype(np.float64)
     )
     np.save(ctx.run.path / HELDOUT_FILE, outputs)
+    if data.task == "classification" and len(val.rows):
+        pad = int(fold_train_data.vocab.pad_id)
+        on_val = predict(
+            model,
+            SplitTensors.from_split(val, data.task, device, pad),
+            batch_size=config.train.batch_size,
+        )
+        np.save(ctx.run.path / VALIDATION_FILE, torch.softmax(on_val, 1).numpy().astype(np.float64))
     held = score(outputs, heldout.targets, data.task)
     # At the run's last step (the worker's status takes its step from events); the weights
     # are the kept checkpoint's, whose step fold_result.json records.
@@ -271,6 +283,9 @@ def run_fold_job(ctx: Any) -> str:
                 "vocab": len(fold_train_data.vocab),
                 "heldout": held,
                 "heldout_targets": np.asarray(heldout.targets).tolist(),
+                "heldout_rows": np.asarray(heldout.rows).tolist(),
+                "validation_rows": np.asarray(val.rows).tolist(),
+                "label_names": [str(name) for name in data.label_names],
             }
         )
         + "\n",

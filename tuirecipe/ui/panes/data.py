@@ -9,6 +9,12 @@ exports a cleaned copy beside the original (:func:`~tuirecipe.data.cleaning.expo
 Rows that runs on the same file listed as label-wrong in their bad cases
 (``label_wrong.csv``) are imported as ``label_wrong`` marks once per run and row, never
 over a mark the person set.
+
+``n`` estimates label noise (:mod:`tuirecipe.data.label_noise`, in a child process, cached
+like the profile; a cached estimate is shown on load): the profile gains its section and
+the browser a ``label error?`` flag (E) and a ``quality`` sort. ``A`` opens the label audit
+(:class:`~tuirecipe.ui.screens.label_audit.LabelAuditScreen`); the rows the person
+relabels differently are marked label-wrong.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import (
     Button,
+    Collapsible,
     Input,
     ProgressBar,
     Select,
@@ -36,7 +43,7 @@ from textual.widgets import (
     TabPane,
     Tabs,
 )
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from tuirecipe.config import Config
 from tuirecipe.data.cleaning import (
@@ -49,6 +56,7 @@ from tuirecipe.data.cleaning import (
     cleaned_paths,
     export_cleaned,
 )
+from tuirecipe.data.label_noise import flagged_positions, label_errors_by_row
 from tuirecipe.data.row_flags import file_groups, profile_row_flags, removal_counts
 from tuirecipe.errors import UserError
 from tuirecipe.printable import printable
@@ -72,6 +80,7 @@ from tuirecipe.ui.widgets.browser import (
 from tuirecipe.ui.widgets.profile_view import ProfileView
 
 if TYPE_CHECKING:
+    from tuirecipe.data.label_noise import LabelNoise
     from tuirecipe.data.profile import DatasetProfile
     from tuirecipe.data.profiling import LoadedDataset
 
@@ -164,6 +173,11 @@ class DataPane(Vertical):
         Binding("f", "cycle_flag", "Flag"),  # short: Browse's footer fits 120 columns
         Binding("l", "cycle_label", "Label"),
         Binding("e", "export", "Export"),
+        # not in the footer (Browse's fits 120 columns): the help screen and the profile's
+        # label-noise section name them
+        Binding("n", "label_noise", "Label noise", show=False),
+        # A, not a: "a" runs every check in the Checks pane, a key pressed often
+        Binding("A", "label_audit", "Label audit", show=False),
         Binding("escape", "back", "Back", show=False),
     ]
 
@@ -183,6 +197,8 @@ class DataPane(Vertical):
         # the profile behind the browser's flags and the export's removals
         self.profile_result: DatasetProfile | None = None
         self.last_export: ExportResult | None = None
+        # the label-noise estimate of ``data.frame``'s rows (``n``, or from the cache)
+        self.label_noise: LabelNoise | None = None
         self._labels: list[str] = []
         self._search_timer: Timer | None = None
         self._row_wanted: int | None = None  # show_row before the data was loaded
@@ -268,6 +284,11 @@ class DataPane(Vertical):
             self.profile_result = result
             groups = file_groups(result, len(data.frame))
             call(self.query_one(DataBrowser).set_flags, flags, groups)
+        from tuirecipe.data.label_noise_run import cached_label_noise
+
+        noise = cached_label_noise(self.config, data)  # shown when an earlier run made it
+        if noise is not None:
+            call(self._noise_ready, data, noise, noise.section)
 
     def _load_failed(self, message: str) -> None:
         self.query_one("#data-source", Static).update(literal(message, style="bold"))
@@ -288,6 +309,7 @@ class DataPane(Vertical):
         of its rows that are in ``data.frame``."""
         self.data = data
         self.profile_result = None
+        self.label_noise = None
         self.marks = MarkStore(self.config.runs_path, data.sha256, data.path)
         self._import_bad_cases(bad_cases, present)
         browser = self.query_one(DataBrowser)
@@ -404,6 +426,104 @@ class DataPane(Vertical):
         if event.worker.group == "data-load" and event.state == WorkerState.ERROR:
             error = event.worker.error
             self._load_failed(f"data pane error: {type(error).__name__}: {error}")
+
+    # -- label noise -----------------------------------------------------------------------
+    def action_label_noise(self) -> None:
+        """Estimate label noise (confident learning) in a worker process; cached."""
+        if self.data is None or self.profile is None:
+            self.app.notify("The profile is not ready yet.", title="Label noise")
+            return
+        self.app.notify(
+            "estimating label noise: 5-fold TF-IDF + logistic regression, then confident "
+            "learning, in a worker process…",
+            title="Label noise",
+        )
+        self.estimate_label_noise(self.data, self.profile_result)
+
+    @work(thread=True, exclusive=True, group="data-noise", exit_on_error=False)
+    def estimate_label_noise(self, data: LoadedDataset, profile: DatasetProfile | None) -> None:
+        from tuirecipe.data.label_noise import NotApplicable
+        from tuirecipe.data.label_noise_run import label_noise_for
+
+        call: Callable[..., Any] = self.app.call_from_thread
+        worker = get_current_worker()
+        try:
+            noise = label_noise_for(
+                self.config,
+                data,
+                profile,
+                in_subprocess=True,
+                cancelled=lambda: worker.is_cancelled,
+            )
+        except NotApplicable as exc:
+            call(self._noise_ready, data, None, {"ran": False, "message": str(exc)})
+            return
+        except Exception as exc:  # a failed worker process is reported, the pane goes on
+            message = f"label noise failed: {type(exc).__name__}: {exc}"
+            call(self.app.notify, message, title="Label noise", severity="error", markup=False)
+            return
+        if noise is not None:  # None: cancelled (the console quit, or n pressed again)
+            call(self._noise_ready, data, noise, noise.section)
+
+    async def _noise_ready(
+        self, data: LoadedDataset, noise: LabelNoise | None, section: dict[str, Any]
+    ) -> None:
+        if data is not self.data:
+            return  # another file was loaded meanwhile
+        if self.profile is not None:
+            self.profile = {**self.profile, "label_noise": section}
+            view = self.query_one(ProfileView)
+            collapsed = [
+                c.id.removeprefix("profile-")
+                for c in view.query(Collapsible)
+                if c.collapsed and c.id
+            ]
+            await view.show_profile(self.profile, collapsed)
+        self.query_one(DataBrowser).set_label_noise(noise)
+        self.label_noise = noise  # last: set once the profile and the browser show it
+        if noise is None:
+            self.app.notify(str(section.get("message", "")), title="Label noise", markup=False)
+            return
+        flagged = len(flagged_positions(noise))
+        self.app.notify(
+            f"{flagged:,} of {len(noise.issue):,} rows flagged as likely label errors "
+            f"({section['rate']:.1%}); filter 'label error?' (f) and sort by quality (s)",
+            title="Label noise",
+            markup=False,
+        )
+
+    def action_label_audit(self) -> None:
+        """Relabel a seeded random sample of the file; the rows you disagree on are marked
+        label-wrong, and the agreement estimates the file's label noise."""
+        from tuirecipe.ui.screens.label_audit import LabelAuditScreen
+
+        if self.data is None or self.marks is None:
+            self.app.notify("The data is not loaded yet.", title="Label audit")
+            return
+        self.app.push_screen(LabelAuditScreen(self.config, self.data), self._audit_done)
+
+    def _audit_done(self, result: dict[str, Any] | None) -> None:
+        from tuirecipe.data.label_audit import AUDIT_SOURCE, audit_summary
+
+        if not result or self.marks is None or self.data is None:
+            return
+        wrong = {int(d["row"]): [AUDIT_SOURCE] for d in result.get("disagreements", [])}
+        if wrong:
+            try:
+                imported = self.marks.import_marks(wrong, MARK_LABEL_WRONG)
+            except OSError as exc:
+                self.app.notify(
+                    f"cannot save the marks: {exc}",
+                    title="Label audit",
+                    severity="error",
+                    markup=False,
+                )
+                return
+            browser = self.query_one(DataBrowser)
+            for row in imported.marked:
+                browser.set_mark(row, MARK_LABEL_WRONG)
+            self._show_mark_counts()
+        self.app.notify(audit_summary(result), title="Label audit", markup=False, timeout=12)
 
     # -- browser ---------------------------------------------------------------------------
     def _query_from_controls(self) -> BrowserQuery:
@@ -523,7 +643,9 @@ class DataPane(Vertical):
             select.value = nxt
 
     def action_cycle_flag(self) -> None:
-        self._cycle("#filter-flag", [*FLAG_NAMES, "marked"])
+        # the label-error flag only once there is an estimate (n) to flag with
+        names = [f for f in FLAG_NAMES if f != "label_error" or self.label_noise is not None]
+        self._cycle("#filter-flag", [*names, "marked"])
 
     def action_cycle_label(self) -> None:
         self._cycle("#filter-label", self._labels)
@@ -542,6 +664,8 @@ class DataPane(Vertical):
             "will be kept and listed in the manifest. The original is not changed."
         )
         counts = removal_counts(self.profile_result, len(self.data.frame))
+        if counts is not None and self.label_noise is not None:
+            counts["label_error"] = len(flagged_positions(self.label_noise))
         self.app.push_screen(ExportDialog(summary, counts), self._export_confirmed)
 
     def _export_confirmed(self, flags: tuple[str, ...] | None) -> None:
@@ -590,6 +714,7 @@ class DataPane(Vertical):
                 groups=file_groups(self.profile_result, len(self.data.frame)),
                 # the data file's own skipped rows (a dev file's are not in this copy)
                 skipped=[s for s in self.data.skipped_rows if not s.get("file")],
+                label_errors=label_errors_by_row(self.label_noise),
             )
         except OSError as exc:
             self.app.call_from_thread(

@@ -39,6 +39,7 @@ from tuirecipe.ui.profile_render.findings import (
     render_other,
 )
 from tuirecipe.ui.profile_render.findings_extra import render_length_shortcut, render_unicode
+from tuirecipe.ui.profile_render.label_noise import noise_summary, render_label_noise
 from tuirecipe.ui.profile_render.splits import render_scope, render_skipped, render_splits
 
 __all__ = [
@@ -62,6 +63,7 @@ SECTION_TITLES: dict[str, tuple[str, Callable[[Any], RenderableType]]] = {
     "length_shortcut": ("Length as a shortcut (all rows)", render_length_shortcut),
     "duplicates": ("Duplicates (all rows)", render_duplicates),
     "conflicts": ("Contradictory labels (all rows)", render_conflicts),
+    "label_noise": ("Label noise (whole file)", render_label_noise),
     "splits": ("Each split", render_splits),
     "leakage": ("Train ↔ dev overlap", render_leakage),
     "near_duplicates": ("Near-duplicates (all rows)", render_near_duplicates),
@@ -210,6 +212,8 @@ def section_summary(key: str, data: Any) -> str:
             )
         if key == "clusters":
             return clusters_summary(data)
+        if key == "label_noise":
+            return noise_summary(data)
         if key == "advice":
             return f"{len(data)} notes"
     except Exception:

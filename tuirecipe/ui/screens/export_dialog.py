@@ -1,5 +1,6 @@
-"""Confirm a cleaned export of the data file, optionally removing duplicate copies and
-conflicting rows in bulk; dismisses with the bulk flags chosen (None: cancelled).
+"""Confirm a cleaned export of the data file, optionally removing duplicate copies,
+conflicting rows and (once estimated) likely label errors in bulk; dismisses with the bulk
+flags chosen (None: cancelled).
 
 The counts beside each choice are the profile's (:func:`~tuirecipe.data.row_flags.
 removal_counts`): the rows the export will take out, in the profile's units."""
@@ -71,6 +72,14 @@ class ExportDialog(ModalScreen[tuple[str, ...] | None]):
             )
             yield TickBox(Text(dups), id="export-dups")
             yield TickBox(Text(conflicts), id="export-conflicts")
+            if self.counts is not None and "label_error" in self.counts:
+                yield TickBox(
+                    Text(
+                        f"also remove {self.counts['label_error']:,} likely label errors "
+                        "(the label-noise estimate's flags)"
+                    ),
+                    id="export-label-errors",
+                )
             with Horizontal(id="export-buttons"):
                 yield Button("Export", variant="primary", id="export-confirm")
                 yield Button("Cancel", id="export-cancel")
@@ -85,6 +94,9 @@ class ExportDialog(ModalScreen[tuple[str, ...] | None]):
             flags.append("duplicate")
         if self.query_one("#export-conflicts", Checkbox).value:
             flags.append("conflict")
+        boxes = self.query("#export-label-errors").results(Checkbox)
+        if any(box.value for box in boxes):
+            flags.append("label_error")
         self.dismiss(tuple(flags))
 
     @on(Button.Pressed, "#export-cancel")

@@ -51,7 +51,13 @@ def _load_examples(config: Config) -> tuple[list[tuple[int, str]], dict[int, str
 
 
 class HumanBaselineScreen(Screen[dict[str, Any] | None]):
-    """Label sampled dev examples; dismisses with the saved result (None if abandoned)."""
+    """Label sampled dev examples; dismisses with the saved result (None if abandoned).
+
+    :class:`~tuirecipe.ui.screens.label_audit.LabelAuditScreen` reuses it for the label
+    audit through :meth:`load_examples` and :meth:`record`."""
+
+    TITLE_TEXT = "Human baseline"
+    LOADING_TEXT = "Loading the dev examples…"
 
     BINDINGS = [
         Binding("escape", "leave", "Leave"),
@@ -71,8 +77,8 @@ class HumanBaselineScreen(Screen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="human-body"):
-            yield Label("Human baseline", id="human-title")
-            yield Label("Loading the dev examples…", id="human-progress")
+            yield Label(self.TITLE_TEXT, id="human-title")
+            yield Label(self.LOADING_TEXT, id="human-progress")
             with VerticalScroll(id="human-example-box"):
                 yield Static("", id="human-example")
             yield Static("", id="human-keys")
@@ -84,7 +90,7 @@ class HumanBaselineScreen(Screen[dict[str, Any] | None]):
     @work(exclusive=True, group="human-load")
     async def load(self) -> None:
         try:
-            sample, gold, classes = await asyncio.to_thread(_load_examples, self.config)
+            sample, gold, classes = await asyncio.to_thread(self.load_examples)
         except Exception as exc:  # bad data is reported, the console goes on
             self.query_one("#human-progress", Label).update(
                 f"[$error]could not load the dev examples:[/] {escape(str(exc))}"
@@ -151,8 +157,20 @@ class HumanBaselineScreen(Screen[dict[str, Any] | None]):
             self.answers.pop()
             self._show_current()
 
+    def load_examples(self) -> tuple[list[tuple[int, str]], dict[int, str], list[str]]:
+        """``(sample [(index, text)], gold {index: label}, classes)``; runs in a thread."""
+        return _load_examples(self.config)
+
     def _finish(self) -> None:
         answers = {index: self.answers[n] for n, (index, _) in enumerate(self.sample)}
+        summary, table, footer = self.record(answers)
+        self.query_one("#human-progress", Label).update(f"[b]Done.[/b] {escape(summary)}")
+        self.query_one("#human-example", Static).update(table)
+        self.query_one("#human-keys", Static).update(footer)
+
+    def record(self, answers: dict[int, str | None]) -> tuple[str, Any, str]:
+        """Score and save the answers, set :attr:`result`; returns the summary line, what
+        to show below it and the keys line (markup)."""
         result = score_human(answers, self.gold)
         for mistake in result["mistakes"]:
             text = dict(self.sample).get(mistake["index"], "")
@@ -165,17 +183,13 @@ class HumanBaselineScreen(Screen[dict[str, Any] | None]):
         except OSError as exc:
             self.result = result
             self.notify(f"human baseline not saved: {exc}", severity="error")
-        self.query_one("#human-progress", Label).update(
-            f"[b]Done.[/b] {escape(human_summary(self.result))}"
-        )
         mistakes = self.result.get("mistakes") or []
-        self.query_one("#human-example", Static).update(
+        return (
+            human_summary(self.result),
             dict_table(mistakes, "where you and the gold label disagree")
             if mistakes
-            else "You agreed with every gold label you answered."
-        )
-        self.query_one("#human-keys", Static).update(
-            "[$text-muted]saved in checklist.json · [b]esc[/b] back to the checklist[/]"
+            else "You agreed with every gold label you answered.",
+            "[$text-muted]saved in checklist.json · [b]esc[/b] back to the checklist[/]",
         )
 
     def action_leave(self) -> None:

@@ -105,6 +105,9 @@ class RowDetail(ModalScreen[None]):
             # the row as it is: brackets literal, control characters shown escaped
             yield Static(literal(frame["text"].iat[self.position]), id="row-detail-text")
             yield Static(self._group(), id="row-detail-group")
+            reason = self.browser.label_error_reason(self.position)
+            if reason is not None:  # quotes labels from the data: literal
+                yield Static(literal(reason), id="row-detail-label-error")
             yield Button("Close", id="row-detail-close")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -30,6 +30,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tuirecipe.data.label_noise import LabelNoise
 from tuirecipe.data.row_query import SORTS, BrowserQuery, select_rows
 from tuirecipe.printable import printable
 
@@ -49,6 +50,7 @@ FLAG_LETTERS = {
     "near_duplicate": "N",
     "corrupted": "X",
     "long": "L",
+    "label_error": "E",
 }
 FLAG_NAMES = {
     "duplicate": "duplicate",
@@ -56,6 +58,7 @@ FLAG_NAMES = {
     "near_duplicate": "near-dup",
     "corrupted": "corrupted",
     "long": "long",
+    "label_error": "label error?",
 }
 MARK_TEXT = {"drop": "DROP", "label_wrong": "WRONG"}
 # Above this many rows, filtering and sorting run in a thread worker.
@@ -189,6 +192,9 @@ class DataBrowser(ScrollView, can_focus=True):
         self._flag_letters: np.ndarray | None = None
         self.groups: np.ndarray | None = None
         self._label_width = 8
+        # the label-noise estimate (rows aligned with ``frame``): its flag column is added
+        # to ``flags``, its quality sorts, its reason is shown in the row detail
+        self.label_noise: LabelNoise | None = None
 
     # -- data in ---------------------------------------------------------------------------
     def set_data(
@@ -204,6 +210,7 @@ class DataBrowser(ScrollView, can_focus=True):
         labels = self.frame["label"].astype(str)
         longest = int(labels.str.len().max()) if len(labels) else 5
         self._label_width = max(5, min(16, longest))
+        self.label_noise = None
         self.set_flags(flags)
         self.positions = np.arange(len(self.frame), dtype=np.int64)
         self.set_query(self.query_state)
@@ -215,6 +222,10 @@ class DataBrowser(ScrollView, can_focus=True):
             flags = flags.reset_index(drop=True)
             if len(flags) != len(self.frame):
                 flags = None
+        noise = self.label_noise
+        if noise is not None and len(noise.issue) == len(self.frame):
+            flags = pd.DataFrame(index=range(len(self.frame))) if flags is None else flags.copy()
+            flags["label_error"] = np.asarray(noise.issue, dtype=bool)
         self.flags = flags
         self.groups = groups if groups is not None and len(groups) == len(self.frame) else None
         self._flag_letters = None
@@ -228,6 +239,31 @@ class DataBrowser(ScrollView, can_focus=True):
         if self.query_state.flag not in (None, "marked"):
             self.set_query(self.query_state)  # the filtered rows depend on the flags
         self.refresh()
+
+    def set_label_noise(self, noise: LabelNoise | None) -> None:
+        """The label-noise estimate of these rows: adds the ``label_error`` flag and the
+        ``quality`` sort; ``None`` removes them."""
+        if noise is not None and len(noise.issue) != len(self.frame):
+            noise = None
+        base = self.flags
+        if base is not None and "label_error" in base.columns:
+            base = base.drop(columns="label_error")
+            if base.columns.empty:
+                base = None
+        self.label_noise = noise
+        self.set_flags(base, self.groups)
+        if self.query_state.sort == "quality":
+            self.set_query(self.query_state)
+
+    def label_error_reason(self, position: int) -> str | None:
+        """Why the row is flagged as a likely label error (None when it is not)."""
+        noise = self.label_noise
+        if noise is None or not bool(noise.issue[position]):
+            return None
+        return noise.reason(position)
+
+    def _quality(self) -> np.ndarray | None:
+        return None if self.label_noise is None else self.label_noise.quality
 
     def set_mark(self, row: int, mark: str | None) -> None:
         if mark:
@@ -243,12 +279,16 @@ class DataBrowser(ScrollView, can_focus=True):
             self._select_in_thread(query)
         else:
             self._apply_positions(
-                select_rows(self.frame, self._lengths, self.flags, self.marks, query)
+                select_rows(
+                    self.frame, self._lengths, self.flags, self.marks, query, self._quality()
+                )
             )
 
     @work(thread=True, exclusive=True, group="browser-select")
     def _select_in_thread(self, query: BrowserQuery) -> None:
-        positions = select_rows(self.frame, self._lengths, self.flags, dict(self.marks), query)
+        positions = select_rows(
+            self.frame, self._lengths, self.flags, dict(self.marks), query, self._quality()
+        )
         if query == self.query_state:
             self.app.call_from_thread(self._apply_positions, positions)
 
@@ -313,7 +353,9 @@ class DataBrowser(ScrollView, can_focus=True):
             "chars": "chars",
             "text": "text",
         }
-        key = {"length": "chars", "label": "label", "row": "row"}[self.query_state.sort]
+        key = {"length": "chars", "label": "label", "row": "row", "quality": "flags"}[
+            self.query_state.sort
+        ]
         cells[key] = cells[key] + arrow
         return cells
 
@@ -413,7 +455,9 @@ class DataBrowser(ScrollView, can_focus=True):
         if not q.descending:
             self.set_query(BrowserQuery(q.label, q.flag, q.search, q.sort, True))
             return
-        nxt = SORTS[(SORTS.index(q.sort) + 1) % len(SORTS)]
+        # the label quality sort only once there is an estimate to sort by
+        sorts = SORTS if self.label_noise is not None else tuple(k for k in SORTS if k != "quality")
+        nxt = sorts[(sorts.index(q.sort) + 1) % len(sorts)] if q.sort in sorts else sorts[0]
         self.set_query(BrowserQuery(q.label, q.flag, q.search, nxt, False))
 
     def sort_by(self, key: str) -> None:
@@ -431,7 +475,12 @@ class DataBrowser(ScrollView, can_focus=True):
             x = 0
             for name, w in self._columns(self.size.width):
                 if x <= offset.x < x + w + 1:
-                    key = {"chars": "length", "label": "label", "row": "row"}.get(name)
+                    key = {
+                        "chars": "length",
+                        "label": "label",
+                        "row": "row",
+                        "flags": "quality",
+                    }.get(name)
                     if key:
                         self.sort_by(key)
                     return
