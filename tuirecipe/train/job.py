@@ -106,7 +106,7 @@ def prepare_training(
     model = model.to(device)
     optimizer = make_optimizer(model, config.train)
     total = total_steps(len(data.train), config.train)
-    return Trainer(
+    trainer = Trainer(
         model,
         data,
         config.train,
@@ -118,6 +118,27 @@ def prepare_training(
         scheduler=make_scheduler(optimizer, config.train, total),
         callbacks=callbacks,
         embedding_module=config.model.embedding_module,
+    )
+    record_execution(ctx, trainer)
+    return trainer
+
+
+def record_execution(ctx: Any, trainer: Trainer) -> None:
+    """How the run executes (the resolved ``train.precision``, TF32, fused AdamW,
+    compile, …) in ``meta.json``'s ``execution``, beside what the worker put there, and
+    one log line saying it."""
+    info = trainer.execution.as_meta(trainer.optimizer, trainer.log_every)
+    ctx.run.update_meta(execution={**(ctx.run.read_meta().get("execution") or {}), **info})
+    why = f" ({info['precision_reason']})" if info.get("precision_reason") else ""
+    extras = [
+        "TF32 matmuls" if info["tf32"] else "",
+        "fused AdamW" if info["fused_optimizer"] else "",
+        "compiled" if info["compiled"] else "",
+    ]
+    extra = "".join(f", {e}" for e in extras if e)
+    ctx.log(
+        f"precision {info['precision']}{why}{extra}; step metrics read every "
+        f"{info['log_every']} step{'s' if info['log_every'] != 1 else ''}"
     )
 
 

@@ -56,10 +56,11 @@ from tuirecipe.train.batches import (
 )
 from tuirecipe.train.callbacks import standard_callbacks
 from tuirecipe.train.control import Control
+from tuirecipe.train.execution import Execution
 from tuirecipe.train.losses import make_loss_fn
 from tuirecipe.train.optim import make_optimizer
 from tuirecipe.train.prepared import TrainingData
-from tuirecipe.train.steplog import NumericsError, StepLog
+from tuirecipe.train.steplog import NumericsError, StepLog, resolve_log_every
 
 HOOK_POINTS = ("on_batch_end", "on_eval_end", "on_epoch_end", "on_train_end")
 __all__ = ["HOOK_POINTS", "NumericsError", "TrainResult", "Trainer"]
@@ -116,6 +117,9 @@ class Trainer:
         if control is not None and control.on_state is None:
             control.on_state = lambda state: emit(RunStatus(state=state, step=self.step))
         self.read_every_step = self.device.type == "cpu"  # else in blocks: see StepLog
+        self.log_every = resolve_log_every(train_cfg.log_every, self.device.type)
+        # train.precision (autocast, fp16's scaler, TF32) and train.compile
+        self.execution = Execution(self.model, self.device, train_cfg, self.adversary, emit)
         self.steps_per_epoch = max(1, math.ceil(len(self.train_tensors) / train_cfg.batch_size))
         self.loss: torch.Tensor | None = None
         self.last_eval, self.best_eval = {}, {}  # type: dict[str, Any], dict[str, Any]
@@ -158,11 +162,12 @@ class Trainer:
         task, loss_fn, adversary = self.task, self.loss_fn, self.adversary
         classify, batch_end = task == "classification", self.hooks["on_batch_end"]
         self.log = log = StepLog(
-            self.emit, self.steps_per_epoch, cfg.log_every, self.read_every_step, classify
+            self.emit, self.steps_per_epoch, self.log_every, self.read_every_step, classify
         )
         self._t0, state = time.perf_counter(), "finished"
         if self.monitor_note:
             self.emit(Log(message=self.monitor_note))
+        ex = self.execution
         model.train()
         for self.epoch in range(cfg.epochs):
             for ids, mask, y in iter_batches(
@@ -171,24 +176,21 @@ class Trainer:
                 if (control is not None and control.checkpoint()) or self._stop:
                     state = "finished" if self.early_stop_reason else "stopped"
                     break
-                out = model(ids, mask)
-                if self.step == 0:
-                    check_output_shape(out, len(y), task, self.num_classes)
-                loss = loss_fn(out, y)
+                with ex.autocast():
+                    out = (ex.forward if self.step else ex.first_forward)(ids, mask)
+                    if self.step == 0:
+                        check_output_shape(out, len(y), task, self.num_classes)
+                    loss = total = loss_fn(out, y)
+                    if adversary is not None:  # clean + adversarial; the clean loss is reported
+                        total = loss + adversary.loss(ids, mask, y, loss)
                 opt.zero_grad(set_to_none=True)
-                if adversary is not None:  # clean + adversarial; the clean loss is reported
-                    (loss + adversary.loss(ids, mask, y, loss)).backward()
-                else:
-                    loss.backward()
-                if cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 lr = opt.param_groups[0]["lr"]  # the rate this step uses
-                opt.step()
+                ex.backward_step(total, opt, params, cfg.grad_clip)
                 if self.scheduler is not None:
                     self.scheduler.step()
                 self.step += 1
                 self.loss = loss
-                log.record(self.step, loss, out, y, self.elapsed(), lr)
+                log.record(self.step, loss, out, y, self.elapsed(), lr, mask)
                 for hook in batch_end:
                     hook(self)
                 if cfg.eval_every and self.step % cfg.eval_every == 0:
@@ -221,9 +223,10 @@ class Trainer:
         self._last_eval_step = self.step
         if len(self.dev_tensors) == 0:
             return
-        result = evaluate(
-            self.model, self.dev_tensors, task=self.task, batch_size=self.cfg.batch_size
-        )
+        with self.execution.autocast():  # evaluated in the precision it trains in
+            result = evaluate(
+                self.model, self.dev_tensors, task=self.task, batch_size=self.cfg.batch_size
+            )
         self.last_eval = {"step": self.step, **result}
         value, best = self.monitor.value(result), self.monitor.value(self.best_eval)
         self.improved = value is not None and self.monitor.improves(value, best)
