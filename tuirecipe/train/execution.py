@@ -113,6 +113,7 @@ class Execution:
         optimizer, compile, the step-log block, the model's non-embedding parameters (for
         TFLOP/s) and, on CUDA, the card's name (for its peak)."""
         info: dict[str, Any] = {
+            "device": str(self.device),
             **self.precision.as_meta(),
             "fused_optimizer": bool(optimizer.defaults.get("fused")),
             "compiled": self.forward is not self.model,

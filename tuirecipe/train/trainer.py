@@ -215,8 +215,9 @@ class Trainer:
         return TrainResult(self.step, epochs, last, best, state, self.elapsed(), self.kept, kept)
 
     def _call(self, point: str) -> None:
-        for hook in self.hooks[point]:
-            hook(self)
+        with self.execution.autocast():  # a hook's predictions come in the run's precision
+            for hook in self.hooks[point]:
+                hook(self)
 
     def _evaluate(self) -> None:
         self.log.flush()
