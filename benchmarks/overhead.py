@@ -15,7 +15,11 @@ the no-sync loops; its step events are read in blocks there, so its clock starts
 first block boundary after the warm-up.
 
 Rounds alternate bare / worker to spread machine noise evenly; the best of each is
-reported, with the machine's load. Usage::
+reported, with the machine's load. On Linux the CPU side also reports CPU milliseconds
+per step (the bare loop's process time; the worker's from ``/proc/PID/stat`` between the
+same two steps): on a shared machine other processes stretch wall time, but a step's own
+CPU work is what the worker can add to, so that ratio shows the worker's cost even under
+load (to the clock tick, 10 ms, over the whole timed stretch). Usage::
 
     python benchmarks/overhead.py [--steps 400] [--rounds 3] [--model textcnn]
     python benchmarks/overhead.py --device cuda --model textcnn --model transformer \\
@@ -40,6 +44,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 WARMUP = 20  # steps excluded from timing on both sides (allocator, first-call costs)
+LAST_CPU_MS: dict[str, float] = {}  # CPU ms per step of the last bare loop / worker run
 
 
 def make_config(
@@ -123,13 +128,13 @@ def bare_loop(config, steps: int, *, sync_each_step: bool = True, precision: str
     cuda = device.type == "cuda"
     warm = warmup_steps(config)
     model.train()
-    start = 0.0
+    start = cpu_start = 0.0
     try:
         for i, (ids, mask, y) in enumerate(batches):
             if i == warm:
                 if cuda:
                     torch.cuda.synchronize(device)
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
             with autocast():
                 loss = F.cross_entropy(model(ids, mask), y)
             opt.zero_grad(set_to_none=True)
@@ -139,7 +144,9 @@ def bare_loop(config, steps: int, *, sync_each_step: bool = True, precision: str
                 loss.item()  # a real loop looks at its loss; the worker records every one
         if cuda:
             torch.cuda.synchronize(device)
-        return (steps - warm) / (time.perf_counter() - start)
+        rate = (steps - warm) / (time.perf_counter() - start)
+        LAST_CPU_MS["bare"] = (time.process_time() - cpu_start) / (steps - warm) * 1e3
+        return rate
     finally:
         torch.backends.cuda.matmul.allow_tf32 = tf32_before
 
@@ -153,6 +160,8 @@ def worker_run(config, steps: int) -> tuple[float, float, dict]:
     jobs = JobClient()
     job = jobs.start(config, "train")
     run = job.run
+    warm = warmup_steps(config)
+    cpu = worker_cpu_per_step(job, run.events_path, warm, steps)
     jobs.wait(job)
     wall = time.perf_counter() - t0
     state = run.read_status().get("state")
@@ -161,10 +170,49 @@ def worker_run(config, steps: int) -> tuple[float, float, dict]:
     times = [e.t for e in run.events() if e.kind == "step"]
     if len(times) != steps:
         sys.exit(f"worker recorded {len(times)} steps, expected {steps}")
-    warm = warmup_steps(config)
     # t of step `warm` is the end of that step; the bare loop starts its clock there too.
     rate = (steps - warm) / (times[-1] - times[warm - 1])
+    if cpu is not None:
+        LAST_CPU_MS["worker"] = cpu
     return rate, wall, run.read_meta().get("execution") or {}
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (Linux), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def worker_cpu_per_step(job, events_path: Path, warm: int, steps: int) -> float | None:
+    """The worker's CPU ms per step between step ``warm`` and step ``steps - 1`` (the
+    process exits soon after the last), reading its ``/proc`` entry as the events come.
+    Polls every 10 ms, counting step lines in the bytes appended since the last poll."""
+    seen, offset, marks = 0, 0, {}
+    wanted = {warm: None, steps - 1: None}
+    while job.proc.poll() is None and len(marks) < len(wanted):
+        try:
+            with open(events_path, "rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            chunk = b""
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        offset += len(complete)
+        seen += complete.count(b'"type":"step"')
+        for mark in wanted:
+            if seen >= mark and mark not in marks:
+                cpu = _cpu_seconds(job.pid)
+                if cpu is None:
+                    return None
+                marks[mark] = (cpu, seen)
+        time.sleep(0.01)
+    if len(marks) < len(wanted):
+        return None
+    (c0, s0), (c1, s1) = marks[warm], marks[steps - 1]
+    return (c1 - c0) / max(1, s1 - s0) * 1e3
 
 
 def cuda_missing() -> str:
@@ -199,15 +247,30 @@ def measure(args: argparse.Namespace, model: str, tmp: str) -> None:
         }
     )
     results: dict[str, list[float]] = {name: [] for name in loops}
+    cpu_ms: dict[str, list[float]] = {"bare": [], "worker": []}
     worker: list[float] = []
     execution: dict = {}
     for r in range(args.rounds):
+        LAST_CPU_MS.clear()
         for name, options in loops.items():
             results[name].append(bare_loop(config, args.steps, **options))
+            if not cuda:
+                cpu_ms["bare"].append(LAST_CPU_MS["bare"])
         rate, wall, execution = worker_run(config, args.steps)
         worker.append(rate)
+        if not cuda and "worker" in LAST_CPU_MS:
+            cpu_ms["worker"].append(LAST_CPU_MS["worker"])
         shown = ", ".join(f"{name} {v[-1]:.1f}" for name, v in results.items())
-        print(f"round {r + 1}: {shown}, worker {rate:.1f} steps/s (wall {wall:.1f} s)")
+        cpu = (
+            f"; CPU ms/step bare {cpu_ms['bare'][-1]:.2f}, worker {cpu_ms['worker'][-1]:.2f}"
+            if not cuda and len(cpu_ms["worker"]) == r + 1
+            else ""
+        )
+        print(
+            f"round {r + 1}: {shown}, worker {rate:.1f} steps/s (wall {wall:.1f} s){cpu}, "
+            f"load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
     import torch
 
     card = torch.cuda.get_device_name() if cuda else platform.machine()
@@ -227,6 +290,12 @@ def measure(args: argparse.Namespace, model: str, tmp: str) -> None:
         ratio = best_worker / max(results["bare, loss read each step (fp32)"])
         verdict = "met" if ratio >= 0.98 else "NOT met"
         print(f"ratio worker/bare : {ratio:8.3f}   target >= 0.98: {verdict}")
+        if cpu_ms["worker"]:
+            cpu_ratio = min(cpu_ms["bare"]) / min(cpu_ms["worker"])
+            print(
+                f"CPU ms/step       : bare {min(cpu_ms['bare']):.2f}, worker "
+                f"{min(cpu_ms['worker']):.2f} (least of each); ratio bare/worker {cpu_ratio:.3f}"
+            )
         return
     target = 0.95 if model == "textcnn" else 0.98
     for name in ("bare, no sync (fp32)", "bare, no sync, worker's precision"):
