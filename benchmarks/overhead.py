@@ -1,10 +1,17 @@
 """Training throughput of a tuirecipe worker run against a bare PyTorch loop.
 
 Both train the same model (same seed, so the same initial weights) on the same batches
-(same order, same dynamic padding) for the same number of steps with AdamW; neither
-evaluates. The bare loop gets its batches precomputed, so it is a strict baseline. The
-worker is the real thing: ``tuirecipe.runs.jobs`` starts ``python -m tuirecipe.worker``
-in its own session, and its steps/s is read from the step events' timestamps.
+(same order, same dynamic padding) for the same number of steps with AdamW. The bare
+loop gets its batches precomputed, so it is a strict baseline. The worker is the real
+thing: ``tuirecipe.runs.jobs`` starts ``python -m tuirecipe.worker`` in its own session,
+and its steps/s is read from the step events' timestamps.
+
+The worker evaluates the dev split at each epoch's end (``train.eval_every = 0``), the
+bare loop never: the demo's 169 steps per epoch put two evaluations (with their
+checkpoint save and prediction samples) inside a 400-step stretch, about a tenth of its
+time on a 2-core machine. That is evaluation, not step overhead, so the stretch between
+the step before an evaluation and the step after it is left out of the worker's clock
+(and that step from its count); how many and how long is printed.
 
 On the CPU (``--device cpu``, the default) the bare loop reads its loss every step, as
 the worker does there. On CUDA (``--device cuda``) there are three bare loops: fp32 with
@@ -45,6 +52,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 WARMUP = 20  # steps excluded from timing on both sides (allocator, first-call costs)
 LAST_CPU_MS: dict[str, float] = {}  # CPU ms per step of the last bare loop / worker run
+LAST_EVALS: dict[str, tuple[int, float]] = {}  # the last worker run's left-out evaluations
 
 
 def make_config(
@@ -167,14 +175,37 @@ def worker_run(config, steps: int) -> tuple[float, float, dict]:
     state = run.read_status().get("state")
     if state != "finished":
         sys.exit(f"worker run ended {state}: {run.read_status().get('message')}")
-    times = [e.t for e in run.events() if e.kind == "step"]
+    events = run.events()
+    times = [e.t for e in events if e.kind == "step"]
     if len(times) != steps:
         sys.exit(f"worker recorded {len(times)} steps, expected {steps}")
-    # t of step `warm` is the end of that step; the bare loop starts its clock there too.
-    rate = (steps - warm) / (times[-1] - times[warm - 1])
+    rate, evals, eval_seconds = training_rate(events, warm)
+    LAST_EVALS["worker"] = (evals, eval_seconds)
     if cpu is not None:
         LAST_CPU_MS["worker"] = cpu
     return rate, wall, run.read_meta().get("execution") or {}
+
+
+def training_rate(events: list, warm: int) -> tuple[float, int, float]:
+    """Steps/s of the steps after step ``warm`` (its event's time is when the clock
+    starts, as the bare loop's), leaving out each step whose interval holds a dev
+    evaluation: ``(rate, evaluations left out, their intervals' seconds)``."""
+    steps: list[tuple[float, int]] = []  # (t, evaluations seen before this step)
+    evals = 0
+    for event in events:
+        if event.kind == "eval":
+            evals += 1
+        elif event.kind == "step":
+            steps.append((event.t, evals))
+    seconds, counted, left_out, left_seconds = 0.0, 0, 0, 0.0
+    for (t0, e0), (t1, e1) in zip(steps[warm - 1 :], steps[warm:]):
+        if e1 != e0:  # an evaluation ran between these two steps
+            left_out += e1 - e0
+            left_seconds += t1 - t0
+            continue
+        seconds += t1 - t0
+        counted += 1
+    return counted / seconds, left_out, left_seconds
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -187,12 +218,14 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 def worker_cpu_per_step(job, events_path: Path, warm: int, steps: int) -> float | None:
-    """The worker's CPU ms per step between step ``warm`` and step ``steps - 1`` (the
-    process exits soon after the last), reading its ``/proc`` entry as the events come.
-    Polls every 10 ms, counting step lines in the bytes appended since the last poll."""
-    seen, offset, marks = 0, 0, {}
-    wanted = {warm: None, steps - 1: None}
-    while job.proc.poll() is None and len(marks) < len(wanted):
+    """The worker's CPU ms per step from step ``warm`` to the last step seen before its
+    first evaluation (or step ``steps - 1``; the process exits soon after the last),
+    reading its ``/proc`` entry as the events come. Polls every 10 ms, counting step
+    lines in the bytes appended since the last poll."""
+    seen, offset = 0, 0
+    start: tuple[float, int] | None = None
+    last: tuple[float, int] | None = None
+    while job.proc.poll() is None:
         try:
             with open(events_path, "rb") as handle:
                 handle.seek(offset)
@@ -201,18 +234,21 @@ def worker_cpu_per_step(job, events_path: Path, warm: int, steps: int) -> float 
             chunk = b""
         complete = chunk[: chunk.rfind(b"\n") + 1]
         offset += len(complete)
+        if seen >= warm and b'"type":"eval"' in complete:
+            break  # an evaluation: the stretch of plain steps ends at the last sample
         seen += complete.count(b'"type":"step"')
-        for mark in wanted:
-            if seen >= mark and mark not in marks:
-                cpu = _cpu_seconds(job.pid)
-                if cpu is None:
-                    return None
-                marks[mark] = (cpu, seen)
+        if seen >= warm:
+            cpu = _cpu_seconds(job.pid)
+            if cpu is None:
+                return None
+            start = start or (cpu, seen)
+            last = (cpu, seen)
+            if seen >= steps - 1:
+                break
         time.sleep(0.01)
-    if len(marks) < len(wanted):
+    if start is None or last is None or last[1] - start[1] < 20:
         return None
-    (c0, s0), (c1, s1) = marks[warm], marks[steps - 1]
-    return (c1 - c0) / max(1, s1 - s0) * 1e3
+    return (last[0] - start[0]) / (last[1] - start[1]) * 1e3
 
 
 def cuda_missing() -> str:
@@ -266,8 +302,10 @@ def measure(args: argparse.Namespace, model: str, tmp: str) -> None:
             if not cuda and len(cpu_ms["worker"]) == r + 1
             else ""
         )
+        evals, eval_seconds = LAST_EVALS.get("worker", (0, 0.0))
+        left = f", {evals} evaluations ({eval_seconds:.2f} s) left out" if evals else ""
         print(
-            f"round {r + 1}: {shown}, worker {rate:.1f} steps/s (wall {wall:.1f} s){cpu}, "
+            f"round {r + 1}: {shown}, worker {rate:.1f} steps/s (wall {wall:.1f} s{left}){cpu}, "
             f"load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
