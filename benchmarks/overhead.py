@@ -223,8 +223,9 @@ def worker_cpu_per_step(job, events_path: Path, warm: int, steps: int) -> float 
     reading its ``/proc`` entry as the events come. Polls every 10 ms, counting step
     lines in the bytes appended since the last poll."""
     seen, offset = 0, 0
-    start: tuple[float, int] | None = None
-    last: tuple[float, int] | None = None
+    # (CPU seconds, steps) at the first poll that saw each new step count: CPU spent
+    # while the count stands still (an evaluation running) is never in a sample's figure
+    samples: list[tuple[float, int]] = []
     while job.proc.poll() is None:
         try:
             with open(events_path, "rb") as handle:
@@ -234,21 +235,25 @@ def worker_cpu_per_step(job, events_path: Path, warm: int, steps: int) -> float 
             chunk = b""
         complete = chunk[: chunk.rfind(b"\n") + 1]
         offset += len(complete)
-        if seen >= warm and b'"type":"eval"' in complete:
-            break  # an evaluation: the stretch of plain steps ends at the last sample
-        seen += complete.count(b'"type":"step"')
-        if seen >= warm:
+        if samples and b'"type":"eval"' in complete:
+            # an evaluation: its CPU may be in the last sample (it starts right after a
+            # step's event), so the stretch of plain steps ends at the one before
+            samples.pop()
+            break
+        new = complete.count(b'"type":"step"')
+        seen += new
+        if new and seen >= warm:
             cpu = _cpu_seconds(job.pid)
             if cpu is None:
                 return None
-            start = start or (cpu, seen)
-            last = (cpu, seen)
+            samples.append((cpu, seen))
             if seen >= steps - 1:
                 break
         time.sleep(0.01)
-    if start is None or last is None or last[1] - start[1] < 20:
+    if len(samples) < 2 or samples[-1][1] - samples[0][1] < 20:
         return None
-    return (last[0] - start[0]) / (last[1] - start[1]) * 1e3
+    (c0, s0), (c1, s1) = samples[0], samples[-1]
+    return (c1 - c0) / (s1 - s0) * 1e3
 
 
 def cuda_missing() -> str:
