@@ -6,7 +6,9 @@ batch, trims it to its longest row (dynamic padding), and does forward / backwar
 optimizer (``make_optimizer``: AdamW unless the caller passes another). Per step it adds
 only a batch-accuracy reduction, reading the loss, and one ``StepMetrics`` event; on CUDA
 the losses are read in blocks of ``log_every`` steps so the GPU is not synchronised every
-step.
+step. ``train.precision`` and ``train.compile`` are applied by
+:class:`~tuirecipe.train.execution.Execution` (autocast around forward passes, in training,
+evaluation and the end-of-evaluation hooks alike; fp16's gradient scaler).
 
 Seeding is the caller's: ``seed`` here fixes the data order only (a generator of its own,
 no global state touched). A job seeds the global generators before building the model and
