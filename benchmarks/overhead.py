@@ -23,10 +23,11 @@ first block boundary after the warm-up.
 
 Rounds alternate bare / worker to spread machine noise evenly; the best of each is
 reported, with the machine's load. On Linux the CPU side also reports CPU milliseconds
-per step (the bare loop's process time; the worker's from ``/proc/PID/stat`` between the
-same two steps): on a shared machine other processes stretch wall time, but a step's own
-CPU work is what the worker can add to, so that ratio shows the worker's cost even under
-load (to the clock tick, 10 ms, over the whole timed stretch). Usage::
+per step from the end of the warm-up to the first epoch's end (the worker evaluates
+there), the bare loop's from its process time and the worker's from ``/proc/PID/stat``:
+on a shared machine other processes stretch wall time, but a step's own CPU work is what
+the worker can add to, so that ratio shows the worker's cost even under load (to the
+clock tick, 10 ms, over the whole stretch). Usage::
 
     python benchmarks/overhead.py [--steps 400] [--rounds 3] [--model textcnn]
     python benchmarks/overhead.py --device cuda --model textcnn --model transformer \\
@@ -121,6 +122,7 @@ def bare_loop(config, steps: int, *, sync_each_step: bool = True, precision: str
     batches = []
     while len(batches) < steps:
         batches.extend(iter_batches(tensors, config.train.batch_size, generator=generator))
+    per_epoch = -(-len(tensors) // config.train.batch_size)
     batches = batches[:steps]
     autocast, tf32_before = nullcontext, torch.backends.cuda.matmul.allow_tf32
     if precision == "worker":
@@ -136,13 +138,15 @@ def bare_loop(config, steps: int, *, sync_each_step: bool = True, precision: str
     cuda = device.type == "cuda"
     warm = warmup_steps(config)
     model.train()
-    start = cpu_start = 0.0
+    start = 0.0
+    cpu = []  # process time at the end of each step from `warm` on
     try:
         for i, (ids, mask, y) in enumerate(batches):
             if i == warm:
                 if cuda:
                     torch.cuda.synchronize(device)
-                start, cpu_start = time.perf_counter(), time.process_time()
+                start = time.perf_counter()
+                cpu.append(time.process_time())
             with autocast():
                 loss = F.cross_entropy(model(ids, mask), y)
             opt.zero_grad(set_to_none=True)
@@ -150,10 +154,14 @@ def bare_loop(config, steps: int, *, sync_each_step: bool = True, precision: str
             opt.step()
             if sync_each_step:
                 loss.item()  # a real loop looks at its loss; the worker records every one
+            if i >= warm:
+                cpu.append(time.process_time())
         if cuda:
             torch.cuda.synchronize(device)
         rate = (steps - warm) / (time.perf_counter() - start)
-        LAST_CPU_MS["bare"] = (time.process_time() - cpu_start) / (steps - warm) * 1e3
+        # over the steps the worker's CPU figure covers: up to its first evaluation
+        end = min(steps, per_epoch) - warm - 1
+        LAST_CPU_MS["bare"] = (cpu[end] - cpu[0]) / end * 1e3
         return rate
     finally:
         torch.backends.cuda.matmul.allow_tf32 = tf32_before
