@@ -249,3 +249,34 @@ def _batches(trainer):
     from tuirecipe.train.batches import iter_batches
 
     return list(iter_batches(trainer.train_tensors, 16, generator=torch.Generator().manual_seed(0)))
+
+
+def test_a_job_records_its_execution_and_a_compile_fallback(tmp_path: Path, monkeypatch) -> None:
+    from test_checkpoints import JobCtx
+
+    from tuirecipe.data.prepare import prepare_data
+    from tuirecipe.train.job import prepare_training, run_training
+
+    class FailsWhenCalled(nn.Module):
+        def forward(self, ids, mask):
+            raise RuntimeError("inductor: no C++ compiler found")
+
+    monkeypatch.setattr(torch, "compile", lambda m, dynamic: FailsWhenCalled())
+    config = config_from_dict(
+        {
+            "runs_dir": str(tmp_path),
+            "model": {"name": "fasttext", "embed_dim": 8},
+            "train": {"max_steps": 3, "eval_every": 0, "compile": True, "precision": "fp32"},
+        }
+    )
+    ctx = JobCtx(config)
+    trainer = prepare_training(ctx, prepare_data(config), describe="test")
+    before = ctx.run.read_meta()["execution"]
+    assert before["compiled"] is True and before["precision"] == "fp32"
+    run_training(trainer, config)
+    after = ctx.run.read_meta()["execution"]
+    assert after["compiled"] is False and "no C++ compiler" in after["compile_note"]
+    assert after["precision"] == "fp32" and after["log_every"] == 1
+    logs = [e.message for e in ctx.events if isinstance(e, Log)]
+    assert "precision fp32, compiled; step metrics read every 1 step" in logs
+    assert any("compiling failed (inductor: no C++ compiler found)" in m for m in logs)
