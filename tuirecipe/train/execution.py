@@ -86,26 +86,24 @@ class Execution:
         self.emit(Log(message=self.compile_note))
         return out
 
-    def backward_step(
-        self,
-        loss: torch.Tensor,
-        optimizer: torch.optim.Optimizer,
-        params: Sequence[torch.Tensor],
-        grad_clip: float,
+    def backward(self, loss: torch.Tensor) -> None:
+        """``loss.backward()``, through fp16's scaler (gradients accumulate as usual)."""
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+
+    def step(
+        self, optimizer: torch.optim.Optimizer, params: Sequence[torch.Tensor], grad_clip: float
     ) -> None:
-        """Backward, optional clipping, optimizer step: through the scaler for fp16."""
+        """Optional clipping of the gradient norm, then the optimizer step (through the
+        scaler for fp16: unscaled before clipping, skipped when they overflowed)."""
         scaler = self.scaler
+        if scaler is not None and grad_clip > 0:
+            scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
         if scaler is None:
-            loss.backward()
-            if grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, grad_clip)
             optimizer.step()
             return
-        scaler.scale(loss).backward()
-        if grad_clip > 0:
-            scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-            torch.nn.utils.clip_grad_norm_(params, grad_clip)
-        scaler.step(optimizer)  # skipped when the scaled gradients overflowed
+        scaler.step(optimizer)
         scaler.update()
 
     def as_meta(self, optimizer: torch.optim.Optimizer, log_every: int) -> dict[str, Any]:

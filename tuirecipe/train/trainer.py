@@ -187,7 +187,8 @@ class Trainer:
                         total = loss + adversary.loss(ids, mask, y, loss)
                 opt.zero_grad(set_to_none=True)
                 lr = opt.param_groups[0]["lr"]  # the rate this step uses
-                ex.backward_step(total, opt, params, cfg.grad_clip)
+                ex.backward(total)
+                ex.step(opt, params, cfg.grad_clip)
                 if self.scheduler is not None:
                     self.scheduler.step()
                 self.step += 1
