@@ -280,3 +280,27 @@ def test_a_job_records_its_execution_and_a_compile_fallback(tmp_path: Path, monk
     logs = [e.message for e in ctx.events if isinstance(e, Log)]
     assert "precision fp32, compiled; step metrics read every 1 step" in logs
     assert any("compiling failed (inductor: no C++ compiler found)" in m for m in logs)
+
+
+def test_checks_measure_losses_in_the_training_precision_and_judge_code_in_fp32() -> None:
+    from tuirecipe.checks.context import CheckContext
+    from tuirecipe.checks.init_loss import InitLoss
+    from tuirecipe.checks.padding_invariance import PaddingInvariance
+    from tuirecipe.checks.runner import run_one
+
+    data = make_data(n_train=96, n_dev=16)
+
+    def ctx(precision: str) -> CheckContext:
+        table = {
+            "model": {"name": "textcnn", "embed_dim": 16, "num_filters": 8, "dropout": 0.0},
+            "train": {"device": "cpu", "precision": precision},
+        }
+        return CheckContext(config_from_dict(table), data=data)
+
+    fp32, bf16 = (run_one(InitLoss, ctx(p)) for p in ("fp32", "bf16"))
+    assert (fp32.evidence["precision"], bf16.evidence["precision"]) == ("fp32", "bf16")
+    # the same model and rows: a bf16 init loss is another number, close to the fp32 one
+    assert fp32.numbers["init_loss"] != bf16.numbers["init_loss"]
+    assert bf16.numbers["init_loss"] == pytest.approx(fp32.numbers["init_loss"], rel=0.05)
+    padding = run_one(PaddingInvariance, ctx("bf16"))
+    assert padding.evidence["precision"] == "fp32" and padding.status == "pass"
