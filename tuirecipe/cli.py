@@ -405,6 +405,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
     table.add_column("time", no_wrap=True, justify="right", min_width=5)
     table.add_column("step", no_wrap=True, justify="right", min_width=4)
     table.add_column("best dev", no_wrap=True, min_width=20)
+    has_rate = any(r.throughput for r in runs)
+    if has_rate:  # tokens/s; on CUDA TFLOP/s and the share of the card's peak
+        table.add_column("throughput", no_wrap=True, overflow="ellipsis", max_width=60)
     has_changed = any(r.changed for _, r in tree)
     if has_changed:
         table.add_column("changed", overflow="ellipsis", no_wrap=True, max_width=40)
@@ -419,6 +422,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             _duration(r.duration),
             str(r.last_step),
             _best_text(r),
+            *([_literal(r.throughput_text())] if has_rate else []),
             *changed,
             # why a run ended early comes before its notes: the cause is what one looks for
             _literal(

@@ -177,6 +177,9 @@ def checkpoint_interval(value: int | str) -> tuple[int, float]:
     return 0, float(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # train.precision
+
+
 @dataclass
 class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -188,7 +191,9 @@ class TrainConfig:
     grad_clip: float = 0.0  # 0 = off; else max global grad norm
     class_weights: bool = False  # weight the loss by inverse class frequency
     eval_every: int = 200  # steps; 0 = only at the end of each epoch
-    log_every: int = 1  # write step metrics every N steps (every step is still recorded)
+    # read step metrics every N steps (every step is still recorded); 0 = auto: every step
+    # on the CPU, in blocks of 50 on an accelerator (reading a loss there waits for it)
+    log_every: int = 0
     # Regularisation and long-tail knobs (issue 7).
     # evals in a row without a better monitored figure before stopping; 0 = off
     early_stopping_patience: int = 0
@@ -223,6 +228,11 @@ class TrainConfig:
     # "range_test": the worker runs the LR range test (checks.lr_*) on a fresh model first
     # and trains at the top of its suggested band instead of train.lr (one_cycle's peak)
     lr_from: str = "config"
+    # auto | fp32 | bf16 | fp16: autocast for training, evaluation and checks; auto = bf16
+    # on a CUDA GPU with bf16 for a model large enough to gain, else fp32
+    # (tuirecipe.train.precision)
+    precision: str = "auto"
+    compile: bool = False  # torch.compile the model (dynamic shapes); eager where unavailable
 
     def _validate(self, check: _Checker) -> None:
         check.that(
@@ -240,7 +250,9 @@ class TrainConfig:
         )
         check.that("grad_clip", self.grad_clip >= 0, f"must be 0 or more, got {self.grad_clip}")
         check.that("eval_every", self.eval_every >= 0, f"must be 0 or more, got {self.eval_every}")
-        check.that("log_every", self.log_every >= 1, f"must be at least 1, got {self.log_every}")
+        check.that(
+            "log_every", self.log_every >= 0, f"must be 0 (auto) or more, got {self.log_every}"
+        )
         check.that(
             "early_stopping_patience",
             self.early_stopping_patience >= 0,
@@ -265,6 +277,7 @@ class TrainConfig:
             "gpus", 0 <= self.gpus <= MAX_GPUS, f"must be 0 up to {MAX_GPUS}, got {self.gpus}"
         )
         check.choice("schedule", self.schedule, SCHEDULES)
+        check.choice("precision", self.precision, PRECISIONS)
         check.choice("keep", self.keep, KEEP_CHOICES)
         check.that(
             "warmup_steps", self.warmup_steps >= 0, f"must be 0 or more, got {self.warmup_steps}"

@@ -117,6 +117,7 @@ class StepMetrics(Event):
     acc: float | None = None
     examples: int = 0  # examples seen so far
     elapsed: float = 0.0  # seconds of training so far (pauses excluded)
+    tokens: int = 0  # non-padding tokens trained on so far (0: not recorded)
 
 
 @dataclass(frozen=True)

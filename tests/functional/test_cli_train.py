@@ -71,9 +71,20 @@ def test_training_the_demo_lowers_dev_loss_and_records_the_run(tmp_path: Path) -
     assert run.read_status()["state"] == "finished"
     steps = [e.step for e in run.events() if e.kind == "step"]
     assert steps == list(range(1, len(steps) + 1))
+    # the resolved precision and how the run executes, for throughput figures (issue 16)
+    execution = meta["execution"]
+    assert execution["precision"] == "fp32" and execution["precision_reason"].startswith("auto")
+    assert execution["log_every"] == 1 and execution["fused_optimizer"] is False
+    assert execution["non_embedding_params"] > 0 and execution["threads"] >= 1
+    last = [e for e in run.events() if e.kind == "step"][-1]
+    assert last.tokens > last.examples  # every real token of every example
     listed = tuirecipe("runs", "--json", cwd=tmp_path, timeout=30)
     (row,) = json.loads(listed.stdout)
     assert row["state"] == "finished" and row["best"]["loss"] == pytest.approx(min(evals))
+    assert row["throughput"]["tokens_per_s"] == pytest.approx(last.tokens / last.elapsed)
+    assert row["throughput"]["tflops"] is None  # on CUDA only
+    table = tuirecipe("runs", cwd=tmp_path, timeout=30).stdout
+    assert "throughput" in table and "tok/s" in table
 
 
 def test_same_seed_same_losses_other_seed_different(tmp_path: Path) -> None:

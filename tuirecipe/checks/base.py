@@ -55,6 +55,10 @@ class Check:
     kind: ClassVar[str] = "auto"  # auto | manual | interactive
     description: ClassVar[str] = ""  # what it checks and why, for the detail view
     order: ClassVar[int] = 100  # position within the checklist
+    # "training": forward passes run in the run's train.precision (a bf16 loss is another
+    # number than an fp32 one); "fp32": the check compares outputs within fp32 tolerances
+    # to judge the model's code (leaks, padding), where bf16 rounding would blur a verdict
+    precision: ClassVar[str] = "training"
 
     def run(self, ctx: CheckContext) -> Outcome:  # pragma: no cover - abstract
         raise NotImplementedError

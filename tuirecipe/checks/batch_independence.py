@@ -88,6 +88,7 @@ class BatchIndependence(Check):
     stage = "skeleton"
     kind = "auto"
     order = 70
+    precision = "fp32"  # judges the model's code within fp32 tolerances
     description = (
         "Backpropagates from one example's outputs only and checks that the gradient "
         "at the embedding output is exactly zero for every other example in the batch. "

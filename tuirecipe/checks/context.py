@@ -76,6 +76,40 @@ class CheckContext:
         seed_everything(self.config.seed if seed is None else seed)
         return build_model(self.config, self.spec).to(self.device)
 
+    @cached_property
+    def precision(self) -> Any:
+        """The run's resolved ``train.precision`` (:mod:`tuirecipe.train.precision`) for
+        this device and model; TF32 set as a training run would set it."""
+        from tuirecipe.models import build_model
+        from tuirecipe.train.precision import (
+            apply_tf32,
+            device_facts,
+            non_embedding_params,
+            resolve_precision,
+        )
+
+        requested, device = self.config.train.precision, self.device
+        params = 0  # the model's size matters to "auto" on CUDA only
+        if requested == "auto" and device.type == "cuda":
+            with torch.random.fork_rng(devices=[]):  # only its size is needed: no draws spent
+                params = non_embedding_params(build_model(self.config, self.spec))
+        precision = resolve_precision(requested, device.type, params=params, **device_facts(device))
+        apply_tf32(precision)
+        return precision
+
+    def precision_of(self, which: str) -> str:
+        """The precision a check of ``Check.precision == which`` runs in."""
+        return "fp32" if which == "fp32" else str(self.precision.name)
+
+    def autocast(self, which: str = "training") -> Any:
+        """The autocast context for a check's forward passes (nothing for fp32); short
+        runs train in the run's precision whatever this says (the trainer's own)."""
+        from contextlib import nullcontext
+
+        if self.precision_of(which) == "fp32":
+            return nullcontext()
+        return self.precision.autocast()
+
     def embedding_module(self, model: torch.nn.Module) -> torch.nn.Module:
         from tuirecipe.models import find_embedding
 

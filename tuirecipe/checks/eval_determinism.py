@@ -26,6 +26,7 @@ class EvalDeterminism(Check):
     stage = "skeleton"
     kind = "auto"
     order = 73
+    precision = "fp32"  # judges the model's code within fp32 tolerances
     description = (
         "Puts the model in eval mode and evaluates the same batch twice: the outputs "
         "must be identical, the model's state (batch norm running statistics) unchanged, "

@@ -26,6 +26,7 @@ class ForwardIndependence(Check):
     stage = "skeleton"
     kind = "auto"
     order = 71
+    precision = "fp32"  # judges the model's code within fp32 tolerances
     description = (
         "In eval mode, keeps some rows of a batch and replaces the others, reverses the "
         "batch, and runs each kept row alone at the same width: a row's output must not "

@@ -27,6 +27,7 @@ class PaddingInvariance(Check):
     stage = "skeleton"
     kind = "auto"
     order = 72
+    precision = "fp32"  # judges the model's code within fp32 tolerances
     description = (
         "Runs examples in eval mode alone at their own length, padded to the longest "
         "row's width, and padded beside that longest row: the outputs must be the same. "

@@ -36,9 +36,14 @@ def run_one(check_cls: type[Check], ctx: Any) -> CheckResult:
     the check was stopped before it finished (``stopped``, never a verdict)."""
     ctx.current_check = check_cls.name
     started = time.perf_counter()
+    # the precision training runs in, unless the check judges code at fp32 (Check.precision)
+    autocast, precision = getattr(ctx, "autocast", None), ""
     with _counting_models(ctx) as built:
         try:
-            outcome = check_cls().run(ctx)
+            with autocast(check_cls.precision) if autocast is not None else nullcontext():
+                if autocast is not None:
+                    precision = ctx.precision_of(check_cls.precision)
+                outcome = check_cls().run(ctx)
         except UserError as exc:
             outcome = Outcome("error", str(exc), advice="fix the config, data or model code named")
         except Exception as exc:  # noqa: BLE001 - one broken check must not stop the checklist
@@ -63,6 +68,8 @@ def run_one(check_cls: type[Check], ctx: Any) -> CheckResult:
         if problem is not None:
             outcome = problem
     evidence = dict(outcome.evidence)
+    if precision:
+        evidence.setdefault("precision", precision)
     if outcome.advice:
         evidence.setdefault("advice", outcome.advice)
     return CheckResult(

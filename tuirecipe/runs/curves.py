@@ -107,6 +107,7 @@ class RunHistory:
     lr: Series = field(default_factory=Series)
     step_time: Series = field(default_factory=Series)  # (step, elapsed seconds)
     step_epoch: Series = field(default_factory=Series)  # (step, epoch)
+    step_tokens: Series = field(default_factory=Series)  # (step, non-pad tokens so far)
     dev: dict[str, Series] = field(default_factory=dict)  # metric -> (step, value)
     last_step: int = 0
     last_eval_step: int = -1  # of the last dev evaluation (one at step 0 counts)
@@ -156,6 +157,7 @@ class RunHistory:
                 self.lr.append(s, event.lr)
                 self.step_time.append(s, event.elapsed)
                 self.step_epoch.append(s, event.epoch)
+                self.step_tokens.append(s, event.tokens)
                 self.last_step = s
             elif isinstance(event, EvalMetrics) and event.split == "dev":
                 for name, value in event.metrics.items():

@@ -53,6 +53,7 @@ class LoadedRun:
     parent: str = ""
     change: str = ""  # the keys changed against the parent, "" when none
     config: dict[str, Any] = field(default_factory=dict)  # its config.toml ({}: unreadable)
+    execution: dict[str, Any] = field(default_factory=dict)  # meta.json's (throughput)
 
 
 def load_run(run: RunDir) -> LoadedRun:
@@ -67,6 +68,7 @@ def load_run(run: RunDir) -> LoadedRun:
         parent=str(parent),
         change=change_summary(run) if parent else "",
         config=read_config_table(run),
+        execution=execution_of(meta),
     )
     events = run.events()
     loaded.history.add(events)
@@ -80,6 +82,18 @@ def load_run(run: RunDir) -> LoadedRun:
         elif isinstance(event, CheckResult):
             loaded.checks[event.name] = event.status
     return loaded
+
+
+def execution_of(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta.json``'s ``execution`` (precision, model size, card: what throughput
+    figures need); {} when absent or damaged."""
+    execution = meta.get("execution")
+    return dict(execution) if isinstance(execution, dict) else {}
+
+
+def read_plan(run: RunDir) -> tuple[int | None, dict[str, Any]]:
+    """The planned steps and the ``execution`` meta: both written before the first step."""
+    return read_total_steps(run), execution_of(run.read_meta())
 
 
 def read_total_steps(run: RunDir) -> int | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from tuirecipe.monitor import CHECKPOINT_FILES, Monitor, monitor_of
 from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir, read_events
+from tuirecipe.throughput import Throughput, throughput
 
 
 @dataclass
@@ -37,6 +38,15 @@ class RunSummary:
     best_step: int | None = None  # the step of the evaluation in ``best``
     checkpoint: str = ""  # the file holding those weights ("best.pt", …); "" if none does
     best_ci: dict[str, list[float]] = field(default_factory=dict)
+    # tokens/s over the whole run and, on CUDA, TFLOP/s and the share of the card's peak
+    # (tuirecipe.throughput); {} for a run that recorded no tokens
+    throughput: dict[str, Any] = field(default_factory=dict)
+
+    def throughput_text(self) -> str:
+        """``"48,210 tok/s · 61.3 TFLOP/s · 6.2 % of H200 bf16 peak"``, or ``"-"``."""
+        if not self.throughput:
+            return "-"
+        return Throughput(**self.throughput).text()
 
     def kept_label(self) -> str:
         """``"best @ step 120 (best.pt)"``: which checkpoint the figures are from."""
@@ -77,6 +87,18 @@ def kept_dev_eval(run: RunDir) -> KeptEval:
     return _from_events(run)[0]
 
 
+def _run_throughput(last: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """The whole run's throughput from its last step event (cumulative tokens and
+    training seconds) and its ``execution`` meta."""
+    execution = meta.get("execution")
+    execution = execution if isinstance(execution, dict) else {}
+    tokens, seconds = getattr(last, "tokens", 0), getattr(last, "elapsed", 0.0)
+    if not isinstance(tokens, (int, float)) or not isinstance(seconds, (int, float)):
+        return {}
+    figures = throughput(float(tokens), float(seconds), execution, str(meta.get("device") or ""))
+    return figures.to_dict() if figures is not None else {}
+
+
 def _run_monitor(run: RunDir) -> tuple[Monitor, str]:
     """The run's monitor and ``train.keep`` from its config (dev loss / best by default)."""
     try:
@@ -95,16 +117,17 @@ def _run_monitor(run: RunDir) -> tuple[Monitor, str]:
     return monitor, str(train.get("keep", "best"))
 
 
-def _from_events(run: RunDir) -> tuple[KeptEval, int]:
-    """The kept dev evaluation and the last step any event recorded: a running worker
+def _from_events(run: RunDir) -> tuple[KeptEval, int, Any]:
+    """The kept dev evaluation, the last step any event recorded (a running worker
     writes its step to the events, not to ``status.json``, and a killed one never writes
-    its last step there."""
+    its last step there) and the last step event (None without one)."""
     evals: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
-    last_step = 0
+    last_step, last = 0, None
     for event in read_events(run.events_path)[0]:
         step = getattr(event, "step", None)
         if event.kind in ("step", "eval") and isinstance(step, int) and not isinstance(step, bool):
             last_step = max(last_step, step)
+            last = event if event.kind == "step" else last
         if event.kind != "eval" or getattr(event, "split", "") != "dev":
             continue
         metrics = getattr(event, "metrics", {})
@@ -116,20 +139,22 @@ def _from_events(run: RunDir) -> tuple[KeptEval, int]:
         at_step = [e for e in evals if e[0] == recorded["step"]]
         if at_step:  # the last evaluation at that step: the one the weights were saved at
             step, metrics, ci = at_step[-1]
-            return KeptEval(metrics, ci, step, str(recorded.get("file", "")), monitor), last_step
-        return KeptEval({}, {}, None, str(recorded.get("file", "")), monitor), last_step
+            kept = KeptEval(metrics, ci, step, str(recorded.get("file", "")), monitor)
+            return kept, last_step, last
+        return KeptEval({}, {}, None, str(recorded.get("file", "")), monitor), last_step, last
     if not evals:
-        return KeptEval(monitor=monitor), last_step
+        return KeptEval(monitor=monitor), last_step, last
     # Still running (its best.pt holds the best so far), or recorded before checkpoints
     # were named (no file reproduces its figures).
     state = run.read_status().get("state")
     live = state in ("running", "paused")
     if keep == "last":
         step, metrics, ci = evals[-1]
-        return KeptEval(metrics, ci, step, "", monitor), last_step
+        return KeptEval(metrics, ci, step, "", monitor), last_step, last
     best = monitor.best_of(e[1] for e in evals) or evals[0][1]
     step, metrics, ci = next(e for e in evals if e[1] is best)
-    return KeptEval(metrics, ci, step, CHECKPOINT_FILES["best"] if live else "", monitor), last_step
+    checkpoint = CHECKPOINT_FILES["best"] if live else ""
+    return KeptEval(metrics, ci, step, checkpoint, monitor), last_step, last
 
 
 def summarize(run: RunDir) -> RunSummary:
@@ -150,7 +175,7 @@ def summarize(run: RunDir) -> RunSummary:
         import time
 
         duration = (ended or time.time()) - started
-    kept, event_step = _from_events(run)
+    kept, event_step, last = _from_events(run)
     notes = run.read_notes().strip().splitlines()
     first = next((line.lstrip("# ").strip() for line in notes if line.strip()), "")
     return RunSummary(
@@ -171,6 +196,7 @@ def summarize(run: RunDir) -> RunSummary:
         best_step=kept.step,
         checkpoint=kept.checkpoint,
         best_ci=kept.ci,
+        throughput=_run_throughput(last, meta),
     )
 
 

@@ -140,7 +140,36 @@ def prepare_training(
     )
     if ranks is not None:
         ranks.attach(trainer)
+    if lead:
+        record_execution(ctx, trainer)
     return trainer
+
+
+def record_execution(ctx: Any, trainer: Trainer) -> None:
+    """How the run executes (the resolved ``train.precision``, TF32, fused AdamW,
+    compile, …) in ``meta.json``'s ``execution``, beside what the worker put there, and
+    one log line saying it. Written again when training ends when compiling fell back to
+    eager at the first step (``compiled`` then says false, ``compile_note`` why)."""
+    info = trainer.execution.as_meta(trainer.optimizer, trainer.log_every)
+    ctx.run.update_meta(execution={**(ctx.run.read_meta().get("execution") or {}), **info})
+
+    def record_fallback(trained: Trainer) -> None:
+        final = trained.execution.as_meta(trained.optimizer, trained.log_every)
+        if final["compiled"] != info["compiled"]:
+            ctx.run.update_meta(execution={**ctx.run.read_meta().get("execution", {}), **final})
+
+    trainer.add_hook("on_train_end", record_fallback)
+    why = f" ({info['precision_reason']})" if info.get("precision_reason") else ""
+    extras = [
+        "TF32 matmuls" if info["tf32"] else "",
+        "fused AdamW" if info["fused_optimizer"] else "",
+        "compiled" if info["compiled"] else "",
+    ]
+    extra = "".join(f", {e}" for e in extras if e)
+    ctx.log(
+        f"precision {info['precision']}{why}{extra}; step metrics read every "
+        f"{info['log_every']} step{'s' if info['log_every'] != 1 else ''}"
+    )
 
 
 def record_kept(ctx: Any, info: dict[str, Any]) -> None:

@@ -30,8 +30,16 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 
     Frozen parameters are included on purpose: they get no gradient, so AdamW skips them,
     and a caller that unfreezes one later does not need a new optimizer.
+
+    On CUDA the fused implementation (one kernel for every parameter's update): on an
+    H200 it turned a bf16 512d×6 transformer from 20.6 into 69.7 steps/s (issue 16), the
+    per-parameter kernels of the plain AdamW being most of a small step.
     """
-    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = list(model.parameters())
+    fused = bool(params) and all(p.device.type == "cuda" for p in params)
+    if fused:
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

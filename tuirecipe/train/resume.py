@@ -84,7 +84,7 @@ def checkpoint_state(trainer: Trainer, *, epoch_done: bool = False) -> dict[str,
     epoch, position, epoch_rng = trainer.epoch, trainer.position, trainer.epoch_rng
     if epoch_done:
         epoch, position, epoch_rng = epoch + 1, 0, trainer.generator.get_state()
-    scaler = getattr(trainer, "scaler", None)
+    scaler = getattr(getattr(trainer, "execution", None), "scaler", None)
     log = getattr(trainer, "log", None)
     return {
         "format": FORMAT,
@@ -218,7 +218,7 @@ def restore(trainer: Trainer, state: dict[str, Any]) -> None:
         trainer.optimizer.load_state_dict(state["optimizer"])
         if state["scheduler"] is not None and trainer.scheduler is not None:
             trainer.scheduler.load_state_dict(state["scheduler"])
-        scaler = getattr(trainer, "scaler", None)
+        scaler = getattr(getattr(trainer, "execution", None), "scaler", None)
         if state["scaler"] is not None and scaler is not None:
             scaler.load_state_dict(state["scaler"])
     except (RuntimeError, ValueError, KeyError) as exc:

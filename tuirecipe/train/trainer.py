@@ -8,6 +8,9 @@ only a batch-accuracy reduction, reading the loss, and one ``StepMetrics`` event
 the losses are read in blocks of ``log_every`` steps so the GPU is not synchronised every
 step. An optimizer step takes ``train.grad_accum_steps`` batches (:func:`iter_steps`,
 :func:`forward_backward`); steps, step events and hooks count optimizer steps.
+``train.precision`` and ``train.compile`` are applied by
+:class:`~tuirecipe.train.execution.Execution` (autocast around forward passes, in training,
+evaluation and the end-of-evaluation hooks alike; fp16's gradient scaler).
 
 Seeding is the caller's: ``seed`` here fixes the data order only (a generator of its own,
 no global state touched). A job seeds the global generators before building the model and
@@ -57,10 +60,11 @@ from tuirecipe.train.batches import (
 )
 from tuirecipe.train.callbacks import standard_callbacks
 from tuirecipe.train.control import Control
+from tuirecipe.train.execution import Execution
 from tuirecipe.train.losses import make_loss_fn
 from tuirecipe.train.optim import make_optimizer
 from tuirecipe.train.prepared import TrainingData
-from tuirecipe.train.steplog import NumericsError, StepLog
+from tuirecipe.train.steplog import NumericsError, StepLog, resolve_log_every
 
 # on_step_end: after an optimizer step and the evaluation due at it, if any (checkpoints)
 HOOK_POINTS = ("on_batch_end", "on_eval_end", "on_step_end", "on_epoch_end", "on_train_end")
@@ -126,9 +130,11 @@ class Trainer:
         rows = len(self.train_tensors)
         rows = -(-rows // self.shard[1]) if self.shard is not None else rows
         self.steps_per_epoch = steps_per_epoch(rows, train_cfg)
-        # Where the data stands (tuirecipe.train.resume saves and restores it): batches done
-        # in this epoch and the data-order generator's state when the epoch's shuffle was drawn.
+        # Batches done this epoch, data-order RNG at its shuffle (saved by train.resume)
         self.position, self.epoch_rng, self.resumed = 0, self.generator.get_state(), (0.0, 0)
+        self.log_every = resolve_log_every(train_cfg.log_every, self.device.type)
+        # train.precision and train.compile, on the model steps train through (maybe DDP's)
+        self.execution = Execution(self.train_model, self.device, train_cfg, self.adversary, emit)
         self.loss: torch.Tensor | None = None
         self.last_eval, self.best_eval = {}, {}  # type: dict[str, Any], dict[str, Any]
         self.kept_eval: dict[str, Any] = {}  # these two set at train end by Checkpoints
@@ -176,11 +182,12 @@ class Trainer:
         params = [p for p in model.parameters() if p.requires_grad]
         classify, batch_end = self.task == "classification", self.hooks["on_batch_end"]
         self.log = log = StepLog(
-            self.emit, self.steps_per_epoch, cfg.log_every, self.read_every_step, classify
+            self.emit, self.steps_per_epoch, self.log_every, self.read_every_step, classify
         )
         self._t0, state, log.examples = time.perf_counter(), "finished", self.resumed[1]
         if self.monitor_note:
             self.emit(Log(message=self.monitor_note))
+        ex = self.execution
         model.train()
         first_epoch = self.epoch  # 0 unless resumed
         for self.epoch in range(first_epoch, cfg.epochs):
@@ -198,27 +205,25 @@ class Trainer:
                     state = "finished" if self.early_stop_reason else "stopped"
                     break
                 opt.zero_grad(set_to_none=True)
-                loss, out, y = forward_backward(self, group)
+                loss, out, y, mask = forward_backward(self, group)
                 self.position += len(group)
-                if cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 lr = opt.param_groups[0]["lr"]  # the rate this step uses
-                opt.step()
+                ex.step(opt, params, cfg.grad_clip)
                 if self.scheduler is not None:
                     self.scheduler.step()
                 self.step += 1
                 self.loss = loss
-                log.record(self.step, loss, out, y, self.elapsed(), lr)
+                log.record(self.step, loss, out, y, self.elapsed(), lr, mask)
                 for hook in batch_end:
                     hook(self)
                 if cfg.eval_every and self.step % cfg.eval_every == 0:
-                    self._evaluate()
+                    evaluate_dev(self)
                 self._call("on_step_end")
                 if cfg.max_steps and self.step >= cfg.max_steps:
                     break
             else:  # the epoch ran to its end
                 if self._last_eval_step != self.step:
-                    self._evaluate()
+                    evaluate_dev(self)
                 self._call("on_epoch_end")
                 if not self._stop:
                     continue
@@ -226,7 +231,7 @@ class Trainer:
             break  # stopped, or max_steps reached
         log.flush()
         if state == "finished" and self._last_eval_step != self.step:
-            self._evaluate()  # max_steps ended the run mid-epoch
+            evaluate_dev(self)  # max_steps ended the run mid-epoch
         self.end_state = state
         self._call("on_train_end")
         epochs = self.step / self.steps_per_epoch
@@ -235,24 +240,30 @@ class Trainer:
         return TrainResult(self.step, epochs, last, best, state, self.elapsed(), self.kept, kept)
 
     def _call(self, point: str) -> None:
-        for hook in self.hooks[point]:
-            hook(self)
+        with self.execution.autocast():  # a hook's predictions come in the run's precision
+            for hook in self.hooks[point]:
+                hook(self)
 
-    def _evaluate(self) -> None:
-        self.log.flush()
-        self._last_eval_step = self.step
-        if len(self.dev_tensors) == 0:
-            return
+
+def evaluate_dev(trainer: Trainer) -> None:
+    """Evaluate on the dev split now (in the run's precision), note whether the monitored
+    figure improved, emit the evaluation and call the ``on_eval_end`` hooks."""
+    trainer.log.flush()
+    trainer._last_eval_step = trainer.step
+    if len(trainer.dev_tensors) == 0:
+        return
+    with trainer.execution.autocast():  # evaluated in the precision it trains in
         result = evaluate(
-            self.model, self.dev_tensors, task=self.task, batch_size=self.cfg.batch_size
+            trainer.model, trainer.dev_tensors, task=trainer.task, batch_size=trainer.cfg.batch_size
         )
-        self.last_eval = {"step": self.step, **result}
-        value, best = self.monitor.value(result), self.monitor.value(self.best_eval)
-        self.improved = value is not None and self.monitor.improves(value, best)
-        if self.improved:
-            self.best_eval = self.last_eval
-        self.emit(eval_event(result, self.step, self.step / self.steps_per_epoch))
-        self._call("on_eval_end")
+    trainer.last_eval = {"step": trainer.step, **result}
+    monitor = trainer.monitor
+    value, best = monitor.value(result), monitor.value(trainer.best_eval)
+    trainer.improved = value is not None and monitor.improves(value, best)
+    if trainer.improved:
+        trainer.best_eval = trainer.last_eval
+    trainer.emit(eval_event(result, trainer.step, trainer.step / trainer.steps_per_epoch))
+    trainer._call("on_eval_end")
 
 
 def steps_per_epoch(rows: int, cfg: TrainConfig) -> int:
@@ -286,30 +297,38 @@ def iter_steps(
         yield group
 
 
-def forward_backward(trainer: Trainer, group: list[Batch]) -> tuple[torch.Tensor, Any, Any]:
-    """Forward and backward passes over one optimizer step's batches; the step's mean loss
-    (the clean loss, when adversarial training adds its own), outputs and targets.
+def forward_backward(
+    trainer: Trainer, group: list[Batch]
+) -> tuple[torch.Tensor, Any, Any, torch.Tensor]:
+    """Forward and backward passes over one optimizer step's batches, in the run's precision
+    (:class:`~tuirecipe.train.execution.Execution`); the step's mean loss (the clean loss,
+    when adversarial training adds its own), outputs, targets and attention mask (flattened
+    when several batches of different widths make the step: only its non-zeros count).
 
     With several batches each batch's mean loss is weighted by its share of the step's
     rows, so N batches of B rows give the gradient of one batch of N x B rows.
     """
-    model, loss_fn, adversary = trainer.train_model, trainer.loss_fn, trainer.adversary
+    ex, loss_fn, adversary = trainer.execution, trainer.loss_fn, trainer.adversary
     rows = sum(len(y) for _, _, y in group) if len(group) > 1 else 0
     parts: list[Batch] = []  # (weighted loss, outputs, targets) of each batch
     for ids, mask, y in group:
-        out = model(ids, mask)
-        if trainer.step == 0 and not parts:
-            check_output_shape(out, len(y), trainer.task, trainer.num_classes)
-        loss = loss_fn(out, y)
-        total = loss + adversary.loss(ids, mask, y, loss) if adversary is not None else loss
+        first = trainer.step == 0 and not parts
+        with ex.autocast():
+            out = (ex.first_forward if first else ex.forward)(ids, mask)
+            if first:
+                check_output_shape(out, len(y), trainer.task, trainer.num_classes)
+            loss = total = loss_fn(out, y)
+            if adversary is not None:  # clean + adversarial; the clean loss is reported
+                total = loss + adversary.loss(ids, mask, y, loss)
         if len(group) == 1:
-            total.backward()
-            return loss, out, y
+            ex.backward(total)
+            return loss, out, y, mask
         share = len(y) / rows
-        (total * share).backward()
+        ex.backward(total * share)
         parts.append((loss.detach() * share, out.detach(), y))
     loss = torch.stack([p[0] for p in parts]).sum()
-    return loss, torch.cat([p[1] for p in parts]), torch.cat([p[2] for p in parts])
+    masks = torch.cat([m.reshape(-1) for _, m, _ in group])
+    return loss, torch.cat([p[1] for p in parts]), torch.cat([p[2] for p in parts]), masks
 
 
 def eval_event(result: dict[str, Any], step: int, epoch: float, split: str = "dev") -> EvalMetrics:

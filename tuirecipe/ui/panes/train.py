@@ -39,7 +39,7 @@ from tuirecipe.runs.history import (
     LoadedRun,
     live_runs,
     load_run,
-    read_total_steps,
+    read_plan,
     stamp_line,
     status_counts,
 )
@@ -466,6 +466,7 @@ class TrainPane(Widget, can_focus=True):
         self.status.show_run(run.id, loaded.motivation)
         self.status.show_config(loaded.config)  # the run's, not the console's
         self.status.set_total(loaded.total_steps)
+        self.status.execution = loaded.execution
         self._set_state(loaded.state)
         for snapshot in loaded.snapshots:
             self.query_one(PredictionsTable).add_snapshot(snapshot.step, snapshot.rows)
@@ -519,7 +520,8 @@ class TrainPane(Widget, can_focus=True):
 
     def _display_step(self, last: Any) -> None:
         self._step_shown = True
-        if self.status.total_steps is None and self.run is not None and not self._reading_total:
+        unknown = self.status.total_steps is None or self.status.execution is None
+        if unknown and self.run is not None and not self._reading_total:
             self._reading_total = True
             self._read_total_steps(self.run)
         self.status.show_step(last, self.history, self.state)
@@ -528,10 +530,11 @@ class TrainPane(Widget, can_focus=True):
     async def _read_total_steps(self, run: RunDir) -> None:
         """The worker writes the planned number of steps once it has sized the data."""
         try:
-            total = await asyncio.to_thread(read_total_steps, run)
+            total, execution = await asyncio.to_thread(read_plan, run)
         finally:
             self._reading_total = False
-        if total and self.run is not None and run.id == self.run.id:
+        if self.run is not None and run.id == self.run.id:
+            self.status.execution = execution  # {} once read: not read again
             self.status.set_total(total)
             if self.last_step is not None:
                 self.status.show_step(self.last_step, self.history, self.state)

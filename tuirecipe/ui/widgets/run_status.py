@@ -17,6 +17,7 @@ from textual.widgets import Label
 from tuirecipe.config import Config
 from tuirecipe.printable import printable
 from tuirecipe.runs.curves import RunHistory
+from tuirecipe.throughput import window_throughput
 from tuirecipe.ui.widgets.progress import RunProgress
 
 RATE_WINDOW = 100  # steps over which steps/s is measured
@@ -63,10 +64,17 @@ def clock(seconds: float) -> str:
 
 
 def rate_text(
-    last: Any, history: RunHistory, total_steps: int | None, state: str, short: bool = False
+    last: Any,
+    history: RunHistory,
+    total_steps: int | None,
+    state: str,
+    short: bool = False,
+    execution: dict[str, Any] | None = None,
 ) -> str:
     """Steps per second over the last RATE_WINDOW steps, time elapsed and, while the run
-    trains, the time left. ``short``: the time left while it trains, else the elapsed."""
+    trains, the time left; then tokens/s and, on CUDA, TFLOP/s and the share of the
+    card's peak (:mod:`tuirecipe.throughput`, from the run's ``execution`` meta).
+    ``short``: the time left while it trains, else the elapsed, and tokens/s only."""
     times = history.step_time
     if len(times) < 2:
         return ""
@@ -79,10 +87,14 @@ def rate_text(
     eta = ""
     if total_steps and state in ("running", "paused") and last.step < total_steps:
         eta = f"ETA {clock((total_steps - last.step) / rate)}"
+    tokens = history.step_tokens
+    # steps recorded before tokens were (an older run) say 0: then no token rate
+    figures = window_throughput(tokens.y, times.y, RATE_WINDOW, execution)
     if short:
-        return f"{rate:.1f} steps/s · " + (eta or f"{clock(last.elapsed)} elapsed")
-    text = f"{rate:.1f} steps/s · {clock(last.elapsed)} elapsed"
-    return f"{text} · {eta}" if eta else text
+        tok = f" · {figures.tokens_per_s:,.0f} tok/s" if figures else ""
+        return f"{rate:.1f} steps/s{tok} · " + (eta or f"{clock(last.elapsed)} elapsed")
+    text = f"{rate:.1f} steps/s · {clock(last.elapsed)} elapsed" + (f" · {eta}" if eta else "")
+    return f"{text} · {figures.text()}" if figures else text
 
 
 def short_step_text(last: Any, total_steps: int | None) -> str:
@@ -103,6 +115,7 @@ class RunStatus(Vertical):
         super().__init__(**kwargs)
         self.config = config
         self.total_steps: int | None = None
+        self.execution: dict[str, Any] | None = None  # the followed run's meta "execution"
         self.compact = False
         self.following = False  # a run is followed (else the idle text is shown)
         self._step = ""  # the full-size lines' texts, kept to switch between sizes
@@ -203,7 +216,7 @@ class RunStatus(Vertical):
             self._relayout()
 
     def reset(self, run_id: str) -> None:
-        self.total_steps = None
+        self.total_steps = self.execution = None
         self.query_one("#train-progress", RunProgress).update(total=None, progress=0)
         self._step = self._short_step = self._rate = self._short_rate = ""
         self._lr = self._eval = self._message = ""
@@ -229,8 +242,9 @@ class RunStatus(Vertical):
         self.show_rate(last, history, state)
 
     def show_rate(self, last: Any, history: RunHistory, state: str) -> None:
-        self._rate = rate_text(last, history, self.total_steps, state)
-        self._short_rate = rate_text(last, history, self.total_steps, state, short=True)
+        total, execution = self.total_steps, self.execution
+        self._rate = rate_text(last, history, total, state, execution=execution)
+        self._short_rate = rate_text(last, history, total, state, True, execution)
         self._show_lines()
 
     def show_eval(self, event: Any) -> None:
