@@ -119,18 +119,24 @@ def cache_key(config: Config) -> str:
 
     data = config.data
     path = resolve_data_path(config)
+    settings = dataclasses.asdict(data)
+    # Resolved: a search's config names "a.csv", its trials' resolved configs the full
+    # path; both prepare the same (and the path is in the stored load report).
+    settings["path"] = str(path)
     parts: dict[str, Any] = {
         "format": FORMAT,
         "code": code_version(),
         "numpy": np.__version__,
         "pandas": pd.__version__,
-        "data": dataclasses.asdict(data),
+        "data": settings,
         "file": _file_sha256(path),
         # the split's seed matters only when dev is split off the data
         "seed": None if data.dev_path else config.seed,
     }
     if data.dev_path:
-        parts["dev_file"] = _file_sha256(config.resolve_path(data.dev_path))
+        dev = config.resolve_path(data.dev_path)
+        settings["dev_path"] = str(dev)
+        parts["dev_file"] = _file_sha256(dev)
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
