@@ -107,6 +107,8 @@ def test_settings_outside_the_data_keep_the_key_and_the_seed_does_with_a_dev_fil
         },
     )
     assert cache_key(other) == cache_key(cfg)
+    # a trial's resolved config names the file by its full path: the same entry
+    assert cache_key(with_values(cfg, {"data.path": str(tmp_path / "a.csv")})) == cache_key(cfg)
     write_csv(tmp_path / "dev.csv", word="dev")
     a = with_values(cfg, {"data.dev_path": "dev.csv"})
     b = with_values(cfg, {"data.dev_path": "dev.csv", "seed": 9})
