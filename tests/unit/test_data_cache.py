@@ -219,3 +219,14 @@ def test_without_the_pool_switch_a_worker_prepares_as_before(cfg, monkeypatch) -
         ctx.writer.close()
     assert "data_cache" not in run.read_meta()
     assert not cache_dir(cfg).exists()
+
+
+def test_a_missing_data_file_is_the_same_one_line_error_as_without_the_cache(cfg) -> None:
+    from tuirecipe.errors import DataError
+
+    missing = with_values(cfg, {"data.path": "nowhere.csv"})
+    with pytest.raises(DataError) as plain:
+        prepare_data(missing, augment=False)
+    with pytest.raises(DataError) as cached:
+        prepare_cached(missing)
+    assert str(cached.value) == str(plain.value) and "nowhere.csv" in str(cached.value)

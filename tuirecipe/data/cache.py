@@ -29,7 +29,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -334,24 +334,27 @@ def prepare_cached(config: Config, folder: Path | None = None) -> tuple[Any, Cac
     from tuirecipe.data.prepare import prepare_data
 
     folder = folder if folder is not None else cache_dir(config)
-    key = cache_key(config)
+    try:
+        key = cache_key(config)
+    except OSError:  # an unreadable data file: prepare_data names it in its own words
+        return prepare_data(config, augment=False), CacheUse(False, "", folder)
     path = folder / f"{key}.npz"
     data, damaged = _try_read(path, key)
     if data is not None:
         return data, CacheUse(True, key, path)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        lock: Any = _locked(folder / f"{key}.lock")
-    except OSError:
-        return prepare_data(config, augment=False), CacheUse(False, key, path, damaged)
-    with lock:
+    written = False
+    with ExitStack() as stack:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(_locked(folder / f"{key}.lock"))
+        except OSError:  # no folder or no lock here: prepare without them
+            pass
         # another process may have written it while this one waited for the lock
         data, damaged_now = _try_read(path, key)
         damaged = damaged or damaged_now
         if data is not None:
             return data, CacheUse(True, key, path, damaged)
         data = prepare_data(config, augment=False)
-        written = False
         try:
             write_entry(path, data, key)
             written = True
