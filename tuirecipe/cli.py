@@ -686,19 +686,11 @@ def follow_run(
     if last_eval:
         step = last_eval.pop("step")
         out.print(_literal(f"final dev metrics (step {step}): {_metrics_text(last_eval)}"))
-    from tuirecipe.runs.listing import kept_dev_eval, kept_label
+    from tuirecipe.runs.listing import kept_dev_eval, kept_sentence
 
-    kept = kept_dev_eval(run)
-    if kept.checkpoint and kept.metrics:
-        m = kept.monitor
-        extreme = "lowest" if m.mode == "min" else "highest"
-        why = f"{extreme} {m.split} {m.metric}" if kept.checkpoint == "best.pt" else "train.keep"
-        out.print(
-            _literal(
-                f"kept {kept_label(kept.step, kept.checkpoint)} as model.pt ({why}): "
-                f"{_metrics_text(kept.metrics)}"
-            )
-        )
+    kept = kept_sentence(kept_dev_eval(run))
+    if kept:
+        out.print(_literal(kept))
     out.print(
         Text.assemble(
             _literal(f"run {run.id}: "),

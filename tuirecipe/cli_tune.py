@@ -27,6 +27,13 @@ def add_subparsers(sub: Any, add_config_args: Callable[..., None]) -> None:
             metavar="N",
             help="worker processes at once (default: cpu_count // 2 on CPU, one per GPU)",
         )
+        p.add_argument(
+            "--per-gpu",
+            type=int,
+            default=1,
+            metavar="N",
+            help="small runs sharing each GPU at once (default 1; no effect on CPU)",
+        )
         p.add_argument("--motivation", "-m", default="", help="one line on why (meta.json)")
         p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -192,6 +199,19 @@ def _emit_json(summary: dict[str, Any]) -> None:
     print(json.dumps(finite_or_null(summary), indent=2, default=str, allow_nan=False))
 
 
+def _per_gpu(args: argparse.Namespace, config: Any) -> int:
+    """``--per-gpu``, checked; a line on stderr when it cannot apply here."""
+    import sys
+
+    from tuirecipe.tune.pool import per_gpu_note
+
+    _check_positive("--per-gpu", args.per_gpu)
+    note = per_gpu_note(args.per_gpu, config.train.device)
+    if note:
+        print(note, file=sys.stderr)
+    return int(args.per_gpu)
+
+
 def _exit_code(results: list[dict[str, Any]]) -> int:
     return 0 if all(r["state"] in ("finished", "stopped") for r in results) else 1
 
@@ -202,7 +222,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     config = _load(args)
     key, values = parse_vary(args.vary)
     summary = run_sweep(
-        config, key, values, parallel=args.parallel or None, motivation=args.motivation
+        config,
+        key,
+        values,
+        parallel=args.parallel or None,
+        per_gpu=_per_gpu(args, config),
+        motivation=args.motivation,
     )
     if args.json:
         _emit_json(summary)
@@ -261,6 +286,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         seed=args.seed,
         budget_s=args.budget or None,
         parallel=args.parallel or None,
+        per_gpu=_per_gpu(args, config),
         metric=args.metric,
         sampler=args.sampler,
         pruner="median" if args.prune and args.pruner == "none" else args.pruner,
@@ -337,7 +363,13 @@ def cmd_seeds(args: argparse.Namespace) -> int:
 
     _check_positive("-k", args.k)
     config = _load(args)
-    summary = run_seeds(config, args.k, parallel=args.parallel or None, motivation=args.motivation)
+    summary = run_seeds(
+        config,
+        args.k,
+        parallel=args.parallel or None,
+        per_gpu=_per_gpu(args, config),
+        motivation=args.motivation,
+    )
     if args.json:
         _emit_json(summary)
     else:
@@ -370,7 +402,13 @@ def cmd_cv(args: argparse.Namespace) -> int:
 
     _check_positive("-k", args.k, 2)
     config = _load(args)
-    summary = run_cv(config, args.k, parallel=args.parallel or None, motivation=args.motivation)
+    summary = run_cv(
+        config,
+        args.k,
+        parallel=args.parallel or None,
+        per_gpu=_per_gpu(args, config),
+        motivation=args.motivation,
+    )
     if args.json:
         _emit_json(summary)
         return _exit_code(summary["folds"])

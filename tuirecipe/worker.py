@@ -345,10 +345,18 @@ def main(argv: list[str] | None = None) -> int:
         if runner is None:
             raise UserError(f"unknown job '{job.get('job')}'", source=str(run.job_path))
         from tuirecipe.train.device import configure_threads
+        from tuirecipe.tune.pool import pool_execution
 
-        # train.threads, else the pool's share; recorded in meta.json, not the config.
+        # train.threads, else the pool's share (and the pool's GPU); recorded in
+        # meta.json, not the config.
         threads = configure_threads(config.train.threads or _threads_share(world))
-        run.update_meta(execution={**(run.read_meta().get("execution") or {}), "threads": threads})
+        run.update_meta(
+            execution={
+                **(run.read_meta().get("execution") or {}),
+                "threads": threads,
+                **pool_execution(),
+            }
+        )
         try:
             state = runner(ctx)
             message = "stopped on request" if state == "stopped" else ""

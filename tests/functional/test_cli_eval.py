@@ -47,6 +47,7 @@ def early_stopped(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
     cwd = tmp_path_factory.mktemp("early")
     result = tuirecipe("train", *OVERSHOOT, "--quiet", cwd=cwd)
     assert result.returncode == 0, result.stderr
+    (cwd / "train_stdout.txt").write_text(result.stdout, encoding="utf-8")
     (summary,) = list_runs(cwd / "runs")
     return RunDir(Path(summary.path))
 
@@ -88,6 +89,17 @@ def test_eval_reproduces_the_best_dev_figures_of_an_early_stopped_run(
     assert text.returncode == 0, text.stderr
     assert f"best checkpoint) @ step {best_step}, on dev" in text.stdout
     assert f"equals the evaluation recorded at step {best_step}" in text.stdout
+
+
+def test_train_names_the_kept_checkpoint_in_the_words_the_console_uses(
+    early_stopped: RunDir,
+) -> None:
+    from tuirecipe.runs.listing import kept_dev_eval, kept_sentence
+
+    said = kept_sentence(kept_dev_eval(early_stopped))
+    assert said.startswith("kept best @ step ") and "(lowest dev loss)" in said
+    printed = (early_stopped.path.parents[1] / "train_stdout.txt").read_text(encoding="utf-8")
+    assert " ".join(said.split()) in " ".join(printed.split())  # rich wraps at 80 columns
 
 
 def test_runs_reports_the_kept_checkpoint_and_its_figures(early_stopped: RunDir) -> None:

@@ -175,7 +175,7 @@ def test_sweep_makes_one_child_per_value_differing_only_in_that_key(tmp_path: Pa
     (parent,) = [r for r in runs.values() if r.job == "sweep"]
     children = [r for r in runs.values() if r.parent == parent.id]
     assert len(children) == 3 and len(runs) == 4
-    lrs = []
+    lrs, hits = [], []
     for child in children:
         meta = RunDir(Path(child.path)).read_meta()
         assert set(meta["changed"]) == {"train.lr"}, meta["changed"]
@@ -186,7 +186,12 @@ def test_sweep_makes_one_child_per_value_differing_only_in_that_key(tmp_path: Pa
         config = tomllib.loads((Path(child.path) / "config.toml").read_text())
         assert config["train"]["threads"] == 0
         assert meta["execution"]["threads"] >= 1
+        hits.append(meta["data_cache"]["hit"])
     assert sorted(lrs) == [1e-4, 3e-4, 1e-3]
+    # Started together, the three prepare once: one writes the cache, the others wait and
+    # read it back (and say so in their logs).
+    assert sorted(hits) == [False, True, True]
+    assert (tmp_path / "runs" / ".cache" / "prepared").is_dir()
     assert "best dev loss" in result.stdout and "0.0003" in result.stdout
     summary = json.loads((Path(parent.path) / "summary.json").read_text())
     assert [r["value"] for r in summary["results"]] == [1e-4, 3e-4, 1e-3]
@@ -264,9 +269,18 @@ def test_search_writes_sorted_results_and_best_config(tmp_path: Path) -> None:
         "--json",
         "--out",
         str(tmp_path / "best.toml"),
+        "--per-gpu",
+        "2",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
+    gpu = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.cuda.is_available())"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if gpu == "False":  # on CPU the option is a no-op, and says so
+        assert "--per-gpu 2 has no effect: no CUDA GPU is visible" in result.stderr
     summary = json.loads(result.stdout)
     losses = [r["best"]["loss"] for r in summary["results"]]
     assert len(losses) == 2 and losses == sorted(losses)
@@ -279,3 +293,11 @@ def test_search_writes_sorted_results_and_best_config(tmp_path: Path) -> None:
     assert best.train.lr == summary["best"]["values"]["train.lr"]
     parent = [r for r in list_runs(tmp_path / "runs") if r.job == "search"][0]
     assert (Path(parent.path) / "best_config.toml").is_file()
+    trials = [RunDir(Path(r.path)) for r in list_runs(tmp_path / "runs") if r.job == "train"]
+    uses = [t.read_meta()["data_cache"] for t in trials]
+    assert sorted(u["hit"] for u in uses) == [False, True] and len({u["key"] for u in uses}) == 1
+    reused = [t for t, u in zip(trials, uses) if u["hit"]][0]
+    assert any(
+        e.kind == "log" and "prepared data reused from the cache" in e.message
+        for e in reused.events()
+    )

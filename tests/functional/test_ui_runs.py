@@ -91,6 +91,27 @@ async def test_compare_needs_two_marked_runs(tmp_path, two_runs):
         assert any("mark two" in n.message for n in app._notifications)
 
 
+async def test_the_highlighted_run_names_its_kept_checkpoint_as_the_cli_does(tmp_path, two_runs):
+    from tuirecipe.runs.listing import kept_dev_eval, kept_sentence
+
+    parent, child = two_runs
+    # The child kept best.pt from step 150's evaluation; the parent, trained before
+    # checkpoints were named, has none that reproduces its figures.
+    child.update_meta(checkpoint={"file": "best.pt", "step": 150, "monitor": "dev.acc"})
+    said = kept_sentence(kept_dev_eval(child))  # the words tuirecipe train prints
+    assert said.startswith("kept best @ step 150 (best.pt) as model.pt (highest dev acc): ")
+    app = make(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await runs_table(pilot, app)
+        line = app.query_one("#runs-kept")
+        shown = lambda: str(line.render())  # noqa: E731
+        assert await wait_for(pilot, lambda: shown().startswith(f"{CHILD}: "))
+        assert shown() == f"{CHILD}: {said}; tuirecipe eval {CHILD} reproduces it"
+        await pilot.press("down")
+        assert await wait_for(pilot, lambda: shown().startswith(f"{PARENT}: "))
+        assert shown() == f"{PARENT}: no checkpoint holds reported dev figures yet"
+
+
 async def test_enter_opens_a_run_and_o_overlays_another(tmp_path, two_runs):
     app = make(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

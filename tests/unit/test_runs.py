@@ -223,3 +223,19 @@ def test_run_json_files_are_strict_json_with_null_for_nan(tmp_path) -> None:
     finish_parent_run(run, {"results": [{"best": {"loss": _math.nan}}]})
     summary = _json.loads((run.path / "summary.json").read_text(), parse_constant=refuse)
     assert summary["results"][0]["best"]["loss"] is None
+
+
+def test_kept_sentence_names_the_file_the_step_and_why(tmp_path: Path) -> None:
+    from support.recorded_run import write_recorded_run
+
+    from tuirecipe.runs.listing import kept_dev_eval, kept_sentence
+
+    run = write_recorded_run(tmp_path, "r")  # dev evaluations every 50 steps, to 200
+    assert kept_sentence(kept_dev_eval(run)) == ""  # no checkpoint named: nothing to claim
+    run.update_meta(checkpoint={"file": "last.pt", "step": 200, "monitor": "dev.loss"})
+    said = kept_sentence(kept_dev_eval(run))
+    assert said.startswith("kept last @ step 200 (last.pt) as model.pt (train.keep): loss ")
+    run.update_meta(checkpoint={"file": "best.pt", "step": 100, "monitor": "dev.loss"})
+    said = kept_sentence(kept_dev_eval(run))
+    assert said.startswith("kept best @ step 100 (best.pt) as model.pt (lowest dev loss): ")
+    assert " acc " in said

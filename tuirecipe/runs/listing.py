@@ -77,6 +77,23 @@ def kept_label(step: int | None, checkpoint: str) -> str:
     return f"{kind} @ step {step} ({checkpoint})"
 
 
+def kept_sentence(kept: KeptEval) -> str:
+    """What a run kept, as ``tuirecipe train``/``attach`` and the console's Runs pane say
+    it: ``"kept best @ step 120 (best.pt) as model.pt (lowest dev loss): loss 0.3681 acc
+    0.8875"``; "" while no saved checkpoint holds reported figures."""
+    if not kept.checkpoint or not kept.metrics:
+        return ""
+    m = kept.monitor
+    extreme = "lowest" if m.mode == "min" else "highest"
+    why = f"{extreme} {m.split} {m.metric}" if kept.checkpoint == "best.pt" else "train.keep"
+    figures = " ".join(
+        f"{k} {v:.4g}"
+        for k, v in kept.metrics.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n"
+    )
+    return f"kept {kept_label(kept.step, kept.checkpoint)} as model.pt ({why}): {figures}"
+
+
 def best_dev_metrics(run: RunDir) -> dict[str, float]:
     """The dev metrics of the checkpoint the run kept (see :func:`kept_dev_eval`)."""
     return kept_dev_eval(run).metrics

@@ -36,13 +36,12 @@ _PACKAGE = str(Path(__file__).resolve().parents[1])  # frames under it are not u
 
 def load_data(ctx: Any, *, augment: bool = True, message: str = "loading data") -> Any:
     """The config's data, prepared; its notes and skipped rows logged as warnings."""
-    from tuirecipe.data.prepare import prepare_data
 
     ctx.log(message)
     # A stop ends the loading at once (a large file or many augmented copies take long).
     interruptible = getattr(ctx, "interruptible", None)
     with interruptible() if interruptible is not None else nullcontext():
-        data = prepare_data(ctx.config, augment=augment)
+        data = _prepare(ctx, augment)
     for note in data.report.notes:
         ctx.log(note, level="warning")
     if data.report.skipped:
@@ -51,6 +50,33 @@ def load_data(ctx: Any, *, augment: bool = True, message: str = "loading data") 
             f"skipped {len(data.report.skipped)} unusable rows of {data.report.path} "
             f"(first: row {first.row}: {first.reason})",
             level="warning",
+        )
+    return data
+
+
+def _prepare(ctx: Any, augment: bool) -> Any:
+    """``prepare_data``; through the prepared-data cache when this worker's pool asked
+    for it (:mod:`tuirecipe.data.cache`), saying in the log and ``meta.json``
+    (``data_cache``) whether the entry was reused."""
+    from tuirecipe.data.cache import cache_enabled, prepare_cached
+    from tuirecipe.data.prepare import prepare_data
+
+    config: Config = ctx.config
+    if not cache_enabled():
+        return prepare_data(config, augment=augment)
+    data, use = prepare_cached(config)
+    if use.damaged:
+        ctx.log(f"prepared-data cache: a damaged entry {use.path} was removed", level="warning")
+    if use.hit:
+        ctx.log(f"prepared data reused from the cache ({use.path})")
+    else:
+        ctx.log(f"prepared data {'written to' if use.written else 'not cached in'} {use.path}")
+    ctx.run.update_meta(data_cache=use.record())
+    if augment and config.augment.enabled:
+        from tuirecipe.data.augment import augment_split
+
+        data.train = augment_split(
+            data.train, data.vocab, config.augment, config.seed, config.data.max_len
         )
     return data
 

@@ -298,10 +298,15 @@ def run_fold_job(ctx: Any) -> str:
 
 
 def run_cv(
-    config: Config, k: int, *, parallel: int | None = None, motivation: str = ""
+    config: Config,
+    k: int,
+    *,
+    parallel: int | None = None,
+    motivation: str = "",
+    per_gpu: int = 1,
 ) -> dict[str, Any]:
     """Run ``k`` fold runs and aggregate them in a parent "cv" run."""
-    pool = make_pool(parallel, config.train.device)
+    pool = make_pool(parallel, config.train.device, per_gpu)
     parent = make_parent_run(config, "cv", {"k": k}, motivation)
     runs = [
         prepare_run(

@@ -63,9 +63,14 @@ def search_monitor(config: Config) -> Any:
     ``auto`` decided on the training labels as a trial's trainer will."""
     if config.train.monitor != AUTO or config.data.task != "classification":
         return parse_monitor(config.train.monitor, config.data.task)
+    from tuirecipe.data.cache import CACHE_ENV, prepare_cached
     from tuirecipe.data.prepare import prepare_data
 
-    counts = prepare_data(config, augment=False).class_counts
+    # Through the trials' cache: what this prepares, the first trials then read back.
+    if os.environ.get(CACHE_ENV) == "0":
+        counts = prepare_data(config, augment=False).class_counts
+    else:
+        counts = prepare_cached(config)[0].class_counts
     return resolve_monitor(config.train.monitor, config.data.task, counts)[0]
 
 
@@ -373,6 +378,7 @@ def run_search(
     seed: int | None = None,
     budget_s: float | None = None,
     parallel: int | None = None,
+    per_gpu: int = 1,
     metric: str | None = None,
     sampler: str = "tpe",
     pruner: str = "none",
@@ -400,7 +406,7 @@ def run_search(
         min_completed=min_completed,
         max_steps=config.train.max_steps,
     )
-    pool = make_pool(parallel, config.train.device)
+    pool = make_pool(parallel, config.train.device, per_gpu)
     parent = make_parent_run(
         config,
         "search",

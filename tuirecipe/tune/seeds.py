@@ -74,11 +74,12 @@ def run_seeds(
     k: int,
     *,
     parallel: int | None = None,
+    per_gpu: int = 1,
     first_seed: int | None = None,
     motivation: str = "",
 ) -> dict[str, Any]:
     """Train ``config`` with seeds ``first_seed … first_seed + k - 1``; mean ± std."""
-    pool = make_pool(parallel, config.train.device)
+    pool = make_pool(parallel, config.train.device, per_gpu)
     start = config.seed if first_seed is None else first_seed
     seeds = list(range(start, start + k))
     parent = make_parent_run(config, "seeds", {"k": k, "seeds": seeds}, motivation)

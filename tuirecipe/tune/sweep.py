@@ -39,10 +39,11 @@ def run_sweep(
     values: list[Any],
     *,
     parallel: int | None = None,
+    per_gpu: int = 1,
     motivation: str = "",
 ) -> dict[str, Any]:
     """Run one child per value; returns ``{"parent", "key", "results": [...]}``."""
-    pool = make_pool(parallel, config.train.device)
+    pool = make_pool(parallel, config.train.device, per_gpu)
     children = [with_values(config, {key: v}) for v in values]  # validate all up front
     parent = make_parent_run(config, "sweep", {"key": key, "values": values}, motivation)
     runs = [

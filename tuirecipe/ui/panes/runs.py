@@ -7,7 +7,9 @@ and checks show there; a run still training is followed live). Space marks runs,
 compares the marked runs (curves overlaid, config diff), ``o`` overlays the highlighted
 run's curves on the Train pane's. ``R`` (shift+r) resumes the highlighted failed or stopped
 training run from its checkpoint (``train.checkpoint_every``), after asking, through the
-worker client, and follows it in the Train pane.
+worker client, and follows it in the Train pane. The line under the table names the highlighted run's
+kept checkpoint (``best.pt`` or ``last.pt``) and the evaluation step it reproduces, in the
+words ``tuirecipe train`` uses (:func:`~tuirecipe.runs.listing.kept_sentence`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from textual.widgets import DataTable, Label
 from tuirecipe.config import Config
 from tuirecipe.errors import UserError
 from tuirecipe.runs.jobs import TUNE_JOBS
-from tuirecipe.runs.listing import RunSummary, list_runs
+from tuirecipe.runs.listing import RunSummary, kept_dev_eval, kept_sentence, list_runs
 from tuirecipe.runs.resume import resume_problem
 from tuirecipe.runs.rundir import RunDir
 from tuirecipe.ui.bus import Message
@@ -66,6 +68,17 @@ def _duration(seconds: float | None) -> str:
 def _best(metrics: dict[str, float]) -> str:
     shown = [(k, v) for k, v in metrics.items() if k in ("loss", "acc", "mse", "mae")]
     return " ".join(f"{k} {v:.4g}" for k, v in shown) or "-"
+
+
+def kept_line(summary: RunSummary) -> str:
+    """``"<run>: kept best @ step 120 (best.pt) as model.pt (lowest dev loss): loss …;
+    tuirecipe eval <run> reproduces it"``, or why there is no such checkpoint."""
+    if summary.job in TUNE_JOBS:
+        return f"{summary.id}: a {summary.job} run; its children keep the checkpoints"
+    sentence = kept_sentence(kept_dev_eval(RunDir(Path(summary.path))))
+    if not sentence:
+        return f"{summary.id}: no checkpoint holds reported dev figures yet"
+    return f"{summary.id}: {sentence}; tuirecipe eval {summary.id} reproduces it"
 
 
 class RunsPane(Widget):
@@ -117,6 +130,7 @@ class RunsPane(Widget):
         for key, title in COLUMNS:
             table.add_column(title, key=key)
         yield table
+        yield Label("", id="runs-kept", markup=False)  # the highlighted run's checkpoint
 
     def on_mount(self) -> None:
         self.set_interval(REFRESH_SECONDS, self._refresh_if_shown)
@@ -189,6 +203,19 @@ class RunsPane(Widget):
             else f"No runs yet in {self.runs_path}. Start one from the Train pane (3)."
         )
         self.query_one("#runs-summary", Label).update(literal(summary))
+
+    @on(DataTable.RowHighlighted, "#runs-table")
+    def _on_highlight(self, event: DataTable.RowHighlighted) -> None:
+        self.show_kept(event.row_key.value)
+
+    @work(exclusive=True, group="runs-kept")
+    async def show_kept(self, run_id: str | None) -> None:
+        """Name the kept checkpoint of ``run_id`` under the table (read in a thread)."""
+        match = next((r for r in self.runs if r.id == run_id), None)
+        if match is None:
+            return
+        line = await asyncio.to_thread(kept_line, match)
+        self.query_one("#runs-kept", Label).update(literal(line))
 
     @on(DataTable.RowSelected, "#runs-table")
     def follow_selected_run(self, event: DataTable.RowSelected) -> None:
