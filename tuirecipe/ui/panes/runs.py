@@ -7,9 +7,9 @@ and checks show there; a run still training is followed live). Space marks runs,
 compares the marked runs (curves overlaid, config diff), ``o`` overlays the highlighted
 run's curves on the Train pane's. ``R`` (shift+r) resumes the highlighted failed or stopped
 training run from its checkpoint (``train.checkpoint_every``), after asking, through the
-worker client, and follows it in the Train pane. The line under the table names the highlighted run's
-kept checkpoint (``best.pt`` or ``last.pt``) and the evaluation step it reproduces, in the
-words ``tuirecipe train`` uses (:func:`~tuirecipe.runs.listing.kept_sentence`).
+worker client, and follows it in the Train pane. The line under the table names the
+highlighted run's kept checkpoint (``best.pt`` or ``last.pt``) and the evaluation step it
+reproduces, in the words ``tuirecipe train`` uses (:func:`~tuirecipe.runs.listing.kept_sentence`).
 """
 
 from __future__ import annotations
