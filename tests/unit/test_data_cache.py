@@ -230,3 +230,23 @@ def test_a_missing_data_file_is_the_same_one_line_error_as_without_the_cache(cfg
     with pytest.raises(DataError) as cached:
         prepare_cached(missing)
     assert str(cached.value) == str(plain.value) and "nowhere.csv" in str(cached.value)
+
+
+def test_a_pretrained_model_keys_the_cache_on_its_encoder(cfg, monkeypatch) -> None:
+    # model.name = "pretrained" encodes the rows with the encoder's own tokenizer: a model
+    # setting that changes the preparation, so the encoder (path and files) is in the key
+    import types
+
+    import tuirecipe.data.encoders as encoders
+
+    fingerprints = iter(["aaa", "bbb"])
+
+    def fake_folder(path, **_):
+        fingerprint = next(fingerprints)
+        return types.SimpleNamespace(key=lambda: {"path": str(path), "fp": fingerprint})
+
+    monkeypatch.setattr(encoders, "inspect_folder", fake_folder)
+    pretrained = with_values(cfg, {"model.name": "pretrained", "model.encoder": "enc"})
+    first, second = cache_key(pretrained), cache_key(pretrained)
+    assert first != cache_key(cfg)  # word vocabulary vs the encoder's tokenizer
+    assert first != second  # the encoder's files changed

@@ -133,6 +133,11 @@ def cache_key(config: Config) -> str:
         # the split's seed matters only when dev is split off the data
         "seed": None if data.dev_path else config.seed,
     }
+    if config.model.name == "pretrained":  # the encoder's own tokenizer encodes the rows
+        from tuirecipe.data.encoders import inspect_folder
+
+        folder = config.resolve_path(config.model.encoder)
+        parts["tokenizer"] = inspect_folder(folder, source=config.source).key()
     if data.dev_path:
         dev = config.resolve_path(data.dev_path)
         settings["dev_path"] = str(dev)
