@@ -27,6 +27,8 @@ from tuirecipe.config import Config
 from tuirecipe.data.loading import load_table
 from tuirecipe.data.prepare import resolve_data_path
 from tuirecipe.data.profile import DatasetProfile, profile_cached
+from tuirecipe.data.profile.build import row_lines, row_numbers
+from tuirecipe.data.profile.frame import start_text_checks
 from tuirecipe.data.profile.normalize import TextCodes, encode_levels
 from tuirecipe.data.splits import stratified_split
 
@@ -195,6 +197,11 @@ def _load_and_split(config: Config, path: Path, imported: Future) -> LoadedDatas
         )
     # The split's groups are the profile's first two levels: computed once, kept for it.
     codes = encode_levels(frame["text"]) if cfg.split_groups != "none" else None
+    if codes is not None:
+        # The profile's checks of the distinct raw texts run meanwhile on the other core.
+        checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="text-checks")
+        codes.started = start_text_checks(codes, row_numbers(frame), row_lines(frame), checks)
+        checks.shutdown(wait=False)
     imported.result()
     _, dev_idx = stratified_split(
         frame["label"].to_numpy(),

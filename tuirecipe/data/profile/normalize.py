@@ -18,8 +18,8 @@ and mapped back with numpy, never with a Python loop per row.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -171,6 +171,15 @@ class TextCodes:
     missing: np.ndarray
     exact_to_space: np.ndarray
     space_uniques: pa.Array
+    # checks on the distinct texts already started in a helper thread (the profile's
+    # corrupted-text scan and Unicode finding), by name: the split runs meanwhile
+    started: dict[str, Future] = field(default_factory=dict, repr=False)
+
+    def blank(self) -> np.ndarray:
+        """Per row: the text is missing, empty or whitespace only (its ``case_space``
+        form is empty), as :class:`TextIndex` ``blank``."""
+        nonempty = pc.utf8_length(self.space_uniques).to_numpy() > 0
+        return ~nonempty[self.exact_to_space][self.exact_codes]
 
     def by_level(self, levels: Sequence[str] = GROUP_LEVELS) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
