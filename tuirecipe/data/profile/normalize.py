@@ -443,10 +443,12 @@ def _loose_level(
     ones (id ``empty_pos``), their per-text offsets, and the texts' loose codes (equal id
     sequences, equal code) with how many there are."""
     if empty_pos >= 0:
-        dropped = np.flatnonzero(lids == empty_pos)
+        keep = lids != empty_pos
+        dropped = np.flatnonzero(~keep)
         loose_offsets = offsets - np.searchsorted(dropped, offsets)
-        lids = np.delete(lids, dropped)
         del dropped
+        lids = lids[keep]  # a mask: about twice as fast as np.delete(lids, dropped)
+        del keep
     else:
         loose_offsets = offsets
     # Exact grouping of id sequences: view each text's loose ids as one binary string.
