@@ -207,7 +207,7 @@ _STAGES = textwrap.dedent(
     profiling.without_huge_pages()  # as the command does
     mark("imports (CLI, config, profiling)")
     config = load_config(sys.argv[1])
-    data = profiling.load_dataset(config)
+    data = profiling.load_dataset(config, start_checks=True)  # as profile_config does
     mark("load the CSV and split off dev")
     profile = profiling.profile_dataset(config, data)
     mark("profile (and save to the cache)")

@@ -260,3 +260,31 @@ def test_rows_of_multi_line_records_carry_the_line_an_editor_shows(tmp_path: Pat
     console = Console(record=True, width=120)
     console.print(render_section("duplicates", prof.duplicates))
     assert "lines 62, 63 (records 32, 33)" in console.export_text()
+
+
+def test_checks_started_during_the_split_give_the_profile_computed_after_it(
+    tmp_path: Path,
+) -> None:
+    """``tuirecipe data`` starts the corrupted-text scan and the Unicode finding while the
+    split runs; the profile equals one that runs them itself, lines included."""
+    lines = ["text,label"]
+    for i in range(40):
+        lines.append(f'"don’t stop {i}\nline two &amp; {i}",{"ab"[i % 2]}')
+    lines += ["don't stop,a", "  DON'T stop,a", ",b", "ﬁne\x07 text,b"]
+    path = tmp_path / "u.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = _config(tmp_path, {"path": str(path)})
+    assert profiling.load_dataset(config).text_codes.started == {}
+    early = profiling.load_dataset(config, start_checks=True)
+    assert set(early.text_codes.started) == {"scan", "unicode"}
+    with_early = profiling.profile_dataset(config, early).to_dict()
+    later = profiling.load_dataset(config)
+    fresh = dataclasses.replace(config, runs_dir=str(tmp_path / "other-runs"))
+    without = profiling.profile_dataset(fresh, later).to_dict()
+    for prof in (with_early, without):
+        prof.pop("timings")
+    assert with_early == without
+    assert with_early["unicode"]["fires"] and with_early["unicode"]["kinds"]
+    assert with_early["corrupted"]["control_chars"]["count"] == 1
+    # after the header and 40 records of two lines each: 82, 83, the empty text, then 85
+    assert with_early["corrupted"]["control_chars"]["lines"] == [85]

@@ -204,3 +204,34 @@ def test_distinct_texts_keep_their_own_array_with_the_same_codes() -> None:
     assert alone.space_uniques.to_pylist() == with_copy.space_uniques.to_pylist()
     assert alone.exact_codes.tolist() == with_copy.exact_codes[:5].tolist()
     assert alone.missing.tolist() == [False, False, True, False, False]
+
+
+def test_case_space_first_gives_the_exact_first_codes() -> None:
+    """Mostly distinct columns are encoded case_space first (one hash of the texts fewer);
+    every code, distinct text and map must equal the exact-first order's, with exact
+    copies, case and spacing variants, Unicode whitespace and case, and missing texts."""
+    from tuirecipe.data.profile import normalize
+    from tuirecipe.data.profile.normalize import _encode, _space_first, case_space, text_array
+
+    rng = np.random.default_rng(3)
+    pieces = ["a", "A", "b", "Straße", "STRASSE", "İ", "i", "ǅ", "\u00a0", "\u3000", "\x0b"]
+    pieces += ["  ", "\t", "x\u2028y", "é", "é", "#1", "", "ﬁ", "Σ", "ς", " "]
+    texts = ["".join(rng.choice(pieces, size=rng.integers(0, 5))) for _ in range(3000)]
+    texts += texts[:400] + [t.upper() for t in texts[:300]] + [None, None, "a"]
+    series = pd.Series([texts[i] for i in rng.permutation(len(texts))], dtype=object)
+    arr, _ = text_array(series)
+    codes0, u0 = _encode(arr)
+    map01, u1 = _encode(case_space(u0))
+    got = _space_first(arr)
+    assert got[0].dtype == codes0.dtype and np.array_equal(got[0], codes0)
+    assert got[1].to_pylist() == u0.to_pylist()
+    assert np.array_equal(got[2], map01) and got[3].to_pylist() == u1.to_pylist()
+    # all distinct: the column's own array is kept
+    distinct = pa.array([f"{t} {i}" for i, t in enumerate(["a", "A", "a "] * 50)])
+    kept = _space_first(distinct)
+    assert kept[1] is distinct and kept[0].tolist() == list(range(150))
+    # and encode_levels takes that road for a large mostly distinct column
+    large = pd.Series([f"Row {i} text" for i in range(normalize.PARALLEL_MIN)] + ["row 0 TEXT"])
+    assert normalize._mostly_distinct(text_array(large)[0])
+    levels = normalize.encode_levels(large)
+    assert levels.by_level()["case_space"][-1] == 0 and levels.exact_codes[-1] == len(large) - 1

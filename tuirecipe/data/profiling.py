@@ -27,6 +27,8 @@ from tuirecipe.config import Config
 from tuirecipe.data.loading import load_table
 from tuirecipe.data.prepare import resolve_data_path
 from tuirecipe.data.profile import DatasetProfile, profile_cached
+from tuirecipe.data.profile.build import row_lines, row_numbers
+from tuirecipe.data.profile.frame import start_text_checks
 from tuirecipe.data.profile.normalize import TextCodes, encode_levels
 from tuirecipe.data.splits import stratified_split
 
@@ -144,8 +146,13 @@ def profile_cache_dir(config: Config) -> Path:
     return base / "profiles"
 
 
-def load_dataset(config: Config) -> LoadedDataset:
-    """Load the data file (and dev file) and split as ``prepare_data`` would."""
+def load_dataset(config: Config, start_checks: bool = False) -> LoadedDataset:
+    """Load the data file (and dev file) and split as ``prepare_data`` would.
+
+    ``start_checks``: the caller profiles the data next (:func:`profile_dataset`), so the
+    profile's checks of the distinct raw texts start in a helper thread while the split
+    runs.
+    """
     cfg = config.data
     path = resolve_data_path(config)
     # scikit-learn takes a second or more of CPU to import (the split and the clusters
@@ -154,7 +161,7 @@ def load_dataset(config: Config) -> LoadedDataset:
     # (A bad file's error is not held up waiting for the import.)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imports")
     try:
-        return _load_and_split(config, path, pool.submit(_import_sklearn, cfg.task))
+        return _load_and_split(config, path, pool.submit(_import_sklearn, cfg.task), start_checks)
     finally:
         pool.shutdown(wait=False)
 
@@ -167,7 +174,9 @@ def _import_sklearn(task: str) -> None:
     clusters.prepare()
 
 
-def _load_and_split(config: Config, path: Path, imported: Future) -> LoadedDataset:
+def _load_and_split(
+    config: Config, path: Path, imported: Future, start_checks: bool = False
+) -> LoadedDataset:
     cfg = config.data
     table = load_table(path, cfg)
     frame = table.frame
@@ -195,6 +204,11 @@ def _load_and_split(config: Config, path: Path, imported: Future) -> LoadedDatas
         )
     # The split's groups are the profile's first two levels: computed once, kept for it.
     codes = encode_levels(frame["text"]) if cfg.split_groups != "none" else None
+    if codes is not None and start_checks:
+        # The profile's checks of the distinct raw texts run meanwhile on the other core.
+        checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="text-checks")
+        codes.started = start_text_checks(codes, row_numbers(frame), row_lines(frame), checks)
+        checks.shutdown(wait=False)
     imported.result()
     _, dev_idx = stratified_split(
         frame["label"].to_numpy(),
@@ -271,11 +285,12 @@ def profile_dataset(
         if data.split is not None
         else {"dev": data.dev}
     )
+    started = data.text_codes.started if data.text_codes is not None else {}
     data.text_codes = None  # used once: the profile (or its cache) replaces it
     if cfg.encoder:
         features = EncoderFeatures.from_config(config, progress)
         where.update(cluster_features=features, cluster_encoder=features.folder.key())
-    return profile_cached(
+    profile = profile_cached(
         data.frame,
         fingerprint=profile_fingerprint(config, data),
         cache_dir=profile_cache_dir(config),
@@ -287,6 +302,9 @@ def profile_dataset(
         progress=progress,
         **where,
     )
+    for check in started.values():  # a cached profile leaves them unused
+        check.cancel()
+    return profile
 
 
 class EncoderFeatures:
@@ -331,5 +349,5 @@ class EncoderFeatures:
 def profile_config(
     config: Config, progress: Progress | None = None
 ) -> tuple[LoadedDataset, DatasetProfile]:
-    data = load_dataset(config)
+    data = load_dataset(config, start_checks=True)
     return data, profile_dataset(config, data, progress)

@@ -77,6 +77,13 @@ def row_numbers(frame: pd.DataFrame) -> np.ndarray:
     return np.arange(1, len(frame) + 1, dtype=np.int64)
 
 
+def row_lines(frame: pd.DataFrame) -> np.ndarray | None:
+    """The line of the file each row starts on (the ``line`` column), else None."""
+    if "line" not in frame.columns:
+        return None
+    return pd.to_numeric(frame["line"], errors="coerce").fillna(-1).to_numpy(np.int64)
+
+
 def _train_vocabulary(
     index: TextIndex, lowercase: bool, train: np.ndarray, dev: np.ndarray
 ) -> tuple[int, float]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -23,6 +23,7 @@ from tuirecipe.data.profile.build import (
     _near_leakage,
     _Stages,
     _train_vocabulary,
+    row_lines,
     row_numbers,
 )
 from tuirecipe.data.profile.corrupted import extreme_length_mask, summarise, text_categories
@@ -36,7 +37,12 @@ from tuirecipe.data.profile.labels import (
 from tuirecipe.data.profile.lengths import length_section
 from tuirecipe.data.profile.model import FLAG_NAMES, DatasetProfile
 from tuirecipe.data.profile.neardup import sample_texts
-from tuirecipe.data.profile.normalize import TextCodes, TextIndex, build_text_index
+from tuirecipe.data.profile.normalize import (
+    TextCodes,
+    TextIndex,
+    build_text_index,
+    encode_levels,
+)
 from tuirecipe.data.profile.regression import default_tolerance, regression_conflicts
 from tuirecipe.data.profile.shortcut import length_shortcut
 from tuirecipe.data.profile.split_view import leakage_section, skipped_section, split_sections
@@ -171,17 +177,39 @@ class _Job:
         self.label_set = label_set
         self.train = split == 0
         self.dev = split == 1
-        self.lines = (
-            pd.to_numeric(frame["line"], errors="coerce").fillna(-1).to_numpy(np.int64)
-            if "line" in frame.columns
-            else None
-        )
+        self.lines = row_lines(frame)
 
 
 def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
     start = time.perf_counter()
     result = fn(*args)
     return result, round(time.perf_counter() - start, 4)
+
+
+def _unicode_of(codes: TextCodes, rows: np.ndarray, lines: np.ndarray | None) -> dict[str, Any]:
+    valid = ~codes.blank()
+    return unicode_section(
+        codes.exact_uniques,
+        codes.exact_codes[valid],
+        rows[valid],
+        None if lines is None else lines[valid],
+    )
+
+
+def start_text_checks(
+    codes: TextCodes, rows: np.ndarray, lines: np.ndarray | None, pool: Executor
+) -> dict[str, Future]:
+    """Start the checks that need only the distinct raw texts (the corrupted-text scan and
+    the Unicode finding) in ``pool``: each gives ``(result, seconds)``.
+
+    They hold the GIL little (pyarrow regexes over the texts), so they fill the second
+    core while one thread splits the data or builds the token index. ``rows`` and
+    ``lines`` are the rows' numbers as :func:`profile_frame` reads them from the frame.
+    """
+    return {
+        "scan": pool.submit(_timed, text_categories, codes.exact_uniques),
+        "unicode": pool.submit(_timed, _unicode_of, codes, rows, lines),
+    }
 
 
 def _profile(
@@ -206,13 +234,12 @@ def _profile(
         task,
         job.label_set,
     )
-    scans: list[Future] = []
     stages.start("normalise")
-    index = build_text_index(
-        frame["text"] if "text" in frame.columns else pd.Series([None] * n),
-        on_exact=lambda u: scans.append(pool.submit(_timed, text_categories, u)),
-        codes=text_codes,
-    )
+    texts = frame["text"] if "text" in frame.columns else pd.Series([None] * n)
+    if text_codes is None or text_codes.n_rows != n:
+        text_codes = encode_levels(texts)
+    checks = text_codes.started or start_text_checks(text_codes, rows, job.lines, pool)
+    index = build_text_index(texts, codes=text_codes)
     valid = ~index.blank
 
     stages.start("labels")
@@ -286,7 +313,7 @@ def _profile(
         "missing_label": labels.missing,
         "unknown_label": labels.unknown,
     }
-    per_text_masks, stages.timings["corrupted scan (helper thread)"] = scans[0].result()
+    per_text_masks, stages.timings["corrupted scan (helper thread)"] = checks["scan"].result()
     for name, per_text in per_text_masks.items():
         masks[name] = per_text[index.exact_codes]
     masks["no_words"] = valid & index.loose_empty[index.loose_codes]
@@ -294,13 +321,7 @@ def _profile(
     profile.corrupted = summarise(masks, rows)
     profile.corrupted["extreme_length"]["cutoff_tokens"] = cutoff
     flags["corrupted"] = np.logical_or.reduce(list(masks.values()))
-    lines = job.lines
-    profile.unicode = unicode_section(
-        index.exact_uniques,
-        index.exact_codes[valid],
-        rows[valid],
-        None if lines is None else lines[valid],
-    )
+    profile.unicode, stages.timings["unicode (helper thread)"] = checks["unicode"].result()
 
     stages.start("vocabulary")
     (vocab, dev_oov), stages.timings["vocabulary (helper thread)"] = vocabulary.result()

@@ -18,8 +18,8 @@ and mapped back with numpy, never with a Python loop per row.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -70,16 +70,6 @@ def text_array(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     return arr, missing
-
-
-def _encode_exact(values: pd.Series) -> tuple[np.ndarray, pa.Array, np.ndarray]:
-    """Per-row codes of the raw texts, the distinct texts, and the missing mask.
-
-    A chunked column (pandas' arrow strings) is encoded chunk by chunk against one
-    dictionary, so the texts are not first copied into one array.
-    """
-    arr, missing = _text_column(values)
-    return (*_encode(arr), missing)
 
 
 def _encode(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
@@ -171,6 +161,15 @@ class TextCodes:
     missing: np.ndarray
     exact_to_space: np.ndarray
     space_uniques: pa.Array
+    # checks on the distinct texts already started in a helper thread (the profile's
+    # corrupted-text scan and Unicode finding), by name: the split runs meanwhile
+    started: dict[str, Future] = field(default_factory=dict, repr=False)
+
+    def blank(self) -> np.ndarray:
+        """Per row: the text is missing, empty or whitespace only (its ``case_space``
+        form is empty), as :class:`TextIndex` ``blank``."""
+        nonempty = pc.utf8_length(self.space_uniques).to_numpy() > 0
+        return ~nonempty[self.exact_to_space][self.exact_codes]
 
     def by_level(self, levels: Sequence[str] = GROUP_LEVELS) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -187,13 +186,70 @@ def encode_levels(
     """Codes of a text column at the ``exact`` and ``case_space`` levels (``on_exact``
     gets the distinct raw texts as soon as they are known)."""
     pool = pa.default_memory_pool()
-    codes0, u0, missing = _encode_exact(values)
+    arr, missing = _text_column(values)
+    if isinstance(arr, pa.Array) and _mostly_distinct(arr):
+        codes0, u0, map01, u1 = _space_first(arr)
+        pool.release_unused()
+        if on_exact is not None:
+            on_exact(u0)
+        return TextCodes(len(codes0), codes0, u0, missing, map01, u1)
+    codes0, u0 = _encode(arr)
+    del arr
     pool.release_unused()  # the hash table's copy of every text
     if on_exact is not None:
         on_exact(u0)
     map01, u1 = _encode(_case_space_all(u0))
     pool.release_unused()
     return TextCodes(len(codes0), codes0, u0, missing, map01, u1)
+
+
+# Rows read to guess whether a column's texts are mostly distinct, and the share of
+# distinct texts among them above which the case_space level is computed first.
+PROBE_ROWS = 20_000
+MOSTLY_DISTINCT = 0.9
+
+
+def _mostly_distinct(texts: pa.Array) -> bool:
+    """Whether a spread sample of the rows holds few repeated texts. Only decides the
+    order of the work in :func:`encode_levels`; the codes are the same either way."""
+    if len(texts) < PARALLEL_MIN:
+        return False
+    step = max(1, len(texts) // PROBE_ROWS)
+    probe = texts.take(pa.array(np.arange(0, len(texts), step)))
+    return len(pc.unique(probe)) >= MOSTLY_DISTINCT * len(probe)
+
+
+def _space_first(texts: pa.Array) -> tuple[np.ndarray, pa.Array, np.ndarray, pa.Array]:
+    """The exact and case_space levels of mostly distinct texts, case_space first.
+
+    Hashing every text once at each level is the cost when the texts are distinct. Each
+    row's case_space form is hashed instead, and the raw texts only where a case_space
+    text has several rows (an exact copy must share the case_space form): a row that is
+    alone at case_space is a new exact text. The codes, distinct texts and their order
+    (first occurrence) equal the exact-first order's, since the first row of a case_space
+    text is always the first row of its raw text.
+
+    Returns ``(exact codes, distinct texts, exact -> case_space map, case_space texts)``.
+    """
+    n = len(texts)
+    space_codes, u1 = _encode(_case_space_all(texts))
+    counts = np.bincount(space_codes, minlength=len(u1))
+    shared = np.flatnonzero(counts[space_codes] > 1)
+    del counts
+    is_first = np.ones(n, dtype=bool)
+    first_row = None
+    if len(shared):
+        sub_codes, sub_uniques = _encode(texts.take(pa.array(shared)))
+        sub_first = _first_index(sub_codes, len(sub_uniques))
+        first_row = shared[sub_first[sub_codes]]  # each shared row's first raw copy
+        is_first[shared] = first_row == shared
+    firsts = np.flatnonzero(is_first)
+    codes0 = np.empty(n, dtype=np.int32)
+    codes0[firsts] = np.arange(len(firsts), dtype=np.int32)
+    if first_row is not None:
+        codes0[shared] = codes0[first_row]
+    u0 = texts if len(firsts) == n else texts.take(pa.array(firsts))
+    return codes0, u0, space_codes[firsts], u1
 
 
 # Above this many distinct texts, the two heaviest steps run on two halves in two threads
@@ -387,10 +443,12 @@ def _loose_level(
     ones (id ``empty_pos``), their per-text offsets, and the texts' loose codes (equal id
     sequences, equal code) with how many there are."""
     if empty_pos >= 0:
-        dropped = np.flatnonzero(lids == empty_pos)
+        keep = lids != empty_pos
+        dropped = np.flatnonzero(~keep)
         loose_offsets = offsets - np.searchsorted(dropped, offsets)
-        lids = np.delete(lids, dropped)
         del dropped
+        lids = lids[keep]  # a mask: about twice as fast as np.delete(lids, dropped)
+        del keep
     else:
         loose_offsets = offsets
     # Exact grouping of id sequences: view each text's loose ids as one binary string.
