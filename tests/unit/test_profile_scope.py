@@ -159,6 +159,7 @@ CHANGES = {
     "max_vocab": 500,
     "max_len": 64,
     "split_groups": "none",
+    "encoder": "encoders/minilm",  # the folder (its files are keyed where it is used)
 }
 
 
