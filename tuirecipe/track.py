@@ -445,6 +445,7 @@ def step_line(
         "acc": acc,
         "examples": examples,
         "elapsed": elapsed,
+        "tokens": 0,  # a tracked loop's tokens are not known (0: not recorded)
     }
     try:
         return _ENCODE(body)

@@ -128,7 +128,10 @@ def _install_signal_handlers(ctx: JobContext) -> None:
 def _traceback_tail(exc: BaseException) -> str:
     lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
     text = "".join(lines).rstrip().splitlines()
-    return "\n".join(text[-TRACEBACK_TAIL_LINES:])
+    if len(text) <= TRACEBACK_TAIL_LINES:
+        return "\n".join(text)
+    # the deepest frames, still under their "Traceback (most recent call last):" header
+    return "\n".join([text[0], "  …", *text[2 - TRACEBACK_TAIL_LINES :]])
 
 
 def _oom_message(exc: BaseException) -> str | None:
