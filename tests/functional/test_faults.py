@@ -14,14 +14,13 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import REPO_ROOT, SUPPORT
+from support import SUPPORT
+from support.cli import run_tuirecipe as tuirecipe
 from support.waiting import wait_until
 
 from tuirecipe.runs import RunDir, list_runs
@@ -42,18 +41,6 @@ BASE = [
     f"model.fail_step={FAIL_STEP}",
     "-q",
 ]
-
-
-def tuirecipe(*args: str, cwd: Path, timeout: float = 150) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "tuirecipe", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def workspace(root: Path, name: str) -> Path:

@@ -6,13 +6,11 @@ resumed are refused in one line with exit 2."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from support import REPO_ROOT, SUPPORT
+from support import SUPPORT
+from support.cli import run_tuirecipe as tuirecipe
 
 from tuirecipe.runs import RunDir, list_runs
 
@@ -42,18 +40,6 @@ SETTINGS = [
     "train.checkpoint_every=3",
     "-q",
 ]
-
-
-def tuirecipe(*args: str, cwd: Path, timeout: float = 150) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "tuirecipe", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def workspace(root: Path, name: str) -> Path:
