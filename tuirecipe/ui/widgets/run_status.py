@@ -8,6 +8,7 @@ are one-line labels whose size never changes while shown (no layout pass).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from textual.app import ComposeResult
@@ -233,12 +234,14 @@ class RunStatus(Vertical):
         self.query_one("#train-progress", RunProgress).update(progress=last.step)
         total = f"/{self.total_steps}" if self.total_steps else ""
         acc = f" · acc {last.acc:.3f}" if last.acc is not None else ""
+        # a tracked loop that logs no learning rate records it as NaN: no "lr nan" shown
+        lr = last.lr
+        self._lr = f"lr {lr:.2g}" if isinstance(lr, (int, float)) and math.isfinite(lr) else ""
         self._step = (
             f"step {last.step}{total} · epoch {last.epoch:.2f} · loss {last.loss:.4f}{acc}"
-            f" · lr {last.lr:.2g}"
+            + (f" · {self._lr}" if self._lr else "")
         )
         self._short_step = short_step_text(last, self.total_steps)
-        self._lr = f"lr {last.lr:.2g}"
         self.show_rate(last, history, state)
 
     def show_rate(self, last: Any, history: RunHistory, state: str) -> None:
