@@ -586,6 +586,7 @@ def follow_run(
     from rich.progress import (
         BarColumn,
         Progress,
+        ProgressColumn,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
@@ -606,11 +607,19 @@ def follow_run(
     console.print(
         Text.assemble("run ", _literal(run.id, "bold"), " in ", _literal(str(run.path.parent)))
     )
+
+    class StepsColumn(ProgressColumn):
+        """``12/300 steps``; ``12/? steps`` until the worker knows its total."""
+
+        def render(self, task: Any) -> Text:
+            total = "?" if task.total is None else str(int(task.total))
+            return Text(f"{int(task.completed)}/{total} steps")
+
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} steps"),
-        TextColumn("{task.fields[metrics]}"),
+        StepsColumn(),
+        TextColumn("{task.fields[metrics]}", markup=False),
         # Two clocks side by side read alike: each says which it is.
         TextColumn("elapsed"),
         TimeElapsedColumn(),

@@ -442,6 +442,9 @@ def _peer_main(run: RunDir, early: dict[str, bool], rank: int, world: int) -> in
         store = ranks.store if ranks is not None else distributed.connect_store()
         user_error = isinstance(exc, UserError)
         distributed.report_failure(store, rank, world, message, trace, user_error)
+        run.write_rank_failure(
+            rank, world, (message.strip().splitlines() or [""])[0], trace, user_error
+        )
         sys.stdout.flush()
         os._exit(2 if isinstance(exc, UserError) else 1)
 

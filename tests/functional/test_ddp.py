@@ -266,8 +266,11 @@ def test_gpus_on_a_machine_without_them_is_one_clear_line(tmp_path):
     job = jobs.start(config, "train")
     assert job.run is not None
     assert finish(jobs, job) != 0
+    # Rank 0 records it, or (when torchrun stopped rank 0 first) the job pipeline does,
+    # from rank 1's report — as `tuirecipe train` and the console do once torchrun ends.
+    jobs.mark_dead_if_stale(job.run)
     status = job.run.read_status()
-    assert status["state"] == "failed" and status["user_error"] is True
+    assert status["state"] == "failed" and status["user_error"] is True, log_tail(job.run)
     assert "train.gpus = 2 asks for 2 GPUs but CUDA is not available" in status["message"]
     assert 'set train.device = "cpu"' in status["message"]
     assert len(events(job.run, "error")) == 1  # rank 0's record only

@@ -149,6 +149,30 @@ def test_dead_worker_is_seen_and_recorded(tmp_path: Path) -> None:
     assert not run.mark_dead_if_stale()  # only once
 
 
+def test_a_rank_that_failed_before_rank_0_could_say_so_is_the_recorded_reason(
+    tmp_path: Path,
+) -> None:
+    # torchrun stopped rank 0 before it wrote anything: the failed rank's own words (and
+    # whether the user can fix it) are the run's end, not "gone without finishing".
+    run = create_run_dir(tmp_path, "x")
+    run.write_status(state="created", ranks=2, pid=None)
+    run.write_rank_failure(1, 2, "key 'train.gpus': no CUDA here", user_error=True)
+    assert run.mark_dead_if_stale(2, exited=True)
+    status = run.read_status()
+    assert status["state"] == "failed" and status["user_error"] is True
+    assert status["message"] == "rank 1 of 2 failed: key 'train.gpus': no CUDA here"
+    errors = [e for e in run.events() if e.kind == "error"]
+    assert len(errors) == 1 and errors[0].user_error
+
+
+def test_a_multi_process_run_gone_without_a_rank_report_says_so(tmp_path: Path) -> None:
+    run = create_run_dir(tmp_path, "x")
+    run.write_status(state="created", ranks=2, pid=None)
+    assert run.mark_dead_if_stale(-9, exited=True)
+    status = run.read_status()
+    assert "training processes" in status["message"] and not status.get("user_error")
+
+
 def test_a_killed_worker_is_listed_with_its_last_step_and_cause(tmp_path: Path) -> None:
     """Nobody attached: the listing itself sees the worker gone, names why, and shows the
     last step the worker recorded (its status said step 0: only state changes write it)."""

@@ -289,6 +289,37 @@ class RunDir:
     def space_reserve_path(self) -> Path:
         return self.path / SPACE_RESERVE
 
+    def rank_failure_path(self, rank: int) -> Path:
+        """Where rank ``rank`` (> 0) of a multi-process run leaves its failure, for the one
+        who records the run's end: rank 0, or a reader when rank 0 was killed first."""
+        return self.path / f"rank{rank}.failed.json"
+
+    def rank_failure(self) -> dict[str, Any] | None:
+        """The failure the lowest-numbered failed rank left (``rank``, ``world``,
+        ``message``, ``traceback``, ``user_error``), or None."""
+        found = []
+        for path in self.path.glob("rank*.failed.json"):
+            report = read_json(path, default=None)
+            if isinstance(report, dict) and isinstance(report.get("rank"), int):
+                found.append(report)
+        return min(found, key=lambda r: r["rank"]) if found else None
+
+    def write_rank_failure(
+        self, rank: int, world: int, message: str, trace: str = "", user_error: bool = False
+    ) -> None:
+        report = {
+            "rank": rank,
+            "world": world,
+            "message": message,
+            "traceback": trace,
+            "user_error": user_error,
+            "t": time.time(),
+        }
+        try:
+            atomic_write_json(self.rank_failure_path(rank), report)
+        except OSError:  # a full disk: torchrun's store and worker.log still have it
+            pass
+
     # -- status --------------------------------------------------------------------------
     def read_status(self) -> dict[str, Any]:
         """``status.json`` as its writer left it, except that a worker recorded gone (by a
@@ -299,6 +330,8 @@ class RunDir:
         gone = read_json(self.gone_path, default=None)
         if isinstance(gone, dict) and gone.get("pid") == status.get("pid"):
             status.update(state="failed", message=gone.get("message", ""), ended=gone.get("t"))
+            if gone.get("user_error"):
+                status["user_error"] = True
         return status
 
     def write_status(self, **fields: Any) -> dict[str, Any]:
@@ -357,6 +390,15 @@ class RunDir:
                 f"{status.get('pid')}) are gone without finishing "
                 f"({how_a_worker_ended(exit_status)})"
             )
+        # A rank that failed by itself (a bad setting every rank meets) ends, and torchrun
+        # then stops rank 0 — sometimes before rank 0 records it; the rank's own words win.
+        user_error, trace = False, ""
+        failed = self.rank_failure() if (status.get("ranks") or 1) > 1 else None
+        if failed is not None:
+            world = failed.get("world") or status.get("ranks")
+            message = f"rank {failed['rank']} of {world} failed: {failed.get('message', '')}"
+            user_error = bool(failed.get("user_error"))
+            trace = str(failed.get("traceback") or "")
         from tuirecipe.events import Error, RunStatus
 
         # The last step the events recorded: a worker writes its step there, not to
@@ -365,7 +407,9 @@ class RunDir:
         try:
             writer = EventWriter(self.events_path)
             try:
-                writer.write(Error(message=message, step=step))
+                writer.write(
+                    Error(message=message, traceback=trace, step=step, user_error=user_error)
+                )
                 writer.write(RunStatus(state="failed", message=message, step=step))
             finally:
                 writer.close()
@@ -374,7 +418,13 @@ class RunDir:
         # Written last: a run shows failed only once its events say so too (or could not).
         try:
             atomic_write_json(
-                self.gone_path, {"pid": status.get("pid"), "message": message, "t": time.time()}
+                self.gone_path,
+                {
+                    "pid": status.get("pid"),
+                    "message": message,
+                    "user_error": user_error,
+                    "t": time.time(),
+                },
             )
         except OSError:
             return False  # the empty claim stays; read_status ignores it
