@@ -106,18 +106,23 @@ def losses(events) -> dict[int, float]:
     return {e.step: e.loss for e in steps}
 
 
+def counters(events) -> dict[int, tuple[int, int]]:
+    """Per step: the examples and the tokens trained on so far."""
+    return {e.step: (e.examples, e.tokens) for e in events if isinstance(e, StepMetrics)}
+
+
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> tuple[dict[int, float], dict]:
+def reference(tmp_path_factory) -> tuple[dict[int, float], dict, dict]:
     tmp = tmp_path_factory.mktemp("reference")
     config = config_for(tmp)
     events, trainer = train(config, prepare_run(config))
-    return losses(events), trainer.last_eval
+    return losses(events), trainer.last_eval, counters(events)
 
 
 def test_a_run_crashed_after_its_checkpoint_resumes_on_the_same_curve(
     tmp_path: Path, reference
 ) -> None:
-    want, want_eval = reference
+    want, want_eval, want_counts = reference
     config = config_for(tmp_path)
     run = prepare_run(config)
     first, _ = train(config, run, crash_at=10)  # checkpoints at 4 and 8; dies at 10
@@ -131,6 +136,8 @@ def test_a_run_crashed_after_its_checkpoint_resumes_on_the_same_curve(
     got = losses(combined)  # raises if a step is left twice
     assert list(got) == list(range(1, 17))
     assert got == pytest.approx(want, abs=1e-6, rel=0)
+    # examples and tokens (throughput's counts) go on from the checkpoint's, not from 0
+    assert counters(combined) == want_counts
     assert trainer.last_eval["loss"] == pytest.approx(want_eval["loss"], abs=1e-6)
     # the run finished: nothing is left to resume from
     assert not (run.path / "resume.pt").exists() and not (run.path / "resume.json").exists()
@@ -151,7 +158,7 @@ def test_on_cuda_a_resumed_run_follows_the_uninterrupted_curve(tmp_path: Path) -
 
 
 def test_a_stopped_run_resumes_from_where_it_stopped(tmp_path: Path, reference) -> None:
-    want, _ = reference
+    want = reference[0]
     config = config_for(tmp_path)
     run = prepare_run(config)
     first, trainer = train(config, run, stop_at=11)  # the last step of the first epoch
@@ -165,7 +172,7 @@ def test_a_stopped_run_resumes_from_where_it_stopped(tmp_path: Path, reference) 
 
 def test_the_interruption_is_what_the_comparison_catches(tmp_path: Path, reference) -> None:
     # the control: resuming with the data order or dropout not restored leaves the curve
-    want, _ = reference
+    want = reference[0]
     config = config_for(tmp_path)
     run = prepare_run(config)
     first, _ = train(config, run, crash_at=10)

@@ -86,6 +86,8 @@ def checkpoint_state(trainer: Trainer, *, epoch_done: bool = False) -> dict[str,
         epoch, position, epoch_rng = epoch + 1, 0, trainer.generator.get_state()
     scaler = getattr(getattr(trainer, "execution", None), "scaler", None)
     log = getattr(trainer, "log", None)
+    if log is not None:
+        log.flush()  # tokens of pending steps (read in blocks off the CPU) are counted here
     return {
         "format": FORMAT,
         "model": {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
@@ -105,6 +107,7 @@ def checkpoint_state(trainer: Trainer, *, epoch_done: bool = False) -> dict[str,
             "improved": trainer.improved,
             "elapsed": trainer.elapsed(),
             "examples": log.examples if log is not None else 0,
+            "tokens": log.tokens if log is not None else 0,
             "steps_per_epoch": trainer.steps_per_epoch,
         },
         "callbacks": {
@@ -229,7 +232,8 @@ def restore(trainer: Trainer, state: dict[str, Any]) -> None:
     trainer.generator.set_state(own["generator"])
     trainer.last_eval, trainer.best_eval = own["last_eval"], own["best_eval"]
     trainer._last_eval_step, trainer.improved = own["last_eval_step"], own["improved"]
-    trainer.resumed = (float(own["elapsed"]), int(own["examples"]))
+    # "tokens": absent from a checkpoint written before it was kept (counts from 0 then)
+    trainer.resumed = (float(own["elapsed"]), int(own["examples"]), int(own.get("tokens", 0)))
     saved = state["callbacks"]
     for i, callback in enumerate(trainer.callbacks):
         key = _callback_key(callback, i)

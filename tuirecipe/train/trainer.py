@@ -131,7 +131,9 @@ class Trainer:
         rows = -(-rows // self.shard[1]) if self.shard is not None else rows
         self.steps_per_epoch = steps_per_epoch(rows, train_cfg)
         # Batches done this epoch, data-order RNG at its shuffle (saved by train.resume)
-        self.position, self.epoch_rng, self.resumed = 0, self.generator.get_state(), (0.0, 0)
+        # ... and what a resumed run counts on from: seconds, examples, tokens
+        self.position, self.epoch_rng = 0, self.generator.get_state()
+        self.resumed: tuple[float, int, int] = (0.0, 0, 0)
         self.log_every = resolve_log_every(train_cfg.log_every, self.device.type)
         # train.precision and train.compile, on the model steps train through (maybe DDP's)
         self.execution = Execution(self.train_model, self.device, train_cfg, self.adversary, emit)
@@ -184,7 +186,8 @@ class Trainer:
         self.log = log = StepLog(
             self.emit, self.steps_per_epoch, self.log_every, self.read_every_step, classify
         )
-        self._t0, state, log.examples = time.perf_counter(), "finished", self.resumed[1]
+        self._t0, state = time.perf_counter(), "finished"
+        log.examples, log.tokens = self.resumed[1], self.resumed[2]
         if self.monitor_note:
             self.emit(Log(message=self.monitor_note))
         ex = self.execution
