@@ -109,7 +109,8 @@ async def test_the_highlighted_run_names_its_kept_checkpoint_as_the_cli_does(tmp
         assert shown() == f"{CHILD}: {said}; tuirecipe eval {CHILD} reproduces it"
         await pilot.press("down")
         assert await wait_for(pilot, lambda: shown().startswith(f"{PARENT}: "))
-        assert shown() == f"{PARENT}: no checkpoint holds reported dev figures yet"
+        # a finished run: none ever will ("yet" is for a run still training)
+        assert shown() == f"{PARENT}: no saved checkpoint holds reported dev figures"
 
 
 async def test_enter_opens_a_run_and_o_overlays_another(tmp_path, two_runs):
@@ -263,3 +264,19 @@ async def test_a_malformed_sweep_is_refused_with_a_message(tmp_path):
             pilot, lambda: any("train.lrr" in str(n.message) for n in app._notifications)
         )
         assert not (tmp_path / "runs" / ".sweeps").exists()
+
+
+def test_the_kept_line_fits_the_kind_of_run(tmp_path):
+    from tuirecipe.runs.listing import RunSummary
+    from tuirecipe.ui.panes.runs import kept_line
+
+    def summary(job: str, state: str) -> RunSummary:
+        return RunSummary("r1", str(tmp_path), "r1", job, state, None, None, 0)
+
+    # a script's own run (tuirecipe.track, tuirecipe follow): tuirecipe saves no weights
+    for job in ("track", "follow"):
+        assert kept_line(summary(job, "finished")) == (
+            "r1: recorded from its own script; its checkpoints are the script's"
+        )
+    assert kept_line(summary("train", "running")).endswith("reported dev figures yet")
+    assert kept_line(summary("train", "failed")).endswith("reported dev figures")

@@ -27,7 +27,7 @@ from textual.widgets import DataTable, Label
 
 from tuirecipe.config import Config
 from tuirecipe.errors import UserError
-from tuirecipe.runs.jobs import TUNE_JOBS
+from tuirecipe.runs.jobs import TRACKED_JOBS, TUNE_JOBS
 from tuirecipe.runs.listing import RunSummary, kept_dev_eval, kept_sentence, list_runs
 from tuirecipe.runs.resume import resume_problem
 from tuirecipe.runs.rundir import RunDir
@@ -75,9 +75,12 @@ def kept_line(summary: RunSummary) -> str:
     tuirecipe eval <run> reproduces it"``, or why there is no such checkpoint."""
     if summary.job in TUNE_JOBS:
         return f"{summary.id}: a {summary.job} run; its children keep the checkpoints"
+    if summary.job in (*TRACKED_JOBS, "follow"):
+        return f"{summary.id}: recorded from its own script; its checkpoints are the script's"
     sentence = kept_sentence(kept_dev_eval(RunDir(Path(summary.path))))
     if not sentence:
-        return f"{summary.id}: no checkpoint holds reported dev figures yet"
+        still = " yet" if summary.state in ("created", "running", "paused") else ""
+        return f"{summary.id}: no saved checkpoint holds reported dev figures{still}"
     return f"{summary.id}: {sentence}; tuirecipe eval {summary.id} reproduces it"
 
 
