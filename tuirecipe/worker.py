@@ -482,5 +482,21 @@ def _fail(run: RunDir, ctx: JobContext | None, exc: BaseException) -> int:
     return 1
 
 
+def _exit(code: int) -> None:
+    """End the process with ``code``. A rank of a multi-process run (train.gpus) leaves at
+    once, its work recorded and its streams flushed, without the interpreter's teardown:
+    there the C++ side of torch.distributed (gloo's threads, the store's client) can
+    abort the process ("terminate called without an active exception", SIGABRT) after a
+    run that finished, and torchrun then reports the run failed."""
+    if launch_rank()[1] > 1:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())
