@@ -21,6 +21,12 @@ auto: autocast, fused AdamW, TF32 as the worker sets them). The worker is compar
 the no-sync loops; its step events are read in blocks there, so its clock starts at the
 first block boundary after the warm-up.
 
+Each bare loop runs in a fresh Python process of its own, as the worker does (started
+per round): a loop repeated inside this long-lived process gets its warm allocator and
+caches and one memory layout, and between fresh processes alone steps/s differ by about
+2 % on a quiet 2-core machine, the size of the gap to measure. ``--bare-in-process`` runs
+it here instead, as earlier versions did.
+
 Rounds alternate bare / worker to spread machine noise evenly; the best of each is
 reported, with the machine's load. On Linux the CPU side also reports CPU milliseconds
 per step from the end of the warm-up to the first epoch's end (the worker evaluates
@@ -29,7 +35,7 @@ on a shared machine other processes stretch wall time, but a step's own CPU work
 the worker can add to, so that ratio shows the worker's cost even under load (to the
 clock tick, 10 ms, over the whole stretch). Usage::
 
-    python benchmarks/overhead.py [--steps 400] [--rounds 3] [--model textcnn]
+    python benchmarks/overhead.py [--steps 800] [--rounds 5] [--model textcnn]
     python benchmarks/overhead.py --device cuda --model textcnn --model transformer \\
         [--batch-size 64] [--set model.embed_dim=512 --set model.num_layers=6]
 
@@ -167,6 +173,51 @@ def bare_loop(config, steps: int, *, sync_each_step: bool = True, precision: str
         torch.backends.cuda.matmul.allow_tf32 = tf32_before
 
 
+def bare_loop_fresh(args: argparse.Namespace, model: str, runs_dir: str, **options) -> float:
+    """:func:`bare_loop` in a fresh Python process (see the module doc); its CPU ms per
+    step goes to ``LAST_CPU_MS`` as the in-process loop's does."""
+    import json
+    import subprocess
+
+    spec = {
+        "model": model,
+        "steps": args.steps,
+        "runs_dir": runs_dir,
+        "device": args.device,
+        "batch_size": args.batch_size,
+        "overrides": list(args.set),
+        "options": options,
+    }
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--bare-child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        cwd=runs_dir if Path(runs_dir).is_dir() else None,
+    )
+    if out.returncode != 0:
+        sys.exit(f"the bare loop's process failed:\n{out.stderr[-2000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result.get("cpu_ms") is not None:
+        LAST_CPU_MS["bare"] = result["cpu_ms"]
+    return float(result["rate"])
+
+
+def _bare_child(spec_json: str) -> None:
+    import json
+
+    spec = json.loads(spec_json)
+    config = make_config(
+        spec["model"],
+        spec["steps"],
+        spec["runs_dir"],
+        device=spec["device"],
+        batch_size=spec["batch_size"],
+        overrides=spec["overrides"],
+    )
+    rate = bare_loop(config, spec["steps"], **spec["options"])
+    print(json.dumps({"rate": rate, "cpu_ms": LAST_CPU_MS.get("bare")}))
+
+
 def worker_run(config, steps: int) -> tuple[float, float, dict]:
     """(steps/s while training, wall seconds including process start and data loading,
     the run's ``execution`` meta)."""
@@ -228,8 +279,10 @@ def _cpu_seconds(pid: int) -> float | None:
 def worker_cpu_per_step(job, events_path: Path, warm: int, steps: int) -> float | None:
     """The worker's CPU ms per step from step ``warm`` to the last step seen before its
     first evaluation (or step ``steps - 1``; the process exits soon after the last),
-    reading its ``/proc`` entry as the events come. Polls every 10 ms, counting step
-    lines in the bytes appended since the last poll."""
+    reading its ``/proc`` entry as the events come. Polls every 50 ms (more often, the
+    polling itself takes a share of the machine the bare loop's run does not pay; each
+    figure is a difference over 100+ steps, so a sample's lag of a step hardly counts),
+    counting step lines in the bytes appended since the last poll."""
     seen, offset = 0, 0
     # (CPU seconds, steps) at the first poll that saw each new step count: CPU spent
     # while the count stands still (an evaluation running) is never in a sample's figure
@@ -257,7 +310,7 @@ def worker_cpu_per_step(job, events_path: Path, warm: int, steps: int) -> float 
             samples.append((cpu, seen))
             if seen >= steps - 1:
                 break
-        time.sleep(0.01)
+        time.sleep(0.05)
     if len(samples) < 2 or samples[-1][1] - samples[0][1] < 20:
         return None
     (c0, s0), (c1, s1) = samples[0], samples[-1]
@@ -302,7 +355,11 @@ def measure(args: argparse.Namespace, model: str, tmp: str) -> None:
     for r in range(args.rounds):
         LAST_CPU_MS.clear()
         for name, options in loops.items():
-            results[name].append(bare_loop(config, args.steps, **options))
+            if args.bare_in_process:
+                results[name].append(bare_loop(config, args.steps, **options))
+            else:
+                runs_dir = str(Path(tmp) / f"runs-{model}")
+                results[name].append(bare_loop_fresh(args, model, runs_dir, **options))
             if not cuda:
                 cpu_ms["bare"].append(LAST_CPU_MS["bare"])
         rate, wall, execution = worker_run(config, args.steps)
@@ -324,10 +381,13 @@ def measure(args: argparse.Namespace, model: str, tmp: str) -> None:
         )
     import torch
 
+    where = "this process" if args.bare_in_process else "a fresh process each round"
+    print(f"bare loops ran in {where}")
     card = torch.cuda.get_device_name() if cuda else platform.machine()
     print(
         f"\n{card}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
-        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, model {model}, "
+        f"{execution.get('threads', torch.get_num_threads())} torch threads, "
+        f"torch {torch.__version__}, model {model}, "
         f"batch {args.batch_size}, {args.steps} steps, {time.strftime('%Y-%m-%d')}"
     )
     if execution:
@@ -357,8 +417,8 @@ def measure(args: argparse.Namespace, model: str, tmp: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=800)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--model",
         action="append",
@@ -369,7 +429,16 @@ def main() -> None:
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides"
     )
+    parser.add_argument(
+        "--bare-in-process",
+        action="store_true",
+        help="run the bare loops in this process rather than each in a fresh one",
+    )
+    parser.add_argument("--bare-child", help=argparse.SUPPRESS)  # internal: one bare loop
     args = parser.parse_args()
+    if args.bare_child:
+        _bare_child(args.bare_child)
+        return
     if args.device.startswith("cuda"):
         why = cuda_missing()
         if why:

@@ -8,7 +8,8 @@
     ``run_test``), idle vs while a run trains flat out in a worker that the Train pane
     follows and plots. Target: p99 within 5 ms of idle.
 (c) Training throughput of that same worker run (console attached and plotting) vs a bare
-    PyTorch loop on the same model, data and batches (``benchmarks/overhead.py``).
+    PyTorch loop on the same model, data and batches (``benchmarks/overhead.py``; like the
+    worker, the bare loop runs in a fresh process each round).
     Rounds alternate bare loop / console session, so slow spells of a shared machine fall
     on both sides; the best of each side is compared. The worker's epoch-end evaluations
     are left out of its clock (the bare loop does not evaluate). Target: ≥ 0.98.
@@ -170,7 +171,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             config = overhead.make_config(args.model, args.steps, str(Path(tmp) / f"runs{r}"))
-            bare.append(overhead.bare_loop(config, args.steps))
+            # in a fresh process, as the worker is (benchmarks/overhead.py's module doc)
+            spec = argparse.Namespace(steps=args.steps, device="auto", batch_size=32, set=[])
+            runs_dir = str(Path(tmp) / f"runs{r}")
+            bare.append(overhead.bare_loop_fresh(spec, args.model, runs_dir))
             session = asyncio.run(_console_session(config, args.idle, train_timeout=600))
             attached.append(_worker_rate(session["run"], args.steps, overhead.WARMUP))
             idle_lags.append(session["idle"])

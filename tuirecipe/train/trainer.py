@@ -84,9 +84,8 @@ class TrainResult:
 
 
 class Trainer:
-    """``callbacks=None`` means the config's own (``standard_callbacks``); pass a list,
-    possibly empty, to choose them. ``scheduler``: anything with ``step()``, called after
-    each optimizer step."""
+    """``callbacks=None``: the config's own (``standard_callbacks``); pass a list, maybe
+    empty, to choose them. ``scheduler``: anything with ``step()``, stepped per step."""
 
     def __init__(
         self,
@@ -130,10 +129,8 @@ class Trainer:
         rows = len(self.train_tensors)
         rows = -(-rows // self.shard[1]) if self.shard is not None else rows
         self.steps_per_epoch = steps_per_epoch(rows, train_cfg)
-        # Batches done this epoch, data-order RNG at its shuffle (saved by train.resume)
-        # ... and what a resumed run counts on from: seconds, examples, tokens
-        self.position, self.epoch_rng = 0, self.generator.get_state()
-        self.resumed: tuple[float, int, int] = (0.0, 0, 0)
+        # Batches done this epoch, data-order RNG at its shuffle; resumed: (s, examples, tokens)
+        self.position, self.epoch_rng, self.resumed = 0, self.generator.get_state(), (0.0, 0, 0)
         self.log_every = resolve_log_every(train_cfg.log_every, self.device.type)
         # train.precision and train.compile, on the model steps train through (maybe DDP's)
         self.execution = Execution(self.train_model, self.device, train_cfg, self.adversary, emit)
@@ -187,7 +184,7 @@ class Trainer:
             self.emit, self.steps_per_epoch, self.log_every, self.read_every_step, classify
         )
         self._t0, state = time.perf_counter(), "finished"
-        log.examples, log.tokens = self.resumed[1], self.resumed[2]
+        log.examples, log.tokens = self.resumed[1:]
         if self.monitor_note:
             self.emit(Log(message=self.monitor_note))
         ex = self.execution
