@@ -263,3 +263,56 @@ def test_kept_sentence_names_the_file_the_step_and_why(tmp_path: Path) -> None:
     said = kept_sentence(kept_dev_eval(run))
     assert said.startswith("kept best @ step 100 (best.pt) as model.pt (lowest dev loss): ")
     assert " acc " in said
+
+
+def test_the_listing_reads_on_from_where_it_stopped_and_agrees_with_a_fresh_read(
+    tmp_path: Path,
+) -> None:
+    # The Runs pane lists every run every few seconds: a run's events are read once and
+    # then from where the last reading stopped. What it shows must equal a fresh reading
+    # at every point: as the file grows, through a resume, and after the file is replaced.
+    from tuirecipe.events import Resumed
+    from tuirecipe.runs import listing
+
+    run = create_run_dir(tmp_path, "x")
+    run.write_status(state="running", pid=os.getpid(), step=0)
+
+    def step(s: int, loss: float) -> StepMetrics:
+        return StepMetrics(step=s, epoch=s / 10, loss=loss, lr=0.1, examples=8 * s, tokens=90 * s)
+
+    def dev(s: int, loss: float) -> EvalMetrics:
+        return EvalMetrics(step=s, epoch=s / 10, split="dev", metrics={"loss": loss, "acc": 0.5})
+
+    def agrees() -> tuple:
+        cached = listing._from_events(run)
+        listing._DIGESTS.clear()
+        fresh = listing._from_events(run)
+        assert cached == fresh
+        return fresh
+
+    writer = EventWriter(run.events_path)
+    pieces = [
+        [step(1, 2.0), step(2, 1.5), dev(2, 1.4)],
+        [step(3, 1.2), step(4, 1.0), dev(4, 0.9)],
+        [step(5, 0.8), step(6, 0.7), dev(6, 1.1)],
+        # resumed from step 4's checkpoint: steps 5-6 and the eval at 6 are superseded
+        [Resumed(step=4), step(5, 0.95), dev(5, 0.5)],
+        [step(6, 0.9)],
+    ]
+    seen = []
+    for piece in pieces:
+        writer.write_many(piece)
+        kept, last_step, last = agrees()
+        seen.append((kept.step, last_step, last.loss))
+        agrees()  # unchanged file: the cached reading again
+    assert seen == [(2, 2, 1.5), (4, 4, 1.0), (4, 6, 0.7), (5, 5, 0.95), (5, 6, 0.9)]
+    writer.close()
+
+    # A replaced file (another inode, shorter): read from its start
+    replacement = run.path / "events.new"
+    fresh_writer = EventWriter(replacement)
+    fresh_writer.write_many([step(1, 3.0), dev(1, 2.5)])
+    fresh_writer.close()
+    os.replace(replacement, run.events_path)
+    kept, last_step, last = agrees()
+    assert (kept.step, last_step, last.loss) == (1, 1, 3.0)

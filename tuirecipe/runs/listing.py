@@ -9,7 +9,10 @@ the run's ``train.monitor``. So the figures a table shows are the ones
 
 from __future__ import annotations
 
+import os
+import threading
 import tomllib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,22 +137,75 @@ def _run_monitor(run: RunDir) -> tuple[Monitor, str]:
     return monitor, str(train.get("keep", "best"))
 
 
+@dataclass
+class _EventsDigest:
+    """What the listing needs from an events file, up to byte ``offset``: the dev
+    evaluations, the last step any event recorded, the last step event."""
+
+    inode: tuple[int, int] = (0, 0)
+    offset: int = 0
+    evals: list[tuple[int, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    last_step: int = 0
+    last: Any = None
+
+    def add(self, events: list[Any]) -> None:
+        for event in events:
+            step = getattr(event, "step", None)
+            if not isinstance(step, int) or isinstance(step, bool):
+                continue  # events without a step say nothing the listing needs
+            if event.kind in ("step", "eval"):
+                self.last_step = max(self.last_step, step)
+                self.last = event if event.kind == "step" else self.last
+            if event.kind != "eval" or getattr(event, "split", "") != "dev":
+                continue
+            metrics = getattr(event, "metrics", {})
+            if isinstance(metrics, dict):
+                self.evals.append((step, dict(metrics), dict(getattr(event, "ci", {}) or {})))
+
+
+# By events file: the console's Runs pane lists every run every few seconds, and reading a
+# 100,000-step run's events anew took ~1 s; a finished run's file is read once, a growing
+# one from where the last reading stopped.
+_DIGESTS: OrderedDict[str, _EventsDigest] = OrderedDict()
+_DIGESTS_LOCK = threading.Lock()
+_DIGESTS_MAX = 4096
+
+
+def _events_digest(path: Path) -> _EventsDigest:
+    """The digest of ``path`` as it is now (a copy; read on from the cached one)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return _EventsDigest()
+    inode = (stat.st_dev, stat.st_ino)
+    key = str(path)
+    with _DIGESTS_LOCK:
+        cached = _DIGESTS.get(key)
+    if cached is None or cached.inode != inode or stat.st_size < cached.offset:
+        cached = _EventsDigest(inode)  # new, replaced or cut short: from the start
+    digest = _EventsDigest(inode, cached.offset, list(cached.evals), cached.last_step, cached.last)
+    if stat.st_size > digest.offset:
+        events, offset = read_events(path, digest.offset)
+        if digest.offset and any(e.kind == "resumed" for e in events):
+            # a resume supersedes steps already folded in: read the whole file again
+            digest = _EventsDigest(inode)
+            events, offset = read_events(path, 0)
+        digest.add(events)
+        digest.offset = offset
+    with _DIGESTS_LOCK:
+        _DIGESTS[key] = digest
+        _DIGESTS.move_to_end(key)
+        while len(_DIGESTS) > _DIGESTS_MAX:
+            _DIGESTS.popitem(last=False)
+    return _EventsDigest(inode, digest.offset, list(digest.evals), digest.last_step, digest.last)
+
+
 def _from_events(run: RunDir) -> tuple[KeptEval, int, Any]:
     """The kept dev evaluation, the last step any event recorded (a running worker
     writes its step to the events, not to ``status.json``, and a killed one never writes
     its last step there) and the last step event (None without one)."""
-    evals: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
-    last_step, last = 0, None
-    for event in read_events(run.events_path)[0]:
-        step = getattr(event, "step", None)
-        if event.kind in ("step", "eval") and isinstance(step, int) and not isinstance(step, bool):
-            last_step = max(last_step, step)
-            last = event if event.kind == "step" else last
-        if event.kind != "eval" or getattr(event, "split", "") != "dev":
-            continue
-        metrics = getattr(event, "metrics", {})
-        if isinstance(metrics, dict) and isinstance(step, int):
-            evals.append((step, dict(metrics), dict(getattr(event, "ci", {}) or {})))
+    digest = _events_digest(run.events_path)
+    evals, last_step, last = digest.evals, digest.last_step, digest.last
     monitor, keep = _run_monitor(run)
     recorded = run.read_meta().get("checkpoint")
     if isinstance(recorded, dict) and isinstance(recorded.get("step"), int):
