@@ -244,7 +244,8 @@ def test_log_lines_quoting_markup_are_printed_literally(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    assert "odd[/]name[bold]" in result.stderr, result.stderr
+    # (Rich wraps a long path at the terminal's width: compare without the line breaks)
+    assert "odd[/]name[bold]" in result.stderr.replace("\n", ""), result.stderr
 
 
 def test_runs_lists_a_markup_like_motivation_literally(tmp_path: Path) -> None:
