@@ -197,7 +197,9 @@ def _events_digest(path: Path) -> _EventsDigest:
         _DIGESTS.move_to_end(key)
         while len(_DIGESTS) > _DIGESTS_MAX:
             _DIGESTS.popitem(last=False)
-    return _EventsDigest(inode, digest.offset, list(digest.evals), digest.last_step, digest.last)
+    # the caller's own dicts: a figure it changes never changes the cached reading
+    evals = [(step, dict(metrics), dict(ci)) for step, metrics, ci in digest.evals]
+    return _EventsDigest(inode, digest.offset, evals, digest.last_step, digest.last)
 
 
 def _from_events(run: RunDir) -> tuple[KeptEval, int, Any]:
