@@ -192,7 +192,6 @@ def bare_loop_fresh(args: argparse.Namespace, model: str, runs_dir: str, **optio
         [sys.executable, str(Path(__file__).resolve()), "--bare-child", json.dumps(spec)],
         capture_output=True,
         text=True,
-        cwd=runs_dir if Path(runs_dir).is_dir() else None,
     )
     if out.returncode != 0:
         sys.exit(f"the bare loop's process failed:\n{out.stderr[-2000:]}")

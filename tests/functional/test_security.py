@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from support import REPO_ROOT, SUPPORT
+from support.cli import run_tuirecipe as tuirecipe
 from support.waiting import wait_until
 
 from tuirecipe.errors import RunError
@@ -26,18 +27,6 @@ from tuirecipe.runs.rundir import create_run_dir, open_run_dir
 TESTS = SUPPORT  # bad_inputs/
 REPO = REPO_ROOT
 PAYLOAD = "__import__('os').system('touch PWNED')"
-
-
-def tuirecipe(*args: str, cwd: Path, timeout: float = 150) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "tuirecipe", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def with_good_data(folder: Path) -> Path:

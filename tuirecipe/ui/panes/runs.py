@@ -30,7 +30,7 @@ from tuirecipe.errors import UserError
 from tuirecipe.runs.jobs import TRACKED_JOBS, TUNE_JOBS
 from tuirecipe.runs.listing import RunSummary, kept_dev_eval, kept_sentence, list_runs
 from tuirecipe.runs.resume import resume_problem
-from tuirecipe.runs.rundir import RunDir
+from tuirecipe.runs.rundir import TERMINAL_STATES, RunDir
 from tuirecipe.ui.bus import Message
 from tuirecipe.ui.literal import literal, literal_line
 from tuirecipe.ui.modals import ConfirmScreen
@@ -79,7 +79,7 @@ def kept_line(summary: RunSummary) -> str:
         return f"{summary.id}: recorded from its own script; its checkpoints are the script's"
     sentence = kept_sentence(kept_dev_eval(RunDir(Path(summary.path))))
     if not sentence:
-        still = " yet" if summary.state in ("created", "running", "paused") else ""
+        still = "" if summary.state in TERMINAL_STATES else " yet"
         return f"{summary.id}: no saved checkpoint holds reported dev figures{still}"
     return f"{summary.id}: {sentence}; tuirecipe eval {summary.id} reproduces it"
 
