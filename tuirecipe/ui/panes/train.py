@@ -533,6 +533,8 @@ class TrainPane(Widget, can_focus=True):
             total, execution = await asyncio.to_thread(read_plan, run)
         finally:
             self._reading_total = False
+        if not self.status.query("#train-progress"):
+            return  # the console closed while the file was read: its widgets are gone
         if self.run is not None and run.id == self.run.id:
             self.status.execution = execution  # {} once read: not read again
             self.status.set_total(total)
