@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from tuirecipe.data.profile import profile_frame
+from tuirecipe.data.profile import normalize, profile_frame
 from tuirecipe.data.profile.normalize import (
     build_text_index,
     collapse_space,
@@ -19,6 +19,19 @@ from tuirecipe.data.profile.normalize import (
     oov_rate,
 )
 from tuirecipe.data.tokenize import tokenize
+
+COMPILED = normalize._textscan
+
+
+@pytest.fixture(autouse=True, params=["compiled", "pyarrow"])
+def word_index(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs on both roads to the word index: the compiled module
+    (_textscan.c) and pyarrow's kernels alone (a machine without a C compiler)."""
+    if request.param == "compiled" and COMPILED is None:
+        pytest.skip("the compiled module was not built (no C compiler)")
+    monkeypatch.setattr(normalize, "_textscan", COMPILED if request.param == "compiled" else None)
+    return str(request.param)
+
 
 AWKWARD = [
     "  leading and trailing  ",
@@ -201,7 +214,8 @@ def test_distinct_texts_keep_their_own_array_with_the_same_codes() -> None:
     alone = encode_levels(series)
     with_copy = encode_levels(pd.concat([series, series.iloc[:1]], ignore_index=True))
     assert alone.exact_uniques.to_pylist() == with_copy.exact_uniques.to_pylist()
-    assert alone.space_uniques.to_pylist() == with_copy.space_uniques.to_pylist()
+    assert alone.n_space == with_copy.n_space
+    assert alone.words().vocab.to_pylist() == with_copy.words().vocab.to_pylist()
     assert alone.exact_codes.tolist() == with_copy.exact_codes[:5].tolist()
     assert alone.missing.tolist() == [False, False, True, False, False]
 
@@ -225,7 +239,21 @@ def test_case_space_first_gives_the_exact_first_codes() -> None:
     got = _space_first(arr)
     assert got[0].dtype == codes0.dtype and np.array_equal(got[0], codes0)
     assert got[1].to_pylist() == u0.to_pylist()
-    assert np.array_equal(got[2], map01) and got[3].to_pylist() == u1.to_pylist()
+    assert np.array_equal(got[2], map01) and got[3].n == len(u1)
+    words = normalize.Words(*normalize._tokens(u1))
+    space_words = normalize.TextCodes(
+        len(codes0),
+        codes0,
+        u0,
+        np.zeros(len(codes0), bool),
+        got[2],
+        got[3].n,
+        got[3].texts,
+        got[3].words,
+    ).words()
+    assert space_words.vocab.to_pylist() == words.vocab.to_pylist()
+    assert np.array_equal(space_words.ids, words.ids)
+    assert np.array_equal(space_words.offsets, words.offsets)
     # all distinct: the column's own array is kept
     distinct = pa.array([f"{t} {i}" for i, t in enumerate(["a", "A", "a "] * 50)])
     kept = _space_first(distinct)

@@ -271,7 +271,7 @@ def _profile(
     n_loose = len(index.loose_empty)
     level_codes = {
         "exact": (index.exact_codes, len(index.exact_uniques), valid),
-        "case_space": (index.space_codes, len(index.space_uniques), valid),
+        "case_space": (index.space_codes, index.n_space, valid),
         "loose": (index.loose_codes, n_loose, valid & ~index.loose_empty[index.loose_codes]),
     }
     splits = (job.split, SPLIT_NAMES) if job.has_split else None

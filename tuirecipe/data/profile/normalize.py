@@ -26,6 +26,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+try:  # the optional compiled word index (setup.py); without it, pyarrow's kernels below
+    from tuirecipe.data.profile import _textscan
+except ImportError:  # pragma: no cover - built without a C compiler
+    _textscan = None  # type: ignore[assignment]
+
 # Whitespace as Python's str.split() sees it (RE2's \s lacks \v, NEL, NBSP, ...).
 _WS = r"[\t\n\x0b\x0c\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"  # noqa: E501
 _NEEDS_COLLAPSE = rf"^{_WS}|{_WS}$|{_WS}{{2}}|[\t\n\x0b\x0c\r\x1c-\x1f\x{{85}}\x{{a0}}\x{{1680}}\x{{2000}}-\x{{200a}}\x{{2028}}\x{{2029}}\x{{202f}}\x{{205f}}\x{{3000}}]"  # noqa: E501
@@ -151,25 +156,62 @@ def text_codes_by_level(
 
 
 @dataclass
+class Words:
+    """Whitespace words of some texts: each text's ids are ``ids[offsets[i]:offsets[i + 1]]``
+    and ``vocab[id]`` is the word. A text without words holds one empty word ("" splits to
+    [""]), so every text has at least one."""
+
+    offsets: np.ndarray  # int64, one more than the texts
+    ids: np.ndarray  # int32
+    vocab: pa.Array  # distinct words, in order of first occurrence
+
+    def nonempty(self) -> np.ndarray:
+        """Per text: it has a word."""
+        found = pc.index(self.vocab, "").as_py() if len(self.vocab) else -1
+        if found < 0:
+            return np.ones(len(self.offsets) - 1, dtype=bool)
+        single = np.diff(self.offsets) == 1
+        return ~(single & (self.ids[np.minimum(self.offsets[:-1], len(self.ids) - 1)] == found))
+
+
+@dataclass
 class TextCodes:
     """The first two levels of a text column: what the splitter's groups need, and the
-    start of :func:`build_text_index` (which takes it instead of redoing the work)."""
+    start of :func:`build_text_index` (which takes it instead of redoing the work).
+
+    The ``case_space`` level is kept as its texts (``space_uniques``, pyarrow's path) or
+    as their words (``space_words``, the compiled path, which never writes the texts)."""
 
     n_rows: int
     exact_codes: np.ndarray
     exact_uniques: pa.Array
     missing: np.ndarray
     exact_to_space: np.ndarray
-    space_uniques: pa.Array
+    n_space: int
+    space_uniques: pa.Array | None = None
+    space_words: Words | None = None
     # checks on the distinct texts already started in a helper thread (the profile's
     # corrupted-text scan and Unicode finding), by name: the split runs meanwhile
     started: dict[str, Future] = field(default_factory=dict, repr=False)
 
+    def space_nonempty(self) -> np.ndarray:
+        """Per ``case_space`` code: the text is not empty."""
+        if self.space_words is not None:
+            return self.space_words.nonempty()
+        assert self.space_uniques is not None
+        return pc.utf8_length(self.space_uniques).to_numpy(zero_copy_only=False) > 0
+
+    def words(self) -> Words:
+        """The whitespace words of each ``case_space`` text."""
+        if self.space_words is None:
+            assert self.space_uniques is not None
+            self.space_words = Words(*_tokens(_small_offsets(self.space_uniques)))
+        return self.space_words
+
     def blank(self) -> np.ndarray:
         """Per row: the text is missing, empty or whitespace only (its ``case_space``
         form is empty), as :class:`TextIndex` ``blank``."""
-        nonempty = pc.utf8_length(self.space_uniques).to_numpy() > 0
-        return ~nonempty[self.exact_to_space][self.exact_codes]
+        return ~self.space_nonempty()[self.exact_to_space][self.exact_codes]
 
     def by_level(self, levels: Sequence[str] = GROUP_LEVELS) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -188,19 +230,108 @@ def encode_levels(
     pool = pa.default_memory_pool()
     arr, missing = _text_column(values)
     if isinstance(arr, pa.Array) and _mostly_distinct(arr):
-        codes0, u0, map01, u1 = _space_first(arr)
+        codes0, u0, map01, space = _space_first(arr)
         pool.release_unused()
         if on_exact is not None:
             on_exact(u0)
-        return TextCodes(len(codes0), codes0, u0, missing, map01, u1)
+        return TextCodes(len(codes0), codes0, u0, missing, map01, space.n, space.texts, space.words)
     codes0, u0 = _encode(arr)
     del arr
     pool.release_unused()  # the hash table's copy of every text
     if on_exact is not None:
         on_exact(u0)
-    map01, u1 = _encode(_case_space_all(u0))
+    space = _space_level(u0)
     pool.release_unused()
-    return TextCodes(len(codes0), codes0, u0, missing, map01, u1)
+    return TextCodes(
+        len(codes0), codes0, u0, missing, space.codes, space.n, space.texts, space.words
+    )
+
+
+@dataclass
+class _SpaceLevel:
+    """Each text's ``case_space`` code, how many codes, and the level's texts (pyarrow's
+    path) or its words (the compiled path)."""
+
+    codes: np.ndarray
+    n: int
+    texts: pa.Array | None
+    words: Words | None
+
+
+def _space_level(texts: pa.Array | pa.ChunkedArray) -> _SpaceLevel:
+    """The ``case_space`` level of ``texts``.
+
+    With the compiled module, the lowercased texts are split into words at once (runs of
+    whitespace, as ``str.split()``), and texts are equal at this level when their word
+    sequences are: the collapsed texts are never written. The codes, the distinct words
+    and their order equal pyarrow's path (collapse, encode, split, encode), since both
+    number in order of first occurrence.
+    """
+    if _textscan is None:
+        codes, u1 = _encode(_case_space_all(texts))
+        return _SpaceLevel(codes, len(u1), u1, None)
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    offsets, ids, vocab = _tokens(_lower_all(texts), _split_words)
+    codes, n = _group_spans(offsets * 4, ids)
+    if n < len(codes):  # each code's words: those of its first text
+        at, lens = _positions(offsets, _first_index(codes, n))
+        ids = ids[at]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lens, out=offsets[1:])
+    return _SpaceLevel(codes, n, None, Words(offsets, ids, vocab))
+
+
+def _lower_all(texts: pa.Array) -> pa.Array:
+    """``utf8_lower`` of ``texts``, on two halves in two threads when large."""
+    if len(texts) < PARALLEL_MIN:
+        return pc.utf8_lower(texts)
+    half = len(texts) // 2
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="normalise") as pool:
+        later = pool.submit(pc.utf8_lower, texts.slice(half))
+        first = pc.utf8_lower(texts.slice(0, half))
+        return pa.concat_arrays([first, later.result()])
+
+
+def _buffers(texts: pa.Array) -> tuple[np.ndarray, int, pa.Buffer | bytes]:
+    """A string or binary array's own offsets (one more than its length), their width in
+    bytes, and its data buffer, for :mod:`_textscan`."""
+    width = 8 if pa.types.is_large_string(texts.type) or pa.types.is_large_binary(texts.type) else 4
+    buffers = texts.buffers()
+    dtype = np.int64 if width == 8 else np.int32
+    offsets = np.frombuffer(buffers[1], dtype=dtype, count=texts.offset + len(texts) + 1)
+    return offsets[texts.offset :], width, buffers[2] if buffers[2] is not None else b""
+
+
+def _split_words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """:func:`_split_encode` of the ``case_space`` forms of lowercased ``texts``, by the
+    compiled module, straight from the texts."""
+    assert _textscan is not None and texts.null_count == 0
+    offsets, width, data = _buffers(texts)
+    ids, starts, word_offsets, word_data = _textscan.split_encode(offsets, width, data)
+    vocab = pa.Array.from_buffers(
+        pa.large_string(),
+        len(word_offsets) // 8 - 1,
+        [None, pa.py_buffer(word_offsets), pa.py_buffer(word_data)],
+    )
+    return np.frombuffer(starts, dtype=np.int64), np.frombuffer(ids, dtype=np.int32), vocab
+
+
+def _group_spans(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes of the byte strings ``data[offsets[i]:offsets[i + 1]]`` (byte offsets, int64;
+    ``data`` any contiguous array), equal strings equal codes, numbered in order of first
+    occurrence; and how many there are."""
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    data = np.ascontiguousarray(data)
+    n = len(offsets) - 1
+    if _textscan is not None:
+        codes = np.empty(n, dtype=np.int32)
+        return codes, _textscan.group_spans(offsets, 8, data.view(np.uint8), codes)
+    keys = pa.Array.from_buffers(
+        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    encoded = pc.dictionary_encode(keys)
+    return _codes(encoded), len(encoded.dictionary)
 
 
 # Rows read to guess whether a column's texts are mostly distinct, and the share of
@@ -219,7 +350,7 @@ def _mostly_distinct(texts: pa.Array) -> bool:
     return len(pc.unique(probe)) >= MOSTLY_DISTINCT * len(probe)
 
 
-def _space_first(texts: pa.Array) -> tuple[np.ndarray, pa.Array, np.ndarray, pa.Array]:
+def _space_first(texts: pa.Array) -> tuple[np.ndarray, pa.Array, np.ndarray, _SpaceLevel]:
     """The exact and case_space levels of mostly distinct texts, case_space first.
 
     Hashing every text once at each level is the cost when the texts are distinct. Each
@@ -229,11 +360,13 @@ def _space_first(texts: pa.Array) -> tuple[np.ndarray, pa.Array, np.ndarray, pa.
     (first occurrence) equal the exact-first order's, since the first row of a case_space
     text is always the first row of its raw text.
 
-    Returns ``(exact codes, distinct texts, exact -> case_space map, case_space texts)``.
+    Returns ``(exact codes, distinct texts, exact -> case_space map, the case_space
+    level)``.
     """
     n = len(texts)
-    space_codes, u1 = _encode(_case_space_all(texts))
-    counts = np.bincount(space_codes, minlength=len(u1))
+    space = _space_level(texts)
+    space_codes = space.codes
+    counts = np.bincount(space_codes, minlength=space.n)
     shared = np.flatnonzero(counts[space_codes] > 1)
     del counts
     is_first = np.ones(n, dtype=bool)
@@ -249,7 +382,7 @@ def _space_first(texts: pa.Array) -> tuple[np.ndarray, pa.Array, np.ndarray, pa.
     if first_row is not None:
         codes0[shared] = codes0[first_row]
     u0 = texts if len(firsts) == n else texts.take(pa.array(firsts))
-    return codes0, u0, space_codes[firsts], u1
+    return codes0, u0, space_codes[firsts], space
 
 
 # Above this many distinct texts, the two heaviest steps run on two halves in two threads
@@ -290,28 +423,45 @@ def _split_encode(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     return offsets - offsets[0], _codes(encoded), encoded.dictionary
 
 
-def _tokens(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
-    """:func:`_split_encode` of ``texts``, on two halves in two threads when large.
+def _tokens(
+    texts: pa.Array,
+    split: Callable[[pa.Array], tuple[np.ndarray, np.ndarray, pa.Array]] = _split_encode,
+) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """``split`` (:func:`_split_encode`) of ``texts``, on two halves in two threads when
+    large.
 
     The halves' distinct tokens are merged in order (the first half's, then the second's
     new ones), which is the order of first occurrence over the whole: the same ids as in
     one pass.
     """
     if len(texts) < PARALLEL_MIN:
-        return _split_encode(texts)
+        return split(texts)
     half = len(texts) // 2
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="normalise") as pool:
-        later = pool.submit(_split_encode, texts.slice(half))
-        off_a, ids_a, dict_a = _split_encode(texts.slice(0, half))
+        later = pool.submit(split, texts.slice(half))
+        off_a, ids_a, dict_a = split(texts.slice(0, half))
         off_b, ids_b, dict_b = later.result()
-    merged = pc.dictionary_encode(pa.concat_arrays([dict_a, dict_b.cast(dict_a.type)]))
-    remap_b = _codes(merged)[len(dict_a) :]
+    # dict_a's words keep their ids; dict_b's new words follow in their order
+    both = pa.concat_arrays([dict_a, dict_b.cast(dict_a.type)])
+    remap_b = _string_codes(both)[len(dict_a) :]
+    vocab = pa.concat_arrays([dict_a, dict_b.filter(pa.array(remap_b >= len(dict_a)))])
     ids = np.empty(len(ids_a) + len(ids_b), dtype=np.int32)
     ids[: len(ids_a)] = ids_a
     np.take(remap_b, ids_b, out=ids[len(ids_a) :])
     del ids_a, ids_b
     offsets = np.concatenate([off_a[:-1], off_b + off_a[-1]])
-    return offsets, ids, merged.dictionary
+    return offsets, ids, vocab
+
+
+def _string_codes(texts: pa.Array) -> np.ndarray:
+    """Per string, its number among the distinct strings in order of first occurrence
+    (``dictionary_encode``'s indices, by the compiled module when there is one)."""
+    if _textscan is None:
+        return _codes(pc.dictionary_encode(texts))
+    offsets, width, data = _buffers(texts)
+    codes = np.empty(len(texts), dtype=np.int32)
+    _textscan.group_spans(offsets, width, data, codes)
+    return codes
 
 
 @dataclass
@@ -328,7 +478,8 @@ class TextIndex:
     exact_codes: np.ndarray
     exact_uniques: pa.Array
     space_codes: np.ndarray
-    space_uniques: pa.Array
+    n_space: int  # distinct case_space texts
+    space_uniques: pa.Array | None  # those texts (None where only their words were made)
     exact_to_space: np.ndarray
     loose_codes: np.ndarray
     space_to_loose: np.ndarray
@@ -451,15 +602,10 @@ def _loose_level(
         del keep
     else:
         loose_offsets = offsets
-    # Exact grouping of id sequences: view each text's loose ids as one binary string.
+    # Exact grouping of id sequences: each text's loose ids as one byte string.
     lids = np.ascontiguousarray(lids, dtype=np.int32)
-    keys = pa.Array.from_buffers(
-        pa.large_binary(),
-        n_texts,
-        [None, pa.py_buffer((loose_offsets * 4).astype(np.int64)), pa.py_buffer(lids)],
-    )
-    enc2 = pc.dictionary_encode(keys)
-    return lids, loose_offsets, _codes(enc2), len(enc2.dictionary)
+    codes, n_codes = _group_spans(loose_offsets * 4, lids)
+    return lids, loose_offsets, codes, n_codes
 
 
 def build_text_index(
@@ -481,15 +627,15 @@ def build_text_index(
     elif on_exact is not None:
         on_exact(codes.exact_uniques)
     codes0, u0, missing = codes.exact_codes, codes.exact_uniques, codes.missing
-    map01, u1 = codes.exact_to_space, codes.space_uniques
+    map01, n1 = codes.exact_to_space, codes.n_space
     n = len(codes0)
     codes1 = map01[codes0]
 
-    # Whitespace tokens of each case_space text; the text is collapsed, so split on " ".
-    offsets, tok_ids, tok_dict = _tokens(_small_offsets(u1))
+    # Whitespace tokens of each case_space text (split when encode_levels did not).
+    words = codes.words()
+    offsets, tok_ids, tok_dict = words.offsets, words.ids, words.vocab
     starts = offsets[:-1]
-    text_len = pc.utf8_length(u1).to_numpy().astype(np.int64)
-    nonempty = text_len > 0
+    nonempty = codes.space_nonempty()
 
     # Per distinct whitespace token: tokenizer-token count (summed per text) and its loose
     # (punctuation-free) form. The two are independent: on large data the counts are
@@ -506,7 +652,7 @@ def build_text_index(
         del loose_enc
         empty_pos = pc.index(loose_vocab, "").as_py()
         ws_tokens = np.where(nonempty, np.diff(offsets), 0).astype(np.int32)
-        loose = _loose_level(tok_to_loose[tok_ids], empty_pos, offsets, len(u1))
+        loose = _loose_level(tok_to_loose[tok_ids], empty_pos, offsets, n1)
         del tok_to_loose
         sub_counts, model_tokens = (
             _model_token_counts(tok_dict, tok_ids, starts) if counted is None else counted.result()
@@ -525,7 +671,8 @@ def build_text_index(
         exact_codes=codes0,
         exact_uniques=u0,
         space_codes=codes1,
-        space_uniques=u1,
+        n_space=n1,
+        space_uniques=codes.space_uniques,
         exact_to_space=map01,
         loose_codes=map12[codes1],
         space_to_loose=map12,
@@ -611,7 +758,7 @@ def _token_table(
             index.ws_offsets,
             index.ws_ids,
             index.space_codes,
-            len(index.space_uniques),
+            index.n_space,
         )
     words = pc.utf8_split_whitespace(index.exact_uniques)
     encoded = pc.dictionary_encode(pc.list_flatten(words))
@@ -684,7 +831,7 @@ def token_occurrences(index: TextIndex, row_mask: np.ndarray | None = None) -> n
     """How often each lowercased whitespace token occurs over the rows (masked rows only)."""
     space_counts = np.bincount(
         index.space_codes if row_mask is None else index.space_codes[row_mask],
-        minlength=len(index.space_uniques),
+        minlength=index.n_space,
     )
     per_text = np.repeat(space_counts, np.diff(index.ws_offsets))
     return np.bincount(index.ws_ids, weights=per_text, minlength=len(index.ws_token_dict))

@@ -104,7 +104,7 @@ def leakage_section(
     agree (a leak: dev looks better than it is) or not (a conflict across the split).
     ``disagree``: per ``case_space`` code, the whole data's conflict verdict."""
     codes = index.space_codes
-    n_codes = len(index.space_uniques)
+    n_codes = index.n_space
     train, dev = job.train & valid, job.dev & valid
     in_train = np.bincount(codes[train], minlength=n_codes) > 0
     in_dev = np.bincount(codes[dev], minlength=n_codes) > 0

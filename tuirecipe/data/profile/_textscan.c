@@ -1,0 +1,486 @@
+/* Two hash-table passes over UTF-8 text buffers, for the profile's token index.
+
+   pyarrow has no kernel that splits texts into words and numbers the distinct words in one
+   pass: split_pattern copies every word into a new list array, then dictionary_encode
+   hashes each copy (about 1.5 s of CPU for 22 million words). These functions read the
+   texts in place (arrow's offsets and data buffers, through the buffer protocol) and
+   release the GIL while they run, so two threads can take two halves.
+
+   split_encode(offsets, width, data)
+       Each text split as Python's str.split() splits it (runs of Unicode whitespace, no
+       empty words; a text without words gives one empty word, as "".split(" ") does);
+       returns (ids int32, text_offsets int64, word_offsets int64, word_data): every word's
+       id, where each text's ids start, and the distinct words in order of first
+       occurrence (arrow large_string buffers).
+
+   group_spans(offsets, width, data, codes)
+       Numbers the distinct byte strings data[offsets[i]:offsets[i + 1]] in order of first
+       occurrence, writes each one's number to codes (int32) and returns how many there
+       are: arrow's dictionary_encode of a binary column, without copying the values.
+
+   The pure pyarrow path in normalize.py is the reference; a test compares the two on
+   awkward texts. The module is optional: without a C compiler the reference runs. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline uint64_t hash_bytes(const uint8_t *p, int64_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ULL;
+        h ^= h >> 31;
+        p += 8;
+        n -= 8;
+    }
+    if (n > 0) {
+        uint64_t w = 0;
+        memcpy(&w, p, (size_t)n);
+        h = (h ^ w) * 0x94D049BB133111EBULL;
+        h ^= h >> 29;
+    }
+    h ^= h >> 32;
+    h *= 0xD6E8FEB86659FD93ULL;
+    h ^= h >> 32;
+    return h;
+}
+
+/* Open addressing, linear probing. A slot holds the key's hash in its upper 32 bits and
+   its number + 1 in the lower (0: empty), so a probe reads the slot alone unless the hashes
+   agree. Per number: the full hash (to grow) and where the key's bytes are, either in the
+   caller's data or, with `own` set, copied into the table's arena: a word's first
+   occurrence may lie anywhere in a large buffer, the arena keeps the distinct words
+   together (and in cache). */
+typedef struct {
+    uint64_t *slots;
+    uint64_t mask;
+    uint64_t *hashes;
+    int64_t *starts;
+    int64_t *lengths;
+    int64_t count;
+    int64_t capacity; /* of the per-key arrays */
+    int own;
+    uint8_t *arena;
+    int64_t arena_used, arena_size;
+    /* Short keys found lately, with their bytes: a direct-mapped cache small enough for
+       the CPU's own (a quarter of a MiB), which most lookups of frequent words end in. */
+    struct recent {
+        uint64_t bytes[2]; /* the key, zero-padded (keys of 1 to 16 bytes only) */
+        uint32_t check;    /* the hash's upper bits, the key's length in the low 5 */
+        uint32_t number;   /* + 1; 0: empty */
+    } *recent;
+} Table;
+
+#define RECENT_BITS 14
+
+static int table_init(Table *t, int64_t expected, int own)
+{
+    uint64_t size = 1024;
+    while (size < (uint64_t)expected * 2)
+        size <<= 1;
+    memset(t, 0, sizeof(Table));
+    t->slots = calloc(size, sizeof(uint64_t));
+    t->mask = size - 1;
+    t->capacity = (int64_t)(size / 2);
+    t->hashes = malloc(sizeof(uint64_t) * t->capacity);
+    t->starts = malloc(sizeof(int64_t) * t->capacity);
+    t->lengths = malloc(sizeof(int64_t) * t->capacity);
+    t->own = own;
+    t->recent = calloc((size_t)1 << RECENT_BITS, sizeof(struct recent));
+    if (own) {
+        t->arena_size = 1 << 20;
+        t->arena = malloc((size_t)t->arena_size);
+    }
+    return t->slots && t->hashes && t->starts && t->lengths && t->recent && (!own || t->arena)
+               ? 0
+               : -1;
+}
+
+static void table_free(Table *t)
+{
+    free(t->slots);
+    free(t->hashes);
+    free(t->starts);
+    free(t->lengths);
+    free(t->arena);
+    free(t->recent);
+}
+
+static int table_grow(Table *t)
+{
+    uint64_t size = (t->mask + 1) << 1;
+    if (size > ((uint64_t)1 << 32))
+        return -1; /* over 2**31 distinct keys: their int32 numbers would not fit */
+    uint64_t *slots = calloc(size, sizeof(uint64_t));
+    int64_t capacity = (int64_t)(size / 2);
+    uint64_t *hashes = realloc(t->hashes, sizeof(uint64_t) * capacity);
+    if (hashes)
+        t->hashes = hashes;
+    int64_t *starts = realloc(t->starts, sizeof(int64_t) * capacity);
+    if (starts)
+        t->starts = starts;
+    int64_t *lengths = realloc(t->lengths, sizeof(int64_t) * capacity);
+    if (lengths)
+        t->lengths = lengths;
+    if (!slots || !hashes || !starts || !lengths) {
+        free(slots);
+        return -1;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->mask = size - 1;
+    t->capacity = capacity;
+    for (int64_t k = 0; k < t->count; k++) {
+        uint64_t h = t->hashes[k], i = h & t->mask;
+        while (slots[i])
+            i = (i + 1) & t->mask;
+        slots[i] = (h & 0xFFFFFFFF00000000ULL) | (uint64_t)(k + 1);
+    }
+    return 0;
+}
+
+static inline const uint8_t *key_bytes(const Table *t, const uint8_t *data, int64_t k)
+{
+    return (t->own ? t->arena : data) + t->starts[k];
+}
+
+static inline int same_bytes(const uint8_t *a, const uint8_t *b, int64_t len)
+{
+    if (len > 16)
+        return memcmp(a, b, (size_t)len) == 0;
+    for (int64_t j = 0; j < len; j++)
+        if (a[j] != b[j])
+            return 0;
+    return 1;
+}
+
+/* The number of data[start:start + len], adding it when new; -1 when out of memory. */
+static inline int64_t table_find(Table *t, const uint8_t *data, int64_t start, int64_t len)
+{
+    uint64_t h = hash_bytes(data + start, len);
+    uint64_t tag = h & 0xFFFFFFFF00000000ULL;
+    struct recent *recent = NULL;
+    uint64_t bytes[2] = {0, 0};
+    uint32_t check = (uint32_t)((h >> 32) & ~0x1FULL) | (uint32_t)len;
+    if (len >= 1 && len <= 16) {
+        memcpy(bytes, data + start, (size_t)len);
+        recent = t->recent + ((h >> 12) & ((1 << RECENT_BITS) - 1));
+        if (recent->number && recent->check == check && recent->bytes[0] == bytes[0] &&
+            recent->bytes[1] == bytes[1])
+            return (int64_t)recent->number - 1;
+    }
+    uint64_t i = h & t->mask;
+    for (;;) {
+        uint64_t s = t->slots[i];
+        if (!s)
+            break;
+        if ((s & 0xFFFFFFFF00000000ULL) == tag) {
+            int64_t k = (int64_t)(s & 0xFFFFFFFFULL) - 1;
+            if (t->lengths[k] == len && same_bytes(key_bytes(t, data, k), data + start, len)) {
+                if (recent) {
+                    recent->bytes[0] = bytes[0];
+                    recent->bytes[1] = bytes[1];
+                    recent->check = check;
+                    recent->number = (uint32_t)(k + 1);
+                }
+                return k;
+            }
+        }
+        i = (i + 1) & t->mask;
+    }
+    if (t->count >= t->capacity) {
+        if (table_grow(t) < 0)
+            return -1;
+        i = h & t->mask;
+        while (t->slots[i])
+            i = (i + 1) & t->mask;
+    }
+    int64_t at = start;
+    if (t->own) {
+        if (t->arena_used + len > t->arena_size) {
+            int64_t size = t->arena_size * 2;
+            while (t->arena_used + len > size)
+                size *= 2;
+            uint8_t *grown = realloc(t->arena, (size_t)size);
+            if (!grown)
+                return -1;
+            t->arena = grown;
+            t->arena_size = size;
+        }
+        memcpy(t->arena + t->arena_used, data + start, (size_t)len);
+        at = t->arena_used;
+        t->arena_used += len;
+    }
+    int64_t k = t->count++;
+    t->hashes[k] = h;
+    t->starts[k] = at;
+    t->lengths[k] = len;
+    t->slots[i] = tag | (uint64_t)(k + 1);
+    return k;
+}
+
+static inline int64_t offset_at(const void *offsets, int width, int64_t i)
+{
+    return width == 4 ? (int64_t)((const int32_t *)offsets)[i] : ((const int64_t *)offsets)[i];
+}
+
+/* Byte length of the whitespace character at p (0: not whitespace), as str.isspace():
+   \t \n \v \f \r, \x1c-\x1f, space, U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029,
+   U+202F, U+205F, U+3000. */
+static inline int space_len(const uint8_t *p, const uint8_t *end)
+{
+    uint8_t b = p[0];
+    if (b < 0x80)
+        return (b == ' ' || (b >= 0x09 && b <= 0x0D) || (b >= 0x1C && b <= 0x1F)) ? 1 : 0;
+    if (b == 0xC2 && end - p >= 2)
+        return (p[1] == 0x85 || p[1] == 0xA0) ? 2 : 0;
+    if (end - p < 3)
+        return 0;
+    if (b == 0xE1)
+        return (p[1] == 0x9A && p[2] == 0x80) ? 3 : 0;
+    if (b == 0xE2) {
+        if (p[1] == 0x80) /* U+2000-U+200A, U+2028, U+2029, U+202F */
+            return ((p[2] >= 0x80 && p[2] <= 0x8A) || p[2] == 0xA8 || p[2] == 0xA9 ||
+                    p[2] == 0xAF)
+                       ? 3
+                       : 0;
+        return (p[1] == 0x81 && p[2] == 0x9F) ? 3 : 0;
+    }
+    if (b == 0xE3)
+        return (p[1] == 0x80 && p[2] == 0x80) ? 3 : 0;
+    return 0;
+}
+
+static int get_buffers(PyObject *offsets_obj, int width, PyObject *data_obj, Py_buffer *offsets,
+                       Py_buffer *data, int64_t *n)
+{
+    if (width != 4 && width != 8) {
+        PyErr_SetString(PyExc_ValueError, "width must be 4 or 8");
+        return -1;
+    }
+    if (PyObject_GetBuffer(offsets_obj, offsets, PyBUF_SIMPLE) < 0)
+        return -1;
+    if (PyObject_GetBuffer(data_obj, data, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(offsets);
+        return -1;
+    }
+    if (offsets->len < width || offsets->len % width) {
+        PyErr_SetString(PyExc_ValueError, "offsets must hold n + 1 whole entries");
+        goto fail;
+    }
+    *n = offsets->len / width - 1;
+    if (*n > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "more than 2**31 - 1 texts");
+        goto fail;
+    }
+    for (int64_t i = 0; i <= *n; i += (*n > 0 ? *n : 1)) {
+        int64_t at = offset_at(offsets->buf, width, i);
+        if (at < 0 || at > data->len)
+            goto bad;
+    }
+    return 0;
+bad:
+    PyErr_SetString(PyExc_ValueError, "offsets point outside the data");
+fail:
+    PyBuffer_Release(offsets);
+    PyBuffer_Release(data);
+    return -1;
+}
+
+static PyObject *to_bytearray(const void *p, int64_t nbytes)
+{
+    return PyByteArray_FromStringAndSize(nbytes ? (const char *)p : "", (Py_ssize_t)nbytes);
+}
+
+/* The next word of data[*at:e] (a run of non-whitespace): 1 and its bounds, or 0. */
+static inline int next_word(const uint8_t *data, int64_t *at, int64_t e, int64_t *ws, int64_t *we)
+{
+    const uint8_t *end = data + e;
+    int64_t i = *at;
+    for (;;) { /* skip whitespace */
+        if (i >= e) {
+            *at = i;
+            return 0;
+        }
+        int w = data[i] < 0x80 && data[i] > ' ' ? 0 : space_len(data + i, end);
+        if (!w)
+            break;
+        i += w;
+    }
+    *ws = i;
+    while (i < e) {
+        if ((data[i] >= 0x80 || data[i] <= ' ') && space_len(data + i, end))
+            break;
+        i++;
+    }
+    *we = i;
+    *at = i;
+    return 1;
+}
+
+static PyObject *split_encode(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *offsets_obj, *data_obj;
+    int width;
+    if (!PyArg_ParseTuple(args, "OiO", &offsets_obj, &width, &data_obj))
+        return NULL;
+    Py_buffer ob, db;
+    int64_t n;
+    if (get_buffers(offsets_obj, width, data_obj, &ob, &db, &n) < 0)
+        return NULL;
+    const uint8_t *data = db.buf;
+    PyObject *result = NULL, *text_offsets = NULL, *ids = NULL;
+    Table t = {0};
+    int bad_offsets = 0, failed = 0;
+    /* First pass: words per text (a text without any counts one, ""), so the ids are
+       written once into an array of the right size. */
+    text_offsets = PyByteArray_FromStringAndSize(NULL, 8 * (n + 1));
+    if (!text_offsets)
+        goto done;
+    int64_t *to = (int64_t *)PyByteArray_AS_STRING(text_offsets);
+    Py_BEGIN_ALLOW_THREADS;
+    to[0] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t s = offset_at(ob.buf, width, i), e = offset_at(ob.buf, width, i + 1);
+        if (s > e || e > db.len) {
+            bad_offsets = 1;
+            break;
+        }
+        int64_t count = 0, ws, we, at = s;
+        while (next_word(data, &at, e, &ws, &we))
+            count++;
+        to[i + 1] = to[i] + (count ? count : 1);
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad_offsets) {
+        PyErr_SetString(PyExc_ValueError, "offsets point outside the data");
+        goto done;
+    }
+    ids = PyByteArray_FromStringAndSize(NULL, 4 * to[n]);
+    if (!ids)
+        goto done;
+    int32_t *id = (int32_t *)PyByteArray_AS_STRING(ids);
+    if (table_init(&t, 1 << 16, 1) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    for (int64_t i = 0; i < n && !failed; i++) {
+        int64_t s = offset_at(ob.buf, width, i), e = offset_at(ob.buf, width, i + 1);
+        int64_t pos = to[i], ws, we, at = s;
+        while (next_word(data, &at, e, &ws, &we)) {
+            int64_t k = table_find(&t, data, ws, we - ws);
+            if (k < 0) {
+                failed = 1;
+                break;
+            }
+            id[pos++] = (int32_t)k;
+        }
+        if (pos == to[i]) { /* no word: one empty one */
+            int64_t k = table_find(&t, data, e, 0);
+            failed |= k < 0;
+            id[pos] = (int32_t)k;
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* the arena holds the distinct words one after another, in order of number */
+    PyObject *word_offsets = PyByteArray_FromStringAndSize(NULL, 8 * (t.count + 1));
+    PyObject *word_data = to_bytearray(t.arena, t.arena_used);
+    if (word_offsets && word_data) {
+        int64_t *wo = (int64_t *)PyByteArray_AS_STRING(word_offsets);
+        memcpy(wo, t.starts, sizeof(int64_t) * t.count);
+        wo[t.count] = t.arena_used;
+        result = Py_BuildValue("(OOOO)", ids, text_offsets, word_offsets, word_data);
+    }
+    Py_XDECREF(word_offsets);
+    Py_XDECREF(word_data);
+done:
+    table_free(&t);
+    Py_XDECREF(ids);
+    Py_XDECREF(text_offsets);
+    PyBuffer_Release(&ob);
+    PyBuffer_Release(&db);
+    return result;
+}
+
+static PyObject *group_spans(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *offsets_obj, *data_obj, *codes_obj;
+    int width;
+    if (!PyArg_ParseTuple(args, "OiOO", &offsets_obj, &width, &data_obj, &codes_obj))
+        return NULL;
+    Py_buffer ob, db, cb;
+    int64_t n;
+    if (get_buffers(offsets_obj, width, data_obj, &ob, &db, &n) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(codes_obj, &cb, PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&ob);
+        PyBuffer_Release(&db);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (cb.len != 4 * n) {
+        PyErr_SetString(PyExc_ValueError, "codes must hold one int32 per span");
+        goto done;
+    }
+    Table t = {0};
+    if (table_init(&t, n < (1 << 20) ? n : (1 << 20), 0) < 0) {
+        table_free(&t);
+        PyErr_NoMemory();
+        goto done;
+    }
+    int failed = 0, bad_offsets = 0;
+    int32_t *codes = cb.buf;
+    Py_BEGIN_ALLOW_THREADS;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t s = offset_at(ob.buf, width, i), e = offset_at(ob.buf, width, i + 1);
+        if (s > e || e > db.len) {
+            bad_offsets = 1;
+            break;
+        }
+        int64_t k = table_find(&t, db.buf, s, e - s);
+        if (k < 0) {
+            failed = 1;
+            break;
+        }
+        codes[i] = (int32_t)k;
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad_offsets)
+        PyErr_SetString(PyExc_ValueError, "offsets point outside the data");
+    else if (failed)
+        PyErr_NoMemory();
+    else
+        result = PyLong_FromLongLong(t.count);
+    table_free(&t);
+done:
+    PyBuffer_Release(&cb);
+    PyBuffer_Release(&ob);
+    PyBuffer_Release(&db);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"split_encode", split_encode, METH_VARARGS,
+     "split_encode(offsets, width, data) -> (ids, text_offsets, word_offsets, word_data)"},
+    {"group_spans", group_spans, METH_VARARGS,
+     "group_spans(offsets, width, data, codes) -> number of distinct spans"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_textscan",
+                                    "Word splitting and grouping over arrow string buffers.",
+                                    -1, methods};
+
+PyMODINIT_FUNC PyInit__textscan(void) { return PyModule_Create(&module); }
