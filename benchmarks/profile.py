@@ -205,6 +205,7 @@ _STAGES = textwrap.dedent(
     from tuirecipe.config import load_config
     from tuirecipe.data import profiling
     profiling.without_huge_pages()  # as the command does
+    profiling.keep_freed_memory()
     mark("imports (CLI, config, profiling)")
     config = load_config(sys.argv[1])
     data = profiling.load_dataset(config, start_checks=True)  # as profile_config does

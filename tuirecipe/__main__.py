@@ -1,7 +1,5 @@
 """``python -m tuirecipe`` is the ``tuirecipe`` command."""
 
-import sys
+from tuirecipe.cli import entry
 
-from tuirecipe.cli import main
-
-sys.exit(main())
+entry()

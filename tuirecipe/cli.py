@@ -278,6 +278,31 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
 
+# Commands that only print: once they are done, the process leaves without tearing the
+# interpreter down (freeing a profile's arrays and every module of pandas, pyarrow and
+# scikit-learn took 0.3 s after `tuirecipe data` on 1M rows had printed everything).
+_QUICK_EXIT = frozenset({"data"})
+
+
+def entry() -> None:
+    """The ``tuirecipe`` command: the console script and ``python -m tuirecipe``.
+
+    :func:`main` stays a plain function (tests call it in their own process).
+    """
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv and argv[0] in _QUICK_EXIT:
+        import os
+
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # closed by the reader (`| head`): nothing to keep
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 # ---------------------------------------------------------------------------------------
 # commands
 
@@ -472,13 +497,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     from tuirecipe.cli_report import print_profile
-    from tuirecipe.data.profiling import without_huge_pages
+    from tuirecipe.data.profiling import keep_freed_memory, without_huge_pages
 
     if args.audit is not None:
         from tuirecipe.cli_audit import run_label_audit
 
         return run_label_audit(_load(args), args.audit, as_json=args.json)
-    without_huge_pages()  # this process only profiles: see the function
+    without_huge_pages()  # this process only profiles: see the two functions
+    keep_freed_memory()
     return print_profile(
         _load(args),
         as_json=args.json,

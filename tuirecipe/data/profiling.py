@@ -140,6 +140,36 @@ def without_huge_pages() -> bool:
         return False
 
 
+# Freed memory up to this much stays with the process (see keep_freed_memory).
+KEEP_FREED_BYTES = 1 << 30
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc's malloc keep and reuse freed memory in this process instead of handing
+    each large block back to the system (``mallopt``: mmap and trim thresholds of 1 GiB);
+    whether it applied (False off Linux/glibc).
+
+    For a process that only profiles data (``tuirecipe data``): the profile allocates and
+    frees arrays of tens of MB one after another (numpy takes them from malloc), and each
+    new block otherwise comes back as fresh pages the kernel must zero on first touch.
+    Measured on 1M distinct rows: 0.85M -> 0.53M page faults, about 0.8 s less system
+    time and 0.9 s less wall time, 90 MB higher peak memory. Process-wide, so only a
+    command that does nothing else calls it.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    applied = mallopt(m_mmap_threshold, KEEP_FREED_BYTES) == 1
+    return mallopt(m_trim_threshold, KEEP_FREED_BYTES) == 1 and applied
+
+
 def profile_cache_dir(config: Config) -> Path:
     root = os.environ.get("TUIRECIPE_CACHE")
     base = Path(root).expanduser() if root else config.runs_path / ".cache"
