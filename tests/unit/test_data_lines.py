@@ -237,3 +237,35 @@ def test_blank_matches_str_strip_on_every_character():
     expected = np.array([c.strip() == "" for c in cells])
     assert np.array_equal(_blank(pd.Series(cells, dtype="str")), expected)
     assert np.array_equal(_blank(pd.Series(cells, dtype=object)), expected)
+
+
+def test_threaded_blocks_read_the_records_of_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast read parses 16 MiB blocks in threads; with tiny blocks (records, quoted
+    newlines and CRLFs falling across block edges) it must give one block's records, or
+    decline (a record longer than a block) so the one-block read takes the file."""
+    rng = random.Random(7)
+    compared = 0
+    for _ in range(600):
+        fmt = rng.choice(["csv", "csv", "tsv"])
+        text = _hostile_file(rng)
+        if not text.strip():
+            continue
+        payload = memoryview(text.encode())
+        monkeypatch.setattr(readers, "PARALLEL_BLOCK", 1 << 30)
+        whole = readers._arrow_records(payload, fmt, skip_bad_rows=False)
+        monkeypatch.setattr(readers, "PARALLEL_BLOCK", 48)
+        blocks = readers._arrow_records(payload, fmt, skip_bad_rows=False)
+        if whole is None or blocks is None:
+            continue
+        compared += 1
+        assert blocks.frame.values.tolist() == whole.frame.values.tolist(), repr(text)
+        assert blocks.numbers.tolist() == whole.numbers.tolist(), repr(text)
+    assert compared > 150
+    # and through the reader, with the records' lines
+    text = "text,label\n" + "".join(f'"row {i}\nnext line",{i % 2}\n' for i in range(40))
+    read = []
+    for block in (1 << 30, 64):
+        monkeypatch.setattr(readers, "PARALLEL_BLOCK", block)
+        raw = readers.read_raw(Path("x.csv"), "csv", text.encode(), data_cfg(), "data.path")
+        read.append((raw.frame.values.tolist(), raw.lines.tolist()))
+    assert read[0] == read[1] and read[0][1][:3] == [2, 4, 6]

@@ -127,3 +127,21 @@ def test_the_compiled_module_is_built_where_a_compiler_is() -> None:
     if not compiler or shutil.which(compiler[0]) is None:
         pytest.skip("no C compiler here")
     assert ts is not None, "pip install -e . should have built tuirecipe/data/profile/_textscan"
+
+
+@needs_module
+def test_corrupted_candidates_equal_the_regex(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuirecipe.data.profile import corrupted
+
+    pieces = ["\ufffd", "\x00", "\x08", "\t", "\n", "\r", "\x0b", "\x1f", "\x7f", "\x80", "\x9f"]
+    pieces += ["\xa0", "Ã", "Â", "Ä", "â€", "â", "€", "ï»¿", "ï»", "&", "&amp;", "&#", "&1"]
+    pieces += ["#", "#1", "#12;", "#;", ";", "1", "a", "Z", " ", "é", "😀", "\u00c3\u00a9"]
+    rng = np.random.default_rng(5)
+    texts = ["".join(rng.choice(pieces, size=rng.integers(0, 6))) for _ in range(5000)]
+    arr = pa.array(texts, pa.large_string())
+    regex = pc.match_substring_regex(arr, corrupted._CANDIDATE).to_numpy(zero_copy_only=False)
+    assert 0 < regex.sum() < len(texts)
+    assert np.array_equal(corrupted.candidate_mask(arr), regex)
+    assert np.array_equal(corrupted.candidate_mask(arr.slice(100, 900)), regex[100:1000])
+    monkeypatch.setattr(normalize, "_textscan", None)
+    assert np.array_equal(corrupted.candidate_mask(arr), regex)

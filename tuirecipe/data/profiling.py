@@ -152,9 +152,9 @@ def keep_freed_memory() -> bool:
     For a process that only profiles data (``tuirecipe data``): the profile allocates and
     frees arrays of tens of MB one after another (numpy takes them from malloc), and each
     new block otherwise comes back as fresh pages the kernel must zero on first touch.
-    Measured on 1M distinct rows: 0.85M -> 0.53M page faults, about 0.8 s less system
-    time and 0.9 s less wall time, 90 MB higher peak memory. Process-wide, so only a
-    command that does nothing else calls it.
+    Measured on 1M distinct rows: 0.85M -> 0.40M page faults, about 1 s less system time
+    and 0.9 s less wall time, the same peak memory. Process-wide, so only a command that
+    does nothing else calls it.
     """
     if not sys.platform.startswith("linux"):
         return False
@@ -165,9 +165,13 @@ def keep_freed_memory() -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
+    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
     applied = mallopt(m_mmap_threshold, KEEP_FREED_BYTES) == 1
-    return mallopt(m_trim_threshold, KEEP_FREED_BYTES) == 1 and applied
+    applied = mallopt(m_trim_threshold, KEEP_FREED_BYTES) == 1 and applied
+    # One arena for every thread: what one thread frees (pyarrow's reader threads, the
+    # helper threads) is then reused by the others, instead of kept apart per thread
+    # (measured: 1.42 -> 1.11 GB peak, 0.35 s less system time).
+    return mallopt(m_arena_max, 1) == 1 and applied
 
 
 def profile_cache_dir(config: Config) -> Path:
@@ -242,7 +246,7 @@ def _load_and_split(
         checks.shutdown(wait=False)
     imported.result()
     _, dev_idx = stratified_split(
-        frame["label"].to_numpy(),
+        frame["label"],
         cfg.dev_fraction,
         config.seed,
         cfg.task,

@@ -80,7 +80,7 @@ def overlap_from_codes(
 
 
 def stratified_split(
-    labels: np.ndarray | Sequence,
+    labels: np.ndarray | Sequence | pd.Series,
     dev_fraction: float,
     seed: int,
     task: str,
@@ -97,6 +97,10 @@ def stratified_split(
 
     With ``groups``, each group goes to one side whole (see :func:`_grouped_split`).
     """
+    if task == "classification":
+        # Class ids in sorted label order stand for the labels from here on: the same
+        # split, without hashing a million strings again at every step.
+        labels = _class_ids(labels)[0]
     train, dev = _split(labels, dev_fraction, seed, task, groups)
     if task != "classification" or not len(dev):
         return train, dev
@@ -257,9 +261,10 @@ def _majority_labels(
     return pair_group[first], pair_class[first], pair_class
 
 
-def _class_ids(y: np.ndarray) -> tuple[np.ndarray, int]:
-    """Class ids in sorted label order (as ``np.unique``'s inverse), by hashing: O(n)."""
-    codes, uniques = pd.factorize(y)
+def _class_ids(y: np.ndarray | Sequence | pd.Series) -> tuple[np.ndarray, int]:
+    """Class ids in sorted label order (as ``np.unique``'s inverse), by hashing: O(n).
+    (A pandas column of arrow strings is hashed by pyarrow, without Python strings.)"""
+    codes, uniques = pd.factorize(y if isinstance(y, pd.Series) else np.asarray(y))
     rank = np.empty(len(uniques), dtype=np.int64)
     rank[np.argsort(np.asarray(uniques), kind="stable")] = np.arange(len(uniques))
     return rank[codes], len(uniques)

@@ -18,6 +18,10 @@
        occurrence, writes each one's number to codes (int32) and returns how many there
        are: arrow's dictionary_encode of a binary column, without copying the values.
 
+   candidates(offsets, width, data, out)
+       Marks (out, one byte per text) the texts that hold what the corrupted-text scan's
+       first regex looks for (corrupted.py _CANDIDATE), in one pass over the bytes.
+
    The pure pyarrow path in normalize.py is the reference; a test compares the two on
    awkward texts. The module is optional: without a C compiler the reference runs. */
 
@@ -471,11 +475,113 @@ done:
     return result;
 }
 
+/* Whether data[s:e] holds what the corrupted-text scan's first regex matches (corrupted.py
+   _CANDIDATE): U+FFFD, a C0 control other than tab, LF and CR, DEL or a C1 control, 'Ã' or
+   'Â', "â€", "ï»¿", '&' before '#' or an ASCII letter, or '#', digits, ';'. */
+static uint8_t candidate_start[256]; /* bytes that may begin a match: filled at import */
+
+static void fill_candidate_start(void)
+{
+    for (int b = 0; b < 0x20; b++)
+        candidate_start[b] = b != 0x09 && b != 0x0A && b != 0x0D;
+    candidate_start[0x7F] = candidate_start['&'] = candidate_start['#'] = 1;
+    candidate_start[0xC2] = candidate_start[0xC3] = candidate_start[0xEF] = 1;
+}
+
+static inline int is_candidate(const uint8_t *p, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint8_t b = p[i];
+        if (!candidate_start[b])
+            continue;
+        if (b < 0x20) {
+            if (b != 0x09 && b != 0x0A && b != 0x0D)
+                return 1;
+        } else if (b == 0x7F) {
+            return 1;
+        } else if (b == '&') {
+            if (i + 1 < n && (p[i + 1] == '#' || ((p[i + 1] | 0x20) >= 'a' && (p[i + 1] | 0x20) <= 'z')))
+                return 1;
+        } else if (b == '#') {
+            int64_t j = i + 1;
+            while (j < n && p[j] >= '0' && p[j] <= '9')
+                j++;
+            if (j > i + 1 && j < n && p[j] == ';')
+                return 1;
+        } else if (b == 0xC2) {
+            if (i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F)
+                return 1;
+        } else if (b == 0xC3 && i + 1 < n) {
+            uint8_t c = p[i + 1];
+            if (c == 0x82 || c == 0x83)
+                return 1;
+            if (c == 0xA2 && i + 4 < n && p[i + 2] == 0xE2 && p[i + 3] == 0x82 && p[i + 4] == 0xAC)
+                return 1;
+            if (c == 0xAF && i + 5 < n && p[i + 2] == 0xC2 && p[i + 3] == 0xBB && p[i + 4] == 0xC2 &&
+                p[i + 5] == 0xBF)
+                return 1;
+        } else if (b == 0xEF) {
+            if (i + 2 < n && p[i + 1] == 0xBF && p[i + 2] == 0xBD)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *candidates(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *offsets_obj, *data_obj, *out_obj;
+    int width;
+    if (!PyArg_ParseTuple(args, "OiOO", &offsets_obj, &width, &data_obj, &out_obj))
+        return NULL;
+    Py_buffer ob, db, out;
+    int64_t n;
+    if (get_buffers(offsets_obj, width, data_obj, &ob, &db, &n) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&ob);
+        PyBuffer_Release(&db);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    int bad_offsets = 0;
+    int64_t found = 0;
+    if (out.len != n) {
+        PyErr_SetString(PyExc_ValueError, "out must hold one byte per text");
+        goto done;
+    }
+    uint8_t *flags = out.buf;
+    const uint8_t *data = db.buf;
+    Py_BEGIN_ALLOW_THREADS;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t s = offset_at(ob.buf, width, i), e = offset_at(ob.buf, width, i + 1);
+        if (s > e || e > db.len) {
+            bad_offsets = 1;
+            break;
+        }
+        flags[i] = (uint8_t)is_candidate(data + s, e - s);
+        found += flags[i];
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad_offsets)
+        PyErr_SetString(PyExc_ValueError, "offsets point outside the data");
+    else
+        result = PyLong_FromLongLong(found);
+done:
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&ob);
+    PyBuffer_Release(&db);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"split_encode", split_encode, METH_VARARGS,
      "split_encode(offsets, width, data) -> (ids, text_offsets, word_offsets, word_data)"},
     {"group_spans", group_spans, METH_VARARGS,
      "group_spans(offsets, width, data, codes) -> number of distinct spans"},
+    {"candidates", candidates, METH_VARARGS,
+     "candidates(offsets, width, data, out) -> texts the corrupted-text scan must read"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -483,4 +589,8 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_textscan",
                                     "Word splitting and grouping over arrow string buffers.",
                                     -1, methods};
 
-PyMODINIT_FUNC PyInit__textscan(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__textscan(void)
+{
+    fill_candidate_start();
+    return PyModule_Create(&module);
+}

@@ -31,8 +31,8 @@ _STAGES = {
     "duplicates": (0.4, "finding duplicates and conflicts"),
     "lengths": (0.5, "measuring lengths"),
     "corrupted": (0.55, "looking for corrupted rows"),
-    "vocabulary": (0.6, "counting the vocabulary"),
-    "dev": (0.65, "comparing with dev"),
+    "dev": (0.6, "comparing with dev"),
+    "vocabulary": (0.65, "counting the vocabulary"),
     "sampled": (0.75, "near-duplicates and clusters (sampled)"),
 }
 

@@ -323,6 +323,24 @@ def _profile(
     flags["corrupted"] = np.logical_or.reduce(list(masks.values()))
     profile.unicode, stages.timings["unicode (helper thread)"] = checks["unicode"].result()
 
+    # The splits before the vocabulary: the helper thread is still counting it.
+    stages.start("dev")
+    if job.has_split:
+        profile.splits = split_sections(
+            job,
+            labels,
+            level_codes,
+            lengths,
+            valid,
+            masks,
+            profile.lengths,
+            conflicts_of,
+        )
+        profile.leakage = leakage_section(job, index, valid, text_of_row, space_conflicting)
+    else:
+        profile.splits = {"ran": False, "reason": "no split: every row is training data"}
+        profile.leakage = {"ran": False, "reason": "no dev set"}
+
     stages.start("vocabulary")
     (vocab, dev_oov), stages.timings["vocabulary (helper thread)"] = vocabulary.result()
     usable_train = int((valid & job.train).sum())
@@ -350,23 +368,6 @@ def _profile(
         "note": "labels, lengths, duplicates, conflicts and corrupted rows count every row; "
         "the splits section gives the same counts within each split",
     }
-
-    stages.start("dev")
-    if job.has_split:
-        profile.splits = split_sections(
-            job,
-            labels,
-            level_codes,
-            lengths,
-            valid,
-            masks,
-            profile.lengths,
-            conflicts_of,
-        )
-        profile.leakage = leakage_section(job, index, valid, text_of_row, space_conflicting)
-    else:
-        profile.splits = {"ran": False, "reason": "no split: every row is training data"}
-        profile.leakage = {"ran": False, "reason": "no dev set"}
 
     stages.start("sampled")
     (near, involved, state, near_s), (cluster_section, cluster_s) = background.result()
