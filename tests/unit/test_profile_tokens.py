@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from support.token_index import assert_same_index
 
 from tuirecipe.data.profile import normalize, profile_frame
 from tuirecipe.data.profile.normalize import (
@@ -96,12 +97,7 @@ def test_index_on_two_threads_equals_one(monkeypatch: pytest.MonkeyPatch) -> Non
     serial = build_text_index(texts)
     monkeypatch.setattr(normalize, "PARALLEL_MIN", 2)
     halves = build_text_index(texts)
-    for name, value in vars(serial).items():
-        other = getattr(halves, name)
-        if isinstance(value, pa.Array):
-            assert value.to_pylist() == other.to_pylist(), name
-        else:
-            assert np.array_equal(value, other), name
+    assert_same_index(serial, halves)
 
 
 def test_a_column_of_numbers_with_gaps_is_profiled_as_text() -> None:

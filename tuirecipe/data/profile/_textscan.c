@@ -13,6 +13,11 @@
        id, where each text's ids start, and the distinct words in order of first
        occurrence (arrow large_string buffers).
 
+   split_encode(offsets, width, data, 1, word_chars)
+       The same for the tokenizer's pieces of each text (one whitespace word): runs of word
+       characters ([A-Za-z0-9_] and the non-ASCII code points listed, sorted, in
+       word_chars: uint32) and single other characters; an empty text has none.
+
    group_spans(offsets, width, data, codes)
        Numbers the distinct byte strings data[offsets[i]:offsets[i + 1]] in order of first
        occurrence, writes each one's number to codes (int32) and returns how many there
@@ -344,21 +349,121 @@ static inline int next_word(const uint8_t *data, int64_t *at, int64_t e, int64_t
     return 1;
 }
 
+/* The code point at p and its length in bytes (arrow strings are valid UTF-8; a
+   sequence cut short by the end is taken as one byte, never read past the end). */
+static inline uint32_t decode(const uint8_t *p, const uint8_t *end, int *len)
+{
+    uint8_t b = p[0];
+    int need = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+    if (need > end - p)
+        need = 1;
+    *len = need;
+    switch (need) {
+    case 2:
+        return ((uint32_t)(b & 0x1F) << 6) | (p[1] & 0x3F);
+    case 3:
+        return ((uint32_t)(b & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+    case 4:
+        return ((uint32_t)(b & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) |
+               ((uint32_t)(p[2] & 0x3F) << 6) | (p[3] & 0x3F);
+    default:
+        return b;
+    }
+}
+
+typedef struct {
+    const uint32_t *cps; /* sorted non-ASCII code points that are word characters */
+    int64_t n;
+} WordChars;
+
+static inline int is_word_char(uint32_t cp, const WordChars *w)
+{
+    if (cp < 0x80)
+        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9') ||
+               cp == '_';
+    int64_t lo = 0, hi = w->n;
+    while (lo < hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (w->cps[mid] < cp)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < w->n && w->cps[lo] == cp;
+}
+
+/* The next tokenizer piece of data[*at:e]: a run of word characters, or one other
+   character (the text holds no whitespace: it is one word already). */
+static inline int next_piece(const uint8_t *data, int64_t *at, int64_t e, int64_t *ps, int64_t *pe,
+                             const WordChars *w)
+{
+    int64_t i = *at;
+    if (i >= e)
+        return 0;
+    const uint8_t *end = data + e;
+    int len;
+    uint32_t cp = decode(data + i, end, &len);
+    *ps = i;
+    i += len;
+    if (is_word_char(cp, w)) {
+        while (i < e) {
+            cp = decode(data + i, end, &len);
+            if (!is_word_char(cp, w))
+                break;
+            i += len;
+        }
+    }
+    *pe = *at = i;
+    return 1;
+}
+
+/* mode 0: words (next_word; a text without any gives one, ""); mode 1: tokenizer pieces
+   of words (next_piece; a text without any gives none). */
+static inline int next_token(int mode, const uint8_t *data, int64_t *at, int64_t e, int64_t *ts,
+                             int64_t *te, const WordChars *w)
+{
+    return mode ? next_piece(data, at, e, ts, te, w) : next_word(data, at, e, ts, te);
+}
+
 static PyObject *split_encode(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *offsets_obj, *data_obj;
-    int width;
-    if (!PyArg_ParseTuple(args, "OiO", &offsets_obj, &width, &data_obj))
+    PyObject *offsets_obj, *data_obj, *chars_obj = NULL;
+    int width, mode = 0;
+    if (!PyArg_ParseTuple(args, "OiO|iO", &offsets_obj, &width, &data_obj, &mode, &chars_obj))
         return NULL;
+    if (mode != 0 && mode != 1) {
+        PyErr_SetString(PyExc_ValueError, "mode must be 0 (words) or 1 (pieces)");
+        return NULL;
+    }
+    Py_buffer cb = {0};
+    WordChars w = {NULL, 0};
+    if (mode == 1) {
+        if (!chars_obj || PyObject_GetBuffer(chars_obj, &cb, PyBUF_SIMPLE) < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "mode 1 needs the word characters");
+            return NULL;
+        }
+        if (cb.len % 4) {
+            PyBuffer_Release(&cb);
+            PyErr_SetString(PyExc_ValueError, "word characters must be uint32 code points");
+            return NULL;
+        }
+        w.cps = cb.buf;
+        w.n = cb.len / 4;
+    }
     Py_buffer ob, db;
     int64_t n;
-    if (get_buffers(offsets_obj, width, data_obj, &ob, &db, &n) < 0)
+    if (get_buffers(offsets_obj, width, data_obj, &ob, &db, &n) < 0) {
+        if (mode == 1)
+            PyBuffer_Release(&cb);
         return NULL;
+    }
     const uint8_t *data = db.buf;
     PyObject *result = NULL, *text_offsets = NULL, *ids = NULL;
     Table t = {0};
     int bad_offsets = 0, failed = 0;
+    int empty_one = mode == 0;
     /* First pass: words per text (a text without any counts one, ""), so the ids are
        written once into an array of the right size. */
     text_offsets = PyByteArray_FromStringAndSize(NULL, 8 * (n + 1));
@@ -374,9 +479,9 @@ static PyObject *split_encode(PyObject *self, PyObject *args)
             break;
         }
         int64_t count = 0, ws, we, at = s;
-        while (next_word(data, &at, e, &ws, &we))
+        while (next_token(mode, data, &at, e, &ws, &we, &w))
             count++;
-        to[i + 1] = to[i] + (count ? count : 1);
+        to[i + 1] = to[i] + (count || !empty_one ? count : 1);
     }
     Py_END_ALLOW_THREADS;
     if (bad_offsets) {
@@ -405,8 +510,8 @@ static PyObject *split_encode(PyObject *self, PyObject *args)
         int64_t e = last ? 0 : offset_at(ob.buf, width, i + 1);
         int64_t ws, we, at = s, found = 0;
         for (;;) {
-            int more = !last && next_word(data, &at, e, &ws, &we);
-            if (!more && !last && !found) { /* no word: one empty one */
+            int more = !last && next_token(mode, data, &at, e, &ws, &we, &w);
+            if (!more && !last && !found && empty_one) { /* no word: one empty one */
                 ws = we = e;
                 more = 1;
                 last = -1; /* the text is done after this one */
@@ -456,6 +561,8 @@ done:
     Py_XDECREF(text_offsets);
     PyBuffer_Release(&ob);
     PyBuffer_Release(&db);
+    if (mode == 1)
+        PyBuffer_Release(&cb);
     return result;
 }
 
@@ -619,7 +726,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"split_encode", split_encode, METH_VARARGS,
-     "split_encode(offsets, width, data) -> (ids, text_offsets, word_offsets, word_data)"},
+     "split_encode(offsets, width, data, mode=0, word_chars=None) -> "
+     "(ids, text_offsets, word_offsets, word_data)"},
     {"group_spans", group_spans, METH_VARARGS,
      "group_spans(offsets, width, data, codes) -> number of distinct spans"},
     {"candidates", candidates, METH_VARARGS,

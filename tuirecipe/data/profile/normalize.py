@@ -494,6 +494,7 @@ class TextIndex:
     ws_offsets: np.ndarray  # per space code: slice into ws_ids
     ws_ids: np.ndarray
     ws_sub_counts: np.ndarray  # per ws_token_dict entry: its tokenizer-token count
+    ws_pieces: Pieces  # per ws_token_dict entry: its tokenizer tokens
 
     def row_model_tokens(self) -> np.ndarray:
         return self.model_tokens[self.space_codes]
@@ -560,12 +561,96 @@ def _split_tokens(
     return out, np.concatenate([weights[single], run_weights, mark_weights[char_owner]])
 
 
-def _model_token_counts(
+@dataclass
+class Pieces:
+    """The tokenizer's pieces of distinct whitespace words (runs of word characters and
+    single other characters, as :func:`tuirecipe.data.tokenize.tokenize` cuts them): word
+    ``i``'s piece ids are ``ids[offsets[i]:offsets[i + 1]]``; ``vocab[id]`` is the piece.
+    (The order of a word's pieces is the text's on the compiled road, not on pyarrow's:
+    only which pieces a word holds is used.)"""
+
+    offsets: np.ndarray  # int64, one more than the words
+    ids: np.ndarray  # int32
+    vocab: pa.Array  # distinct pieces
+
+    def counts(self) -> np.ndarray:
+        """Pieces per word, as :func:`subtoken_count` counts them."""
+        return np.diff(self.offsets).astype(np.int32)
+
+
+def word_pieces(words: pa.Array) -> Pieces:
+    """:class:`Pieces` of distinct whitespace ``words`` (no whitespace inside)."""
+    if _textscan is not None:
+        if isinstance(words, pa.ChunkedArray):
+            words = words.combine_chunks()
+        offsets, width, data = _buffers(words)
+        ids, starts, piece_offsets, piece_data = _textscan.split_encode(
+            offsets, width, data, 1, _word_chars(words)
+        )
+        vocab = pa.Array.from_buffers(
+            pa.large_string(),
+            len(piece_offsets) // 8 - 1,
+            [None, pa.py_buffer(piece_offsets), pa.py_buffer(piece_data)],
+        )
+        return Pieces(np.frombuffer(starts, dtype=np.int64), np.frombuffer(ids, np.int32), vocab)
+    strings, parents = _piece_strings(words, subtoken_count(words))
+    order = np.argsort(parents, kind="stable")
+    encoded = pc.dictionary_encode(strings.take(pa.array(order, pa.int64())))
+    offsets = np.zeros(len(words) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(parents, minlength=len(words)), out=offsets[1:])
+    return Pieces(offsets, _codes(encoded), encoded.dictionary)
+
+
+def _word_chars(words: pa.Array) -> np.ndarray:
+    """The non-ASCII code points in ``words`` that are word characters (``_WORD``, RE2's
+    reading, as the pyarrow road's), sorted, for the compiled module."""
+    non_ascii = words.filter(pc.invert(pc.string_is_ascii(words)))
+    if not len(non_ascii):
+        return np.zeros(0, dtype=np.uint32)
+    joined = "".join(non_ascii.to_pylist()).encode("utf-32-le")
+    points = np.unique(np.frombuffer(joined, dtype=np.uint32))
+    points = points[points >= 0x80]
+    chars = pa.array([chr(c) for c in points.tolist()], pa.string())
+    word = pc.match_substring_regex(chars, f"^{_WORD}$").to_numpy(zero_copy_only=False)
+    return np.ascontiguousarray(points[word], dtype=np.uint32)
+
+
+def _piece_strings(tokens: pa.Array, counts: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """The pieces of ``tokens`` (``counts`` each, :func:`subtoken_count`) as strings, with
+    the index of the token each comes from: pyarrow's road to :func:`word_pieces`, by the
+    regexes of :func:`_split_tokens`."""
+    single, multi = np.flatnonzero(counts == 1), np.flatnonzero(counts > 1)
+    many = tokens.take(pa.array(multi, pa.int64()))
+    runs = pc.split_pattern(pc.replace_substring_regex(many, f"{_NOT_WORD}+", " "), " ")
+    run_parent = multi[pc.list_parent_indices(runs).to_numpy()]
+    run_values = pc.list_flatten(runs)
+    nonempty = pc.greater(pc.binary_length(run_values), 0)
+    marks = pc.dictionary_encode(pc.replace_substring_regex(many, f"{_WORD}+", ""))
+    mark_strings = marks.dictionary.to_pylist()  # few distinct: ",", "'", "#", "()"...
+    mark_lens = np.array([len(m) for m in mark_strings], dtype=np.int64)
+    mark_offsets = np.concatenate([[0], np.cumsum(mark_lens)])
+    mark_chars = pa.array([c for m in mark_strings for c in m], tokens.type)
+    codes = _codes(marks)
+    at, lens = _positions(mark_offsets, codes)
+    strings = pa.concat_arrays(
+        [
+            tokens.take(pa.array(single, pa.int64())),
+            run_values.filter(nonempty).cast(tokens.type),
+            mark_chars.take(pa.array(at, pa.int64())),
+        ]
+    )
+    parents = np.concatenate(
+        [single, run_parent[nonempty.to_numpy(zero_copy_only=False)], np.repeat(multi, lens)]
+    )
+    return strings, parents
+
+
+def _piece_counts(
     tok_dict: pa.Array, tok_ids: np.ndarray, starts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Tokenizer tokens in each distinct whitespace token, and summed over each text."""
-    sub_counts = subtoken_count(tok_dict)
-    return sub_counts, _sums_per_text(sub_counts, tok_ids, starts)
+) -> tuple[Pieces, np.ndarray]:
+    """The pieces of each distinct whitespace token, and their number summed per text."""
+    pieces = word_pieces(tok_dict)
+    return pieces, _sums_per_text(pieces.counts(), tok_ids, starts)
 
 
 def _sums_per_text(
@@ -637,12 +722,12 @@ def build_text_index(
     starts = offsets[:-1]
     nonempty = codes.space_nonempty()
 
-    # Per distinct whitespace token: tokenizer-token count (summed per text) and its loose
-    # (punctuation-free) form. The two are independent: on large data the counts are
-    # taken in a second thread while this one builds the loose level.
+    # Per distinct whitespace token: its tokenizer pieces (counted, summed per text) and
+    # its loose (punctuation-free) form. The two are independent: on large data the
+    # pieces are taken in a second thread while this one builds the loose level.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="normalise") as threads:
         if len(tok_ids) >= PARALLEL_MIN:
-            counted = threads.submit(_model_token_counts, tok_dict, tok_ids, starts)
+            counted = threads.submit(_piece_counts, tok_dict, tok_ids, starts)
         else:
             counted = None
         loose_tok = pc.replace_substring_regex(tok_dict, f"{_NOT_WORD}+", "")
@@ -654,8 +739,8 @@ def build_text_index(
         ws_tokens = np.where(nonempty, np.diff(offsets), 0).astype(np.int32)
         loose = _loose_level(tok_to_loose[tok_ids], empty_pos, offsets, n1)
         del tok_to_loose
-        sub_counts, model_tokens = (
-            _model_token_counts(tok_dict, tok_ids, starts) if counted is None else counted.result()
+        pieces, model_tokens = (
+            _piece_counts(tok_dict, tok_ids, starts) if counted is None else counted.result()
         )
     lids, loose_offsets, map12, n2 = loose
 
@@ -686,7 +771,8 @@ def build_text_index(
         ws_token_dict=tok_dict,
         ws_offsets=offsets,
         ws_ids=tok_ids,
-        ws_sub_counts=sub_counts,
+        ws_sub_counts=pieces.counts(),
+        ws_pieces=pieces,
     )
 
 
@@ -746,15 +832,14 @@ def oov_rate(
 
 def _token_table(
     index: TextIndex, lowercase: bool
-) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """The whitespace tokens of each distinct text, as the vocabulary sees them: distinct
-    tokens, their tokenizer-token counts, per-text offsets into the token ids, the ids,
-    each row's text code and the number of texts. Lowercased: the index's own tokens of
-    the ``case_space`` texts; cased: the raw texts split once here."""
+) -> tuple[Pieces, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The whitespace tokens of each distinct text, as the vocabulary sees them: the
+    distinct tokens' pieces, per-text offsets into the token ids, the ids, each row's text
+    code and the number of texts. Lowercased: the index's own tokens of the
+    ``case_space`` texts; cased: the raw texts split once here."""
     if lowercase:
         return (
-            index.ws_token_dict,
-            index.ws_sub_counts,
+            index.ws_pieces,
             index.ws_offsets,
             index.ws_ids,
             index.space_codes,
@@ -763,10 +848,8 @@ def _token_table(
     words = pc.utf8_split_whitespace(index.exact_uniques)
     encoded = pc.dictionary_encode(pc.list_flatten(words))
     offsets = words.offsets.to_numpy().astype(np.int64)
-    tokens = encoded.dictionary
     return (
-        tokens,
-        subtoken_count(tokens),
+        word_pieces(encoded.dictionary),
         offsets - offsets[0],
         _codes(encoded),
         index.exact_codes,
@@ -799,18 +882,22 @@ def vocabulary_and_oov(
     Whitespace tokens are counted per distinct text, never per row: a token is in
     training when some text with a training row holds it (all occurrences, less those in
     texts without one: one integer count over every token, the rest on the few texts
-    outside training). Only training tokens are split into tokenizer tokens for the
-    vocabulary, and only dev tokens that are not training tokens for the OOV share (a
-    training token's tokenizer tokens are all in the vocabulary). Every weight is a whole
-    count, so the share equals the two functions' to the last bit.
+    outside training). The vocabulary is then the pieces (:class:`Pieces`) that some
+    training token holds, and the OOV share the dev-weighted pieces outside it: integer
+    arrays over the distinct tokens' pieces, no string is hashed again. Every weight is a
+    whole count, so the share equals the two functions' to the last bit.
     """
-    tokens, counts, offsets, ids, row_codes, n_texts = _token_table(index, lowercase)
-    n_tokens = len(tokens)
+    pieces, offsets, ids, row_codes, n_texts = _token_table(index, lowercase)
+    counts = pieces.counts()
+    n_tokens = len(counts)
     text_in_train = np.bincount(row_codes[train], minlength=n_texts) > 0
     outside, _ = _positions(offsets, np.flatnonzero(~text_in_train))
     in_train = _id_counts(ids, n_tokens) > np.bincount(ids[outside], minlength=n_tokens)
     del outside
-    vocab = pc.unique(_split_tokens(tokens.filter(pa.array(in_train)), counts[in_train])[0])
+    owner = np.repeat(np.arange(n_tokens), counts)  # the token each piece comes from
+    known = np.zeros(len(pieces.vocab), dtype=bool)
+    known[pieces.ids[in_train[owner]]] = True
+    vocab_size = int(known.sum())
     dev_rows = np.bincount(row_codes[dev], minlength=n_texts)
     dev_texts = np.flatnonzero(dev_rows)
     at, lens = _positions(offsets, dev_texts)
@@ -818,13 +905,9 @@ def vocabulary_and_oov(
     del at
     total = float((dev_w * counts).sum())
     if not total:
-        return len(vocab), 0.0
-    unseen = (dev_w > 0) & ~in_train
-    subs, weights = _split_tokens(tokens.filter(pa.array(unseen)), counts[unseen], dev_w[unseen])
-    assert weights is not None
-    known = pc.is_in(subs, value_set=vocab).to_numpy(zero_copy_only=False)
-    pa.default_memory_pool().release_unused()
-    return len(vocab), float(weights[~known].sum() / total)
+        return vocab_size, 0.0
+    unseen = float(dev_w[owner[~known[pieces.ids]]].sum())
+    return vocab_size, unseen / total
 
 
 def token_occurrences(index: TextIndex, row_mask: np.ndarray | None = None) -> np.ndarray:
