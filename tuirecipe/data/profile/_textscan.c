@@ -1,4 +1,5 @@
-/* Two hash-table passes over UTF-8 text buffers, for the profile's token index.
+/* Passes over UTF-8 text buffers for the profile: word and piece numbering, grouping, and
+   the corrupted-text scan's first look.
 
    pyarrow has no kernel that splits texts into words and numbers the distinct words in one
    pass: split_pattern copies every word into a new list array, then dictionary_encode
@@ -464,50 +465,48 @@ static PyObject *split_encode(PyObject *self, PyObject *args)
     Table t = {0};
     int bad_offsets = 0, failed = 0;
     int empty_one = mode == 0;
-    /* First pass: words per text (a text without any counts one, ""), so the ids are
-       written once into an array of the right size. */
-    text_offsets = PyByteArray_FromStringAndSize(NULL, 8 * (n + 1));
-    if (!text_offsets)
-        goto done;
-    int64_t *to = (int64_t *)PyByteArray_AS_STRING(text_offsets);
-    Py_BEGIN_ALLOW_THREADS;
-    to[0] = 0;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t s = offset_at(ob.buf, width, i), e = offset_at(ob.buf, width, i + 1);
-        if (s > e || e > db.len) {
+    /* One pass. The ids go into an array as large as they could ever need (a word takes
+       at least one byte and one separator, a piece one byte): pages never written cost no
+       memory, and the array is cut to size after. */
+    for (int64_t i = 0; i <= n; i += (n > 0 ? n : 1)) {
+        int64_t at = offset_at(ob.buf, width, i);
+        if (at < 0 || at > db.len)
             bad_offsets = 1;
-            break;
-        }
-        int64_t count = 0, ws, we, at = s;
-        while (next_token(mode, data, &at, e, &ws, &we, &w))
-            count++;
-        to[i + 1] = to[i] + (count || !empty_one ? count : 1);
     }
-    Py_END_ALLOW_THREADS;
-    if (bad_offsets) {
+    int64_t first = offset_at(ob.buf, width, 0), bytes = offset_at(ob.buf, width, n) - first;
+    if (bad_offsets || bytes < 0) {
         PyErr_SetString(PyExc_ValueError, "offsets point outside the data");
         goto done;
     }
-    ids = PyByteArray_FromStringAndSize(NULL, 4 * to[n]);
-    if (!ids)
+    text_offsets = PyByteArray_FromStringAndSize(NULL, 8 * (n + 1));
+    int64_t capacity = mode ? bytes : bytes / 2 + n + 1;
+    ids = PyByteArray_FromStringAndSize(NULL, 4 * capacity);
+    if (!text_offsets || !ids)
         goto done;
+    int64_t *to = (int64_t *)PyByteArray_AS_STRING(text_offsets);
     int32_t *id = (int32_t *)PyByteArray_AS_STRING(ids);
+    to[0] = 0;
     if (table_init(&t, 1 << 16, 1) < 0) {
         PyErr_NoMemory();
         goto done;
     }
     /* Words are looked up BATCH at a time: hashed and their table lines prefetched
        first, so the memory waits of a batch overlap. Their ids go out in order. */
-    Py_BEGIN_ALLOW_THREADS;
     enum { BATCH = 32 };
     int64_t starts[BATCH], lens[BATCH];
     uint64_t hashes[BATCH];
     int nb = 0;
     int64_t pos = 0;
-    for (int64_t i = 0; i <= n && !failed; i++) {
+    int64_t words = 0; /* words found so far (their ids may still wait in the batch) */
+    Py_BEGIN_ALLOW_THREADS;
+    for (int64_t i = 0; i <= n && !failed && !bad_offsets; i++) {
         int last = i == n;
         int64_t s = last ? 0 : offset_at(ob.buf, width, i);
         int64_t e = last ? 0 : offset_at(ob.buf, width, i + 1);
+        if (s > e || e > db.len) {
+            bad_offsets = 1;
+            break;
+        }
         int64_t ws, we, at = s, found = 0;
         for (;;) {
             int more = !last && next_token(mode, data, &at, e, &ws, &we, &w);
@@ -518,6 +517,7 @@ static PyObject *split_encode(PyObject *self, PyObject *args)
             }
             if (more) {
                 found = 1;
+                words++;
                 starts[nb] = ws;
                 lens[nb] = we - ws;
                 hashes[nb] = hash_bytes(data + ws, we - ws);
@@ -527,7 +527,7 @@ static PyObject *split_encode(PyObject *self, PyObject *args)
             if (nb == BATCH || (!more && i == n && nb)) {
                 for (int j = 0; j < nb; j++) {
                     int64_t k = table_find_hashed(&t, data, starts[j], lens[j], hashes[j]);
-                    if (k < 0) {
+                    if (k < 0 || pos >= capacity) { /* (the bound always holds) */
                         failed = 1;
                         break;
                     }
@@ -538,12 +538,20 @@ static PyObject *split_encode(PyObject *self, PyObject *args)
             if (!more || last == -1)
                 break;
         }
+        if (i < n)
+            to[i + 1] = words;
     }
     Py_END_ALLOW_THREADS;
+    if (bad_offsets) {
+        PyErr_SetString(PyExc_ValueError, "offsets point outside the data");
+        goto done;
+    }
     if (failed) {
         PyErr_NoMemory();
         goto done;
     }
+    if (PyByteArray_Resize(ids, 4 * pos) < 0)
+        goto done;
     /* the arena holds the distinct words one after another, in order of number */
     PyObject *word_offsets = PyByteArray_FromStringAndSize(NULL, 8 * (t.count + 1));
     PyObject *word_data = to_bytearray(t.arena, t.arena_used);
@@ -588,7 +596,7 @@ static PyObject *group_spans(PyObject *self, PyObject *args)
         goto done;
     }
     Table t = {0};
-    if (table_init(&t, n < (1 << 20) ? n : (1 << 20), 0) < 0) {
+    if (table_init(&t, n, 0) < 0) {
         table_free(&t);
         PyErr_NoMemory();
         goto done;
