@@ -604,18 +604,28 @@ static PyObject *group_spans(PyObject *self, PyObject *args)
     int failed = 0, bad_offsets = 0;
     int32_t *codes = cb.buf;
     Py_BEGIN_ALLOW_THREADS;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t s = offset_at(ob.buf, width, i), e = offset_at(ob.buf, width, i + 1);
-        if (s > e || e > db.len) {
-            bad_offsets = 1;
-            break;
+    enum { BATCH = 16 }; /* hashed and prefetched ahead, as in split_encode */
+    uint64_t hashes[BATCH];
+    for (int64_t i0 = 0; i0 < n && !failed && !bad_offsets; i0 += BATCH) {
+        int64_t stop = i0 + BATCH < n ? i0 + BATCH : n;
+        for (int64_t i = i0; i < stop; i++) {
+            int64_t s = offset_at(ob.buf, width, i), e = offset_at(ob.buf, width, i + 1);
+            if (s > e || e > db.len) {
+                bad_offsets = 1;
+                break;
+            }
+            hashes[i - i0] = hash_bytes((const uint8_t *)db.buf + s, e - s);
+            table_prefetch(&t, hashes[i - i0]);
         }
-        int64_t k = table_find(&t, db.buf, s, e - s);
-        if (k < 0) {
-            failed = 1;
-            break;
+        for (int64_t i = i0; i < stop && !bad_offsets; i++) {
+            int64_t s = offset_at(ob.buf, width, i), e = offset_at(ob.buf, width, i + 1);
+            int64_t k = table_find_hashed(&t, db.buf, s, e - s, hashes[i - i0]);
+            if (k < 0) {
+                failed = 1;
+                break;
+            }
+            codes[i] = (int32_t)k;
         }
-        codes[i] = (int32_t)k;
     }
     Py_END_ALLOW_THREADS;
     if (bad_offsets)
