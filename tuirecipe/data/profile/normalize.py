@@ -608,8 +608,8 @@ def _word_chars(words: pa.Array) -> np.ndarray:
     if not len(non_ascii):
         return np.zeros(0, dtype=np.uint32)
     joined = "".join(non_ascii.to_pylist()).encode("utf-32-le")
-    points = np.unique(np.frombuffer(joined, dtype=np.uint32))
-    points = points[points >= 0x80]
+    seen = np.bincount(np.frombuffer(joined, dtype=np.uint32), minlength=0x110000)
+    points = np.flatnonzero(seen[0x80:]) + 0x80  # each once, sorted, without a sort
     chars = pa.array([chr(c) for c in points.tolist()], pa.string())
     word = pc.match_substring_regex(chars, f"^{_WORD}$").to_numpy(zero_copy_only=False)
     return np.ascontiguousarray(points[word], dtype=np.uint32)
