@@ -88,8 +88,34 @@ def test_bad_buffers_are_refused_not_read() -> None:
         ts.split_encode(np.array([0, 4, 2], np.int64), 8, b"abcdef")
     with pytest.raises(ValueError, match="width"):
         ts.split_encode(np.array([0, 1], np.int64), 3, b"a")
-    with pytest.raises(ValueError, match="one int32"):
+    with pytest.raises(ValueError, match="one aligned int32"):
         ts.group_spans(np.array([0, 1], np.int64), 8, b"a", codes)
+    # a negative start in the middle (the ends are checked before the call)
+    with pytest.raises(ValueError, match="outside"):
+        ts.group_spans(np.array([0, -3, 4], np.int64), 8, b"abcdef", codes)
+    with pytest.raises(ValueError, match="outside"):
+        ts.split_encode(np.array([0, -3, 4], np.int64), 8, b"abcdef")
+    # offsets, codes and word characters must sit on their own alignment
+    shifted = memoryview(bytearray(b"x" + np.array([0, 3, 6], np.int64).tobytes()))[1:]
+    with pytest.raises(ValueError, match="aligned"):
+        ts.candidates(shifted, 8, b"abcdef", np.zeros(2, np.uint8))
+    odd_codes = memoryview(bytearray(9))[1:]
+    with pytest.raises(ValueError, match="aligned"):
+        ts.group_spans(np.array([0, 3, 6], np.int64), 8, b"abcdef", odd_codes)
+    odd_chars = memoryview(bytearray(5))[1:]
+    with pytest.raises(ValueError, match="aligned"):
+        ts.split_encode(np.array([0, 3], np.int64), 8, b"abc", 1, odd_chars)
+
+
+@needs_module
+def test_empty_arrays_without_offsets_are_read_as_empty() -> None:
+    from tuirecipe.data.profile import corrupted
+
+    for offsets in (None, pa.py_buffer(b"")):
+        empty = pa.Array.from_buffers(pa.string(), 0, [None, offsets, pa.py_buffer(b"")])
+        assert corrupted.candidate_mask(empty).tolist() == []
+        words = normalize._split_words(empty)
+        assert words[0].tolist() == [0] and len(words[1]) == 0 and len(words[2]) == 0
 
 
 @needs_module

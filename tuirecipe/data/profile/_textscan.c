@@ -300,6 +300,10 @@ static int get_buffers(PyObject *offsets_obj, int width, PyObject *data_obj, Py_
         PyErr_SetString(PyExc_ValueError, "offsets must hold n + 1 whole entries");
         goto fail;
     }
+    if ((uintptr_t)offsets->buf % (uintptr_t)width) {
+        PyErr_SetString(PyExc_ValueError, "offsets must be aligned to their width");
+        goto fail;
+    }
     *n = offsets->len / width - 1;
     if (*n > INT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "more than 2**31 - 1 texts");
@@ -445,9 +449,10 @@ static PyObject *split_encode(PyObject *self, PyObject *args)
                 PyErr_SetString(PyExc_ValueError, "mode 1 needs the word characters");
             return NULL;
         }
-        if (cb.len % 4) {
+        if (cb.len % 4 || (uintptr_t)cb.buf % 4) {
             PyBuffer_Release(&cb);
-            PyErr_SetString(PyExc_ValueError, "word characters must be uint32 code points");
+            PyErr_SetString(PyExc_ValueError,
+                            "word characters must be aligned uint32 code points");
             return NULL;
         }
         w.cps = cb.buf;
@@ -503,7 +508,7 @@ static PyObject *split_encode(PyObject *self, PyObject *args)
         int last = i == n;
         int64_t s = last ? 0 : offset_at(ob.buf, width, i);
         int64_t e = last ? 0 : offset_at(ob.buf, width, i + 1);
-        if (s > e || e > db.len) {
+        if (s < 0 || s > e || e > db.len) {
             bad_offsets = 1;
             break;
         }
@@ -591,8 +596,8 @@ static PyObject *group_spans(PyObject *self, PyObject *args)
         return NULL;
     }
     PyObject *result = NULL;
-    if (cb.len != 4 * n) {
-        PyErr_SetString(PyExc_ValueError, "codes must hold one int32 per span");
+    if (cb.len != 4 * n || (uintptr_t)cb.buf % 4) {
+        PyErr_SetString(PyExc_ValueError, "codes must hold one aligned int32 per span");
         goto done;
     }
     Table t = {0};
@@ -604,21 +609,26 @@ static PyObject *group_spans(PyObject *self, PyObject *args)
     int failed = 0, bad_offsets = 0;
     int32_t *codes = cb.buf;
     Py_BEGIN_ALLOW_THREADS;
-    enum { BATCH = 16 }; /* hashed and prefetched ahead, as in split_encode */
+    /* Hashed and prefetched ahead, as in split_encode; each span's bounds are read once
+       and checked (s >= 0 too: the offsets are the caller's, not re-read after the check). */
+    enum { BATCH = 16 };
     uint64_t hashes[BATCH];
+    int64_t starts[BATCH], ends[BATCH];
     for (int64_t i0 = 0; i0 < n && !failed && !bad_offsets; i0 += BATCH) {
         int64_t stop = i0 + BATCH < n ? i0 + BATCH : n;
         for (int64_t i = i0; i < stop; i++) {
             int64_t s = offset_at(ob.buf, width, i), e = offset_at(ob.buf, width, i + 1);
-            if (s > e || e > db.len) {
+            if (s < 0 || s > e || e > db.len) {
                 bad_offsets = 1;
                 break;
             }
+            starts[i - i0] = s;
+            ends[i - i0] = e;
             hashes[i - i0] = hash_bytes((const uint8_t *)db.buf + s, e - s);
             table_prefetch(&t, hashes[i - i0]);
         }
         for (int64_t i = i0; i < stop && !bad_offsets; i++) {
-            int64_t s = offset_at(ob.buf, width, i), e = offset_at(ob.buf, width, i + 1);
+            int64_t s = starts[i - i0], e = ends[i - i0];
             int64_t k = table_find_hashed(&t, db.buf, s, e - s, hashes[i - i0]);
             if (k < 0) {
                 failed = 1;
@@ -723,7 +733,7 @@ static PyObject *candidates(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS;
     for (int64_t i = 0; i < n; i++) {
         int64_t s = offset_at(ob.buf, width, i), e = offset_at(ob.buf, width, i + 1);
-        if (s > e || e > db.len) {
+        if (s < 0 || s > e || e > db.len) {
             bad_offsets = 1;
             break;
         }

@@ -299,6 +299,8 @@ def _buffers(texts: pa.Array) -> tuple[np.ndarray, int, pa.Buffer | bytes]:
     width = 8 if pa.types.is_large_string(texts.type) or pa.types.is_large_binary(texts.type) else 4
     buffers = texts.buffers()
     dtype = np.int64 if width == 8 else np.int32
+    if not len(texts):  # arrow lets an empty array go without offsets
+        return np.zeros(1, dtype=dtype), width, b""
     offsets = np.frombuffer(buffers[1], dtype=dtype, count=texts.offset + len(texts) + 1)
     return offsets[texts.offset :], width, buffers[2] if buffers[2] is not None else b""
 
