@@ -169,3 +169,15 @@ def test_corrupted_candidates_equal_the_regex(monkeypatch: pytest.MonkeyPatch) -
     assert np.array_equal(corrupted.candidate_mask(arr.slice(100, 900)), regex[100:1000])
     monkeypatch.setattr(normalize, "_textscan", None)
     assert np.array_equal(corrupted.candidate_mask(arr), regex)
+
+
+@needs_module
+def test_loose_words_equal_the_regex_replace(monkeypatch: pytest.MonkeyPatch) -> None:
+    words = pa.array(sorted({w for t in _random_texts(4, 4000) for w in t.split()}))
+    codes, vocab = normalize._loose_words(words)
+    monkeypatch.setattr(normalize, "_textscan", None)
+    ref_codes, ref_vocab = normalize._loose_words(words)
+    assert vocab.to_pylist() == ref_vocab.to_pylist() and np.array_equal(codes, ref_codes)
+    assert "" in vocab.to_pylist()  # words of punctuation only
+    with pytest.raises(ValueError, match="outside"):
+        ts.strip_encode(np.array([0, 9], np.int64), 8, b"abc", np.zeros(0, np.uint32))

@@ -19,6 +19,11 @@
        characters ([A-Za-z0-9_] and the non-ASCII code points listed, sorted, in
        word_chars: uint32) and single other characters; an empty text has none.
 
+   strip_encode(offsets, width, data, word_chars)
+       Each text without its characters that are not word characters, numbered in order of
+       first occurrence: (codes int32, then the distinct results' buffers), as a regex
+       replace of non-word runs with "" followed by dictionary_encode.
+
    group_spans(offsets, width, data, codes)
        Numbers the distinct byte strings data[offsets[i]:offsets[i + 1]] in order of first
        occurrence, writes each one's number to codes (int32) and returns how many there
@@ -579,6 +584,107 @@ done:
     return result;
 }
 
+static PyObject *strip_encode(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *offsets_obj, *data_obj, *chars_obj;
+    int width;
+    if (!PyArg_ParseTuple(args, "OiOO", &offsets_obj, &width, &data_obj, &chars_obj))
+        return NULL;
+    Py_buffer cb;
+    if (PyObject_GetBuffer(chars_obj, &cb, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (cb.len % 4 || (uintptr_t)cb.buf % 4) {
+        PyBuffer_Release(&cb);
+        PyErr_SetString(PyExc_ValueError, "word characters must be aligned uint32 code points");
+        return NULL;
+    }
+    WordChars w = {cb.buf, cb.len / 4};
+    Py_buffer ob, db;
+    int64_t n;
+    if (get_buffers(offsets_obj, width, data_obj, &ob, &db, &n) < 0) {
+        PyBuffer_Release(&cb);
+        return NULL;
+    }
+    PyObject *result = NULL, *codes_obj = PyByteArray_FromStringAndSize(NULL, 4 * n);
+    Table t = {0};
+    uint8_t *scratch = NULL;
+    int64_t scratch_size = 0;
+    int failed = 0, bad_offsets = 0;
+    if (!codes_obj)
+        goto done;
+    int32_t *codes = (int32_t *)PyByteArray_AS_STRING(codes_obj);
+    if (table_init(&t, 1 << 16, 1) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const uint8_t *data = db.buf;
+    Py_BEGIN_ALLOW_THREADS;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t s = offset_at(ob.buf, width, i), e = offset_at(ob.buf, width, i + 1);
+        if (s < 0 || s > e || e > db.len) {
+            bad_offsets = 1;
+            break;
+        }
+        if (e - s > scratch_size) {
+            int64_t size = scratch_size ? scratch_size : 256;
+            while (size < e - s)
+                size *= 2;
+            uint8_t *grown = realloc(scratch, (size_t)size);
+            if (!grown) {
+                failed = 1;
+                break;
+            }
+            scratch = grown;
+            scratch_size = size;
+        }
+        int64_t kept = 0, at = s;
+        const uint8_t *end = data + e;
+        while (at < e) {
+            int len;
+            uint32_t cp = decode(data + at, end, &len);
+            if (is_word_char(cp, &w)) {
+                memcpy(scratch + kept, data + at, (size_t)len);
+                kept += len;
+            }
+            at += len;
+        }
+        int64_t k = table_find(&t, scratch ? scratch : data, 0, kept);
+        if (k < 0) {
+            failed = 1;
+            break;
+        }
+        codes[i] = (int32_t)k;
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad_offsets) {
+        PyErr_SetString(PyExc_ValueError, "offsets point outside the data");
+        goto done;
+    }
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    PyObject *word_offsets = PyByteArray_FromStringAndSize(NULL, 8 * (t.count + 1));
+    PyObject *word_data = to_bytearray(t.arena, t.arena_used);
+    if (word_offsets && word_data) {
+        int64_t *wo = (int64_t *)PyByteArray_AS_STRING(word_offsets);
+        memcpy(wo, t.starts, sizeof(int64_t) * t.count);
+        wo[t.count] = t.arena_used;
+        result = Py_BuildValue("(OOO)", codes_obj, word_offsets, word_data);
+    }
+    Py_XDECREF(word_offsets);
+    Py_XDECREF(word_data);
+done:
+    free(scratch);
+    table_free(&t);
+    Py_XDECREF(codes_obj);
+    PyBuffer_Release(&ob);
+    PyBuffer_Release(&db);
+    PyBuffer_Release(&cb);
+    return result;
+}
+
 static PyObject *group_spans(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -758,6 +864,8 @@ static PyMethodDef methods[] = {
      "(ids, text_offsets, word_offsets, word_data)"},
     {"group_spans", group_spans, METH_VARARGS,
      "group_spans(offsets, width, data, codes) -> number of distinct spans"},
+    {"strip_encode", strip_encode, METH_VARARGS,
+     "strip_encode(offsets, width, data, word_chars) -> (codes, word_offsets, word_data)"},
     {"candidates", candidates, METH_VARARGS,
      "candidates(offsets, width, data, out) -> texts the corrupted-text scan must read"},
     {NULL, NULL, 0, NULL},

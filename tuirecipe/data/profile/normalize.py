@@ -647,6 +647,26 @@ def _piece_strings(tokens: pa.Array, counts: np.ndarray) -> tuple[pa.Array, np.n
     return strings, parents
 
 
+def _loose_words(words: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Each distinct whitespace word's loose form (its word characters only) as a number,
+    and the distinct loose forms in order of first occurrence."""
+    if _textscan is None:
+        encoded = pc.dictionary_encode(pc.replace_substring_regex(words, f"{_NOT_WORD}+", ""))
+        return _codes(encoded), encoded.dictionary
+    if isinstance(words, pa.ChunkedArray):
+        words = words.combine_chunks()
+    offsets, width, data = _buffers(words)
+    codes, loose_offsets, loose_data = _textscan.strip_encode(
+        offsets, width, data, _word_chars(words)
+    )
+    vocab = pa.Array.from_buffers(
+        pa.large_string(),
+        len(loose_offsets) // 8 - 1,
+        [None, pa.py_buffer(loose_offsets), pa.py_buffer(loose_data)],
+    )
+    return np.frombuffer(codes, dtype=np.int32), vocab
+
+
 def _piece_counts(
     tok_dict: pa.Array, tok_ids: np.ndarray, starts: np.ndarray
 ) -> tuple[Pieces, np.ndarray]:
@@ -732,11 +752,7 @@ def build_text_index(
             counted = threads.submit(_piece_counts, tok_dict, tok_ids, starts)
         else:
             counted = None
-        loose_tok = pc.replace_substring_regex(tok_dict, f"{_NOT_WORD}+", "")
-        loose_enc = pc.dictionary_encode(loose_tok)
-        del loose_tok
-        tok_to_loose, loose_vocab = _codes(loose_enc), loose_enc.dictionary
-        del loose_enc
+        tok_to_loose, loose_vocab = _loose_words(tok_dict)
         empty_pos = pc.index(loose_vocab, "").as_py()
         ws_tokens = np.where(nonempty, np.diff(offsets), 0).astype(np.int32)
         loose = _loose_level(tok_to_loose[tok_ids], empty_pos, offsets, n1)
