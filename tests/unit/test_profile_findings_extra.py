@@ -334,3 +334,30 @@ def test_distinct_texts_have_no_regression_conflicts() -> None:
     summary, conflicting = _regression(texts, list(np.arange(20.0)))
     assert summary["conflicting_texts"] == 0 and summary["groups"] == []
     assert summary["repeated_texts"] == 0 and not conflicting.any()
+
+
+def test_many_plain_spellings_are_looked_up_among_the_words_with_the_same_counts() -> None:
+    """Past REGEX_SPELLINGS typographic words, their plain spellings are counted among
+    the index's words instead of searched for with one regular expression: the section
+    must be the same either way, and through the profile's own path (encode_levels)."""
+    from tuirecipe.data.profile import unicode as uni
+    from tuirecipe.data.profile.frame import _unicode_of as profile_unicode
+    from tuirecipe.data.profile.normalize import encode_levels
+
+    n_words = uni.REGEX_SPELLINGS + 40
+    texts = [f"Tok{i}’s here, “tok{i}” — fine" for i in range(n_words)]
+    texts += [f"tok{i}'s there and TOK{i}'S again" for i in range(0, n_words, 2)]
+    texts += ["Тест’s кириллица — ‘тест’s’", "тест's"] * 3
+    searched = _unicode_of(texts)
+    assert searched["vocabulary_split"]["checked"] > uni.REGEX_SPELLINGS
+    assert searched["vocabulary_split"]["word_types"] > n_words // 2
+    series = pd.Series(texts)
+    codes = encode_levels(series)
+    rows = np.arange(len(texts)) + 2
+    looked_up = profile_unicode(codes, rows, None)
+    assert looked_up == searched
+    # and a section small enough for the expression gives the same through both calls
+    few = texts[:5] + texts[n_words : n_words + 3]
+    assert profile_unicode(encode_levels(pd.Series(few)), np.arange(len(few)) + 2, None) == (
+        _unicode_of(few)
+    )

@@ -181,3 +181,22 @@ def test_loose_words_equal_the_regex_replace(monkeypatch: pytest.MonkeyPatch) ->
     assert "" in vocab.to_pylist()  # words of punctuation only
     with pytest.raises(ValueError, match="outside"):
         ts.strip_encode(np.array([0, 9], np.int64), 8, b"abc", np.zeros(0, np.uint32))
+
+
+@needs_module
+def test_notable_code_points_equal_the_python_road(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuirecipe.data.profile import unicode as uni
+
+    notable = ["’", "“", "—", "…", "\u00a0", "\u200b", "Ａ", "ﬁ", "²", "e\u0301", "\u1100", "™"]
+    plain = ["a", "Ж", "中", "é", "😀", " ", "'", "-", "1", "ß", "\u0085"]
+    rng = np.random.default_rng(9)
+    texts = ["".join(rng.choice(notable + plain * 3, size=rng.integers(0, 9))) for _ in range(3000)]
+    arr = pa.array(texts, pa.large_string())
+    monkeypatch.setattr(uni, "CHARS_CHUNK", 97)  # several slices on the Python road
+    cps, owner = uni._notable_codepoints(arr)
+    assert len(cps) and all(uni._is_notable(chr(c)) for c in set(cps.tolist()))
+    monkeypatch.setattr(normalize, "_textscan", None)
+    ref_cps, ref_owner = uni._notable_codepoints(arr)
+    assert np.array_equal(cps, ref_cps) and np.array_equal(owner, ref_owner)
+    with pytest.raises(ValueError, match="0x110000"):
+        ts.codepoints(np.array([0, 1], np.int64), 8, b"a", np.zeros(5, np.uint8), 0)

@@ -29,6 +29,10 @@
        occurrence, writes each one's number to codes (int32) and returns how many there
        are: arrow's dictionary_encode of a binary column, without copying the values.
 
+   codepoints(offsets, width, data, marks, collect)
+       The non-ASCII code points present (marks set), or the occurrences of the marked
+       ones with the text each is in: what the Unicode finding reads, in one pass.
+
    candidates(offsets, width, data, out)
        Marks (out, one byte per text) the texts that hold what the corrupted-text scan's
        first regex looks for (corrupted.py _CANDIDATE), in one pass over the bytes.
@@ -685,6 +689,103 @@ done:
     return result;
 }
 
+/* codepoints(offsets, width, data, marks, collect): with collect 0, set marks[cp] = 1 for
+   every non-ASCII code point of the texts and return None; with collect 1, return
+   (code points uint32, text index int64) of every occurrence whose marks[cp] is set, in
+   text order. marks: 0x110000 bytes. */
+static PyObject *codepoints(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *offsets_obj, *data_obj, *marks_obj;
+    int width, collect;
+    if (!PyArg_ParseTuple(args, "OiOOi", &offsets_obj, &width, &data_obj, &marks_obj, &collect))
+        return NULL;
+    Py_buffer ob, db, mb;
+    int64_t n;
+    if (get_buffers(offsets_obj, width, data_obj, &ob, &db, &n) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(marks_obj, &mb, collect ? PyBUF_SIMPLE : PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&ob);
+        PyBuffer_Release(&db);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    uint32_t *cps = NULL;
+    int64_t *owners = NULL;
+    int64_t found = 0, capacity = 0;
+    int bad_offsets = 0, failed = 0;
+    if (mb.len != 0x110000) {
+        PyErr_SetString(PyExc_ValueError, "marks must hold 0x110000 bytes");
+        goto done;
+    }
+    uint8_t *marks = mb.buf;
+    const uint8_t *data = db.buf;
+    Py_BEGIN_ALLOW_THREADS;
+    for (int64_t i = 0; i < n && !failed; i++) {
+        int64_t s = offset_at(ob.buf, width, i), e = offset_at(ob.buf, width, i + 1);
+        if (s < 0 || s > e || e > db.len) {
+            bad_offsets = 1;
+            break;
+        }
+        const uint8_t *end = data + e;
+        int64_t at = s;
+        while (at < e) {
+            if (data[at] < 0x80) {
+                at++;
+                continue;
+            }
+            int len;
+            uint32_t cp = decode(data + at, end, &len);
+            at += len;
+            if (cp >= 0x110000)
+                continue;
+            if (!collect) {
+                marks[cp] = 1;
+            } else if (marks[cp]) {
+                if (found == capacity) {
+                    int64_t grown_to = capacity ? capacity * 2 : 1024;
+                    uint32_t *c = realloc(cps, sizeof(uint32_t) * grown_to);
+                    if (c)
+                        cps = c;
+                    int64_t *o = realloc(owners, sizeof(int64_t) * grown_to);
+                    if (o)
+                        owners = o;
+                    if (!c || !o) {
+                        failed = 1;
+                        break;
+                    }
+                    capacity = grown_to;
+                }
+                cps[found] = cp;
+                owners[found] = i;
+                found++;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad_offsets)
+        PyErr_SetString(PyExc_ValueError, "offsets point outside the data");
+    else if (failed)
+        PyErr_NoMemory();
+    else if (!collect)
+        result = Py_NewRef(Py_None);
+    else {
+        PyObject *c = to_bytearray(cps, sizeof(uint32_t) * found);
+        PyObject *o = to_bytearray(owners, sizeof(int64_t) * found);
+        if (c && o)
+            result = Py_BuildValue("(OO)", c, o);
+        Py_XDECREF(c);
+        Py_XDECREF(o);
+    }
+done:
+    free(cps);
+    free(owners);
+    PyBuffer_Release(&mb);
+    PyBuffer_Release(&ob);
+    PyBuffer_Release(&db);
+    return result;
+}
+
 static PyObject *group_spans(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -866,6 +967,8 @@ static PyMethodDef methods[] = {
      "group_spans(offsets, width, data, codes) -> number of distinct spans"},
     {"strip_encode", strip_encode, METH_VARARGS,
      "strip_encode(offsets, width, data, word_chars) -> (codes, word_offsets, word_data)"},
+    {"codepoints", codepoints, METH_VARARGS,
+     "codepoints(offsets, width, data, marks, collect) -> None or (code points, texts)"},
     {"candidates", candidates, METH_VARARGS,
      "candidates(offsets, width, data, out) -> texts the corrupted-text scan must read"},
     {NULL, NULL, 0, NULL},

@@ -46,7 +46,7 @@ from tuirecipe.data.profile.normalize import (
 from tuirecipe.data.profile.regression import default_tolerance, regression_conflicts
 from tuirecipe.data.profile.shortcut import length_shortcut
 from tuirecipe.data.profile.split_view import leakage_section, skipped_section, split_sections
-from tuirecipe.data.profile.unicode import unicode_section
+from tuirecipe.data.profile.unicode import counted_words, unicode_section
 
 LEVELS = ("exact", "case_space", "loose")
 _DUPLICATE_UNITS = (
@@ -188,11 +188,20 @@ def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
 
 def _unicode_of(codes: TextCodes, rows: np.ndarray, lines: np.ndarray | None) -> dict[str, Any]:
     valid = ~codes.blank()
+
+    def word_counts() -> tuple[Any, np.ndarray]:  # from the index's words, when needed
+        words = codes.words()
+        space_rows = np.bincount(
+            codes.by_level(["case_space"])["case_space"][valid], minlength=codes.n_space
+        )
+        return counted_words(words.vocab, words.offsets, words.ids, space_rows)
+
     return unicode_section(
         codes.exact_uniques,
         codes.exact_codes[valid],
         rows[valid],
         None if lines is None else lines[valid],
+        word_counts,
     )
 
 

@@ -17,6 +17,7 @@ and mapped back with numpy, never with a Python loop per row.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -193,6 +194,8 @@ class TextCodes:
     # checks on the distinct texts already started in a helper thread (the profile's
     # corrupted-text scan and Unicode finding), by name: the split runs meanwhile
     started: dict[str, Future] = field(default_factory=dict, repr=False)
+    # words() is made once even when two threads ask (the Unicode check and the index)
+    _words_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def space_nonempty(self) -> np.ndarray:
         """Per ``case_space`` code: the text is not empty."""
@@ -203,10 +206,11 @@ class TextCodes:
 
     def words(self) -> Words:
         """The whitespace words of each ``case_space`` text."""
-        if self.space_words is None:
-            assert self.space_uniques is not None
-            self.space_words = Words(*_tokens(_small_offsets(self.space_uniques)))
-        return self.space_words
+        with self._words_lock:
+            if self.space_words is None:
+                assert self.space_uniques is not None
+                self.space_words = Words(*_tokens(_small_offsets(self.space_uniques)))
+            return self.space_words
 
     def blank(self) -> np.ndarray:
         """Per row: the text is missing, empty or whitespace only (its ``case_space``

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -131,6 +132,55 @@ def _codepoints(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return cps, np.repeat(np.arange(len(strings)), lengths)
 
 
+def _is_notable(char: str) -> bool:
+    """Whether ``char`` can change anything :func:`_classify` reports: it has a kind, may
+    change its text under NFKC, or is a combining mark (a decomposed accent)."""
+    return (
+        char_kind(char) is not None
+        or _may_change_text(char)
+        or unicodedata.category(char) in ("Mn", "Mc")
+    )
+
+
+# Texts read character by character at a time (their code points are held at once).
+CHARS_CHUNK = 20_000
+
+
+def _notable_codepoints(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The code points of ``texts`` that :func:`_is_notable`, with the index of the text
+    each comes from: a slice of texts at a time, each distinct code point judged once.
+
+    A text in another script holds hundreds of code points, none of them notable (Cyrillic
+    letters, CJK ideographs); only the few that are go on to be sorted and counted.
+    """
+    from tuirecipe.data.profile import normalize
+
+    if normalize._textscan is not None:  # one pass for the code points, one for the notable
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.combine_chunks()
+        offsets, width, data = normalize._buffers(texts)
+        marks = np.zeros(0x110000, dtype=np.uint8)
+        normalize._textscan.codepoints(offsets, width, data, marks, 0)
+        present = np.flatnonzero(marks)
+        marks[present] = [_is_notable(chr(cp)) for cp in present.tolist()]
+        found = normalize._textscan.codepoints(offsets, width, data, marks, 1)
+        assert found is not None
+        return np.frombuffer(found[0], dtype=np.uint32), np.frombuffer(found[1], dtype=np.int64)
+    judged = np.zeros(0x110000, dtype=np.int8)  # 0 not yet judged, 1 notable, -1 not
+    kept_cps, kept_owner = [], []
+    stripped = pc.replace_substring_regex(texts, r"[\x00-\x7f]+", "")
+    for start in range(0, len(stripped), CHARS_CHUNK):
+        cps, owner = _codepoints(stripped.slice(start, CHARS_CHUNK))
+        new = np.flatnonzero(np.bincount(cps, minlength=0x110000).astype(bool) & (judged == 0))
+        judged[new] = [1 if _is_notable(chr(cp)) else -1 for cp in new.tolist()]
+        keep = judged[cps] > 0
+        kept_cps.append(cps[keep])
+        kept_owner.append(owner[keep] + start)
+    if not kept_cps:
+        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int64)
+    return np.concatenate(kept_cps), np.concatenate(kept_owner)
+
+
 def _first_positions(codes: np.ndarray, n_texts: int) -> np.ndarray:
     first = np.full(n_texts, -1, dtype=np.int64)
     order = np.arange(len(codes) - 1, -1, -1)
@@ -143,6 +193,7 @@ def unicode_section(
     codes: np.ndarray,
     rows: np.ndarray,
     lines: np.ndarray | None = None,
+    word_counts: WordCounts | None = None,
 ) -> dict[str, Any]:
     """The ``unicode`` finding over the rows ``codes`` describes.
 
@@ -151,6 +202,11 @@ def unicode_section(
     ``texts`` of row ``i``; ``rows[i]`` its row number and ``lines[i]`` (when given) its line
     in the file. Leave out rows that should not count (blank texts) by leaving them out of
     ``codes``.
+
+    ``word_counts``, when given, gives every word's occurrences over the rows (as
+    :func:`_words` counts them, words from a word index the caller has): the plain
+    spellings of many typographic words are then looked up there instead of searched for
+    in every text.
     """
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
@@ -197,7 +253,7 @@ def unicode_section(
         texts=int(len(affected)),
         nfkc_changed={"rows": int(sub_weights[changed].sum()), "texts": int(len(changed))},
         kinds=kinds,
-        vocabulary_split=_vocabulary_split(texts, weights, sub, sub_weights, has),
+        vocabulary_split=_vocabulary_split(texts, weights, sub, sub_weights, has, word_counts),
     )
     split = out["vocabulary_split"]["word_types"]
     out["fires"] = bool(out["rows"])
@@ -228,7 +284,9 @@ def _classify(
     nfkc_changed = np.zeros(len(sub), dtype=bool)
     if not len(sub):
         return has, nfkc_changed, []
-    cps, owner = _codepoints(pc.replace_substring_regex(sub, r"[\x00-\x7f]+", ""))
+    # Code points that cannot change the result (a letter of another script) are left out
+    # before anything is sorted: the result is the same, the work is the notable ones'.
+    cps, owner = _notable_codepoints(sub)
     uniq, inverse = np.unique(cps, return_inverse=True)
     # The whole-text NFKC check runs only on texts holding a character that may change.
     may = np.array([_may_change_text(chr(cp)) for cp in uniq.tolist()], dtype=bool)
@@ -309,6 +367,15 @@ def _words(strings: pa.Array, weights: np.ndarray) -> tuple[pa.Array, np.ndarray
     return encoded.dictionary, counts.astype(np.int64)
 
 
+# Distinct words (as _words makes them) and their occurrences over the rows, on demand.
+WordCounts = Callable[[], tuple[pa.Array, np.ndarray]]
+
+# Up to this many plain spellings are searched for in the texts with one regular
+# expression; more are looked up among the counted words (a large alternation with case
+# folding and Unicode classes outgrows RE2's DFA: 860 spellings on 200,000 Cyrillic rows
+# took a minute).
+REGEX_SPELLINGS = 64
+
 # Texts whose words are counted at a time: the words of a large share of a million texts
 # would otherwise be held at once (the profile runs this beside its heaviest steps).
 WORDS_CHUNK = 100_000
@@ -330,12 +397,48 @@ def _plain_counts(
     return lookup
 
 
+def _looked_up(words: pa.Array, counts: np.ndarray, plain: list[str]) -> dict[str, int]:
+    """Occurrences of the words ``plain`` among counted ``words``; unseen ones left out."""
+    wanted = pa.array(plain, pa.string()).cast(words.type)
+    keep = pc.is_in(words, value_set=wanted).to_numpy(zero_copy_only=False) & (counts > 0)
+    found = words.filter(pa.array(keep)).to_pylist()
+    return {word: int(n) for word, n in zip(found, counts[keep].tolist())}
+
+
+def counted_words(
+    vocab: pa.Array, offsets: np.ndarray, ids: np.ndarray, text_rows: np.ndarray
+) -> tuple[pa.Array, np.ndarray]:
+    """:data:`WordCounts` from a word index: lowercased whitespace words ``vocab``, each
+    text's ids ``ids[offsets[i]:offsets[i + 1]]`` and the rows of each text
+    (``text_rows``): the words with outer punctuation stripped, and their occurrences."""
+    per_word = np.zeros(len(vocab), dtype=np.float64)
+    chunk = 1 << 22  # about this many word ids at a time (no copy of every one)
+    bounds = np.append(np.searchsorted(offsets[:-1], np.arange(0, len(ids), chunk)), len(text_rows))
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if a == b:
+            continue
+        lens = np.diff(offsets[a : b + 1])
+        per_word += np.bincount(
+            ids[offsets[a] : offsets[b]],
+            weights=np.repeat(text_rows[a:b], lens).astype(np.float64),
+            minlength=len(vocab),
+        )
+    encoded = pc.dictionary_encode(pc.replace_substring_regex(vocab, _OUTER, ""))
+    counts = np.bincount(_indices(encoded), weights=per_word, minlength=len(encoded.dictionary))
+    return encoded.dictionary, counts.astype(np.int64)
+
+
+def _indices(encoded: pa.DictionaryArray) -> np.ndarray:
+    return encoded.indices.to_numpy(zero_copy_only=False)
+
+
 def _vocabulary_split(
     texts: pa.Array,
     weights: np.ndarray,
     sub: pa.Array,
     sub_weights: np.ndarray,
     has: np.ndarray,
+    word_counts: WordCounts | None = None,
 ) -> dict[str, Any]:
     """Word types seen both with typographic characters and in their plain spelling."""
     out: dict[str, Any] = {
@@ -362,18 +465,21 @@ def _vocabulary_split(
     out["checked"] = min(len(ordered), MAX_SPLIT_CANDIDATES)
     out["capped"] = len(ordered) > MAX_SPLIT_CANDIDATES
     ordered = ordered[:MAX_SPLIT_CANDIDATES]
-    # One pass over every text finds those that may hold a plain form; words are then
-    # counted exactly, as above, in those texts only.
-    pattern = (
-        rf"(?i)(?:^|{_BOUNDARY})(?:"
-        + "|".join(re.escape(p) for p in sorted(ordered, key=len, reverse=True))
-        + rf")(?:$|{_BOUNDARY})"
-    )
-    used = weights > 0
-    hit = pc.match_substring_regex(texts, pattern).to_numpy(zero_copy_only=False) & used
-    hit_idx = np.flatnonzero(hit)
-    del hit
-    lookup = _plain_counts(texts, weights, hit_idx, ordered)
+    if word_counts is not None and len(ordered) > REGEX_SPELLINGS:
+        lookup = _looked_up(*word_counts(), ordered)
+    else:
+        # One pass over every text finds those that may hold a plain form; words are
+        # then counted exactly, as above, in those texts only.
+        pattern = (
+            rf"(?i)(?:^|{_BOUNDARY})(?:"
+            + "|".join(re.escape(p) for p in sorted(ordered, key=len, reverse=True))
+            + rf")(?:$|{_BOUNDARY})"
+        )
+        used = weights > 0
+        hit = pc.match_substring_regex(texts, pattern).to_numpy(zero_copy_only=False) & used
+        hit_idx = np.flatnonzero(hit)
+        del hit
+        lookup = _plain_counts(texts, weights, hit_idx, ordered)
     split = [(p, lookup[p]) for p in ordered if lookup.get(p, 0) > 0]
     out["word_types"] = len(split)
     out["examples"] = [
