@@ -204,7 +204,8 @@ def unicode_section(
     ``codes``.
 
     ``word_counts``, when given, gives every word's occurrences over the rows (as
-    :func:`_words` counts them, words from a word index the caller has): the plain
+    :func:`_words` counts them, from a word index the caller has: its words are split at
+    ``str.split()``'s whitespace, which also counts \x1c-\x1f and U+0085): the plain
     spellings of many typographic words are then looked up there instead of searched for
     in every text.
     """
