@@ -130,14 +130,21 @@ def without_huge_pages() -> bool:
     all) and 90 MB lower peak memory. Process-wide and inherited by child processes, so
     only a command that does nothing else calls it.
     """
+    prctl = _libc_function("prctl")
+    return prctl is not None and prctl(41, 1, 0, 0, 0) == 0
+
+
+def _libc_function(name: str) -> Callable[..., int] | None:
+    """The C library's function ``name`` on Linux (None elsewhere, or where this C
+    library has none: musl has no ``mallopt``)."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
         import ctypes
 
-        return ctypes.CDLL(None, use_errno=True).prctl(41, 1, 0, 0, 0) == 0
+        return getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
-        return False
+        return None
 
 
 # Freed memory up to this much stays with the process (see keep_freed_memory).
@@ -156,14 +163,8 @@ def keep_freed_memory() -> bool:
     and 0.9 s less wall time, the same peak memory. Process-wide, so only a command that
     does nothing else calls it.
     """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
         return False
     m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
     applied = mallopt(m_mmap_threshold, KEEP_FREED_BYTES) == 1

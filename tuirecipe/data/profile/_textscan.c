@@ -87,7 +87,7 @@ typedef struct {
     uint8_t *arena;
     int64_t arena_used, arena_size;
     /* Short keys found lately, with their bytes: a direct-mapped cache small enough for
-       the CPU's own (a quarter of a MiB), which most lookups of frequent words end in. */
+       the CPU's own (384 KiB), which most lookups of frequent words end in. */
     struct recent {
         uint64_t bytes[2]; /* the key, zero-padded (keys of 1 to 16 bytes only) */
         uint32_t check;    /* the hash's upper bits, the key's length in the low 5 */
@@ -439,6 +439,38 @@ static inline int next_token(int mode, const uint8_t *data, int64_t *at, int64_t
     return mode ? next_piece(data, at, e, ts, te, w) : next_word(data, at, e, ts, te);
 }
 
+/* The word characters argument: a buffer of sorted uint32 code points, aligned. */
+static int get_word_chars(PyObject *obj, Py_buffer *view, WordChars *w)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0)
+        return -1;
+    if (view->len % 4 || (uintptr_t)view->buf % 4) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "word characters must be aligned uint32 code points");
+        return -1;
+    }
+    w->cps = view->buf;
+    w->n = view->len / 4;
+    return 0;
+}
+
+/* The table's distinct keys (in its arena, in order of number) as arrow large_string
+   buffers: offsets (int64) and data. Both NULL, with the error set, when out of memory. */
+static int arena_strings(const Table *t, PyObject **offsets, PyObject **data)
+{
+    *offsets = PyByteArray_FromStringAndSize(NULL, 8 * (t->count + 1));
+    *data = to_bytearray(t->arena, t->arena_used);
+    if (!*offsets || !*data) {
+        Py_CLEAR(*offsets);
+        Py_CLEAR(*data);
+        return -1;
+    }
+    int64_t *at = (int64_t *)PyByteArray_AS_STRING(*offsets);
+    memcpy(at, t->starts, sizeof(int64_t) * t->count);
+    at[t->count] = t->arena_used;
+    return 0;
+}
+
 static PyObject *split_encode(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -452,21 +484,12 @@ static PyObject *split_encode(PyObject *self, PyObject *args)
     }
     Py_buffer cb = {0};
     WordChars w = {NULL, 0};
-    if (mode == 1) {
-        if (!chars_obj || PyObject_GetBuffer(chars_obj, &cb, PyBUF_SIMPLE) < 0) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_ValueError, "mode 1 needs the word characters");
-            return NULL;
-        }
-        if (cb.len % 4 || (uintptr_t)cb.buf % 4) {
-            PyBuffer_Release(&cb);
-            PyErr_SetString(PyExc_ValueError,
-                            "word characters must be aligned uint32 code points");
-            return NULL;
-        }
-        w.cps = cb.buf;
-        w.n = cb.len / 4;
+    if (mode == 1 && !chars_obj) {
+        PyErr_SetString(PyExc_ValueError, "mode 1 needs the word characters");
+        return NULL;
     }
+    if (mode == 1 && get_word_chars(chars_obj, &cb, &w) < 0)
+        return NULL;
     Py_buffer ob, db;
     int64_t n;
     if (get_buffers(offsets_obj, width, data_obj, &ob, &db, &n) < 0) {
@@ -481,14 +504,10 @@ static PyObject *split_encode(PyObject *self, PyObject *args)
     int empty_one = mode == 0;
     /* One pass. The ids go into an array as large as they could ever need (a word takes
        at least one byte and one separator, a piece one byte): pages never written cost no
-       memory, and the array is cut to size after. */
-    for (int64_t i = 0; i <= n; i += (n > 0 ? n : 1)) {
-        int64_t at = offset_at(ob.buf, width, i);
-        if (at < 0 || at > db.len)
-            bad_offsets = 1;
-    }
-    int64_t first = offset_at(ob.buf, width, 0), bytes = offset_at(ob.buf, width, n) - first;
-    if (bad_offsets || bytes < 0) {
+       memory, and the array is cut to size after. (get_buffers checked the first and last
+       offsets; each text's are checked as it is read.) */
+    int64_t bytes = offset_at(ob.buf, width, n) - offset_at(ob.buf, width, 0);
+    if (bytes < 0) {
         PyErr_SetString(PyExc_ValueError, "offsets point outside the data");
         goto done;
     }
@@ -566,17 +585,12 @@ static PyObject *split_encode(PyObject *self, PyObject *args)
     }
     if (PyByteArray_Resize(ids, 4 * pos) < 0)
         goto done;
-    /* the arena holds the distinct words one after another, in order of number */
-    PyObject *word_offsets = PyByteArray_FromStringAndSize(NULL, 8 * (t.count + 1));
-    PyObject *word_data = to_bytearray(t.arena, t.arena_used);
-    if (word_offsets && word_data) {
-        int64_t *wo = (int64_t *)PyByteArray_AS_STRING(word_offsets);
-        memcpy(wo, t.starts, sizeof(int64_t) * t.count);
-        wo[t.count] = t.arena_used;
+    PyObject *word_offsets, *word_data;
+    if (arena_strings(&t, &word_offsets, &word_data) == 0) {
         result = Py_BuildValue("(OOOO)", ids, text_offsets, word_offsets, word_data);
+        Py_DECREF(word_offsets);
+        Py_DECREF(word_data);
     }
-    Py_XDECREF(word_offsets);
-    Py_XDECREF(word_data);
 done:
     table_free(&t);
     Py_XDECREF(ids);
@@ -596,14 +610,9 @@ static PyObject *strip_encode(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OiOO", &offsets_obj, &width, &data_obj, &chars_obj))
         return NULL;
     Py_buffer cb;
-    if (PyObject_GetBuffer(chars_obj, &cb, PyBUF_SIMPLE) < 0)
+    WordChars w;
+    if (get_word_chars(chars_obj, &cb, &w) < 0)
         return NULL;
-    if (cb.len % 4 || (uintptr_t)cb.buf % 4) {
-        PyBuffer_Release(&cb);
-        PyErr_SetString(PyExc_ValueError, "word characters must be aligned uint32 code points");
-        return NULL;
-    }
-    WordChars w = {cb.buf, cb.len / 4};
     Py_buffer ob, db;
     int64_t n;
     if (get_buffers(offsets_obj, width, data_obj, &ob, &db, &n) < 0) {
@@ -669,16 +678,12 @@ static PyObject *strip_encode(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-    PyObject *word_offsets = PyByteArray_FromStringAndSize(NULL, 8 * (t.count + 1));
-    PyObject *word_data = to_bytearray(t.arena, t.arena_used);
-    if (word_offsets && word_data) {
-        int64_t *wo = (int64_t *)PyByteArray_AS_STRING(word_offsets);
-        memcpy(wo, t.starts, sizeof(int64_t) * t.count);
-        wo[t.count] = t.arena_used;
+    PyObject *word_offsets, *word_data;
+    if (arena_strings(&t, &word_offsets, &word_data) == 0) {
         result = Py_BuildValue("(OOO)", codes_obj, word_offsets, word_data);
+        Py_DECREF(word_offsets);
+        Py_DECREF(word_data);
     }
-    Py_XDECREF(word_offsets);
-    Py_XDECREF(word_data);
 done:
     free(scratch);
     table_free(&t);

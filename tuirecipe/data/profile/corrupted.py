@@ -79,8 +79,6 @@ def candidate_mask(uniques: pa.Array | pa.ChunkedArray) -> np.ndarray:
     from tuirecipe.data.profile import normalize
 
     if normalize._textscan is not None:
-        if isinstance(uniques, pa.ChunkedArray):
-            uniques = uniques.combine_chunks()
         offsets, width, data = normalize._buffers(uniques)
         out = np.zeros(len(uniques), dtype=np.uint8)
         normalize._textscan.candidates(offsets, width, data, out)

@@ -275,7 +275,7 @@ def _space_level(texts: pa.Array | pa.ChunkedArray) -> _SpaceLevel:
         codes, u1 = _encode(_case_space_all(texts))
         return _SpaceLevel(codes, len(u1), u1, None)
     if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
+        texts = texts.combine_chunks()  # (halved by _lower_all and _tokens as one array)
     offsets, ids, vocab = _tokens(_lower_all(texts), _split_words)
     codes, n = _group_spans(offsets * 4, ids)
     if n < len(codes):  # each code's words: those of its first text
@@ -297,9 +297,11 @@ def _lower_all(texts: pa.Array) -> pa.Array:
         return pa.concat_arrays([first, later.result()])
 
 
-def _buffers(texts: pa.Array) -> tuple[np.ndarray, int, pa.Buffer | bytes]:
+def _buffers(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, int, pa.Buffer | bytes]:
     """A string or binary array's own offsets (one more than its length), their width in
-    bytes, and its data buffer, for :mod:`_textscan`."""
+    bytes, and its data buffer, for :mod:`_textscan` (chunks are joined first)."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
     width = 8 if pa.types.is_large_string(texts.type) or pa.types.is_large_binary(texts.type) else 4
     buffers = texts.buffers()
     dtype = np.int64 if width == 8 else np.int32
@@ -309,17 +311,20 @@ def _buffers(texts: pa.Array) -> tuple[np.ndarray, int, pa.Buffer | bytes]:
     return offsets[texts.offset :], width, buffers[2] if buffers[2] is not None else b""
 
 
+def _large_strings(offsets: bytearray, data: bytearray) -> pa.Array:
+    """An arrow ``large_string`` array over the buffers :mod:`_textscan` returns."""
+    return pa.Array.from_buffers(
+        pa.large_string(), len(offsets) // 8 - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+
+
 def _split_words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """:func:`_split_encode` of the ``case_space`` forms of lowercased ``texts``, by the
     compiled module, straight from the texts."""
     assert _textscan is not None and texts.null_count == 0
     offsets, width, data = _buffers(texts)
     ids, starts, word_offsets, word_data = _textscan.split_encode(offsets, width, data)
-    vocab = pa.Array.from_buffers(
-        pa.large_string(),
-        len(word_offsets) // 8 - 1,
-        [None, pa.py_buffer(word_offsets), pa.py_buffer(word_data)],
-    )
+    vocab = _large_strings(word_offsets, word_data)
     return np.frombuffer(starts, dtype=np.int64), np.frombuffer(ids, dtype=np.int32), vocab
 
 
@@ -584,20 +589,16 @@ class Pieces:
         return np.diff(self.offsets).astype(np.int32)
 
 
-def word_pieces(words: pa.Array) -> Pieces:
-    """:class:`Pieces` of distinct whitespace ``words`` (no whitespace inside)."""
+def word_pieces(words: pa.Array, word_chars: np.ndarray | None = None) -> Pieces:
+    """:class:`Pieces` of distinct whitespace ``words`` (no whitespace inside);
+    ``word_chars``: their :func:`_word_chars`, when the caller has it."""
     if _textscan is not None:
-        if isinstance(words, pa.ChunkedArray):
-            words = words.combine_chunks()
         offsets, width, data = _buffers(words)
+        chars = _word_chars(words) if word_chars is None else word_chars
         ids, starts, piece_offsets, piece_data = _textscan.split_encode(
-            offsets, width, data, 1, _word_chars(words)
+            offsets, width, data, 1, chars
         )
-        vocab = pa.Array.from_buffers(
-            pa.large_string(),
-            len(piece_offsets) // 8 - 1,
-            [None, pa.py_buffer(piece_offsets), pa.py_buffer(piece_data)],
-        )
+        vocab = _large_strings(piece_offsets, piece_data)
         return Pieces(np.frombuffer(starts, dtype=np.int64), np.frombuffer(ids, np.int32), vocab)
     strings, parents = _piece_strings(words, subtoken_count(words))
     order = np.argsort(parents, kind="stable")
@@ -651,31 +652,26 @@ def _piece_strings(tokens: pa.Array, counts: np.ndarray) -> tuple[pa.Array, np.n
     return strings, parents
 
 
-def _loose_words(words: pa.Array) -> tuple[np.ndarray, pa.Array]:
+def _loose_words(
+    words: pa.Array, word_chars: np.ndarray | None = None
+) -> tuple[np.ndarray, pa.Array]:
     """Each distinct whitespace word's loose form (its word characters only) as a number,
-    and the distinct loose forms in order of first occurrence."""
+    and the distinct loose forms in order of first occurrence (``word_chars`` as in
+    :func:`word_pieces`)."""
     if _textscan is None:
         encoded = pc.dictionary_encode(pc.replace_substring_regex(words, f"{_NOT_WORD}+", ""))
         return _codes(encoded), encoded.dictionary
-    if isinstance(words, pa.ChunkedArray):
-        words = words.combine_chunks()
     offsets, width, data = _buffers(words)
-    codes, loose_offsets, loose_data = _textscan.strip_encode(
-        offsets, width, data, _word_chars(words)
-    )
-    vocab = pa.Array.from_buffers(
-        pa.large_string(),
-        len(loose_offsets) // 8 - 1,
-        [None, pa.py_buffer(loose_offsets), pa.py_buffer(loose_data)],
-    )
-    return np.frombuffer(codes, dtype=np.int32), vocab
+    chars = _word_chars(words) if word_chars is None else word_chars
+    codes, loose_offsets, loose_data = _textscan.strip_encode(offsets, width, data, chars)
+    return np.frombuffer(codes, dtype=np.int32), _large_strings(loose_offsets, loose_data)
 
 
 def _piece_counts(
-    tok_dict: pa.Array, tok_ids: np.ndarray, starts: np.ndarray
+    tok_dict: pa.Array, tok_ids: np.ndarray, starts: np.ndarray, chars: np.ndarray | None
 ) -> tuple[Pieces, np.ndarray]:
     """The pieces of each distinct whitespace token, and their number summed per text."""
-    pieces = word_pieces(tok_dict)
+    pieces = word_pieces(tok_dict, chars)
     return pieces, _sums_per_text(pieces.counts(), tok_ids, starts)
 
 
@@ -751,18 +747,19 @@ def build_text_index(
     # Per distinct whitespace token: its tokenizer pieces (counted, summed per text) and
     # its loose (punctuation-free) form. The two are independent: on large data the
     # pieces are taken in a second thread while this one builds the loose level.
+    chars = _word_chars(tok_dict) if _textscan is not None else None  # for both below
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="normalise") as threads:
         if len(tok_ids) >= PARALLEL_MIN:
-            counted = threads.submit(_piece_counts, tok_dict, tok_ids, starts)
+            counted = threads.submit(_piece_counts, tok_dict, tok_ids, starts, chars)
         else:
             counted = None
-        tok_to_loose, loose_vocab = _loose_words(tok_dict)
+        tok_to_loose, loose_vocab = _loose_words(tok_dict, chars)
         empty_pos = pc.index(loose_vocab, "").as_py()
         ws_tokens = np.where(nonempty, np.diff(offsets), 0).astype(np.int32)
         loose = _loose_level(tok_to_loose[tok_ids], empty_pos, offsets, n1)
         del tok_to_loose
         pieces, model_tokens = (
-            _piece_counts(tok_dict, tok_ids, starts) if counted is None else counted.result()
+            _piece_counts(tok_dict, tok_ids, starts, chars) if counted is None else counted.result()
         )
     lids, loose_offsets, map12, n2 = loose
 

@@ -156,8 +156,6 @@ def _notable_codepoints(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     from tuirecipe.data.profile import normalize
 
     if normalize._textscan is not None:  # one pass for the code points, one for the notable
-        if isinstance(texts, pa.ChunkedArray):
-            texts = texts.combine_chunks()
         offsets, width, data = normalize._buffers(texts)
         marks = np.zeros(0x110000, dtype=np.uint8)
         normalize._textscan.codepoints(offsets, width, data, marks, 0)
