@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tuirecipe.data.profile import normalize
+
 ROW_LIMIT = 50
 
 _CP1252_HIGH = (
@@ -76,8 +78,6 @@ def corrupted_counts(found: Mapping[str, Any]) -> tuple[int, int]:
 def candidate_mask(uniques: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Per text: it matches ``_CANDIDATE`` (one byte pass by the compiled module when
     there is one, RE2 otherwise: the same texts, tested)."""
-    from tuirecipe.data.profile import normalize
-
     if normalize._textscan is not None:
         offsets, width, data = normalize._buffers(uniques)
         out = np.zeros(len(uniques), dtype=np.uint8)

@@ -194,7 +194,7 @@ def _unicode_of(codes: TextCodes, rows: np.ndarray, lines: np.ndarray | None) ->
         space_rows = np.bincount(
             codes.by_level(["case_space"])["case_space"][valid], minlength=codes.n_space
         )
-        return counted_words(words.vocab, words.offsets, words.ids, space_rows)
+        return counted_words(words.vocab, words.occurrences(space_rows))
 
     return unicode_section(
         codes.exact_uniques,

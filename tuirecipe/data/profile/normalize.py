@@ -166,6 +166,22 @@ class Words:
     ids: np.ndarray  # int32
     vocab: pa.Array  # distinct words, in order of first occurrence
 
+    def occurrences(self, text_rows: np.ndarray, chunk: int = 1 << 22) -> np.ndarray:
+        """How often each word occurs over the rows, each text counted ``text_rows[i]``
+        times (float64: bincount's weights), about ``chunk`` word ids at a time (no
+        weight array as long as every word)."""
+        counts = np.zeros(len(self.vocab), dtype=np.float64)
+        n_texts = len(self.offsets) - 1
+        starts = self.offsets[:-1]
+        bounds = np.append(np.searchsorted(starts, np.arange(0, len(self.ids), chunk)), n_texts)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            if a == b:
+                continue
+            weights = np.repeat(text_rows[a:b].astype(np.float64), np.diff(self.offsets[a : b + 1]))
+            ids = self.ids[self.offsets[a] : self.offsets[b]]
+            counts += np.bincount(ids, weights=weights, minlength=len(self.vocab))
+        return counts
+
     def nonempty(self) -> np.ndarray:
         """Per text: it has a word."""
         found = pc.index(self.vocab, "").as_py() if len(self.vocab) else -1
@@ -935,5 +951,5 @@ def token_occurrences(index: TextIndex, row_mask: np.ndarray | None = None) -> n
         index.space_codes if row_mask is None else index.space_codes[row_mask],
         minlength=index.n_space,
     )
-    per_text = np.repeat(space_counts, np.diff(index.ws_offsets))
-    return np.bincount(index.ws_ids, weights=per_text, minlength=len(index.ws_token_dict))
+    words = Words(index.ws_offsets, index.ws_ids, index.ws_token_dict)
+    return words.occurrences(space_counts)

@@ -23,6 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tuirecipe.data.profile import normalize
+
 EXAMPLES_PER_KIND = 5
 EXAMPLE_CHARS = 300
 CHARACTERS_PER_KIND = 20
@@ -153,8 +155,6 @@ def _notable_codepoints(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     A text in another script holds hundreds of code points, none of them notable (Cyrillic
     letters, CJK ideographs); only the few that are go on to be sorted and counted.
     """
-    from tuirecipe.data.profile import normalize
-
     if normalize._textscan is not None:  # one pass for the code points, one for the notable
         offsets, width, data = normalize._buffers(texts)
         marks = np.zeros(0x110000, dtype=np.uint8)
@@ -404,31 +404,13 @@ def _looked_up(words: pa.Array, counts: np.ndarray, plain: list[str]) -> dict[st
     return {word: int(n) for word, n in zip(found, counts[keep].tolist())}
 
 
-def counted_words(
-    vocab: pa.Array, offsets: np.ndarray, ids: np.ndarray, text_rows: np.ndarray
-) -> tuple[pa.Array, np.ndarray]:
-    """:data:`WordCounts` from a word index: lowercased whitespace words ``vocab``, each
-    text's ids ``ids[offsets[i]:offsets[i + 1]]`` and the rows of each text
-    (``text_rows``): the words with outer punctuation stripped, and their occurrences."""
-    per_word = np.zeros(len(vocab), dtype=np.float64)
-    chunk = 1 << 22  # about this many word ids at a time (no copy of every one)
-    bounds = np.append(np.searchsorted(offsets[:-1], np.arange(0, len(ids), chunk)), len(text_rows))
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        if a == b:
-            continue
-        lens = np.diff(offsets[a : b + 1])
-        per_word += np.bincount(
-            ids[offsets[a] : offsets[b]],
-            weights=np.repeat(text_rows[a:b], lens).astype(np.float64),
-            minlength=len(vocab),
-        )
-    encoded = pc.dictionary_encode(pc.replace_substring_regex(vocab, _OUTER, ""))
-    counts = np.bincount(_indices(encoded), weights=per_word, minlength=len(encoded.dictionary))
+def counted_words(words: pa.Array, occurrences: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """:data:`WordCounts` from a word index's lowercased whitespace ``words`` and their
+    ``occurrences`` over the rows: the words with outer punctuation stripped, and theirs."""
+    encoded = pc.dictionary_encode(pc.replace_substring_regex(words, _OUTER, ""))
+    ids = encoded.indices.to_numpy(zero_copy_only=False)
+    counts = np.bincount(ids, weights=occurrences, minlength=len(encoded.dictionary))
     return encoded.dictionary, counts.astype(np.int64)
-
-
-def _indices(encoded: pa.DictionaryArray) -> np.ndarray:
-    return encoded.indices.to_numpy(zero_copy_only=False)
 
 
 def _vocabulary_split(
